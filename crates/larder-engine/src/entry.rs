@@ -1,0 +1,499 @@
+//! One key, its value and its metadata in a single heap allocation.
+//!
+//! The keyspace's tables hold one pointer per key, and the pointer leads here:
+//!
+//! ```text
+//!   0..8    expire_at  u64   absolute Unix time in ms; 0 = no TTL
+//!   8..12   access     u32   low 24 bits: a clock in seconds (last access for LRU,
+//!                            insertion for FIFO); high 8 bits: the LFU counter
+//!   12      kind       u8    Kind of the value below
+//!   13..    varint key length, key bytes, then the payload:
+//!             Embstr / Raw:  varint length + bytes
+//!             Int:           i64, 8 bytes
+//! ```
+//!
+//! Costs: a 16-byte key with a 16-byte value takes 47 bytes, which jemalloc
+//! serves from its 48-byte class; there is no separate key or value object, no
+//! hash and no next pointer. Fields are read unaligned; the allocation itself
+//! is 8-aligned so that a table may keep tag bits beside the pointer. Changing
+//! a value's length reallocates the entry (`with_value`), which copies the key:
+//! the price of having one allocation instead of three.
+
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
+
+const OFF_EXPIRE: usize = 0;
+const OFF_ACCESS: usize = 8;
+const OFF_KIND: usize = 12;
+const OFF_KEY: usize = 13;
+const ALIGN: usize = 8;
+
+/// Strings up to this length are `embstr` in Redis's OBJECT ENCODING.
+pub const EMBSTR_MAX: usize = 44;
+
+/// How a string value is stored; named as Redis's OBJECT ENCODING names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    Embstr = 0,
+    Raw = 1,
+    Int = 2,
+}
+
+impl Kind {
+    fn from_byte(b: u8) -> Kind {
+        match b {
+            0 => Kind::Embstr,
+            1 => Kind::Raw,
+            _ => Kind::Int,
+        }
+    }
+
+    pub fn encoding_name(self) -> &'static str {
+        match self {
+            Kind::Embstr => "embstr",
+            Kind::Raw => "raw",
+            Kind::Int => "int",
+        }
+    }
+}
+
+/// A string value to store, with the encoding rule Redis would apply.
+#[derive(Clone, Copy, Debug)]
+pub enum StrValue<'a> {
+    /// SET and friends: `int` when the bytes are a canonical 64-bit integer of
+    /// at most 20 characters, else `embstr`/`raw` by length.
+    Auto(&'a [u8]),
+    /// A freshly built string (INCRBYFLOAT): `embstr`/`raw` by length, never `int`.
+    Plain(&'a [u8]),
+    /// A string modified in place in Redis (APPEND, SETRANGE): always `raw`.
+    Raw(&'a [u8]),
+    /// An integer result (INCR family).
+    Int(i64),
+}
+
+/// A view of a stored string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrRef<'a> {
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> StrRef<'a> {
+    /// Bytes of the value, formatting an integer into `buf`.
+    pub fn as_bytes<'b>(&self, buf: &'b mut itoa::Buffer) -> &'b [u8]
+    where
+        'a: 'b,
+    {
+        match *self {
+            StrRef::Int(i) => buf.format(i).as_bytes(),
+            StrRef::Bytes(b) => b,
+        }
+    }
+
+    /// Length in bytes of the string form.
+    pub fn len(&self) -> usize {
+        match *self {
+            StrRef::Int(i) => itoa::Buffer::new().format(i).len(),
+            StrRef::Bytes(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Parses a canonical integer as Redis's string2ll does: no sign but `-`, no
+/// leading zeros, no spaces, fits i64.
+pub fn parse_canonical_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits[0] < b'1' || digits[0] > b'9' {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            return None;
+        }
+        Some((v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+fn varint_len(mut v: usize) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// # Safety
+/// `p` must have room for `varint_len(v)` bytes.
+unsafe fn write_varint(p: *mut u8, mut v: usize) -> usize {
+    let mut i = 0;
+    while v >= 0x80 {
+        *p.add(i) = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    *p.add(i) = v as u8;
+    i + 1
+}
+
+/// # Safety
+/// `p` must point at a varint written by `write_varint`.
+unsafe fn read_varint(p: *const u8) -> (usize, usize) {
+    let mut v = 0usize;
+    let mut shift = 0;
+    let mut i = 0;
+    loop {
+        let b = *p.add(i);
+        v |= ((b & 0x7f) as usize) << shift;
+        i += 1;
+        if b < 0x80 {
+            return (v, i);
+        }
+        shift += 7;
+    }
+}
+
+enum Payload<'a> {
+    Bytes(Kind, &'a [u8]),
+    Int(i64),
+}
+
+impl<'a> Payload<'a> {
+    fn of(v: StrValue<'a>) -> Payload<'a> {
+        let by_len = |b: &'a [u8]| {
+            let kind = if b.len() <= EMBSTR_MAX {
+                Kind::Embstr
+            } else {
+                Kind::Raw
+            };
+            Payload::Bytes(kind, b)
+        };
+        match v {
+            StrValue::Auto(b) => match parse_canonical_i64(b) {
+                Some(i) => Payload::Int(i),
+                None => by_len(b),
+            },
+            StrValue::Plain(b) => by_len(b),
+            StrValue::Raw(b) => Payload::Bytes(Kind::Raw, b),
+            StrValue::Int(i) => Payload::Int(i),
+        }
+    }
+
+    fn size(&self) -> usize {
+        match self {
+            Payload::Bytes(_, b) => varint_len(b.len()) + b.len(),
+            Payload::Int(_) => 8,
+        }
+    }
+}
+
+/// An owned entry. Dropping it frees the allocation.
+pub struct Entry {
+    ptr: NonNull<u8>,
+}
+
+// SAFETY: an Entry owns its allocation exclusively, like a Box<[u8]>.
+unsafe impl Send for Entry {}
+unsafe impl Sync for Entry {}
+
+impl Entry {
+    pub fn new(key: &[u8], value: StrValue<'_>, expire_at: u64, access: u32) -> Entry {
+        Self::build(key, Payload::of(value), expire_at, access)
+    }
+
+    fn build(key: &[u8], payload: Payload<'_>, expire_at: u64, access: u32) -> Entry {
+        let size = OFF_KEY + varint_len(key.len()) + key.len() + payload.size();
+        let layout = Layout::from_size_align(size, ALIGN).expect("entry layout");
+        // SAFETY: size > 0; every byte up to `size` is written below.
+        unsafe {
+            let p = alloc(layout);
+            if p.is_null() {
+                handle_alloc_error(layout);
+            }
+            ptr::write_unaligned(p.add(OFF_EXPIRE) as *mut u64, expire_at);
+            ptr::write_unaligned(p.add(OFF_ACCESS) as *mut u32, access);
+            let mut off = OFF_KEY + write_varint(p.add(OFF_KEY), key.len());
+            ptr::copy_nonoverlapping(key.as_ptr(), p.add(off), key.len());
+            off += key.len();
+            match payload {
+                Payload::Bytes(kind, b) => {
+                    *p.add(OFF_KIND) = kind as u8;
+                    off += write_varint(p.add(off), b.len());
+                    ptr::copy_nonoverlapping(b.as_ptr(), p.add(off), b.len());
+                }
+                Payload::Int(i) => {
+                    *p.add(OFF_KIND) = Kind::Int as u8;
+                    ptr::write_unaligned(p.add(off) as *mut i64, i);
+                }
+            }
+            Entry {
+                ptr: NonNull::new_unchecked(p),
+            }
+        }
+    }
+
+    /// A new entry with the same key, expiry and access data but another value.
+    pub fn with_value(&self, value: StrValue<'_>) -> Entry {
+        let r = self.as_ref();
+        Self::build(r.key(), Payload::of(value), r.expire_at(), r.access())
+    }
+
+    /// A copy of this entry under another key (RENAME, COPY, MOVE).
+    pub fn with_key(&self, key: &[u8]) -> Entry {
+        let r = self.as_ref();
+        let payload = match r.value() {
+            StrRef::Int(i) => Payload::Int(i),
+            StrRef::Bytes(b) => Payload::Bytes(r.kind(), b),
+        };
+        Self::build(key, payload, r.expire_at(), r.access())
+    }
+
+    pub fn as_ref(&self) -> EntryRef<'_> {
+        EntryRef {
+            ptr: self.ptr,
+            _life: PhantomData,
+        }
+    }
+
+    pub fn as_mut(&mut self) -> EntryMut<'_> {
+        EntryMut {
+            ptr: self.ptr,
+            _life: PhantomData,
+        }
+    }
+
+    /// Gives up ownership; the table stores the pointer.
+    pub fn into_raw(self) -> NonNull<u8> {
+        let p = self.ptr;
+        std::mem::forget(self);
+        p
+    }
+
+    /// # Safety
+    /// `ptr` must come from `into_raw` and not be owned by anything else.
+    pub unsafe fn from_raw(ptr: NonNull<u8>) -> Entry {
+        Entry { ptr }
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let size = self.as_ref().alloc_size();
+        // SAFETY: allocated in `build` with this exact size and alignment.
+        unsafe { dealloc(self.ptr.as_ptr(), Layout::from_size_align_unchecked(size, ALIGN)) }
+    }
+}
+
+/// A shared view of an entry owned by a table.
+#[derive(Clone, Copy)]
+pub struct EntryRef<'a> {
+    ptr: NonNull<u8>,
+    _life: PhantomData<&'a Entry>,
+}
+
+impl<'a> EntryRef<'a> {
+    /// # Safety
+    /// `ptr` must point at a live entry that outlives `'a`.
+    pub unsafe fn from_ptr(ptr: NonNull<u8>) -> EntryRef<'a> {
+        EntryRef {
+            ptr,
+            _life: PhantomData,
+        }
+    }
+
+    fn p(&self) -> *const u8 {
+        self.ptr.as_ptr()
+    }
+
+    pub fn expire_at(&self) -> u64 {
+        // SAFETY: header bytes exist in every entry.
+        unsafe { ptr::read_unaligned(self.p().add(OFF_EXPIRE) as *const u64) }
+    }
+
+    pub fn access(&self) -> u32 {
+        // SAFETY: as above.
+        unsafe { ptr::read_unaligned(self.p().add(OFF_ACCESS) as *const u32) }
+    }
+
+    pub fn kind(&self) -> Kind {
+        // SAFETY: as above.
+        Kind::from_byte(unsafe { *self.p().add(OFF_KIND) })
+    }
+
+    /// (offset of key bytes, key length)
+    fn key_span(&self) -> (usize, usize) {
+        // SAFETY: the key length varint follows the header.
+        let (len, n) = unsafe { read_varint(self.p().add(OFF_KEY)) };
+        (OFF_KEY + n, len)
+    }
+
+    pub fn key(&self) -> &'a [u8] {
+        let (off, len) = self.key_span();
+        // SAFETY: the key bytes were written at this span.
+        unsafe { std::slice::from_raw_parts(self.p().add(off), len) }
+    }
+
+    fn payload_off(&self) -> usize {
+        let (off, len) = self.key_span();
+        off + len
+    }
+
+    pub fn value(&self) -> StrRef<'a> {
+        let off = self.payload_off();
+        // SAFETY: the payload matches the kind byte, written in `build`.
+        unsafe {
+            match self.kind() {
+                Kind::Int => StrRef::Int(ptr::read_unaligned(self.p().add(off) as *const i64)),
+                _ => {
+                    let (len, n) = read_varint(self.p().add(off));
+                    StrRef::Bytes(std::slice::from_raw_parts(self.p().add(off + n), len))
+                }
+            }
+        }
+    }
+
+    /// Bytes this entry's allocation asked for.
+    pub fn alloc_size(&self) -> usize {
+        let off = self.payload_off();
+        match self.kind() {
+            Kind::Int => off + 8,
+            _ => {
+                // SAFETY: the payload length varint follows the key.
+                let (len, n) = unsafe { read_varint(self.p().add(off)) };
+                off + n + len
+            }
+        }
+    }
+}
+
+/// An exclusive view of an entry owned by a table: metadata can change in place.
+pub struct EntryMut<'a> {
+    ptr: NonNull<u8>,
+    _life: PhantomData<&'a mut Entry>,
+}
+
+impl<'a> EntryMut<'a> {
+    /// # Safety
+    /// `ptr` must point at a live entry that outlives `'a`, not otherwise borrowed.
+    pub unsafe fn from_ptr(ptr: NonNull<u8>) -> EntryMut<'a> {
+        EntryMut {
+            ptr,
+            _life: PhantomData,
+        }
+    }
+
+    pub fn get(&self) -> EntryRef<'_> {
+        EntryRef {
+            ptr: self.ptr,
+            _life: PhantomData,
+        }
+    }
+
+    /// Downgrades to a shared view for the rest of `'a`.
+    pub fn into_ref(self) -> EntryRef<'a> {
+        EntryRef {
+            ptr: self.ptr,
+            _life: PhantomData,
+        }
+    }
+
+    pub fn set_expire_at(&mut self, at: u64) {
+        // SAFETY: header bytes exist; we hold the only reference.
+        unsafe { ptr::write_unaligned(self.ptr.as_ptr().add(OFF_EXPIRE) as *mut u64, at) }
+    }
+
+    pub fn set_access(&mut self, access: u32) {
+        // SAFETY: as above.
+        unsafe { ptr::write_unaligned(self.ptr.as_ptr().add(OFF_ACCESS) as *mut u32, access) }
+    }
+
+    /// Overwrites an `Int` value in place. Returns false if the entry is not `Int`.
+    pub fn set_int(&mut self, v: i64) -> bool {
+        if self.get().kind() != Kind::Int {
+            return false;
+        }
+        let off = self.get().payload_off();
+        // SAFETY: an Int payload is 8 bytes at `off`.
+        unsafe { ptr::write_unaligned(self.ptr.as_ptr().add(off) as *mut i64, v) };
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_and_encodings() {
+        let e = Entry::new(b"key:000000000001", StrValue::Auto(b"value:0000000001"), 0, 7);
+        let r = e.as_ref();
+        assert_eq!(r.key(), b"key:000000000001");
+        assert_eq!(r.value(), StrRef::Bytes(b"value:0000000001"));
+        assert_eq!(r.kind(), Kind::Embstr);
+        assert_eq!(r.alloc_size(), 47);
+        assert_eq!(r.access(), 7);
+
+        let i = Entry::new(b"n", StrValue::Auto(b"-42"), 99, 0);
+        assert_eq!(i.as_ref().value(), StrRef::Int(-42));
+        assert_eq!(i.as_ref().expire_at(), 99);
+        for s in [&b"042"[..], b"+1", b" 1", b"1 ", b"", b"-0", b"99999999999999999999"] {
+            let e = Entry::new(b"k", StrValue::Auto(s), 0, 0);
+            assert_ne!(e.as_ref().kind(), Kind::Int, "{:?}", s);
+        }
+        let big = vec![b'x'; 45];
+        assert_eq!(Entry::new(b"k", StrValue::Auto(&big), 0, 0).as_ref().kind(), Kind::Raw);
+        assert_eq!(Entry::new(b"k", StrValue::Raw(b"a"), 0, 0).as_ref().kind(), Kind::Raw);
+        assert_eq!(Entry::new(b"k", StrValue::Plain(b"12"), 0, 0).as_ref().kind(), Kind::Embstr);
+    }
+
+    #[test]
+    fn long_keys_and_in_place_updates() {
+        let key = vec![7u8; 300];
+        let val = vec![9u8; 70_000];
+        let mut e = Entry::new(&key, StrValue::Auto(&val), 5, 1);
+        assert_eq!(e.as_ref().key(), &key[..]);
+        assert_eq!(e.as_ref().value(), StrRef::Bytes(&val));
+        e.as_mut().set_expire_at(123);
+        e.as_mut().set_access(u32::MAX);
+        assert!(!e.as_mut().set_int(3));
+        let f = e.with_value(StrValue::Int(10));
+        assert_eq!(f.as_ref().expire_at(), 123);
+        assert_eq!(f.as_ref().key(), &key[..]);
+        let mut f = f;
+        assert!(f.as_mut().set_int(11));
+        assert_eq!(f.as_ref().value(), StrRef::Int(11));
+    }
+
+    #[test]
+    fn canonical_integers() {
+        assert_eq!(parse_canonical_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_canonical_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_canonical_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_canonical_i64(b"0"), Some(0));
+        assert_eq!(parse_canonical_i64(b"-"), None);
+    }
+}

@@ -1,0 +1,352 @@
+//! `maxmemory` policies and the sampled eviction that serves them.
+//!
+//! As in Redis, no policy keeps an exact order of keys: each eviction round
+//! samples `maxmemory-samples` keys per database (from a random shard; from the
+//! volatile index for `volatile-*`), scores them, and merges them into a pool
+//! of the 16 best candidates seen so far. The best candidate that still exists
+//! is evicted. Scores: LRU = idle seconds, LFU = 255 − decayed counter, TTL =
+//! closeness of expiry, FIFO = age since insertion. `*-random` skip the pool.
+//! Cost per eviction: `samples` random probes plus one lock of a few shards;
+//! memory: the 4-byte access word each entry already has.
+
+use crate::access;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Policy {
+    NoEviction = 0,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    AllkeysFifo,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+    VolatileFifo,
+}
+
+/// What a policy ranks keys by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rank {
+    Lru,
+    Lfu,
+    Random,
+    Ttl,
+    Fifo,
+}
+
+const ALL: [Policy; 10] = [
+    Policy::NoEviction,
+    Policy::AllkeysLru,
+    Policy::AllkeysLfu,
+    Policy::AllkeysRandom,
+    Policy::AllkeysFifo,
+    Policy::VolatileLru,
+    Policy::VolatileLfu,
+    Policy::VolatileRandom,
+    Policy::VolatileTtl,
+    Policy::VolatileFifo,
+];
+
+impl Policy {
+    pub fn from_u8(v: u8) -> Policy {
+        ALL.get(v as usize).copied().unwrap_or(Policy::NoEviction)
+    }
+
+    pub fn parse(name: &[u8]) -> Option<Policy> {
+        ALL.iter().copied().find(|p| p.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::NoEviction => "noeviction",
+            Policy::AllkeysLru => "allkeys-lru",
+            Policy::AllkeysLfu => "allkeys-lfu",
+            Policy::AllkeysRandom => "allkeys-random",
+            Policy::AllkeysFifo => "allkeys-fifo",
+            Policy::VolatileLru => "volatile-lru",
+            Policy::VolatileLfu => "volatile-lfu",
+            Policy::VolatileRandom => "volatile-random",
+            Policy::VolatileTtl => "volatile-ttl",
+            Policy::VolatileFifo => "volatile-fifo",
+        }
+    }
+
+    pub fn volatile_only(self) -> bool {
+        matches!(
+            self,
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
+                | Policy::VolatileFifo
+        )
+    }
+
+    pub fn rank(self) -> Option<Rank> {
+        Some(match self {
+            Policy::NoEviction => return None,
+            Policy::AllkeysLru | Policy::VolatileLru => Rank::Lru,
+            Policy::AllkeysLfu | Policy::VolatileLfu => Rank::Lfu,
+            Policy::AllkeysRandom | Policy::VolatileRandom => Rank::Random,
+            Policy::VolatileTtl => Rank::Ttl,
+            Policy::AllkeysFifo | Policy::VolatileFifo => Rank::Fifo,
+        })
+    }
+
+    pub fn is_lfu(self) -> bool {
+        self.rank() == Some(Rank::Lfu)
+    }
+
+    pub fn is_fifo(self) -> bool {
+        self.rank() == Some(Rank::Fifo)
+    }
+}
+
+/// The inputs a score needs, read once per round.
+pub struct ScoreCtx {
+    pub rank: Rank,
+    pub now_ms: u64,
+    pub lfu_decay_time: u32,
+}
+
+impl ScoreCtx {
+    /// Higher = better to evict.
+    pub fn score(&self, access: u32, expire_at: u64) -> u64 {
+        match self.rank {
+            Rank::Lru => u64::from(access::elapsed(
+                access::lru_clock(self.now_ms),
+                access::clock_of(access),
+            )),
+            Rank::Lfu => {
+                let c = access::lfu_decayed(
+                    access,
+                    access::lru_clock(self.now_ms),
+                    self.lfu_decay_time,
+                );
+                255 - u64::from(c)
+            }
+            Rank::Ttl => u64::MAX - expire_at,
+            Rank::Fifo => u64::from(access::elapsed(
+                access::fifo_clock(self.now_ms),
+                access::clock_of(access),
+            )),
+            Rank::Random => 0,
+        }
+    }
+}
+
+pub const POOL_SIZE: usize = 16;
+
+pub struct Candidate {
+    pub score: u64,
+    pub db: usize,
+    pub key: Vec<u8>,
+}
+
+/// The best eviction candidates seen so far, sorted by ascending score.
+#[derive(Default)]
+pub struct Pool {
+    items: Vec<Candidate>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Pool {
+    pub fn offer(&mut self, score: u64, db: usize, key: &[u8]) {
+        if self.items.len() == POOL_SIZE && score <= self.items[0].score {
+            return;
+        }
+        if self.items.iter().any(|c| c.db == db && c.key == key) {
+            return;
+        }
+        let mut buf = if self.items.len() == POOL_SIZE {
+            self.items.remove(0).key
+        } else {
+            self.spare.pop().unwrap_or_default()
+        };
+        buf.clear();
+        buf.extend_from_slice(key);
+        let at = self.items.partition_point(|c| c.score < score);
+        self.items.insert(
+            at,
+            Candidate {
+                score,
+                db,
+                key: buf,
+            },
+        );
+    }
+
+    /// The best candidate, removed from the pool.
+    pub fn pop_best(&mut self) -> Option<Candidate> {
+        self.items.pop()
+    }
+
+    /// Returns a candidate's buffer for reuse.
+    pub fn recycle(&mut self, c: Candidate) {
+        if self.spare.len() < POOL_SIZE {
+            self.spare.push(c.key);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        while let Some(c) = self.items.pop() {
+            self.recycle(c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_names_round_trip() {
+        for p in ALL {
+            assert_eq!(Policy::parse(p.name().as_bytes()), Some(p));
+            assert_eq!(Policy::from_u8(p as u8), p);
+        }
+        assert_eq!(Policy::parse(b"ALLKEYS-LRU"), Some(Policy::AllkeysLru));
+        assert_eq!(Policy::parse(b"bogus"), None);
+    }
+
+    #[test]
+    fn pool_keeps_the_best() {
+        let mut pool = Pool::default();
+        for i in 0..40u64 {
+            pool.offer(i % 20, 0, format!("k{i}").as_bytes());
+        }
+        let best = pool.pop_best().unwrap();
+        assert_eq!(best.score, 19);
+        let mut n = 1;
+        while pool.pop_best().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, POOL_SIZE);
+    }
+}
+
+/// `maxmemory` is exceeded and the policy could not free enough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("OOM command not allowed when used memory > 'maxmemory'.")]
+pub struct OutOfMemory;
+
+/// How long one call may spend evicting before it lets its command run
+/// (Redis's eviction time limit at the default tenacity).
+const EVICTION_TIME_LIMIT: std::time::Duration = std::time::Duration::from_micros(500);
+
+impl crate::keyspace::Engine {
+    /// Called before a command that may grow memory: evicts keys until used
+    /// memory is back under `maxmemory`. Errs when over the limit and nothing
+    /// can be evicted (or the policy is `noeviction`).
+    pub fn evict_until_fits(&self) -> Result<(), OutOfMemory> {
+        let max = self.config.maxmemory() as usize;
+        if max == 0 || self.used_memory() <= max {
+            return Ok(());
+        }
+        let policy = self.config.policy();
+        let Some(rank) = policy.rank() else {
+            return Err(OutOfMemory);
+        };
+        let start = std::time::Instant::now();
+        let mut freed_any = false;
+        let mut n = 0u32;
+        loop {
+            let evicted = if rank == Rank::Random {
+                self.evict_random(policy.volatile_only())
+            } else {
+                self.evict_from_pool(rank, policy.volatile_only())
+            };
+            if !evicted {
+                return if freed_any { Ok(()) } else { Err(OutOfMemory) };
+            }
+            freed_any = true;
+            n += 1;
+            if self.used_memory() <= max {
+                return Ok(());
+            }
+            if n % 16 == 0 && start.elapsed() > EVICTION_TIME_LIMIT {
+                return Ok(());
+            }
+        }
+    }
+
+    fn evict_random(&self, volatile: bool) -> bool {
+        let n = self.shard_count();
+        let start = self.lock_shard(0).rand() as usize;
+        for db in 0..self.databases() {
+            for k in 0..n {
+                let i = (start + k) % n;
+                let mut g = self.lock_shard(i);
+                let r = g.rand();
+                let Some(key) = g.dbs[db].random(r, volatile).map(|e| e.key().to_vec()) else {
+                    continue;
+                };
+                self.remove_evicted(&mut g, db, &key);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn evict_from_pool(&self, rank: Rank, volatile: bool) -> bool {
+        let mut pool = self.pool.lock();
+        let ctx = ScoreCtx {
+            rank,
+            now_ms: access::now_ms(),
+            lfu_decay_time: self.config.lfu_decay_time(),
+        };
+        let samples = self.config.samples() as usize;
+        let n = self.shard_count();
+        for _round in 0..4 {
+            let mut sampled = false;
+            for db in 0..self.databases() {
+                let start = self.lock_shard(db % n).rand() as usize;
+                // A random non-empty shard of this database, if one is found quickly.
+                for k in 0..8.min(n) {
+                    let mut g = self.lock_shard((start + k * 7) % n);
+                    let d = &g.dbs[db];
+                    let size = if volatile { d.volatile_len() } else { d.len() };
+                    if size == 0 {
+                        continue;
+                    }
+                    for _ in 0..samples.min(size) {
+                        let r = g.rand();
+                        if let Some(e) = g.dbs[db].random(r, volatile) {
+                            pool.offer(ctx.score(e.access(), e.expire_at()), db, e.key());
+                        }
+                    }
+                    sampled = true;
+                    break;
+                }
+            }
+            while let Some(c) = pool.pop_best() {
+                let hash = self.hash(&c.key);
+                let mut g = self.lock_shard(self.shard_of(hash));
+                let present = g.dbs[c.db]
+                    .get(hash, &c.key)
+                    .is_some_and(|e| !volatile || e.expire_at() != 0);
+                if present {
+                    self.remove_evicted(&mut g, c.db, &c.key);
+                    pool.recycle(c);
+                    return true;
+                }
+                pool.recycle(c);
+            }
+            if !sampled {
+                return false;
+            }
+        }
+        false
+    }
+
+    fn remove_evicted(&self, g: &mut crate::keyspace::Shard, db: usize, key: &[u8]) {
+        let hash_of = self.hash_fn();
+        if let Some(e) = g.dbs[db].remove(self.hash(key), key, &hash_of) {
+            g.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
+            g.stats.evicted_keys += 1;
+            g.stats.dirty += 1;
+        }
+    }
+}

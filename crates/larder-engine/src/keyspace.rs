@@ -1,0 +1,265 @@
+//! The keyspace: every database, split into shards by key hash.
+//!
+//! A key's hash is computed once per command ([`Key`]); its low bits pick the
+//! shard, its top bits the home slot inside the shard's table, bits 16..32 the
+//! slot tag. Each shard is a mutex around one [`Db`] per logical database, so
+//! a command locks only the shards its keys live in — in ascending order, so
+//! two multi-key commands cannot deadlock — and holds them for its whole
+//! execution, which makes every command (and later MULTI/EXEC and scripts)
+//! atomic with respect to other clients. Whole-database commands (FLUSHALL,
+//! SWAPDB, KEYS) lock every shard. With the default 64 shards on 2 cores,
+//! contention is rare and each table's rebuild touches 1/64 of the keys.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::AtomicUsize;
+
+use crossbeam_utils::CachePadded;
+use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
+
+use crate::config::EngineConfig;
+use crate::db::Db;
+use crate::evict::Pool;
+use crate::txn::Txn;
+
+/// A key with its hash, computed once.
+#[derive(Clone, Copy, Debug)]
+pub struct Key<'a> {
+    pub bytes: &'a [u8],
+    pub hash: u64,
+}
+
+/// Counters kept per shard (under its lock, so without atomics) and summed on INFO.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    /// Writes since start (Redis's `dirty`).
+    pub dirty: u64,
+    /// Bytes of entries (allocation sizes asked for), for the dataset estimate.
+    pub entry_bytes: i64,
+}
+
+impl Stats {
+    fn add(&mut self, o: &Stats) {
+        self.keyspace_hits += o.keyspace_hits;
+        self.keyspace_misses += o.keyspace_misses;
+        self.expired_keys += o.expired_keys;
+        self.evicted_keys += o.evicted_keys;
+        self.dirty += o.dirty;
+        self.entry_bytes += o.entry_bytes;
+    }
+}
+
+pub struct Shard {
+    pub(crate) dbs: Box<[Db]>,
+    pub(crate) stats: Stats,
+    rng: u64,
+}
+
+impl Shard {
+    /// xorshift64*: cheap randomness for sampling and LFU.
+    pub(crate) fn rand(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    pub databases: usize,
+    /// Rounded up to a power of two.
+    pub shards: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            databases: 16,
+            shards: 64,
+        }
+    }
+}
+
+pub type MemoryGauge = Box<dyn Fn() -> usize + Send + Sync>;
+
+pub struct Engine {
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
+    shard_mask: u64,
+    hasher: foldhash::fast::FixedState,
+    databases: usize,
+    pub config: EngineConfig,
+    gauge: Option<MemoryGauge>,
+    pub(crate) pool: Mutex<Pool>,
+    pub(crate) expire_cursor: AtomicUsize,
+    reset_stats: Mutex<Stats>,
+}
+
+pub(crate) type ShardGuard<'e> = MutexGuard<'e, Shard>;
+
+impl Engine {
+    pub fn new(opts: EngineOptions) -> Engine {
+        let n = opts.shards.max(1).next_power_of_two();
+        let seed = seed();
+        let shards = (0..n)
+            .map(|i| {
+                CachePadded::new(Mutex::new(Shard {
+                    dbs: (0..opts.databases.max(1)).map(|_| Db::default()).collect(),
+                    stats: Stats::default(),
+                    rng: (seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1,
+                }))
+            })
+            .collect();
+        Engine {
+            shards,
+            shard_mask: (n - 1) as u64,
+            hasher: foldhash::fast::FixedState::with_seed(seed),
+            databases: opts.databases.max(1),
+            config: EngineConfig::default(),
+            gauge: None,
+            pool: Mutex::new(Pool::default()),
+            expire_cursor: AtomicUsize::new(0),
+            reset_stats: Mutex::new(Stats::default()),
+        }
+    }
+
+    /// Measures used memory for `maxmemory` (the server passes its allocator's
+    /// count). Without one, the engine's own estimate of entries and slots is used.
+    pub fn with_memory_gauge(mut self, gauge: MemoryGauge) -> Engine {
+        self.gauge = Some(gauge);
+        self
+    }
+
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub fn hash(&self, bytes: &[u8]) -> u64 {
+        self.hasher.hash_one(bytes)
+    }
+
+    pub fn key<'a>(&self, bytes: &'a [u8]) -> Key<'a> {
+        Key {
+            bytes,
+            hash: self.hash(bytes),
+        }
+    }
+
+    pub(crate) fn hash_fn(&self) -> impl Fn(&[u8]) -> u64 + '_ {
+        move |b| self.hash(b)
+    }
+
+    pub(crate) fn shard_of(&self, hash: u64) -> usize {
+        (hash & self.shard_mask) as usize
+    }
+
+    pub(crate) fn lock_shard(&self, i: usize) -> ShardGuard<'_> {
+        self.shards[i].lock()
+    }
+
+    /// Locks the shard of one key.
+    pub fn lock_key(&self, db: usize, key: &Key<'_>) -> Txn<'_> {
+        let i = self.shard_of(key.hash);
+        let mut guards = SmallVec::new();
+        guards.push((i, self.lock_shard(i)));
+        Txn::new(self, guards, db, false)
+    }
+
+    /// Locks the shards of several keys, in ascending order.
+    pub fn lock_keys(&self, db: usize, keys: &[Key<'_>]) -> Txn<'_> {
+        let mut idx: SmallVec<[usize; 8]> = keys.iter().map(|k| self.shard_of(k.hash)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let guards = idx.into_iter().map(|i| (i, self.lock_shard(i))).collect();
+        Txn::new(self, guards, db, false)
+    }
+
+    /// Locks every shard (whole-keyspace commands).
+    pub fn lock_all(&self, db: usize) -> Txn<'_> {
+        let guards = (0..self.shards.len()).map(|i| (i, self.lock_shard(i))).collect();
+        Txn::new(self, guards, db, true)
+    }
+
+    /// Sums per-shard counters, minus what CONFIG RESETSTAT cleared.
+    pub fn stats(&self) -> Stats {
+        let mut total = Stats::default();
+        for s in self.shards.iter() {
+            total.add(&s.lock().stats);
+        }
+        let base = *self.reset_stats.lock();
+        total.keyspace_hits -= base.keyspace_hits;
+        total.keyspace_misses -= base.keyspace_misses;
+        total.expired_keys -= base.expired_keys;
+        total.evicted_keys -= base.evicted_keys;
+        total
+    }
+
+    /// CONFIG RESETSTAT: counters read as zero from now on.
+    pub fn reset_stats(&self) {
+        let mut raw = Stats::default();
+        for s in self.shards.iter() {
+            raw.add(&s.lock().stats);
+        }
+        *self.reset_stats.lock() = raw;
+    }
+
+    /// Keys and keys with a TTL per database, as INFO keyspace shows them.
+    pub fn db_sizes(&self) -> Vec<(usize, usize)> {
+        let mut out = vec![(0, 0); self.databases];
+        for s in self.shards.iter() {
+            let s = s.lock();
+            for (o, d) in out.iter_mut().zip(s.dbs.iter()) {
+                o.0 += d.len();
+                o.1 += d.volatile_len();
+            }
+        }
+        out
+    }
+
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.shards.iter().map(|s| s.lock().dbs[db].len()).sum()
+    }
+
+    /// Bytes used, as `maxmemory` counts them.
+    pub fn used_memory(&self) -> usize {
+        match &self.gauge {
+            Some(g) => g(),
+            None => self.dataset_bytes(),
+        }
+    }
+
+    /// The engine's own estimate: entry allocations plus table slots.
+    pub fn dataset_bytes(&self) -> usize {
+        let mut total = 0i64;
+        for s in self.shards.iter() {
+            let s = s.lock();
+            total += s.stats.entry_bytes;
+            total += s.dbs.iter().map(|d| d.slot_bytes() as i64).sum::<i64>();
+        }
+        total.max(0) as usize
+    }
+}
+
+fn seed() -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_usize(&h as *const _ as usize);
+    // RandomState is randomly keyed per process.
+    std::collections::hash_map::RandomState::new().hash_one(h.finish())
+}

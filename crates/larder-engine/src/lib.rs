@@ -1,0 +1,30 @@
+//! Larder's storage engine: the keyspace, its values, expiry, memory
+//! accounting and eviction. Synchronous and protocol-free; the server locks
+//! shards through [`Engine`] and works on keys through a [`Txn`].
+//!
+//! Map of the crate, bottom up:
+//! - [`entry`]: one key + value + metadata in a single allocation;
+//! - [`table`]: the open-addressing table of entry pointers (SCAN-safe);
+//! - [`db`]: one database in one shard: entries plus the volatile index;
+//! - [`keyspace`]: shards, hashing, locking, counters;
+//! - [`txn`]: lookups and writes with lazy expiry and access tracking;
+//! - [`scan`], [`expire`], [`evict`]: walking, active expiry, `maxmemory`;
+//! - [`access`], [`config`], [`glob`]: clocks and counters, runtime settings,
+//!   Redis-style pattern matching.
+
+pub mod access;
+pub mod config;
+pub mod db;
+pub mod entry;
+pub mod evict;
+pub mod expire;
+pub mod glob;
+pub mod keyspace;
+pub mod scan;
+pub mod table;
+pub mod txn;
+
+pub use entry::{Entry, EntryMut, EntryRef, Kind, StrRef, StrValue};
+pub use evict::{OutOfMemory, Policy};
+pub use keyspace::{Engine, EngineOptions, Key, Stats};
+pub use txn::{Lookup, Ttl, Txn};

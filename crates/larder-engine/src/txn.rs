@@ -1,0 +1,281 @@
+//! A command's view of the keyspace while it holds its shards' locks.
+//!
+//! Every read and write of an entry goes through here, which is where the
+//! cross-cutting rules live: lazy expiry (a key past its deadline is deleted
+//! when touched and counted in `expired_keys`), hit/miss counting, updating the
+//! access word for LRU/LFU/FIFO, the dirty counter, and the entry-size tally.
+//! The current time is read once per command, so a key cannot expire halfway
+//! through one.
+
+use smallvec::SmallVec;
+
+use crate::access::{self, LFU_INIT};
+use crate::entry::{Entry, EntryMut, EntryRef, StrValue};
+use crate::evict::Policy;
+use crate::keyspace::{Engine, Key, Shard, ShardGuard};
+
+/// How a lookup counts and touches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// A read command: counts a hit or miss and touches the key.
+    Read,
+    /// A read that must not change the key's idle time (TTL, TYPE, EXISTS, OBJECT).
+    ReadNoTouch,
+    /// A write command's lookup: touches, no hit/miss counting.
+    Write,
+    /// No counting, no touching (internal use).
+    Peek,
+}
+
+/// What a write does with the key's time to live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// Drop any TTL (a plain SET).
+    Clear,
+    /// Keep the TTL of the key being overwritten (KEEPTTL, APPEND, INCR...).
+    Keep,
+    /// Expire at this Unix time in ms.
+    At(u64),
+}
+
+pub struct Txn<'e> {
+    engine: &'e Engine,
+    guards: SmallVec<[(usize, ShardGuard<'e>); 2]>,
+    all: bool,
+    /// The selected database.
+    pub db: usize,
+    /// The command's time, in Unix ms.
+    pub now: u64,
+    policy: Policy,
+}
+
+impl<'e> Txn<'e> {
+    pub(crate) fn new(
+        engine: &'e Engine,
+        guards: SmallVec<[(usize, ShardGuard<'e>); 2]>,
+        db: usize,
+        all: bool,
+    ) -> Txn<'e> {
+        Txn {
+            engine,
+            guards,
+            all,
+            db,
+            now: access::now_ms(),
+            policy: engine.config.policy(),
+        }
+    }
+
+    pub fn engine(&self) -> &'e Engine {
+        self.engine
+    }
+
+    fn shard(&mut self, hash: u64) -> &mut Shard {
+        let i = self.engine.shard_of(hash);
+        let pos = if self.all {
+            i
+        } else {
+            self.guards
+                .iter()
+                .position(|(j, _)| *j == i)
+                .expect("key's shard is not locked by this command")
+        };
+        &mut self.guards[pos].1
+    }
+
+    fn fresh_access(&self, shard_counter: Option<u8>) -> u32 {
+        if self.policy.is_fifo() {
+            access::pack(access::fifo_clock(self.now), 0)
+        } else {
+            access::pack(access::lru_clock(self.now), shard_counter.unwrap_or(LFU_INIT))
+        }
+    }
+
+    /// Finds a live key, deleting it first if it has expired.
+    pub fn lookup(&mut self, key: &Key<'_>, how: Lookup) -> Option<EntryMut<'_>> {
+        let (db, now, policy) = (self.db, self.now, self.policy);
+        let engine = self.engine;
+        let hash_of = engine.hash_fn();
+        let shard = self.shard(key.hash);
+        let expired = match shard.dbs[db].get(key.hash, key.bytes) {
+            None => None,
+            Some(e) => Some(e.expire_at() != 0 && e.expire_at() < now),
+        };
+        let found = match expired {
+            None => false,
+            Some(true) => {
+                if let Some(e) = shard.dbs[db].remove(key.hash, key.bytes, &hash_of) {
+                    shard.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
+                }
+                shard.stats.expired_keys += 1;
+                shard.stats.dirty += 1;
+                false
+            }
+            Some(false) => true,
+        };
+        if matches!(how, Lookup::Read | Lookup::ReadNoTouch) {
+            if found {
+                shard.stats.keyspace_hits += 1;
+            } else {
+                shard.stats.keyspace_misses += 1;
+            }
+        }
+        if !found {
+            return None;
+        }
+        let r = if matches!(how, Lookup::Read | Lookup::Write) && !policy.is_fifo() {
+            let rnd = if policy.is_lfu() { shard.rand() } else { 0 };
+            let mut e = shard.dbs[db].get_mut(key.hash, key.bytes)?;
+            let old = e.get().access();
+            let lru = access::lru_clock(now);
+            let counter = if policy.is_lfu() {
+                let decayed = access::lfu_decayed(old, lru, engine.config.lfu_decay_time());
+                let unit = (rnd >> 11) as f64 / (1u64 << 53) as f64;
+                access::lfu_log_incr(decayed, engine.config.lfu_log_factor(), unit)
+            } else {
+                access::counter_of(old)
+            };
+            e.set_access(access::pack(lru, counter));
+            e
+        } else {
+            shard.dbs[db].get_mut(key.hash, key.bytes)?
+        };
+        Some(r)
+    }
+
+    /// A live key for a read command (counted, touched).
+    pub fn get(&mut self, key: &Key<'_>) -> Option<EntryRef<'_>> {
+        self.lookup(key, Lookup::Read).map(EntryMut::into_ref)
+    }
+
+    /// Whether a live key exists (no touch).
+    pub fn exists(&mut self, key: &Key<'_>) -> bool {
+        self.lookup(key, Lookup::ReadNoTouch).is_some()
+    }
+
+    /// Stores a string, replacing any value. Returns the entry it replaced.
+    pub fn set(&mut self, key: &Key<'_>, value: StrValue<'_>, ttl: Ttl) -> Option<Entry> {
+        let old_meta = self
+            .lookup(key, Lookup::Peek)
+            .map(|e| (e.get().expire_at(), e.get().access()));
+        let expire_at = match ttl {
+            Ttl::Clear => 0,
+            Ttl::Keep => old_meta.map_or(0, |m| m.0),
+            Ttl::At(t) => t,
+        };
+        // Redis keeps an overwritten key's LFU counter; LRU and FIFO start afresh.
+        let counter = old_meta.map(|m| access::counter_of(m.1)).filter(|_| self.policy.is_lfu());
+        let entry = Entry::new(key.bytes, value, expire_at, self.fresh_access(counter));
+        self.put(key, entry)
+    }
+
+    /// Stores a ready-made entry under `key` (RENAME, COPY, MOVE, RESTORE).
+    pub fn put(&mut self, key: &Key<'_>, entry: Entry) -> Option<Entry> {
+        debug_assert_eq!(entry.as_ref().key(), key.bytes);
+        let db = self.db;
+        let engine = self.engine;
+        let hash_of = engine.hash_fn();
+        let shard = self.shard(key.hash);
+        shard.stats.entry_bytes += entry.as_ref().alloc_size() as i64;
+        shard.stats.dirty += 1;
+        let old = shard.dbs[db].put(key.hash, entry, &hash_of);
+        if let Some(o) = &old {
+            shard.stats.entry_bytes -= o.as_ref().alloc_size() as i64;
+        }
+        old
+    }
+
+    /// Replaces a live key's value, keeping its TTL and access data.
+    pub fn update(&mut self, key: &Key<'_>, value: StrValue<'_>) -> bool {
+        let Some(e) = self.lookup(key, Lookup::Peek) else {
+            return false;
+        };
+        let r = e.into_ref();
+        let entry = Entry::new(r.key(), value, r.expire_at(), r.access());
+        self.put(key, entry);
+        true
+    }
+
+    /// Deletes a key; an expired key counts as absent (and is reclaimed).
+    pub fn remove(&mut self, key: &Key<'_>) -> Option<Entry> {
+        self.lookup(key, Lookup::Peek)?;
+        let db = self.db;
+        let engine = self.engine;
+        let hash_of = engine.hash_fn();
+        let shard = self.shard(key.hash);
+        let e = shard.dbs[db].remove(key.hash, key.bytes, &hash_of)?;
+        shard.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
+        shard.stats.dirty += 1;
+        Some(e)
+    }
+
+    /// Sets the expiry of a live key (`at` = 0 removes it). False if absent.
+    pub fn set_expire(&mut self, key: &Key<'_>, at: u64) -> bool {
+        if self.lookup(key, Lookup::Peek).is_none() {
+            return false;
+        }
+        let db = self.db;
+        let engine = self.engine;
+        let hash_of = engine.hash_fn();
+        let shard = self.shard(key.hash);
+        shard.stats.dirty += 1;
+        shard.dbs[db].set_expire(key.hash, key.bytes, at, &hash_of)
+    }
+
+    /// Counts a write made in place through an `EntryMut` (e.g. INCR).
+    pub fn touch_dirty(&mut self, key: &Key<'_>) {
+        self.shard(key.hash).stats.dirty += 1;
+    }
+
+    fn require_all(&self) {
+        assert!(self.all, "whole-keyspace operation without lock_all");
+    }
+
+    /// Empties database `db` (all shards must be locked). Returns the entries
+    /// so the caller decides where to free them (FLUSHDB ASYNC frees them on
+    /// another thread).
+    pub fn take_db(&mut self, db: usize) -> Vec<Entry> {
+        self.require_all();
+        let mut out = Vec::new();
+        for (_, g) in self.guards.iter_mut() {
+            let taken = g.dbs[db].take_all();
+            let bytes: i64 = taken.iter().map(|e| e.as_ref().alloc_size() as i64).sum();
+            g.stats.entry_bytes -= bytes;
+            g.stats.dirty += taken.len() as u64;
+            out.extend(taken);
+        }
+        out
+    }
+
+    /// SWAPDB (all shards must be locked).
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.require_all();
+        for (_, g) in self.guards.iter_mut() {
+            g.dbs.swap(a, b);
+            g.stats.dirty += 1;
+        }
+    }
+
+    /// Visits the live keys of the selected database (all shards locked).
+    pub fn keys(&mut self, mut visit: impl FnMut(&[u8])) {
+        self.require_all();
+        let (db, now) = (self.db, self.now);
+        for (_, g) in self.guards.iter() {
+            for e in g.dbs[db].iter() {
+                if e.expire_at() == 0 || e.expire_at() >= now {
+                    visit(e.key());
+                }
+            }
+        }
+    }
+
+    /// Number of keys in the selected database (all shards locked).
+    pub fn len(&self) -> usize {
+        self.require_all();
+        self.guards.iter().map(|(_, g)| g.dbs[self.db].len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
