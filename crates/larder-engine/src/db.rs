@@ -187,7 +187,9 @@ mod tests {
     use crate::entry::StrValue;
 
     fn h(k: &[u8]) -> u64 {
-        k.iter().fold(7u64, |a, &b| a.wrapping_mul(31).wrapping_add(b as u64)).rotate_left(40)
+        k.iter()
+            .fold(7u64, |a, &b| a.wrapping_mul(31).wrapping_add(b as u64))
+            .rotate_left(40)
     }
 
     #[test]

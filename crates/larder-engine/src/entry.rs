@@ -304,7 +304,12 @@ impl Drop for Entry {
     fn drop(&mut self) {
         let size = self.as_ref().alloc_size();
         // SAFETY: allocated in `build` with this exact size and alignment.
-        unsafe { dealloc(self.ptr.as_ptr(), Layout::from_size_align_unchecked(size, ALIGN)) }
+        unsafe {
+            dealloc(
+                self.ptr.as_ptr(),
+                Layout::from_size_align_unchecked(size, ALIGN),
+            )
+        }
     }
 }
 
@@ -449,7 +454,12 @@ mod tests {
 
     #[test]
     fn layout_and_encodings() {
-        let e = Entry::new(b"key:000000000001", StrValue::Auto(b"value:0000000001"), 0, 7);
+        let e = Entry::new(
+            b"key:000000000001",
+            StrValue::Auto(b"value:0000000001"),
+            0,
+            7,
+        );
         let r = e.as_ref();
         assert_eq!(r.key(), b"key:000000000001");
         assert_eq!(r.value(), StrRef::Bytes(b"value:0000000001"));
@@ -460,14 +470,33 @@ mod tests {
         let i = Entry::new(b"n", StrValue::Auto(b"-42"), 99, 0);
         assert_eq!(i.as_ref().value(), StrRef::Int(-42));
         assert_eq!(i.as_ref().expire_at(), 99);
-        for s in [&b"042"[..], b"+1", b" 1", b"1 ", b"", b"-0", b"99999999999999999999"] {
+        for s in [
+            &b"042"[..],
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"",
+            b"-0",
+            b"99999999999999999999",
+        ] {
             let e = Entry::new(b"k", StrValue::Auto(s), 0, 0);
             assert_ne!(e.as_ref().kind(), Kind::Int, "{:?}", s);
         }
         let big = vec![b'x'; 45];
-        assert_eq!(Entry::new(b"k", StrValue::Auto(&big), 0, 0).as_ref().kind(), Kind::Raw);
-        assert_eq!(Entry::new(b"k", StrValue::Raw(b"a"), 0, 0).as_ref().kind(), Kind::Raw);
-        assert_eq!(Entry::new(b"k", StrValue::Plain(b"12"), 0, 0).as_ref().kind(), Kind::Embstr);
+        assert_eq!(
+            Entry::new(b"k", StrValue::Auto(&big), 0, 0).as_ref().kind(),
+            Kind::Raw
+        );
+        assert_eq!(
+            Entry::new(b"k", StrValue::Raw(b"a"), 0, 0).as_ref().kind(),
+            Kind::Raw
+        );
+        assert_eq!(
+            Entry::new(b"k", StrValue::Plain(b"12"), 0, 0)
+                .as_ref()
+                .kind(),
+            Kind::Embstr
+        );
     }
 
     #[test]

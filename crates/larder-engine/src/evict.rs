@@ -55,7 +55,9 @@ impl Policy {
     }
 
     pub fn parse(name: &[u8]) -> Option<Policy> {
-        ALL.iter().copied().find(|p| p.name().as_bytes().eq_ignore_ascii_case(name))
+        ALL.iter()
+            .copied()
+            .find(|p| p.name().as_bytes().eq_ignore_ascii_case(name))
     }
 
     pub fn name(self) -> &'static str {

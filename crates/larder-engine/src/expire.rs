@@ -33,7 +33,9 @@ impl Engine {
         }
         let start = Instant::now();
         let n = self.shard_count();
-        let first = self.expire_cursor.load(std::sync::atomic::Ordering::Relaxed);
+        let first = self
+            .expire_cursor
+            .load(std::sync::atomic::Ordering::Relaxed);
         let hash_of = self.hash_fn();
         let mut keys: Vec<Vec<u8>> = Vec::with_capacity(SAMPLE);
         for step in 0..n {

@@ -186,7 +186,9 @@ impl Engine {
 
     /// Locks every shard (whole-keyspace commands).
     pub fn lock_all(&self, db: usize) -> Txn<'_> {
-        let guards = (0..self.shards.len()).map(|i| (i, self.lock_shard(i))).collect();
+        let guards = (0..self.shards.len())
+            .map(|i| (i, self.lock_shard(i)))
+            .collect();
         Txn::new(self, guards, db, true)
     }
 

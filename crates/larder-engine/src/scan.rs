@@ -15,7 +15,13 @@ impl Engine {
     /// `10 × count` homes probed, as Redis's `maxiterations`), returning the
     /// next cursor (0 when done). Expired keys are passed with their expiry so
     /// the caller can skip them as Redis does.
-    pub fn scan(&self, db: usize, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], u64)) -> u64 {
+    pub fn scan(
+        &self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&[u8], u64),
+    ) -> u64 {
         let count = count.max(1);
         let mask = (1u64 << CURSOR_BITS) - 1;
         let mut shard = (cursor >> CURSOR_BITS) as usize;

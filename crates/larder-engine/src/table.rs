@@ -170,7 +170,10 @@ impl RawTable {
 
     /// Rebuilds with room for `len` keys at under 50% load.
     fn rebuild(&mut self, len: usize, hash_of: &dyn Fn(&[u8]) -> u64) {
-        let bits = (len.max(1) * 2).next_power_of_two().trailing_zeros().max(MIN_BITS);
+        let bits = (len.max(1) * 2)
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(MIN_BITS);
         let old = std::mem::replace(&mut self.slots, vec![EMPTY; 1 << bits].into_boxed_slice());
         self.bits = bits;
         self.tombs = 0;
@@ -200,12 +203,19 @@ impl RawTable {
 
     /// Every entry pointer, in slot order.
     pub fn iter(&self) -> impl Iterator<Item = NonNull<u8>> + '_ {
-        self.slots.iter().filter(|&&s| is_full(s)).map(|&s| unpack(s))
+        self.slots
+            .iter()
+            .filter(|&&s| is_full(s))
+            .map(|&s| unpack(s))
     }
 
     /// Slot indexes of full slots, for callers that remove while walking.
     pub fn full_indexes(&self) -> impl Iterator<Item = usize> + '_ {
-        self.slots.iter().enumerate().filter(|(_, &s)| is_full(s)).map(|(i, _)| i)
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, &s)| is_full(s))
+            .map(|(i, _)| i)
     }
 
     pub fn clear(&mut self) {
@@ -327,7 +337,10 @@ mod tests {
         }
         for i in 0..10_000u32 {
             let k = format!("k{i}");
-            assert_eq!(t.t.find(h(k.as_bytes()), k.as_bytes()).is_some(), i % 2 == 1);
+            assert_eq!(
+                t.t.find(h(k.as_bytes()), k.as_bytes()).is_some(),
+                i % 2 == 1
+            );
         }
         for i in 0..10_000u32 {
             t.remove(format!("k{i}").as_bytes());
@@ -367,7 +380,10 @@ mod tests {
             }
         }
         for i in 0..2_000u32 {
-            assert!(seen.contains(format!("stable{i}").as_bytes()), "missed stable{i}");
+            assert!(
+                seen.contains(format!("stable{i}").as_bytes()),
+                "missed stable{i}"
+            );
         }
     }
 

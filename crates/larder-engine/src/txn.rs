@@ -87,7 +87,10 @@ impl<'e> Txn<'e> {
         if self.policy.is_fifo() {
             access::pack(access::fifo_clock(self.now), 0)
         } else {
-            access::pack(access::lru_clock(self.now), shard_counter.unwrap_or(LFU_INIT))
+            access::pack(
+                access::lru_clock(self.now),
+                shard_counter.unwrap_or(LFU_INIT),
+            )
         }
     }
 
@@ -164,7 +167,9 @@ impl<'e> Txn<'e> {
             Ttl::At(t) => t,
         };
         // Redis keeps an overwritten key's LFU counter; LRU and FIFO start afresh.
-        let counter = old_meta.map(|m| access::counter_of(m.1)).filter(|_| self.policy.is_lfu());
+        let counter = old_meta
+            .map(|m| access::counter_of(m.1))
+            .filter(|_| self.policy.is_lfu());
         let entry = Entry::new(key.bytes, value, expire_at, self.fresh_access(counter));
         self.put(key, entry)
     }

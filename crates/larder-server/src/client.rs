@@ -1,0 +1,166 @@
+//! Clients: the state a connection carries, and the registry that lets other
+//! connections see and act on it (CLIENT LIST, CLIENT KILL, INFO clients).
+//!
+//! `Client` is owned by its connection task and touched without locks on
+//! every command. The part other clients may read or change lives in an
+//! `Arc<ClientHandle>` of atomics and small mutexes; the connection updates
+//! it once per batch of pipelined commands, not per command.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use larder_resp::Protocol;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+}
+
+/// What a connection does after the current batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum After {
+    Continue,
+    /// Flush the replies, then close (QUIT, protocol error, CLIENT KILL of self).
+    Close,
+}
+
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub proto: Protocol,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    pub after: After,
+    /// Index of the command being run, for CLIENT LIST `cmd=`.
+    pub last_cmd: usize,
+    pub handle: Arc<ClientHandle>,
+    /// Set by MONITOR: lines for the connection to forward.
+    pub monitor_rx: Option<tokio::sync::mpsc::Receiver<bytes::Bytes>>,
+}
+
+impl Client {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
+        Client {
+            id: handle.id,
+            db: 0,
+            proto: Protocol::Resp2,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            after: After::Continue,
+            last_cmd: usize::MAX,
+            handle,
+            monitor_rx: None,
+        }
+    }
+}
+
+/// The shared face of a client.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub unix: bool,
+    pub created: Instant,
+    /// Milliseconds since `created` at the last command.
+    pub last_active_ms: AtomicU64,
+    pub db: AtomicUsize,
+    pub name: Mutex<Option<Vec<u8>>>,
+    pub lib_name: Mutex<Option<Vec<u8>>>,
+    pub lib_ver: Mutex<Option<Vec<u8>>>,
+    /// Command table index of the last command.
+    pub last_cmd: AtomicUsize,
+    pub resp: AtomicU64,
+    pub qbuf: AtomicU64,
+    pub omem: AtomicU64,
+    pub tot_cmds: AtomicU64,
+    pub monitor: AtomicBool,
+    pub no_evict: AtomicBool,
+    pub killed: AtomicBool,
+    pub kill: Notify,
+}
+
+impl ClientHandle {
+    pub fn age_secs(&self) -> u64 {
+        self.created.elapsed().as_secs()
+    }
+
+    pub fn idle_secs(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_active_ms.load(Relaxed)) / 1000
+    }
+
+    pub fn touch(&self) {
+        self.last_active_ms
+            .store(self.created.elapsed().as_millis() as u64, Relaxed);
+    }
+
+    /// Asks the connection to close as soon as it can.
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill.notify_one();
+    }
+}
+
+#[derive(Default)]
+pub struct Registry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+}
+
+impl Registry {
+    pub fn register(&self, addr: String, laddr: String, unix: bool) -> Arc<ClientHandle> {
+        let id = self.next_id.fetch_add(1, Relaxed) + 1;
+        let h = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            unix,
+            created: Instant::now(),
+            last_active_ms: AtomicU64::new(0),
+            db: AtomicUsize::new(0),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            last_cmd: AtomicUsize::new(usize::MAX),
+            resp: AtomicU64::new(2),
+            qbuf: AtomicU64::new(0),
+            omem: AtomicU64::new(0),
+            tot_cmds: AtomicU64::new(0),
+            monitor: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        self.clients.lock().insert(id, h.clone());
+        h
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot, in id order.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.clients.lock().get(&id).cloned()
+    }
+}

@@ -1,0 +1,231 @@
+//! The command table and the context a command runs in.
+//!
+//! Each command family module (`commands/strings.rs`, ...) exports a
+//! `COMMANDS: &[Command]` slice: name, arity (Redis's convention: N = exactly
+//! N arguments including the name, -N = at least N), flags, key positions and
+//! a plain `fn` handler. The table merges them once at startup into a map from
+//! lowercase name to index; per-command counters (INFO commandstats) live in
+//! a parallel array of atomics indexed the same way. A lookup lowercases the
+//! name into a stack buffer, so dispatch allocates nothing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use larder_engine::{Engine, Key, Txn};
+use larder_resp::{Args, Reply};
+
+use crate::client::Client;
+use crate::error::{CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER};
+use crate::shared::Shared;
+
+pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
+
+/// Command flags, as COMMAND INFO names them.
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MULTI: u32 = 1 << 14;
+    pub const ALLOW_BUSY: u32 = 1 << 15;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+pub struct Command {
+    /// Lowercase name.
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    /// First key argument, last key argument (negative: from the end), step; 0,0,0 = no keys.
+    pub keys: (i32, i32, i32),
+    /// ACL categories without the `@`, e.g. "string fast read".
+    pub acl: &'static str,
+    pub handler: Handler,
+    /// Subcommands (container commands such as CONFIG, CLIENT), for COMMAND output.
+    pub subcommands: &'static [Command],
+}
+
+impl Command {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        if a >= 0 {
+            argc == a as usize
+        } else {
+            argc >= (-a) as usize
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct CommandStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl CommandStats {
+    pub fn reset(&self) {
+        for c in [&self.calls, &self.usec, &self.rejected, &self.failed] {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
+pub struct CommandTable {
+    pub commands: Vec<&'static Command>,
+    pub stats: Vec<CommandStats>,
+    index: HashMap<&'static [u8], usize>,
+}
+
+const MAX_NAME: usize = 32;
+
+impl CommandTable {
+    pub fn new(families: &[&'static [Command]]) -> CommandTable {
+        let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
+        let index = commands
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_bytes(), i))
+            .collect::<HashMap<_, _>>();
+        assert_eq!(index.len(), commands.len(), "duplicate command name");
+        let stats = commands.iter().map(|_| CommandStats::default()).collect();
+        CommandTable {
+            commands,
+            stats,
+            index,
+        }
+    }
+
+    /// Index of a command by name, case-insensitively.
+    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
+        if name.len() > MAX_NAME {
+            return None;
+        }
+        let mut buf = [0u8; MAX_NAME];
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        self.index.get(&*lower).copied()
+    }
+
+    pub fn get(&self, i: usize) -> &'static Command {
+        self.commands[i]
+    }
+}
+
+/// What a running command sees: its arguments, the reply buffer, its client
+/// and the server.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub client: &'a mut Client,
+    pub args: Args<'a>,
+    pub out: Reply<'a>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn engine(&self) -> &'a Engine {
+        &self.shared.engine
+    }
+
+    pub fn argc(&self) -> usize {
+        self.args.len()
+    }
+
+    pub fn arg(&self, i: usize) -> &'a [u8] {
+        self.args.get(i).unwrap_or(&[])
+    }
+
+    /// Argument `i` with its hash, as the engine wants keys.
+    pub fn key(&self, i: usize) -> Key<'a> {
+        self.shared.engine.key(self.arg(i))
+    }
+
+    /// Locks the shard of argument `i` in the selected database.
+    pub fn lock(&self, key: &Key<'_>) -> Txn<'a> {
+        self.shared.engine.lock_key(self.client.db, key)
+    }
+
+    pub fn arg_is(&self, i: usize, word: &str) -> bool {
+        self.arg(i).eq_ignore_ascii_case(word.as_bytes())
+    }
+
+    /// Argument `i` as Redis's `getLongLongFromObjectOrReply`.
+    pub fn i64_arg(&self, i: usize) -> Result<i64, CmdError> {
+        parse_i64(self.arg(i)).ok_or(NOT_INTEGER)
+    }
+
+    /// Argument `i` as Redis's `getLongDoubleFromObjectOrReply` (finite or inf).
+    pub fn f64_arg(&self, i: usize) -> Result<f64, CmdError> {
+        parse_f64(self.arg(i)).ok_or(NOT_FLOAT)
+    }
+}
+
+/// Redis's string2ll.
+pub fn parse_i64(b: &[u8]) -> Option<i64> {
+    larder_resp::string2ll(b)
+}
+
+/// Redis's string2ld/strtold acceptance: no leading space, no trailing garbage,
+/// not NaN; "inf"/"-inf"/"+inf" accepted.
+pub fn parse_f64(b: &[u8]) -> Option<f64> {
+    if b.is_empty() || b.len() > 5120 || b[0].is_ascii_whitespace() {
+        return None;
+    }
+    let s = std::str::from_utf8(b).ok()?;
+    let last = *b.last()?;
+    if last.is_ascii_whitespace() {
+        return None;
+    }
+    let v: f64 = match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => {
+            // Rust accepts "1e5", "1.", ".5", "+1"; so does strtold. It also
+            // accepts "nan"/"inf" spellings, handled above or rejected below.
+            if s.bytes()
+                .any(|c| c.is_ascii_alphabetic() && c != b'e' && c != b'E')
+            {
+                return None;
+            }
+            s.parse().ok()?
+        }
+    };
+    if v.is_nan() {
+        None
+    } else {
+        Some(v)
+    }
+}

@@ -1,0 +1,5 @@
+//! Key commands.
+
+use crate::command::Command;
+
+pub const COMMANDS: &[Command] = &[];

@@ -1,0 +1,5 @@
+//! Server commands.
+
+use crate::command::Command;
+
+pub const COMMANDS: &[Command] = &[];

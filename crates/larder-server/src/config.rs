@@ -1,0 +1,115 @@
+//! The server's settings, under Redis's directive names.
+//!
+//! `Config` is plain data: defaults here, parsing of `larder.conf` and of
+//! `--name value` flags, and CONFIG GET/SET/REWRITE in `directives.rs`, which
+//! maps each directive name to a field. Values read on the hot path are also
+//! mirrored in atomics (the engine's `EngineConfig`, and `Shared::hot`) when
+//! they change, so commands never take the config lock.
+
+use std::path::PathBuf;
+
+use larder_engine::Policy;
+
+/// `client-output-buffer-limit <class> <hard> <soft> <soft-seconds>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub unixsocket: Option<PathBuf>,
+    pub unixsocketperm: u32,
+    pub protected_mode: bool,
+    pub requirepass: Option<Vec<u8>>,
+    pub databases: usize,
+    /// Idle client timeout in seconds; 0 = never.
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub tcp_backlog: u32,
+    pub maxclients: usize,
+    pub maxmemory: u64,
+    pub maxmemory_policy: Policy,
+    pub maxmemory_samples: u32,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
+    pub proto_max_bulk_len: u64,
+    pub client_query_buffer_limit: u64,
+    pub output_limit_normal: OutputLimit,
+    pub output_limit_replica: OutputLimit,
+    pub output_limit_pubsub: OutputLimit,
+    pub hz: u32,
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: u64,
+    pub latency_monitor_threshold: u64,
+    pub loglevel: String,
+    pub logfile: String,
+    pub dir: PathBuf,
+    pub dbfilename: String,
+    pub save: String,
+    pub appendonly: bool,
+    pub appendfilename: String,
+    pub appendfsync: String,
+    /// Larder: keyspace shards (a power of two).
+    pub shards: usize,
+    /// The config file this server was started with, for CONFIG REWRITE.
+    pub config_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 6379,
+            bind: vec!["127.0.0.1".into(), "-::1".into()],
+            unixsocket: None,
+            unixsocketperm: 0,
+            protected_mode: true,
+            requirepass: None,
+            databases: 16,
+            timeout: 0,
+            tcp_keepalive: 300,
+            tcp_backlog: 511,
+            maxclients: 10000,
+            maxmemory: 0,
+            maxmemory_policy: Policy::NoEviction,
+            maxmemory_samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            output_limit_normal: OutputLimit {
+                hard: 0,
+                soft: 0,
+                soft_seconds: 0,
+            },
+            output_limit_replica: OutputLimit {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                soft_seconds: 60,
+            },
+            output_limit_pubsub: OutputLimit {
+                hard: 32 << 20,
+                soft: 8 << 20,
+                soft_seconds: 60,
+            },
+            hz: 10,
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
+            loglevel: "notice".into(),
+            logfile: String::new(),
+            dir: PathBuf::from("."),
+            dbfilename: "dump.rdb".into(),
+            save: String::new(),
+            appendonly: false,
+            appendfilename: "appendonly.aof".into(),
+            appendfsync: "everysec".into(),
+            shards: 64,
+            config_file: None,
+        }
+    }
+}

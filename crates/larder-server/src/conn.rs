@@ -1,0 +1,181 @@
+//! One client connection: read, parse, run, reply.
+//!
+//! The task reads into a growable input buffer, runs every complete request
+//! in it, and sends all their replies with one write — so a pipeline of N
+//! commands costs one read and one write system call, not N. Arguments are
+//! slices of the input buffer (no copy). The buffer grows as a large bulk
+//! arrives, never by more than what was received plus a bounded read-ahead,
+//! so a bogus announced length cannot make the server allocate it.
+//!
+//! Backpressure: while replies are being written the task does not read, so
+//! a client that sends without reading stalls on TCP flow control instead of
+//! growing the output buffer; `client-output-buffer-limit normal` bounds the
+//! replies of a single batch.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use larder_resp::{Limits, Parse, RequestParser};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::client::{After, Client};
+use crate::dispatch::dispatch;
+use crate::shared::Shared;
+
+const READ_CHUNK: usize = 16 * 1024;
+/// Flush replies mid-batch past this size, to bound the output buffer.
+const OUT_FLUSH: usize = 1 << 20;
+const MAX_READ_AHEAD: usize = 1 << 20;
+
+/// Serves a connection until it closes, is killed, or the server stops.
+pub async fn serve<S>(shared: Arc<Shared>, mut stream: S, addr: String, laddr: String, unix: bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let handle = shared.clients.register(addr, laddr, unix);
+    handle.touch();
+    let needs_auth = shared.hot.requirepass.load(Relaxed);
+    let mut client = Client::new(handle.clone(), !needs_auth);
+    let mut parser = RequestParser::new();
+    parser.set_auth_required(needs_auth);
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut want: usize = READ_CHUNK;
+
+    'conn: loop {
+        if *shutdown.borrow() || handle.killed.load(Relaxed) {
+            break;
+        }
+        let spare = input.capacity() - input.len();
+        if spare < READ_CHUNK.min(want) {
+            input.reserve(want.clamp(READ_CHUNK, MAX_READ_AHEAD));
+        }
+        let timeout = shared.hot.timeout_secs.load(Relaxed);
+        let monitoring = client.monitor_rx.is_some();
+        let idle = async move {
+            if timeout == 0 || monitoring {
+                std::future::pending::<()>().await
+            } else {
+                tokio::time::sleep(Duration::from_secs(timeout)).await
+            }
+        };
+        let n = tokio::select! {
+            r = stream.read_buf(&mut input) => match r {
+                Ok(0) | Err(_) => break 'conn,
+                Ok(n) => n,
+            },
+            _ = handle.kill.notified() => break 'conn,
+            _ = shutdown.changed() => break 'conn,
+            _ = idle => break 'conn,
+            line = recv_monitor(&mut client.monitor_rx) => {
+                match line {
+                    Some(l) => if stream.write_all(&l).await.is_err() { break 'conn },
+                    None => break 'conn,
+                }
+                continue;
+            }
+        };
+        shared
+            .stats
+            .total_net_input_bytes
+            .fetch_add(n as u64, Relaxed);
+
+        let limits = Limits {
+            max_bulk_len: shared.hot.proto_max_bulk_len.load(Relaxed) as usize,
+            ..Limits::default()
+        };
+        let mut close = false;
+        loop {
+            match parser.parse(&input, &limits) {
+                Ok(Parse::Request { consumed }) => {
+                    let args = parser.args(&input);
+                    dispatch(&shared, &mut client, args, &mut out);
+                    input.advance(consumed);
+                    parser.set_auth_required(!client.authenticated);
+                    if client.after == After::Close {
+                        close = true;
+                        break;
+                    }
+                    if out.len() >= OUT_FLUSH {
+                        if !over_limit(&shared, &out)
+                            && write_out(&shared, &mut stream, &mut out).await.is_err()
+                        {
+                            break 'conn;
+                        }
+                        if over_limit(&shared, &out) {
+                            break 'conn;
+                        }
+                    }
+                }
+                Ok(Parse::Skip { consumed }) => input.advance(consumed),
+                Ok(Parse::Incomplete { hint }) => {
+                    want = hint.map_or(READ_CHUNK, |h| h.saturating_sub(input.len()));
+                    break;
+                }
+                Err(e) => {
+                    e.write_reply(&mut out);
+                    close = true;
+                    break;
+                }
+            }
+        }
+        handle.touch();
+        handle.db.store(client.db, Relaxed);
+        handle.last_cmd.store(client.last_cmd, Relaxed);
+        handle.qbuf.store(input.len() as u64, Relaxed);
+        if over_limit(&shared, &out) {
+            break;
+        }
+        if !out.is_empty() && write_out(&shared, &mut stream, &mut out).await.is_err() {
+            break;
+        }
+        if close {
+            break;
+        }
+        if input.is_empty() && input.capacity() > 4 * MAX_READ_AHEAD {
+            input = BytesMut::with_capacity(READ_CHUNK);
+        }
+        if out.capacity() > 4 * OUT_FLUSH {
+            out = Vec::with_capacity(READ_CHUNK);
+        }
+    }
+    let _ = stream.shutdown().await;
+    shared.clients.unregister(client.id);
+    if client.monitor_rx.is_some() {
+        let mut m = shared.monitors.lock();
+        m.retain(|(id, _)| *id != client.id);
+        shared.monitor_count.store(m.len(), Relaxed);
+    }
+}
+
+async fn recv_monitor(
+    rx: &mut Option<tokio::sync::mpsc::Receiver<bytes::Bytes>>,
+) -> Option<bytes::Bytes> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `client-output-buffer-limit normal <hard>`: replies of one batch past it close the client.
+fn over_limit(shared: &Shared, out: &[u8]) -> bool {
+    let hard = shared.hot.output_hard_limit.load(Relaxed);
+    hard > 0 && out.len() as u64 > hard
+}
+
+async fn write_out<S: AsyncWrite + Unpin>(
+    shared: &Shared,
+    stream: &mut S,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    stream.write_all(out).await?;
+    shared
+        .stats
+        .total_net_output_bytes
+        .fetch_add(out.len() as u64, Relaxed);
+    out.clear();
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! Running one parsed request: lookup, arity, authentication, `maxmemory`,
+//! the handler, then counters, SLOWLOG and MONITOR.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use larder_resp::{Args, Reply};
+
+use crate::client::{Client, ReplyMode};
+use crate::command::{flags, Ctx};
+use crate::error::{truncate_lossy, wrong_arity, CmdError, NOAUTH, OOM};
+use crate::shared::Shared;
+
+/// Redis 7.0's unknown-command text: the name and up to 128 bytes of arguments.
+fn unknown_command(args: &Args<'_>) -> CmdError {
+    let mut list = String::new();
+    for a in args.iter().skip(1) {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        list.push('\'');
+        list.push_str(&truncate_lossy(a, room));
+        list.push_str("' ");
+    }
+    CmdError::owned(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        truncate_lossy(&args[0], 128),
+        list
+    ))
+}
+
+/// Runs one request, appending its reply to `out`.
+pub fn dispatch(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) {
+    let reply_start = out.len();
+    let mode = client.reply_mode;
+    run(shared, client, args, out);
+    match mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => out.truncate(reply_start),
+        ReplyMode::Skip => {
+            out.truncate(reply_start);
+            if client.reply_mode == ReplyMode::Skip {
+                client.reply_mode = ReplyMode::On;
+            }
+        }
+    }
+}
+
+fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) {
+    let proto = client.proto;
+    let fail = |out: &mut Vec<u8>, e: CmdError| {
+        shared.stats.total_error_replies.fetch_add(1, Relaxed);
+        Reply::new(out, proto).error(e.as_bytes());
+    };
+    let Some(idx) = shared.commands.lookup(&args[0]) else {
+        return fail(out, unknown_command(&args));
+    };
+    let cmd = shared.commands.get(idx);
+    let stats = &shared.commands.stats[idx];
+    if !cmd.arity_ok(args.len()) {
+        stats.rejected.fetch_add(1, Relaxed);
+        return fail(out, wrong_arity(cmd.name));
+    }
+    if !client.authenticated && !cmd.has(flags::NO_AUTH) && shared.hot.requirepass.load(Relaxed) {
+        stats.rejected.fetch_add(1, Relaxed);
+        return fail(out, NOAUTH);
+    }
+    if shared.engine.config.maxmemory() > 0
+        && shared.engine.evict_until_fits().is_err()
+        && cmd.has(flags::DENYOOM)
+    {
+        stats.rejected.fetch_add(1, Relaxed);
+        return fail(out, OOM);
+    }
+    if shared.monitor_count.load(Relaxed) > 0 && !cmd.has(flags::SKIP_MONITOR) {
+        crate::monitor::feed(shared, client, &args);
+    }
+    client.last_cmd = idx;
+    let start = Instant::now();
+    let result = {
+        let mut ctx = Ctx {
+            shared,
+            client: &mut *client,
+            args,
+            out: Reply::new(out, proto),
+        };
+        (cmd.handler)(&mut ctx)
+    };
+    let micros = start.elapsed().as_micros() as u64;
+    stats.calls.fetch_add(1, Relaxed);
+    stats.usec.fetch_add(micros, Relaxed);
+    shared.stats.total_commands_processed.fetch_add(1, Relaxed);
+    if let Err(e) = result {
+        stats.failed.fetch_add(1, Relaxed);
+        fail(out, e);
+    }
+    if !cmd.has(flags::SKIP_SLOWLOG) {
+        crate::slowlog::record(shared, client, &args, micros);
+    }
+}

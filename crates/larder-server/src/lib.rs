@@ -1,0 +1,28 @@
+//! Larder's server: sockets, connections, the command table and the commands.
+//!
+//! - [`server`]: listeners, accept loop, cron, shutdown;
+//! - [`conn`]: one connection's read–parse–run–reply loop;
+//! - [`dispatch`]: lookup, arity, auth, `maxmemory`, counters around a handler;
+//! - [`command`]: the table, flags, and the [`command::Ctx`] handlers receive;
+//! - [`commands`]: one module per command family;
+//! - [`client`], [`shared`], [`config`]: per-client and server-wide state;
+//! - [`slowlog`], [`monitor`]: SLOWLOG and MONITOR;
+//! - [`alloc`]: the counting allocator behind `used_memory`.
+
+pub mod alloc;
+pub mod client;
+pub mod command;
+pub mod commands;
+pub mod config;
+pub mod conn;
+pub mod directives;
+pub mod dispatch;
+pub mod error;
+pub mod monitor;
+pub mod server;
+pub mod shared;
+pub mod slowlog;
+
+pub use config::Config;
+pub use server::Server;
+pub use shared::Shared;

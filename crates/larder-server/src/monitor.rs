@@ -1,0 +1,64 @@
+//! MONITOR: every command, as Redis prints it, sent to the monitoring clients.
+//!
+//! Lines are `+<unix.micros> [<db> <addr>] "arg" "arg"...` with arguments
+//! quoted like Redis's sdscatrepr. Each monitor has a bounded queue; a monitor
+//! that falls behind by more than the queue is dropped rather than allowed to
+//! grow the server's memory.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use larder_resp::Args;
+
+use crate::client::Client;
+use crate::shared::Shared;
+
+/// Monitor queue depth in lines.
+pub const QUEUE: usize = 16 * 1024;
+
+/// sdscatrepr: printable bytes as-is, escapes for the rest.
+pub fn repr(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            7 => out.extend_from_slice(b"\\a"),
+            8 => out.extend_from_slice(b"\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => out.push(c),
+            c => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+pub fn feed(shared: &Shared, client: &Client, args: &Args<'_>) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        now.as_secs(),
+        now.subsec_micros(),
+        client.db,
+        if client.handle.unix {
+            format!("unix:{}", client.handle.laddr)
+        } else {
+            client.handle.addr.clone()
+        }
+    )
+    .into_bytes();
+    for a in args.iter() {
+        line.push(b' ');
+        repr(&mut line, a);
+    }
+    line.extend_from_slice(b"\r\n");
+    let line = Bytes::from(line);
+    let mut monitors = shared.monitors.lock();
+    monitors.retain(|(_, tx)| tx.try_send(line.clone()).is_ok());
+    shared.monitor_count.store(monitors.len(), Relaxed);
+}

@@ -1,0 +1,256 @@
+//! Listening sockets, accepting clients, the periodic cron, and shutdown.
+//!
+//! `Server::bind` opens every `bind` address (a leading `-` marks an address
+//! that may be unavailable, as in Redis's default `bind 127.0.0.1 -::1`) and
+//! the optional Unix socket; `Server::run` accepts until SHUTDOWN or a signal.
+//! Each connection is a tokio task. The cron runs `hz` times a second: active
+//! expiry with a budget of 25% of its period, and the ops/sec sampler.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use larder_engine::{Engine, EngineOptions};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, UnixListener};
+
+use crate::config::Config;
+use crate::shared::Shared;
+
+pub use larder_engine::keyspace::MemoryGauge as Gauge;
+
+pub struct Server {
+    shared: Arc<Shared>,
+    tcp: Vec<TcpListener>,
+    unix: Option<UnixListener>,
+}
+
+const PROTECTED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+impl Server {
+    /// Builds the engine and binds the listeners. `gauge` measures used
+    /// memory for `maxmemory` (the binary passes its allocator's count).
+    pub async fn bind(config: Config, gauge: Option<Gauge>) -> io::Result<Server> {
+        let mut engine = Engine::new(EngineOptions {
+            databases: config.databases,
+            shards: config.shards,
+        });
+        if let Some(g) = gauge {
+            engine = engine.with_memory_gauge(g);
+        }
+        let mut tcp = Vec::new();
+        if config.port != 0 {
+            for b in &config.bind {
+                let (optional, host) = match b.strip_prefix('-') {
+                    Some(h) => (true, h),
+                    None => (false, b.as_str()),
+                };
+                let ip: IpAddr = match host {
+                    "*" => "0.0.0.0".parse().expect("literal"),
+                    h => match h.parse() {
+                        Ok(ip) => ip,
+                        Err(_) if optional => continue,
+                        Err(_) => {
+                            return Err(io::Error::new(
+                                io::ErrorKind::InvalidInput,
+                                format!("invalid bind address '{h}'"),
+                            ))
+                        }
+                    },
+                };
+                match bind_tcp(SocketAddr::new(ip, config.port), config.tcp_backlog) {
+                    Ok(l) => tcp.push(l),
+                    Err(_) if optional => {}
+                    Err(e) => {
+                        return Err(io::Error::new(
+                            e.kind(),
+                            format!("could not bind {host}:{}: {e}", config.port),
+                        ))
+                    }
+                }
+            }
+        }
+        let unix = match &config.unixsocket {
+            Some(path) => {
+                let _ = std::fs::remove_file(path);
+                let l = UnixListener::bind(path)?;
+                if config.unixsocketperm != 0 {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(
+                        path,
+                        std::fs::Permissions::from_mode(config.unixsocketperm),
+                    )?;
+                }
+                Some(l)
+            }
+            None => None,
+        };
+        if tcp.is_empty() && unix.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no address to listen on",
+            ));
+        }
+        let table = crate::commands::table();
+        let shared = Arc::new(Shared::new(config, engine, table));
+        Ok(Server { shared, tcp, unix })
+    }
+
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.tcp
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves until SHUTDOWN (or `Shared::request_shutdown`).
+    pub async fn run(self) -> io::Result<()> {
+        let Server { shared, tcp, unix } = self;
+        let mut tasks = Vec::new();
+        for l in tcp {
+            tasks.push(tokio::spawn(accept_tcp(shared.clone(), l)));
+        }
+        if let Some(l) = unix {
+            tasks.push(tokio::spawn(accept_unix(shared.clone(), l)));
+        }
+        tasks.push(tokio::spawn(cron(shared.clone())));
+        let mut stop = shared.shutdown.subscribe();
+        while !*stop.borrow() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+        for t in &tasks {
+            t.abort();
+        }
+        if let Some(p) = &shared.config.read().unixsocket {
+            let _ = std::fs::remove_file(p);
+        }
+        Ok(())
+    }
+}
+
+fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    if addr.is_ipv6() {
+        socket2::SockRef::from(&socket).set_only_v6(true)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// Refuses a client past `maxclients`, as Redis does, with a reply.
+fn too_many(shared: &Shared) -> bool {
+    let max = shared.config.read().maxclients;
+    shared.clients.len() >= max
+}
+
+async fn accept_tcp(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let Ok((mut stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        shared
+            .stats
+            .total_connections_received
+            .fetch_add(1, Relaxed);
+        if too_many(&shared) {
+            shared.stats.rejected_connections.fetch_add(1, Relaxed);
+            let _ = stream
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+            continue;
+        }
+        let (protected, keepalive) = {
+            let c = shared.config.read();
+            (c.protected_mode && c.requirepass.is_none(), c.tcp_keepalive)
+        };
+        if protected && !peer.ip().is_loopback() {
+            shared.stats.rejected_connections.fetch_add(1, Relaxed);
+            let _ = stream.write_all(PROTECTED).await;
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        if keepalive > 0 {
+            let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+        }
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        tokio::spawn(crate::conn::serve(
+            shared.clone(),
+            stream,
+            peer.to_string(),
+            laddr,
+            false,
+        ));
+    }
+}
+
+async fn accept_unix(shared: Arc<Shared>, listener: UnixListener) {
+    let path = shared
+        .config
+        .read()
+        .unixsocket
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        shared
+            .stats
+            .total_connections_received
+            .fetch_add(1, Relaxed);
+        if too_many(&shared) {
+            shared.stats.rejected_connections.fetch_add(1, Relaxed);
+            let _ = stream
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+            continue;
+        }
+        tokio::spawn(crate::conn::serve(
+            shared.clone(),
+            stream,
+            format!("{path}:0"),
+            path.clone(),
+            true,
+        ));
+    }
+}
+
+/// `hz` times a second: active expiry (at most 25% of the period) and stats sampling.
+async fn cron(shared: Arc<Shared>) {
+    loop {
+        let hz = shared.config.read().hz.clamp(1, 500);
+        let period = Duration::from_micros(1_000_000 / u64::from(hz));
+        tokio::time::sleep(period).await;
+        let engine_shared = shared.clone();
+        // Expiry takes shard locks: run it off the async workers.
+        let _ = tokio::task::spawn_blocking(move || {
+            engine_shared.engine.active_expire_cycle(period / 4);
+        })
+        .await;
+        let total = shared.stats.total_commands_processed.load(Relaxed);
+        shared
+            .stats
+            .ops_samples
+            .lock()
+            .record(Instant::now(), total);
+    }
+}

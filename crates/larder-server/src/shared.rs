@@ -1,0 +1,182 @@
+//! State shared by every connection: the engine, the config, the command
+//! table, the client registry and the server-wide counters.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use larder_engine::Engine;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+
+use crate::client::Registry;
+use crate::command::CommandTable;
+use crate::config::Config;
+
+/// Server-wide counters for INFO stats.
+#[derive(Default)]
+pub struct ServerStats {
+    pub total_connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub total_net_input_bytes: AtomicU64,
+    pub total_net_output_bytes: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    pub unexpected_error_replies: AtomicU64,
+    /// Ops/sec samples taken by the server cron, for instantaneous_ops_per_sec.
+    pub ops_samples: Mutex<OpsSamples>,
+}
+
+#[derive(Default)]
+pub struct OpsSamples {
+    pub last_time: Option<Instant>,
+    pub last_count: u64,
+    pub samples: VecDeque<u64>,
+}
+
+impl OpsSamples {
+    const LEN: usize = 16;
+
+    /// Records a sample of the commands/s since the last one.
+    pub fn record(&mut self, now: Instant, count: u64) {
+        if let Some(t) = self.last_time {
+            let ms = now.duration_since(t).as_millis().max(1) as u64;
+            let ops = (count - self.last_count) * 1000 / ms;
+            if self.samples.len() == Self::LEN {
+                self.samples.pop_front();
+            }
+            self.samples.push_back(ops);
+        }
+        self.last_time = Some(now);
+        self.last_count = count;
+    }
+
+    pub fn mean(&self) -> u64 {
+        if self.samples.is_empty() {
+            0
+        } else {
+            self.samples.iter().sum::<u64>() / self.samples.len() as u64
+        }
+    }
+}
+
+/// One SLOWLOG entry.
+#[derive(Clone, Debug)]
+pub struct SlowEntry {
+    pub id: u64,
+    pub time: u64,
+    pub micros: u64,
+    pub args: Vec<Vec<u8>>,
+    pub peer: String,
+    pub name: Vec<u8>,
+}
+
+/// Config values read on the hot path, mirrored from `Config` on change.
+#[derive(Default)]
+pub struct Hot {
+    pub requirepass: AtomicBool,
+    pub proto_max_bulk_len: AtomicU64,
+    pub timeout_secs: AtomicU64,
+    pub output_hard_limit: AtomicU64,
+    pub slowlog_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicU64,
+}
+
+pub struct Shared {
+    pub engine: Engine,
+    pub config: RwLock<Config>,
+    pub hot: Hot,
+    pub commands: CommandTable,
+    pub clients: Registry,
+    pub stats: ServerStats,
+    pub slowlog: Mutex<VecDeque<SlowEntry>>,
+    pub slowlog_next_id: AtomicU64,
+    /// Connections in MONITOR mode, fed by the dispatcher.
+    pub monitors: Mutex<Vec<(u64, tokio::sync::mpsc::Sender<bytes::Bytes>)>>,
+    pub monitor_count: AtomicUsize,
+    pub started: Instant,
+    pub run_id: String,
+    /// Unix time of the last successful save (LASTSAVE).
+    pub lastsave: AtomicU64,
+    /// Set to true to stop the server (SHUTDOWN, signals).
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    pub fn new(config: Config, engine: Engine, commands: CommandTable) -> Shared {
+        let hot = Hot::default();
+        let (shutdown, _) = watch::channel(false);
+        let shared = Shared {
+            engine,
+            config: RwLock::new(config),
+            hot,
+            commands,
+            clients: Registry::default(),
+            stats: ServerStats::default(),
+            slowlog: Mutex::new(VecDeque::new()),
+            slowlog_next_id: AtomicU64::new(0),
+            monitors: Mutex::new(Vec::new()),
+            monitor_count: AtomicUsize::new(0),
+            started: Instant::now(),
+            run_id: run_id(),
+            lastsave: AtomicU64::new(unix_secs()),
+            shutdown,
+        };
+        shared.apply_config();
+        shared
+    }
+
+    /// Pushes config values into the engine and the hot-path mirrors. Call
+    /// after any change to `config`.
+    pub fn apply_config(&self) {
+        let c = self.config.read();
+        let e = &self.engine.config;
+        e.set_maxmemory(c.maxmemory);
+        e.set_policy(c.maxmemory_policy);
+        e.set_samples(c.maxmemory_samples);
+        e.set_lfu_log_factor(c.lfu_log_factor);
+        e.set_lfu_decay_time(c.lfu_decay_time);
+        let h = &self.hot;
+        h.requirepass.store(c.requirepass.is_some(), Relaxed);
+        h.proto_max_bulk_len.store(c.proto_max_bulk_len, Relaxed);
+        h.timeout_secs.store(c.timeout, Relaxed);
+        h.output_hard_limit
+            .store(c.output_limit_normal.hard, Relaxed);
+        h.slowlog_slower_than
+            .store(c.slowlog_log_slower_than, Relaxed);
+        h.slowlog_max_len.store(c.slowlog_max_len, Relaxed);
+    }
+
+    pub fn request_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}
+
+pub fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::with_capacity(40);
+    for i in 0..3u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        h.write_u128(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out.truncate(40);
+    out
+}

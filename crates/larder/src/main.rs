@@ -1,0 +1,136 @@
+//! The `larder` binary: argument parsing, config loading, logging, and wiring
+//! the server together. No logic worth testing on its own lives here.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use larder_server::alloc::CountingAlloc;
+use larder_server::{directives, Config, Server};
+
+#[global_allocator]
+static GLOBAL: CountingAlloc<tikv_jemallocator::Jemalloc> =
+    CountingAlloc(tikv_jemallocator::Jemalloc);
+
+#[derive(Parser)]
+#[command(
+    name = "larder",
+    version,
+    about = "A cache server that speaks the Redis protocol"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the cache server (the default).
+    ///
+    /// Settings use Redis's directive names, in a config file or as flags:
+    /// `larder server --port 7000 --maxmemory 1gb --maxmemory-policy allkeys-lru`.
+    Server(ServerArgs),
+}
+
+#[derive(clap::Args, Default)]
+struct ServerArgs {
+    /// A config file (larder.conf) with Redis directive names, one per line.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Directives as flags, as redis-server takes them: --port 7000 --save "" ...
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "--DIRECTIVE VALUE"
+    )]
+    directives: Vec<String>,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Cmd::Server(a)) => a,
+        None => ServerArgs::default(),
+    };
+    let mut config = Config::default();
+    if let Some(path) = &args.config {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        directives::parse_file(&text, &mut config)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        config.config_file = Some(std::fs::canonicalize(path)?);
+    }
+    directives::parse_flags(&args.directives, &mut config).map_err(|e| anyhow::anyhow!(e))?;
+    init_logging(&config)?;
+
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let gauge: larder_server::server::Gauge = Box::new(larder_server::alloc::allocated);
+        let server = Server::bind(config, Some(gauge)).await?;
+        let shared = server.shared();
+        let ports: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
+        println!(
+            "Larder {} (Redis {} compatible) pid={} listening on {}",
+            env!("CARGO_PKG_VERSION"),
+            larder_server::commands::connection::REDIS_COMPAT_VERSION,
+            std::process::id(),
+            if ports.is_empty() {
+                "unix socket only".to_string()
+            } else {
+                ports.join(", ")
+            }
+        );
+        tracing::info!(pid = std::process::id(), "ready to accept connections");
+        let signals = shared.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return;
+            };
+            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+            tracing::info!("received signal, shutting down");
+            signals.request_shutdown();
+        });
+        server.run().await?;
+        tracing::info!(clients = shared.clients.len(), "bye");
+        let _ = shared.stats.total_commands_processed.load(Relaxed);
+        anyhow::Ok(())
+    })
+}
+
+/// `loglevel` (debug, verbose, notice, warning) and `logfile` (empty = stdout).
+fn init_logging(config: &Config) -> Result<()> {
+    let level = match config.loglevel.as_str() {
+        "debug" => "debug",
+        "verbose" => "info",
+        "notice" => "info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LARDER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if config.logfile.is_empty() {
+        builder.init();
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&config.logfile)
+            .with_context(|| format!("opening logfile {}", config.logfile))?;
+        builder
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init();
+    }
+    Ok(())
+}
