@@ -264,12 +264,7 @@ impl Entry {
 
     /// A copy of this entry under another key (RENAME, COPY, MOVE).
     pub fn with_key(&self, key: &[u8]) -> Entry {
-        let r = self.as_ref();
-        let payload = match r.value() {
-            StrRef::Int(i) => Payload::Int(i),
-            StrRef::Bytes(b) => Payload::Bytes(r.kind(), b),
-        };
-        Self::build(key, payload, r.expire_at(), r.access())
+        self.as_ref().copy_with_key(key)
     }
 
     pub fn as_ref(&self) -> EntryRef<'_> {
@@ -379,6 +374,16 @@ impl<'a> EntryRef<'a> {
                 }
             }
         }
+    }
+
+    /// A new entry with this value, encoding, expiry and access data under
+    /// `key` (RENAME; COPY from a table-owned entry).
+    pub fn copy_with_key(&self, key: &[u8]) -> Entry {
+        let payload = match self.value() {
+            StrRef::Int(i) => Payload::Int(i),
+            StrRef::Bytes(b) => Payload::Bytes(self.kind(), b),
+        };
+        Entry::build(key, payload, self.expire_at(), self.access())
     }
 
     /// Bytes this entry's allocation asked for.

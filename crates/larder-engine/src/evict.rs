@@ -268,7 +268,7 @@ impl crate::keyspace::Engine {
             if self.used_memory() <= max {
                 return Ok(());
             }
-            if n % 16 == 0 && start.elapsed() > EVICTION_TIME_LIMIT {
+            if n.is_multiple_of(16) && start.elapsed() > EVICTION_TIME_LIMIT {
                 return Ok(());
             }
         }
@@ -276,12 +276,12 @@ impl crate::keyspace::Engine {
 
     fn evict_random(&self, volatile: bool) -> bool {
         let n = self.shard_count();
-        let start = self.lock_shard(0).rand() as usize;
-        for db in 0..self.databases() {
+        let start = crate::rng::next() as usize;
+        for db in self.used_dbs() {
             for k in 0..n {
                 let i = (start + k) % n;
                 let mut g = self.lock_shard(i);
-                let r = g.rand();
+                let r = crate::rng::next();
                 let Some(key) = g.dbs[db].random(r, volatile).map(|e| e.key().to_vec()) else {
                     continue;
                 };
@@ -303,18 +303,18 @@ impl crate::keyspace::Engine {
         let n = self.shard_count();
         for _round in 0..4 {
             let mut sampled = false;
-            for db in 0..self.databases() {
-                let start = self.lock_shard(db % n).rand() as usize;
+            for db in self.used_dbs() {
+                let start = crate::rng::next() as usize;
                 // A random non-empty shard of this database, if one is found quickly.
                 for k in 0..8.min(n) {
-                    let mut g = self.lock_shard((start + k * 7) % n);
+                    let g = self.lock_shard((start + k * 7) % n);
                     let d = &g.dbs[db];
                     let size = if volatile { d.volatile_len() } else { d.len() };
                     if size == 0 {
                         continue;
                     }
                     for _ in 0..samples.min(size) {
-                        let r = g.rand();
+                        let r = crate::rng::next();
                         if let Some(e) = g.dbs[db].random(r, volatile) {
                             pool.offer(ctx.score(e.access(), e.expire_at()), db, e.key());
                         }

@@ -52,7 +52,7 @@ impl Engine {
                     let tries = SAMPLE.min(d.volatile_len());
                     keys.clear();
                     for _ in 0..tries {
-                        let r = g.rand();
+                        let r = crate::rng::next();
                         if let Some(e) = g.dbs[db].random(r, true) {
                             if e.expire_at() < now && !keys.iter().any(|k| k == e.key()) {
                                 keys.push(e.key().to_vec());

@@ -11,12 +11,13 @@
 //! contention is rare and each table's rebuild touches 1/64 of the keys.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crossbeam_utils::CachePadded;
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
+use crate::access::now_ms;
 use crate::config::EngineConfig;
 use crate::db::Db;
 use crate::evict::Pool;
@@ -56,19 +57,6 @@ impl Stats {
 pub struct Shard {
     pub(crate) dbs: Box<[Db]>,
     pub(crate) stats: Stats,
-    rng: u64,
-}
-
-impl Shard {
-    /// xorshift64*: cheap randomness for sampling and LFU.
-    pub(crate) fn rand(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -98,6 +86,10 @@ pub struct Engine {
     gauge: Option<MemoryGauge>,
     pub(crate) pool: Mutex<Pool>,
     pub(crate) expire_cursor: AtomicUsize,
+    /// Bit d set: database d may hold keys (never cleared but by a flush of
+    /// every shard; databases past 63 count as always used). Lets eviction
+    /// skip empty databases without locking shards.
+    used_dbs: AtomicU64,
     reset_stats: Mutex<Stats>,
 }
 
@@ -108,11 +100,10 @@ impl Engine {
         let n = opts.shards.max(1).next_power_of_two();
         let seed = seed();
         let shards = (0..n)
-            .map(|i| {
+            .map(|_| {
                 CachePadded::new(Mutex::new(Shard {
                     dbs: (0..opts.databases.max(1)).map(|_| Db::default()).collect(),
                     stats: Stats::default(),
-                    rng: (seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1,
                 }))
             })
             .collect();
@@ -125,6 +116,7 @@ impl Engine {
             gauge: None,
             pool: Mutex::new(Pool::default()),
             expire_cursor: AtomicUsize::new(0),
+            used_dbs: AtomicU64::new(0),
             reset_stats: Mutex::new(Stats::default()),
         }
     }
@@ -163,25 +155,49 @@ impl Engine {
         (hash & self.shard_mask) as usize
     }
 
+    /// Notes that database `db` has received a key.
+    pub(crate) fn mark_db_used(&self, db: usize) {
+        let bit = 1u64 << db.min(63);
+        if self.used_dbs.load(Relaxed) & bit == 0 {
+            self.used_dbs.fetch_or(bit, Relaxed);
+        }
+    }
+
+    /// Databases that may hold keys.
+    pub(crate) fn used_dbs(&self) -> impl Iterator<Item = usize> + '_ {
+        let mask = self.used_dbs.load(Relaxed);
+        (0..self.databases).filter(move |&d| mask & (1u64 << d.min(63)) != 0)
+    }
+
     pub(crate) fn lock_shard(&self, i: usize) -> ShardGuard<'_> {
         self.shards[i].lock()
     }
 
     /// Locks the shard of one key.
     pub fn lock_key(&self, db: usize, key: &Key<'_>) -> Txn<'_> {
+        self.lock_key_at(db, key, now_ms())
+    }
+
+    /// Locks the shard of one key, for a command whose clock reads `now` (Unix ms).
+    pub fn lock_key_at(&self, db: usize, key: &Key<'_>, now: u64) -> Txn<'_> {
         let i = self.shard_of(key.hash);
         let mut guards = SmallVec::new();
         guards.push((i, self.lock_shard(i)));
-        Txn::new(self, guards, db, false)
+        Txn::new(self, guards, db, false, now)
     }
 
     /// Locks the shards of several keys, in ascending order.
     pub fn lock_keys(&self, db: usize, keys: &[Key<'_>]) -> Txn<'_> {
+        self.lock_keys_at(db, keys, now_ms())
+    }
+
+    /// `lock_keys` for a command whose clock reads `now`.
+    pub fn lock_keys_at(&self, db: usize, keys: &[Key<'_>], now: u64) -> Txn<'_> {
         let mut idx: SmallVec<[usize; 8]> = keys.iter().map(|k| self.shard_of(k.hash)).collect();
         idx.sort_unstable();
         idx.dedup();
         let guards = idx.into_iter().map(|i| (i, self.lock_shard(i))).collect();
-        Txn::new(self, guards, db, false)
+        Txn::new(self, guards, db, false, now)
     }
 
     /// Locks every shard (whole-keyspace commands).
@@ -189,7 +205,7 @@ impl Engine {
         let guards = (0..self.shards.len())
             .map(|i| (i, self.lock_shard(i)))
             .collect();
-        Txn::new(self, guards, db, true)
+        Txn::new(self, guards, db, true, now_ms())
     }
 
     /// Sums per-shard counters, minus what CONFIG RESETSTAT cleared.

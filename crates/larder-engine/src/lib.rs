@@ -10,16 +10,19 @@
 //! - [`txn`]: lookups and writes with lazy expiry and access tracking;
 //! - [`scan`], [`expire`], [`evict`]: walking, active expiry, `maxmemory`;
 //! - [`access`], [`config`], [`glob`]: clocks and counters, runtime settings,
-//!   Redis-style pattern matching.
+//!   Redis-style pattern matching;
+//! - [`dump`]: the DUMP/RESTORE payload (Redis's RDB object encoding).
 
 pub mod access;
 pub mod config;
 pub mod db;
+pub mod dump;
 pub mod entry;
 pub mod evict;
 pub mod expire;
 pub mod glob;
 pub mod keyspace;
+pub mod rng;
 pub mod scan;
 pub mod table;
 pub mod txn;

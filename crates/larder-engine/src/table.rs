@@ -249,7 +249,7 @@ impl RawTable {
         if start >= n {
             return done;
         }
-        let end = (start + count.max(1)).min(n);
+        let end = start.saturating_add(count.max(1)).min(n);
         let mask = self.mask();
         let mut i = start;
         let mut steps = 0;

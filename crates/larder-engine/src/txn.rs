@@ -55,13 +55,14 @@ impl<'e> Txn<'e> {
         guards: SmallVec<[(usize, ShardGuard<'e>); 2]>,
         db: usize,
         all: bool,
+        now: u64,
     ) -> Txn<'e> {
         Txn {
             engine,
             guards,
             all,
             db,
-            now: access::now_ms(),
+            now,
             policy: engine.config.policy(),
         }
     }
@@ -94,16 +95,46 @@ impl<'e> Txn<'e> {
         }
     }
 
+    /// The eviction policy in force for this command (read once at lock time).
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// The access word of a value created now (COPY, RESTORE): a fresh clock
+    /// and, for LFU, the initial counter, as Redis's createObject.
+    pub fn new_access(&self) -> u32 {
+        self.fresh_access(None)
+    }
+
+    /// Redis's objectSetLRUOrLFU for RESTORE ... IDLETIME / FREQ: under an LFU
+    /// policy `freq` sets the counter; otherwise `idle_secs` backdates the LRU
+    /// clock (wrapping to half the clock range if it would go below zero).
+    /// The option that does not apply to the policy is ignored, as in Redis.
+    pub fn restored_access(&self, idle_secs: Option<u64>, freq: Option<u8>) -> u32 {
+        let clock = access::lru_clock(self.now);
+        if self.policy.is_lfu() {
+            if let Some(f) = freq {
+                return access::pack(clock, f);
+            }
+        } else if let (Some(idle), false) = (idle_secs, self.policy.is_fifo()) {
+            let abs = match u32::try_from(idle) {
+                Ok(i) if i <= clock => clock - i,
+                _ => (clock + access::CLOCK_MAX / 2) % access::CLOCK_MAX,
+            };
+            return access::pack(abs, LFU_INIT);
+        }
+        self.new_access()
+    }
+
     /// Finds a live key, deleting it first if it has expired.
     pub fn lookup(&mut self, key: &Key<'_>, how: Lookup) -> Option<EntryMut<'_>> {
         let (db, now, policy) = (self.db, self.now, self.policy);
         let engine = self.engine;
         let hash_of = engine.hash_fn();
         let shard = self.shard(key.hash);
-        let expired = match shard.dbs[db].get(key.hash, key.bytes) {
-            None => None,
-            Some(e) => Some(e.expire_at() != 0 && e.expire_at() < now),
-        };
+        let expired = shard.dbs[db]
+            .get(key.hash, key.bytes)
+            .map(|e| e.expire_at() != 0 && e.expire_at() < now);
         let found = match expired {
             None => false,
             Some(true) => {
@@ -127,7 +158,11 @@ impl<'e> Txn<'e> {
             return None;
         }
         let r = if matches!(how, Lookup::Read | Lookup::Write) && !policy.is_fifo() {
-            let rnd = if policy.is_lfu() { shard.rand() } else { 0 };
+            let rnd = if policy.is_lfu() {
+                crate::rng::next()
+            } else {
+                0
+            };
             let mut e = shard.dbs[db].get_mut(key.hash, key.bytes)?;
             let old = e.get().access();
             let lru = access::lru_clock(now);
@@ -180,6 +215,7 @@ impl<'e> Txn<'e> {
         let db = self.db;
         let engine = self.engine;
         let hash_of = engine.hash_fn();
+        engine.mark_db_used(db);
         let shard = self.shard(key.hash);
         shard.stats.entry_bytes += entry.as_ref().alloc_size() as i64;
         shard.stats.dirty += 1;

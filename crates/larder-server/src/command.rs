@@ -8,14 +8,14 @@
 //! a parallel array of atomics indexed the same way. A lookup lowercases the
 //! name into a stack buffer, so dispatch allocates nothing.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use larder_engine::{Engine, Key, Txn};
 use larder_resp::{Args, Reply};
+use smallvec::SmallVec;
 
 use crate::client::Client;
-use crate::error::{CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER};
+use crate::error::{unknown_subcommand, wrong_arity, CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER};
 use crate::shared::Shared;
 
 pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
@@ -107,7 +107,7 @@ impl CommandStats {
 pub struct CommandTable {
     pub commands: Vec<&'static Command>,
     pub stats: Vec<CommandStats>,
-    index: HashMap<&'static [u8], usize>,
+    index: std::collections::HashMap<&'static [u8], usize, foldhash::fast::RandomState>,
 }
 
 const MAX_NAME: usize = 32;
@@ -119,7 +119,7 @@ impl CommandTable {
             .iter()
             .enumerate()
             .map(|(i, c)| (c.name.as_bytes(), i))
-            .collect::<HashMap<_, _>>();
+            .collect::<std::collections::HashMap<_, _, _>>();
         assert_eq!(index.len(), commands.len(), "duplicate command name");
         let stats = commands.iter().map(|_| CommandStats::default()).collect();
         CommandTable {
@@ -153,6 +153,9 @@ pub struct Ctx<'a> {
     pub client: &'a mut Client,
     pub args: Args<'a>,
     pub out: Reply<'a>,
+    /// The command's clock (Unix ms), read once: every key it touches sees
+    /// the same time, as in Redis.
+    pub now_ms: u64,
 }
 
 impl<'a> Ctx<'a> {
@@ -173,9 +176,42 @@ impl<'a> Ctx<'a> {
         self.shared.engine.key(self.arg(i))
     }
 
-    /// Locks the shard of argument `i` in the selected database.
+    /// Locks the shard of `key` in the selected database.
     pub fn lock(&self, key: &Key<'_>) -> Txn<'a> {
-        self.shared.engine.lock_key(self.client.db, key)
+        self.shared.engine.lock_key_at(self.client.db, key, self.now_ms)
+    }
+
+    /// Locks the shards of `keys` (ascending order) in the selected database.
+    pub fn lock_keys(&self, keys: &[Key<'_>]) -> Txn<'a> {
+        self.shared
+            .engine
+            .lock_keys_at(self.client.db, keys, self.now_ms)
+    }
+
+    /// Key arguments `from, from + step, ...` with their hashes (multi-key
+    /// commands pass these to `Engine::lock_keys`). Up to 8 keys stay on the stack.
+    pub fn keys_from(&self, from: usize, step: usize) -> SmallVec<[Key<'a>; 8]> {
+        (from..self.argc())
+            .step_by(step.max(1))
+            .map(|i| self.key(i))
+            .collect()
+    }
+
+    /// Runs the subcommand named by argument 1 from `subs` (entries named
+    /// `container|sub`), checking its arity as Redis does for container
+    /// commands such as OBJECT, CONFIG or CLIENT.
+    pub fn run_subcommand(&mut self, container: &str, subs: &'static [Command]) -> CmdResult {
+        let sub = self.arg(1);
+        let found = subs.iter().find(|c| {
+            c.name
+                .split_once('|')
+                .is_some_and(|(_, s)| s.as_bytes().eq_ignore_ascii_case(sub))
+        });
+        match found {
+            None => Err(unknown_subcommand(sub, container)),
+            Some(c) if !c.arity_ok(self.argc()) => Err(wrong_arity(c.name)),
+            Some(c) => (c.handler)(self),
+        }
     }
 
     pub fn arg_is(&self, i: usize, word: &str) -> bool {

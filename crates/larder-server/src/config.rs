@@ -35,6 +35,8 @@ pub struct Config {
     pub maxmemory: u64,
     pub maxmemory_policy: Policy,
     pub maxmemory_samples: u32,
+    /// Accepted and reported; eviction runs until memory fits whatever its value.
+    pub maxmemory_eviction_tenacity: u32,
     pub lfu_log_factor: u32,
     pub lfu_decay_time: u32,
     pub proto_max_bulk_len: u64,
@@ -50,10 +52,24 @@ pub struct Config {
     pub logfile: String,
     pub dir: PathBuf,
     pub dbfilename: String,
-    pub save: String,
+    /// `save <seconds> <changes>` pairs (no RDB persistence yet: stored, reported).
+    pub save: Vec<(u64, u64)>,
     pub appendonly: bool,
     pub appendfilename: String,
     pub appendfsync: String,
+    /// Only `no` is supported: Larder does not fork into the background.
+    pub daemonize: bool,
+    /// `lazyfree-lazy-*`: accepted and reported (Larder frees small entries
+    /// inline; FLUSHALL/FLUSHDB ASYNC free on a background thread).
+    pub lazyfree_lazy_eviction: bool,
+    pub lazyfree_lazy_expire: bool,
+    pub lazyfree_lazy_server_del: bool,
+    pub lazyfree_lazy_user_del: bool,
+    pub lazyfree_lazy_user_flush: bool,
+    /// `enable-debug-command`: no, yes or local (loopback and Unix clients).
+    pub enable_debug_command: String,
+    /// `active-expire-effort` 1..=10.
+    pub active_expire_effort: u32,
     /// Larder: keyspace shards (a power of two).
     pub shards: usize,
     /// The config file this server was started with, for CONFIG REWRITE.
@@ -77,6 +93,7 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: Policy::NoEviction,
             maxmemory_samples: 5,
+            maxmemory_eviction_tenacity: 10,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             proto_max_bulk_len: 512 * 1024 * 1024,
@@ -104,10 +121,18 @@ impl Default for Config {
             logfile: String::new(),
             dir: PathBuf::from("."),
             dbfilename: "dump.rdb".into(),
-            save: String::new(),
+            save: Vec::new(),
             appendonly: false,
             appendfilename: "appendonly.aof".into(),
             appendfsync: "everysec".into(),
+            daemonize: false,
+            lazyfree_lazy_eviction: false,
+            lazyfree_lazy_expire: false,
+            lazyfree_lazy_server_del: false,
+            lazyfree_lazy_user_del: false,
+            lazyfree_lazy_user_flush: false,
+            active_expire_effort: 1,
+            enable_debug_command: "no".into(),
             shards: 64,
             config_file: None,
         }

@@ -9,8 +9,9 @@
 //!
 //! Backpressure: while replies are being written the task does not read, so
 //! a client that sends without reading stalls on TCP flow control instead of
-//! growing the output buffer; `client-output-buffer-limit normal` bounds the
-//! replies of a single batch.
+//! growing the output buffer. `client-output-buffer-limit normal` bounds the
+//! replies of a batch: past `hard` the client is closed at once; past `soft`
+//! it must take them within `soft-seconds`.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -166,12 +167,22 @@ fn over_limit(shared: &Shared, out: &[u8]) -> bool {
     hard > 0 && out.len() as u64 > hard
 }
 
+/// Writes the batch's replies. Past the soft limit the client gets
+/// `soft-seconds` to take them, or is disconnected as Redis would.
 async fn write_out<S: AsyncWrite + Unpin>(
     shared: &Shared,
     stream: &mut S,
     out: &mut Vec<u8>,
 ) -> std::io::Result<()> {
-    stream.write_all(out).await?;
+    let soft = shared.hot.output_soft_limit.load(Relaxed);
+    let secs = shared.hot.output_soft_seconds.load(Relaxed);
+    if soft > 0 && out.len() as u64 > soft {
+        tokio::time::timeout(Duration::from_secs(secs), stream.write_all(out))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "soft output limit"))??;
+    } else {
+        stream.write_all(out).await?;
+    }
     shared
         .stats
         .total_net_output_bytes

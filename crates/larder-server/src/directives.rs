@@ -1,21 +1,49 @@
 //! Configuration directives under Redis's names: the one table behind
 //! `larder.conf`, `--name value` flags, CONFIG GET, CONFIG SET and CONFIG
-//! REWRITE. Each entry names a directive, says whether CONFIG SET may change
-//! it at runtime, and how to read and write its `Config` field as text.
+//! REWRITE. Each entry names a directive, says how CONFIG SET may treat it
+//! (mutable, immutable, protected; one value or several words), and how to
+//! read and write its `Config` field as text. Values are parsed and bounded
+//! as Redis 7.0's `config.c` does, with its error texts, so a bad value is
+//! refused with the same words whether it comes from a file, a flag or
+//! CONFIG SET. Values are formatted as CONFIG GET shows them: memory as plain
+//! bytes, booleans `yes`/`no`, `save` as `"3600 1 300 100"`.
+//!
+//! Larder differs from Redis in two deliberate ways: `port` and `bind` are
+//! immutable (listeners are not rebound at runtime), and `shards` is
+//! Larder's own (the number of keyspace shards). `maxmemory-policy` also
+//! accepts Larder's `volatile-fifo` and `allkeys-fifo`, though its error text
+//! lists Redis's values only, as Redis does.
 
 use std::path::PathBuf;
 
 use larder_engine::Policy;
 
-use crate::config::Config;
+use crate::config::{Config, OutputLimit};
+
+/// How CONFIG SET treats a directive.
+pub mod flags {
+    /// CONFIG SET refuses it: "can't set immutable config".
+    pub const IMMUTABLE: u8 = 1;
+    /// CONFIG SET refuses it (Redis's `enable-protected-configs no`):
+    /// "can't set protected config".
+    pub const PROTECTED: u8 = 2;
+    /// Takes several words (`save 3600 1 300 100`); CONFIG SET splits its
+    /// value on spaces.
+    pub const MULTI_ARG: u8 = 4;
+}
 
 pub struct Directive {
     pub name: &'static str,
     pub alias: Option<&'static str>,
-    /// CONFIG SET allowed.
-    pub mutable: bool,
+    pub flags: u8,
     pub get: fn(&Config) -> String,
     pub set: fn(&mut Config, &[&str]) -> Result<(), String>,
+}
+
+impl Directive {
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
 }
 
 fn one<'a>(args: &[&'a str]) -> Result<&'a str, String> {
@@ -25,26 +53,48 @@ fn one<'a>(args: &[&'a str]) -> Result<&'a str, String> {
     }
 }
 
-/// Redis's memtoull: `1gb` = 1024³, `1g` = 10⁹, plain bytes otherwise.
+/// Redis's memtoull: digits then an optional unit (`b`, `k` = 1000, `kb` =
+/// 1024, `m`, `mb`, `g`, `gb`, any case). Like Redis, an empty number is 0.
 pub fn parse_memory(s: &str) -> Result<u64, String> {
-    let lower = s.to_ascii_lowercase();
-    let (num, mul) = [
-        ("gb", 1u64 << 30),
-        ("mb", 1 << 20),
-        ("kb", 1 << 10),
-        ("g", 1_000_000_000),
-        ("m", 1_000_000),
-        ("k", 1000),
-        ("b", 1),
-    ]
-    .iter()
-    .find_map(|(suf, m)| lower.strip_suffix(suf).map(|n| (n.to_string(), *m)))
-    .unwrap_or((lower.clone(), 1));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| "argument must be a memory value".to_string())?;
-    n.checked_mul(mul)
-        .ok_or_else(|| "argument must be a memory value".to_string())
+    const ERR: &str = "argument must be a memory value";
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let (num, unit) = s.split_at(digits);
+    let mul: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err(ERR.into()),
+    };
+    let n: u64 = if num.is_empty() {
+        0
+    } else {
+        num.parse().map_err(|_| ERR.to_string())?
+    };
+    n.checked_mul(mul).ok_or_else(|| ERR.to_string())
+}
+
+fn bounded(v: i128, lo: i128, hi: i128) -> Result<i128, String> {
+    if v < lo || v > hi {
+        Err(format!("argument must be between {lo} and {hi} inclusive"))
+    } else {
+        Ok(v)
+    }
+}
+
+/// An integer directive: Redis's string2ll, then its bounds.
+fn int(s: &str, lo: i128, hi: i128) -> Result<i128, String> {
+    let v = larder_resp::string2ll(s.as_bytes())
+        .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+    bounded(i128::from(v), lo, hi)
+}
+
+/// A memory directive: [`parse_memory`], then its bounds.
+fn mem(s: &str, lo: i128, hi: i128) -> Result<i128, String> {
+    bounded(i128::from(parse_memory(s)?), lo, hi)
 }
 
 fn parse_bool(s: &str) -> Result<bool, String> {
@@ -56,117 +106,407 @@ fn parse_bool(s: &str) -> Result<bool, String> {
 }
 
 fn yes_no(b: bool) -> String {
-    if b {
-        "yes".into()
-    } else {
-        "no".into()
+    if b { "yes" } else { "no" }.into()
+}
+
+/// One of `names`, case-insensitively, returned as spelled in the table.
+fn one_of(s: &str, names: &[&'static str]) -> Result<&'static str, String> {
+    names
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(s))
+        .copied()
+        .ok_or_else(|| {
+            format!(
+                "argument(s) must be one of the following: {}",
+                names.join(", ")
+            )
+        })
+}
+
+const INT_MAX: i128 = i32::MAX as i128;
+const UINT_MAX: i128 = u32::MAX as i128;
+const LLONG_MAX: i128 = i64::MAX as i128;
+const ULLONG_MAX: i128 = u64::MAX as i128;
+const MB: i128 = 1024 * 1024;
+
+const POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+const FSYNC: &[&str] = &["everysec", "always", "no"];
+const PROTECTED_ACTION: &[&str] = &["no", "yes", "local"];
+
+fn set_policy(c: &mut Config, a: &[&str]) -> Result<(), String> {
+    let v = one(a)?;
+    c.maxmemory_policy = match Policy::parse(v.to_ascii_lowercase().as_bytes()) {
+        Some(p) if p.is_fifo() => p,
+        _ => Policy::parse(one_of(v, POLICIES)?.as_bytes())
+            .ok_or_else(|| "unknown policy".to_string())?,
+    };
+    Ok(())
+}
+
+/// `save <seconds> <changes> ...`; `save ""` (or no words) clears it.
+fn set_save(c: &mut Config, a: &[&str]) -> Result<(), String> {
+    const ERR: &str = "Invalid save parameters";
+    let a: &[&str] = if a == [""] { &[] } else { a };
+    if a.len() % 2 == 1 {
+        return Err(ERR.into());
     }
+    let mut pairs = Vec::with_capacity(a.len() / 2);
+    for p in a.chunks(2) {
+        let secs = larder_resp::string2ll(p[0].as_bytes()).filter(|&v| v >= 1);
+        let changes = larder_resp::string2ll(p[1].as_bytes()).filter(|&v| v >= 0);
+        match (secs, changes) {
+            (Some(s), Some(ch)) => pairs.push((s as u64, ch as u64)),
+            _ => return Err(ERR.into()),
+        }
+    }
+    c.save = pairs;
+    Ok(())
 }
 
-fn num<T: std::str::FromStr>(s: &str) -> Result<T, String> {
-    s.parse()
-        .map_err(|_| "argument couldn't be parsed into an integer".to_string())
+fn get_save(c: &Config) -> String {
+    c.save
+        .iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-macro_rules! d {
-    ($name:expr, $mutable:expr, |$c:ident| $get:expr, |$cs:ident, $a:ident| $set:expr) => {
+/// `client-output-buffer-limit <class> <hard> <soft> <seconds> ...`: every
+/// class is checked before any is changed.
+fn set_output_limits(c: &mut Config, a: &[&str]) -> Result<(), String> {
+    if a.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut parsed = Vec::with_capacity(a.len() / 4);
+    for q in a.chunks(4) {
+        let class = match q[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        let hard = parse_memory(q[1]).map_err(|_| bad())?;
+        let soft = parse_memory(q[2]).map_err(|_| bad())?;
+        let secs = larder_resp::string2ll(q[3].as_bytes())
+            .filter(|&v| v >= 0)
+            .ok_or_else(bad)?;
+        let limit = OutputLimit {
+            hard,
+            soft,
+            soft_seconds: secs as u64,
+        };
+        parsed.push((class, limit));
+    }
+    for (class, limit) in parsed {
+        *match class {
+            0 => &mut c.output_limit_normal,
+            1 => &mut c.output_limit_replica,
+            _ => &mut c.output_limit_pubsub,
+        } = limit;
+    }
+    Ok(())
+}
+
+fn get_output_limits(c: &Config) -> String {
+    [
+        ("normal", c.output_limit_normal),
+        ("slave", c.output_limit_replica),
+        ("pubsub", c.output_limit_pubsub),
+    ]
+    .iter()
+    .map(|(n, l)| format!("{n} {} {} {}", l.hard, l.soft, l.soft_seconds))
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+fn set_dir(c: &mut Config, a: &[&str]) -> Result<(), String> {
+    let v = one(a)?;
+    let p = PathBuf::from(v);
+    if !p.is_dir() {
+        return Err(format!("No such directory: {v}"));
+    }
+    c.dir = p;
+    Ok(())
+}
+
+fn get_dir(c: &Config) -> String {
+    std::fs::canonicalize(&c.dir)
+        .unwrap_or_else(|_| c.dir.clone())
+        .display()
+        .to_string()
+}
+
+fn set_daemonize(c: &mut Config, a: &[&str]) -> Result<(), String> {
+    if parse_bool(one(a)?)? {
+        return Err("daemonize yes is not supported: run Larder under a supervisor".into());
+    }
+    c.daemonize = false;
+    Ok(())
+}
+
+fn set_unixsocketperm(c: &mut Config, a: &[&str]) -> Result<(), String> {
+    let v = one(a)?;
+    let n = i128::from_str_radix(v, 8)
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    c.unixsocketperm = bounded(n, 0, 0o777).map_err(|_| {
+        "argument must be between 0 and 777 inclusive".to_string()
+    })? as u32;
+    Ok(())
+}
+
+/// An integer field with Redis's bounds.
+macro_rules! int_d {
+    ($name:literal, $field:ident, $ty:ty, $lo:expr, $hi:expr, $flags:expr) => {
         Directive {
             name: $name,
             alias: None,
-            mutable: $mutable,
-            get: |$c: &Config| $get,
-            set: |$cs: &mut Config, $a: &[&str]| $set,
+            flags: $flags,
+            get: |c: &Config| c.$field.to_string(),
+            set: |c: &mut Config, a: &[&str]| {
+                c.$field = int(one(a)?, $lo, $hi)? as $ty;
+                Ok(())
+            },
         }
     };
 }
 
+/// A memory field (`1gb`, `100mb`, plain bytes) with Redis's bounds.
+macro_rules! mem_d {
+    ($name:literal, $field:ident, $lo:expr, $hi:expr) => {
+        Directive {
+            name: $name,
+            alias: None,
+            flags: 0,
+            get: |c: &Config| c.$field.to_string(),
+            set: |c: &mut Config, a: &[&str]| {
+                c.$field = mem(one(a)?, $lo, $hi)? as u64;
+                Ok(())
+            },
+        }
+    };
+}
+
+macro_rules! bool_d {
+    ($name:literal, $field:ident, $flags:expr) => {
+        Directive {
+            name: $name,
+            alias: None,
+            flags: $flags,
+            get: |c: &Config| yes_no(c.$field),
+            set: |c: &mut Config, a: &[&str]| {
+                c.$field = parse_bool(one(a)?)?;
+                Ok(())
+            },
+        }
+    };
+}
+
+macro_rules! str_d {
+    ($name:literal, $field:ident, $flags:expr) => {
+        Directive {
+            name: $name,
+            alias: None,
+            flags: $flags,
+            get: |c: &Config| c.$field.clone(),
+            set: |c: &mut Config, a: &[&str]| {
+                c.$field = one(a)?.to_string();
+                Ok(())
+            },
+        }
+    };
+}
+
+macro_rules! enum_d {
+    ($name:literal, $field:ident, $names:expr, $flags:expr) => {
+        Directive {
+            name: $name,
+            alias: None,
+            flags: $flags,
+            get: |c: &Config| c.$field.clone(),
+            set: |c: &mut Config, a: &[&str]| {
+                c.$field = one_of(one(a)?, $names)?.to_string();
+                Ok(())
+            },
+        }
+    };
+}
+
+use flags::{IMMUTABLE, MULTI_ARG, PROTECTED};
+
 pub const DIRECTIVES: &[Directive] = &[
-    d!("port", false, |c| c.port.to_string(), |c, a| {
-        c.port = num(one(a)?)?;
-        Ok(())
-    }),
-    d!("bind", false, |c| c.bind.join(" "), |c, a| {
-        c.bind = a.iter().map(|s| s.to_string()).collect();
-        Ok(())
-    }),
-    d!(
-        "unixsocket",
-        false,
-        |c| c
-            .unixsocket
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        |c, a| {
+    int_d!("port", port, u16, 0, 65535, IMMUTABLE),
+    Directive {
+        name: "bind",
+        alias: None,
+        flags: IMMUTABLE | MULTI_ARG,
+        get: |c| c.bind.join(" "),
+        set: |c, a| {
+            if a.len() > 16 {
+                return Err("Too many bind addresses specified.".into());
+            }
+            c.bind = a.iter().map(|s| s.to_string()).collect();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "unixsocket",
+        alias: None,
+        flags: IMMUTABLE,
+        get: |c| {
+            c.unixsocket
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        },
+        set: |c, a| {
             let v = one(a)?;
             c.unixsocket = (!v.is_empty()).then(|| PathBuf::from(v));
             Ok(())
-        }
-    ),
-    d!(
-        "protected-mode",
-        true,
-        |c| yes_no(c.protected_mode),
-        |c, a| {
-            c.protected_mode = parse_bool(one(a)?)?;
-            Ok(())
-        }
-    ),
-    d!(
-        "requirepass",
-        true,
-        |c| c
-            .requirepass
-            .as_ref()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .unwrap_or_default(),
-        |c, a| {
+        },
+    },
+    Directive {
+        name: "unixsocketperm",
+        alias: None,
+        flags: IMMUTABLE,
+        get: |c| format!("{:o}", c.unixsocketperm),
+        set: set_unixsocketperm,
+    },
+    bool_d!("protected-mode", protected_mode, 0),
+    Directive {
+        name: "requirepass",
+        alias: None,
+        flags: 0,
+        get: |c| {
+            c.requirepass
+                .as_ref()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default()
+        },
+        set: |c, a| {
             let v = one(a)?;
             c.requirepass = (!v.is_empty()).then(|| v.as_bytes().to_vec());
             Ok(())
-        }
+        },
+    },
+    int_d!("databases", databases, usize, 1, INT_MAX, IMMUTABLE),
+    int_d!("timeout", timeout, u64, 0, INT_MAX, 0),
+    int_d!("tcp-keepalive", tcp_keepalive, u64, 0, INT_MAX, 0),
+    int_d!("tcp-backlog", tcp_backlog, u32, 0, INT_MAX, IMMUTABLE),
+    int_d!("maxclients", maxclients, usize, 1, UINT_MAX, 0),
+    mem_d!("maxmemory", maxmemory, 0, ULLONG_MAX),
+    Directive {
+        name: "maxmemory-policy",
+        alias: None,
+        flags: 0,
+        get: |c| c.maxmemory_policy.name().to_string(),
+        set: set_policy,
+    },
+    int_d!("maxmemory-samples", maxmemory_samples, u32, 1, INT_MAX, 0),
+    int_d!(
+        "maxmemory-eviction-tenacity",
+        maxmemory_eviction_tenacity,
+        u32,
+        0,
+        100,
+        0
     ),
-    d!("databases", false, |c| c.databases.to_string(), |c, a| {
-        let n: usize = num(one(a)?)?;
-        if n == 0 {
-            return Err("argument must be between 1 and 2147483647 inclusive".into());
-        }
-        c.databases = n;
-        Ok(())
-    }),
-    d!("timeout", true, |c| c.timeout.to_string(), |c, a| {
-        c.timeout = num(one(a)?)?;
-        Ok(())
-    }),
-    d!("maxclients", true, |c| c.maxclients.to_string(), |c, a| {
-        c.maxclients = num(one(a)?)?;
-        Ok(())
-    }),
-    d!("maxmemory", true, |c| c.maxmemory.to_string(), |c, a| {
-        c.maxmemory = parse_memory(one(a)?)?;
-        Ok(())
-    }),
-    d!(
-        "maxmemory-policy",
-        true,
-        |c| c.maxmemory_policy.name().to_string(),
-        |c, a| {
-            c.maxmemory_policy = Policy::parse(one(a)?.as_bytes()).ok_or("argument(s) must be one of the following: volatile-lru, allkeys-lru, volatile-lfu, allkeys-lfu, volatile-random, allkeys-random, volatile-ttl, noeviction, volatile-fifo, allkeys-fifo")?;
+    int_d!("lfu-log-factor", lfu_log_factor, u32, 0, INT_MAX, 0),
+    int_d!("lfu-decay-time", lfu_decay_time, u32, 0, INT_MAX, 0),
+    mem_d!("proto-max-bulk-len", proto_max_bulk_len, MB, LLONG_MAX),
+    mem_d!(
+        "client-query-buffer-limit",
+        client_query_buffer_limit,
+        MB,
+        LLONG_MAX
+    ),
+    Directive {
+        name: "client-output-buffer-limit",
+        alias: None,
+        flags: MULTI_ARG,
+        get: get_output_limits,
+        set: set_output_limits,
+    },
+    Directive {
+        name: "hz",
+        alias: None,
+        flags: 0,
+        get: |c| c.hz.to_string(),
+        set: |c, a| {
+            // Redis clamps hz into 1..=500 after accepting 0..=INT_MAX.
+            c.hz = int(one(a)?, 0, INT_MAX)?.clamp(1, 500) as u32;
             Ok(())
-        }
+        },
+    },
+    int_d!(
+        "slowlog-log-slower-than",
+        slowlog_log_slower_than,
+        i64,
+        -1,
+        LLONG_MAX,
+        0
     ),
-    d!("save", true, |c| c.save.clone(), |c, a| {
-        c.save = a.join(" ");
-        Ok(())
-    }),
-    d!("appendonly", true, |c| yes_no(c.appendonly), |c, a| {
-        c.appendonly = parse_bool(one(a)?)?;
-        Ok(())
-    }),
-    d!("shards", false, |c| c.shards.to_string(), |c, a| {
-        c.shards = num(one(a)?)?;
-        Ok(())
-    }),
+    int_d!("slowlog-max-len", slowlog_max_len, u64, 0, LLONG_MAX, 0),
+    int_d!(
+        "latency-monitor-threshold",
+        latency_monitor_threshold,
+        u64,
+        0,
+        LLONG_MAX,
+        0
+    ),
+    enum_d!("loglevel", loglevel, LOGLEVELS, 0),
+    str_d!("logfile", logfile, IMMUTABLE),
+    Directive {
+        name: "dir",
+        alias: None,
+        flags: PROTECTED,
+        get: get_dir,
+        set: set_dir,
+    },
+    str_d!("dbfilename", dbfilename, PROTECTED),
+    Directive {
+        name: "save",
+        alias: None,
+        flags: MULTI_ARG,
+        get: get_save,
+        set: set_save,
+    },
+    bool_d!("appendonly", appendonly, 0),
+    str_d!("appendfilename", appendfilename, IMMUTABLE),
+    enum_d!("appendfsync", appendfsync, FSYNC, 0),
+    Directive {
+        name: "daemonize",
+        alias: None,
+        flags: IMMUTABLE,
+        get: |c| yes_no(c.daemonize),
+        set: set_daemonize,
+    },
+    bool_d!("lazyfree-lazy-eviction", lazyfree_lazy_eviction, 0),
+    bool_d!("lazyfree-lazy-expire", lazyfree_lazy_expire, 0),
+    bool_d!("lazyfree-lazy-server-del", lazyfree_lazy_server_del, 0),
+    bool_d!("lazyfree-lazy-user-del", lazyfree_lazy_user_del, 0),
+    bool_d!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, 0),
+    enum_d!(
+        "enable-debug-command",
+        enable_debug_command,
+        PROTECTED_ACTION,
+        IMMUTABLE
+    ),
+    int_d!("active-expire-effort", active_expire_effort, u32, 1, 10, 0),
+    int_d!("shards", shards, usize, 1, 65536, IMMUTABLE),
 ];
 
 pub fn find(name: &str) -> Option<&'static Directive> {
@@ -175,51 +515,78 @@ pub fn find(name: &str) -> Option<&'static Directive> {
     })
 }
 
+/// Why a setting was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ApplyError {
+    Unknown,
+    Invalid(String),
+}
+
 /// Applies one `name arg...` setting.
-pub fn apply(config: &mut Config, name: &str, args: &[&str]) -> Result<(), String> {
-    let d = find(name).ok_or_else(|| {
-        format!("Bad directive or wrong number of arguments: unknown directive '{name}'")
-    })?;
-    (d.set)(config, args)
+pub fn apply(config: &mut Config, name: &str, args: &[&str]) -> Result<(), ApplyError> {
+    let d = find(name).ok_or(ApplyError::Unknown)?;
+    (d.set)(config, args).map_err(ApplyError::Invalid)
 }
 
 /// Parses a config file's text (Redis syntax: one directive a line, `#`
-/// comments, quoted arguments). Errors name the line.
+/// comments, quoted arguments). Errors name the line. As in Redis, the
+/// first `save` line replaces the default and later ones add to it.
 pub fn parse_file(text: &str, config: &mut Config) -> Result<(), String> {
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
+    let mut saves: Option<Vec<(u64, u64)>> = None;
+    for (n, raw) in text.lines().enumerate() {
+        let n = n + 1;
+        let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let words = split_args(line)
-            .ok_or_else(|| format!("line {}: unbalanced quotes in '{line}'", n + 1))?;
-        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
-        apply(config, refs[0], &refs[1..]).map_err(|e| format!("line {}: '{line}': {e}", n + 1))?;
+        let words = split_args(line).ok_or_else(|| format!("line {n}: unbalanced quotes"))?;
+        let Some((name, args)) = words.split_first() else {
+            continue;
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let d = find(name).ok_or_else(|| format!("line {n}: unknown directive '{name}'"))?;
+        if !d.has(flags::MULTI_ARG) && args.len() != 1 {
+            return Err(format!(
+                "line {n}: '{line}': wrong number of arguments for '{}'",
+                d.name
+            ));
+        }
+        (d.set)(config, &args).map_err(|e| format!("line {n}: '{line}': {e}"))?;
+        if d.name == "save" {
+            let acc = saves.get_or_insert_with(Vec::new);
+            if config.save.is_empty() {
+                acc.clear();
+            } else {
+                acc.append(&mut config.save);
+            }
+            config.save = acc.clone();
+        }
     }
     Ok(())
 }
 
-/// Redis-server style flags: `--port 7000 --save "" --bind a b`: each `--name`
-/// takes the words up to the next `--name`.
+/// Redis-server style flags: `--port 7000 --save "" --bind a b`. Any
+/// argument starting with `--` (and longer than two characters) starts a new
+/// directive; the words after it are its values.
 pub fn parse_flags(args: &[String], config: &mut Config) -> Result<(), String> {
+    let starts = |a: &str| a.starts_with("--") && a.len() > 2;
     let mut i = 0;
     while i < args.len() {
-        let Some(name) = args[i].strip_prefix("--") else {
-            return Err(format!("unexpected argument '{}'", args[i]));
-        };
-        let mut vals = Vec::new();
+        let name = args[i]
+            .strip_prefix("--")
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| format!("unexpected argument '{}'", args[i]))?;
         i += 1;
-        while i < args.len()
-            && !(args[i].starts_with("--") && args[i].len() > 2 && !vals.is_empty()
-                || args[i].starts_with("--") && args[i].len() > 2 && find(&args[i][2..]).is_some())
-        {
-            vals.push(args[i].as_str());
+        let start = i;
+        while i < args.len() && !starts(&args[i]) {
             i += 1;
         }
-        if vals.is_empty() {
-            vals.push("");
+        let vals: Vec<&str> = args[start..i].iter().map(String::as_str).collect();
+        match apply(config, name, &vals) {
+            Ok(()) => {}
+            Err(ApplyError::Unknown) => return Err(format!("--{name}: unknown directive")),
+            Err(ApplyError::Invalid(e)) => return Err(format!("--{name}: {e}")),
         }
-        apply(config, name, &vals).map_err(|e| format!("--{name}: {e}"))?;
     }
     Ok(())
 }
@@ -236,5 +603,107 @@ pub fn split_args(line: &str) -> Option<Vec<String>> {
                 .collect(),
         ),
         _ => None,
+    }
+}
+
+/// Quotes a value for a config file when it needs it (empty, spaces,
+/// quotes, control bytes), as Redis's sdscatrepr does.
+pub fn quote(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v
+            .bytes()
+            .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\');
+    if plain {
+        return v.to_string();
+    }
+    let mut out = Vec::with_capacity(v.len() + 2);
+    crate::monitor::repr(&mut out, v.as_bytes());
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The lines a directive is written as in a config file: `save` and
+/// `client-output-buffer-limit` take one line per pair or class.
+pub fn config_lines(d: &Directive, c: &Config) -> Vec<String> {
+    match d.name {
+        "save" if c.save.is_empty() => vec!["save \"\"".into()],
+        "save" => c
+            .save
+            .iter()
+            .map(|(s, n)| format!("save {s} {n}"))
+            .collect(),
+        "client-output-buffer-limit" => {
+            let words: Vec<String> = (d.get)(c).split(' ').map(String::from).collect();
+            words
+                .chunks(4)
+                .map(|q| format!("{} {}", d.name, q.join(" ")))
+                .collect()
+        }
+        _ if d.has(flags::MULTI_ARG) => {
+            let v = (d.get)(c);
+            let words: Vec<String> = v.split(' ').map(quote).collect();
+            vec![format!("{} {}", d.name, words.join(" "))]
+        }
+        _ => vec![format!("{} {}", d.name, quote(&(d.get)(c)))],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_take_words_until_the_next_directive() {
+        let mut c = Config::default();
+        let args: Vec<String> = ["--port", "7000", "--save", "", "--bind", "a", "b", "--hz", "20"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        parse_flags(&args, &mut c).unwrap();
+        assert_eq!(c.port, 7000);
+        assert!(c.save.is_empty());
+        assert_eq!(c.bind, vec!["a", "b"]);
+        assert_eq!(c.hz, 20);
+        let bad: Vec<String> = vec!["--nosuch".into(), "1".into()];
+        assert!(parse_flags(&bad, &mut c).is_err());
+    }
+
+    #[test]
+    fn file_errors_name_the_line() {
+        let mut c = Config::default();
+        let e = parse_file("# c\nport 7000\nfoo bar\n", &mut c).unwrap_err();
+        assert_eq!(e, "line 3: unknown directive 'foo'");
+        let e = parse_file("maxmemory lots\n", &mut c).unwrap_err();
+        assert!(e.starts_with("line 1:") && e.contains("memory value"), "{e}");
+    }
+
+    #[test]
+    fn save_lines_accumulate_in_a_file() {
+        let mut c = Config::default();
+        parse_file("save 3600 1\nsave 300 100\n", &mut c).unwrap();
+        assert_eq!(get_save(&c), "3600 1 300 100");
+        parse_file("save \"\"\n", &mut c).unwrap();
+        assert_eq!(get_save(&c), "");
+    }
+
+    #[test]
+    fn memory_values() {
+        assert_eq!(parse_memory("1gb"), Ok(1 << 30));
+        assert_eq!(parse_memory("1G"), Ok(1_000_000_000));
+        assert_eq!(parse_memory("10"), Ok(10));
+        assert_eq!(parse_memory(""), Ok(0));
+        assert!(parse_memory("-1").is_err());
+        assert!(parse_memory("1.5").is_err());
+    }
+
+    #[test]
+    fn output_limits_round_trip() {
+        let mut c = Config::default();
+        set_output_limits(&mut c, &["normal", "1mb", "2mb", "3", "pubsub", "4", "5", "6"])
+            .unwrap();
+        assert_eq!(
+            get_output_limits(&c),
+            "normal 1048576 2097152 3 slave 268435456 67108864 60 pubsub 4 5 6"
+        );
+        assert!(set_output_limits(&mut c, &["normal", "1", "2"]).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! the handler, then counters, SLOWLOG and MONITOR.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use larder_resp::{Args, Reply};
 
@@ -37,6 +37,8 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut 
     run(shared, client, args, out);
     match mode {
         ReplyMode::On => {}
+        // CLIENT REPLY ON is answered even from OFF or SKIP mode.
+        _ if client.reply_mode == ReplyMode::On => {}
         ReplyMode::Off => out.truncate(reply_start),
         ReplyMode::Skip => {
             out.truncate(reply_start);
@@ -51,6 +53,7 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
     let proto = client.proto;
     let fail = |out: &mut Vec<u8>, e: CmdError| {
         shared.stats.total_error_replies.fetch_add(1, Relaxed);
+        shared.admin.count_error(e.as_bytes());
         Reply::new(out, proto).error(e.as_bytes());
     };
     let Some(idx) = shared.commands.lookup(&args[0]) else {
@@ -77,17 +80,20 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
         crate::monitor::feed(shared, client, &args);
     }
     client.last_cmd = idx;
-    let start = Instant::now();
+    // One wall-clock read serves as the command's time and as the start of
+    // its duration (Redis does the same with ustime()).
+    let start_us = unix_micros();
     let result = {
         let mut ctx = Ctx {
             shared,
             client: &mut *client,
             args,
             out: Reply::new(out, proto),
+            now_ms: start_us / 1000,
         };
         (cmd.handler)(&mut ctx)
     };
-    let micros = start.elapsed().as_micros() as u64;
+    let micros = unix_micros().saturating_sub(start_us);
     stats.calls.fetch_add(1, Relaxed);
     stats.usec.fetch_add(micros, Relaxed);
     shared.stats.total_commands_processed.fetch_add(1, Relaxed);
@@ -98,4 +104,12 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
     if !cmd.has(flags::SKIP_SLOWLOG) {
         crate::slowlog::record(shared, client, &args, micros);
     }
+    shared.admin.command_latency(micros, cmd.has(flags::FAST));
+}
+
+fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }

@@ -7,8 +7,10 @@
 //! - [`commands`]: one module per command family;
 //! - [`client`], [`shared`], [`config`]: per-client and server-wide state;
 //! - [`slowlog`], [`monitor`]: SLOWLOG and MONITOR;
+//! - [`longdouble`]: software x87 `long double` for INCRBYFLOAT;
 //! - [`alloc`]: the counting allocator behind `used_memory`.
 
+pub mod admin;
 pub mod alloc;
 pub mod client;
 pub mod command;
@@ -18,6 +20,7 @@ pub mod conn;
 pub mod directives;
 pub mod dispatch;
 pub mod error;
+pub mod longdouble;
 pub mod monitor;
 pub mod server;
 pub mod shared;

@@ -78,6 +78,8 @@ pub struct Hot {
     pub proto_max_bulk_len: AtomicU64,
     pub timeout_secs: AtomicU64,
     pub output_hard_limit: AtomicU64,
+    pub output_soft_limit: AtomicU64,
+    pub output_soft_seconds: AtomicU64,
     pub slowlog_slower_than: AtomicI64,
     pub slowlog_max_len: AtomicU64,
 }
@@ -100,6 +102,8 @@ pub struct Shared {
     pub lastsave: AtomicU64,
     /// Set to true to stop the server (SHUTDOWN, signals).
     pub shutdown: watch::Sender<bool>,
+    /// Error counts, latency events, memory peak (admin commands).
+    pub admin: crate::admin::AdminState,
 }
 
 impl Shared {
@@ -121,6 +125,7 @@ impl Shared {
             run_id: run_id(),
             lastsave: AtomicU64::new(unix_secs()),
             shutdown,
+            admin: Default::default(),
         };
         shared.apply_config();
         shared
@@ -145,6 +150,9 @@ impl Shared {
         h.slowlog_slower_than
             .store(c.slowlog_log_slower_than, Relaxed);
         h.slowlog_max_len.store(c.slowlog_max_len, Relaxed);
+        self.admin
+            .latency_threshold_ms
+            .store(c.latency_monitor_threshold, Relaxed);
     }
 
     pub fn request_shutdown(&self) {

@@ -553,3 +553,407 @@ fn diff_short_expiry_is_honoured() {
     d.case(&["KEYS", "*"]);
     d.case(&["DBSIZE"]);
 }
+
+const OBJECT_CASES: &[&[&str]] = &[
+    &["SET", "s", "hello"],
+    &["SET", "n", "123"],
+    &["SET", "big", "1234567890123"],
+    &["SET", "neg", "-5"],
+    &["SET", "pad", "0123"],
+    &["SET", "e44", "12345678901234567890123456789012345678901234"],
+    &[
+        "SET",
+        "r45",
+        "123456789012345678901234567890123456789012345",
+    ],
+    &["OBJECT", "ENCODING", "s"],
+    &["OBJECT", "ENCODING", "n"],
+    &["OBJECT", "ENCODING", "big"],
+    &["OBJECT", "ENCODING", "neg"],
+    &["OBJECT", "ENCODING", "pad"],
+    &["OBJECT", "ENCODING", "e44"],
+    &["OBJECT", "ENCODING", "r45"],
+    &["OBJECT", "ENCODING", "nope"],
+    &["object", "encoding", "s"],
+    &["OBJECT", "Encoding", "s"],
+    &["OBJECT", "REFCOUNT", "s"],
+    &["OBJECT", "REFCOUNT", "n"],
+    &["OBJECT", "REFCOUNT", "big"],
+    &["OBJECT", "REFCOUNT", "neg"],
+    &["OBJECT", "REFCOUNT", "nope"],
+    &["OBJECT", "FREQ", "s"],
+    &["OBJECT", "FREQ", "nope"],
+    &["OBJECT", "IDLETIME", "nope"],
+    &["OBJECT"],
+    &["OBJECT", "ENCODING"],
+    &["OBJECT", "ENCODING", "a", "b"],
+    &["OBJECT", "FREQ"],
+    &["OBJECT", "HELP", "x"],
+    &["OBJECT", "FOO"],
+    &["OBJECT", "FOO", "bar"],
+    &["OBJECT", ""],
+    &["TYPE", "n"],
+    &["TYPE", "r45"],
+];
+
+#[test]
+fn diff_object() {
+    let mut d = session!();
+    d.run(OBJECT_CASES);
+    d.case_with(&["OBJECT", "HELP"], Cmp::Exact);
+    d.case_with(&["object", "help"], Cmp::Exact);
+    d.case_with(&["OBJECT", "IDLETIME", "s"], Cmp::IntTolerance(1));
+    // RESP3: a missing key is the RESP3 null.
+    d.case(&["HELLO", "3"]);
+    d.case(&["OBJECT", "ENCODING", "nope"]);
+    d.case(&["OBJECT", "REFCOUNT", "nope"]);
+    d.case(&["TYPE", "s"]);
+    d.case(&["TYPE", "nope"]);
+}
+
+#[test]
+fn diff_object_under_lfu() {
+    let mut d = match DiffSession::start(&["--maxmemory-policy", "allkeys-lfu"]) {
+        Some(s) => s,
+        None => return,
+    };
+    d.case(&["SET", "s", "hello"]);
+    // A new key starts at LFU_INIT (5); the first access always increments.
+    d.case_with(&["OBJECT", "FREQ", "s"], Cmp::Exact);
+    d.case(&["GET", "s"]);
+    d.case_with(&["OBJECT", "FREQ", "s"], Cmp::Exact);
+    d.case_with(&["OBJECT", "IDLETIME", "s"], Cmp::Exact);
+    d.case_with(&["OBJECT", "IDLETIME", "nope"], Cmp::Exact);
+    d.case_with(&["OBJECT", "FREQ", "nope"], Cmp::Exact);
+    // TTL, TYPE, EXISTS and OBJECT do not touch the key.
+    d.case(&["TTL", "s"]);
+    d.case(&["TYPE", "s"]);
+    d.case(&["EXISTS", "s"]);
+    d.case_with(&["OBJECT", "FREQ", "s"], Cmp::Exact);
+    // RESTORE FREQ sets the counter; IDLETIME is ignored under LFU.
+    d.case_bytes(&[b"RESTORE", b"f", b"0", BAR_PAYLOAD, b"FREQ", b"100"]);
+    d.case_with(&["OBJECT", "FREQ", "f"], Cmp::Exact);
+    d.case_bytes(&[b"RESTORE", b"g", b"0", BAR_PAYLOAD, b"IDLETIME", b"100"]);
+    d.case_with(&["OBJECT", "FREQ", "g"], Cmp::Exact);
+    // COPY makes a new object (fresh counter); RENAME keeps the counter.
+    d.case(&["COPY", "f", "f2"]);
+    d.case_with(&["OBJECT", "FREQ", "f2"], Cmp::Exact);
+    d.case(&["RENAME", "f", "f3"]);
+    d.case_with(&["OBJECT", "FREQ", "f3"], Cmp::Exact);
+}
+
+/// `SET foo bar; DUMP foo` on redis-server 7.0.15.
+const BAR_PAYLOAD: &[u8] = b"\x00\x03bar\x0a\x00\xe6\xbe\x49\x60\xee\x66\xfd\x17";
+
+/// Redis's crc64 (CRC-64/Jones, reflected), bit by bit: an oracle independent
+/// of the engine's table-driven one, used to build deliberately odd payloads.
+fn crc64(bytes: &[u8]) -> u64 {
+    let mut crc = 0u64;
+    for &b in bytes {
+        crc ^= u64::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x95ac_9329_ac4b_c9b5
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    crc
+}
+
+/// `body` + RDB version + CRC64, as DUMP would frame it.
+fn framed(body: &[u8], version: u16) -> Vec<u8> {
+    let mut p = body.to_vec();
+    p.extend_from_slice(&version.to_le_bytes());
+    let crc = crc64(&p);
+    p.extend_from_slice(&crc.to_le_bytes());
+    p
+}
+
+#[test]
+fn diff_dump_restore() {
+    let mut d = session!();
+    // DUMP output is byte-identical for values Redis would not compress
+    // (20 bytes or less, or not compressible).
+    for v in [
+        "bar",
+        "",
+        "0",
+        "-1",
+        "127",
+        "128",
+        "-128",
+        "-129",
+        "32767",
+        "32768",
+        "-32769",
+        "2147483647",
+        "2147483648",
+        "-2147483649",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "007",
+        "+1",
+        "12345678901",
+        "1.5",
+        "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    ] {
+        d.case(&["SET", "k", v]);
+        d.case(&["DUMP", "k"]);
+    }
+    d.case(&["DUMP", "nope"]);
+    d.case(&["DUMP"]);
+    d.case(&["DUMP", "a", "b"]);
+    // Round trips on each server.
+    d.case_bytes(&[b"RESTORE", b"r", b"0", BAR_PAYLOAD]);
+    d.case(&["GET", "r"]);
+    d.case(&["TTL", "r"]);
+    d.case(&["OBJECT", "ENCODING", "r"]);
+    d.case_bytes(&[b"RESTORE", b"r", b"0", BAR_PAYLOAD]);
+    d.case_bytes(&[b"RESTORE", b"r", b"0", BAR_PAYLOAD, b"REPLACE"]);
+    d.case_bytes(&[b"RESTORE", b"r", b"100000", BAR_PAYLOAD, b"replace"]);
+    d.case(&["PTTL", "r"]);
+    d.case_bytes(&[
+        b"RESTORE",
+        b"r",
+        b"4102444800000",
+        BAR_PAYLOAD,
+        b"REPLACE",
+        b"ABSTTL",
+    ]);
+    d.case(&["PEXPIRETIME", "r"]);
+    // Deadlines already past: OK, and no key (REPLACE still deletes the old one).
+    d.case_bytes(&[b"RESTORE", b"r", b"1", BAR_PAYLOAD, b"REPLACE", b"ABSTTL"]);
+    d.case(&["EXISTS", "r"]);
+    d.case_bytes(&[b"RESTORE", b"r", b"9223372036854775807", BAR_PAYLOAD]);
+    d.case(&["EXISTS", "r"]);
+    d.case_bytes(&[b"RESTORE", b"r", b"0", BAR_PAYLOAD, b"ABSTTL"]);
+    d.case(&["TTL", "r"]);
+    d.case_bytes(&[b"RESTORE", b"i", b"0", BAR_PAYLOAD, b"IDLETIME", b"1000"]);
+    d.case_bytes_with(&[b"OBJECT", b"IDLETIME", b"i"], Cmp::IntTolerance(1));
+    // Errors, in Redis's order: options, BUSYKEY, TTL, payload.
+    let bad_crc = {
+        let mut p = BAR_PAYLOAD.to_vec();
+        let n = p.len();
+        p[n - 1] ^= 0xff;
+        p
+    };
+    let v11 = framed(b"\x00\x03bar", 11);
+    let v9 = framed(b"\x00\x03bar", 9);
+    let bad_type = framed(b"\x7f\x03bar", 10);
+    let bad_len = framed(b"\x00\x3fbar", 10);
+    let lzf = framed(b"\x00\xc3\x05\x0a\x00a\xe0\x00\x00", 10);
+    let bad_lzf = framed(b"\x00\xc3\x05\x0b\x00a\xe0\x00\x00", 10);
+    let long_len = framed(b"\x00\x80\x00\x00\x00\x02hi", 10);
+    let int8 = framed(b"\x00\xc0\xfe", 10);
+    let raw_int = framed(b"\x00\x02-7", 10);
+    let cases: &[&[&[u8]]] = &[
+        &[b"RESTORE", b"x", b"0", &bad_crc],
+        &[b"RESTORE", b"x", b"0", b"short"],
+        &[b"RESTORE", b"x", b"0", b""],
+        &[b"RESTORE", b"x", b"0", &v11],
+        &[b"RESTORE", b"x", b"0", &bad_type],
+        &[b"RESTORE", b"x", b"0", &bad_len],
+        &[b"RESTORE", b"x", b"0", &bad_lzf],
+        &[b"RESTORE", b"x", b"-1", BAR_PAYLOAD],
+        &[b"RESTORE", b"x", b"abc", BAR_PAYLOAD],
+        &[b"RESTORE", b"x", b"abc", b"junk", b"FOO"],
+        &[b"RESTORE", b"x", b"0", BAR_PAYLOAD, b"IDLETIME"],
+        &[b"RESTORE", b"x", b"0", BAR_PAYLOAD, b"IDLETIME", b"-1"],
+        &[b"RESTORE", b"x", b"0", BAR_PAYLOAD, b"IDLETIME", b"abc"],
+        &[b"RESTORE", b"x", b"0", BAR_PAYLOAD, b"FREQ", b"256"],
+        &[b"RESTORE", b"x", b"0", BAR_PAYLOAD, b"FREQ", b"-1"],
+        &[
+            b"RESTORE",
+            b"x",
+            b"0",
+            BAR_PAYLOAD,
+            b"FREQ",
+            b"1",
+            b"IDLETIME",
+            b"1",
+        ],
+        &[
+            b"RESTORE",
+            b"x",
+            b"0",
+            BAR_PAYLOAD,
+            b"IDLETIME",
+            b"1",
+            b"FREQ",
+            b"1",
+        ],
+        &[b"RESTORE", b"x", b"0", BAR_PAYLOAD, b"ABSTTL", b"1"],
+        &[b"RESTORE", b"x", b"0"],
+        &[b"RESTORE", b"i", b"abc", b"junk"],
+        &[b"RESTORE", b"i", b"0", BAR_PAYLOAD, b"FREQ", b"5"],
+        &[b"EXISTS", b"x"],
+        &[b"RESTORE", b"v9", b"0", &v9],
+        &[b"GET", b"v9"],
+        &[b"RESTORE", b"lzf", b"0", &lzf],
+        &[b"GET", b"lzf"],
+        &[b"OBJECT", b"ENCODING", b"lzf"],
+        &[b"RESTORE", b"ll", b"0", &long_len],
+        &[b"GET", b"ll"],
+        &[b"RESTORE", b"i8", b"0", &int8],
+        &[b"GET", b"i8"],
+        &[b"OBJECT", b"ENCODING", b"i8"],
+        &[b"RESTORE", b"ri", b"0", &raw_int],
+        &[b"OBJECT", b"ENCODING", b"ri"],
+    ];
+    d.run_bytes(cases);
+}
+
+/// DUMP on one server, RESTORE on the other, compared by GET / TTL / OBJECT
+/// ENCODING: Redis's payloads (LZF-compressed ones included) load into Larder
+/// and Larder's load into Redis.
+#[test]
+fn diff_dump_restore_cross() {
+    let mut d = session!();
+    let long_text = "abc".repeat(100);
+    let binary: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let random: Vec<u8> = (0..3000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let values: Vec<Vec<u8>> = vec![
+        b"bar".to_vec(),
+        b"".to_vec(),
+        b"12345".to_vec(),
+        b"-100".to_vec(),
+        b"4294967296".to_vec(),
+        b"9223372036854775807".to_vec(),
+        b"x".repeat(44),
+        b"y".repeat(45),
+        long_text.into_bytes(),
+        binary,
+        random,
+    ];
+    for (i, v) in values.iter().enumerate() {
+        let src = format!("src{i}");
+        d.case_bytes(&[b"SET", src.as_bytes(), v, b"PX", b"500000"]);
+        let from_larder = d.larder.cmd(&[b"DUMP", src.as_bytes()]);
+        let from_redis = d.redis.cmd(&[b"DUMP", src.as_bytes()]);
+        let pl = common::scalar_payload(&from_larder).expect("larder DUMP payload");
+        let pr = common::scalar_payload(&from_redis).expect("redis DUMP payload");
+        // Each server restores the other's payload, keeping the source's TTL.
+        let dst = format!("dst{i}");
+        for (client, payload) in [(&mut d.larder, &pr), (&mut d.redis, &pl)] {
+            let r = client.cmd(&[b"RESTORE", dst.as_bytes(), b"400000", payload]);
+            assert_eq!(r, b"+OK\r\n", "RESTORE {dst}: {}", common::esc(&r));
+        }
+        d.case(&["GET", &dst]);
+        d.case(&["STRLEN", &dst]);
+        d.case(&["PTTL", &dst]);
+        d.case(&["OBJECT", "ENCODING", &dst]);
+        d.case(&["TYPE", &dst]);
+    }
+}
+
+#[test]
+fn diff_expired_keys_are_invisible() {
+    let mut d = session!();
+    d.case(&["SET", "gone", "v", "PX", "20"]);
+    d.case(&["SET", "gone2", "v", "PX", "20"]);
+    d.case(&["SET", "live", "v"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    d.case(&["TYPE", "gone"]);
+    d.case(&["OBJECT", "ENCODING", "gone"]);
+    d.case(&["DUMP", "gone"]);
+    d.case(&["TTL", "gone"]);
+    d.case(&["PERSIST", "gone"]);
+    d.case(&["EXPIRE", "gone", "100"]);
+    d.case(&["RENAME", "gone2", "x"]);
+    d.case(&["RENAMENX", "gone2", "x"]);
+    d.case(&["MOVE", "gone2", "1"]);
+    d.case(&["COPY", "gone2", "x"]);
+    d.case(&["TOUCH", "gone2", "live"]);
+    d.case(&["SCAN", "0"]);
+    d.case(&["SCAN", "0", "MATCH", "g*"]);
+    d.case(&["KEYS", "*"]);
+    d.case_with(&["RANDOMKEY"], Cmp::Exact);
+    d.case(&["SET", "dst", "v", "PX", "20"]);
+    d.case(&["SET", "src", "w"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    d.case(&["RENAMENX", "src", "dst"]);
+    d.case(&["GET", "dst"]);
+    d.case(&["SET", "dst2", "v", "PX", "20"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    d.case(&["COPY", "dst", "dst2"]);
+    d.case(&["GET", "dst2"]);
+}
+
+const KEYS_MISC_CASES: &[&[&str]] = &[
+    // EXPIRE option parsing: options are read before the time, case-insensitively.
+    &["SET", "k", "v"],
+    &["EXPIRE", "k", "abc", "FOO"],
+    &["EXPIRE", "k", "abc", "NX", "XX"],
+    &["EXPIRE", "k", "100", "foo\nbar"],
+    &["PEXPIREAT", "k", "9223372036854775807", "Gt"],
+    &["EXPIRE", "k", "9223372036854775808"],
+    &["EXPIRE", "k", "-9223372036854776"],
+    &["PEXPIRE", "k", "-9223372036854775808"],
+    &["EXISTS", "k"],
+    &["SET", "k", "v"],
+    &["PEXPIRE", "k", "9223372036854775807", "NX"],
+    &["SET", "k", "v"],
+    &["EXPIREAT", "k", "-1"],
+    &["EXISTS", "k"],
+    // Multi-key commands across shards.
+    &[
+        "MSET", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5", "f", "6", "g", "7", "h", "8",
+        "i", "9",
+    ],
+    &["EXISTS", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j"],
+    &["TOUCH", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j"],
+    &["DEL", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "a"],
+    &["EXISTS", "a", "i"],
+    // RENAME keeps the value's encoding.
+    &["SET", "num", "42"],
+    &["RENAME", "num", "num2"],
+    &["OBJECT", "ENCODING", "num2"],
+    &[
+        "SET",
+        "rawv",
+        "0123456789012345678901234567890123456789012345",
+    ],
+    &["RENAME", "rawv", "rawv2"],
+    &["OBJECT", "ENCODING", "rawv2"],
+    &["COPY", "rawv2", "rawv3"],
+    &["OBJECT", "ENCODING", "rawv3"],
+    // MOVE / COPY with the db given in odd forms.
+    &["MOVE", "num2", "1.0"],
+    &["MOVE", "num2", "4294967296"],
+    &["MOVE", "num2", " 1"],
+    &["MOVE", "num2", "0"],
+    &["COPY", "num2", "x", "db", "2147483648"],
+    &["COPY", "num2", "x", "REPLACE", "FOO"],
+    &["COPY", "num2", "x", "DB", "0", "DB", "1"],
+    &["SELECT", "1"],
+    &["GET", "x"],
+    &["SELECT", "0"],
+    &["RANDOMKEY", "a"],
+    &["SCAN", "0", "COUNT", "9223372036854775807", "MATCH", "num*"],
+    &["SCAN", "0", "COUNT", "9223372036854775808"],
+    &["SCAN", "", "MATCH", "num*"],
+    &["SCAN", "-0", "MATCH", "num*"],
+    &["SCAN", "+", "MATCH", "num*"],
+    &["SCAN", " 0"],
+    &["SCAN", "0 "],
+    &["SCAN", "0", "type", "STRING", "match", "num*"],
+    &["SCAN", "abc", "COUNT", "0"],
+    &["SCAN", "0", "COUNT", "0", "FOO"],
+];
+
+#[test]
+fn diff_keys_misc() {
+    let mut d = session!();
+    d.run(KEYS_MISC_CASES);
+    d.case(&["HELLO", "3"]);
+    d.case(&["SCAN", "0", "MATCH", "num*"]);
+    d.case(&["KEYS", "num*"]);
+    d.case(&["DUMP", "nope"]);
+    d.case(&["TTL", "num2"]);
+    d.case(&["FLUSHALL"]);
+    d.case_with(&["RANDOMKEY"], Cmp::Exact);
+}

@@ -627,3 +627,331 @@ fn diff_big_values() {
     d.case(&["LCS", "la", "lb", "LEN"]);
     d.case(&["LCS", "la", "lb", "IDX", "MINMATCHLEN", "2", "WITHMATCHLEN"]);
 }
+
+// ---------------------------------------------------------------------------
+// Added with the full string command set.
+// ---------------------------------------------------------------------------
+
+/// Long-double INCRBYFLOAT: digits beyond an f64, values beyond its range,
+/// hexadecimal input, strtold's acceptance rules.
+const INCRBYFLOAT_LONG_DOUBLE_CASES: &[&[&str]] = &[
+    &["SET", "f", "3.3"],
+    &["INCRBYFLOAT", "f", "1.23456789012345678"],
+    &["INCRBYFLOAT", "f", "0.00000000000000001"],
+    &["SET", "f", "0"],
+    &["INCRBYFLOAT", "f", "1e4000"],
+    &["STRLEN", "f"],
+    &["INCRBYFLOAT", "f", "-1e4000"],
+    &["INCRBYFLOAT", "f", "1e4933"],
+    &["INCRBYFLOAT", "f", "1e-5000"],
+    &["INCRBYFLOAT", "f", "1e-4940"],
+    &["INCRBYFLOAT", "f", "0x1.8p3"],
+    &["INCRBYFLOAT", "f", "0X10"],
+    &["INCRBYFLOAT", "f", "0x"],
+    &["INCRBYFLOAT", "f", "0x1p"],
+    &["INCRBYFLOAT", "f", "1e"],
+    &["INCRBYFLOAT", "f", "1e+"],
+    &["INCRBYFLOAT", "f", "e5"],
+    &["INCRBYFLOAT", "f", "."],
+    &["INCRBYFLOAT", "f", "infinity"],
+    &["INCRBYFLOAT", "f", "INF"],
+    &["INCRBYFLOAT", "f", "infin"],
+    &["INCRBYFLOAT", "f", "nan(1)"],
+    &["INCRBYFLOAT", "f", "\u{b}1"],
+    &["INCRBYFLOAT", "f", "\t1"],
+    &["INCRBYFLOAT", "f", "000001.5"],
+    &["INCRBYFLOAT", "f", "2.5e-17"],
+    &["INCRBYFLOAT", "f", "-1.5e-17"],
+    &["GET", "f"],
+    &["OBJECT", "ENCODING", "f"],
+    &["SET", "f", "0x10"],
+    &["INCRBYFLOAT", "f", "1"],
+    &["SET", "f", "-9223372036854775808"],
+    &["INCRBYFLOAT", "f", "-1"],
+    &["INCRBYFLOAT", "f", "0.5"],
+    &["APPEND", "f", "1"],
+    &["INCRBYFLOAT", "f", "1"],
+    &[
+        "SET",
+        "f",
+        "12345678901234567890123456789012345678901234567890",
+    ],
+    &["INCRBYFLOAT", "f", "0.5"],
+    &["OBJECT", "ENCODING", "f"],
+];
+
+/// Values edited through several commands: encodings, TTLs, lengths.
+const MIXED_CASES: &[&[&str]] = &[
+    &["SET", "n", "10"],
+    &["APPEND", "n", "0"],
+    &["OBJECT", "ENCODING", "n"],
+    &["INCR", "n"],
+    &["OBJECT", "ENCODING", "n"],
+    &["GETRANGE", "n", "0", "1"],
+    &["SUBSTR", "n", "-2", "-1"],
+    &["STRLEN", "n"],
+    &["SETRANGE", "n", "3", "9"],
+    &["GET", "n"],
+    &["OBJECT", "ENCODING", "n"],
+    &["INCRBY", "n", "-1009"],
+    &["GET", "n"],
+    &["APPEND", "num", "-17"],
+    &["OBJECT", "ENCODING", "num"],
+    &["INCR", "num"],
+    &[
+        "APPEND",
+        "long",
+        "123456789012345678901234567890123456789012345",
+    ],
+    &["OBJECT", "ENCODING", "long"],
+    &["SET", "t", "abc", "PX", "100000"],
+    &["APPEND", "t", "d"],
+    &["SETRANGE", "t", "1", "X"],
+    &["PTTL", "t"],
+    &["INCRBYFLOAT", "t", "1"],
+    &["SET", "t", "1", "EX", "100"],
+    &["INCRBY", "t", "5"],
+    &["INCRBYFLOAT", "t", "0.5"],
+    &["TTL", "t"],
+    &["GETSET", "t", "x"],
+    &["TTL", "t"],
+    &["SET", "t", "1", "EX", "100"],
+    &["GETEX", "t", "PERSIST"],
+    &["TTL", "t"],
+    &["GETEX", "t", "PERSIST"],
+    &["GETDEL", "t"],
+    &["GETDEL", "t"],
+    &["SET", "s", "hello"],
+    &["SETRANGE", "s", "10", "world"],
+    &["GET", "s"],
+    &["GETRANGE", "s", "4", "11"],
+    &["SUBSTR", "s", "0", "-1"],
+    &["SUBSTR", "s"],
+    &["SUBSTR", "s", "0", "x"],
+    &["SETNX", "s", "x"],
+    &["SETEX", "s", "100", "12"],
+    &["OBJECT", "ENCODING", "s"],
+    &["PSETEX", "s", "100000", "y"],
+    &["PTTL", "s"],
+    &["SETEX", "s", "1.5", "y"],
+    &["GETEX", "s", "px", "1.5"],
+    &["GETEX", "s", "EXAT", "-1"],
+    &["GETEX", "s", "PX", "9223372036854775807"],
+    &[
+        "MSET", "x1", "1", "x2", "2", "x3", "3", "x4", "4", "x5", "5", "x6", "6", "x7", "7", "x8",
+        "8", "x9", "9", "x10", "10",
+    ],
+    &[
+        "MGET", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11",
+    ],
+    &["MSETNX", "x1", "a", "x11", "b"],
+    &["MGET", "x1", "x11"],
+    &["MSETNX", "y1", "a", "y2", "b", "y3", "c"],
+    &["MGET", "y1", "y2", "y3"],
+    &["LCS", "x1", "x10"],
+    &["SET", "i1", "123456"],
+    &["SET", "i2", "-23456"],
+    &["LCS", "i1", "i2", "IDX", "WITHMATCHLEN"],
+    &["LCS", "i1", "i2", "LEN"],
+    &["lcs", "i1", "i2", "len", "minmatchlen", "100"],
+    &[
+        "LCS",
+        "i1",
+        "i2",
+        "IDX",
+        "MINMATCHLEN",
+        "1",
+        "MINMATCHLEN",
+        "5",
+    ],
+    &["LCS", "i1", "i2", "IDX", "IDX"],
+];
+
+/// Replies whose RESP3 shape differs: nulls and LCS IDX's map.
+const RESP3_CASES: &[&[&str]] = &[
+    &["HELLO", "3"],
+    &["GET", "missing"],
+    &["MGET", "missing", "missing2"],
+    &["SET", "k", "v"],
+    &["SET", "k", "v", "NX"],
+    &["SET", "k", "w", "XX", "GET"],
+    &["SET", "nk", "w", "NX", "GET"],
+    &["SET", "nk2", "w", "XX", "GET"],
+    &["GETSET", "nk3", "v"],
+    &["GETDEL", "missing"],
+    &["GETEX", "missing", "PERSIST"],
+    &["GETRANGE", "missing", "0", "-1"],
+    &["MSET", "key1", "ohmytext", "key2", "mynewtext"],
+    &["LCS", "key1", "key2", "IDX"],
+    &[
+        "LCS",
+        "key1",
+        "key2",
+        "IDX",
+        "MINMATCHLEN",
+        "4",
+        "WITHMATCHLEN",
+    ],
+    &["LCS", "key1", "missing", "IDX"],
+    &["LCS", "key1", "key2", "LEN"],
+    &["INCRBYFLOAT", "fl", "1.5"],
+    &["HELLO", "2"],
+    &["LCS", "key1", "key2", "IDX"],
+];
+
+#[test]
+fn diff_incrbyfloat_long_double() {
+    let mut d = session!();
+    d.run(INCRBYFLOAT_LONG_DOUBLE_CASES);
+}
+
+#[test]
+fn diff_mixed() {
+    let mut d = session!();
+    d.run(MIXED_CASES);
+}
+
+#[test]
+fn diff_resp3() {
+    let mut d = session!();
+    d.run(RESP3_CASES);
+}
+
+/// Size limits: proto-max-bulk-len bounds APPEND, SETRANGE and LCS's table.
+#[test]
+fn diff_size_limits() {
+    let mut d = match DiffSession::start(&["--proto-max-bulk-len", "1048576"]) {
+        Some(s) => s,
+        None => return,
+    };
+    let half = "h".repeat(600_000);
+    d.case(&["SET", "big", &half]);
+    d.case(&["APPEND", "big", &half]);
+    d.case(&["STRLEN", "big"]);
+    d.case(&["APPEND", "big", &"x".repeat(448_576)]);
+    d.case(&["STRLEN", "big"]);
+    d.case(&["APPEND", "big", "y"]);
+    d.case(&["SETRANGE", "big", "1048575", "z"]);
+    d.case(&["SETRANGE", "big", "1048576", "z"]);
+    d.case(&["SETRANGE", "big", "1048576", ""]);
+    d.case(&["SETRANGE", "new", "1048575", "z"]);
+    d.case(&["STRLEN", "new"]);
+    d.case(&["SETRANGE", "new2", "1048576", "z"]);
+    d.case(&["EXISTS", "new2"]);
+    d.case(&["APPEND", "fresh", &"f".repeat(1_048_576)]);
+    d.case(&["STRLEN", "fresh"]);
+    // (511+1) * (511+1) * 4 = 1 MiB fits; one more byte does not.
+    d.case(&["SET", "la", &"ab".repeat(255)]);
+    d.case(&["APPEND", "la", "a"]);
+    d.case(&["SET", "lb", &"ba".repeat(255)]);
+    d.case(&["APPEND", "lb", "b"]);
+    d.case(&["LCS", "la", "lb", "LEN"]);
+    d.case(&["APPEND", "lb", "c"]);
+    d.case(&["LCS", "la", "lb", "LEN"]);
+    d.case(&["LCS", "la", "lb"]);
+    d.case(&["LCS", "la", "lb", "IDX"]);
+}
+
+/// The default limit: an LCS table over 512 MiB is refused before it is built.
+#[test]
+fn diff_lcs_table_limit() {
+    let mut d = session!();
+    let a = "a".repeat(12_000);
+    let b = "b".repeat(12_000);
+    d.case(&["MSET", "a", &a, "b", &b]);
+    d.case(&["LCS", "a", "b", "LEN"]);
+    d.case(&["LCS", "a", "b"]);
+    d.case(&["LCS", "a", "missing"]);
+}
+
+/// Pick name, arity, flags, key positions and ACL categories out of each
+/// COMMAND INFO entry (the fields the command table defines).
+fn command_info_head(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in common::aggregate_elements(raw).unwrap_or_default() {
+        for field in common::aggregate_elements(&entry)
+            .unwrap_or_default()
+            .iter()
+            .take(7)
+        {
+            out.extend_from_slice(field);
+        }
+        out.push(b'|');
+    }
+    out
+}
+
+/// COMMAND INFO metadata of every string command, as Redis shows it.
+#[test]
+fn diff_command_info_strings() {
+    let mut d = session!();
+    d.case_with(
+        &[
+            "COMMAND",
+            "INFO",
+            "get",
+            "set",
+            "setnx",
+            "setex",
+            "psetex",
+            "mget",
+            "mset",
+            "msetnx",
+            "getset",
+            "getdel",
+            "getex",
+            "append",
+            "strlen",
+            "getrange",
+            "substr",
+            "setrange",
+            "incr",
+            "decr",
+            "incrby",
+            "decrby",
+            "incrbyfloat",
+            "lcs",
+        ],
+        common::Cmp::Normalize(command_info_head),
+    );
+}
+
+/// MSET and MGET lock all their keys' shards together: a reader never sees
+/// half of a concurrent MSET. (Larder only: a property, not a reply diff.)
+#[test]
+fn mset_is_atomic_for_mget() {
+    if common::self_mode() {
+        return;
+    }
+    let server = common::start_larder(&[]);
+    let keys: Vec<String> = (0..16).map(|i| format!("atomic:{i}")).collect();
+    let writer = {
+        let mut c = server.client();
+        let keys = keys.clone();
+        std::thread::spawn(move || {
+            for round in 0..2000 {
+                let v = round.to_string();
+                let mut args: Vec<&str> = vec!["MSET"];
+                for k in &keys {
+                    args.push(k);
+                    args.push(&v);
+                }
+                let r = c.cmd_str(&args);
+                assert_eq!(r, b"+OK\r\n");
+            }
+        })
+    };
+    let mut c = server.client();
+    let mut args: Vec<&str> = vec!["MGET"];
+    args.extend(keys.iter().map(|k| k.as_str()));
+    for _ in 0..2000 {
+        let r = c.cmd_str(&args);
+        let vals = common::aggregate_elements(&r).expect("MGET array");
+        assert!(
+            vals.windows(2).all(|w| w[0] == w[1]),
+            "MGET saw a partial MSET: {}",
+            common::esc(&r)
+        );
+    }
+    writer.join().expect("writer thread");
+}

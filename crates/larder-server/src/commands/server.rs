@@ -1,5 +1,376 @@
-//! Server commands.
+//! Server commands on the whole keyspace and the process: DBSIZE FLUSHDB
+//! FLUSHALL SWAPDB TIME LASTSAVE SHUTDOWN MONITOR DEBUG, plus the small
+//! helpers every admin command module shares (`cmd`, `container`,
+//! `reply_help`). INFO, CONFIG, COMMAND, CLIENT and the diagnostics
+//! (SLOWLOG, LATENCY, MEMORY) live in their own modules.
+//!
+//! Whole-keyspace writes lock every shard (`Engine::lock_all`) once, so
+//! FLUSHALL and SWAPDB are atomic for other clients. The entries a flush
+//! takes out are freed after the locks are released: inline for SYNC, on a
+//! short-lived background thread for ASYNC (counted in INFO's
+//! `lazyfree_pending_objects` until freed).
 
-use crate::command::Command;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
-pub const COMMANDS: &[Command] = &[];
+use larder_engine::{access, Entry, Lookup, StrRef};
+
+use crate::client::After;
+use crate::command::{flags::*, Command, Ctx, Handler};
+use crate::error::{CmdError, CmdResult, DB_RANGE, NO_SUCH_KEY, SYNTAX};
+
+/// A command without key arguments.
+pub(crate) const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    acl: &'static str,
+    handler: Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: (0, 0, 0),
+        acl,
+        handler,
+        subcommands: &[],
+    }
+}
+
+/// A container command (CONFIG, CLIENT, ...): arity -2, its handler runs the
+/// subcommand named by the first argument.
+pub(crate) const fn container(
+    name: &'static str,
+    acl: &'static str,
+    handler: Handler,
+    subcommands: &'static [Command],
+) -> Command {
+    Command {
+        name,
+        arity: -2,
+        flags: 0,
+        keys: (0, 0, 0),
+        acl,
+        handler,
+        subcommands,
+    }
+}
+
+/// Redis's addReplyHelp: a header, the lines, then HELP, as status replies.
+pub(crate) fn reply_help(ctx: &mut Ctx<'_>, name: &str, lines: &[&str]) -> CmdResult {
+    ctx.out.array(lines.len() + 3);
+    let header = format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    ctx.out.simple(header.as_bytes());
+    for l in lines {
+        ctx.out.simple(l.as_bytes());
+    }
+    ctx.out.simple(b"HELP");
+    ctx.out.simple(b"    Prints this help.");
+    Ok(())
+}
+
+const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+
+pub const COMMANDS: &[Command] = &[
+    cmd("dbsize", 1, READONLY | FAST, "keyspace read fast", dbsize),
+    cmd(
+        "flushdb",
+        -1,
+        WRITE,
+        "keyspace write slow dangerous",
+        flushdb,
+    ),
+    cmd(
+        "flushall",
+        -1,
+        WRITE,
+        "keyspace write slow dangerous",
+        flushall,
+    ),
+    cmd(
+        "swapdb",
+        3,
+        WRITE | FAST,
+        "keyspace write fast dangerous",
+        swapdb,
+    ),
+    cmd("time", 1, LOADING | STALE | FAST, "fast", time),
+    cmd(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        "admin fast dangerous",
+        lastsave,
+    ),
+    cmd(
+        "shutdown",
+        -1,
+        ADMIN_FLAGS | NO_MULTI | ALLOW_BUSY,
+        "admin slow dangerous",
+        shutdown,
+    ),
+    cmd("monitor", 1, ADMIN_FLAGS, "admin slow dangerous", monitor),
+    cmd(
+        "debug",
+        -2,
+        ADMIN_FLAGS,
+        "admin slow dangerous",
+        debug,
+    ),
+];
+
+fn dbsize(ctx: &mut Ctx<'_>) -> CmdResult {
+    let n = ctx.engine().dbsize(ctx.client.db);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// FLUSHDB / FLUSHALL's `[ASYNC|SYNC]`: Ok(true) for ASYNC.
+fn flush_async(ctx: &Ctx<'_>) -> Result<bool, CmdError> {
+    match ctx.argc() {
+        1 => Ok(ctx.shared.config.read().lazyfree_lazy_user_flush),
+        2 if ctx.arg_is(1, "async") => Ok(true),
+        2 if ctx.arg_is(1, "sync") => Ok(false),
+        _ => Err(SYNTAX),
+    }
+}
+
+/// Frees flushed entries: here, or on a background thread.
+fn free_entries(ctx: &Ctx<'_>, taken: Vec<Entry>, lazy: bool) {
+    if !lazy || taken.is_empty() {
+        drop(taken);
+        return;
+    }
+    let n = taken.len() as u64;
+    let counters = ctx.shared.admin.lazyfree.clone();
+    counters.pending.fetch_add(n, Relaxed);
+    let work = move || {
+        drop(taken);
+        counters.pending.fetch_sub(n, Relaxed);
+        counters.freed.fetch_add(n, Relaxed);
+    };
+    // If no thread can be started, free here rather than fail the command.
+    let fallback = std::sync::Arc::new(parking_lot::Mutex::new(Some(work)));
+    let theirs = fallback.clone();
+    let spawned = std::thread::Builder::new()
+        .name("larder-lazyfree".into())
+        .spawn(move || {
+            if let Some(w) = theirs.lock().take() {
+                w();
+            }
+        });
+    if spawned.is_err() {
+        if let Some(w) = fallback.lock().take() {
+            w();
+        }
+    }
+}
+
+fn flushdb(ctx: &mut Ctx<'_>) -> CmdResult {
+    let lazy = flush_async(ctx)?;
+    let db = ctx.client.db;
+    let taken = ctx.engine().lock_all(db).take_db(db);
+    free_entries(ctx, taken, lazy);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
+    let lazy = flush_async(ctx)?;
+    let engine = ctx.engine();
+    let taken = {
+        let mut txn = engine.lock_all(0);
+        let mut all = Vec::new();
+        for db in 0..engine.databases() {
+            all.extend(txn.take_db(db));
+        }
+        all
+    };
+    free_entries(ctx, taken, lazy);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Redis's getIntFromObjectOrReply with a custom message.
+fn db_index(ctx: &Ctx<'_>, i: usize, msg: &'static str) -> Result<i64, CmdError> {
+    ctx.i64_arg(i)
+        .ok()
+        .filter(|v| i32::try_from(*v).is_ok())
+        .ok_or(CmdError::new(msg))
+}
+
+fn swapdb(ctx: &mut Ctx<'_>) -> CmdResult {
+    let a = db_index(ctx, 1, "ERR invalid first DB index")?;
+    let b = db_index(ctx, 2, "ERR invalid second DB index")?;
+    let n = ctx.engine().databases() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(DB_RANGE);
+    }
+    if a != b {
+        ctx.engine().lock_all(0).swap_dbs(a as usize, b as usize);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx<'_>) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk_int(now.as_secs() as i64);
+    ctx.out.bulk_int(i64::from(now.subsec_micros()));
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.out.int(ctx.shared.lastsave.load(Relaxed) as i64);
+    Ok(())
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. There is nothing to save
+/// yet, so the server stops at once; the client gets no reply, as in Redis.
+fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    for i in 1..ctx.argc() {
+        if ctx.arg_is(i, "nosave") {
+            nosave = true;
+        } else if ctx.arg_is(i, "save") {
+            save = true;
+        } else if ctx.arg_is(i, "now") || ctx.arg_is(i, "force") {
+            other = true;
+        } else if ctx.arg_is(i, "abort") {
+            abort = true;
+        } else {
+            return Err(SYNTAX);
+        }
+    }
+    if (save && nosave) || (abort && (save || nosave || other)) {
+        return Err(SYNTAX);
+    }
+    if abort {
+        return Err(CmdError::new("ERR No shutdown in progress."));
+    }
+    tracing::warn!("user requested shutdown");
+    ctx.shared.request_shutdown();
+    ctx.client.after = After::Close;
+    Ok(())
+}
+
+fn monitor(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.client.monitor_rx.is_some() {
+        // Redis ignores MONITOR from a client already monitoring.
+        return Ok(());
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(crate::monitor::QUEUE);
+    {
+        let mut m = ctx.shared.monitors.lock();
+        m.push((ctx.client.id, tx));
+        ctx.shared.monitor_count.store(m.len(), Relaxed);
+    }
+    ctx.client.monitor_rx = Some(rx);
+    ctx.client.handle.monitor.store(true, Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+const DEBUG_DENIED: CmdError = CmdError::new("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+
+const DEBUG_HELP: &[&str] = &[
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not",
+    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+    "    default.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+];
+
+/// `enable-debug-command`: no, yes, or local (loopback and Unix clients).
+fn debug_allowed(ctx: &Ctx<'_>) -> bool {
+    match ctx.shared.config.read().enable_debug_command.as_str() {
+        "yes" => true,
+        "local" => {
+            let h = &ctx.client.handle;
+            h.unix
+                || h.addr
+                    .rsplit_once(':')
+                    .and_then(|(ip, _)| {
+                        ip.trim_matches(|c| c == '[' || c == ']')
+                            .parse::<std::net::IpAddr>()
+                            .ok()
+                    })
+                    .is_some_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
+}
+
+fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
+    if !debug_allowed(ctx) {
+        return Err(DEBUG_DENIED);
+    }
+    let argc = ctx.argc();
+    if ctx.arg_is(1, "help") && argc == 2 {
+        return reply_help(ctx, "DEBUG", DEBUG_HELP);
+    }
+    if ctx.arg_is(1, "sleep") && argc == 3 {
+        // strtod: a bad number sleeps 0 seconds, as in Redis. Like Redis,
+        // this blocks the thread running the command.
+        let secs = std::str::from_utf8(ctx.arg(2))
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or(0.0);
+        std::thread::sleep(Duration::from_secs_f64(secs.min(86_400.0)));
+        ctx.out.ok();
+        return Ok(());
+    }
+    if ctx.arg_is(1, "set-active-expire") && argc == 3 {
+        let on = crate::command::parse_i64(ctx.arg(2)).unwrap_or(0) != 0;
+        ctx.engine().config.set_active_expire(on);
+        ctx.out.ok();
+        return Ok(());
+    }
+    if ctx.arg_is(1, "object") && argc == 3 {
+        return debug_object(ctx);
+    }
+    Err(CmdError::owned(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+        crate::error::truncate_lossy(ctx.arg(1), 128)
+    )))
+}
+
+/// `Value at:0x.. refcount:1 encoding:embstr serializedlength:6 lru:.. lru_seconds_idle:..`.
+/// `serializedlength` is the DUMP encoding's length (Larder never
+/// LZF-compresses, so long repetitive strings report more than Redis).
+fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.key(2);
+    let mut txn = ctx.lock(&key);
+    let now = txn.now;
+    let shared_ints = ctx.engine().config.maxmemory() == 0;
+    let line = {
+        let e = txn
+            .lookup(&key, Lookup::ReadNoTouch)
+            .ok_or(NO_SUCH_KEY)?
+            .into_ref();
+        let mut payload = Vec::new();
+        larder_engine::dump::serialize_string(e.value(), &mut payload);
+        let shared = shared_ints && matches!(e.value(), StrRef::Int(i) if (0..10_000).contains(&i));
+        let clock = access::clock_of(e.access());
+        format!(
+            "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+            e.key().as_ptr(),
+            if shared { i32::MAX } else { 1 },
+            e.kind().encoding_name(),
+            payload.len().saturating_sub(11),
+            clock,
+            access::elapsed(access::lru_clock(now), clock)
+        )
+    };
+    drop(txn);
+    ctx.out.simple(line.as_bytes());
+    Ok(())
+}

@@ -1,0 +1,372 @@
+//! CLIENT ID / SETNAME / GETNAME / LIST / INFO / KILL / NO-EVICT / REPLY /
+//! SETINFO / HELP, over the client registry (`client.rs`).
+//!
+//! CLIENT LIST prints Redis 7.0's line format. Larder keeps no per-client
+//! socket descriptor or argument-memory accounting, so `fd`, `qbuf-free`,
+//! `argv-mem` and the reply-buffer fields are reported as 0 or fixed sizes;
+//! `qbuf`, `omem`, `age`, `idle`, `db`, `name`, `cmd`, `resp` and the flags
+//! are real. CLIENT KILL takes both the old `ip:port` form (OK, or "No such
+//! client") and the filter form (ID, ADDR, LADDR, TYPE, USER, SKIPME; replies
+//! with the number killed). Killing the calling client closes it after the
+//! reply, as Redis does. SETINFO is Redis 7.2's (clients such as redis-rs
+//! send it on connect).
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::client::{ClientHandle, ReplyMode};
+use crate::command::{flags::*, Command, Ctx};
+use crate::commands::connection::valid_client_name;
+use crate::commands::server::{cmd, container, reply_help};
+use crate::error::{truncate_lossy, CmdError, CmdResult, SYNTAX};
+
+const SUB: u32 = NOSCRIPT | LOADING | STALE;
+const ADMIN_SUB: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+
+pub const COMMANDS: &[Command] = &[container("client", "slow", client, SUBCOMMANDS)];
+
+const SUBCOMMANDS: &[Command] = &[
+    cmd("client|id", 2, SUB, "slow connection", id),
+    cmd("client|setname", 3, SUB, "slow connection", setname),
+    cmd("client|getname", 2, SUB, "slow connection", getname),
+    cmd("client|list", -2, ADMIN_SUB, "admin slow dangerous connection", list),
+    cmd("client|info", 2, SUB, "slow connection", info),
+    cmd("client|kill", -3, ADMIN_SUB, "admin slow dangerous connection", kill),
+    cmd("client|no-evict", 3, ADMIN_SUB, "admin slow dangerous connection", no_evict),
+    cmd("client|reply", 3, SUB, "slow connection", reply),
+    cmd("client|setinfo", 4, SUB, "slow connection", setinfo),
+    cmd("client|help", 2, LOADING | STALE, "slow connection", help),
+];
+
+fn client(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.run_subcommand("client", SUBCOMMANDS)
+}
+
+fn id(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.out.int(ctx.client.id as i64);
+    Ok(())
+}
+
+const BAD_NAME: CmdError =
+    CmdError::new("ERR Client names cannot contain spaces, newlines or special characters.");
+
+fn setname(ctx: &mut Ctx<'_>) -> CmdResult {
+    let name = ctx.arg(2);
+    if !valid_client_name(name) {
+        return Err(BAD_NAME);
+    }
+    *ctx.client.handle.name.lock() = (!name.is_empty()).then(|| name.to_vec());
+    ctx.out.ok();
+    Ok(())
+}
+
+fn getname(ctx: &mut Ctx<'_>) -> CmdResult {
+    let name = ctx.client.handle.name.lock().clone();
+    match name {
+        Some(n) => ctx.out.bulk(&n),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// Client types as CLIENT LIST / KILL TYPE name them. Larder has only normal
+/// clients (monitors count as normal, as in Redis).
+fn parse_type(t: &[u8]) -> Result<&'static str, CmdError> {
+    let lower = t.to_ascii_lowercase();
+    match lower.as_slice() {
+        b"normal" => Ok("normal"),
+        b"master" => Ok("master"),
+        b"replica" | b"slave" => Ok("replica"),
+        b"pubsub" => Ok("pubsub"),
+        _ => Err(CmdError::owned(format!(
+            "ERR Unknown client type '{}'",
+            truncate_lossy(t, 128)
+        ))),
+    }
+}
+
+/// The `laddr` / `addr` Redis prints for a Unix socket client: `path:0`.
+fn local_addr(h: &ClientHandle) -> String {
+    if h.unix {
+        format!("{}:0", h.laddr)
+    } else {
+        h.laddr.clone()
+    }
+}
+
+/// One CLIENT LIST line. `own` is the calling client's (db, full command
+/// name), which its handle only learns after the batch.
+fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> String {
+    let name = h
+        .name
+        .lock()
+        .as_ref()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
+    let mut flags = String::new();
+    if h.monitor.load(Relaxed) {
+        flags.push('O');
+    }
+    if h.no_evict.load(Relaxed) {
+        flags.push('e');
+    }
+    if h.unix {
+        flags.push('U');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let (db, cmd) = match own {
+        Some((db, cmd)) => (db, cmd.to_string()),
+        None => {
+            let i = h.last_cmd.load(Relaxed);
+            let cmds = &ctx.shared.commands.commands;
+            let cmd = cmds.get(i).map_or("NULL", |c| c.name).to_string();
+            (h.db.load(Relaxed), cmd)
+        }
+    };
+    let qbuf = h.qbuf.load(Relaxed);
+    let omem = h.omem.load(Relaxed);
+    format!(
+        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
+         multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} \
+         tot-mem={} events=r cmd={} user=default redir=-1 resp={}\n",
+        h.id,
+        h.addr,
+        local_addr(h),
+        name,
+        h.age_secs(),
+        h.idle_secs(),
+        flags,
+        db,
+        qbuf,
+        omem,
+        1024 + qbuf + omem,
+        cmd,
+        h.resp.load(Relaxed)
+    )
+}
+
+fn reply_text(ctx: &mut Ctx<'_>, text: &str) {
+    if ctx.out.proto == larder_resp::Protocol::Resp3 {
+        ctx.out.verbatim(b"txt", text.as_bytes());
+    } else {
+        ctx.out.bulk(text.as_bytes());
+    }
+}
+
+fn list(ctx: &mut Ctx<'_>) -> CmdResult {
+    let mut kind: Option<&str> = None;
+    let mut ids: Option<Vec<u64>> = None;
+    if ctx.argc() == 4 && ctx.arg_is(2, "type") {
+        kind = Some(parse_type(ctx.arg(3))?);
+    } else if ctx.argc() >= 4 && ctx.arg_is(2, "id") {
+        let mut v = Vec::new();
+        for i in 3..ctx.argc() {
+            let id = ctx
+                .i64_arg(i)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or(CmdError::new("ERR Invalid client ID"))?;
+            v.push(id as u64);
+        }
+        ids = Some(v);
+    } else if ctx.argc() != 2 {
+        return Err(SYNTAX);
+    }
+    let own = (ctx.client.db, "client|list");
+    let mut text = String::new();
+    for h in ctx.shared.clients.all() {
+        if kind.is_some_and(|k| k != "normal") {
+            continue;
+        }
+        if ids.as_ref().is_some_and(|v| !v.contains(&h.id)) {
+            continue;
+        }
+        let me = (h.id == ctx.client.id).then_some(own);
+        text.push_str(&client_line(ctx, &h, me));
+    }
+    reply_text(ctx, &text);
+    Ok(())
+}
+
+fn info(ctx: &mut Ctx<'_>) -> CmdResult {
+    let h = ctx.client.handle.clone();
+    let line = client_line(ctx, &h, Some((ctx.client.db, "client|info")));
+    reply_text(ctx, &line);
+    Ok(())
+}
+
+/// Kills `h`: the calling client closes after its reply, others at once.
+fn kill_one(ctx: &mut Ctx<'_>, h: &ClientHandle) {
+    if h.id == ctx.client.id {
+        ctx.client.after = crate::client::After::Close;
+    } else {
+        h.kill();
+    }
+}
+
+fn kill(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.argc() == 3 {
+        // Old form: CLIENT KILL ip:port.
+        let addr = ctx.arg(2);
+        let found = ctx
+            .shared
+            .clients
+            .all()
+            .into_iter()
+            .find(|h| h.addr.as_bytes() == addr);
+        return match found {
+            Some(h) => {
+                kill_one(ctx, &h);
+                ctx.out.ok();
+                Ok(())
+            }
+            None => Err(CmdError::new("ERR No such client")),
+        };
+    }
+    if ctx.argc() % 2 != 0 {
+        return Err(SYNTAX);
+    }
+    let mut id: Option<u64> = None;
+    let mut addr: Option<&[u8]> = None;
+    let mut laddr: Option<&[u8]> = None;
+    let mut kind: Option<&str> = None;
+    let mut skipme = true;
+    for i in (2..ctx.argc()).step_by(2) {
+        let v = ctx.arg(i + 1);
+        if ctx.arg_is(i, "id") {
+            let n = ctx.i64_arg(i + 1).ok().filter(|&n| n > 0).ok_or(CmdError::new(
+                "ERR client-id should be greater than 0",
+            ))?;
+            id = Some(n as u64);
+        } else if ctx.arg_is(i, "type") {
+            kind = Some(parse_type(v)?);
+        } else if ctx.arg_is(i, "addr") {
+            addr = Some(v);
+        } else if ctx.arg_is(i, "laddr") {
+            laddr = Some(v);
+        } else if ctx.arg_is(i, "user") {
+            if v != b"default" {
+                return Err(CmdError::owned(format!(
+                    "ERR No such user '{}'",
+                    truncate_lossy(v, 128)
+                )));
+            }
+        } else if ctx.arg_is(i, "skipme") {
+            skipme = if v.eq_ignore_ascii_case(b"yes") {
+                true
+            } else if v.eq_ignore_ascii_case(b"no") {
+                false
+            } else {
+                return Err(SYNTAX);
+            };
+        } else {
+            return Err(SYNTAX);
+        }
+    }
+    let mut killed = 0;
+    for h in ctx.shared.clients.all() {
+        let matches = id.is_none_or(|i| h.id == i)
+            && addr.is_none_or(|a| h.addr.as_bytes() == a)
+            && laddr.is_none_or(|a| local_addr(&h).as_bytes() == a)
+            && kind.is_none_or(|k| k == "normal")
+            && !(skipme && h.id == ctx.client.id);
+        if matches {
+            kill_one(ctx, &h);
+            killed += 1;
+        }
+    }
+    ctx.out.int(killed);
+    Ok(())
+}
+
+fn on_off(ctx: &Ctx<'_>, i: usize) -> Result<bool, CmdError> {
+    if ctx.arg_is(i, "on") {
+        Ok(true)
+    } else if ctx.arg_is(i, "off") {
+        Ok(false)
+    } else {
+        Err(SYNTAX)
+    }
+}
+
+fn no_evict(ctx: &mut Ctx<'_>) -> CmdResult {
+    let on = on_off(ctx, 2)?;
+    ctx.client.handle.no_evict.store(on, Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn reply(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.arg_is(2, "skip") {
+        ctx.client.reply_mode = ReplyMode::Skip;
+    } else if on_off(ctx, 2)? {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.out.ok();
+    } else {
+        ctx.client.reply_mode = ReplyMode::Off;
+    }
+    Ok(())
+}
+
+fn setinfo(ctx: &mut Ctx<'_>) -> CmdResult {
+    let v = ctx.arg(3);
+    let slot = if ctx.arg_is(2, "lib-name") {
+        &ctx.client.handle.lib_name
+    } else if ctx.arg_is(2, "lib-ver") {
+        &ctx.client.handle.lib_ver
+    } else {
+        return Err(CmdError::owned(format!(
+            "ERR Unrecognized option '{}'",
+            truncate_lossy(ctx.arg(2), 128)
+        )));
+    };
+    if !valid_client_name(v) {
+        return Err(CmdError::owned(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(ctx.arg(2)).to_ascii_lowercase()
+        )));
+    }
+    *slot.lock() = (!v.is_empty()).then(|| v.to_vec());
+    ctx.out.ok();
+    Ok(())
+}
+
+const HELP: &[&str] = &[
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "SETINFO <option> <value>",
+    "    Set client meta attributes (LIB-NAME, LIB-VER).",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+];
+
+fn help(ctx: &mut Ctx<'_>) -> CmdResult {
+    reply_help(ctx, "CLIENT", HELP)
+}
