@@ -48,7 +48,9 @@ impl Engine {
                 seen += 1;
                 visit(e);
             });
-            budget = budget.saturating_sub(homes);
+            // Charge the homes that exist, not those asked for: a huge COUNT
+            // must not spend the whole budget on the first table.
+            budget = budget.saturating_sub(homes.min(d.slot_bytes() / 8));
             if next >> CURSOR_BITS != 0 {
                 shard += 1;
                 pos = 0;

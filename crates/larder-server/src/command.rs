@@ -223,6 +223,17 @@ impl<'a> Ctx<'a> {
         parse_i64(self.arg(i)).ok_or(NOT_INTEGER)
     }
 
+    /// Argument `i` as Redis's `getIntFromObjectOrReply`: an integer, then a
+    /// range check with its own error text.
+    pub fn i32_arg(&self, i: usize) -> Result<i32, CmdError> {
+        let v = self.i64_arg(i)?;
+        i32::try_from(v).map_err(|_| {
+            CmdError::new(
+                "ERR value is out of range, value must between -2147483648 and 2147483647",
+            )
+        })
+    }
+
     /// Argument `i` as Redis's `getLongDoubleFromObjectOrReply` (finite or inf).
     pub fn f64_arg(&self, i: usize) -> Result<f64, CmdError> {
         parse_f64(self.arg(i)).ok_or(NOT_FLOAT)

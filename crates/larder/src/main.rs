@@ -2,7 +2,6 @@
 //! the server together. No logic worth testing on its own lives here.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering::Relaxed;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -36,6 +35,8 @@ enum Cmd {
 #[derive(clap::Args, Default)]
 struct ServerArgs {
     /// A config file (larder.conf) with Redis directive names, one per line.
+    /// As with redis-server, the file may also be given as the first
+    /// positional argument: `larder server /etc/larder.conf --port 7000`.
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
     /// Directives as flags, as redis-server takes them: --port 7000 --save "" ...
@@ -47,21 +48,46 @@ struct ServerArgs {
     directives: Vec<String>,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("larder: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The config from the file (if any) then the flags, which win.
+fn load_config(args: &ServerArgs) -> Result<Config> {
+    let mut flags: &[String] = &args.directives;
+    let mut file = args.config.clone();
+    if let Some(first) = flags.first().filter(|a| !a.starts_with("--")) {
+        if file.is_some() {
+            anyhow::bail!("two config files given: --config and '{first}'");
+        }
+        file = Some(PathBuf::from(first));
+        flags = &flags[1..];
+    }
+    let mut config = Config::default();
+    if let Some(path) = &file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        directives::parse_file(&text, &mut config)
+            .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+        config.config_file = Some(std::fs::canonicalize(path)?);
+    }
+    directives::parse_flags(flags, &mut config).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(config)
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Cmd::Server(a)) => a,
         None => ServerArgs::default(),
     };
-    let mut config = Config::default();
-    if let Some(path) = &args.config {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        directives::parse_file(&text, &mut config)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        config.config_file = Some(std::fs::canonicalize(path)?);
-    }
-    directives::parse_flags(&args.directives, &mut config).map_err(|e| anyhow::anyhow!(e))?;
+    let config = load_config(&args)?;
     init_logging(&config)?;
 
     let workers = std::thread::available_parallelism()
@@ -103,7 +129,6 @@ fn main() -> Result<()> {
         });
         server.run().await?;
         tracing::info!(clients = shared.clients.len(), "bye");
-        let _ = shared.stats.total_commands_processed.load(Relaxed);
         anyhow::Ok(())
     })
 }

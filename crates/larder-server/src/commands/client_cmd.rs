@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::client::{ClientHandle, ReplyMode};
 use crate::command::{flags::*, Command, Ctx};
 use crate::commands::connection::valid_client_name;
-use crate::commands::server::{cmd, container, reply_help};
+use crate::commands::server::{cmd, container, reply_help, reply_text};
 use crate::error::{truncate_lossy, CmdError, CmdResult, SYNTAX};
 
 const SUB: u32 = NOSCRIPT | LOADING | STALE;
@@ -146,14 +146,6 @@ fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> S
     )
 }
 
-fn reply_text(ctx: &mut Ctx<'_>, text: &str) {
-    if ctx.out.proto == larder_resp::Protocol::Resp3 {
-        ctx.out.verbatim(b"txt", text.as_bytes());
-    } else {
-        ctx.out.bulk(text.as_bytes());
-    }
-}
-
 fn list(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut kind: Option<&str> = None;
     let mut ids: Option<Vec<u64>> = None;
@@ -266,10 +258,10 @@ fn kill(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let mut killed = 0;
     for h in ctx.shared.clients.all() {
-        let matches = id.is_none_or(|i| h.id == i)
-            && addr.is_none_or(|a| h.addr.as_bytes() == a)
-            && laddr.is_none_or(|a| local_addr(&h).as_bytes() == a)
-            && kind.is_none_or(|k| k == "normal")
+        let matches = id.map_or(true, |i| h.id == i)
+            && addr.map_or(true, |a| h.addr.as_bytes() == a)
+            && laddr.map_or(true, |a| local_addr(&h).as_bytes() == a)
+            && kind.map_or(true, |k| k == "normal")
             && !(skipme && h.id == ctx.client.id);
         if matches {
             kill_one(ctx, &h);

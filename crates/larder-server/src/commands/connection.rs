@@ -6,7 +6,7 @@ use larder_resp::Protocol;
 
 use crate::client::{After, ReplyMode};
 use crate::command::{flags::*, Command, Ctx};
-use crate::error::{wrong_arity, CmdError, CmdResult, DB_RANGE, NOT_INTEGER, SYNTAX};
+use crate::error::{wrong_arity, CmdError, CmdResult, DB_RANGE, SYNTAX};
 
 pub const COMMANDS: &[Command] = &[
     Command {
@@ -95,10 +95,7 @@ fn echo(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx<'_>) -> CmdResult {
-    let id = ctx.i64_arg(1)?;
-    if id < i64::from(i32::MIN) || id > i64::from(i32::MAX) {
-        return Err(NOT_INTEGER);
-    }
+    let id = ctx.i32_arg(1)?;
     if id < 0 || id as usize >= ctx.engine().databases() {
         return Err(DB_RANGE);
     }

@@ -16,11 +16,9 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 
-use larder_resp::Protocol;
-
 use crate::command::{flags::*, Command, Ctx};
 use crate::commands::connection::REDIS_COMPAT_VERSION;
-use crate::commands::server::cmd;
+use crate::commands::server::{cmd, reply_text};
 use crate::error::CmdResult;
 use crate::shared::Shared;
 
@@ -66,11 +64,7 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
         .map(|((n, _), _)| *n)
         .collect();
     let text = render(ctx, &names);
-    if ctx.out.proto == Protocol::Resp3 {
-        ctx.out.verbatim(b"txt", text.as_bytes());
-    } else {
-        ctx.out.bulk(text.as_bytes());
-    }
+    reply_text(ctx, &text);
     Ok(())
 }
 

@@ -24,9 +24,8 @@ use larder_resp::Reply;
 use smallvec::SmallVec;
 
 use crate::command::{flags::*, Command, Ctx};
-use crate::error::{
-    truncate_lossy, CmdError, CmdResult, DB_RANGE, NOT_INTEGER, NO_SUCH_KEY, SYNTAX,
-};
+use crate::commands::server::{container, reply_help};
+use crate::error::{truncate_lossy, CmdError, CmdResult, DB_RANGE, NO_SUCH_KEY, SYNTAX};
 
 const fn key_cmd(
     name: &'static str,
@@ -104,15 +103,7 @@ pub const COMMANDS: &[Command] = &[
         pexpiretime,
     ),
     key_cmd("persist", 2, WRITE | FAST, ONE, WRITE_FAST, persist),
-    Command {
-        name: "object",
-        arity: -2,
-        flags: 0,
-        keys: NONE,
-        acl: "slow",
-        handler: object,
-        subcommands: OBJECT_SUBCOMMANDS,
-    },
+    container("object", "slow", object, OBJECT_SUBCOMMANDS),
     key_cmd("dump", 2, READONLY, ONE, "keyspace read slow", dump_cmd),
     key_cmd(
         "restore",
@@ -124,42 +115,16 @@ pub const COMMANDS: &[Command] = &[
     ),
 ];
 
-const OBJECT_KEY: (i32, i32, i32) = (2, 2, 1);
-const OBJECT_ACL: &str = "keyspace read slow";
+/// An OBJECT subcommand that reads the key in argument 2.
+const fn object_sub(name: &'static str, handler: crate::command::Handler) -> Command {
+    key_cmd(name, 3, READONLY, (2, 2, 1), "keyspace read slow", handler)
+}
 
+/// In the order Redis's COMMAND INFO lists them.
 const OBJECT_SUBCOMMANDS: &[Command] = &[
-    key_cmd(
-        "object|encoding",
-        3,
-        READONLY,
-        OBJECT_KEY,
-        OBJECT_ACL,
-        object_encoding,
-    ),
-    key_cmd(
-        "object|freq",
-        3,
-        READONLY,
-        OBJECT_KEY,
-        OBJECT_ACL,
-        object_freq,
-    ),
-    key_cmd(
-        "object|idletime",
-        3,
-        READONLY,
-        OBJECT_KEY,
-        OBJECT_ACL,
-        object_idletime,
-    ),
-    key_cmd(
-        "object|refcount",
-        3,
-        READONLY,
-        OBJECT_KEY,
-        OBJECT_ACL,
-        object_refcount,
-    ),
+    object_sub("object|idletime", object_idletime),
+    object_sub("object|refcount", object_refcount),
+    object_sub("object|encoding", object_encoding),
     key_cmd(
         "object|help",
         2,
@@ -168,6 +133,7 @@ const OBJECT_SUBCOMMANDS: &[Command] = &[
         "keyspace slow",
         object_help,
     ),
+    object_sub("object|freq", object_freq),
 ];
 
 const SAME_OBJECT: CmdError = CmdError::new("ERR source and destination objects are the same");
@@ -411,8 +377,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> CmdResult {
 
 /// getIntFromObjectOrReply + selectDb's range check, for MOVE and COPY DB.
 fn db_arg(ctx: &Ctx<'_>, i: usize) -> Result<usize, CmdError> {
-    let id = ctx.i64_arg(i)?;
-    let id = i32::try_from(id).map_err(|_| NOT_INTEGER)?;
+    let id = ctx.i32_arg(i)?;
     usize::try_from(id)
         .ok()
         .filter(|&d| d < ctx.engine().databases())
@@ -801,7 +766,6 @@ fn object_freq(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 const OBJECT_HELP: &[&str] = &[
-    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "ENCODING <key>",
     "    Return the kind of internal representation used in order to store the value",
     "    associated with a <key>.",
@@ -814,16 +778,10 @@ const OBJECT_HELP: &[&str] = &[
     "REFCOUNT <key>",
     "    Return the number of references of the value associated with the specified",
     "    <key>.",
-    "HELP",
-    "    Prints this help.",
 ];
 
 fn object_help(ctx: &mut Ctx<'_>) -> CmdResult {
-    ctx.out.array(OBJECT_HELP.len());
-    for line in OBJECT_HELP {
-        ctx.out.simple(line.as_bytes());
-    }
-    Ok(())
+    reply_help(ctx, "OBJECT", OBJECT_HELP)
 }
 
 // ---------------------------------------------------------------------------

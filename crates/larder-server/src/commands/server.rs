@@ -70,6 +70,16 @@ pub(crate) fn reply_help(ctx: &mut Ctx<'_>, name: &str, lines: &[&str]) -> CmdRe
     Ok(())
 }
 
+/// A text reply (INFO, CLIENT LIST, DOCTOR reports): verbatim `txt` in
+/// RESP3, a bulk string in RESP2.
+pub(crate) fn reply_text(ctx: &mut Ctx<'_>, text: &str) {
+    if ctx.out.proto == larder_resp::Protocol::Resp3 {
+        ctx.out.verbatim(b"txt", text.as_bytes());
+    } else {
+        ctx.out.bulk(text.as_bytes());
+    }
+}
+
 const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
 pub const COMMANDS: &[Command] = &[
