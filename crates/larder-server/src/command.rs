@@ -214,8 +214,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Whether argument `i` is `word`, compared as Redis's `strcasecmp`
+    /// does: case-insensitively and only up to a NUL byte.
     pub fn arg_is(&self, i: usize, word: &str) -> bool {
-        self.arg(i).eq_ignore_ascii_case(word.as_bytes())
+        let a = self.arg(i);
+        let a = a.iter().position(|&b| b == 0).map_or(a, |n| &a[..n]);
+        a.eq_ignore_ascii_case(word.as_bytes())
     }
 
     /// Argument `i` as Redis's `getLongLongFromObjectOrReply`.

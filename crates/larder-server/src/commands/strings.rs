@@ -374,9 +374,8 @@ pub fn parse_ext<'a>(ctx: &Ctx<'a>, from: usize, kind: ExtKind) -> Result<SetOpt
     let mut j = from;
     let argc = ctx.argc();
     while j < argc {
-        let a = ctx.arg(j);
         let has_next = j + 1 < argc;
-        let is = |w: &str| a.eq_ignore_ascii_case(w.as_bytes());
+        let is = |w: &str| ctx.arg_is(j, w);
         let other_expire = |u: Unit| unit.is_some_and(|(x, _)| x != u);
         if is("nx") && !o.xx && kind == ExtKind::Set {
             o.nx = true;
