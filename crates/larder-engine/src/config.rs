@@ -1,7 +1,9 @@
 //! Engine settings that may change at runtime (CONFIG SET), kept in atomics so
 //! the hot path reads them without a lock.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
+};
 
 use crate::evict::Policy;
 
@@ -12,6 +14,40 @@ pub struct EngineConfig {
     lfu_log_factor: AtomicU32,
     lfu_decay_time: AtomicU32,
     active_expire: AtomicBool,
+    /// Collection encoding thresholds, under Redis's directive names.
+    list_max_listpack_size: AtomicI32,
+    hash_max_listpack_entries: AtomicUsize,
+    hash_max_listpack_value: AtomicUsize,
+    set_max_intset_entries: AtomicUsize,
+    zset_max_listpack_entries: AtomicUsize,
+    zset_max_listpack_value: AtomicUsize,
+}
+
+/// The collection encoding thresholds in force for one command (read once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `list-max-listpack-size`: > 0 entries per list node, < 0 a node byte
+    /// size class (-1 = 4 KB ... -5 = 64 KB).
+    pub list_max_listpack_size: i32,
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
+}
+
+impl Default for Limits {
+    /// Redis 7.0's defaults.
+    fn default() -> Self {
+        Limits {
+            list_max_listpack_size: -2,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -23,6 +59,12 @@ impl Default for EngineConfig {
             lfu_log_factor: AtomicU32::new(10),
             lfu_decay_time: AtomicU32::new(1),
             active_expire: AtomicBool::new(true),
+            list_max_listpack_size: AtomicI32::new(Limits::default().list_max_listpack_size),
+            hash_max_listpack_entries: AtomicUsize::new(512),
+            hash_max_listpack_value: AtomicUsize::new(64),
+            set_max_intset_entries: AtomicUsize::new(512),
+            zset_max_listpack_entries: AtomicUsize::new(128),
+            zset_max_listpack_value: AtomicUsize::new(64),
         }
     }
 }
@@ -67,5 +109,31 @@ impl EngineConfig {
     }
     pub fn set_active_expire(&self, on: bool) {
         self.active_expire.store(on, Relaxed)
+    }
+
+    /// The collection encoding thresholds, read once per command.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            list_max_listpack_size: self.list_max_listpack_size.load(Relaxed),
+            hash_max_listpack_entries: self.hash_max_listpack_entries.load(Relaxed),
+            hash_max_listpack_value: self.hash_max_listpack_value.load(Relaxed),
+            set_max_intset_entries: self.set_max_intset_entries.load(Relaxed),
+            zset_max_listpack_entries: self.zset_max_listpack_entries.load(Relaxed),
+            zset_max_listpack_value: self.zset_max_listpack_value.load(Relaxed),
+        }
+    }
+    pub fn set_limits(&self, l: &Limits) {
+        self.list_max_listpack_size
+            .store(l.list_max_listpack_size, Relaxed);
+        self.hash_max_listpack_entries
+            .store(l.hash_max_listpack_entries, Relaxed);
+        self.hash_max_listpack_value
+            .store(l.hash_max_listpack_value, Relaxed);
+        self.set_max_intset_entries
+            .store(l.set_max_intset_entries, Relaxed);
+        self.zset_max_listpack_entries
+            .store(l.zset_max_listpack_entries, Relaxed);
+        self.zset_max_listpack_value
+            .store(l.zset_max_listpack_value, Relaxed);
     }
 }

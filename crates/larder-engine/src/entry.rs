@@ -10,6 +10,7 @@
 //!   13..    varint key length, key bytes, then the payload:
 //!             Embstr / Raw:  varint length + bytes
 //!             Int:           i64, 8 bytes
+//!             Object:        a pointer to a `Box<Object>` (a collection), 8 bytes
 //! ```
 //!
 //! Costs: a 16-byte key with a 16-byte value takes 47 bytes, which jemalloc
@@ -18,10 +19,18 @@
 //! is 8-aligned so that a table may keep tag bits beside the pointer. Changing
 //! a value's length reallocates the entry (`with_value`), which copies the key:
 //! the price of having one allocation instead of three.
+//!
+//! Collections (lists, hashes, sets, sorted sets) live behind the `Object`
+//! pointer: the entry owns the box (dropping the entry frees the collection,
+//! copying it deep-copies the collection) and the collection is changed in
+//! place through [`EntryMut::object_mut`], so a write to a big collection
+//! never reallocates the entry. `alloc_size` counts the entry only.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
+
+use crate::object::Object;
 
 const OFF_EXPIRE: usize = 0;
 const OFF_ACCESS: usize = 8;
@@ -39,6 +48,8 @@ pub enum Kind {
     Embstr = 0,
     Raw = 1,
     Int = 2,
+    /// A collection; its encoding name comes from the object.
+    Object = 3,
 }
 
 impl Kind {
@@ -46,7 +57,8 @@ impl Kind {
         match b {
             0 => Kind::Embstr,
             1 => Kind::Raw,
-            _ => Kind::Int,
+            2 => Kind::Int,
+            _ => Kind::Object,
         }
     }
 
@@ -55,6 +67,8 @@ impl Kind {
             Kind::Embstr => "embstr",
             Kind::Raw => "raw",
             Kind::Int => "int",
+            // Not a name Redis uses: ask `EntryRef::encoding_name` instead.
+            Kind::Object => "object",
         }
     }
 }
@@ -180,6 +194,7 @@ unsafe fn read_varint(p: *const u8) -> (usize, usize) {
 enum Payload<'a> {
     Bytes(Kind, &'a [u8]),
     Int(i64),
+    Object(NonNull<Object>),
 }
 
 impl<'a> Payload<'a> {
@@ -206,7 +221,7 @@ impl<'a> Payload<'a> {
     fn size(&self) -> usize {
         match self {
             Payload::Bytes(_, b) => varint_len(b.len()) + b.len(),
-            Payload::Int(_) => 8,
+            Payload::Int(_) | Payload::Object(_) => 8,
         }
     }
 }
@@ -249,11 +264,21 @@ impl Entry {
                     *p.add(OFF_KIND) = Kind::Int as u8;
                     ptr::write_unaligned(p.add(off) as *mut i64, i);
                 }
+                Payload::Object(o) => {
+                    *p.add(OFF_KIND) = Kind::Object as u8;
+                    ptr::write_unaligned(p.add(off) as *mut *mut Object, o.as_ptr());
+                }
             }
             Entry {
                 ptr: NonNull::new_unchecked(p),
             }
         }
+    }
+
+    /// A new entry holding a collection; the entry owns `obj` from now on.
+    pub fn new_object(key: &[u8], obj: Box<Object>, expire_at: u64, access: u32) -> Entry {
+        let p = NonNull::from(Box::leak(obj));
+        Self::build(key, Payload::Object(p), expire_at, access)
     }
 
     /// A new entry with the same key, expiry and access data but another value.
@@ -262,9 +287,19 @@ impl Entry {
         Self::build(r.key(), Payload::of(value), r.expire_at(), r.access())
     }
 
-    /// A copy of this entry under another key (RENAME, COPY, MOVE).
-    pub fn with_key(&self, key: &[u8]) -> Entry {
-        self.as_ref().copy_with_key(key)
+    /// This entry under another key (RENAME): the value moves, a collection
+    /// is handed over, not copied.
+    pub fn into_key(self, key: &[u8]) -> Entry {
+        let r = self.as_ref();
+        let Some(o) = r.object_ptr() else {
+            return r.copy_with_key(key);
+        };
+        let moved = Self::build(key, Payload::Object(o), r.expire_at(), r.access());
+        // The new entry owns the object now: mark the old one as an Int (same
+        // payload size) so that dropping it frees only its own allocation.
+        // SAFETY: the kind byte exists in every entry; we own `self`.
+        unsafe { *self.ptr.as_ptr().add(OFF_KIND) = Kind::Int as u8 };
+        moved
     }
 
     pub fn as_ref(&self) -> EntryRef<'_> {
@@ -297,6 +332,10 @@ impl Entry {
 
 impl Drop for Entry {
     fn drop(&mut self) {
+        if let Some(o) = self.as_ref().object_ptr() {
+            // SAFETY: the entry owns the box it was built with (`new_object`).
+            drop(unsafe { Box::from_raw(o.as_ptr()) });
+        }
         let size = self.as_ref().alloc_size();
         // SAFETY: allocated in `build` with this exact size and alignment.
         unsafe {
@@ -362,12 +401,15 @@ impl<'a> EntryRef<'a> {
         off + len
     }
 
+    /// The string value. A collection has none and reads as an empty
+    /// string: commands check the type first (the server's `str_of`).
     pub fn value(&self) -> StrRef<'a> {
         let off = self.payload_off();
         // SAFETY: the payload matches the kind byte, written in `build`.
         unsafe {
             match self.kind() {
                 Kind::Int => StrRef::Int(ptr::read_unaligned(self.p().add(off) as *const i64)),
+                Kind::Object => StrRef::Bytes(&[]),
                 _ => {
                     let (len, n) = read_varint(self.p().add(off));
                     StrRef::Bytes(std::slice::from_raw_parts(self.p().add(off + n), len))
@@ -376,9 +418,38 @@ impl<'a> EntryRef<'a> {
         }
     }
 
+    fn object_ptr(&self) -> Option<NonNull<Object>> {
+        if self.kind() != Kind::Object {
+            return None;
+        }
+        let off = self.payload_off();
+        // SAFETY: an Object payload is a non-null pointer written in `build`.
+        Some(unsafe {
+            NonNull::new_unchecked(ptr::read_unaligned(self.p().add(off) as *const *mut Object))
+        })
+    }
+
+    /// The collection this entry holds, if it holds one.
+    pub fn object(&self) -> Option<&'a Object> {
+        // SAFETY: the entry owns the object for as long as it lives ('a).
+        self.object_ptr().map(|p| unsafe { &*p.as_ptr() })
+    }
+
+    /// The value's OBJECT ENCODING name (`embstr`, `int`, `listpack`, ...).
+    pub fn encoding_name(&self) -> &'static str {
+        match self.object() {
+            Some(o) => o.encoding(),
+            None => self.kind().encoding_name(),
+        }
+    }
+
     /// A new entry with this value, encoding, expiry and access data under
-    /// `key` (RENAME; COPY from a table-owned entry).
+    /// `key` (RENAME; COPY from a table-owned entry). A collection is
+    /// deep-copied.
     pub fn copy_with_key(&self, key: &[u8]) -> Entry {
+        if let Some(o) = self.object() {
+            return Entry::new_object(key, Box::new(o.clone()), self.expire_at(), self.access());
+        }
         let payload = match self.value() {
             StrRef::Int(i) => Payload::Int(i),
             StrRef::Bytes(b) => Payload::Bytes(self.kind(), b),
@@ -390,7 +461,7 @@ impl<'a> EntryRef<'a> {
     pub fn alloc_size(&self) -> usize {
         let off = self.payload_off();
         match self.kind() {
-            Kind::Int => off + 8,
+            Kind::Int | Kind::Object => off + 8,
             _ => {
                 // SAFETY: the payload length varint follows the key.
                 let (len, n) = unsafe { read_varint(self.p().add(off)) };
@@ -441,6 +512,18 @@ impl<'a> EntryMut<'a> {
         unsafe { ptr::write_unaligned(self.ptr.as_ptr().add(OFF_ACCESS) as *mut u32, access) }
     }
 
+    /// The collection this entry holds, for a change in place.
+    pub fn object_mut(&mut self) -> Option<&mut Object> {
+        // SAFETY: the entry owns the object and we hold the only reference.
+        self.get().object_ptr().map(|p| unsafe { &mut *p.as_ptr() })
+    }
+
+    /// Consumes the view, keeping the collection borrowed for all of `'a`.
+    pub fn into_object_mut(self) -> Option<&'a mut Object> {
+        // SAFETY: as `object_mut`, for the view's whole lifetime.
+        self.get().object_ptr().map(|p| unsafe { &mut *p.as_ptr() })
+    }
+
     /// Overwrites an `Int` value in place. Returns false if the entry is not `Int`.
     pub fn set_int(&mut self, v: i64) -> bool {
         if self.get().kind() != Kind::Int {
@@ -450,6 +533,23 @@ impl<'a> EntryMut<'a> {
         // SAFETY: an Int payload is 8 bytes at `off`.
         unsafe { ptr::write_unaligned(self.ptr.as_ptr().add(off) as *mut i64, v) };
         true
+    }
+
+    /// The bytes of a `Raw` string, for an edit that keeps its length
+    /// (SETBIT, BITFIELD, PFADD on a dense HLL). None for other kinds: Redis
+    /// turns those into `raw` strings first, which here means a new entry.
+    pub fn raw_bytes_mut(&mut self) -> Option<&mut [u8]> {
+        if self.get().kind() != Kind::Raw {
+            return None;
+        }
+        let off = self.get().payload_off();
+        // SAFETY: a Raw payload is a varint length then that many bytes, and
+        // we hold the only reference to the entry.
+        unsafe {
+            let p = self.ptr.as_ptr().add(off);
+            let (len, n) = read_varint(p);
+            Some(std::slice::from_raw_parts_mut(p.add(n), len))
+        }
     }
 }
 

@@ -11,9 +11,14 @@
 //! - [`scan`], [`expire`], [`evict`]: walking, active expiry, `maxmemory`;
 //! - [`access`], [`config`], [`glob`]: clocks and counters, runtime settings,
 //!   Redis-style pattern matching;
-//! - [`dump`]: the DUMP/RESTORE payload (Redis's RDB object encoding).
+//! - [`bitops`], [`hll`]: bitmap arithmetic and Redis's HyperLogLog
+//!   encodings over string values;
+//! - [`dump`]: the DUMP/RESTORE payload (Redis's RDB object encoding);
+//! - [`policy`]: exact and sampled replacement policies over abstract keys,
+//!   for the simulator and as the reference for the server's eviction.
 
 pub mod access;
+pub mod bitops;
 pub mod config;
 pub mod db;
 pub mod dump;
@@ -21,13 +26,19 @@ pub mod entry;
 pub mod evict;
 pub mod expire;
 pub mod glob;
+pub mod hll;
 pub mod keyspace;
+pub mod object;
+pub mod policy;
 pub mod rng;
 pub mod scan;
 pub mod table;
 pub mod txn;
+pub mod types;
 
 pub use entry::{Entry, EntryMut, EntryRef, Kind, StrRef, StrValue};
 pub use evict::{OutOfMemory, Policy};
+pub use config::Limits;
 pub use keyspace::{Engine, EngineOptions, Key, Stats};
-pub use txn::{Lookup, Ttl, Txn};
+pub use object::{ObjType, Object};
+pub use txn::{Lookup, Ttl, Txn, WrongType};

@@ -13,6 +13,11 @@ use crate::access::{self, LFU_INIT};
 use crate::entry::{Entry, EntryMut, EntryRef, StrValue};
 use crate::evict::Policy;
 use crate::keyspace::{Engine, Key, Shard, ShardGuard};
+use crate::object::ObjType;
+
+/// The key holds a value of another type (the server answers WRONGTYPE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WrongType;
 
 /// How a lookup counts and touches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,6 +198,113 @@ impl<'e> Txn<'e> {
 
     /// Stores a string, replacing any value. Returns the entry it replaced.
     pub fn set(&mut self, key: &Key<'_>, value: StrValue<'_>, ttl: Ttl) -> Option<Entry> {
+        self.replace_with(key, ttl, |expire_at, access| {
+            Entry::new(key.bytes, value, expire_at, access)
+        })
+    }
+
+    /// Stores a collection, replacing any value and its TTL (the *STORE
+    /// commands). Returns the entry it replaced.
+    pub fn set_object<T: ObjType>(&mut self, key: &Key<'_>, value: T) -> Option<Entry> {
+        self.replace_with(key, Ttl::Clear, |expire_at, access| {
+            Entry::new_object(key.bytes, Box::new(value.wrap()), expire_at, access)
+        })
+    }
+
+    /// A collection for a read: `Ok(None)` if the key is absent.
+    pub fn read_obj<T: ObjType>(
+        &mut self,
+        key: &Key<'_>,
+        how: Lookup,
+    ) -> Result<Option<&T>, WrongType> {
+        match self.lookup(key, how) {
+            None => Ok(None),
+            Some(e) => e.into_ref().object().and_then(T::of).map(Some).ok_or(WrongType),
+        }
+    }
+
+    /// A shared view of a key this command has already looked up (so lazy
+    /// expiry and counting are done): lets a multi-key command (SINTER,
+    /// ZUNION...) hold several values at once. No expiry check, no touch.
+    pub fn get_ref(&self, key: &Key<'_>) -> Option<EntryRef<'_>> {
+        let i = self.engine.shard_of(key.hash);
+        let g = if self.all {
+            &self.guards[i].1
+        } else {
+            &self.guards.iter().find(|(j, _)| *j == i)?.1
+        };
+        g.dbs[self.db].get(key.hash, key.bytes)
+    }
+
+    /// [`Txn::get_ref`] as a collection of type `T`: `Ok(None)` if absent.
+    pub fn obj_ref<T: ObjType>(&self, key: &Key<'_>) -> Result<Option<&T>, WrongType> {
+        match self.get_ref(key) {
+            None => Ok(None),
+            Some(e) => e.object().and_then(T::of).map(Some).ok_or(WrongType),
+        }
+    }
+
+    /// A collection for a write (looked up as a write: touched, not
+    /// counted): `Ok(None)` if the key is absent.
+    pub fn write_obj<T: ObjType>(&mut self, key: &Key<'_>) -> Result<Option<&mut T>, WrongType> {
+        match self.lookup(key, Lookup::Write) {
+            None => Ok(None),
+            Some(e) => e
+                .into_object_mut()
+                .and_then(T::of_mut)
+                .map(Some)
+                .ok_or(WrongType),
+        }
+    }
+
+    /// A collection for a write, created by `make` (no TTL, fresh access
+    /// data) when the key is absent.
+    pub fn write_obj_or_insert<T: ObjType>(
+        &mut self,
+        key: &Key<'_>,
+        make: impl FnOnce() -> T,
+    ) -> Result<&mut T, WrongType> {
+        let found = match self.lookup(key, Lookup::Write) {
+            None => false,
+            Some(e) if e.get().object().and_then(T::of).is_some() => true,
+            Some(_) => return Err(WrongType),
+        };
+        if !found {
+            let access = self.fresh_access(None);
+            let e = Entry::new_object(key.bytes, Box::new(make().wrap()), 0, access);
+            self.put(key, e);
+        }
+        let db = self.db;
+        self.shard(key.hash).dbs[db]
+            .get_mut(key.hash, key.bytes)
+            .and_then(EntryMut::into_object_mut)
+            .and_then(T::of_mut)
+            .ok_or(WrongType)
+    }
+
+    /// Deletes `key` if it holds an emptied collection, as Redis does after
+    /// a removal. Returns the removed entry.
+    pub fn remove_if_empty(&mut self, key: &Key<'_>) -> Option<Entry> {
+        let empty = self
+            .lookup(key, Lookup::Peek)?
+            .get()
+            .object()
+            .is_some_and(|o| o.is_empty());
+        if empty {
+            self.remove(key)
+        } else {
+            None
+        }
+    }
+
+    /// Replaces any value of `key` by the entry `build(expire_at, access)`
+    /// makes, with the TTL `ttl` asks for and Redis's access rules.
+    fn replace_with(
+        &mut self,
+        key: &Key<'_>,
+        ttl: Ttl,
+        build: impl FnOnce(u64, u32) -> Entry,
+    ) -> Option<Entry> {
         let old_meta = self
             .lookup(key, Lookup::Peek)
             .map(|e| (e.get().expire_at(), e.get().access()));
@@ -205,7 +317,7 @@ impl<'e> Txn<'e> {
         let counter = old_meta
             .map(|m| access::counter_of(m.1))
             .filter(|_| self.policy.is_lfu());
-        let entry = Entry::new(key.bytes, value, expire_at, self.fresh_access(counter));
+        let entry = build(expire_at, self.fresh_access(counter));
         self.put(key, entry)
     }
 

@@ -40,6 +40,8 @@ pub struct Config {
     pub lfu_log_factor: u32,
     pub lfu_decay_time: u32,
     pub proto_max_bulk_len: u64,
+    /// Largest sparse HyperLogLog, header included, before it turns dense.
+    pub hll_sparse_max_bytes: u64,
     pub client_query_buffer_limit: u64,
     pub output_limit_normal: OutputLimit,
     pub output_limit_replica: OutputLimit,
@@ -72,6 +74,12 @@ pub struct Config {
     pub active_expire_effort: u32,
     /// Larder: keyspace shards (a power of two).
     pub shards: usize,
+    /// Collection encoding thresholds (`list-max-listpack-size`,
+    /// `hash-max-listpack-*`, `set-max-intset-entries`, `zset-max-listpack-*`),
+    /// mirrored into the engine's atomics by `apply_config`.
+    pub limits: larder_engine::Limits,
+    /// `list-compress-depth`: accepted and reported; lists are not compressed.
+    pub list_compress_depth: u32,
     /// The config file this server was started with, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,
 }
@@ -97,6 +105,7 @@ impl Default for Config {
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            hll_sparse_max_bytes: 3000,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             output_limit_normal: OutputLimit {
                 hard: 0,
@@ -134,6 +143,8 @@ impl Default for Config {
             active_expire_effort: 1,
             enable_debug_command: "no".into(),
             shards: 64,
+            limits: larder_engine::Limits::default(),
+            list_compress_depth: 0,
             config_file: None,
         }
     }

@@ -157,7 +157,7 @@ fn set_policy(c: &mut Config, a: &[&str]) -> Result<(), String> {
 fn set_save(c: &mut Config, a: &[&str]) -> Result<(), String> {
     const ERR: &str = "Invalid save parameters";
     let a: &[&str] = if a == [""] { &[] } else { a };
-    if a.len() % 2 == 1 {
+    if !a.len().is_multiple_of(2) {
         return Err(ERR.into());
     }
     let mut pairs = Vec::with_capacity(a.len() / 2);
@@ -184,7 +184,7 @@ fn get_save(c: &Config) -> String {
 /// `client-output-buffer-limit <class> <hard> <soft> <seconds> ...`: every
 /// class is checked before any is changed.
 fn set_output_limits(c: &mut Config, a: &[&str]) -> Result<(), String> {
-    if a.len() % 4 != 0 {
+    if !a.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut parsed = Vec::with_capacity(a.len() / 4);
@@ -261,9 +261,9 @@ fn set_unixsocketperm(c: &mut Config, a: &[&str]) -> Result<(), String> {
     let v = one(a)?;
     let n = i128::from_str_radix(v, 8)
         .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
-    c.unixsocketperm = bounded(n, 0, 0o777).map_err(|_| {
-        "argument must be between 0 and 777 inclusive".to_string()
-    })? as u32;
+    c.unixsocketperm = bounded(n, 0, 0o777)
+        .map_err(|_| "argument must be between 0 and 777 inclusive".to_string())?
+        as u32;
     Ok(())
 }
 
@@ -338,6 +338,23 @@ macro_rules! enum_d {
             get: |c: &Config| c.$field.clone(),
             set: |c: &mut Config, a: &[&str]| {
                 c.$field = one_of(one(a)?, $names)?.to_string();
+                Ok(())
+            },
+        }
+    };
+}
+
+/// A collection encoding threshold (`Config::limits`), with its old
+/// `*-ziplist-*` alias; `$parse` is `int` or `mem`.
+macro_rules! limit_d {
+    ($name:literal, $alias:literal, $field:ident, $ty:ty, $parse:ident, $lo:expr, $hi:expr) => {
+        Directive {
+            name: $name,
+            alias: Some($alias),
+            flags: 0,
+            get: |c: &Config| c.limits.$field.to_string(),
+            set: |c: &mut Config, a: &[&str]| {
+                c.limits.$field = $parse(one(a)?, $lo, $hi)? as $ty;
                 Ok(())
             },
         }
@@ -426,6 +443,7 @@ pub const DIRECTIVES: &[Directive] = &[
     int_d!("lfu-log-factor", lfu_log_factor, u32, 0, INT_MAX, 0),
     int_d!("lfu-decay-time", lfu_decay_time, u32, 0, INT_MAX, 0),
     mem_d!("proto-max-bulk-len", proto_max_bulk_len, MB, LLONG_MAX),
+    mem_d!("hll-sparse-max-bytes", hll_sparse_max_bytes, 0, LLONG_MAX),
     mem_d!(
         "client-query-buffer-limit",
         client_query_buffer_limit,
@@ -507,6 +525,62 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     int_d!("active-expire-effort", active_expire_effort, u32, 1, 10, 0),
     int_d!("shards", shards, usize, 1, 65536, IMMUTABLE),
+    limit_d!(
+        "list-max-listpack-size",
+        "list-max-ziplist-size",
+        list_max_listpack_size,
+        i32,
+        int,
+        i32::MIN as i128,
+        INT_MAX
+    ),
+    int_d!("list-compress-depth", list_compress_depth, u32, 0, INT_MAX, 0),
+    limit_d!(
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        hash_max_listpack_entries,
+        usize,
+        int,
+        0,
+        LLONG_MAX
+    ),
+    limit_d!(
+        "hash-max-listpack-value",
+        "hash-max-ziplist-value",
+        hash_max_listpack_value,
+        usize,
+        mem,
+        0,
+        LLONG_MAX
+    ),
+    Directive {
+        name: "set-max-intset-entries",
+        alias: None,
+        flags: 0,
+        get: |c| c.limits.set_max_intset_entries.to_string(),
+        set: |c, a| {
+            c.limits.set_max_intset_entries = int(one(a)?, 0, LLONG_MAX)? as usize;
+            Ok(())
+        },
+    },
+    limit_d!(
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        zset_max_listpack_entries,
+        usize,
+        int,
+        0,
+        LLONG_MAX
+    ),
+    limit_d!(
+        "zset-max-listpack-value",
+        "zset-max-ziplist-value",
+        zset_max_listpack_value,
+        usize,
+        mem,
+        0,
+        LLONG_MAX
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Directive> {
@@ -610,8 +684,7 @@ pub fn split_args(line: &str) -> Option<Vec<String>> {
 /// quotes, control bytes), as Redis's sdscatrepr does.
 pub fn quote(v: &str) -> String {
     let plain = !v.is_empty()
-        && v
-            .bytes()
+        && v.bytes()
             .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\');
     if plain {
         return v.to_string();
@@ -654,10 +727,12 @@ mod tests {
     #[test]
     fn flags_take_words_until_the_next_directive() {
         let mut c = Config::default();
-        let args: Vec<String> = ["--port", "7000", "--save", "", "--bind", "a", "b", "--hz", "20"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args: Vec<String> = [
+            "--port", "7000", "--save", "", "--bind", "a", "b", "--hz", "20",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         parse_flags(&args, &mut c).unwrap();
         assert_eq!(c.port, 7000);
         assert!(c.save.is_empty());
@@ -673,7 +748,10 @@ mod tests {
         let e = parse_file("# c\nport 7000\nfoo bar\n", &mut c).unwrap_err();
         assert_eq!(e, "line 3: unknown directive 'foo'");
         let e = parse_file("maxmemory lots\n", &mut c).unwrap_err();
-        assert!(e.starts_with("line 1:") && e.contains("memory value"), "{e}");
+        assert!(
+            e.starts_with("line 1:") && e.contains("memory value"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -698,8 +776,11 @@ mod tests {
     #[test]
     fn output_limits_round_trip() {
         let mut c = Config::default();
-        set_output_limits(&mut c, &["normal", "1mb", "2mb", "3", "pubsub", "4", "5", "6"])
-            .unwrap();
+        set_output_limits(
+            &mut c,
+            &["normal", "1mb", "2mb", "3", "pubsub", "4", "5", "6"],
+        )
+        .unwrap();
         assert_eq!(
             get_output_limits(&c),
             "normal 1048576 2097152 3 slave 268435456 67108864 60 pubsub 4 5 6"

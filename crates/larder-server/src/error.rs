@@ -38,6 +38,12 @@ pub const NOAUTH: CmdError = CmdError::new("NOAUTH Authentication required.");
 pub const STRING_TOO_LONG: CmdError =
     CmdError::new("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 
+impl From<larder_engine::WrongType> for CmdError {
+    fn from(_: larder_engine::WrongType) -> CmdError {
+        WRONGTYPE
+    }
+}
+
 /// `ERR wrong number of arguments for 'get' command` (name as given in the table,
 /// `container|sub` for subcommands).
 pub fn wrong_arity(name: &str) -> CmdError {

@@ -76,6 +76,7 @@ pub struct SlowEntry {
 pub struct Hot {
     pub requirepass: AtomicBool,
     pub proto_max_bulk_len: AtomicU64,
+    pub hll_sparse_max_bytes: AtomicU64,
     pub timeout_secs: AtomicU64,
     pub output_hard_limit: AtomicU64,
     pub output_soft_limit: AtomicU64,
@@ -141,9 +142,11 @@ impl Shared {
         e.set_samples(c.maxmemory_samples);
         e.set_lfu_log_factor(c.lfu_log_factor);
         e.set_lfu_decay_time(c.lfu_decay_time);
+        e.set_limits(&c.limits);
         let h = &self.hot;
         h.requirepass.store(c.requirepass.is_some(), Relaxed);
         h.proto_max_bulk_len.store(c.proto_max_bulk_len, Relaxed);
+        h.hll_sparse_max_bytes.store(c.hll_sparse_max_bytes, Relaxed);
         h.timeout_secs.store(c.timeout, Relaxed);
         h.output_hard_limit
             .store(c.output_limit_normal.hard, Relaxed);

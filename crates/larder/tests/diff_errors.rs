@@ -69,6 +69,8 @@ const FIXED_ARITY: &[(&str, usize)] = &[
     ("ECHO", 1),
     ("DBSIZE", 0),
     ("RANDOMKEY", 0),
+    ("TIME", 0),
+    ("LASTSAVE", 0),
 ];
 
 /// Commands with a minimum arity: (name, minimum args after the name).
@@ -90,6 +92,12 @@ const MIN_ARITY: &[(&str, usize)] = &[
     ("PEXPIREAT", 2),
     ("SCAN", 1),
     ("OBJECT", 1),
+    ("CONFIG", 1),
+    ("CLIENT", 1),
+    ("SLOWLOG", 1),
+    ("LATENCY", 1),
+    ("MEMORY", 1),
+    ("DEBUG", 1),
 ];
 
 #[test]
@@ -233,4 +241,54 @@ fn diff_binary_safe_values() {
         &[b"DBSIZE"],
     ];
     d.run_bytes(cases);
+}
+
+/// Container commands: unknown subcommands and subcommand arity, named
+/// `container|sub` as Redis 7.0 does.
+#[test]
+fn diff_subcommand_errors() {
+    let mut d = session!();
+    d.run(&[
+        &["CONFIG", "foo"],
+        &["CONFIG", "FOO", "bar"],
+        &["config", "get"],
+        &["CONFIG", "SET", "x"],
+        &["CONFIG", "RESETSTAT", "x"],
+        &["CONFIG", "REWRITE", "x"],
+        &["CONFIG", "HELP", "x"],
+        &["CLIENT", "foo"],
+        &["CLIENT", "ID", "x"],
+        &["CLIENT", "SETNAME"],
+        &["CLIENT", "SETNAME", "a", "b"],
+        &["CLIENT", "GETNAME", "x"],
+        &["CLIENT", "INFO", "x"],
+        &["CLIENT", "KILL"],
+        &["CLIENT", "NO-EVICT"],
+        &["CLIENT", "REPLY"],
+        &["CLIENT", "HELP", "x"],
+        &["COMMAND", "foo"],
+        &["COMMAND", "COUNT", "x"],
+        &["COMMAND", "GETKEYS"],
+        &["COMMAND", "GETKEYS", "get"],
+        &["COMMAND", "HELP", "x"],
+        &["SLOWLOG", "foo"],
+        &["SLOWLOG", "LEN", "x"],
+        &["SLOWLOG", "RESET", "x"],
+        &["LATENCY", "foo"],
+        &["LATENCY", "LATEST", "x"],
+        &["LATENCY", "HISTORY"],
+        &["LATENCY", "DOCTOR", "x"],
+        &["MEMORY", "foo"],
+        &["MEMORY", "USAGE"],
+        &["MEMORY", "STATS", "x"],
+        &["MEMORY", "DOCTOR", "x"],
+        &["DEBUG", "x"],
+        &["FLUSHDB", "x"],
+        &["FLUSHALL", "a", "b"],
+        &["SWAPDB", "a", "b"],
+        &["SHUTDOWN", "x"],
+    ]);
+    let long = "s".repeat(200);
+    d.case(&["CONFIG", &long]);
+    d.case(&["CLIENT", &long]);
 }

@@ -28,10 +28,28 @@ const SUBCOMMANDS: &[Command] = &[
     cmd("client|id", 2, SUB, "slow connection", id),
     cmd("client|setname", 3, SUB, "slow connection", setname),
     cmd("client|getname", 2, SUB, "slow connection", getname),
-    cmd("client|list", -2, ADMIN_SUB, "admin slow dangerous connection", list),
+    cmd(
+        "client|list",
+        -2,
+        ADMIN_SUB,
+        "admin slow dangerous connection",
+        list,
+    ),
     cmd("client|info", 2, SUB, "slow connection", info),
-    cmd("client|kill", -3, ADMIN_SUB, "admin slow dangerous connection", kill),
-    cmd("client|no-evict", 3, ADMIN_SUB, "admin slow dangerous connection", no_evict),
+    cmd(
+        "client|kill",
+        -3,
+        ADMIN_SUB,
+        "admin slow dangerous connection",
+        kill,
+    ),
+    cmd(
+        "client|no-evict",
+        3,
+        ADMIN_SUB,
+        "admin slow dangerous connection",
+        no_evict,
+    ),
     cmd("client|reply", 3, SUB, "slow connection", reply),
     cmd("client|setinfo", 4, SUB, "slow connection", setinfo),
     cmd("client|help", 2, LOADING | STALE, "slow connection", help),
@@ -156,9 +174,7 @@ fn list(ctx: &mut Ctx<'_>) -> CmdResult {
         for i in 3..ctx.argc() {
             let id = ctx
                 .i64_arg(i)
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or(CmdError::new("ERR Invalid client ID"))?;
+                .map_err(|_| CmdError::new("ERR Invalid client ID"))?;
             v.push(id as u64);
         }
         ids = Some(v);
@@ -216,20 +232,23 @@ fn kill(ctx: &mut Ctx<'_>) -> CmdResult {
             None => Err(CmdError::new("ERR No such client")),
         };
     }
-    if ctx.argc() % 2 != 0 {
-        return Err(SYNTAX);
-    }
     let mut id: Option<u64> = None;
     let mut addr: Option<&[u8]> = None;
     let mut laddr: Option<&[u8]> = None;
     let mut kind: Option<&str> = None;
     let mut skipme = true;
     for i in (2..ctx.argc()).step_by(2) {
+        // As in Redis, an option without a value is a syntax error where met.
+        if i + 1 >= ctx.argc() {
+            return Err(SYNTAX);
+        }
         let v = ctx.arg(i + 1);
         if ctx.arg_is(i, "id") {
-            let n = ctx.i64_arg(i + 1).ok().filter(|&n| n > 0).ok_or(CmdError::new(
-                "ERR client-id should be greater than 0",
-            ))?;
+            let n = ctx
+                .i64_arg(i + 1)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or(CmdError::new("ERR client-id should be greater than 0"))?;
             id = Some(n as u64);
         } else if ctx.arg_is(i, "type") {
             kind = Some(parse_type(v)?);
@@ -258,10 +277,10 @@ fn kill(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let mut killed = 0;
     for h in ctx.shared.clients.all() {
-        let matches = id.map_or(true, |i| h.id == i)
-            && addr.map_or(true, |a| h.addr.as_bytes() == a)
-            && laddr.map_or(true, |a| local_addr(&h).as_bytes() == a)
-            && kind.map_or(true, |k| k == "normal")
+        let matches = id.is_none_or(|i| h.id == i)
+            && addr.is_none_or(|a| h.addr.as_bytes() == a)
+            && laddr.is_none_or(|a| local_addr(&h).as_bytes() == a)
+            && kind.is_none_or(|k| k == "normal")
             && !(skipme && h.id == ctx.client.id);
         if matches {
             kill_one(ctx, &h);
@@ -291,7 +310,10 @@ fn no_evict(ctx: &mut Ctx<'_>) -> CmdResult {
 
 fn reply(ctx: &mut Ctx<'_>) -> CmdResult {
     if ctx.arg_is(2, "skip") {
-        ctx.client.reply_mode = ReplyMode::Skip;
+        // SKIP does nothing while replies are OFF, as in Redis.
+        if ctx.client.reply_mode != ReplyMode::Off {
+            ctx.client.reply_mode = ReplyMode::Skip;
+        }
     } else if on_off(ctx, 2)? {
         ctx.client.reply_mode = ReplyMode::On;
         ctx.out.ok();

@@ -95,7 +95,7 @@ fn value_words(d: &Directive, v: &str) -> Vec<String> {
 }
 
 fn set(ctx: &mut Ctx<'_>) -> CmdResult {
-    if ctx.argc() % 2 == 1 {
+    if !ctx.argc().is_multiple_of(2) {
         return Err(SYNTAX);
     }
     let mut unknown: Option<String> = None;

@@ -201,7 +201,8 @@ fn latency_doctor(ctx: &mut Ctx<'_>) -> CmdResult {
     } else {
         let mut t = String::from("Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n");
         for (i, (name, e)) in events.iter().enumerate() {
-            let avg = e.history.iter().map(|(_, ms)| ms).sum::<u64>() / e.history.len().max(1) as u64;
+            let avg =
+                e.history.iter().map(|(_, ms)| ms).sum::<u64>() / e.history.len().max(1) as u64;
             t.push_str(&format!(
                 "{}. {}: {} latency spikes (average {}ms, worst {}ms).\n",
                 i + 1,
@@ -278,7 +279,13 @@ fn memory_stats(ctx: &mut Ctx<'_>) -> CmdResult {
     let rss = rss_bytes();
     let sizes = sh.engine.db_sizes();
     let keys: usize = sizes.iter().map(|(k, _)| k).sum();
-    let pct = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 * 100.0 / b as f64 };
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        }
+    };
     let ints: [(&str, i64); 9] = [
         ("peak.allocated", peak as i64),
         ("total.allocated", used as i64),
@@ -311,7 +318,11 @@ fn memory_stats(ctx: &mut Ctx<'_>) -> CmdResult {
         o.int((e * SLOT_BYTES) as i64);
     }
     o.bulk(b"keys.bytes-per-key");
-    o.int(if keys == 0 { 0 } else { (used / keys as u64) as i64 });
+    o.int(if keys == 0 {
+        0
+    } else {
+        (used / keys as u64) as i64
+    });
     o.bulk(b"dataset.bytes");
     o.int(dataset as i64);
     o.bulk(b"dataset.percentage");
@@ -319,7 +330,11 @@ fn memory_stats(ctx: &mut Ctx<'_>) -> CmdResult {
     o.bulk(b"peak.percentage");
     o.double(pct(used, peak));
     o.bulk(b"fragmentation");
-    o.double(if used == 0 { 0.0 } else { rss as f64 / used as f64 });
+    o.double(if used == 0 {
+        0.0
+    } else {
+        rss as f64 / used as f64
+    });
     o.bulk(b"fragmentation.bytes");
     o.int(rss as i64 - used as i64);
     o.bulk(b"rss.human");

@@ -69,7 +69,7 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// The text of the named sections (lowercase names, canonical order).
-pub fn render(ctx: &Ctx<'_>, names: &[&str]) -> String {
+fn render(ctx: &Ctx<'_>, names: &[&str]) -> String {
     let mut out = String::with_capacity(4096);
     for (i, name) in names.iter().enumerate() {
         if i > 0 {
@@ -150,11 +150,7 @@ fn os_name() -> String {
         "macos" => "Darwin",
         other => other,
     };
-    format!(
-        "{sys} {} {}",
-        release.trim(),
-        std::env::consts::ARCH
-    )
+    format!("{sys} {} {}", release.trim(), std::env::consts::ARCH)
 }
 
 fn server(ctx: &Ctx<'_>, s: &mut String) {
@@ -232,8 +228,18 @@ fn memory(sh: &Shared, s: &mut String) {
         let c = sh.config.read();
         (c.maxmemory, c.maxmemory_policy.name())
     };
-    let pct = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 * 100.0 / b as f64 };
-    let ratio = if used == 0 { 0.0 } else { rss as f64 / used as f64 };
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        }
+    };
+    let ratio = if used == 0 {
+        0.0
+    } else {
+        rss as f64 / used as f64
+    };
     s.push_str("# Memory\r\n");
     field!(s, "used_memory", "{used}");
     field!(s, "used_memory_human", "{}", human_bytes(used));
@@ -260,7 +266,12 @@ fn memory(sh: &Shared, s: &mut String) {
     field!(s, "mem_allocator", "jemalloc-5.3.0");
     field!(s, "active_defrag_running", "0");
     let lf = &sh.admin.lazyfree;
-    field!(s, "lazyfree_pending_objects", "{}", lf.pending.load(Relaxed));
+    field!(
+        s,
+        "lazyfree_pending_objects",
+        "{}",
+        lf.pending.load(Relaxed)
+    );
     field!(s, "lazyfreed_objects", "{}", lf.freed.load(Relaxed));
 }
 
@@ -302,16 +313,41 @@ fn stats(sh: &Shared, s: &mut String) {
     let e = sh.engine.stats();
     let ops = st.ops_samples.lock().mean();
     s.push_str("# Stats\r\n");
-    field!(s, "total_connections_received", "{}", st.total_connections_received.load(Relaxed));
-    field!(s, "total_commands_processed", "{}", st.total_commands_processed.load(Relaxed));
+    field!(
+        s,
+        "total_connections_received",
+        "{}",
+        st.total_connections_received.load(Relaxed)
+    );
+    field!(
+        s,
+        "total_commands_processed",
+        "{}",
+        st.total_commands_processed.load(Relaxed)
+    );
     field!(s, "instantaneous_ops_per_sec", "{ops}");
-    field!(s, "total_net_input_bytes", "{}", st.total_net_input_bytes.load(Relaxed));
-    field!(s, "total_net_output_bytes", "{}", st.total_net_output_bytes.load(Relaxed));
+    field!(
+        s,
+        "total_net_input_bytes",
+        "{}",
+        st.total_net_input_bytes.load(Relaxed)
+    );
+    field!(
+        s,
+        "total_net_output_bytes",
+        "{}",
+        st.total_net_output_bytes.load(Relaxed)
+    );
     field!(s, "total_net_repl_input_bytes", "0");
     field!(s, "total_net_repl_output_bytes", "0");
     field!(s, "instantaneous_input_kbps", "0.00");
     field!(s, "instantaneous_output_kbps", "0.00");
-    field!(s, "rejected_connections", "{}", st.rejected_connections.load(Relaxed));
+    field!(
+        s,
+        "rejected_connections",
+        "{}",
+        st.rejected_connections.load(Relaxed)
+    );
     field!(s, "sync_full", "0");
     field!(s, "sync_partial_ok", "0");
     field!(s, "sync_partial_err", "0");
@@ -329,8 +365,18 @@ fn stats(sh: &Shared, s: &mut String) {
     field!(s, "total_forks", "0");
     field!(s, "migrate_cached_sockets", "0");
     field!(s, "tracking_total_keys", "0");
-    field!(s, "unexpected_error_replies", "{}", st.unexpected_error_replies.load(Relaxed));
-    field!(s, "total_error_replies", "{}", st.total_error_replies.load(Relaxed));
+    field!(
+        s,
+        "unexpected_error_replies",
+        "{}",
+        st.unexpected_error_replies.load(Relaxed)
+    );
+    field!(
+        s,
+        "total_error_replies",
+        "{}",
+        st.total_error_replies.load(Relaxed)
+    );
     field!(s, "dump_payload_sanitizations", "0");
 }
 
@@ -340,7 +386,11 @@ fn replication(sh: &Shared, s: &mut String) {
     field!(s, "connected_slaves", "0");
     field!(s, "master_failover_state", "no-failover");
     field!(s, "master_replid", "{}", sh.run_id);
-    field!(s, "master_replid2", "0000000000000000000000000000000000000000");
+    field!(
+        s,
+        "master_replid2",
+        "0000000000000000000000000000000000000000"
+    );
     field!(s, "master_repl_offset", "0");
     field!(s, "second_repl_offset", "-1");
     field!(s, "repl_backlog_active", "0");

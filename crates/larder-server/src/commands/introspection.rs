@@ -207,7 +207,9 @@ fn docs(ctx: &mut Ctx<'_>) -> CmdResult {
     let found: Vec<&'static Command> = if ctx.argc() == 2 {
         ctx.shared.commands.commands.clone()
     } else {
-        (2..ctx.argc()).filter_map(|i| find(ctx, ctx.arg(i))).collect()
+        (2..ctx.argc())
+            .filter_map(|i| find(ctx, ctx.arg(i)))
+            .collect()
     };
     ctx.out.map(found.len());
     for c in found {

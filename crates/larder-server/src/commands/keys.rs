@@ -13,9 +13,11 @@
 //! Replies whose length is not known up front (KEYS, SCAN) are encoded into a
 //! scratch buffer first, then copied behind the array header. Entries removed
 //! by DEL, UNLINK, RENAME and RESTORE are dropped after the shard locks are
-//! released, so freeing never blocks other clients; for strings that is all
-//! UNLINK needs (a string is one allocation). Collections will get a lazy-free
-//! thread behind the same `freed` lists.
+//! released, so freeing never blocks other clients. DEL frees collections
+//! inline (a 10M-element one takes a while, on the calling connection only);
+//! UNLINK hands collections past Redis's lazy-free threshold to a background
+//! thread, as FLUSHALL ASYNC does. RENAME moves a collection without copying
+//! it; COPY deep-copies it.
 
 use larder_engine::access;
 use larder_engine::dump::{self, DumpError, Restored};
@@ -24,7 +26,7 @@ use larder_resp::Reply;
 use smallvec::SmallVec;
 
 use crate::command::{flags::*, Command, Ctx};
-use crate::commands::server::{container, reply_help};
+use crate::commands::server::{container, free_entries, reply_help};
 use crate::error::{truncate_lossy, CmdError, CmdResult, DB_RANGE, NO_SUCH_KEY, SYNTAX};
 
 const fn key_cmd(
@@ -55,7 +57,7 @@ const WRITE_FAST: &str = "keyspace write fast";
 
 pub const COMMANDS: &[Command] = &[
     key_cmd("del", -2, WRITE, ALL, "keyspace write slow", del),
-    key_cmd("unlink", -2, WRITE | FAST, ALL, WRITE_FAST, del),
+    key_cmd("unlink", -2, WRITE | FAST, ALL, WRITE_FAST, unlink),
     key_cmd("exists", -2, READONLY | FAST, ALL, READ_FAST, exists),
     key_cmd("type", 2, READONLY | FAST, ONE, READ_FAST, type_cmd),
     key_cmd("touch", -2, READONLY | FAST, ALL, READ_FAST, touch),
@@ -140,9 +142,10 @@ const SAME_OBJECT: CmdError = CmdError::new("ERR source and destination objects 
 
 /// Redis's type name of a value (TYPE, SCAN TYPE). Every value kind must be
 /// named here, so a new value type cannot be forgotten.
-fn type_name(kind: Kind) -> &'static str {
-    match kind {
+fn type_name(e: EntryRef<'_>) -> &'static str {
+    match e.kind() {
         Kind::Embstr | Kind::Raw | Kind::Int => "string",
+        Kind::Object => e.object().map_or("none", |o| o.type_name()),
     }
 }
 
@@ -160,6 +163,19 @@ type Freed = SmallVec<[Entry; 4]>;
 /// DEL and UNLINK: both count the keys removed; the entries are freed after
 /// the shards are unlocked (see the module comment).
 fn del(ctx: &mut Ctx<'_>) -> CmdResult {
+    del_generic(ctx, false)
+}
+
+/// UNLINK: as DEL, but collections whose freeing costs more than Redis's
+/// LAZYFREE_THRESHOLD (64 nodes or elements) are freed on a background
+/// thread.
+fn unlink(ctx: &mut Ctx<'_>) -> CmdResult {
+    del_generic(ctx, true)
+}
+
+const LAZYFREE_THRESHOLD: usize = 64;
+
+fn del_generic(ctx: &mut Ctx<'_>, lazy: bool) -> CmdResult {
     let keys = ctx.keys_from(1, 1);
     let mut freed = Freed::new();
     {
@@ -167,6 +183,19 @@ fn del(ctx: &mut Ctx<'_>) -> CmdResult {
         freed.extend(keys.iter().filter_map(|k| txn.remove(k)));
     }
     ctx.out.int(freed.len() as i64);
+    if lazy {
+        let big = |e: &Entry| {
+            e.as_ref()
+                .object()
+                .is_some_and(|o| o.free_effort() > LAZYFREE_THRESHOLD)
+        };
+        if freed.iter().any(big) {
+            let (heavy, light): (Vec<Entry>, Vec<Entry>) = freed.into_iter().partition(big);
+            drop(light);
+            free_entries(ctx, heavy, true);
+            return Ok(());
+        }
+    }
     drop(freed);
     Ok(())
 }
@@ -194,7 +223,7 @@ fn type_cmd(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut txn = ctx.lock(&key);
     let name = txn
         .lookup(&key, Lookup::ReadNoTouch)
-        .map_or("none", |e| type_name(e.get().kind()));
+        .map_or("none", |e| type_name(e.get()));
     ctx.out.simple(name.as_bytes());
     Ok(())
 }
@@ -217,27 +246,33 @@ impl<'a> Pattern<'a> {
 }
 
 /// Bulk strings collected for an array whose length is known at the end.
-struct KeyList {
+pub(crate) struct KeyList {
     buf: Vec<u8>,
     n: usize,
 }
 
 impl KeyList {
-    fn new() -> KeyList {
+    pub(crate) fn new() -> KeyList {
         KeyList {
             buf: Vec::new(),
             n: 0,
         }
     }
 
-    fn push(&mut self, key: &[u8]) {
+    pub(crate) fn push(&mut self, key: &[u8]) {
         // Bulk strings encode the same in RESP2 and RESP3.
         Reply::new(&mut self.buf, larder_resp::Protocol::Resp2).bulk(key);
         self.n += 1;
     }
 
-    fn write(&self, out: &mut Reply<'_>) {
+    pub(crate) fn write(&self, out: &mut Reply<'_>) {
         out.array(self.n);
+        out.raw(&self.buf);
+    }
+
+    /// The same items as a RESP3 set (an array in RESP2).
+    pub(crate) fn write_set(&self, out: &mut Reply<'_>) {
+        out.set(self.n);
         out.raw(&self.buf);
     }
 }
@@ -260,7 +295,7 @@ fn keys(ctx: &mut Ctx<'_>) -> CmdResult {
 /// Redis's parseScanCursorOrReply: strtoull over the C string (up to a NUL),
 /// so a sign is accepted (`-1` wraps to 2^64-1) and an empty cursor is 0;
 /// leading space, trailing garbage and overflow are refused.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     const INVALID: Option<u64> = None;
     if arg
         .first()
@@ -316,7 +351,7 @@ fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
     let next = ctx.engine().scan(ctx.client.db, cursor, count, |e| {
         let wanted = !is_expired(e, now)
             && pattern.matches(e.key())
-            && type_filter.is_none_or(|t| t.eq_ignore_ascii_case(type_name(e.kind()).as_bytes()));
+            && type_filter.is_none_or(|t| t.eq_ignore_ascii_case(type_name(e).as_bytes()));
         if wanted {
             list.push(e.key());
         }
@@ -362,8 +397,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> CmdResult {
             false
         } else {
             let old = txn.remove(&src).ok_or(NO_SUCH_KEY)?;
-            freed.extend(txn.put(&dst, old.with_key(dst.bytes)));
-            freed.push(old);
+            freed.extend(txn.put(&dst, old.into_key(dst.bytes)));
             true
         }
     };
@@ -728,7 +762,7 @@ const SHARED_INTEGERS: i64 = 10_000;
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 
 fn object_encoding(ctx: &mut Ctx<'_>) -> CmdResult {
-    object_reply(ctx, |e, _| Ok(ObjectReply::Bulk(e.kind().encoding_name())))
+    object_reply(ctx, |e, _| Ok(ObjectReply::Bulk(e.encoding_name())))
 }
 
 fn object_refcount(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -794,6 +828,7 @@ fn dump_cmd(ctx: &mut Ctx<'_>) -> CmdResult {
     let found = {
         let mut txn = ctx.lock(&key);
         match txn.get(&key) {
+            Some(e) if e.object().is_some() => return Err(DUMP_COLLECTION),
             Some(e) => {
                 dump::serialize_string(e.value(), &mut payload);
                 true
@@ -808,6 +843,12 @@ fn dump_cmd(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     Ok(())
 }
+
+/// DUMP/RESTORE of collections is not implemented yet: DUMP refuses them
+/// (rather than writing a payload Redis would misread) and RESTORE answers
+/// Redis's "Bad data format" for their RDB types.
+const DUMP_COLLECTION: CmdError =
+    CmdError::new("ERR DUMP of lists, hashes, sets and sorted sets is not supported yet");
 
 fn dump_error(e: DumpError) -> CmdError {
     match e {

@@ -2,21 +2,34 @@
 
 use crate::command::CommandTable;
 
+pub mod bitmaps;
 pub mod client_cmd;
+pub mod coll;
 pub mod config_cmd;
 pub mod connection;
 pub mod diagnostics;
+pub mod hashes;
+pub mod hyperloglog;
 pub mod info;
 pub mod introspection;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sort;
+pub mod sets;
 pub mod strings;
 
 pub fn table() -> CommandTable {
     CommandTable::new(&[
         connection::COMMANDS,
         strings::COMMANDS,
+        bitmaps::COMMANDS,
+        hyperloglog::COMMANDS,
+        sort::COMMANDS,
         keys::COMMANDS,
+        lists::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
         server::COMMANDS,
         info::COMMANDS,
         config_cmd::COMMANDS,

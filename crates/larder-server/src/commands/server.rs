@@ -121,13 +121,7 @@ pub const COMMANDS: &[Command] = &[
         shutdown,
     ),
     cmd("monitor", 1, ADMIN_FLAGS, "admin slow dangerous", monitor),
-    cmd(
-        "debug",
-        -2,
-        ADMIN_FLAGS,
-        "admin slow dangerous",
-        debug,
-    ),
+    cmd("debug", -2, ADMIN_FLAGS, "admin slow dangerous", debug),
 ];
 
 fn dbsize(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -147,7 +141,7 @@ fn flush_async(ctx: &Ctx<'_>) -> Result<bool, CmdError> {
 }
 
 /// Frees flushed entries: here, or on a background thread.
-fn free_entries(ctx: &Ctx<'_>, taken: Vec<Entry>, lazy: bool) {
+pub(crate) fn free_entries(ctx: &Ctx<'_>, taken: Vec<Entry>, lazy: bool) {
     if !lazy || taken.is_empty() {
         drop(taken);
         return;
@@ -155,25 +149,18 @@ fn free_entries(ctx: &Ctx<'_>, taken: Vec<Entry>, lazy: bool) {
     let n = taken.len() as u64;
     let counters = ctx.shared.admin.lazyfree.clone();
     counters.pending.fetch_add(n, Relaxed);
-    let work = move || {
-        drop(taken);
-        counters.pending.fetch_sub(n, Relaxed);
-        counters.freed.fetch_add(n, Relaxed);
-    };
-    // If no thread can be started, free here rather than fail the command.
-    let fallback = std::sync::Arc::new(parking_lot::Mutex::new(Some(work)));
-    let theirs = fallback.clone();
+    let theirs = counters.clone();
     let spawned = std::thread::Builder::new()
         .name("larder-lazyfree".into())
         .spawn(move || {
-            if let Some(w) = theirs.lock().take() {
-                w();
-            }
+            drop(taken);
+            theirs.pending.fetch_sub(n, Relaxed);
+            theirs.freed.fetch_add(n, Relaxed);
         });
+    // No thread: the closure (and the entries) were dropped here instead.
     if spawned.is_err() {
-        if let Some(w) = fallback.lock().take() {
-            w();
-        }
+        counters.pending.fetch_sub(n, Relaxed);
+        counters.freed.fetch_add(n, Relaxed);
     }
 }
 
@@ -374,7 +361,7 @@ fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
             "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
             e.key().as_ptr(),
             if shared { i32::MAX } else { 1 },
-            e.kind().encoding_name(),
+            e.encoding_name(),
             payload.len().saturating_sub(11),
             clock,
             access::elapsed(access::lru_clock(now), clock)

@@ -20,17 +20,17 @@
 //! O(n·m) dynamic programme; its table is bounded by `proto-max-bulk-len`
 //! like Redis's.
 //!
-//! Type checks go through [`str_of`]: with only strings in the keyspace it
-//! cannot fail yet, but every command already asks it, so collections only
-//! need to teach it to answer WRONGTYPE.
+//! Type checks go through [`str_of`], which answers WRONGTYPE for a key
+//! holding a collection.
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use larder_engine::{EntryRef, Key, Lookup, StrRef, StrValue, Ttl, Txn};
+use larder_engine::{EntryRef, Key, Kind, Lookup, StrRef, StrValue, Ttl, Txn};
 
 use crate::command::{flags::*, parse_i64, Command, Ctx};
 use crate::error::{
     wrong_arity, CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, OVERFLOW, STRING_TOO_LONG, SYNTAX,
+    WRONGTYPE,
 };
 use crate::longdouble::LongDouble;
 
@@ -252,7 +252,10 @@ const LCS_ALLOC_FAILED: CmdError =
 /// strings in the keyspace it always succeeds.
 #[inline]
 pub fn str_of(e: EntryRef<'_>) -> Result<StrRef<'_>, CmdError> {
-    Ok(e.value())
+    match e.kind() {
+        Kind::Object => Err(WRONGTYPE),
+        _ => Ok(e.value()),
+    }
 }
 
 /// Replies with a string value: an integer is formatted on the way out.

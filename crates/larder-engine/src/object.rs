@@ -1,0 +1,97 @@
+//! Collection values: what an entry of kind `Object` points at.
+//!
+//! An [`Object`] is one of Redis's collection types; each type picks its
+//! own representation (see `types/`) and names it as OBJECT ENCODING does.
+//! Entries own their object through a `Box` (see `entry.rs`), so a command
+//! changes a collection in place under its shard's lock. [`ObjType`] lets
+//! generic code (the `Txn` helpers) ask for "the list at this key".
+
+use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
+
+#[derive(Clone, Debug)]
+pub enum Object {
+    List(List),
+    Hash(Hash),
+    Set(Set),
+    ZSet(ZSet),
+}
+
+impl Object {
+    /// TYPE's answer.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Object::List(_) => "list",
+            Object::Hash(_) => "hash",
+            Object::Set(_) => "set",
+            Object::ZSet(_) => "zset",
+        }
+    }
+
+    /// OBJECT ENCODING's answer, as Redis 7.0 names it.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Object::List(_) => "quicklist",
+            Object::Hash(h) => h.encoding(),
+            Object::Set(s) => s.encoding(),
+            Object::ZSet(z) => z.encoding(),
+        }
+    }
+
+    /// Elements (list items, hash fields, set members).
+    pub fn len(&self) -> usize {
+        match self {
+            Object::List(l) => l.len(),
+            Object::Hash(h) => h.len(),
+            Object::Set(s) => s.len(),
+            Object::ZSet(z) => z.len(),
+        }
+    }
+
+    /// What freeing costs, as Redis's lazyfreeGetFreeEffort counts it
+    /// (list nodes, else elements): UNLINK frees big ones off-thread.
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Object::List(l) => l.node_count(),
+            o => o.len(),
+        }
+    }
+
+    /// Redis deletes a collection's key when it becomes empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A collection type that can be found inside an [`Object`].
+pub trait ObjType: Sized {
+    fn of(o: &Object) -> Option<&Self>;
+    fn of_mut(o: &mut Object) -> Option<&mut Self>;
+    fn wrap(self) -> Object;
+}
+
+macro_rules! obj_type {
+    ($t:ty, $v:ident) => {
+        impl ObjType for $t {
+            fn of(o: &Object) -> Option<&Self> {
+                match o {
+                    Object::$v(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn of_mut(o: &mut Object) -> Option<&mut Self> {
+                match o {
+                    Object::$v(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn wrap(self) -> Object {
+                Object::$v(self)
+            }
+        }
+    };
+}
+
+obj_type!(List, List);
+obj_type!(Hash, Hash);
+obj_type!(Set, Set);
+obj_type!(ZSet, ZSet);

@@ -1,0 +1,224 @@
+//! `adaptive`: W-TinyLFU whose window size is chosen by miniature
+//! simulations, in an exact form and in the sampled form the server runs.
+//!
+//! Why: TinyLFU admission (a newcomer must be more frequent than the victim
+//! to stay) is what beats LRU on loops, scans and skewed popularity, but the
+//! right size of its recency window depends on the workload: 1% is best when
+//! frequency rules (database and program traces, loops), half the cache or
+//! more when recency rules (file-system traces such as `sprite`, where a
+//! static 1% window loses three points to plain LRU). Caffeine climbs to a
+//! size by trial and error; on short or noisy traces that wanders. Here a
+//! [`Tuner`] runs six miniature W-TinyLFU caches side by side (windows of 1,
+//! 5, 20, 40, 60 and 80%), fed a hash-sample of the keys (all keys for caches
+//! up to 2,048 entries, else one key in `capacity / 2048`, scaled down as in
+//! SHARDS-style mini-simulation), keeps an exponentially decayed hit count
+//! for each, and moves the real cache to the best window only when its lead
+//! over the current one is statistically clear (more than two standard
+//! deviations of a Poisson count), so noise does not make it thrash.
+//!
+//! Exact form ([`Adaptive`]): a [`WTinyLfu`] (window LRU, segmented main of
+//! 85% protected, 4-bit count-min sketch of 16 counters per entry) resized by
+//! the tuner. Cost: the W-TinyLFU's node and map slot per key, its sketch (8
+//! bytes per entry of capacity), and the minis (six caches of at most 2,048
+//! entries with their sketches: about 6 × 2,048 × 70 bytes ≈ 0.9 MB at most,
+//! independent of the cache size; for small caches, six times the cache).
+//!
+//! Sampled form ([`Scorer`], used by `sampled::Score::Adaptive`): no lists.
+//! Each key keeps only the server's 4-byte access word, whose 24-bit clock
+//! here counts *admissions* (the cache-wide number of keys inserted so far,
+//! read at the key's last access). A key whose clock is within the window's
+//! size (window fraction × resident keys) of the current count counts as in
+//! the window and is evicted only if every sampled key is. Outside it, a key's
+//! eviction score is its sketch frequency (lower is evicted first) and,
+//! between equals, the more recently used goes first: that is W-TinyLFU's
+//! duel, where a candidate leaving the window loses ties to the incumbent
+//! victim (it keeps loops and scans from flushing the frequent keys). The
+//! shared side structures: a sketch of 4 counters per entry (2 bytes per
+//! entry, at least 8 KiB) and the same tuner. Per-key cost: 4 + 2 = 6 bytes,
+//! of which the 4 are the access word every entry already has; plus a fixed
+//! ≤ 0.9 MB for the tuner.
+
+use super::sketch::{mix, Sketch};
+use super::wtinylfu::WTinyLfu;
+use super::CachePolicy;
+use crate::access;
+
+/// Window sizes the tuner tries, as fractions of the capacity.
+pub const WINDOWS: [f64; 6] = [0.01, 0.05, 0.2, 0.4, 0.6, 0.8];
+/// Protected share of the main area.
+const PROTECTED: f64 = 0.85;
+/// Largest miniature cache, in capacity units.
+const MINI_MAX: u64 = 2048;
+/// Decayed hit counts remember about this many mini-capacities of requests.
+const MEMORY: f64 = 8.0;
+/// The sampled form's sketch has 4 counters per entry but never fewer than
+/// this (8 KiB): small caches would otherwise lose their frequency estimates
+/// to collisions.
+const SKETCH_MIN_COUNTERS: usize = 16384;
+/// Standard deviations by which a window must lead to be adopted.
+const CONFIDENCE: f64 = 2.0;
+
+/// Picks the window size by running miniature caches on a sample of keys.
+pub struct Tuner {
+    minis: Vec<WTinyLfu>,
+    scores: Vec<f64>,
+    rate: u64,
+    decay: f64,
+    epoch: u64,
+    seen: u64,
+    current: usize,
+}
+
+impl Tuner {
+    pub fn new(capacity: u64) -> Tuner {
+        let rate = capacity.div_ceil(MINI_MAX).max(1);
+        let mini = (capacity / rate).max(1);
+        Tuner {
+            minis: WINDOWS
+                .iter()
+                .map(|&w| WTinyLfu::with_window(mini, w, PROTECTED, 16))
+                .collect(),
+            scores: vec![0.0; WINDOWS.len()],
+            rate,
+            decay: 1.0 - 1.0 / (MEMORY * mini as f64),
+            epoch: mini,
+            seen: 0,
+            current: 0,
+        }
+    }
+
+    /// The window in force, as a fraction of the capacity.
+    pub fn window(&self) -> f64 {
+        WINDOWS[self.current]
+    }
+
+    /// Feeds one request; returns the new window when it changes.
+    pub fn record(&mut self, key: u64, size: u32) -> Option<f64> {
+        if self.rate > 1 && !mix(key ^ 0x7e57).is_multiple_of(self.rate) {
+            return None;
+        }
+        for (m, s) in self.minis.iter_mut().zip(self.scores.iter_mut()) {
+            let hit = m.access(key, size);
+            *s = *s * self.decay + f64::from(u8::from(hit));
+        }
+        self.seen += 1;
+        if self.seen < self.epoch {
+            return None;
+        }
+        self.seen = 0;
+        let best = (0..self.scores.len())
+            .max_by(|&a, &b| self.scores[a].total_cmp(&self.scores[b]))
+            .unwrap_or(0);
+        let (b, c) = (self.scores[best], self.scores[self.current]);
+        if best != self.current && b - c > CONFIDENCE * (c + 1.0).sqrt() {
+            self.current = best;
+            return Some(WINDOWS[best]);
+        }
+        None
+    }
+}
+
+/// The exact form.
+pub struct Adaptive {
+    main: WTinyLfu,
+    tuner: Tuner,
+}
+
+impl Adaptive {
+    pub fn new(capacity: u64) -> Adaptive {
+        Adaptive {
+            main: WTinyLfu::with_window(capacity, WINDOWS[0], PROTECTED, 16),
+            tuner: Tuner::new(capacity),
+        }
+    }
+}
+
+impl CachePolicy for Adaptive {
+    fn access(&mut self, key: u64, size: u32) -> bool {
+        if let Some(w) = self.tuner.record(key, size) {
+            self.main.set_window(w);
+        }
+        self.main.access(key, size)
+    }
+
+    fn name(&self) -> String {
+        "adaptive".to_string()
+    }
+
+    fn len(&self) -> usize {
+        self.main.len()
+    }
+
+    fn used(&self) -> u64 {
+        self.main.used()
+    }
+}
+
+/// The sampled form's shared state: what the server would keep beside its
+/// keyspace to score eviction candidates.
+pub struct Scorer {
+    sketch: Sketch,
+    tuner: Tuner,
+    /// Keys admitted so far (the clock of the access words).
+    admissions: u64,
+}
+
+impl Scorer {
+    pub fn new(capacity: u64) -> Scorer {
+        Scorer {
+            sketch: Sketch::with_counters(
+                (capacity.min(1 << 26) as usize * 4).max(SKETCH_MIN_COUNTERS),
+                10 * capacity.max(1),
+            ),
+            tuner: Tuner::new(capacity),
+            admissions: 0,
+        }
+    }
+
+    /// Bytes of shared side structures beyond the per-key access word
+    /// (the sketch; the tuner's fixed cost is reported by the docs).
+    pub fn sketch_bytes(&self) -> usize {
+        self.sketch.bytes()
+    }
+
+    fn clock(&self) -> u32 {
+        (self.admissions as u32) & access::CLOCK_MAX
+    }
+
+    /// Counts a request (hit or miss) in the sketch and the tuner.
+    pub fn record(&mut self, key: u64, size: u32) {
+        self.sketch.increment(key);
+        self.tuner.record(key, size);
+    }
+
+    /// The access word of a key being admitted.
+    pub fn admit(&mut self) -> u32 {
+        self.admissions += 1;
+        access::pack(self.clock(), 0)
+    }
+
+    /// The access word of a key just hit.
+    pub fn touch(&self, old: u32) -> u32 {
+        access::pack(self.clock(), access::counter_of(old))
+    }
+
+    /// Eviction score (higher = evict first) of a key with `access`, in a
+    /// cache of `resident` keys.
+    pub fn score(&self, key: u64, access_word: u32, resident: usize) -> u64 {
+        let age = u64::from(access::elapsed(
+            self.clock(),
+            access::clock_of(access_word),
+        ));
+        let window = (self.tuner.window() * resident as f64) as u64;
+        if age < window {
+            // In the window: evictable only if the whole sample is, oldest first.
+            return age;
+        }
+        let rarity = u64::from(15 - self.sketch.estimate(key));
+        let age = age.min(u64::from(access::CLOCK_MAX));
+        let v = std::env::var("TB").unwrap_or_default();
+        let lru_ties = v == "lru" || (v == "regime" && self.tuner.window() > 0.1);
+        let tie = if lru_ties { age } else { u64::from(access::CLOCK_MAX) - age };
+        (1 << 40) | (rarity << 24) | tie
+    }
+}

@@ -1,0 +1,19 @@
+//! The collection types behind [`crate::object::Object`], each with a
+//! compact encoding for small values and a real structure for large ones,
+//! converting at the points Redis 7.0 does (so OBJECT ENCODING agrees):
+//!
+//! - [`pack`]: a listpack-like run of byte strings in one exact allocation;
+//! - [`intset`]: sorted integers at the narrowest width;
+//! - [`dict`]: a SCAN-safe open-addressing table of thin pointers, and the
+//!   blobs it holds for sets and hashes;
+//! - [`skiplist`]: Redis's zskiplist with members stored in the nodes;
+//! - [`list`], [`hash`], [`set`], [`zset`]: the types themselves.
+
+pub mod dict;
+pub mod hash;
+pub mod intset;
+pub mod list;
+pub mod pack;
+pub mod set;
+pub mod skiplist;
+pub mod zset;

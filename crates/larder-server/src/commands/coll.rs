@@ -1,0 +1,142 @@
+//! Helpers shared by the collection families (`lists.rs`, `hashes.rs`,
+//! `sets.rs`, `zsets.rs`): the command-table constructor, the encoding
+//! thresholds in force, the HSCAN/SSCAN/ZSCAN option parser and reply, and
+//! Redis's number formats that only collections use.
+//!
+//! Type checks are the engine's (`Txn::read_obj` / `write_obj` return
+//! `WrongType`, which converts into the WRONGTYPE error), so a handler reads
+//! `txn.read_obj::<List>(&key, Lookup::Read)?` and gets `Option<&List>`.
+
+use larder_engine::types::list::End;
+use larder_engine::Limits;
+
+use crate::command::{Command, Ctx, Handler};
+use crate::commands::keys::{parse_cursor, KeyList};
+use crate::error::{CmdError, SYNTAX};
+
+/// A command-table entry for a collection command (no subcommands).
+pub const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    acl: &'static str,
+    handler: Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys,
+        acl,
+        handler,
+        subcommands: &[],
+    }
+}
+
+/// The encoding thresholds for this command.
+pub fn limits(ctx: &Ctx<'_>) -> Limits {
+    ctx.engine().config.limits()
+}
+
+/// `LEFT` / `RIGHT` (Redis's getListPositionFromObjectOrReply).
+pub fn end_arg(ctx: &Ctx<'_>, i: usize) -> Result<End, CmdError> {
+    if ctx.arg_is(i, "left") {
+        Ok(End::Head)
+    } else if ctx.arg_is(i, "right") {
+        Ok(End::Tail)
+    } else {
+        Err(SYNTAX)
+    }
+}
+
+/// Redis's getRangeLongFromObjectOrReply with a custom message: an integer
+/// in `lo..=hi`, else `ERR <msg>`.
+pub fn ranged_arg(ctx: &Ctx<'_>, i: usize, lo: i64, hi: i64, msg: &'static str) -> Result<i64, CmdError> {
+    match crate::command::parse_i64(ctx.arg(i)) {
+        Some(v) if (lo..=hi).contains(&v) => Ok(v),
+        _ => Err(CmdError::new(msg)),
+    }
+}
+
+/// The count of HRANDFIELD / SRANDMEMBER / ZRANDMEMBER: an integer other
+/// than i64::MIN (whose negation would overflow).
+pub fn rand_count_arg(ctx: &Ctx<'_>) -> Result<i64, CmdError> {
+    let v = ctx.i64_arg(2)?;
+    if v == i64::MIN {
+        return Err(CmdError::new(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    Ok(v)
+}
+
+/// The cursor of HSCAN/SSCAN/ZSCAN (argument 2).
+pub fn scan_cursor(ctx: &Ctx<'_>) -> Result<u64, CmdError> {
+    parse_cursor(ctx.arg(2)).ok_or(CmdError::new("ERR invalid cursor"))
+}
+
+/// HSCAN/SSCAN/ZSCAN options from argument 3 on (Redis's
+/// scanGenericCommand: COUNT ≥ 1, MATCH; no TYPE for collections).
+pub struct ScanOpts<'a> {
+    pub count: usize,
+    pub pattern: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOpts<'a> {
+    pub fn parse(ctx: &Ctx<'a>) -> Result<ScanOpts<'a>, CmdError> {
+        let mut o = ScanOpts {
+            count: 10,
+            pattern: None,
+        };
+        let mut i = 3;
+        while i < ctx.argc() {
+            let has_value = ctx.argc() - i >= 2;
+            if ctx.arg_is(i, "count") && has_value {
+                let n = ctx.i64_arg(i + 1)?;
+                if n < 1 {
+                    return Err(SYNTAX);
+                }
+                o.count = usize::try_from(n).unwrap_or(usize::MAX);
+            } else if ctx.arg_is(i, "match") && has_value {
+                let p = ctx.arg(i + 1);
+                o.pattern = (p != b"*").then_some(p);
+            } else {
+                return Err(SYNTAX);
+            }
+            i += 2;
+        }
+        Ok(o)
+    }
+
+    pub fn matches(&self, s: &[u8]) -> bool {
+        self.pattern
+            .is_none_or(|p| larder_engine::glob::matches(p, s, false))
+    }
+}
+
+/// Writes `[cursor, [items...]]`.
+pub(crate) fn scan_reply(ctx: &mut Ctx<'_>, next: u64, items: &KeyList) {
+    ctx.out.array(2);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    items.write(&mut ctx.out);
+}
+
+/// The empty scan reply for a missing key (Redis's `shared.emptyscan`).
+pub(crate) fn empty_scan(ctx: &mut Ctx<'_>) {
+    scan_reply(ctx, 0, &KeyList::new());
+}
+
+/// Redis's d2string: integral values (within ±2^62) as integers, `inf`,
+/// `-inf`, `0`/`-0`, else `%.17g`. How listpack sorted sets store scores,
+/// hence what ZSCAN shows for them.
+pub fn d2string(v: f64, out: &mut Vec<u8>) {
+    const LIMIT: f64 = (i64::MAX / 2) as f64;
+    if v == 0.0 {
+        out.extend_from_slice(if v.is_sign_negative() { b"-0" } else { b"0" });
+    } else if v.is_finite() && (-LIMIT..=LIMIT).contains(&v) && v == (v as i64) as f64 {
+        out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
+    } else {
+        larder_resp::number::fmt_double_g17(v, out);
+    }
+}

@@ -1,0 +1,568 @@
+//! Integration tests of the server's admin side against the real binary,
+//! with the `redis` crate and `redis-cli` as clients: INFO, CONFIG SET and
+//! REWRITE, CLIENT LIST/KILL, MONITOR, SHUTDOWN, AUTH, idle `timeout`,
+//! `maxclients`, config file errors and the command line.
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{esc, free_port, larder_bin, start_larder, ServerProc};
+
+fn conn(p: &ServerProc) -> redis::Connection {
+    redis::Client::open(format!("redis://127.0.0.1:{}/", p.port))
+        .expect("client")
+        .get_connection()
+        .expect("connect")
+}
+
+fn info(c: &mut redis::Connection, section: &str) -> String {
+    redis::cmd("INFO").arg(section).query(c).expect("INFO")
+}
+
+/// The value of `field` in INFO text.
+fn field<'a>(text: &'a str, field: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+}
+
+fn num(text: &str, name: &str) -> i64 {
+    field(text, name)
+        .unwrap_or_else(|| panic!("INFO has no {name}:\n{text}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("INFO {name} is not a number"))
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "larder-it-{tag}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Starts `larder <args>` (the caller chooses every argument, e.g. a
+/// positional config file) and waits until `port` accepts connections.
+/// The process gets its own directory under `parent` (removed with it).
+fn spawn_larder(args: &[String], port: u16, parent: &Path) -> ServerProc {
+    let dir = parent.join(format!("run-{}", free_port()));
+    std::fs::create_dir_all(&dir).expect("run dir");
+    let dir = dir.as_path();
+    let log = std::fs::File::create(dir.join("server.log")).expect("log");
+    let child = Command::new(larder_bin())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn larder");
+    let mut p = ServerProc {
+        child,
+        port,
+        dir: dir.to_path_buf(),
+        name: "larder".into(),
+    };
+    let start = Instant::now();
+    while TcpStream::connect(p.addr()).is_err() {
+        assert!(p.is_running(), "larder exited: {}", p.log());
+        assert!(start.elapsed() < Duration::from_secs(10), "no listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p
+}
+
+#[test]
+fn info_fields_are_present_and_sane() {
+    let p = start_larder(&[]);
+    let mut c = conn(&p);
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let _: Option<String> = redis::cmd("GET").arg("nosuch").query(&mut c).unwrap();
+    let _ = redis::cmd("NOSUCHCMD").query::<()>(&mut c);
+    let all = info(&mut c, "everything");
+    for f in [
+        "redis_version",
+        "larder_version",
+        "redis_mode",
+        "os",
+        "arch_bits",
+        "process_id",
+        "run_id",
+        "tcp_port",
+        "uptime_in_seconds",
+        "uptime_in_days",
+        "hz",
+        "executable",
+        "config_file",
+        "connected_clients",
+        "blocked_clients",
+        "maxclients",
+        "used_memory",
+        "used_memory_human",
+        "used_memory_rss",
+        "used_memory_rss_human",
+        "used_memory_peak",
+        "used_memory_dataset",
+        "maxmemory",
+        "maxmemory_human",
+        "maxmemory_policy",
+        "mem_fragmentation_ratio",
+        "mem_allocator",
+        "loading",
+        "rdb_changes_since_last_save",
+        "rdb_bgsave_in_progress",
+        "rdb_last_save_time",
+        "rdb_last_bgsave_status",
+        "aof_enabled",
+        "aof_rewrite_in_progress",
+        "total_connections_received",
+        "total_commands_processed",
+        "instantaneous_ops_per_sec",
+        "total_net_input_bytes",
+        "total_net_output_bytes",
+        "rejected_connections",
+        "expired_keys",
+        "evicted_keys",
+        "keyspace_hits",
+        "keyspace_misses",
+        "total_error_replies",
+        "role",
+        "connected_slaves",
+        "used_cpu_sys",
+        "used_cpu_user",
+    ] {
+        assert!(field(&all, f).is_some(), "INFO lacks {f}:\n{all}");
+    }
+    assert!(
+        all.starts_with("# Server\r\nredis_version:7.0.15\r\n"),
+        "{all}"
+    );
+    assert_eq!(num(&all, "process_id"), i64::from(p.pid()));
+    assert_eq!(num(&all, "tcp_port"), i64::from(p.port));
+    assert!(num(&all, "connected_clients") >= 1);
+    assert!(num(&all, "used_memory") > 0);
+    assert!(num(&all, "used_memory_rss") > 0);
+    assert!(num(&all, "used_memory_peak") >= num(&all, "used_memory"));
+    assert!(num(&all, "rdb_changes_since_last_save") >= 1);
+    assert!(num(&all, "keyspace_misses") >= 1);
+    assert!(num(&all, "total_error_replies") >= 1);
+    assert_eq!(field(&all, "role"), Some("master"));
+    assert_eq!(field(&all, "loading"), Some("0"));
+    assert_eq!(field(&all, "run_id").map(str::len), Some(40));
+    assert_eq!(field(&all, "db0"), Some("keys=1,expires=0,avg_ttl=0"));
+    assert!(field(&all, "errorstat_ERR").is_some(), "{all}");
+    let set = field(&all, "cmdstat_set").expect("cmdstat_set");
+    assert!(
+        set.starts_with("calls=1,usec=") && set.contains(",rejected_calls=0,failed_calls=0"),
+        "{set}"
+    );
+    // Sections on request, in canonical order; unknown names ignored.
+    let two = info(&mut c, "keyspace");
+    assert_eq!(two, "# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n");
+    let multi: String = redis::cmd("INFO")
+        .arg("keyspace")
+        .arg("server")
+        .arg("nosuch")
+        .query(&mut c)
+        .unwrap();
+    assert!(multi.starts_with("# Server\r\n") && multi.contains("\r\n\r\n# Keyspace\r\n"));
+    let default = info(&mut c, "default");
+    assert!(!default.contains("# Commandstats"));
+    // RESP3: a verbatim string.
+    let mut raw = p.client();
+    raw.cmd_str(&["HELLO", "3"]);
+    let r = raw.cmd_str(&["INFO", "server"]);
+    assert!(r.starts_with(b"="), "{}", esc(&r));
+    assert!(esc(&r).contains("txt:# Server"));
+    // CONFIG RESETSTAT clears the counters.
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    let stats = info(&mut c, "stats");
+    assert_eq!(num(&stats, "keyspace_misses"), 0);
+    assert_eq!(num(&stats, "total_error_replies"), 0);
+}
+
+#[test]
+fn config_set_maxmemory_shows_in_info() {
+    let p = start_larder(&[]);
+    let mut c = conn(&p);
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("100mb")
+        .arg("maxmemory-policy")
+        .arg("allkeys-lru")
+        .query(&mut c)
+        .unwrap();
+    let mem = info(&mut c, "memory");
+    assert_eq!(field(&mem, "maxmemory"), Some("104857600"));
+    assert_eq!(field(&mem, "maxmemory_human"), Some("100.00M"));
+    assert_eq!(field(&mem, "maxmemory_policy"), Some("allkeys-lru"));
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(got, vec!["maxmemory", "104857600"]);
+    // A failed SET changes nothing.
+    let err = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("1mb")
+        .arg("hz")
+        .arg("x")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("possibly related to argument 'hz'"),
+        "{err}"
+    );
+    let mem = info(&mut c, "memory");
+    assert_eq!(field(&mem, "maxmemory"), Some("104857600"));
+}
+
+#[test]
+fn config_rewrite_round_trip() {
+    let dir = temp_dir("rewrite");
+    let port = free_port();
+    let path = dir.join("larder.conf");
+    let original = format!(
+        "# Larder test config\nport {port}\nbind 127.0.0.1\n\n# memory\nmaxmemory 10mb\nsave 60 1\nsave 300 10\n# end\n"
+    );
+    std::fs::write(&path, &original).unwrap();
+    // Positional config file, then a flag that overrides it.
+    let args = vec![
+        "server".to_string(),
+        path.display().to_string(),
+        "--timeout".into(),
+        "30".into(),
+    ];
+    let p = spawn_larder(&args, port, &dir);
+    let mut c = conn(&p);
+    let file: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(file[1], "10485760");
+    let info_text = info(&mut c, "server");
+    let canon = std::fs::canonicalize(&path).unwrap();
+    assert_eq!(
+        field(&info_text, "config_file"),
+        Some(&*canon.display().to_string())
+    );
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("20mb")
+        .arg("hz")
+        .arg("15")
+        .arg("save")
+        .arg("3600 1")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG").arg("REWRITE").query(&mut c).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let expected_start = format!(
+        "# Larder test config\nport {port}\nbind 127.0.0.1\n\n# memory\nmaxmemory 20971520\nsave 3600 1\n# end\n# Generated by CONFIG REWRITE\n"
+    );
+    assert!(text.starts_with(&expected_start), "{text}");
+    assert!(
+        text.contains("\nhz 15\n") && text.contains("\ntimeout 30\n"),
+        "{text}"
+    );
+    drop(c);
+    drop(p);
+    // Restart from the rewritten file alone.
+    let p = spawn_larder(&["server".into(), path.display().to_string()], port, &dir);
+    let mut c = conn(&p);
+    for (name, want) in [
+        ("maxmemory", "20971520"),
+        ("hz", "15"),
+        ("timeout", "30"),
+        ("save", "3600 1"),
+    ] {
+        let v: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(name)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(v[1], want, "{name}");
+    }
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn config_rewrite_without_file_fails() {
+    let p = start_larder(&[]);
+    let mut raw = p.client();
+    assert_eq!(
+        raw.cmd_str(&["CONFIG", "REWRITE"]),
+        b"-ERR The server is running without a config file\r\n"
+    );
+}
+
+#[test]
+fn client_list_and_kill() {
+    let p = start_larder(&[]);
+    let mut a = p.client();
+    let mut b = p.client();
+    assert_eq!(b.cmd_str(&["CLIENT", "SETNAME", "victim"]), b"+OK\r\n");
+    let id_b = common::reply_int(&b.cmd_str(&["CLIENT", "ID"])).unwrap();
+    let list = a.cmd_str(&["CLIENT", "LIST"]);
+    let text = String::from_utf8_lossy(&list);
+    let line = text
+        .lines()
+        .find(|l| l.contains("name=victim"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.starts_with(&format!("id={id_b} addr=127.0.0.1:")),
+        "{line}"
+    );
+    for f in [
+        " laddr=",
+        " fd=",
+        " age=",
+        " idle=",
+        " flags=N ",
+        " db=0 ",
+        " cmd=client",
+        " user=default ",
+        " resp=2",
+    ] {
+        assert!(line.contains(f), "{f} missing in {line}");
+    }
+    let only = a.cmd_str(&["CLIENT", "LIST", "ID", &id_b.to_string()]);
+    assert_eq!(String::from_utf8_lossy(&only).matches("id=").count(), 1);
+    // New form: by id.
+    assert_eq!(
+        a.cmd_str(&["CLIENT", "KILL", "ID", &id_b.to_string()]),
+        b":1\r\n"
+    );
+    assert!(b.is_closed_within(Duration::from_secs(2)));
+    // Old form: by address.
+    let mut c = p.client();
+    assert_eq!(c.cmd_str(&["PING"]), b"+PONG\r\n");
+    let addr = c.stream.local_addr().unwrap().to_string();
+    assert_eq!(a.cmd_str(&["CLIENT", "KILL", &addr]), b"+OK\r\n");
+    assert!(c.is_closed_within(Duration::from_secs(2)));
+    // The registry forgets a client just after its socket closes.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        a.cmd_str(&["CLIENT", "KILL", &addr]),
+        b"-ERR No such client\r\n"
+    );
+    // SKIPME no kills the caller too, after its reply.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        a.cmd_str(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"]),
+        b":1\r\n"
+    );
+    assert!(a.is_closed_within(Duration::from_secs(2)));
+}
+
+#[test]
+fn monitor_sees_other_clients() {
+    let p = start_larder(&[]);
+    let mut m = p.client();
+    assert_eq!(m.cmd_str(&["MONITOR"]), b"+OK\r\n");
+    let mut c = conn(&p);
+    let _: () = redis::cmd("SET")
+        .arg("foo")
+        .arg("bar baz")
+        .query(&mut c)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let line = m.read_reply();
+        let s = String::from_utf8_lossy(&line).into_owned();
+        assert!(s.starts_with('+'), "{s}");
+        if s.contains("\"SET\" \"foo\" \"bar baz\"") {
+            assert!(s.contains(" [0 127.0.0.1:"), "{s}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no SET line");
+    }
+}
+
+#[test]
+fn shutdown_stops_the_process() {
+    let mut p = start_larder(&[]);
+    let mut c = p.client();
+    c.send_str(&["SHUTDOWN", "NOSAVE"]);
+    let (bytes, closed) =
+        c.read_until_close_or_quiet(Duration::from_secs(5), Duration::from_secs(5));
+    assert!(closed && bytes.is_empty(), "{}", esc(&bytes));
+    let start = Instant::now();
+    let status = loop {
+        if let Ok(Some(st)) = p.child.try_wait() {
+            break st;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn requirepass_auth_and_hello() {
+    let p = start_larder(&["--requirepass", "s3cret"]);
+    let mut c = p.client();
+    assert_eq!(
+        c.cmd_str(&["GET", "x"]),
+        b"-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(
+        c.cmd_str(&["AUTH", "wrong"]),
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(c.cmd_str(&["AUTH", "s3cret"]), b"+OK\r\n");
+    assert_eq!(c.cmd_str(&["GET", "x"]), b"$-1\r\n");
+    let mut h = p.client();
+    let r = h.cmd_str(&["HELLO", "3", "AUTH", "default", "s3cret"]);
+    assert!(r.starts_with(b"%7\r\n"), "{}", esc(&r));
+    assert_eq!(h.cmd_str(&["PING"]), b"+PONG\r\n");
+    // The redis crate with a password in the URL.
+    let client = redis::Client::open(format!("redis://:s3cret@127.0.0.1:{}/", p.port)).unwrap();
+    let mut rc = client.get_connection().unwrap();
+    let pong: String = redis::cmd("PING").query(&mut rc).unwrap();
+    assert_eq!(pong, "PONG");
+    // CONFIG SET requirepass: new connections need the new password.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("other")
+        .query(&mut rc)
+        .unwrap();
+    let mut n = p.client();
+    assert_eq!(
+        n.cmd_str(&["PING"]),
+        b"-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(n.cmd_str(&["AUTH", "other"]), b"+OK\r\n");
+}
+
+#[test]
+fn idle_timeout_closes_clients() {
+    let p = start_larder(&["--timeout", "1"]);
+    let mut c = p.client();
+    assert_eq!(c.cmd_str(&["PING"]), b"+PONG\r\n");
+    assert!(
+        c.is_closed_within(Duration::from_secs(4)),
+        "idle client kept"
+    );
+    // CONFIG SET timeout 0 turns it off for new waits.
+    let mut a = p.client();
+    assert_eq!(a.cmd_str(&["CONFIG", "SET", "timeout", "0"]), b"+OK\r\n");
+    let mut b = p.client();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(b.cmd_str(&["PING"]), b"+PONG\r\n");
+}
+
+#[test]
+fn maxclients_rejects_extra_clients() {
+    let p = start_larder(&["--maxclients", "2"]);
+    let mut a = p.client();
+    let mut b = p.client();
+    assert_eq!(a.cmd_str(&["PING"]), b"+PONG\r\n");
+    assert_eq!(b.cmd_str(&["PING"]), b"+PONG\r\n");
+    let mut c = p.client();
+    let (bytes, closed) =
+        c.read_until_close_or_quiet(Duration::from_secs(2), Duration::from_secs(5));
+    assert_eq!(bytes, b"-ERR max number of clients reached\r\n");
+    assert!(closed);
+    drop(b);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut d = p.client();
+    assert_eq!(d.cmd_str(&["PING"]), b"+PONG\r\n");
+    let stats = String::from_utf8_lossy(&a.cmd_str(&["INFO", "stats"])).into_owned();
+    assert!(num(&stats, "rejected_connections") >= 1);
+}
+
+#[test]
+fn unknown_directive_fails_startup_with_line() {
+    let dir = temp_dir("baddir");
+    let path = dir.join("bad.conf");
+    std::fs::write(&path, "# comment\nport 0\nfoo bar\n").unwrap();
+    let out = Command::new(larder_bin())
+        .args(["server", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3: unknown directive 'foo'"), "{err}");
+    // A bad value names the line too, and so does a positional file.
+    std::fs::write(&path, "maxmemory lots\n").unwrap();
+    let out = Command::new(larder_bin())
+        .arg("server")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 1:") && err.contains("memory value"),
+        "{err}"
+    );
+    // Unknown flags fail too.
+    let out = Command::new(larder_bin())
+        .args(["server", "--nosuch", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--nosuch"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn command_line_help_and_version() {
+    let out = Command::new(larder_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let out = Command::new(larder_bin()).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("server"));
+}
+
+fn redis_cli() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let found = std::env::split_paths(&path)
+        .map(|d| d.join("redis-cli"))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(!common::require_peers(), "redis-cli not found");
+        println!("SKIP: redis-cli not found");
+    }
+    found
+}
+
+#[test]
+fn redis_cli_talks_to_larder() {
+    let Some(cli) = redis_cli() else { return };
+    let p = start_larder(&[]);
+    let run = |args: &[&str]| {
+        let out = Command::new(&cli)
+            .args(["-p", &p.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(run(&["INFO", "server"]).contains("redis_version:7.0.15"));
+    assert_eq!(run(&["CONFIG", "SET", "maxmemory", "1mb"]), "OK\n");
+    assert_eq!(run(&["CONFIG", "GET", "maxmemory"]), "maxmemory\n1048576\n");
+    assert_eq!(run(&["DBSIZE"]), "0\n");
+    assert!(run(&["CLIENT", "LIST"]).contains("cmd=client|list"));
+    assert!(run(&["COMMAND", "COUNT"]).trim().parse::<u32>().unwrap() > 10);
+}
