@@ -21,9 +21,11 @@
 //!   come and a slot is free; its latency counts from the *intended* time,
 //!   so a server stall that delays later sends is charged to those requests
 //!   (no coordinated omission). Arrivals are timed by a timerfd (`timer`),
-//!   not tokio's 1 ms timer wheel; how late the generator still sends
-//!   (timer slack, a busy thread) is recorded separately (`sched lag` in
-//!   the report) so it can be told apart from the server's share.
+//!   not tokio's 1 ms timer wheel. How late the generator itself sends
+//!   (timer slack, a busy thread: the time from "due, with a free slot" to
+//!   the send) is recorded separately (`generator lag` in the report) so
+//!   it can be told apart from the server's share; waiting for a free slot
+//!   behind slow replies is the server's share and is not in it.
 //!
 //! Warm-up: requests whose start time is before `measure_start` are sent
 //! and answered but not recorded and not drawn from the `--requests`
@@ -328,6 +330,8 @@ async fn drive(
     let mut credits = 0u64;
     let mut stopped = false;
     let mut now = Instant::now();
+    // When replies last freed pipeline slots (for the generator's lag).
+    let mut freed = now;
     loop {
         // Produce what may go out now.
         let mut exhausted = false;
@@ -358,7 +362,9 @@ async fn drive(
             }
             if let Some(s) = &mut sched {
                 if measured {
-                    let lag = now.saturating_duration_since(start);
+                    // Late by the generator's own doing: since the request
+                    // was due *and* had a free slot.
+                    let lag = now.saturating_duration_since(start.max(freed));
                     stats.borrow_mut().record_lag(lag.as_nanos() as u64);
                 }
                 s.advance();
@@ -396,9 +402,7 @@ async fn drive(
         }
         let n = if written < out.len() {
             // The socket is full: wait for room or for replies.
-            let r = conn
-                .ready(Interest::READABLE | Interest::WRITABLE)
-                .await?;
+            let r = conn.ready(Interest::READABLE | Interest::WRITABLE).await?;
             if !r.is_readable() {
                 now = Instant::now();
                 continue;
@@ -461,6 +465,9 @@ async fn drive(
             pos += n;
         }
         drop(st);
+        if pos > 0 {
+            freed = now;
+        }
         inbuf.drain(..pos);
     }
 }

@@ -47,9 +47,9 @@ pub struct Report {
     pub total: CmdReport,
     /// hits / (hits + misses) over all reads, when there were any.
     pub hit_ratio: Option<f64>,
-    /// Open loop: how late the generator sent requests after their
-    /// intended time (already included in the latencies).
-    pub sched_lag_ms: Option<Latency>,
+    /// Open loop: how late the generator sent requests after they were
+    /// due and had a free slot (already included in the latencies).
+    pub generator_lag_ms: Option<Latency>,
 }
 
 impl Report {
@@ -97,7 +97,7 @@ impl Report {
             total: row("TOTAL", &all),
             commands,
             hit_ratio: (reads > 0).then(|| all.hits as f64 / reads as f64),
-            sched_lag_ms: load.rate_per_conn.map(|_| Latency::of(&s.lag)),
+            generator_lag_ms: load.rate_per_conn.map(|_| Latency::of(&s.lag)),
         }
     }
 
@@ -145,12 +145,22 @@ impl Report {
         if let Some(h) = self.hit_ratio {
             writeln!(w, "hit ratio: {:.2}%", h * 100.0)?;
         }
-        if let Some(l) = &self.sched_lag_ms {
+        if let Some(l) = &self.generator_lag_ms {
             writeln!(
                 w,
-                "sched lag (generator, included above): p50 {:.3} p99 {:.3} max {:.3} ms",
+                "generator lag (included above): p50 {:.3} p99 {:.3} max {:.3} ms",
                 l.p50, l.p99, l.max
             )?;
+        }
+        if let Some(r) = self.offered_rate {
+            if self.total.ops_per_sec < 0.95 * r {
+                writeln!(
+                    w,
+                    "warning: the offered rate was not reached: the server fell behind, or \
+                     each connection needs more than one reply per interval (add --clients \
+                     or --pipeline)"
+                )?;
+            }
         }
         for c in &self.commands {
             if let Some(e) = &c.first_error {

@@ -32,8 +32,8 @@ pub struct CmdStats {
 #[derive(Clone)]
 pub struct Stats {
     pub cmds: Vec<CmdStats>,
-    /// Open loop: how late requests were sent after their intended time
-    /// (the generator's own scheduling delay, included in the latencies).
+    /// Open loop: how late the generator sent requests after they were due
+    /// and had a free slot (its own delay, included in the latencies).
     pub lag: Histogram<u64>,
 }
 

@@ -155,7 +155,7 @@ fn against_larder() {
         "offered 1000 in 0.5 s, got {}",
         mget.ops
     );
-    assert!(r.sched_lag_ms.is_some());
+    assert!(r.generator_lag_ms.is_some());
 
     // RESP3, --command templates over a prepopulated key space, warm-up
     // excluded from the counts.

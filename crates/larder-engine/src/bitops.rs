@@ -291,10 +291,7 @@ pub fn signed_overflow(value: i64, incr: i64, bits: u32, ow: Overflow) -> Option
         Overflow::Sat => sat,
         Overflow::Fail => 0,
     };
-    if value > max
-        || (bits != 64 && incr > maxincr)
-        || (value >= 0 && incr > 0 && incr > maxincr)
-    {
+    if value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr) {
         Some(pick(max))
     } else if value < min
         || (bits != 64 && incr < minincr)
@@ -360,7 +357,10 @@ pub fn parse_field_type(arg: &[u8]) -> Option<(bool, u32)> {
         b'u' => false,
         _ => return None,
     };
-    let rest = rest.iter().position(|&b| b == 0).map_or(rest, |n| &rest[..n]);
+    let rest = rest
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(rest, |n| &rest[..n]);
     let bits = parse_i64_strict(rest)?;
     let max = if signed { 64 } else { 63 };
     (1..=max).contains(&bits).then_some((signed, bits as u32))
@@ -410,12 +410,24 @@ mod tests {
         assert!(r.start > r.end);
         // BITPOS \xff\xf0\x00 0 = 12; 1 2 -1 BYTE on \x00\xff\xf0 = 8 ...
         let p = [0xffu8, 0xf0, 0];
-        assert_eq!(pos_range(&p, &resolve_range(0, 2, 3, false), false, false), 12);
+        assert_eq!(
+            pos_range(&p, &resolve_range(0, 2, 3, false), false, false),
+            12
+        );
         let p = [0u8, 0xff, 0xf0];
-        assert_eq!(pos_range(&p, &resolve_range(2, -1, 3, false), true, true), 16);
+        assert_eq!(
+            pos_range(&p, &resolve_range(2, -1, 3, false), true, true),
+            16
+        );
         assert_eq!(pos_range(&p, &resolve_range(7, 15, 3, true), true, true), 8);
-        assert_eq!(pos_range(&[0xff; 2], &resolve_range(0, -1, 2, false), false, true), -1);
-        assert_eq!(pos_range(&[0xff; 2], &resolve_range(0, -1, 2, false), false, false), 16);
+        assert_eq!(
+            pos_range(&[0xff; 2], &resolve_range(0, -1, 2, false), false, true),
+            -1
+        );
+        assert_eq!(
+            pos_range(&[0xff; 2], &resolve_range(0, -1, 2, false), false, false),
+            16
+        );
     }
 
     #[test]
@@ -430,21 +442,48 @@ mod tests {
     #[test]
     fn fields() {
         let mut p = [0u8; 4];
-        assert_eq!(field_write(&mut p, 0, 8, false, false, 255, Overflow::Wrap), Some(0));
+        assert_eq!(
+            field_write(&mut p, 0, 8, false, false, 255, Overflow::Wrap),
+            Some(0)
+        );
         assert_eq!(get_signed(&p, 0, 8), -1);
         assert_eq!(get_unsigned(&p, 4, 8), 0xf0);
-        assert_eq!(field_write(&mut p, 0, 8, false, true, 10, Overflow::Wrap), Some(9));
-        assert_eq!(field_write(&mut p, 0, 8, false, true, 300, Overflow::Sat), Some(255));
-        assert_eq!(field_write(&mut p, 0, 8, false, true, 1, Overflow::Fail), None);
-        assert_eq!(field_write(&mut p, 8, 5, true, true, 100, Overflow::Sat), Some(15));
-        assert_eq!(field_write(&mut p, 8, 5, true, true, -100, Overflow::Sat), Some(-16));
-        assert_eq!(field_write(&mut p, 8, 5, true, true, 17, Overflow::Wrap), Some(1));
+        assert_eq!(
+            field_write(&mut p, 0, 8, false, true, 10, Overflow::Wrap),
+            Some(9)
+        );
+        assert_eq!(
+            field_write(&mut p, 0, 8, false, true, 300, Overflow::Sat),
+            Some(255)
+        );
+        assert_eq!(
+            field_write(&mut p, 0, 8, false, true, 1, Overflow::Fail),
+            None
+        );
+        assert_eq!(
+            field_write(&mut p, 8, 5, true, true, 100, Overflow::Sat),
+            Some(15)
+        );
+        assert_eq!(
+            field_write(&mut p, 8, 5, true, true, -100, Overflow::Sat),
+            Some(-16)
+        );
+        assert_eq!(
+            field_write(&mut p, 8, 5, true, true, 17, Overflow::Wrap),
+            Some(1)
+        );
         let mut q = [0u8, 0, 0, 0, 0, 0, 0, 1];
         let sat = field_write(&mut q, 0, 64, true, true, i64::MAX, Overflow::Sat);
         assert_eq!(sat, Some(i64::MAX));
-        assert_eq!(field_write(&mut q, 0, 64, true, true, 1, Overflow::Fail), None);
+        assert_eq!(
+            field_write(&mut q, 0, 64, true, true, 1, Overflow::Fail),
+            None
+        );
         assert_eq!(q, [0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(signed_overflow(i64::MAX, 1, 64, Overflow::Wrap), Some(i64::MIN));
+        assert_eq!(
+            signed_overflow(i64::MAX, 1, 64, Overflow::Wrap),
+            Some(i64::MIN)
+        );
         assert_eq!(unsigned_overflow(5, -6, 8, Overflow::Wrap), Some(255));
         assert_eq!(parse_field_type(b"u63"), Some((false, 63)));
         assert_eq!(parse_field_type(b"u64"), None);
@@ -454,7 +493,10 @@ mod tests {
         assert_eq!(parse_bit_offset(b"#2", Some(8), 1 << 29), Some(16));
         assert_eq!(parse_bit_offset(b"#2", None, 1 << 29), None);
         assert_eq!(parse_bit_offset(b"4294967296", None, 1 << 29), None);
-        assert_eq!(parse_bit_offset(b"4294967295", None, 1 << 29), Some(4294967295));
+        assert_eq!(
+            parse_bit_offset(b"4294967295", None, 1 << 29),
+            Some(4294967295)
+        );
         assert_eq!(parse_bit_offset(b"-1", None, 1 << 29), None);
     }
 }

@@ -620,7 +620,10 @@ mod tests {
             h,
             hex("48594c4c01000000000000000000008060f38050b1844bfb80425a")
         );
-        assert_eq!(decode_sparse(&h), "Z:8436 v:1,1 Z:4274 v:2,1 Z:3068 v:1,1 Z:603");
+        assert_eq!(
+            decode_sparse(&h),
+            "Z:8436 v:1,1 Z:4274 v:2,1 Z:3068 v:1,1 Z:603"
+        );
         assert_eq!(count(&h), Ok(3));
     }
 
@@ -631,8 +634,12 @@ mod tests {
         assert!(is_valid(&h));
         assert_eq!(cached_count(&h), Some(0));
         assert_eq!(count(&h), Ok(0));
-        assert!(!is_valid(b"HYLL\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"));
-        assert!(!is_valid(b"HYLL\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x7f\xff"));
+        assert!(!is_valid(
+            b"HYLL\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+        ));
+        assert!(!is_valid(
+            b"HYLL\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x7f\xff"
+        ));
         let mut bad = h.clone();
         bad.truncate(17);
         assert_eq!(count(&bad), Err(Corrupt));
@@ -685,7 +692,10 @@ mod tests {
     #[test]
     fn murmur() {
         // Reference values of MurmurHash64A(seed 0xadc83b19).
-        let mut regs: Vec<usize> = [&b"a"[..], b"b", b"c"].iter().map(|e| pattern(e).0).collect();
+        let mut regs: Vec<usize> = [&b"a"[..], b"b", b"c"]
+            .iter()
+            .map(|e| pattern(e).0)
+            .collect();
         regs.sort_unstable();
         assert_eq!(regs, [8436, 12711, 15780]);
         assert_eq!(murmur64a(b"", 0), 0);

@@ -36,9 +36,9 @@ pub mod table;
 pub mod txn;
 pub mod types;
 
+pub use config::Limits;
 pub use entry::{Entry, EntryMut, EntryRef, Kind, StrRef, StrValue};
 pub use evict::{OutOfMemory, Policy};
-pub use config::Limits;
 pub use keyspace::{Engine, EngineOptions, Key, Stats};
 pub use object::{ObjType, Object};
 pub use txn::{Lookup, Ttl, Txn, WrongType};

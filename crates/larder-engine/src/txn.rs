@@ -219,7 +219,12 @@ impl<'e> Txn<'e> {
     ) -> Result<Option<&T>, WrongType> {
         match self.lookup(key, how) {
             None => Ok(None),
-            Some(e) => e.into_ref().object().and_then(T::of).map(Some).ok_or(WrongType),
+            Some(e) => e
+                .into_ref()
+                .object()
+                .and_then(T::of)
+                .map(Some)
+                .ok_or(WrongType),
         }
     }
 

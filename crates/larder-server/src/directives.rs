@@ -534,7 +534,14 @@ pub const DIRECTIVES: &[Directive] = &[
         i32::MIN as i128,
         INT_MAX
     ),
-    int_d!("list-compress-depth", list_compress_depth, u32, 0, INT_MAX, 0),
+    int_d!(
+        "list-compress-depth",
+        list_compress_depth,
+        u32,
+        0,
+        INT_MAX,
+        0
+    ),
     limit_d!(
         "hash-max-listpack-entries",
         "hash-max-ziplist-entries",

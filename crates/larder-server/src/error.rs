@@ -61,7 +61,9 @@ pub fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
     ))
 }
 
-/// Redis prints arguments into error texts with `%.128s`-style truncation.
+/// Redis prints arguments into error texts with `%.128s`: at most `max`
+/// bytes, and, being a C string, only up to a NUL byte.
 pub fn truncate_lossy(b: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len()).min(max);
+    String::from_utf8_lossy(&b[..end]).into_owned()
 }

@@ -8,12 +8,14 @@
 //! (8 bytes per request) unless the trace carries them (oracleGeneral).
 //!
 //! Modules: [`trace`] (streaming readers), [`opt`] (the ceiling), [`plot`]
-//! (hand-written SVG curves). The policies themselves live in
+//! (hand-written SVG curves), [`workload`] (synthetic streams: Zipf, hot set
+//! with scans, shifting popularity). The policies themselves live in
 //! `larder_engine::policy`, shared with the server.
 
 pub mod opt;
 pub mod plot;
 pub mod trace;
+pub mod workload;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -191,8 +193,8 @@ pub fn replay(path: &Path, r: &Replay) -> anyhow::Result<Vec<Row>> {
     }
     let format = r.format.resolve(path);
     let trace = trace::trace_name(path);
-    let needs_next = slots.iter().any(|s| matches!(s.sim, Sim::Opt(_)))
-        && format != TraceFormat::OracleGeneral;
+    let needs_next =
+        slots.iter().any(|s| matches!(s.sim, Sim::Opt(_))) && format != TraceFormat::OracleGeneral;
     let next = if needs_next {
         let mut p = Progress::new(&trace, "future pass", r.progress);
         let n = opt::next_uses(trace::open(path, format)?, r.limit)?;
@@ -273,7 +275,10 @@ impl<'a> Progress<'a> {
         self.last = now;
         self.shown = true;
         let rate = n as f64 / (now - self.start).as_secs_f64() / 1e6;
-        eprint!("\r{} {}: {n} requests ({rate:.1} M/s)   ", self.trace, self.what);
+        eprint!(
+            "\r{} {}: {n} requests ({rate:.1} M/s)   ",
+            self.trace, self.what
+        );
     }
 
     fn finish(&mut self, n: u64) {

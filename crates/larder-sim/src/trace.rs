@@ -152,7 +152,11 @@ impl TraceReader {
             let size = match size {
                 None => 1,
                 Some(rest) => {
-                    let field = rest.split(|&b| b == b',').next().unwrap_or(b"").trim_ascii();
+                    let field = rest
+                        .split(|&b| b == b',')
+                        .next()
+                        .unwrap_or(b"")
+                        .trim_ascii();
                     match parse_u64(field) {
                         Some(s) => u32::try_from(s).unwrap_or(u32::MAX).max(1),
                         // A header line.
@@ -249,7 +253,10 @@ mod tests {
         let got = read_all(&bin, TraceFormat::Auto);
         assert_eq!(got.len(), 2);
         assert_eq!((got[0].key, got[0].size, got[0].next), (42, 300, Some(2)));
-        assert_eq!((got[1].key, got[1].size, got[1].next), (43, 1, Some(u64::MAX)));
+        assert_eq!(
+            (got[1].key, got[1].size, got[1].next),
+            (43, 1, Some(u64::MAX))
+        );
 
         assert_eq!(trace_name(&gz), "t");
         assert_eq!(trace_name(Path::new("/a/w.oracleGeneral.gz")), "w");

@@ -30,6 +30,9 @@ enum Cmd {
     /// Settings use Redis's directive names, in a config file or as flags:
     /// `larder server --port 7000 --maxmemory 1gb --maxmemory-policy allkeys-lru`.
     Server(ServerArgs),
+    /// Load generator for RESP and memcached servers: throughput, latency
+    /// percentiles, open-loop rates, A/B comparison (`--compare`).
+    Bench(larder_bench::BenchArgs),
 }
 
 #[derive(clap::Args, Default)]
@@ -85,6 +88,7 @@ fn run() -> Result<()> {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Cmd::Server(a)) => a,
+        Some(Cmd::Bench(a)) => return larder_bench::run(a),
         None => ServerArgs::default(),
     };
     let config = load_config(&args)?;

@@ -86,7 +86,12 @@ const BITCOUNT_BITPOS: &[&[&str]] = &[
     &["BITCOUNT", "nokey", "a", "b"],
     &["BITCOUNT", "nokey", "1"],
     &["BITCOUNT", "nokey"],
-    &["BITCOUNT", "k", "-9223372036854775808", "9223372036854775807"],
+    &[
+        "BITCOUNT",
+        "k",
+        "-9223372036854775808",
+        "9223372036854775807",
+    ],
     &["BITCOUNT", "k", "0", "-9223372036854775808"],
     &["BITCOUNT", "k", "9223372036854775807", "-1", "BIT"],
     &["SET", "n", "-12345"],
@@ -169,30 +174,65 @@ const BITFIELD_CASES: &[&[&str]] = &[
     &["GET", "f"],
     &["OBJECT", "ENCODING", "f"],
     &["BITFIELD", "f", "INCRBY", "i8", "0", "100"],
-    &["BITFIELD", "f", "OVERFLOW", "SAT", "INCRBY", "i8", "0", "100"],
-    &["BITFIELD", "f", "OVERFLOW", "FAIL", "INCRBY", "i8", "0", "1"],
-    &["BITFIELD", "f", "OVERFLOW", "WRAP", "INCRBY", "i8", "0", "1"],
-    &["BITFIELD", "f", "INCRBY", "u2", "100", "1", "OVERFLOW", "SAT", "INCRBY", "u2", "102", "1"],
-    &["BITFIELD", "f", "GET", "u4", "0", "GET", "i4", "4", "GET", "u63", "1", "GET", "i64", "3"],
-    &["BITFIELD", "f", "SET", "u8", "#1", "255", "GET", "u8", "#1", "GET", "u8", "8"],
+    &[
+        "BITFIELD", "f", "OVERFLOW", "SAT", "INCRBY", "i8", "0", "100",
+    ],
+    &[
+        "BITFIELD", "f", "OVERFLOW", "FAIL", "INCRBY", "i8", "0", "1",
+    ],
+    &[
+        "BITFIELD", "f", "OVERFLOW", "WRAP", "INCRBY", "i8", "0", "1",
+    ],
+    &[
+        "BITFIELD", "f", "INCRBY", "u2", "100", "1", "OVERFLOW", "SAT", "INCRBY", "u2", "102", "1",
+    ],
+    &[
+        "BITFIELD", "f", "GET", "u4", "0", "GET", "i4", "4", "GET", "u63", "1", "GET", "i64", "3",
+    ],
+    &[
+        "BITFIELD", "f", "SET", "u8", "#1", "255", "GET", "u8", "#1", "GET", "u8", "8",
+    ],
     &["BITFIELD", "f", "SET", "i64", "64", "-9223372036854775808"],
     &["BITFIELD", "f", "INCRBY", "i64", "64", "-1"],
-    &["BITFIELD", "f", "OVERFLOW", "SAT", "INCRBY", "i64", "64", "-1"],
-    &["BITFIELD", "f", "OVERFLOW", "FAIL", "INCRBY", "i64", "64", "9223372036854775807"],
+    &[
+        "BITFIELD", "f", "OVERFLOW", "SAT", "INCRBY", "i64", "64", "-1",
+    ],
+    &[
+        "BITFIELD",
+        "f",
+        "OVERFLOW",
+        "FAIL",
+        "INCRBY",
+        "i64",
+        "64",
+        "9223372036854775807",
+    ],
     &["BITFIELD", "f", "SET", "u63", "0", "-1"],
     &["BITFIELD", "f", "OVERFLOW", "SAT", "SET", "u8", "0", "1000"],
-    &["BITFIELD", "f", "OVERFLOW", "SAT", "SET", "i8", "0", "-1000"],
-    &["BITFIELD", "f", "OVERFLOW", "FAIL", "SET", "u8", "0", "256", "GET", "u8", "0"],
-    &["BITFIELD", "f", "SET", "i3", "5", "-5", "GET", "i3", "5", "GET", "u3", "5"],
+    &[
+        "BITFIELD", "f", "OVERFLOW", "SAT", "SET", "i8", "0", "-1000",
+    ],
+    &[
+        "BITFIELD", "f", "OVERFLOW", "FAIL", "SET", "u8", "0", "256", "GET", "u8", "0",
+    ],
+    &[
+        "BITFIELD", "f", "SET", "i3", "5", "-5", "GET", "i3", "5", "GET", "u3", "5",
+    ],
     &["BITFIELD", "f", "INCRBY", "u5", "0", "-100"],
-    &["BITFIELD", "f", "OVERFLOW", "SAT", "INCRBY", "u5", "0", "-100"],
-    &["BITFIELD", "f", "INCRBY", "u1", "3", "1", "INCRBY", "u1", "3", "1"],
+    &[
+        "BITFIELD", "f", "OVERFLOW", "SAT", "INCRBY", "u5", "0", "-100",
+    ],
+    &[
+        "BITFIELD", "f", "INCRBY", "u1", "3", "1", "INCRBY", "u1", "3", "1",
+    ],
     &["BITFIELD", "f"],
     &["BITFIELD", "nokey"],
     &["EXISTS", "nokey"],
     &["BITFIELD", "nokey", "GET", "u8", "0"],
     &["EXISTS", "nokey"],
-    &["BITFIELD", "g", "OVERFLOW", "FAIL", "INCRBY", "u8", "16", "300"],
+    &[
+        "BITFIELD", "g", "OVERFLOW", "FAIL", "INCRBY", "u8", "16", "300",
+    ],
     &["GET", "g"],
     &["BITFIELD", "f", "GET", "u64", "0"],
     &["BITFIELD", "f", "GET", "i65", "0"],
@@ -217,11 +257,23 @@ const BITFIELD_CASES: &[&[&str]] = &[
     &["BITFIELD", "f", "FOO", "u8", "0"],
     &["BITFIELD", "f", "GET", "u8", "0", "EXTRA"],
     &["BITFIELD", "f", "OVERFLOW", "sat"],
-    &["BITFIELD", "f", "get", "u8", "0", "set", "u8", "0", "1", "incrby", "u8", "0", "1"],
+    &[
+        "BITFIELD", "f", "get", "u8", "0", "set", "u8", "0", "1", "incrby", "u8", "0", "1",
+    ],
     &["BITFIELD", "f", "GET", "u8", "0", "SET", "x8", "0", "1"],
     &["BITFIELD_RO", "f", "GET", "u8", "0", "GET", "i16", "3"],
     &["BITFIELD_RO", "f", "SET", "u8", "0", "1"],
-    &["BITFIELD_RO", "f", "INCRBY", "u8", "0", "1", "GET", "x", "0"],
+    &[
+        "BITFIELD_RO",
+        "f",
+        "INCRBY",
+        "u8",
+        "0",
+        "1",
+        "GET",
+        "x",
+        "0",
+    ],
     &["BITFIELD_RO", "f", "OVERFLOW", "SAT"],
     &["BITFIELD_RO", "nokey", "GET", "u8", "0"],
     &["BITFIELD_RO", "f"],
@@ -260,6 +312,14 @@ fn bitop() {
 fn bitfield() {
     let mut s = session!();
     s.run(BITFIELD_CASES);
+    // RESP3: FAIL answers a null, not a nil bulk.
+    s.run(&[
+        &["HELLO", "3"],
+        &[
+            "BITFIELD", "r3", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "5", "GET", "u2", "0",
+        ],
+        &["BITFIELD_RO", "r3", "GET", "i8", "0"],
+    ]);
 }
 
 /// Offsets are bounded by `proto-max-bulk-len` (checked before any
@@ -343,8 +403,19 @@ fn range_sweep() {
 fn bitfield_sweep() {
     let mut s = session!();
     s.case(&["SET", "w", "\u{7f}\u{1}\u{0}"]);
-    s.case_bytes(&[b"SET", b"w", b"\x96\x5a\xff\x00\x81\x7e\x13\x37\xc0\xde\x42"]);
-    let incrs = ["1", "-1", "100", "-100", "9223372036854775807", "-9223372036854775808"];
+    s.case_bytes(&[
+        b"SET",
+        b"w",
+        b"\x96\x5a\xff\x00\x81\x7e\x13\x37\xc0\xde\x42",
+    ]);
+    let incrs = [
+        "1",
+        "-1",
+        "100",
+        "-100",
+        "9223372036854775807",
+        "-9223372036854775808",
+    ];
     for bits in [1u32, 2, 5, 7, 8, 9, 15, 16, 31, 32, 33, 62, 63, 64] {
         for sign in ["i", "u"] {
             if sign == "u" && bits == 64 {

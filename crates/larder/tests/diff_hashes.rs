@@ -71,7 +71,16 @@ const INCR: &[&[&str]] = &[
     &["HINCRBY", "h", "n", "1.5"],
     &["HINCRBY", "noh", "n", "x"],
     &["EXISTS", "noh"],
-    &["HSET", "h", "s", "hello", "big", "9223372036854775807", "sp", " 1"],
+    &[
+        "HSET",
+        "h",
+        "s",
+        "hello",
+        "big",
+        "9223372036854775807",
+        "sp",
+        " 1",
+    ],
     &["HINCRBY", "h", "s", "1"],
     &["HINCRBY", "h", "sp", "1"],
     &["HINCRBY", "h", "big", "1"],
@@ -196,7 +205,13 @@ fn diff_hash_scan() {
     diff_full_scan(&mut d, "HSCAN", "big", &["COUNT", "3"], 2);
     diff_full_scan(&mut d, "HSCAN", "big", &["COUNT", "1000"], 2);
     diff_full_scan(&mut d, "HSCAN", "big", &["MATCH", "field:1*"], 2);
-    diff_full_scan(&mut d, "HSCAN", "big", &["MATCH", "nomatch*", "COUNT", "50"], 2);
+    diff_full_scan(
+        &mut d,
+        "HSCAN",
+        "big",
+        &["MATCH", "nomatch*", "COUNT", "50"],
+        2,
+    );
 }
 
 #[test]
@@ -282,7 +297,9 @@ fn diff_hash_randfield() {
             d.both(&["HSET", key, &format!("f{i}"), &format!("v{i}")]);
         }
         let fields: Vec<Vec<u8>> = (0..n).map(|i| format!("f{i}").into_bytes()).collect();
-        for count in ["1", "3", "-3", "-20", "5", "6", "599", "600", "1000", "-1000"] {
+        for count in [
+            "1", "3", "-3", "-20", "5", "6", "599", "600", "1000", "-1000",
+        ] {
             for extra in [&[][..], &["WITHVALUES"][..]] {
                 let mut args = vec!["HRANDFIELD", key, count];
                 args.extend_from_slice(extra);

@@ -50,9 +50,22 @@ const BASICS: &[&[&str]] = &[
     &["OBJECT", "ENCODING", "i"],
     &["SADD", "j", "x", "1"],
     &["OBJECT", "ENCODING", "j"],
-    &["SADD", "k", "9223372036854775807", "-9223372036854775808", "9223372036854775808"],
+    &[
+        "SADD",
+        "k",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "9223372036854775808",
+    ],
     &["OBJECT", "ENCODING", "k"],
-    &["SADD", "m", "9223372036854775807", "-9223372036854775808", "0", "-0"],
+    &[
+        "SADD",
+        "m",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "0",
+        "-0",
+    ],
     &["OBJECT", "ENCODING", "m"],
     &["SADD", "n", "+1"],
     &["OBJECT", "ENCODING", "n"],
@@ -282,14 +295,18 @@ fn diff_set_encodings() {
     d.case(&["OBJECT", "ENCODING", "w"]);
     d.case(&["CONFIG", "SET", "set-max-intset-entries", "512"]);
     // SPOP's rebuild strategy turns a hashtable of integers into an intset.
-    d.case(&["SADD", "p", "x", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+    d.case(&[
+        "SADD", "p", "x", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10",
+    ]);
     d.case(&["SREM", "p", "x"]);
     d.case(&["OBJECT", "ENCODING", "p"]);
     d.case_with(&["SPOP", "p", "9"], SHAPE);
     d.case(&["SCARD", "p"]);
     d.case(&["OBJECT", "ENCODING", "p"]);
     // Few pops take the other path and keep the encoding.
-    d.case(&["SADD", "q", "x", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+    d.case(&[
+        "SADD", "q", "x", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10",
+    ]);
     d.case(&["SREM", "q", "x"]);
     d.case_with(&["SPOP", "q", "2"], SHAPE);
     d.case(&["OBJECT", "ENCODING", "q"]);
@@ -305,12 +322,21 @@ fn diff_set_random() {
     pop_all(&mut d);
     for (key, n) in [("small", 5usize), ("ints", 300), ("big", 700)] {
         let members: Vec<Vec<u8>> = (0..n)
-            .map(|i| if key == "ints" { i.to_string() } else { format!("m{i}") }.into_bytes())
+            .map(|i| {
+                if key == "ints" {
+                    i.to_string()
+                } else {
+                    format!("m{i}")
+                }
+                .into_bytes()
+            })
             .collect();
         for m in &members {
             d.both(&["SADD", key, std::str::from_utf8(m).unwrap()]);
         }
-        for count in ["1", "3", "-3", "-20", "5", "6", "299", "300", "699", "700", "2000"] {
+        for count in [
+            "1", "3", "-3", "-20", "5", "6", "299", "300", "699", "700", "2000",
+        ] {
             let r = d.case_with(&["SRANDMEMBER", key, count], SHAPE);
             assert_members(&r, &members, "SRANDMEMBER");
             let c: i64 = count.parse().unwrap();

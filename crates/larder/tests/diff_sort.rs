@@ -17,11 +17,17 @@ macro_rules! session {
 }
 
 const SETUP: &[&[&str]] = &[
-    &["RPUSH", "nums", "3", "1", "10", "2", "-5", "2.5", "1e2", "0x10", "-0"],
-    &["RPUSH", "words", "pear", "apple", "fig", "banana", "cherry", "date"],
+    &[
+        "RPUSH", "nums", "3", "1", "10", "2", "-5", "2.5", "1e2", "0x10", "-0",
+    ],
+    &[
+        "RPUSH", "words", "pear", "apple", "fig", "banana", "cherry", "date",
+    ],
     &["SADD", "iset", "5", "3", "9", "1", "7"],
     &["SADD", "sset", "pear", "apple", "fig", "banana"],
-    &["MSET", "w_pear", "3", "w_apple", "1", "w_fig", "4", "w_banana", "2"],
+    &[
+        "MSET", "w_pear", "3", "w_apple", "1", "w_fig", "4", "w_banana", "2",
+    ],
     &["MSET", "o_pear", "P", "o_apple", "A", "o_fig", "F"],
     &["HSET", "h_pear", "rank", "30", "name", "Pear"],
     &["HSET", "h_apple", "rank", "10", "name", "Apple"],
@@ -30,6 +36,10 @@ const SETUP: &[&[&str]] = &[
     &["RPUSH", "mixed", "10", "abc", "2"],
     &["RPUSH", "ties", "b", "a", "c", "a2"],
     &["MSET", "t_b", "1", "t_a", "1", "t_c", "0", "t_a2", "1"],
+    &[
+        "ZADD", "z", "3", "pear", "1", "apple", "2", "fig", "2", "banana",
+    ],
+    &["ZADD", "zn", "5", "10", "1", "30", "3", "20"],
 ];
 
 const CASES: &[&[&str]] = &[
@@ -54,14 +64,45 @@ const CASES: &[&[&str]] = &[
     &["SORT", "words", "BY", "w_*"],
     &["SORT", "words", "BY", "w_*", "DESC"],
     &["SORT", "words", "BY", "w_*", "LIMIT", "0", "2"],
-    &["SORT", "words", "BY", "w_*", "GET", "#", "GET", "o_*", "GET", "h_*->name"],
+    &[
+        "SORT",
+        "words",
+        "BY",
+        "w_*",
+        "GET",
+        "#",
+        "GET",
+        "o_*",
+        "GET",
+        "h_*->name",
+    ],
     &["SORT", "words", "BY", "h_*->rank", "GET", "h_*->name"],
-    &["SORT", "words", "BY", "h_*->rank", "DESC", "GET", "#", "GET", "h_*->rank"],
+    &[
+        "SORT",
+        "words",
+        "BY",
+        "h_*->rank",
+        "DESC",
+        "GET",
+        "#",
+        "GET",
+        "h_*->rank",
+    ],
     &["SORT", "words", "BY", "h_*->nofield"],
     &["SORT", "words", "BY", "o_*", "ALPHA", "GET", "o_*"],
-    &["SORT", "words", "ALPHA", "GET", "w_*", "GET", "nostar", "GET", "#"],
+    &[
+        "SORT", "words", "ALPHA", "GET", "w_*", "GET", "nostar", "GET", "#",
+    ],
     &["SORT", "words", "ALPHA", "GET", "h_*->"],
-    &["SORT", "words", "ALPHA", "GET", "h_*->rank", "GET", "w_*->rank"],
+    &[
+        "SORT",
+        "words",
+        "ALPHA",
+        "GET",
+        "h_*->rank",
+        "GET",
+        "w_*->rank",
+    ],
     &["SORT", "iset"],
     &["SORT", "iset", "DESC", "LIMIT", "1", "2"],
     &["SORT", "iset", "BY", "nosort"],
@@ -70,6 +111,21 @@ const CASES: &[&[&str]] = &[
     &["SORT", "sset", "BY", "w_*", "GET", "#", "GET", "o_*"],
     &["SORT", "sset", "BY", "w_*", "DESC"],
     &["SORT", "sset"],
+    &["OBJECT", "ENCODING", "z"],
+    &["SORT", "z"],
+    &["OBJECT", "ENCODING", "z"],
+    &["SORT", "z", "ALPHA"],
+    &["SORT", "z", "ALPHA", "DESC", "LIMIT", "0", "2"],
+    &["SORT", "z", "BY", "nosort"],
+    &["SORT", "z", "BY", "nosort", "DESC"],
+    &["SORT", "z", "BY", "nosort", "LIMIT", "1", "2"],
+    &["SORT", "z", "BY", "nosort", "DESC", "LIMIT", "1", "2"],
+    &["SORT", "z", "BY", "w_*", "GET", "#", "GET", "h_*->name"],
+    &["SORT", "z", "BY", "nosort", "STORE", "dst"],
+    &["LRANGE", "dst", "0", "-1"],
+    &["SORT_RO", "zn"],
+    &["OBJECT", "ENCODING", "zn"],
+    &["SORT_RO", "zn", "DESC", "LIMIT", "1", "5"],
     &["SORT", "mixed"],
     &["SORT", "mixed", "ALPHA"],
     &["SORT", "mixed", "BY", "nosort"],
@@ -86,7 +142,9 @@ const CASES: &[&[&str]] = &[
     &["LRANGE", "dst", "0", "-1"],
     &["TYPE", "dst"],
     &["OBJECT", "ENCODING", "dst"],
-    &["SORT", "words", "BY", "w_*", "GET", "o_*", "GET", "#", "STORE", "dst"],
+    &[
+        "SORT", "words", "BY", "w_*", "GET", "o_*", "GET", "#", "STORE", "dst",
+    ],
     &["LRANGE", "dst", "0", "-1"],
     &["SORT", "sset", "BY", "nosort", "STORE", "dst"],
     &["LRANGE", "dst", "0", "-1"],
@@ -131,7 +189,9 @@ fn sort() {
     s.run(CASES);
     // Numbers as C's strtod reads them: blanks, hex, inf; junk refused.
     s.run(&[
-        &["RPUSH", "odd", " 5", "0x1A", "inf", "-inf", "1e1", ".5", "7."],
+        &[
+            "RPUSH", "odd", " 5", "0x1A", "inf", "-inf", "1e1", ".5", "7.",
+        ],
         &["SORT", "odd"],
         &["SORT", "odd", "DESC"],
         &["RPUSH", "bad", "1", "2x"],
@@ -151,4 +211,9 @@ fn sort() {
     // table order: compare as sets.
     s.case_with(&["SORT", "sset", "BY", "nosort"], Cmp::Sorted);
     s.case_with(&["SORT", "sset", "BY", "nosort", "GET", "o_*"], Cmp::Sorted);
+    // RESP3: a missing GET is a null.
+    s.run(&[
+        &["HELLO", "3"],
+        &["SORT", "words", "ALPHA", "GET", "o_*", "LIMIT", "0", "3"],
+    ]);
 }

@@ -1,9 +1,6 @@
 //! Differential tests that need non-string values (lists, hashes, sets,
 //! sorted sets): WRONGTYPE errors from string commands, TYPE, SCAN TYPE,
 //! RENAME/COPY/MOVE of collections.
-//!
-//! IGNORED until Larder supports collections: enable by removing the
-//! `#[ignore]` attributes (or run now with `cargo test -- --ignored`).
 
 mod common;
 use common::DiffSession;
@@ -90,7 +87,6 @@ const WRONGTYPE_CASES: &[&[&str]] = &[
 ];
 
 #[test]
-#[ignore = "needs collection types in Larder; enable when lists/hashes/sets/zsets land"]
 fn diff_wrongtype() {
     let mut d = session!();
     d.run(SETUP);
@@ -98,7 +94,6 @@ fn diff_wrongtype() {
 }
 
 #[test]
-#[ignore = "needs collection types in Larder; enable when lists/hashes/sets/zsets land"]
 fn diff_scan_type_collections() {
     let mut d = session!();
     d.run(SETUP);

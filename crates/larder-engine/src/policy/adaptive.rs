@@ -205,20 +205,14 @@ impl Scorer {
     /// Eviction score (higher = evict first) of a key with `access`, in a
     /// cache of `resident` keys.
     pub fn score(&self, key: u64, access_word: u32, resident: usize) -> u64 {
-        let age = u64::from(access::elapsed(
-            self.clock(),
-            access::clock_of(access_word),
-        ));
+        let age = u64::from(access::elapsed(self.clock(), access::clock_of(access_word)));
         let window = (self.tuner.window() * resident as f64) as u64;
         if age < window {
             // In the window: evictable only if the whole sample is, oldest first.
             return age;
         }
         let rarity = u64::from(15 - self.sketch.estimate(key));
-        let age = age.min(u64::from(access::CLOCK_MAX));
-        let v = std::env::var("TB").unwrap_or_default();
-        let lru_ties = v == "lru" || (v == "regime" && self.tuner.window() > 0.1);
-        let tie = if lru_ties { age } else { u64::from(access::CLOCK_MAX) - age };
-        (1 << 40) | (rarity << 24) | tie
+        let recency = u64::from(access::CLOCK_MAX) - age.min(u64::from(access::CLOCK_MAX));
+        (1 << 40) | (rarity << 24) | recency
     }
 }

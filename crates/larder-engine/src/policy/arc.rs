@@ -99,7 +99,9 @@ impl CachePolicy for Arc {
                 let (t1, b1) = (self.bytes(T1), self.bytes(B1));
                 let total = t1 + b1 + self.bytes(T2) + self.bytes(B2);
                 if t1 + b1 + size64 > c {
-                    while self.bytes(T1) + self.bytes(B1) + size64 > c && self.lists[B1 as usize].len > 0 {
+                    while self.bytes(T1) + self.bytes(B1) + size64 > c
+                        && self.lists[B1 as usize].len > 0
+                    {
                         self.drop_tail(B1);
                     }
                     while self.bytes(T1) + self.bytes(B1) + size64 > c {

@@ -98,16 +98,12 @@ pub fn build(name: &str, capacity: u64, opts: &Options) -> Option<Box<dyn CacheP
         "arc" => Box::new(arc::Arc::new(capacity)),
         "wtinylfu" | "tinylfu" => Box::new(wtinylfu::WTinyLfu::new(capacity)),
         "adaptive" => Box::new(adaptive::Adaptive::new(capacity)),
-        "allkeyslru" | "sampledlru" => Box::new(sampled::Sampled::new(
-            capacity,
-            sampled::Score::Lru,
-            opts,
-        )),
-        "allkeyslfu" | "sampledlfu" => Box::new(sampled::Sampled::new(
-            capacity,
-            sampled::Score::Lfu,
-            opts,
-        )),
+        "allkeyslru" | "sampledlru" => {
+            Box::new(sampled::Sampled::new(capacity, sampled::Score::Lru, opts))
+        }
+        "allkeyslfu" | "sampledlfu" => {
+            Box::new(sampled::Sampled::new(capacity, sampled::Score::Lfu, opts))
+        }
         "allkeysadaptive" | "sampledadaptive" => Box::new(sampled::Sampled::new(
             capacity,
             sampled::Score::Adaptive,

@@ -85,7 +85,10 @@ impl Sampled {
             Score::Lfu => {
                 let now = self.decay_clock();
                 let c = access::lfu_decayed(old, now, 1);
-                access::pack(now, access::lfu_log_incr(c, LFU_LOG_FACTOR, self.rng.unit()))
+                access::pack(
+                    now,
+                    access::lfu_log_incr(c, LFU_LOG_FACTOR, self.rng.unit()),
+                )
             }
             Score::Adaptive => match &self.scorer {
                 Some(s) => s.touch(old),

@@ -84,7 +84,11 @@ impl Sketch {
     pub fn increment(&mut self, key: u64) {
         let slots = self.slots(key);
         let counter = |t: &[u64], (w, s): (usize, u32)| ((t[w] >> s) & 15) as u8;
-        let min = slots.iter().map(|&x| counter(&self.table, x)).min().unwrap_or(0);
+        let min = slots
+            .iter()
+            .map(|&x| counter(&self.table, x))
+            .min()
+            .unwrap_or(0);
         if min < 15 {
             for x in slots {
                 if counter(&self.table, x) == min {

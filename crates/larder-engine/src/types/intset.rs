@@ -18,9 +18,7 @@ pub struct IntSet {
 
 impl Default for IntSet {
     fn default() -> Self {
-        IntSet {
-            buf: Box::new([2]),
-        }
+        IntSet { buf: Box::new([2]) }
     }
 }
 

@@ -344,7 +344,11 @@ mod tests {
         }
         assert_eq!(l.len(), 10_000);
         // 10 bytes an entry: 8 KB nodes hold ~800.
-        assert!(l.node_count() >= 12 && l.node_count() <= 14, "{}", l.node_count());
+        assert!(
+            l.node_count() >= 12 && l.node_count() <= 14,
+            "{}",
+            l.node_count()
+        );
         assert_eq!(l.index(5000), Some(&b"00005000"[..]));
         assert_eq!(l.index(-1), Some(&b"00009999"[..]));
         let mut l = List::new();

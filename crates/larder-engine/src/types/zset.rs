@@ -74,6 +74,21 @@ pub enum AddResult {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotANumber;
 
+/// The bytes a packed set stores for a score. Redis's listpack keeps an
+/// integral score (within ±2^62) as an integer, which drops the sign of
+/// `-0`: so does this.
+fn packed_score(s: f64) -> [u8; 8] {
+    let s = if s == 0.0 { 0.0 } else { s };
+    s.to_le_bytes()
+}
+
+/// Whether a listpack would hold `s` as an integer (Redis's `double2ll`):
+/// ZSCAN prints such scores without an exponent.
+pub fn is_packed_integer(s: f64) -> bool {
+    const LIMIT: f64 = (i64::MAX / 2) as f64;
+    (-LIMIT..=LIMIT).contains(&s) && s == (s as i64) as f64
+}
+
 fn score_at(p: &Packed, pos: usize) -> f64 {
     let b = p.get(pos).0;
     let mut a = [0u8; 8];
@@ -104,14 +119,16 @@ fn pack_iter(p: &Packed) -> impl Iterator<Item = (usize, &[u8], f64)> + '_ {
 }
 
 fn pack_find(p: &Packed, m: &[u8]) -> Option<(usize, f64)> {
-    pack_iter(p).find(|(_, x, _)| *x == m).map(|(at, _, s)| (at, s))
+    pack_iter(p)
+        .find(|(_, x, _)| *x == m)
+        .map(|(at, _, s)| (at, s))
 }
 
 fn pack_insert(p: &mut Packed, m: &[u8], s: f64) {
     let at = pack_iter(p)
         .find(|(_, x, xs)| cmp(*xs, x, s, m) == Ordering::Greater)
         .map_or(p.end(), |(at, _, _)| at);
-    p.insert(at, &[m, &s.to_le_bytes()]);
+    p.insert(at, &[m, &packed_score(s)]);
 }
 
 impl SkipSet {
@@ -140,7 +157,7 @@ impl ZSet {
             let mut f = Vec::new();
             for (m, s) in items {
                 frame(&mut f, m);
-                frame(&mut f, &s.to_le_bytes());
+                frame(&mut f, &packed_score(*s));
             }
             return ZSet::Pack(Packed::from_framed(items.len() * 2, &f));
         }
@@ -464,12 +481,12 @@ mod tests {
         let mut z = ZSet::new();
         z.add(b"abcde", 0.0, f, &l).unwrap();
         assert_eq!(z.encoding(), "skiplist");
-        let incr = AddFlags {
-            incr: true,
-            ..f
-        };
+        let incr = AddFlags { incr: true, ..f };
         z.add(b"abcde", f64::INFINITY, incr, &l).unwrap();
-        assert_eq!(z.add(b"abcde", f64::NEG_INFINITY, incr, &l), Err(NotANumber));
+        assert_eq!(
+            z.add(b"abcde", f64::NEG_INFINITY, incr, &l),
+            Err(NotANumber)
+        );
     }
 
     proptest! {

@@ -52,7 +52,13 @@ pub fn end_arg(ctx: &Ctx<'_>, i: usize) -> Result<End, CmdError> {
 
 /// Redis's getRangeLongFromObjectOrReply with a custom message: an integer
 /// in `lo..=hi`, else `ERR <msg>`.
-pub fn ranged_arg(ctx: &Ctx<'_>, i: usize, lo: i64, hi: i64, msg: &'static str) -> Result<i64, CmdError> {
+pub fn ranged_arg(
+    ctx: &Ctx<'_>,
+    i: usize,
+    lo: i64,
+    hi: i64,
+    msg: &'static str,
+) -> Result<i64, CmdError> {
     match crate::command::parse_i64(ctx.arg(i)) {
         Some(v) if (lo..=hi).contains(&v) => Ok(v),
         _ => Err(CmdError::new(msg)),
@@ -125,18 +131,4 @@ pub(crate) fn scan_reply(ctx: &mut Ctx<'_>, next: u64, items: &KeyList) {
 /// The empty scan reply for a missing key (Redis's `shared.emptyscan`).
 pub(crate) fn empty_scan(ctx: &mut Ctx<'_>) {
     scan_reply(ctx, 0, &KeyList::new());
-}
-
-/// Redis's d2string: integral values (within ±2^62) as integers, `inf`,
-/// `-inf`, `0`/`-0`, else `%.17g`. How listpack sorted sets store scores,
-/// hence what ZSCAN shows for them.
-pub fn d2string(v: f64, out: &mut Vec<u8>) {
-    const LIMIT: f64 = (i64::MAX / 2) as f64;
-    if v == 0.0 {
-        out.extend_from_slice(if v.is_sign_negative() { b"-0" } else { b"0" });
-    } else if v.is_finite() && (-LIMIT..=LIMIT).contains(&v) && v == (v as i64) as f64 {
-        out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
-    } else {
-        larder_resp::number::fmt_double_g17(v, out);
-    }
 }

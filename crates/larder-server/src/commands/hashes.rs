@@ -25,15 +25,50 @@ use crate::longdouble::LongDouble;
 const ONE: (i32, i32, i32) = (1, 1, 1);
 
 pub const COMMANDS: &[Command] = &[
-    cmd("hset", -4, WRITE | DENYOOM | FAST, ONE, "write hash fast", hset),
-    cmd("hmset", -4, WRITE | DENYOOM | FAST, ONE, "write hash fast", hmset),
-    cmd("hsetnx", 4, WRITE | DENYOOM | FAST, ONE, "write hash fast", hsetnx),
+    cmd(
+        "hset",
+        -4,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        "write hash fast",
+        hset,
+    ),
+    cmd(
+        "hmset",
+        -4,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        "write hash fast",
+        hmset,
+    ),
+    cmd(
+        "hsetnx",
+        4,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        "write hash fast",
+        hsetnx,
+    ),
     cmd("hget", 3, READONLY | FAST, ONE, "read hash fast", hget),
     cmd("hmget", -3, READONLY | FAST, ONE, "read hash fast", hmget),
     cmd("hdel", -3, WRITE | FAST, ONE, "write hash fast", hdel),
     cmd("hlen", 2, READONLY | FAST, ONE, "read hash fast", hlen),
-    cmd("hstrlen", 3, READONLY | FAST, ONE, "read hash fast", hstrlen),
-    cmd("hexists", 3, READONLY | FAST, ONE, "read hash fast", hexists),
+    cmd(
+        "hstrlen",
+        3,
+        READONLY | FAST,
+        ONE,
+        "read hash fast",
+        hstrlen,
+    ),
+    cmd(
+        "hexists",
+        3,
+        READONLY | FAST,
+        ONE,
+        "read hash fast",
+        hexists,
+    ),
     cmd("hkeys", 2, READONLY, ONE, "read hash slow", hkeys),
     cmd("hvals", 2, READONLY, ONE, "read hash slow", hvals),
     cmd("hgetall", 2, READONLY, ONE, "read hash slow", hgetall),
@@ -53,7 +88,14 @@ pub const COMMANDS: &[Command] = &[
         "write hash fast",
         hincrbyfloat,
     ),
-    cmd("hrandfield", -2, READONLY, ONE, "read hash slow", hrandfield),
+    cmd(
+        "hrandfield",
+        -2,
+        READONLY,
+        ONE,
+        "read hash slow",
+        hrandfield,
+    ),
     cmd("hscan", -3, READONLY, ONE, "read hash slow", hscan),
 ];
 
@@ -213,7 +255,9 @@ fn hmget(ctx: &mut Ctx<'_>) -> CmdResult {
 fn hlen(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.key(1);
     let mut txn = ctx.lock(&key);
-    let n = txn.read_obj::<Hash>(&key, Lookup::Read)?.map_or(0, Hash::len);
+    let n = txn
+        .read_obj::<Hash>(&key, Lookup::Read)?
+        .map_or(0, Hash::len);
     drop(txn);
     ctx.out.int(n as i64);
     Ok(())

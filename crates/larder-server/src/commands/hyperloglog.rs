@@ -281,8 +281,11 @@ fn pfdebug(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         ctx.out.bulk(hll::decode_sparse(&v).as_bytes());
     } else if ctx.arg_is(1, "encoding") {
-        ctx.out
-            .simple(if hll::is_dense(&v) { b"dense" } else { b"sparse" });
+        ctx.out.simple(if hll::is_dense(&v) {
+            b"dense"
+        } else {
+            b"sparse"
+        });
     } else if ctx.arg_is(1, "todense") {
         ctx.out.int(i64::from(converted));
     } else {

@@ -20,21 +20,63 @@ use crate::error::{wrong_arity, CmdError, CmdResult, NO_SUCH_KEY, SYNTAX};
 const ONE: (i32, i32, i32) = (1, 1, 1);
 
 pub const COMMANDS: &[Command] = &[
-    cmd("lpush", -3, WRITE | DENYOOM | FAST, ONE, "write list fast", lpush),
-    cmd("rpush", -3, WRITE | DENYOOM | FAST, ONE, "write list fast", rpush),
-    cmd("lpushx", -3, WRITE | DENYOOM | FAST, ONE, "write list fast", lpushx),
-    cmd("rpushx", -3, WRITE | DENYOOM | FAST, ONE, "write list fast", rpushx),
+    cmd(
+        "lpush",
+        -3,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        "write list fast",
+        lpush,
+    ),
+    cmd(
+        "rpush",
+        -3,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        "write list fast",
+        rpush,
+    ),
+    cmd(
+        "lpushx",
+        -3,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        "write list fast",
+        lpushx,
+    ),
+    cmd(
+        "rpushx",
+        -3,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        "write list fast",
+        rpushx,
+    ),
     cmd("lpop", -2, WRITE | FAST, ONE, "write list fast", lpop),
     cmd("rpop", -2, WRITE | FAST, ONE, "write list fast", rpop),
     cmd("llen", 2, READONLY | FAST, ONE, "read list fast", llen),
     cmd("lrange", 4, READONLY, ONE, "read list slow", lrange),
     cmd("lindex", 3, READONLY, ONE, "read list slow", lindex),
     cmd("lset", 4, WRITE | DENYOOM, ONE, "write list slow", lset),
-    cmd("linsert", 5, WRITE | DENYOOM, ONE, "write list slow", linsert),
+    cmd(
+        "linsert",
+        5,
+        WRITE | DENYOOM,
+        ONE,
+        "write list slow",
+        linsert,
+    ),
     cmd("lrem", 4, WRITE, ONE, "write list slow", lrem),
     cmd("ltrim", 4, WRITE, ONE, "write list slow", ltrim),
     cmd("lpos", -3, READONLY, ONE, "read list slow", lpos),
-    cmd("lmove", 5, WRITE | DENYOOM, (1, 2, 1), "write list slow", lmove),
+    cmd(
+        "lmove",
+        5,
+        WRITE | DENYOOM,
+        (1, 2, 1),
+        "write list slow",
+        lmove,
+    ),
     cmd(
         "rpoplpush",
         3,
@@ -161,7 +203,9 @@ fn rpop(ctx: &mut Ctx<'_>) -> CmdResult {
 fn llen(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.key(1);
     let mut txn = ctx.lock(&key);
-    let n = txn.read_obj::<List>(&key, Lookup::Read)?.map_or(0, List::len);
+    let n = txn
+        .read_obj::<List>(&key, Lookup::Read)?
+        .map_or(0, List::len);
     drop(txn);
     ctx.out.int(n as i64);
     Ok(())

@@ -18,6 +18,7 @@ pub mod server;
 pub mod sort;
 pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 pub fn table() -> CommandTable {
     CommandTable::new(&[
@@ -30,6 +31,7 @@ pub fn table() -> CommandTable {
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        zsets::COMMANDS,
         server::COMMANDS,
         info::COMMANDS,
         config_cmd::COMMANDS,

@@ -28,10 +28,24 @@ const ONE: (i32, i32, i32) = (1, 1, 1);
 const ALL: (i32, i32, i32) = (1, -1, 1);
 
 pub const COMMANDS: &[Command] = &[
-    cmd("sadd", -3, WRITE | DENYOOM | FAST, ONE, "write set fast", sadd),
+    cmd(
+        "sadd",
+        -3,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        "write set fast",
+        sadd,
+    ),
     cmd("srem", -3, WRITE | FAST, ONE, "write set fast", srem),
     cmd("scard", 2, READONLY | FAST, ONE, "read set fast", scard),
-    cmd("sismember", 3, READONLY | FAST, ONE, "read set fast", sismember),
+    cmd(
+        "sismember",
+        3,
+        READONLY | FAST,
+        ONE,
+        "read set fast",
+        sismember,
+    ),
     cmd(
         "smismember",
         -3,
@@ -42,10 +56,24 @@ pub const COMMANDS: &[Command] = &[
     ),
     cmd("smembers", 2, READONLY, ONE, "read set slow", smembers),
     cmd("spop", -2, WRITE | FAST, ONE, "write set fast", spop),
-    cmd("srandmember", -2, READONLY, ONE, "read set slow", srandmember),
+    cmd(
+        "srandmember",
+        -2,
+        READONLY,
+        ONE,
+        "read set slow",
+        srandmember,
+    ),
     cmd("smove", 4, WRITE | FAST, (1, 2, 1), "write set fast", smove),
     cmd("sinter", -2, READONLY, ALL, "read set slow", sinter),
-    cmd("sintercard", -3, READONLY, (0, 0, 0), "read set slow", sintercard),
+    cmd(
+        "sintercard",
+        -3,
+        READONLY,
+        (0, 0, 0),
+        "read set slow",
+        sintercard,
+    ),
     cmd(
         "sinterstore",
         -3,
@@ -305,7 +333,9 @@ fn smove(ctx: &mut Ctx<'_>) -> CmdResult {
     txn.obj_ref::<Set>(&src)?;
     txn.obj_ref::<Set>(&dst)?;
     if src.bytes == dst.bytes {
-        let found = txn.obj_ref::<Set>(&src)?.is_some_and(|s| s.contains(member));
+        let found = txn
+            .obj_ref::<Set>(&src)?
+            .is_some_and(|s| s.contains(member));
         drop(txn);
         ctx.out.int(i64::from(found));
         return Ok(());
@@ -353,7 +383,11 @@ fn sscan(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// Looks every key up (counting reads, expiring) and returns shared views
 /// of the sets; a missing key is `None`, a key of another type WRONGTYPE.
-fn load_sets<'t>(txn: &'t mut Txn<'_>, keys: &[Key<'_>], how: Lookup) -> Result<Vec<Option<&'t Set>>, CmdError> {
+fn load_sets<'t>(
+    txn: &'t mut Txn<'_>,
+    keys: &[Key<'_>],
+    how: Lookup,
+) -> Result<Vec<Option<&'t Set>>, CmdError> {
     for k in keys {
         txn.lookup(k, how);
     }
@@ -365,7 +399,7 @@ fn load_sets<'t>(txn: &'t mut Txn<'_>, keys: &[Key<'_>], how: Lookup) -> Result<
 
 /// Members of the intersection, streamed from the smallest set, stopping
 /// after `limit` (0 = no limit). Any missing set makes it empty.
-fn intersect<'s>(sets: &[Option<&'s Set>], limit: usize, mut found: impl FnMut(&[u8])) -> usize {
+fn intersect(sets: &[Option<&Set>], limit: usize, mut found: impl FnMut(&[u8])) -> usize {
     let Some(mut sets) = sets.iter().copied().collect::<Option<Vec<&Set>>>() else {
         return 0;
     };

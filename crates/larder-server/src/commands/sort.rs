@@ -1,5 +1,5 @@
-//! SORT and SORT_RO, as Redis 7.0's `sort.c`: sort the elements of a list
-//! or set (numerically, or with ALPHA byte-wise), optionally by the values
+//! SORT and SORT_RO, as Redis 7.0's `sort.c`: sort the elements of a list,
+//! set or sorted set (numerically, or with ALPHA byte-wise), optionally by the values
 //! of other keys (`BY weight_*`, `BY h_*->field`), fetch other keys per
 //! element (`GET #`, `GET obj_*`, `GET h_*->field`), window with LIMIT, and
 //! reply or STORE the result as a list.
@@ -12,13 +12,13 @@
 //! `inf`), and ties fall back to comparing the elements, as Redis does.
 //! ALPHA compares bytes (Redis's `strcoll` in the C locale).
 //!
-//! Sorted sets are not in the keyspace yet; SORT answers WRONGTYPE for any
-//! type it does not know, as Redis does for hashes and strings.
+//! Lists, sets and sorted sets can be sorted; other types get WRONGTYPE.
 
 use std::cmp::Ordering;
 
 use larder_engine::types::list::{End, List};
-use larder_engine::{Key, Object, Txn};
+use larder_engine::types::zset::ZSet;
+use larder_engine::{Key, Limits, Lookup, Object, Txn};
 
 use crate::command::{flags::*, Command, Ctx};
 use crate::error::{CmdError, CmdResult, SYNTAX, WRONGTYPE};
@@ -153,8 +153,8 @@ fn strtod_full(b: &[u8]) -> Option<f64> {
     let s = c_str(b);
     let t = s.trim_ascii_start();
     if t.is_empty() {
-        // No conversion: strtod leaves the end pointer at the start.
-        return s.is_empty().then_some(0.0);
+        // No conversion (Redis refuses the empty string too).
+        return None;
     }
     let (neg, body) = match t[0] {
         b'-' => (true, &t[1..]),
@@ -201,7 +201,10 @@ fn parse_decimal(b: &[u8]) -> Option<f64> {
         return None;
     }
     let v: f64 = std::str::from_utf8(b).ok()?.parse().ok()?;
-    let nonzero = b.iter().take(int + frac + 1).any(|c| (b'1'..=b'9').contains(c));
+    let nonzero = b
+        .iter()
+        .take(int + frac + 1)
+        .any(|c| (b'1'..=b'9').contains(c));
     if v.is_infinite() || (nonzero && (v == 0.0 || v.is_subnormal())) {
         return None;
     }
@@ -271,15 +274,35 @@ fn compare(a: &Item, b: &Item) -> Ordering {
     }
 }
 
-/// The elements of the key to sort, in their native order, or None when
-/// the key is missing; WRONGTYPE for anything but a list or set.
-fn elements(txn: &mut Txn<'_>, key: &Key<'_>) -> Result<Option<(Vec<Vec<u8>>, bool)>, CmdError> {
-    let Some(e) = txn.get(key) else {
-        return Ok(None);
+/// The elements of the key to sort in their native order, and whether that
+/// order is one DESC reverses (lists and sorted sets; a missing key is an
+/// empty list); WRONGTYPE for other types. Like Redis, this turns a
+/// `listpack` sorted set into a `skiplist` one.
+fn elements(
+    txn: &mut Txn<'_>,
+    key: &Key<'_>,
+    lim: &Limits,
+) -> Result<(Vec<Vec<u8>>, bool), CmdError> {
+    let Some(e) = txn.lookup(key, Lookup::Read) else {
+        return Ok((Vec::new(), true));
     };
-    match e.object() {
-        Some(Object::List(l)) => Ok(Some((l.iter().map(<[u8]>::to_vec).collect(), true))),
-        Some(Object::Set(s)) => Ok(Some((s.members(), false))),
+    match e.into_object_mut() {
+        Some(Object::List(l)) => Ok((l.iter().map(<[u8]>::to_vec).collect(), true)),
+        Some(Object::Set(s)) => Ok((s.members(), false)),
+        Some(Object::ZSet(z)) => {
+            let mut items = Vec::with_capacity(z.len());
+            if !z.is_empty() {
+                z.range(0, z.len() - 1, false, |m, s| items.push((m.to_vec(), s)));
+            }
+            if z.encoding() == "listpack" {
+                let skip = Limits {
+                    zset_max_listpack_entries: 0,
+                    ..*lim
+                };
+                *z = ZSet::from_sorted(&items, &skip);
+            }
+            Ok((items.into_iter().map(|(m, _)| m).collect(), true))
+        }
         _ => Err(WRONGTYPE),
     }
 }
@@ -289,9 +312,9 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
     let mut txn = ctx.engine().lock_all(ctx.client.db);
     txn.now = ctx.now_ms;
     let key = ctx.key(1);
-    let (mut elems, is_list) = elements(&mut txn, &key)?.unwrap_or((Vec::new(), true));
-    let is_set = !is_list;
-    if o.dont_sort && is_set && o.store.is_some() {
+    let lim = limits(ctx);
+    let (mut elems, ordered) = elements(&mut txn, &key, &lim)?;
+    if o.dont_sort && !ordered && o.store.is_some() {
         // A set has no order of its own: sort it so replicas agree.
         o.dont_sort = false;
         o.alpha = true;
@@ -309,7 +332,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
     if end >= len {
         end = len - 1;
     }
-    if o.dont_sort && is_list && o.desc {
+    if o.dont_sort && ordered && o.desc {
         elems.reverse();
     }
     let mut items: Vec<Item> = elems
@@ -378,7 +401,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
             }
         }
         Some(dst_arg) => {
-            let fill = limits(ctx).list_max_listpack_size;
+            let fill = lim.list_max_listpack_size;
             let mut list = List::new();
             for it in window {
                 if o.gets.is_empty() {
@@ -417,7 +440,7 @@ mod tests {
     fn strtod_like_c() {
         assert_eq!(strtod_full(b"1.5"), Some(1.5));
         assert_eq!(strtod_full(b"  -2e3"), Some(-2000.0));
-        assert_eq!(strtod_full(b""), Some(0.0));
+        assert_eq!(strtod_full(b""), None);
         assert_eq!(strtod_full(b" "), None);
         assert_eq!(strtod_full(b"1 "), None);
         assert_eq!(strtod_full(b"0x10"), Some(16.0));

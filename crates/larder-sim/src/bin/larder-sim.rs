@@ -4,7 +4,10 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "larder-sim", about = "Replay a cache trace through eviction policies")]
+#[command(
+    name = "larder-sim",
+    about = "Replay a cache trace through eviction policies"
+)]
 struct Cli {
     #[command(flatten)]
     args: larder_sim::SimArgs,

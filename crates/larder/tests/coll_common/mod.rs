@@ -55,8 +55,8 @@ pub fn full_scan(
         let mut args: Vec<&[u8]> = vec![cmd.as_bytes(), key.as_bytes(), &cursor];
         args.extend(extra.iter().map(|s| s.as_bytes()));
         let reply = c.cmd(&args);
-        let parts = aggregate_elements(&reply)
-            .unwrap_or_else(|| panic!("bad {cmd} reply {}", esc(&reply)));
+        let parts =
+            aggregate_elements(&reply).unwrap_or_else(|| panic!("bad {cmd} reply {}", esc(&reply)));
         cursor = scalar_payload(&parts[0]).expect("cursor");
         let flat: Vec<Vec<u8>> = aggregate_elements(&parts[1])
             .expect("scan items")
@@ -90,10 +90,6 @@ pub fn diff_full_scan(d: &mut DiffSession, cmd: &str, key: &str, extra: &[&str],
 /// Checks that every payload of `raw` (flattened) is one of `members`.
 pub fn assert_members(raw: &[u8], members: &[Vec<u8>], what: &str) {
     for p in flat_payloads(raw) {
-        assert!(
-            members.contains(&p),
-            "{what}: {} is not a member",
-            esc(&p)
-        );
+        assert!(members.contains(&p), "{what}: {} is not a member", esc(&p));
     }
 }
