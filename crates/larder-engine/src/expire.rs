@@ -63,7 +63,8 @@ impl Engine {
                         if let Some(e) = g.dbs[db].remove(self.hash(k), k, &hash_of) {
                             g.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
                             g.stats.expired_keys += 1;
-                            g.stats.dirty += 1;
+                            g.modified(db, k);
+                            self.events.emit(crate::events::EXPIRED, "expired", db, k);
                         }
                     }
                     drop(g);

@@ -13,15 +13,18 @@
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-use crossbeam_utils::CachePadded;
-use parking_lot::{Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use smallvec::SmallVec;
 
 use crate::access::now_ms;
 use crate::config::EngineConfig;
 use crate::db::Db;
 use crate::evict::Pool;
+pub(crate) use crate::hold::ShardGuard;
 use crate::txn::Txn;
+use crate::watch::Watched;
 
 /// A key with its hash, computed once.
 #[derive(Clone, Copy, Debug)]
@@ -54,9 +57,22 @@ impl Stats {
     }
 }
 
+/// Aligned to its own cache lines (shards are locked by different cores).
+#[repr(align(128))]
 pub struct Shard {
     pub(crate) dbs: Box<[Db]>,
     pub(crate) stats: Stats,
+    /// Versions of the keys of this shard that clients WATCH.
+    pub(crate) watched: Watched,
+}
+
+impl Shard {
+    /// Counts a change to `key` of database `db` (Redis's `dirty`) and
+    /// invalidates WATCHes of it.
+    pub(crate) fn modified(&mut self, db: usize, key: &[u8]) {
+        self.stats.dirty += 1;
+        self.watched.touch(db, key);
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -78,7 +94,8 @@ impl Default for EngineOptions {
 pub type MemoryGauge = Box<dyn Fn() -> usize + Send + Sync>;
 
 pub struct Engine {
-    shards: Box<[CachePadded<Mutex<Shard>>]>,
+    /// `Arc` so a MULTI/EXEC can park guards that own their mutex (`hold.rs`).
+    shards: Box<[Arc<Mutex<Shard>>]>,
     shard_mask: u64,
     hasher: foldhash::fast::FixedState,
     databases: usize,
@@ -91,9 +108,12 @@ pub struct Engine {
     /// skip empty databases without locking shards.
     used_dbs: AtomicU64,
     reset_stats: Mutex<Stats>,
+    /// Active holds (`hold.rs`) on any thread: 0 lets `lock_shard` skip the held set.
+    pub(crate) holds: AtomicUsize,
+    /// Keyspace events (notifications), off unless the server enables them.
+    pub events: crate::events::Events,
 }
 
-pub(crate) type ShardGuard<'e> = MutexGuard<'e, Shard>;
 
 impl Engine {
     pub fn new(opts: EngineOptions) -> Engine {
@@ -101,9 +121,10 @@ impl Engine {
         let seed = seed();
         let shards = (0..n)
             .map(|_| {
-                CachePadded::new(Mutex::new(Shard {
+                Arc::new(Mutex::new(Shard {
                     dbs: (0..opts.databases.max(1)).map(|_| Db::default()).collect(),
                     stats: Stats::default(),
+                    watched: Watched::default(),
                 }))
             })
             .collect();
@@ -118,6 +139,8 @@ impl Engine {
             expire_cursor: AtomicUsize::new(0),
             used_dbs: AtomicU64::new(0),
             reset_stats: Mutex::new(Stats::default()),
+            holds: AtomicUsize::new(0),
+            events: crate::events::Events::default(),
         }
     }
 
@@ -169,8 +192,8 @@ impl Engine {
         (0..self.databases).filter(move |&d| mask & (1u64 << d.min(63)) != 0)
     }
 
-    pub(crate) fn lock_shard(&self, i: usize) -> ShardGuard<'_> {
-        self.shards[i].lock()
+    pub(crate) fn shard_arc(&self, i: usize) -> &Arc<Mutex<Shard>> {
+        &self.shards[i]
     }
 
     /// Locks the shard of one key.
@@ -211,8 +234,8 @@ impl Engine {
     /// Sums per-shard counters, minus what CONFIG RESETSTAT cleared.
     pub fn stats(&self) -> Stats {
         let mut total = Stats::default();
-        for s in self.shards.iter() {
-            total.add(&s.lock().stats);
+        for i in 0..self.shards.len() {
+            total.add(&self.lock_shard(i).stats);
         }
         let base = *self.reset_stats.lock();
         total.keyspace_hits -= base.keyspace_hits;
@@ -225,8 +248,8 @@ impl Engine {
     /// CONFIG RESETSTAT: counters read as zero from now on.
     pub fn reset_stats(&self) {
         let mut raw = Stats::default();
-        for s in self.shards.iter() {
-            raw.add(&s.lock().stats);
+        for i in 0..self.shards.len() {
+            raw.add(&self.lock_shard(i).stats);
         }
         *self.reset_stats.lock() = raw;
     }
@@ -234,8 +257,8 @@ impl Engine {
     /// Keys and keys with a TTL per database, as INFO keyspace shows them.
     pub fn db_sizes(&self) -> Vec<(usize, usize)> {
         let mut out = vec![(0, 0); self.databases];
-        for s in self.shards.iter() {
-            let s = s.lock();
+        for i in 0..self.shards.len() {
+            let s = self.lock_shard(i);
             for (o, d) in out.iter_mut().zip(s.dbs.iter()) {
                 o.0 += d.len();
                 o.1 += d.volatile_len();
@@ -245,7 +268,9 @@ impl Engine {
     }
 
     pub fn dbsize(&self, db: usize) -> usize {
-        self.shards.iter().map(|s| s.lock().dbs[db].len()).sum()
+        (0..self.shards.len())
+            .map(|i| self.lock_shard(i).dbs[db].len())
+            .sum()
     }
 
     /// Bytes used, as `maxmemory` counts them.
@@ -259,8 +284,8 @@ impl Engine {
     /// The engine's own estimate: entry allocations plus table slots.
     pub fn dataset_bytes(&self) -> usize {
         let mut total = 0i64;
-        for s in self.shards.iter() {
-            let s = s.lock();
+        for i in 0..self.shards.len() {
+            let s = self.lock_shard(i);
             total += s.stats.entry_bytes;
             total += s.dbs.iter().map(|d| d.slot_bytes() as i64).sum::<i64>();
         }

@@ -7,12 +7,15 @@
 //! - [`table`]: the open-addressing table of entry pointers (SCAN-safe);
 //! - [`db`]: one database in one shard: entries plus the volatile index;
 //! - [`keyspace`]: shards, hashing, locking, counters;
+//! - [`hold`], [`watch`]: shard sets held across a MULTI/EXEC or script,
+//!   and the per-key versions behind WATCH;
 //! - [`txn`]: lookups and writes with lazy expiry and access tracking;
 //! - [`scan`], [`expire`], [`evict`]: walking, active expiry, `maxmemory`;
 //! - [`access`], [`config`], [`glob`]: clocks and counters, runtime settings,
 //!   Redis-style pattern matching;
 //! - [`bitops`], [`hll`]: bitmap arithmetic and Redis's HyperLogLog
 //!   encodings over string values;
+//! - [`events`]: keyspace events (notifications) and the sink the server installs;
 //! - [`dump`]: the DUMP/RESTORE payload (Redis's RDB object encoding);
 //! - [`policy`]: exact and sampled replacement policies over abstract keys,
 //!   for the simulator and as the reference for the server's eviction.
@@ -23,10 +26,12 @@ pub mod config;
 pub mod db;
 pub mod dump;
 pub mod entry;
+pub mod events;
 pub mod evict;
 pub mod expire;
 pub mod glob;
 pub mod hll;
+pub mod hold;
 pub mod keyspace;
 pub mod object;
 pub mod policy;
@@ -35,6 +40,7 @@ pub mod scan;
 pub mod table;
 pub mod txn;
 pub mod types;
+pub mod watch;
 
 pub use config::Limits;
 pub use entry::{Entry, EntryMut, EntryRef, Kind, StrRef, StrValue};

@@ -95,3 +95,12 @@ obj_type!(List, List);
 obj_type!(Hash, Hash);
 obj_type!(Set, Set);
 obj_type!(ZSet, ZSet);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn objects_are_two_words() {
+        // One jemalloc class (16 bytes) per collection's box.
+        assert_eq!(std::mem::size_of::<super::Object>(), 16);
+    }
+}

@@ -92,6 +92,7 @@ impl Engine {
                 if let Some(e) = g.dbs[db].remove(hash, &key, &hash_of) {
                     g.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
                     g.stats.expired_keys += 1;
+                    g.watched.touch(db, &key);
                 }
             }
         }

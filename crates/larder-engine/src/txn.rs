@@ -11,6 +11,7 @@ use smallvec::SmallVec;
 
 use crate::access::{self, LFU_INIT};
 use crate::entry::{Entry, EntryMut, EntryRef, StrValue};
+use crate::events;
 use crate::evict::Policy;
 use crate::keyspace::{Engine, Key, Shard, ShardGuard};
 use crate::object::ObjType;
@@ -76,7 +77,7 @@ impl<'e> Txn<'e> {
         self.engine
     }
 
-    fn shard(&mut self, hash: u64) -> &mut Shard {
+    pub(crate) fn shard(&mut self, hash: u64) -> &mut Shard {
         let i = self.engine.shard_of(hash);
         let pos = if self.all {
             i
@@ -147,7 +148,8 @@ impl<'e> Txn<'e> {
                     shard.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
                 }
                 shard.stats.expired_keys += 1;
-                shard.stats.dirty += 1;
+                shard.modified(db, key.bytes);
+                engine.events.emit(events::EXPIRED, "expired", db, key.bytes);
                 false
             }
             Some(false) => true,
@@ -157,6 +159,7 @@ impl<'e> Txn<'e> {
                 shard.stats.keyspace_hits += 1;
             } else {
                 shard.stats.keyspace_misses += 1;
+                engine.events.emit(events::KEY_MISS, "keymiss", db, key.bytes);
             }
         }
         if !found {
@@ -335,10 +338,11 @@ impl<'e> Txn<'e> {
         engine.mark_db_used(db);
         let shard = self.shard(key.hash);
         shard.stats.entry_bytes += entry.as_ref().alloc_size() as i64;
-        shard.stats.dirty += 1;
+        shard.modified(db, key.bytes);
         let old = shard.dbs[db].put(key.hash, entry, &hash_of);
-        if let Some(o) = &old {
-            shard.stats.entry_bytes -= o.as_ref().alloc_size() as i64;
+        match &old {
+            Some(o) => shard.stats.entry_bytes -= o.as_ref().alloc_size() as i64,
+            None => engine.events.emit(events::NEW, "new", db, key.bytes),
         }
         old
     }
@@ -363,7 +367,7 @@ impl<'e> Txn<'e> {
         let shard = self.shard(key.hash);
         let e = shard.dbs[db].remove(key.hash, key.bytes, &hash_of)?;
         shard.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
-        shard.stats.dirty += 1;
+        shard.modified(db, key.bytes);
         Some(e)
     }
 
@@ -376,13 +380,14 @@ impl<'e> Txn<'e> {
         let engine = self.engine;
         let hash_of = engine.hash_fn();
         let shard = self.shard(key.hash);
-        shard.stats.dirty += 1;
+        shard.modified(db, key.bytes);
         shard.dbs[db].set_expire(key.hash, key.bytes, at, &hash_of)
     }
 
     /// Counts a write made in place through an `EntryMut` (e.g. INCR).
     pub fn touch_dirty(&mut self, key: &Key<'_>) {
-        self.shard(key.hash).stats.dirty += 1;
+        let db = self.db;
+        self.shard(key.hash).modified(db, key.bytes);
     }
 
     fn require_all(&self) {
@@ -395,7 +400,9 @@ impl<'e> Txn<'e> {
     pub fn take_db(&mut self, db: usize) -> Vec<Entry> {
         self.require_all();
         let mut out = Vec::new();
+        let hash_of = self.engine.hash_fn();
         for (_, g) in self.guards.iter_mut() {
+            g.touch_watched_db(db, None, &hash_of);
             let taken = g.dbs[db].take_all();
             let bytes: i64 = taken.iter().map(|e| e.as_ref().alloc_size() as i64).sum();
             g.stats.entry_bytes -= bytes;
@@ -408,7 +415,10 @@ impl<'e> Txn<'e> {
     /// SWAPDB (all shards must be locked).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         self.require_all();
+        let hash_of = self.engine.hash_fn();
         for (_, g) in self.guards.iter_mut() {
+            g.touch_watched_db(a, Some(b), &hash_of);
+            g.touch_watched_db(b, Some(a), &hash_of);
             g.dbs.swap(a, b);
             g.stats.dirty += 1;
         }

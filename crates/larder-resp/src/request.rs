@@ -507,6 +507,12 @@ pub struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
+    /// Arguments stored elsewhere (a MULTI queue, a script's `redis.call`):
+    /// argument i is `src[ranges[i].0..ranges[i].1]`.
+    pub fn from_parts(src: &'a [u8], ranges: &'a [(usize, usize)]) -> Args<'a> {
+        Args { src, ranges }
+    }
+
     /// Number of arguments (the command name included).
     #[inline]
     pub fn len(&self) -> usize {

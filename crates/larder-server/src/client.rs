@@ -42,8 +42,11 @@ pub struct Client {
     /// Index of the command being run, for CLIENT LIST `cmd=`.
     pub last_cmd: usize,
     pub handle: Arc<ClientHandle>,
-    /// Set by MONITOR: lines for the connection to forward.
-    pub monitor_rx: Option<tokio::sync::mpsc::Receiver<bytes::Bytes>>,
+    /// Pushes (MONITOR lines, pub/sub messages) and subscriptions, created
+    /// by the first MONITOR or SUBSCRIBE (see `pubsub`).
+    pub pushes: Option<Box<crate::pubsub::Subscriptions>>,
+    /// MULTI queue and WATCHed keys (`commands/multi.rs`).
+    pub tx: crate::commands::multi::TxState,
 }
 
 impl Client {
@@ -57,7 +60,8 @@ impl Client {
             after: After::Continue,
             last_cmd: usize::MAX,
             handle,
-            monitor_rx: None,
+            pushes: None,
+            tx: Default::default(),
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct Config {
     pub output_limit_normal: OutputLimit,
     pub output_limit_replica: OutputLimit,
     pub output_limit_pubsub: OutputLimit,
+    /// `notify-keyspace-events` as Redis's NOTIFY_* bits (0 = off).
+    pub notify_keyspace_events: u32,
     pub hz: u32,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
@@ -122,6 +124,7 @@ impl Default for Config {
                 soft: 8 << 20,
                 soft_seconds: 60,
             },
+            notify_keyspace_events: 0,
             hz: 10,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,

@@ -55,7 +55,8 @@ where
             input.reserve(want.clamp(READ_CHUNK, MAX_READ_AHEAD));
         }
         let timeout = shared.hot.timeout_secs.load(Relaxed);
-        let monitoring = client.monitor_rx.is_some();
+        // Redis never times out monitors and subscribers.
+        let monitoring = client.pushes.as_ref().is_some_and(|p| p.monitor) || client.in_pubsub();
         let idle = async move {
             if timeout == 0 || monitoring {
                 std::future::pending::<()>().await
@@ -71,10 +72,19 @@ where
             _ = handle.kill.notified() => break 'conn,
             _ = shutdown.changed() => break 'conn,
             _ = idle => break 'conn,
-            line = recv_monitor(&mut client.monitor_rx) => {
-                match line {
-                    Some(l) => if stream.write_all(&l).await.is_err() { break 'conn },
-                    None => break 'conn,
+            _ = crate::pubsub::pushes_ready(client.pushes.as_deref()) => {
+                if let Some(p) = &client.pushes {
+                    p.outbox.drain(&mut out, client.proto, OUT_FLUSH);
+                }
+                // A subscriber that stops reading is cut off by its push
+                // queue's limit, which kills it: stop waiting on the socket then.
+                let written = out.is_empty() || tokio::select! {
+                    r = write_out(&shared, &mut stream, &mut out) => r.is_ok(),
+                    _ = handle.kill.notified() => false,
+                    _ = shutdown.changed() => false,
+                };
+                if !written {
+                    break 'conn;
                 }
                 continue;
             }
@@ -93,7 +103,12 @@ where
             match parser.parse(&input, &limits) {
                 Ok(Parse::Request { consumed }) => {
                     let args = parser.args(&input);
+                    let reply_at = out.len();
                     dispatch(&shared, &mut client, args, &mut out);
+                    if let Some(p) = &client.pushes {
+                        // Pushes queued by now precede this reply, as in Redis.
+                        p.outbox.splice_before(&mut out, reply_at, client.proto);
+                    }
                     input.advance(consumed);
                     parser.set_auth_required(!client.authenticated);
                     if client.after == After::Close {
@@ -145,20 +160,8 @@ where
     }
     let _ = stream.shutdown().await;
     shared.clients.unregister(client.id);
-    if client.monitor_rx.is_some() {
-        let mut m = shared.monitors.lock();
-        m.retain(|(id, _)| *id != client.id);
-        shared.monitor_count.store(m.len(), Relaxed);
-    }
-}
-
-async fn recv_monitor(
-    rx: &mut Option<tokio::sync::mpsc::Receiver<bytes::Bytes>>,
-) -> Option<bytes::Bytes> {
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
+    crate::pubsub::leave_all(&shared, &mut client);
+    crate::commands::multi::discard_all(&shared, &mut client);
 }
 
 /// `client-output-buffer-limit normal <hard>`: replies of one batch past it close the client.

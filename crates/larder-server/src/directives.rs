@@ -458,6 +458,17 @@ pub const DIRECTIVES: &[Directive] = &[
         set: set_output_limits,
     },
     Directive {
+        name: "notify-keyspace-events",
+        alias: None,
+        flags: 0,
+        get: |c| larder_engine::events::flags_to_string(c.notify_keyspace_events),
+        set: |c, a| {
+            c.notify_keyspace_events = larder_engine::events::parse_flags(one(a)?.as_bytes())
+                .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+            Ok(())
+        },
+    },
+    Directive {
         name: "hz",
         alias: None,
         flags: 0,
@@ -662,7 +673,13 @@ pub fn parse_flags(args: &[String], config: &mut Config) -> Result<(), String> {
         while i < args.len() && !starts(&args[i]) {
             i += 1;
         }
-        let vals: Vec<&str> = args[start..i].iter().map(String::as_str).collect();
+        let multi = find(name).is_some_and(|d| d.has(flags::MULTI_ARG));
+        // As in Redis, `--save "3600 1 300 100"` is one quoted flag value.
+        let vals: Vec<&str> = if multi {
+            args[start..i].iter().flat_map(|a| a.split_whitespace()).collect()
+        } else {
+            args[start..i].iter().map(String::as_str).collect()
+        };
         match apply(config, name, &vals) {
             Ok(()) => {}
             Err(ApplyError::Unknown) => return Err(format!("--{name}: unknown directive")),

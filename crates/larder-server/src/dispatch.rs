@@ -1,5 +1,8 @@
 //! Running one parsed request: lookup, arity, authentication, `maxmemory`,
-//! the handler, then counters, SLOWLOG and MONITOR.
+//! the handler, then counters, SLOWLOG and MONITOR. Inside MULTI, a command
+//! that passes the checks is queued instead (`commands/multi.rs`); one that
+//! fails them marks the transaction dirty. [`call`] is the part EXEC and
+//! scripts reuse for their inner commands.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -51,34 +54,63 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut 
 
 fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) {
     let proto = client.proto;
-    let fail = |out: &mut Vec<u8>, e: CmdError| {
-        shared.stats.total_error_replies.fetch_add(1, Relaxed);
-        shared.admin.count_error(e.as_bytes());
-        Reply::new(out, proto).error(e.as_bytes());
-    };
+    let fail = |out: &mut Vec<u8>, e: CmdError| reply_error(shared, out, proto, e);
     let Some(idx) = shared.commands.lookup(&args[0]) else {
+        crate::commands::multi::flag_dirty(client);
         return fail(out, unknown_command(&args));
     };
     let cmd = shared.commands.get(idx);
     let stats = &shared.commands.stats[idx];
     if !cmd.arity_ok(args.len()) {
         stats.rejected.fetch_add(1, Relaxed);
-        return fail(out, wrong_arity(cmd.name));
+        let e = crate::commands::multi::rejected(client, cmd, wrong_arity(cmd.name));
+        return fail(out, e);
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) && shared.hot.requirepass.load(Relaxed) {
         stats.rejected.fetch_add(1, Relaxed);
-        return fail(out, NOAUTH);
+        return fail(out, crate::commands::multi::rejected(client, cmd, NOAUTH));
     }
     if shared.engine.config.maxmemory() > 0
         && shared.engine.evict_until_fits().is_err()
         && cmd.has(flags::DENYOOM)
     {
         stats.rejected.fetch_add(1, Relaxed);
-        return fail(out, OOM);
+        return fail(out, crate::commands::multi::rejected(client, cmd, OOM));
+    }
+    if client.pushes.is_some() {
+        if let Some(e) = crate::pubsub::subscribed_mode_error(client, cmd, &args) {
+            stats.rejected.fetch_add(1, Relaxed);
+            return fail(out, crate::commands::multi::rejected(client, cmd, e));
+        }
+    }
+    if client.tx.in_multi() {
+        match crate::commands::multi::queue(client, idx, cmd, &args) {
+            Ok(true) => return Reply::new(out, proto).simple(b"QUEUED"),
+            Ok(false) => {}
+            Err(e) => {
+                stats.rejected.fetch_add(1, Relaxed);
+                return fail(out, e);
+            }
+        }
     }
     if shared.monitor_count.load(Relaxed) > 0 && !cmd.has(flags::SKIP_MONITOR) {
         crate::monitor::feed(shared, client, &args);
     }
+    call(shared, client, idx, args, out);
+}
+
+/// Runs command `idx` past all checks: the handler, then its counters,
+/// SLOWLOG and latency. EXEC and scripts call this for each inner command.
+pub(crate) fn call(
+    shared: &Shared,
+    client: &mut Client,
+    idx: usize,
+    args: Args<'_>,
+    out: &mut Vec<u8>,
+) {
+    let proto = client.proto;
+    let cmd = shared.commands.get(idx);
+    let stats = &shared.commands.stats[idx];
     client.last_cmd = idx;
     // One wall-clock read serves as the command's time and as the start of
     // its duration (Redis does the same with ustime()).
@@ -99,12 +131,19 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
     shared.stats.total_commands_processed.fetch_add(1, Relaxed);
     if let Err(e) = result {
         stats.failed.fetch_add(1, Relaxed);
-        fail(out, e);
+        reply_error(shared, out, proto, e);
     }
     if !cmd.has(flags::SKIP_SLOWLOG) {
         crate::slowlog::record(shared, client, &args, micros);
     }
     shared.admin.command_latency(micros, cmd.has(flags::FAST));
+}
+
+/// Replies an error and counts it (INFO errorstats).
+fn reply_error(shared: &Shared, out: &mut Vec<u8>, proto: larder_resp::Protocol, e: CmdError) {
+    shared.stats.total_error_replies.fetch_add(1, Relaxed);
+    shared.admin.count_error(e.as_bytes());
+    Reply::new(out, proto).error(e.as_bytes());
 }
 
 fn unix_micros() -> u64 {

@@ -7,6 +7,7 @@
 //! - [`commands`]: one module per command family;
 //! - [`client`], [`shared`], [`config`]: per-client and server-wide state;
 //! - [`slowlog`], [`monitor`]: SLOWLOG and MONITOR;
+//! - [`pubsub`], [`notify`]: channels, push queues, keyspace notifications;
 //! - [`longdouble`]: software x87 `long double` for INCRBYFLOAT;
 //! - [`alloc`]: the counting allocator behind `used_memory`.
 
@@ -22,6 +23,8 @@ pub mod dispatch;
 pub mod error;
 pub mod longdouble;
 pub mod monitor;
+pub mod notify;
+pub mod pubsub;
 pub mod server;
 pub mod shared;
 pub mod slowlog;

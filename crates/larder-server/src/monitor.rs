@@ -1,8 +1,9 @@
 //! MONITOR: every command, as Redis prints it, sent to the monitoring clients.
 //!
 //! Lines are `+<unix.micros> [<db> <addr>] "arg" "arg"...` with arguments
-//! quoted like Redis's sdscatrepr. Each monitor has a bounded queue; a monitor
-//! that falls behind by more than the queue is dropped rather than allowed to
+//! quoted like Redis's sdscatrepr. Lines go to each monitor's push queue
+//! (`pubsub::Outbox`), bounded by `client-output-buffer-limit normal`; a
+//! monitor that falls behind past it is disconnected rather than allowed to
 //! grow the server's memory.
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -12,10 +13,8 @@ use bytes::Bytes;
 use larder_resp::Args;
 
 use crate::client::Client;
+use crate::pubsub::Push;
 use crate::shared::Shared;
-
-/// Monitor queue depth in lines.
-pub const QUEUE: usize = 16 * 1024;
 
 /// sdscatrepr: printable bytes as-is, escapes for the rest.
 pub fn repr(out: &mut Vec<u8>, s: &[u8]) {
@@ -59,6 +58,6 @@ pub fn feed(shared: &Shared, client: &Client, args: &Args<'_>) {
     line.extend_from_slice(b"\r\n");
     let line = Bytes::from(line);
     let mut monitors = shared.monitors.lock();
-    monitors.retain(|(_, tx)| tx.try_send(line.clone()).is_ok());
+    monitors.retain(|(_, o)| o.push(Push::Raw(line.clone()), &shared.pubsub.limits));
     shared.monitor_count.store(monitors.len(), Relaxed);
 }

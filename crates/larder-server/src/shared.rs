@@ -95,8 +95,10 @@ pub struct Shared {
     pub slowlog: Mutex<VecDeque<SlowEntry>>,
     pub slowlog_next_id: AtomicU64,
     /// Connections in MONITOR mode, fed by the dispatcher.
-    pub monitors: Mutex<Vec<(u64, tokio::sync::mpsc::Sender<bytes::Bytes>)>>,
+    pub monitors: Mutex<Vec<(u64, std::sync::Arc<crate::pubsub::Outbox>)>>,
     pub monitor_count: AtomicUsize,
+    /// Pub/sub channels and patterns, and the push queue limits.
+    pub pubsub: std::sync::Arc<crate::pubsub::PubSub>,
     pub started: Instant,
     pub run_id: String,
     /// Unix time of the last successful save (LASTSAVE).
@@ -122,6 +124,7 @@ impl Shared {
             slowlog_next_id: AtomicU64::new(0),
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
+            pubsub: Default::default(),
             started: Instant::now(),
             run_id: run_id(),
             lastsave: AtomicU64::new(unix_secs()),
@@ -129,6 +132,7 @@ impl Shared {
             admin: Default::default(),
         };
         shared.apply_config();
+        crate::notify::install(&shared);
         shared
     }
 
@@ -150,6 +154,8 @@ impl Shared {
         h.timeout_secs.store(c.timeout, Relaxed);
         h.output_hard_limit
             .store(c.output_limit_normal.hard, Relaxed);
+        self.pubsub.limits.apply(&c);
+        self.engine.events.set_flags(c.notify_keyspace_events);
         h.slowlog_slower_than
             .store(c.slowlog_log_slower_than, Relaxed);
         h.slowlog_max_len.store(c.slowlog_max_len, Relaxed);

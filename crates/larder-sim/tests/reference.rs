@@ -44,6 +44,18 @@ const COLUMNS: [&str; 8] = [
     "lru", "fifo", "clock", "sieve", "s3fifo", "arc", "wtinylfu", "opt",
 ];
 
+/// Debug builds skip the adaptive and sampled policies on `loop` (half a
+/// million requests through seven caches each): the exact reference policies
+/// are still checked on every row, and release builds check everything.
+fn policies_for(trace: &str) -> Vec<String> {
+    let heavy = |p: &&str| p.starts_with("allkeys") || *p == "adaptive";
+    POLICIES
+        .iter()
+        .filter(|p| !(cfg!(debug_assertions) && trace == "loop" && heavy(p)))
+        .map(|s| s.to_string())
+        .collect()
+}
+
 fn traces_dir() -> Option<PathBuf> {
     let dir = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -97,6 +109,7 @@ fn policies_reproduce_the_reference_table() {
     let mut failures = Vec::new();
     let (mut adaptive_sum, mut s3_sum) = (0.0, 0.0);
     let (mut sampled_sum, mut sampled_lru_sum) = (0.0, 0.0);
+    let mut checked = 0u32;
     // Rows are independent: replay them on every core, biggest first.
     let mut order: Vec<usize> = (0..reference.len()).collect();
     order.sort_by_key(|&i| reference[i].0 != "loop");
@@ -113,7 +126,7 @@ fn policies_reproduce_the_reference_table() {
                 let (trace, size, _) = &reference[i];
                 let r = Replay {
                     sizes: vec![*size],
-                    policies: POLICIES.iter().map(|s| s.to_string()).collect(),
+                    policies: policies_for(trace),
                     bytes: false,
                     format: TraceFormat::Auto,
                     limit: u64::MAX,
@@ -140,6 +153,9 @@ fn policies_reproduce_the_reference_table() {
                 ));
             }
         }
+        if !rows.iter().any(|r| r.policy == "adaptive") {
+            continue;
+        }
         let adaptive = ratio(&rows, "adaptive");
         let bar = ratio(&rows, "lru").max(ratio(&rows, "arc"));
         if adaptive < bar {
@@ -163,8 +179,9 @@ fn policies_reproduce_the_reference_table() {
         }
         adaptive_sum += adaptive;
         s3_sum += want[4];
+        checked += 1;
     }
-    let n = reference.len() as f64;
+    let n = f64::from(checked);
     if adaptive_sum / n < s3_sum / n {
         failures.push(format!(
             "adaptive mean {:.2} < S3-FIFO mean {:.2}",

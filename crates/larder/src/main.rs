@@ -33,6 +33,9 @@ enum Cmd {
     /// Load generator for RESP and memcached servers: throughput, latency
     /// percentiles, open-loop rates, A/B comparison (`--compare`).
     Bench(larder_bench::BenchArgs),
+    /// Replay a cache trace through eviction policies and report hit ratios
+    /// (`--policy all`, `--size 128,512`, `--format csv`, `--plot out.svg`).
+    Sim(larder_sim::SimArgs),
 }
 
 #[derive(clap::Args, Default)]
@@ -89,6 +92,7 @@ fn run() -> Result<()> {
     let args = match cli.command {
         Some(Cmd::Server(a)) => a,
         Some(Cmd::Bench(a)) => return larder_bench::run(a),
+        Some(Cmd::Sim(a)) => return larder_sim::run(a),
         None => ServerArgs::default(),
     };
     let config = load_config(&args)?;

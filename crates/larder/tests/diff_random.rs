@@ -1,5 +1,6 @@
-//! Randomised differential test: a long random sequence of string and
-//! keyspace commands (including invalid ones) over a tiny key space, sent to
+//! Randomised differential test: a long random sequence of string,
+//! keyspace and collection commands (including invalid ones, and commands on
+//! keys of the wrong type) over a tiny key space, sent to
 //! Larder and Redis; every reply must match, and so must the final state.
 //!
 //! `LARDER_DIFF_SEED` (default 0x1a7de7) and `LARDER_DIFF_ITERATIONS`
@@ -86,13 +87,129 @@ const ABS: &[&str] = &["4102444800", "4102444900", "4102445000", "1000000000"];
 const FUTURE_ABS: &[&str] = &["4102444800", "4102444900", "4102445000"];
 const PATTERNS: &[&str] = &["*", "k*", "n?", "*0", "k[0-2]", "k[^0]", "f*", "nomatch"];
 const DBS: &[&str] = &["0", "1", "2", "16", "-1", "x"];
+const FIELDS: &[&str] = &["f1", "f2", "f3", ""];
+const MEMBERS: &[&str] = &["1", "2", "-5", "a", "b", "01"];
+const SCORES: &[&str] = &["1", "2.5", "-1", "0", "inf", "-inf", "x", "1e400"];
+const BOUNDS: &[&str] = &["1", "(1", "-inf", "+inf", "2.5", "(0", "x"];
+const LEX: &[&str] = &["-", "+", "[a", "(a", "[b", "x"];
+
+/// Collection commands: lists, hashes, sets and sorted sets (replies that
+/// are random or in hash-table order are left out).
+fn gen_collection(rng: &mut Rng, k: &str, k2: &str, v: &str) -> Vec<String> {
+    let s = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let f = rng.pick(FIELDS);
+    let m = rng.pick(MEMBERS);
+    let m2 = rng.pick(MEMBERS);
+    let r1 = rng.pick(RANGES);
+    let r2 = rng.pick(RANGES);
+    match rng.below(32) {
+        0 | 1 => s(&[rng.pick(&["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]), k, v, m]),
+        2 => s(&[rng.pick(&["LPOP", "RPOP"]), k]),
+        3 => s(&[rng.pick(&["LPOP", "RPOP"]), k, rng.pick(INTS)]),
+        4 => s(&["LRANGE", k, r1, r2]),
+        5 => s(&[rng.pick(&["LINDEX", "LLEN"]), k, r1][..if rng.chance(50) { 3 } else { 2 }]),
+        6 => s(&["LSET", k, r1, v]),
+        7 => s(&["LINSERT", k, rng.pick(&["BEFORE", "AFTER", "X"]), m, v]),
+        8 => s(&["LREM", k, r1, m]),
+        9 => s(&["LTRIM", k, r1, r2]),
+        10 => s(&[
+            "LPOS",
+            k,
+            m,
+            "RANK",
+            rng.pick(&["1", "-1", "2", "0"]),
+            "COUNT",
+            "0",
+        ]),
+        11 => s(&[
+            "LMOVE",
+            k,
+            k2,
+            rng.pick(&["LEFT", "RIGHT"]),
+            rng.pick(&["LEFT", "RIGHT"]),
+        ]),
+        12 => s(&[
+            "LMPOP",
+            "2",
+            k,
+            k2,
+            rng.pick(&["LEFT", "RIGHT"]),
+            "COUNT",
+            "2",
+        ]),
+        13 | 14 => s(&["HSET", k, f, v, rng.pick(FIELDS), m]),
+        15 => s(&[rng.pick(&["HGET", "HEXISTS", "HSTRLEN", "HDEL"]), k, f]),
+        16 => s(&[rng.pick(&["HLEN", "HGETALL", "HKEYS", "HVALS"]), k]),
+        17 => s(&["HINCRBY", k, f, rng.pick(INTS)]),
+        18 => s(&["HINCRBYFLOAT", k, f, rng.pick(FLOATS)]),
+        19 => s(&["HMGET", k, f, rng.pick(FIELDS)]),
+        20 | 21 => s(&["SADD", k, m, m2]),
+        22 => s(&[rng.pick(&["SREM", "SISMEMBER"]), k, m]),
+        23 => s(&[rng.pick(&["SCARD", "SMEMBERS"]), k]),
+        24 => s(&[rng.pick(&["SINTER", "SUNION", "SDIFF"]), k, k2]),
+        25 => s(&[
+            rng.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]),
+            k,
+            k2,
+            rng.pick(KEYS),
+        ]),
+        26 => s(&["SMOVE", k, k2, m]),
+        27 | 28 => {
+            let mut c = s(&["ZADD", k]);
+            if rng.chance(30) {
+                c.push(rng.pick(&["NX", "XX", "GT", "LT", "CH", "INCR"]).into());
+            }
+            c.extend(s(&[rng.pick(SCORES), m]));
+            c
+        }
+        29 => s(&[
+            rng.pick(&["ZSCORE", "ZRANK", "ZREVRANK", "ZREM", "ZINCRBY"]),
+            k,
+            m,
+        ]),
+        30 => match rng.below(6) {
+            0 => s(&["ZRANGE", k, r1, r2, "WITHSCORES"]),
+            1 => s(&[
+                "ZRANGEBYSCORE",
+                k,
+                rng.pick(BOUNDS),
+                rng.pick(BOUNDS),
+                "WITHSCORES",
+            ]),
+            2 => s(&[
+                "ZRANGE",
+                k,
+                rng.pick(BOUNDS),
+                rng.pick(BOUNDS),
+                "BYSCORE",
+                "REV",
+                "LIMIT",
+                "0",
+                "2",
+            ]),
+            3 => s(&["ZRANGEBYLEX", k, rng.pick(LEX), rng.pick(LEX)]),
+            4 => s(&["ZCOUNT", k, rng.pick(BOUNDS), rng.pick(BOUNDS)]),
+            _ => s(&["ZREMRANGEBYSCORE", k, rng.pick(BOUNDS), rng.pick(BOUNDS)]),
+        },
+        _ => match rng.below(4) {
+            0 => s(&[
+                rng.pick(&["ZPOPMIN", "ZPOPMAX"]),
+                k,
+                rng.pick(&["1", "2", "0"]),
+            ]),
+            1 => s(&["ZUNIONSTORE", k, "2", k, k2, "WEIGHTS", "2", "1"]),
+            2 => s(&["ZINTER", "2", k, k2, "WITHSCORES"]),
+            _ => s(&["ZCARD", k]),
+        },
+    }
+}
 
 fn gen(rng: &mut Rng) -> Vec<String> {
     let k = rng.pick(KEYS);
     let k2 = rng.pick(KEYS);
     let v = rng.pick(VALUES);
     let s = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<String>>();
-    match rng.below(46) {
+    match rng.below(60) {
         0..=3 => {
             let mut c = s(&["SET", k, v]);
             for _ in 0..rng.below(3) {
@@ -226,6 +343,7 @@ fn gen(rng: &mut Rng) -> Vec<String> {
             }
         }
         44 => s(&["ECHO", v]),
+        45..=58 => gen_collection(rng, k, k2, v),
         _ => s(&["PING"]),
     }
 }
@@ -268,6 +386,7 @@ fn diff_random_sequences() {
         for k in aggregate_elements(&keys).unwrap_or_default() {
             let k = scalar_payload(&k).expect("key");
             d.case_bytes(&[b"GET", &k]);
+            d.case_bytes(&[b"TYPE", &k]);
             d.case_bytes_with(&[b"TTL", &k], Cmp::IntTolerance(1));
             d.case_bytes(&[b"OBJECT", b"ENCODING", &k]);
         }

@@ -20,7 +20,7 @@
 //! 85% protected, 4-bit count-min sketch of 16 counters per entry) resized by
 //! the tuner. Cost: the W-TinyLFU's node and map slot per key, its sketch (8
 //! bytes per entry of capacity), and the minis (six caches of at most 2,048
-//! entries with their sketches: about 6 × 2,048 × 70 bytes ≈ 0.9 MB at most,
+//! entries sharing one sketch: about 6 × 2,048 × 60 bytes ≈ 0.75 MB at most,
 //! independent of the cache size; for small caches, six times the cache).
 //!
 //! Sampled form ([`Scorer`], used by `sampled::Score::Adaptive`): no lists.
@@ -36,10 +36,10 @@
 //! shared side structures: a sketch of 4 counters per entry (2 bytes per
 //! entry, at least 8 KiB) and the same tuner. Per-key cost: 4 + 2 = 6 bytes,
 //! of which the 4 are the access word every entry already has; plus a fixed
-//! ≤ 0.9 MB for the tuner.
+//! ≤ 0.75 MB for the tuner.
 
 use super::sketch::{mix, Sketch};
-use super::wtinylfu::WTinyLfu;
+use super::wtinylfu::{Segments, WTinyLfu};
 use super::CachePolicy;
 use crate::access;
 
@@ -60,7 +60,9 @@ const CONFIDENCE: f64 = 2.0;
 
 /// Picks the window size by running miniature caches on a sample of keys.
 pub struct Tuner {
-    minis: Vec<WTinyLfu>,
+    /// One sketch serves every mini: they all see the same requests.
+    sketch: Sketch,
+    minis: Vec<Segments>,
     scores: Vec<f64>,
     rate: u64,
     decay: f64,
@@ -74,9 +76,10 @@ impl Tuner {
         let rate = capacity.div_ceil(MINI_MAX).max(1);
         let mini = (capacity / rate).max(1);
         Tuner {
+            sketch: Sketch::new(mini as usize, 16),
             minis: WINDOWS
                 .iter()
-                .map(|&w| WTinyLfu::with_window(mini, w, PROTECTED, 16))
+                .map(|&w| Segments::new(mini, w, PROTECTED))
                 .collect(),
             scores: vec![0.0; WINDOWS.len()],
             rate,
@@ -97,8 +100,9 @@ impl Tuner {
         if self.rate > 1 && !mix(key ^ 0x7e57).is_multiple_of(self.rate) {
             return None;
         }
+        self.sketch.increment(key);
         for (m, s) in self.minis.iter_mut().zip(self.scores.iter_mut()) {
-            let hit = m.access(key, size);
+            let hit = m.access(key, size, &self.sketch);
             *s = *s * self.decay + f64::from(u8::from(hit));
         }
         self.seen += 1;
@@ -212,7 +216,7 @@ impl Scorer {
             return age;
         }
         let rarity = u64::from(15 - self.sketch.estimate(key));
-        let recency = u64::from(access::CLOCK_MAX) - age.min(u64::from(access::CLOCK_MAX));
+        let recency = if std::env::var("AT").is_ok() { age.min(u64::from(access::CLOCK_MAX)) } else { u64::from(access::CLOCK_MAX) - age.min(u64::from(access::CLOCK_MAX)) };
         (1 << 40) | (rarity << 24) | recency
     }
 }

@@ -130,8 +130,15 @@ impl Sampled {
                 let slot = self.rng.below(self.keys.len());
                 self.offer(self.score(slot), self.keys[slot].key);
             }
-            while let Some((_, key)) = self.pool.pop() {
+            while let Some((old, key)) = self.pool.pop() {
                 if let Some(&slot) = self.pos.get(&key) {
+                    if self.kind == Score::Adaptive && std::env::var("AF").is_ok() {
+                        let now = self.score(slot as usize);
+                        if now < old {
+                            self.offer(now, key);
+                            continue;
+                        }
+                    }
                     self.remove(slot as usize);
                     return true;
                 }

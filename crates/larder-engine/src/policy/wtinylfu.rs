@@ -20,14 +20,10 @@ const WINDOW: u8 = 0;
 const PROBATION: u8 = 1;
 const PROTECTED: u8 = 2;
 
+/// The policy: its segments and its own sketch.
 pub struct WTinyLfu {
-    slab: Slab,
-    lists: [List; 3],
+    segments: Segments,
     sketch: Sketch,
-    window_cap: u64,
-    protected_cap: u64,
-    protected_share: f64,
-    capacity: u64,
 }
 
 impl WTinyLfu {
@@ -43,10 +39,56 @@ impl WTinyLfu {
         protected: f64,
         counters_per_key: usize,
     ) -> WTinyLfu {
-        let mut w = WTinyLfu {
+        WTinyLfu {
+            segments: Segments::new(capacity, window, protected),
+            sketch: Sketch::new(capacity.min(1 << 26) as usize, counters_per_key),
+        }
+    }
+
+    /// See [`Segments::set_window`].
+    pub fn set_window(&mut self, window: f64) {
+        self.segments.set_window(window);
+    }
+}
+
+impl CachePolicy for WTinyLfu {
+    fn access(&mut self, key: u64, size: u32) -> bool {
+        self.sketch.increment(key);
+        self.segments.access(key, size, &self.sketch)
+    }
+
+    fn name(&self) -> String {
+        "wtinylfu".to_string()
+    }
+
+    fn len(&self) -> usize {
+        self.segments.len()
+    }
+
+    fn used(&self) -> u64 {
+        self.segments.used_bytes()
+    }
+}
+
+/// Window, probation and protected lists, deciding admissions with a sketch
+/// they do not own (so several caches fed the same stream can share one, as
+/// the adaptive policy's miniature caches do).
+pub struct Segments {
+    slab: Slab,
+    lists: [List; 3],
+    window_cap: u64,
+    protected_cap: u64,
+    protected_share: f64,
+    capacity: u64,
+}
+
+impl Segments {
+    /// Segments for `capacity`, with a window of `window` × capacity and a
+    /// protected segment of `protected` × the main area.
+    pub fn new(capacity: u64, window: f64, protected: f64) -> Segments {
+        let mut w = Segments {
             slab: Slab::with_capacity(capacity.min(1 << 24) as usize),
             lists: [List::default(); 3],
-            sketch: Sketch::new(capacity.min(1 << 26) as usize, counters_per_key),
             window_cap: 0,
             protected_cap: 0,
             protected_share: protected,
@@ -74,7 +116,15 @@ impl WTinyLfu {
         }
     }
 
-    fn used_bytes(&self) -> u64 {
+    pub fn len(&self) -> usize {
+        self.lists.iter().map(|l| l.len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn used_bytes(&self) -> u64 {
         self.lists.iter().map(|l| l.bytes).sum()
     }
 
@@ -93,7 +143,7 @@ impl WTinyLfu {
 
     /// Moves window overflow to probation, each time letting the candidate
     /// and the probation victim duel while the cache is over capacity.
-    fn evict(&mut self) {
+    fn evict(&mut self, sketch: &Sketch) {
         while self.lists[WINDOW as usize].bytes > self.window_cap {
             let Some(cand) = self.lists[WINDOW as usize].back() else {
                 break;
@@ -108,7 +158,7 @@ impl WTinyLfu {
                     }
                 };
                 let (ck, vk) = (self.slab.node(cand).key, self.slab.node(victim).key);
-                if self.sketch.estimate(ck) > self.sketch.estimate(vk) {
+                if sketch.estimate(ck) > sketch.estimate(vk) {
                     self.remove(victim);
                 } else {
                     self.remove(cand);
@@ -128,11 +178,9 @@ impl WTinyLfu {
             self.remove(v);
         }
     }
-}
 
-impl CachePolicy for WTinyLfu {
-    fn access(&mut self, key: u64, size: u32) -> bool {
-        self.sketch.increment(key);
+    /// One request (already counted in `sketch` by the caller).
+    pub fn access(&mut self, key: u64, size: u32, sketch: &Sketch) -> bool {
         if let Some(i) = self.slab.find(key) {
             match self.slab.node(i).tag {
                 PROBATION => {
@@ -148,19 +196,7 @@ impl CachePolicy for WTinyLfu {
         }
         let i = self.slab.alloc(key, size, WINDOW);
         self.lists[WINDOW as usize].push_front(&mut self.slab, i);
-        self.evict();
+        self.evict(sketch);
         false
-    }
-
-    fn name(&self) -> String {
-        "wtinylfu".to_string()
-    }
-
-    fn len(&self) -> usize {
-        self.lists.iter().map(|l| l.len).sum()
-    }
-
-    fn used(&self) -> u64 {
-        self.used_bytes()
     }
 }

@@ -11,14 +11,18 @@
 //! n at most `set-max-intset-entries`, 512 by default); a value that needs a
 //! wider width rewrites the whole array once ("upgrade"), as in Redis.
 
+use super::thin::ThinBuf;
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct IntSet {
-    buf: Box<[u8]>,
+    buf: ThinBuf,
 }
 
 impl Default for IntSet {
     fn default() -> Self {
-        IntSet { buf: Box::new([2]) }
+        IntSet {
+            buf: ThinBuf::from_slice(&[2]),
+        }
     }
 }
 
@@ -117,7 +121,7 @@ impl IntSet {
         for i in pos..n {
             Self::encode(&mut out, self.get(i), w);
         }
-        self.buf = out.into_boxed_slice();
+        self.buf = ThinBuf::from_slice(&out);
         true
     }
 
@@ -133,7 +137,7 @@ impl IntSet {
         let mut out = Vec::with_capacity(self.buf.len() - w);
         out.extend_from_slice(&self.buf[..1 + pos * w]);
         out.extend_from_slice(&self.buf[1 + (pos + 1) * w..]);
-        self.buf = out.into_boxed_slice();
+        self.buf = ThinBuf::from_slice(&out);
         true
     }
 

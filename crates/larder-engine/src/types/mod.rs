@@ -2,6 +2,7 @@
 //! compact encoding for small values and a real structure for large ones,
 //! converting at the points Redis 7.0 does (so OBJECT ENCODING agrees):
 //!
+//! - [`thin`]: an exactly-sized byte buffer behind a thin pointer;
 //! - [`pack`]: a listpack-like run of byte strings in one exact allocation;
 //! - [`intset`]: sorted integers at the narrowest width;
 //! - [`dict`]: a SCAN-safe open-addressing table of thin pointers, and the
@@ -16,4 +17,5 @@ pub mod list;
 pub mod pack;
 pub mod set;
 pub mod skiplist;
+pub mod thin;
 pub mod zset;

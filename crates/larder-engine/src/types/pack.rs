@@ -18,6 +18,8 @@
 
 use std::ops::Range;
 
+use super::thin::ThinBuf;
+
 const HEAD: usize = 4;
 
 pub fn varint_len(mut v: usize) -> usize {
@@ -81,13 +83,13 @@ pub fn framed_len(n: usize) -> usize {
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Packed {
-    buf: Box<[u8]>,
+    buf: ThinBuf,
 }
 
 impl Default for Packed {
     fn default() -> Self {
         Packed {
-            buf: Box::new([0; HEAD]),
+            buf: ThinBuf::from_slice(&[0; HEAD]),
         }
     }
 }
@@ -105,11 +107,11 @@ impl Packed {
 
     /// Builds from pre-framed entries (see [`frame`]).
     pub fn from_framed(count: usize, framed: &[u8]) -> Packed {
-        let mut v = Vec::with_capacity(HEAD + framed.len());
-        v.extend_from_slice(&(count as u32).to_le_bytes());
-        v.extend_from_slice(framed);
         Packed {
-            buf: v.into_boxed_slice(),
+            buf: ThinBuf::build(HEAD + framed.len(), |d| {
+                d[..HEAD].copy_from_slice(&(count as u32).to_le_bytes());
+                d[HEAD..].copy_from_slice(framed);
+            }),
         }
     }
 
@@ -195,12 +197,15 @@ impl Packed {
     /// framed entries), adjusting the count by `added - removed`.
     pub fn splice(&mut self, range: Range<usize>, framed: &[u8], added: usize, removed: usize) {
         let count = self.count() + added - removed;
-        let old = std::mem::take(&mut self.buf);
-        let mut v = Vec::with_capacity(old.len() - range.len() + framed.len());
-        v.extend_from_slice(&old[..range.start]);
-        v.extend_from_slice(framed);
-        v.extend_from_slice(&old[range.end..]);
-        self.buf = v.into_boxed_slice();
+        let old = &self.buf;
+        let len = old.len() - range.len() + framed.len();
+        self.buf = ThinBuf::build(len, |d| {
+            let (a, rest) = d.split_at_mut(range.start);
+            a.copy_from_slice(&old[..range.start]);
+            let (b, c) = rest.split_at_mut(framed.len());
+            b.copy_from_slice(framed);
+            c.copy_from_slice(&old[range.end..]);
+        });
         self.set_count(count);
     }
 

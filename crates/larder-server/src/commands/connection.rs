@@ -81,6 +81,13 @@ const WRONGPASS: CmdError =
     CmdError::new("WRONGPASS invalid username-password pair or user is disabled.");
 
 fn ping(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.argc() <= 2 && ctx.client.in_pubsub() && ctx.client.proto == Protocol::Resp2 {
+        // Redis answers a subscribed RESP2 client with a pong array.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(if ctx.argc() == 2 { ctx.arg(1) } else { b"" });
+        return Ok(());
+    }
     match ctx.argc() {
         1 => ctx.out.simple(b"PONG"),
         2 => ctx.out.bulk(ctx.arg(1)),
@@ -241,12 +248,8 @@ fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
     c.reply_mode = ReplyMode::On;
     *c.handle.name.lock() = None;
     c.handle.no_evict.store(false, Relaxed);
-    if c.monitor_rx.take().is_some() {
-        let mut m = ctx.shared.monitors.lock();
-        m.retain(|(id, _)| *id != c.id);
-        ctx.shared.monitor_count.store(m.len(), Relaxed);
-        c.handle.monitor.store(false, Relaxed);
-    }
+    crate::pubsub::leave_all(ctx.shared, c);
+    crate::commands::multi::discard_all(ctx.shared, c);
     c.authenticated = !ctx.shared.hot.requirepass.load(Relaxed);
     ctx.out.simple(b"RESET");
     Ok(())

@@ -21,7 +21,7 @@
 
 use larder_engine::access;
 use larder_engine::dump::{self, DumpError, Restored};
-use larder_engine::{glob, Entry, EntryRef, Kind, Lookup, StrValue};
+use larder_engine::{events, glob, Entry, EntryRef, Kind, Lookup, StrValue};
 use larder_resp::Reply;
 use smallvec::SmallVec;
 
@@ -180,7 +180,12 @@ fn del_generic(ctx: &mut Ctx<'_>, lazy: bool) -> CmdResult {
     let mut freed = Freed::new();
     {
         let mut txn = ctx.lock_keys(&keys);
-        freed.extend(keys.iter().filter_map(|k| txn.remove(k)));
+        for k in &keys {
+            if let Some(e) = txn.remove(k) {
+                freed.push(e);
+                ctx.notify(events::GENERIC, "del", k.bytes);
+            }
+        }
     }
     ctx.out.int(freed.len() as i64);
     if lazy {
@@ -398,6 +403,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> CmdResult {
         } else {
             let old = txn.remove(&src).ok_or(NO_SUCH_KEY)?;
             freed.extend(txn.put(&dst, old.into_key(dst.bytes)));
+            ctx.notify(events::GENERIC, "rename_from", src.bytes);
+            ctx.notify(events::GENERIC, "rename_to", dst.bytes);
             true
         }
     };
@@ -439,6 +446,9 @@ fn move_cmd(ctx: &mut Ctx<'_>) -> CmdResult {
                     Some(e) => {
                         txn.db = dst_db;
                         txn.put(&key, e);
+                        let ev = &ctx.engine().events;
+                        ev.emit(events::GENERIC, "move_from", src_db, key.bytes);
+                        ev.emit(events::GENERIC, "move_to", dst_db, key.bytes);
                         true
                     }
                     None => false,
@@ -490,6 +500,8 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
                     false
                 } else {
                     freed.extend(txn.put(&dst, c));
+                    let ev = &ctx.engine().events;
+                    ev.emit(events::GENERIC, "copy_to", dst_db, dst.bytes);
                     true
                 }
             }
@@ -631,10 +643,12 @@ fn expire_generic(ctx: &mut Ctx<'_>, cmd: ExpireCmd) -> CmdResult {
     }
     if when <= now {
         let gone = txn.remove(&key);
+        ctx.notify(events::GENERIC, "del", key.bytes);
         drop(txn);
         drop(gone);
     } else {
         txn.set_expire(&key, when as u64);
+        ctx.notify(events::GENERIC, "expire", key.bytes);
         drop(txn);
     }
     ctx.out.int(1);
@@ -649,6 +663,7 @@ fn persist(ctx: &mut Ctx<'_>) -> CmdResult {
         .is_some_and(|e| e.get().expire_at() != 0);
     if had_ttl {
         txn.set_expire(&key, 0);
+        ctx.notify(events::GENERIC, "persist", key.bytes);
     }
     drop(txn);
     ctx.out.int(i64::from(had_ttl));
@@ -920,6 +935,10 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
                 Restored::Bytes(b) => StrValue::Auto(b),
             };
             txn.put(&key, Entry::new(key.bytes, v, ttl as u64, access));
+            ctx.notify(events::GENERIC, "restore", key.bytes);
+        } else if !freed.is_empty() {
+            // REPLACE with a deadline already past: the old key is deleted.
+            ctx.notify(events::GENERIC, "del", key.bytes);
         }
     }
     drop(freed);

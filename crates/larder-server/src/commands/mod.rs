@@ -14,6 +14,9 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod multi;
+pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sort;
 pub mod sets;
@@ -38,5 +41,8 @@ pub fn table() -> CommandTable {
         introspection::COMMANDS,
         client_cmd::COMMANDS,
         diagnostics::COMMANDS,
+        pubsub::COMMANDS,
+        multi::COMMANDS,
+        scripting::COMMANDS,
     ])
 }

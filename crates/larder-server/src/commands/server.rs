@@ -256,17 +256,18 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn monitor(ctx: &mut Ctx<'_>) -> CmdResult {
-    if ctx.client.monitor_rx.is_some() {
+    let id = ctx.client.id;
+    let pushes = ctx.client.pushes_mut();
+    if pushes.monitor {
         // Redis ignores MONITOR from a client already monitoring.
         return Ok(());
     }
-    let (tx, rx) = tokio::sync::mpsc::channel(crate::monitor::QUEUE);
+    pushes.monitor = true;
     {
         let mut m = ctx.shared.monitors.lock();
-        m.push((ctx.client.id, tx));
+        m.push((id, pushes.outbox.clone()));
         ctx.shared.monitor_count.store(m.len(), Relaxed);
     }
-    ctx.client.monitor_rx = Some(rx);
     ctx.client.handle.monitor.store(true, Relaxed);
     ctx.out.ok();
     Ok(())

@@ -25,7 +25,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use larder_engine::{EntryRef, Key, Kind, Lookup, StrRef, StrValue, Ttl, Txn};
+use larder_engine::{events, EntryRef, Key, Kind, Lookup, StrRef, StrValue, Ttl, Txn};
 
 use crate::command::{flags::*, parse_i64, Command, Ctx};
 use crate::error::{
@@ -494,6 +494,10 @@ fn set_generic(
         return Ok(());
     }
     drop(txn.set(&key, StrValue::Auto(ctx.arg(val)), ttl));
+    ctx.notify(events::STRING, "set", key.bytes);
+    if matches!(opts.expire, ExpireOpt::Time(..)) {
+        ctx.notify(events::GENERIC, "expire", key.bytes);
+    }
     if !opts.get {
         match answer {
             SetReply::OkNull => ctx.out.ok(),
@@ -579,6 +583,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, nx: bool) -> CmdResult {
     }
     for (i, key) in keys.iter().enumerate() {
         drop(txn.set(key, StrValue::Auto(ctx.arg(2 + 2 * i)), Ttl::Clear));
+        ctx.notify(events::STRING, "set", key.bytes);
     }
     if nx {
         ctx.out.int(1);
@@ -614,6 +619,7 @@ fn getdel(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     drop(txn.remove(&key));
+    ctx.notify(events::GENERIC, "del", key.bytes);
     Ok(())
 }
 
@@ -636,12 +642,17 @@ fn getex(ctx: &mut Ctx<'_>) -> CmdResult {
     reply_str(ctx, v);
     match (at, opts.expire) {
         // An absolute time already past deletes the key.
-        (Some((u, at)), _) if u.is_absolute() && at <= now => drop(txn.remove(&key)),
+        (Some((u, at)), _) if u.is_absolute() && at <= now => {
+            drop(txn.remove(&key));
+            ctx.notify(events::GENERIC, "del", key.bytes);
+        }
         (Some((_, at)), _) => {
             txn.set_expire(&key, at);
+            ctx.notify(events::GENERIC, "expire", key.bytes);
         }
         (None, ExpireOpt::Persist) if had_ttl => {
             txn.set_expire(&key, 0);
+            ctx.notify(events::GENERIC, "persist", key.bytes);
         }
         _ => {}
     }
@@ -680,6 +691,7 @@ fn append(ctx: &mut Ctx<'_>) -> CmdResult {
             v.len()
         }
     };
+    ctx.notify(events::STRING, "append", key.bytes);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -769,6 +781,7 @@ fn setrange(ctx: &mut Ctx<'_>) -> CmdResult {
     v.resize(new_len, 0);
     v[offset..offset + value.len()].copy_from_slice(value);
     store(&mut txn, &key, had, StrValue::Raw(&v));
+    ctx.notify(events::STRING, "setrange", key.bytes);
     ctx.out.int(new_len as i64);
     Ok(())
 }
@@ -795,6 +808,7 @@ fn incr_by(ctx: &mut Ctx<'_>, by: i64) -> CmdResult {
     } else {
         store(&mut txn, &key, existed, StrValue::Int(new));
     }
+    ctx.notify(events::STRING, "incrby", key.bytes);
     ctx.out.int(new);
     Ok(())
 }
@@ -834,6 +848,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut text = Vec::with_capacity(32);
     sum.fmt_human(&mut text);
     store(&mut txn, &key, existed, StrValue::Plain(&text));
+    ctx.notify(events::STRING, "incrbyfloat", key.bytes);
     ctx.out.bulk(&text);
     Ok(())
 }

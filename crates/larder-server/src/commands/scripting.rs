@@ -1,0 +1,3 @@
+//! Lua scripting (in progress).
+use crate::command::Command;
+pub const COMMANDS: &[Command] = &[];
