@@ -27,7 +27,8 @@ pub const KEY_MISS: u32 = 1 << 11;
 pub const MODULE: u32 = 1 << 13;
 pub const NEW: u32 = 1 << 14;
 /// `A`: every class but key-miss and new.
-pub const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+pub const ALL: u32 =
+    GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 
 /// Receives the events of enabled classes.
 pub trait EventSink: Send + Sync {
@@ -143,9 +144,18 @@ mod tests {
 
     #[test]
     fn flags_round_trip_as_redis() {
-        assert_eq!(parse_flags(b"KEA").map(flags_to_string).as_deref(), Some("AKE"));
-        assert_eq!(parse_flags(b"Eg$x").map(flags_to_string).as_deref(), Some("g$xE"));
-        assert_eq!(parse_flags(b"nmK").map(flags_to_string).as_deref(), Some("nKm"));
+        assert_eq!(
+            parse_flags(b"KEA").map(flags_to_string).as_deref(),
+            Some("AKE")
+        );
+        assert_eq!(
+            parse_flags(b"Eg$x").map(flags_to_string).as_deref(),
+            Some("g$xE")
+        );
+        assert_eq!(
+            parse_flags(b"nmK").map(flags_to_string).as_deref(),
+            Some("nKm")
+        );
         assert_eq!(parse_flags(b""), Some(0));
         assert_eq!(parse_flags(b"Q"), None);
     }

@@ -8,8 +8,23 @@
 //! closeness of expiry, FIFO = age since insertion. `*-random` skip the pool.
 //! Cost per eviction: `samples` random probes plus one lock of a few shards;
 //! memory: the 4-byte access word each entry already has.
+//!
+//! `allkeys-adaptive` (Larder's own, the default once `maxmemory` is set
+//! without a policy) is the sampled W-TinyLFU of `policy::adaptive`: the
+//! access word's clock counts admissions, and a shared [`Scorer`] (a count-min
+//! sketch of 4 four-bit counters per key, fed by every hit and insert, plus
+//! the window tuner's fixed ≤ 0.75 MB) ranks candidates: keys inside the
+//! tuner's recency window last, then rarest first. It samples at least
+//! [`adaptive::MIN_SAMPLES`] keys per round and re-scores a pooled candidate
+//! before evicting it, as the simulator's model does. The scorer is built
+//! for the resident key count seen by eviction (at least 1,024) and rebuilt
+//! when that count leaves [capacity / 4, 2 × capacity]: the sketch is
+//! sized to the cache, about 2 bytes per key.
+
+use std::sync::Arc;
 
 use crate::access;
+use crate::policy::adaptive::{self, Scorer};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -24,6 +39,7 @@ pub enum Policy {
     VolatileRandom,
     VolatileTtl,
     VolatileFifo,
+    AllkeysAdaptive,
 }
 
 /// What a policy ranks keys by.
@@ -34,9 +50,10 @@ pub enum Rank {
     Random,
     Ttl,
     Fifo,
+    Adaptive,
 }
 
-const ALL: [Policy; 10] = [
+const ALL: [Policy; 11] = [
     Policy::NoEviction,
     Policy::AllkeysLru,
     Policy::AllkeysLfu,
@@ -47,6 +64,7 @@ const ALL: [Policy; 10] = [
     Policy::VolatileRandom,
     Policy::VolatileTtl,
     Policy::VolatileFifo,
+    Policy::AllkeysAdaptive,
 ];
 
 impl Policy {
@@ -72,6 +90,7 @@ impl Policy {
             Policy::VolatileRandom => "volatile-random",
             Policy::VolatileTtl => "volatile-ttl",
             Policy::VolatileFifo => "volatile-fifo",
+            Policy::AllkeysAdaptive => "allkeys-adaptive",
         }
     }
 
@@ -94,7 +113,17 @@ impl Policy {
             Policy::AllkeysRandom | Policy::VolatileRandom => Rank::Random,
             Policy::VolatileTtl => Rank::Ttl,
             Policy::AllkeysFifo | Policy::VolatileFifo => Rank::Fifo,
+            Policy::AllkeysAdaptive => Rank::Adaptive,
         })
+    }
+
+    pub fn is_adaptive(self) -> bool {
+        self == Policy::AllkeysAdaptive
+    }
+
+    /// Larder's policies that Redis does not have.
+    pub fn is_extension(self) -> bool {
+        self.is_fifo() || self.is_adaptive()
     }
 
     pub fn is_lfu(self) -> bool {
@@ -134,7 +163,8 @@ impl ScoreCtx {
                 access::fifo_clock(self.now_ms),
                 access::clock_of(access),
             )),
-            Rank::Random => 0,
+            // Scored by `Scorer`, which needs the key (see evict_from_pool).
+            Rank::Random | Rank::Adaptive => 0,
         }
     }
 }
@@ -213,6 +243,69 @@ mod tests {
         assert_eq!(Policy::parse(b"bogus"), None);
     }
 
+    /// Hot-set hit ratio (%) under `policy` of a cache of ~1,000 keys that
+    /// serves rounds of 1,000 requests to 300 hot keys, each followed by a
+    /// scan of 1,500 never-seen cold keys (GET, then SET on a miss). The
+    /// command clock advances a second per request, ending now, so LRU's
+    /// one-second idle times order every access.
+    fn hot_hits_under_scans(policy: Policy) -> f64 {
+        use crate::{Engine, EngineOptions, StrValue, Ttl};
+        let (rounds, burst, hot, scan) = (40u64, 1000u64, 300u64, 1500u64);
+        let per_key = {
+            let e = Engine::new(EngineOptions::default());
+            for i in 0..1000 {
+                let kb = format!("cold:{i}");
+                let key = e.key(kb.as_bytes());
+                e.lock_key(0, &key)
+                    .set(&key, StrValue::Plain(b"value"), Ttl::Clear);
+            }
+            e.dataset_bytes() / 1000
+        };
+        let e = Engine::new(EngineOptions {
+            databases: 1,
+            shards: 4,
+        });
+        e.config.set_policy(policy);
+        e.config.set_maxmemory((per_key * 1000) as u64);
+        let total = rounds * (burst + scan);
+        let start = access::now_ms() - total * 1000;
+        let mut rng = crate::policy::Rng::new(7);
+        let (mut n, mut hot_reqs, mut hot_hits, mut cold) = (0u64, 0u64, 0u64, 0u64);
+        for _ in 0..rounds {
+            for i in 0..burst + scan {
+                let kb = if i < burst {
+                    format!("hot:{}", rng.below(hot as usize))
+                } else {
+                    cold += 1;
+                    format!("cold:{cold}")
+                };
+                let key = e.key(kb.as_bytes());
+                let now = start + n * 1000;
+                n += 1;
+                let hit = e.lock_key_at(0, &key, now).get(&key).is_some();
+                if i < burst {
+                    hot_reqs += 1;
+                    hot_hits += u64::from(hit);
+                }
+                if !hit {
+                    e.evict_until_fits().ok();
+                    e.lock_key_at(0, &key, now)
+                        .set(&key, StrValue::Plain(b"value"), Ttl::Clear);
+                }
+            }
+        }
+        assert!(e.stats().evicted_keys > 0);
+        100.0 * hot_hits as f64 / hot_reqs as f64
+    }
+
+    #[test]
+    fn adaptive_keeps_the_hot_set_through_scans() {
+        let lru = hot_hits_under_scans(Policy::AllkeysLru);
+        let adaptive = hot_hits_under_scans(Policy::AllkeysAdaptive);
+        eprintln!("hot-set hit ratio: allkeys-lru {lru:.2}%, allkeys-adaptive {adaptive:.2}%");
+        assert!(adaptive > lru + 10.0, "adaptive {adaptive} vs lru {lru}");
+    }
+
     #[test]
     fn pool_keeps_the_best() {
         let mut pool = Pool::default();
@@ -228,6 +321,9 @@ mod tests {
         assert_eq!(n, POOL_SIZE);
     }
 }
+
+/// The smallest key count the adaptive scorer is sized for.
+const ADAPTIVE_MIN_KEYS: u64 = 1024;
 
 /// `maxmemory` is exceeded and the policy could not free enough.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -299,8 +395,18 @@ impl crate::keyspace::Engine {
             now_ms: access::now_ms(),
             lfu_decay_time: self.config.lfu_decay_time(),
         };
-        let samples = self.config.samples() as usize;
+        let scorer = (rank == Rank::Adaptive).then(|| self.adaptive_scorer());
+        let mut samples = self.config.samples() as usize;
+        if scorer.is_some() {
+            samples = adaptive::samples(samples);
+        }
         let n = self.shard_count();
+        // Resident keys, estimated from the sampled shards' sizes.
+        let mut resident = 0;
+        let score = |e: crate::entry::EntryRef<'_>, resident: usize| match &scorer {
+            Some(s) => s.score(self.hash(e.key()), e.access(), resident),
+            None => ctx.score(e.access(), e.expire_at()),
+        };
         for _round in 0..4 {
             let mut sampled = false;
             for db in self.used_dbs() {
@@ -313,23 +419,39 @@ impl crate::keyspace::Engine {
                     if size == 0 {
                         continue;
                     }
+                    resident = size * n;
                     for _ in 0..samples.min(size) {
                         let r = crate::rng::next();
                         if let Some(e) = g.dbs[db].random(r, volatile) {
-                            pool.offer(ctx.score(e.access(), e.expire_at()), db, e.key());
+                            pool.offer(score(e, resident), db, e.key());
                         }
                     }
                     sampled = true;
                     break;
                 }
             }
+            if let Some(s) = &scorer {
+                self.adaptive_fit(s, resident);
+            }
             while let Some(c) = pool.pop_best() {
                 let hash = self.hash(&c.key);
                 let mut g = self.lock_shard(self.shard_of(hash));
-                let present = g.dbs[c.db]
-                    .get(hash, &c.key)
-                    .is_some_and(|e| !volatile || e.expire_at() != 0);
-                if present {
+                let Some(e) = g.dbs[c.db].get(hash, &c.key) else {
+                    pool.recycle(c);
+                    continue;
+                };
+                // The adaptive score moves with the sketch and the window: a
+                // candidate that became less evictable since it was sampled
+                // goes back with its fresh score.
+                if scorer.is_some() {
+                    let fresh = score(e, resident);
+                    if fresh < c.score {
+                        pool.offer(fresh, c.db, &c.key);
+                        pool.recycle(c);
+                        continue;
+                    }
+                }
+                if !volatile || e.expire_at() != 0 {
                     self.remove_evicted(&mut g, c.db, &c.key);
                     pool.recycle(c);
                     return true;
@@ -341,6 +463,49 @@ impl crate::keyspace::Engine {
             }
         }
         false
+    }
+
+    /// The adaptive policy's scorer, made on first use.
+    fn adaptive_scorer(&self) -> Arc<Scorer> {
+        if let Some(s) = self.adaptive.read().as_ref() {
+            return s.clone();
+        }
+        let mut w = self.adaptive.write();
+        w.get_or_insert_with(|| Arc::new(Scorer::new(ADAPTIVE_MIN_KEYS)))
+            .clone()
+    }
+
+    /// Rebuilds the scorer for `resident` keys when its size is off by more
+    /// than a factor of 2 up or 4 down (the access words keep their clock).
+    fn adaptive_fit(&self, s: &Scorer, resident: usize) {
+        let want = (resident as u64).max(ADAPTIVE_MIN_KEYS);
+        let cap = s.capacity();
+        if want > 2 * cap || want < cap / 4 {
+            *self.adaptive.write() = Some(Arc::new(s.resized(want)));
+        }
+    }
+
+    /// The access word for `allkeys-adaptive` of a key hit (`old` its word)
+    /// or inserted (`old` None); `key` (its hash) is counted in the sketch
+    /// when known.
+    pub(crate) fn adaptive_access(&self, key: Option<u64>, old: Option<u32>) -> u32 {
+        let guard = self.adaptive.read();
+        let made;
+        let s = match guard.as_ref() {
+            Some(s) => s,
+            None => {
+                drop(guard);
+                made = self.adaptive_scorer();
+                &made
+            }
+        };
+        if let Some(k) = key {
+            s.record(k, 1);
+        }
+        match old {
+            Some(a) => s.touch(a),
+            None => s.admit(),
+        }
     }
 
     fn remove_evicted(&self, g: &mut crate::keyspace::Shard, db: usize, key: &[u8]) {

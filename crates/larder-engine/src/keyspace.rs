@@ -102,6 +102,8 @@ pub struct Engine {
     pub config: EngineConfig,
     gauge: Option<MemoryGauge>,
     pub(crate) pool: Mutex<Pool>,
+    /// `allkeys-adaptive`'s shared scorer (`evict.rs`), made on first use.
+    pub(crate) adaptive: parking_lot::RwLock<Option<Arc<crate::policy::adaptive::Scorer>>>,
     pub(crate) expire_cursor: AtomicUsize,
     /// Bit d set: database d may hold keys (never cleared but by a flush of
     /// every shard; databases past 63 count as always used). Lets eviction
@@ -136,6 +138,7 @@ impl Engine {
             config: EngineConfig::default(),
             gauge: None,
             pool: Mutex::new(Pool::default()),
+            adaptive: parking_lot::RwLock::new(None),
             expire_cursor: AtomicUsize::new(0),
             used_dbs: AtomicU64::new(0),
             reset_stats: Mutex::new(Stats::default()),

@@ -2,8 +2,9 @@
 //!
 //! An [`Object`] is one of Redis's collection types; each type picks its
 //! own representation (see `types/`) and names it as OBJECT ENCODING does.
-//! Entries own their object through a `Box` (see `entry.rs`), so a command
-//! changes a collection in place under its shard's lock. [`ObjType`] lets
+//! Entries hold their object inline (see `entry.rs`), so a command changes
+//! a collection in place under its shard's lock; the object itself is a
+//! handle of one or two words (24 bytes at most) to the collection's data. [`ObjType`] lets
 //! generic code (the `Txn` helpers) ask for "the list at this key".
 
 use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
@@ -95,12 +96,3 @@ obj_type!(List, List);
 obj_type!(Hash, Hash);
 obj_type!(Set, Set);
 obj_type!(ZSet, ZSet);
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn objects_are_two_words() {
-        // One jemalloc class (16 bytes) per collection's box.
-        assert_eq!(std::mem::size_of::<super::Object>(), 16);
-    }
-}

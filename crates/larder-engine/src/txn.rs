@@ -90,7 +90,16 @@ impl<'e> Txn<'e> {
         &mut self.guards[pos].1
     }
 
-    fn fresh_access(&self, shard_counter: Option<u8>) -> u32 {
+    /// The access word of a value stored now: `old` is the word of the value
+    /// it replaces (Redis keeps its LFU counter; `allkeys-adaptive` counts
+    /// an overwrite as a hit), `key` its hash when known (for the sketch).
+    fn fresh_access(&self, old: Option<u32>, key: Option<u64>) -> u32 {
+        if self.policy.is_adaptive() {
+            return self.engine.adaptive_access(key, old);
+        }
+        let shard_counter = old
+            .map(access::counter_of)
+            .filter(|_| self.policy.is_lfu());
         if self.policy.is_fifo() {
             access::pack(access::fifo_clock(self.now), 0)
         } else {
@@ -109,7 +118,7 @@ impl<'e> Txn<'e> {
     /// The access word of a value created now (COPY, RESTORE): a fresh clock
     /// and, for LFU, the initial counter, as Redis's createObject.
     pub fn new_access(&self) -> u32 {
-        self.fresh_access(None)
+        self.fresh_access(None, None)
     }
 
     /// Redis's objectSetLRUOrLFU for RESTORE ... IDLETIME / FREQ: under an LFU
@@ -122,7 +131,7 @@ impl<'e> Txn<'e> {
             if let Some(f) = freq {
                 return access::pack(clock, f);
             }
-        } else if let (Some(idle), false) = (idle_secs, self.policy.is_fifo()) {
+        } else if let (Some(idle), false) = (idle_secs, self.policy.is_extension()) {
             let abs = match u32::try_from(idle) {
                 Ok(i) if i <= clock => clock - i,
                 _ => (clock + access::CLOCK_MAX / 2) % access::CLOCK_MAX,
@@ -149,7 +158,9 @@ impl<'e> Txn<'e> {
                 }
                 shard.stats.expired_keys += 1;
                 shard.modified(db, key.bytes);
-                engine.events.emit(events::EXPIRED, "expired", db, key.bytes);
+                engine
+                    .events
+                    .emit(events::EXPIRED, "expired", db, key.bytes);
                 false
             }
             Some(false) => true,
@@ -159,7 +170,9 @@ impl<'e> Txn<'e> {
                 shard.stats.keyspace_hits += 1;
             } else {
                 shard.stats.keyspace_misses += 1;
-                engine.events.emit(events::KEY_MISS, "keymiss", db, key.bytes);
+                engine
+                    .events
+                    .emit(events::KEY_MISS, "keymiss", db, key.bytes);
             }
         }
         if !found {
@@ -173,6 +186,10 @@ impl<'e> Txn<'e> {
             };
             let mut e = shard.dbs[db].get_mut(key.hash, key.bytes)?;
             let old = e.get().access();
+            if policy.is_adaptive() {
+                e.set_access(engine.adaptive_access(Some(key.hash), Some(old)));
+                return Some(e);
+            }
             let lru = access::lru_clock(now);
             let counter = if policy.is_lfu() {
                 let decayed = access::lfu_decayed(old, lru, engine.config.lfu_decay_time());
@@ -210,7 +227,7 @@ impl<'e> Txn<'e> {
     /// commands). Returns the entry it replaced.
     pub fn set_object<T: ObjType>(&mut self, key: &Key<'_>, value: T) -> Option<Entry> {
         self.replace_with(key, Ttl::Clear, |expire_at, access| {
-            Entry::new_object(key.bytes, Box::new(value.wrap()), expire_at, access)
+            Entry::new_object(key.bytes, value.wrap(), expire_at, access)
         })
     }
 
@@ -278,8 +295,8 @@ impl<'e> Txn<'e> {
             Some(_) => return Err(WrongType),
         };
         if !found {
-            let access = self.fresh_access(None);
-            let e = Entry::new_object(key.bytes, Box::new(make().wrap()), 0, access);
+            let access = self.fresh_access(None, Some(key.hash));
+            let e = Entry::new_object(key.bytes, make().wrap(), 0, access);
             self.put(key, e);
         }
         let db = self.db;
@@ -291,18 +308,21 @@ impl<'e> Txn<'e> {
     }
 
     /// Deletes `key` if it holds an emptied collection, as Redis does after
-    /// a removal. Returns the removed entry.
+    /// a removal (with its `del` keyspace event). Returns the removed entry.
     pub fn remove_if_empty(&mut self, key: &Key<'_>) -> Option<Entry> {
         let empty = self
             .lookup(key, Lookup::Peek)?
             .get()
             .object()
             .is_some_and(|o| o.is_empty());
-        if empty {
-            self.remove(key)
-        } else {
-            None
+        if !empty {
+            return None;
         }
+        let e = self.remove(key);
+        self.engine
+            .events
+            .emit(events::GENERIC, "del", self.db, key.bytes);
+        e
     }
 
     /// Replaces any value of `key` by the entry `build(expire_at, access)`
@@ -321,11 +341,7 @@ impl<'e> Txn<'e> {
             Ttl::Keep => old_meta.map_or(0, |m| m.0),
             Ttl::At(t) => t,
         };
-        // Redis keeps an overwritten key's LFU counter; LRU and FIFO start afresh.
-        let counter = old_meta
-            .map(|m| access::counter_of(m.1))
-            .filter(|_| self.policy.is_lfu());
-        let entry = build(expire_at, self.fresh_access(counter));
+        let entry = build(expire_at, self.fresh_access(old_meta.map(|m| m.1), Some(key.hash)));
         self.put(key, entry)
     }
 

@@ -33,7 +33,8 @@ pub struct Config {
     pub tcp_backlog: u32,
     pub maxclients: usize,
     pub maxmemory: u64,
-    pub maxmemory_policy: Policy,
+    /// `maxmemory-policy` as chosen; None = never chosen: see [`Config::policy`].
+    pub maxmemory_policy: Option<Policy>,
     pub maxmemory_samples: u32,
     /// Accepted and reported; eviction runs until memory fits whatever its value.
     pub maxmemory_eviction_tenacity: u32,
@@ -86,6 +87,19 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
 }
 
+impl Config {
+    /// The policy in force: the one chosen, else Larder's default once
+    /// `maxmemory` is set (`allkeys-adaptive`, where Redis keeps
+    /// `noeviction`), else `noeviction` (no limit: nothing to evict).
+    pub fn policy(&self) -> Policy {
+        match self.maxmemory_policy {
+            Some(p) => p,
+            None if self.maxmemory > 0 => Policy::AllkeysAdaptive,
+            None => Policy::NoEviction,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -101,7 +115,7 @@ impl Default for Config {
             tcp_backlog: 511,
             maxclients: 10000,
             maxmemory: 0,
-            maxmemory_policy: Policy::NoEviction,
+            maxmemory_policy: None,
             maxmemory_samples: 5,
             maxmemory_eviction_tenacity: 10,
             lfu_log_factor: 10,

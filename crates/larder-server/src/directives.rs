@@ -11,8 +11,11 @@
 //! Larder differs from Redis in two deliberate ways: `port` and `bind` are
 //! immutable (listeners are not rebound at runtime), and `shards` is
 //! Larder's own (the number of keyspace shards). `maxmemory-policy` also
-//! accepts Larder's `volatile-fifo` and `allkeys-fifo`, though its error text
-//! lists Redis's values only, as Redis does.
+//! accepts Larder's `volatile-fifo`, `allkeys-fifo` and `allkeys-adaptive`,
+//! though its error text lists Redis's values only, as Redis does; and when
+//! `maxmemory` is set but no policy was ever chosen, the policy in force
+//! (and shown by CONFIG GET and INFO) is `allkeys-adaptive`, not
+//! `noeviction` (`Config::policy`).
 
 use std::path::PathBuf;
 
@@ -145,11 +148,11 @@ const PROTECTED_ACTION: &[&str] = &["no", "yes", "local"];
 
 fn set_policy(c: &mut Config, a: &[&str]) -> Result<(), String> {
     let v = one(a)?;
-    c.maxmemory_policy = match Policy::parse(v.to_ascii_lowercase().as_bytes()) {
-        Some(p) if p.is_fifo() => p,
+    c.maxmemory_policy = Some(match Policy::parse(v.to_ascii_lowercase().as_bytes()) {
+        Some(p) if p.is_extension() => p,
         _ => Policy::parse(one_of(v, POLICIES)?.as_bytes())
             .ok_or_else(|| "unknown policy".to_string())?,
-    };
+    });
     Ok(())
 }
 
@@ -428,7 +431,7 @@ pub const DIRECTIVES: &[Directive] = &[
         name: "maxmemory-policy",
         alias: None,
         flags: 0,
-        get: |c| c.maxmemory_policy.name().to_string(),
+        get: |c| c.policy().name().to_string(),
         set: set_policy,
     },
     int_d!("maxmemory-samples", maxmemory_samples, u32, 1, INT_MAX, 0),
@@ -676,7 +679,10 @@ pub fn parse_flags(args: &[String], config: &mut Config) -> Result<(), String> {
         let multi = find(name).is_some_and(|d| d.has(flags::MULTI_ARG));
         // As in Redis, `--save "3600 1 300 100"` is one quoted flag value.
         let vals: Vec<&str> = if multi {
-            args[start..i].iter().flat_map(|a| a.split_whitespace()).collect()
+            args[start..i]
+                .iter()
+                .flat_map(|a| a.split_whitespace())
+                .collect()
         } else {
             args[start..i].iter().map(String::as_str).collect()
         };

@@ -64,7 +64,11 @@ impl Message {
         Message {
             kind,
             data: data.into_boxed_slice(),
-            pat_len: if pattern.is_some() { pat.len() } else { usize::MAX },
+            pat_len: if pattern.is_some() {
+                pat.len()
+            } else {
+                usize::MAX
+            },
             ch_len: channel.len(),
         }
     }
@@ -512,7 +516,10 @@ pub fn subscribed_mode_error(
     cmd: &crate::command::Command,
     args: &larder_resp::Args<'_>,
 ) -> Option<crate::error::CmdError> {
-    if client.proto != Protocol::Resp2 || ALLOWED_SUBSCRIBED.contains(&cmd.name) || !client.in_pubsub() {
+    if client.proto != Protocol::Resp2
+        || ALLOWED_SUBSCRIBED.contains(&cmd.name)
+        || !client.in_pubsub()
+    {
         return None;
     }
     let sub = args.get(1).unwrap_or_default();

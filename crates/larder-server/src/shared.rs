@@ -99,6 +99,8 @@ pub struct Shared {
     pub monitor_count: AtomicUsize,
     /// Pub/sub channels and patterns, and the push queue limits.
     pub pubsub: std::sync::Arc<crate::pubsub::PubSub>,
+    /// Scripts loaded by EVAL / SCRIPT LOAD (`commands/scripting.rs`).
+    pub scripts: crate::commands::scripting::ScriptCache,
     pub started: Instant,
     pub run_id: String,
     /// Unix time of the last successful save (LASTSAVE).
@@ -125,6 +127,7 @@ impl Shared {
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
             pubsub: Default::default(),
+            scripts: Default::default(),
             started: Instant::now(),
             run_id: run_id(),
             lastsave: AtomicU64::new(unix_secs()),
@@ -142,7 +145,7 @@ impl Shared {
         let c = self.config.read();
         let e = &self.engine.config;
         e.set_maxmemory(c.maxmemory);
-        e.set_policy(c.maxmemory_policy);
+        e.set_policy(c.policy());
         e.set_samples(c.maxmemory_samples);
         e.set_lfu_log_factor(c.lfu_log_factor);
         e.set_lfu_decay_time(c.lfu_decay_time);

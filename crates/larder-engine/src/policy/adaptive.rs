@@ -38,6 +38,8 @@
 //! of which the 4 are the access word every entry already has; plus a fixed
 //! ≤ 0.75 MB for the tuner.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
 use super::sketch::{mix, Sketch};
 use super::wtinylfu::{Segments, WTinyLfu};
 use super::CachePolicy;
@@ -57,6 +59,25 @@ const MEMORY: f64 = 8.0;
 const SKETCH_MIN_COUNTERS: usize = 16384;
 /// Standard deviations by which a window must lead to be adopted.
 const CONFIDENCE: f64 = 2.0;
+/// The sampled form samples at least this many keys per eviction round: its
+/// frequency-then-recency score needs a wider look than LRU's idle time to
+/// find the rarest key (5 samples cost it 2.5 points on cpp@100, 10 cost 0.9).
+pub const MIN_SAMPLES: usize = 10;
+
+/// Keys the sampled form samples per round for `maxmemory-samples` = `configured`.
+pub fn samples(configured: usize) -> usize {
+    configured.max(MIN_SAMPLES)
+}
+
+/// The tuner of a cache of `capacity` sees one key in this many.
+fn sample_rate(capacity: u64) -> u64 {
+    capacity.div_ceil(MINI_MAX).max(1)
+}
+
+/// Whether the tuner's hash-sample at one key in `rate` includes `key`.
+fn sampled_key(rate: u64, key: u64) -> bool {
+    rate == 1 || mix(key ^ 0x7e57).is_multiple_of(rate)
+}
 
 /// Picks the window size by running miniature caches on a sample of keys.
 pub struct Tuner {
@@ -73,7 +94,7 @@ pub struct Tuner {
 
 impl Tuner {
     pub fn new(capacity: u64) -> Tuner {
-        let rate = capacity.div_ceil(MINI_MAX).max(1);
+        let rate = sample_rate(capacity);
         let mini = (capacity / rate).max(1);
         Tuner {
             sketch: Sketch::new(mini as usize, 16),
@@ -97,7 +118,7 @@ impl Tuner {
 
     /// Feeds one request; returns the new window when it changes.
     pub fn record(&mut self, key: u64, size: u32) -> Option<f64> {
-        if self.rate > 1 && !mix(key ^ 0x7e57).is_multiple_of(self.rate) {
+        if !sampled_key(self.rate, key) {
             return None;
         }
         self.sketch.increment(key);
@@ -158,25 +179,50 @@ impl CachePolicy for Adaptive {
     }
 }
 
-/// The sampled form's shared state: what the server would keep beside its
-/// keyspace to score eviction candidates.
+/// The sampled form's shared state: what the server keeps beside its
+/// keyspace to score eviction candidates (`evict.rs`), and what the
+/// simulator's `allkeys-adaptive` uses. Shared between threads through
+/// `&self`: the sketch is relaxed atomics, the admission clock an atomic
+/// counter, the tuner behind a mutex taken only for the requests it samples
+/// (all of them for caches up to 2,048 keys, one in `capacity / 2048` above),
+/// and the window it chose is mirrored in an atomic for the scorer.
 pub struct Scorer {
+    capacity: u64,
     sketch: Sketch,
-    tuner: Tuner,
+    tuner: parking_lot::Mutex<Tuner>,
+    /// Index into [`WINDOWS`] of the tuner's current window.
+    window: AtomicUsize,
     /// Keys admitted so far (the clock of the access words).
-    admissions: u64,
+    admissions: AtomicU64,
 }
 
 impl Scorer {
     pub fn new(capacity: u64) -> Scorer {
         Scorer {
+            capacity,
             sketch: Sketch::with_counters(
                 (capacity.min(1 << 26) as usize * 4).max(SKETCH_MIN_COUNTERS),
                 10 * capacity.max(1),
             ),
-            tuner: Tuner::new(capacity),
-            admissions: 0,
+            tuner: parking_lot::Mutex::new(Tuner::new(capacity)),
+            window: AtomicUsize::new(0),
+            admissions: AtomicU64::new(0),
         }
+    }
+
+    /// A fresh scorer for a new capacity that continues this one's clock, so
+    /// the access words already stored keep their meaning (the server
+    /// regrows its scorer as the keyspace grows).
+    pub fn resized(&self, capacity: u64) -> Scorer {
+        let s = Scorer::new(capacity);
+        s.admissions
+            .store(self.admissions.load(Relaxed), Relaxed);
+        s
+    }
+
+    /// The capacity, in keys, the scorer was sized for.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
     }
 
     /// Bytes of shared side structures beyond the per-key access word
@@ -186,19 +232,30 @@ impl Scorer {
     }
 
     fn clock(&self) -> u32 {
-        (self.admissions as u32) & access::CLOCK_MAX
+        (self.admissions.load(Relaxed) as u32) & access::CLOCK_MAX
+    }
+
+    /// The window in force, as a fraction of the resident keys.
+    pub fn window(&self) -> f64 {
+        WINDOWS[self.window.load(Relaxed).min(WINDOWS.len() - 1)]
     }
 
     /// Counts a request (hit or miss) in the sketch and the tuner.
-    pub fn record(&mut self, key: u64, size: u32) {
+    pub fn record(&self, key: u64, size: u32) {
         self.sketch.increment(key);
-        self.tuner.record(key, size);
+        if !sampled_key(sample_rate(self.capacity), key) {
+            return;
+        }
+        let mut tuner = self.tuner.lock();
+        if tuner.record(key, size).is_some() {
+            self.window.store(tuner.current, Relaxed);
+        }
     }
 
     /// The access word of a key being admitted.
-    pub fn admit(&mut self) -> u32 {
-        self.admissions += 1;
-        access::pack(self.clock(), 0)
+    pub fn admit(&self) -> u32 {
+        let n = self.admissions.fetch_add(1, Relaxed) + 1;
+        access::pack((n as u32) & access::CLOCK_MAX, 0)
     }
 
     /// The access word of a key just hit.
@@ -210,13 +267,13 @@ impl Scorer {
     /// cache of `resident` keys.
     pub fn score(&self, key: u64, access_word: u32, resident: usize) -> u64 {
         let age = u64::from(access::elapsed(self.clock(), access::clock_of(access_word)));
-        let window = (self.tuner.window() * resident as f64) as u64;
+        let window = (self.window() * resident as f64) as u64;
         if age < window {
             // In the window: evictable only if the whole sample is, oldest first.
             return age;
         }
         let rarity = u64::from(15 - self.sketch.estimate(key));
-        let recency = if std::env::var("AT").is_ok() { age.min(u64::from(access::CLOCK_MAX)) } else { u64::from(access::CLOCK_MAX) - age.min(u64::from(access::CLOCK_MAX)) };
+        let recency = u64::from(access::CLOCK_MAX) - age.min(u64::from(access::CLOCK_MAX));
         (1 << 40) | (rarity << 24) | recency
     }
 }

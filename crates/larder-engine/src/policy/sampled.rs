@@ -126,16 +126,23 @@ impl Sampled {
 
     fn evict_one(&mut self) -> bool {
         for _round in 0..4 {
-            for _ in 0..self.samples.min(self.keys.len()) {
+            let samples = match self.kind {
+                Score::Adaptive => super::adaptive::samples(self.samples),
+                _ => self.samples,
+            };
+            for _ in 0..samples.min(self.keys.len()) {
                 let slot = self.rng.below(self.keys.len());
                 self.offer(self.score(slot), self.keys[slot].key);
             }
             while let Some((old, key)) = self.pool.pop() {
                 if let Some(&slot) = self.pos.get(&key) {
-                    if self.kind == Score::Adaptive && std::env::var("AF").is_ok() {
-                        let now = self.score(slot as usize);
-                        if now < old {
-                            self.offer(now, key);
+                    // The adaptive score moves with the sketch and the window:
+                    // a candidate that became less evictable since it was
+                    // sampled goes back with its fresh score (evict.rs too).
+                    if self.kind == Score::Adaptive {
+                        let fresh = self.score(slot as usize);
+                        if fresh < old {
+                            self.offer(fresh, key);
                             continue;
                         }
                     }
@@ -160,7 +167,7 @@ impl Sampled {
 impl CachePolicy for Sampled {
     fn access(&mut self, key: u64, size: u32) -> bool {
         self.now += 1;
-        if let Some(s) = &mut self.scorer {
+        if let Some(s) = &self.scorer {
             s.record(key, size);
         }
         if let Some(&slot) = self.pos.get(&key) {
@@ -178,7 +185,7 @@ impl CachePolicy for Sampled {
         let access = match self.kind {
             Score::Lru => access::pack(self.clock(), access::LFU_INIT),
             Score::Lfu => access::pack(self.decay_clock(), access::LFU_INIT),
-            Score::Adaptive => match &mut self.scorer {
+            Score::Adaptive => match &self.scorer {
                 Some(s) => s.admit(),
                 None => 0,
             },

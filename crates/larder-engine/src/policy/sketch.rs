@@ -11,11 +11,21 @@
 //! entry (Caffeine uses 16 counters, 8 bytes; the adaptive policy uses 4, 2
 //! bytes); the cost of an access is four word reads and, on increment, four
 //! word writes.
+//!
+//! The words are relaxed atomics so the server can share one sketch between
+//! threads through `&self` (a relaxed load or store is a plain move, so the
+//! single-threaded simulator pays nothing). Two threads bumping the same
+//! word at once may lose one of the increments, and a halving may race with
+//! an increment: both only blur an estimate by one, which a sketch tolerates
+//! by design. A counter never carries into its neighbour: each stored word
+//! is computed from one loaded word.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub struct Sketch {
-    table: Vec<u64>,
+    table: Box<[AtomicU64]>,
     mask: u64,
-    additions: u64,
+    additions: AtomicU64,
     period: u64,
 }
 
@@ -49,9 +59,9 @@ impl Sketch {
     pub fn with_counters(counters: usize, period: u64) -> Sketch {
         let words = counters.div_ceil(16).next_power_of_two().max(8);
         Sketch {
-            table: vec![0; words],
+            table: (0..words).map(|_| AtomicU64::new(0)).collect(),
             mask: (words - 1) as u64,
-            additions: 0,
+            additions: AtomicU64::new(0),
             period: period.max(1),
         }
     }
@@ -73,7 +83,7 @@ impl Sketch {
     pub fn estimate(&self, key: u64) -> u8 {
         self.slots(key)
             .iter()
-            .map(|&(w, s)| ((self.table[w] >> s) & 15) as u8)
+            .map(|&(w, s)| ((self.table[w].load(Relaxed) >> s) & 15) as u8)
             .min()
             .unwrap_or(0)
     }
@@ -81,32 +91,26 @@ impl Sketch {
     /// Counts one access to `key` (conservative update: only the counters at
     /// the current minimum grow, which keeps collisions from inflating
     /// estimates), halving every counter when the period ends.
-    pub fn increment(&mut self, key: u64) {
+    pub fn increment(&self, key: u64) {
         let slots = self.slots(key);
-        let counter = |t: &[u64], (w, s): (usize, u32)| ((t[w] >> s) & 15) as u8;
-        let min = slots
-            .iter()
-            .map(|&x| counter(&self.table, x))
-            .min()
-            .unwrap_or(0);
+        let counter = |(w, s): (usize, u32)| ((self.table[w].load(Relaxed) >> s) & 15) as u8;
+        let min = slots.iter().map(|&x| counter(x)).min().unwrap_or(0);
         if min < 15 {
-            for x in slots {
-                if counter(&self.table, x) == min {
-                    self.table[x.0] += 1 << x.1;
+            for (w, s) in slots {
+                let word = self.table[w].load(Relaxed);
+                if ((word >> s) & 15) as u8 == min {
+                    self.table[w].store(word + (1 << s), Relaxed);
                 }
             }
         }
-        self.additions += 1;
-        if self.additions >= self.period {
-            self.halve();
+        // Exactly one increment reaches the period; it halves and takes
+        // the count back to half the period.
+        if self.additions.fetch_add(1, Relaxed) + 1 == self.period {
+            for w in self.table.iter() {
+                w.store((w.load(Relaxed) >> 1) & 0x7777_7777_7777_7777, Relaxed);
+            }
+            self.additions.fetch_sub(self.period - self.period / 2, Relaxed);
         }
-    }
-
-    fn halve(&mut self) {
-        for w in self.table.iter_mut() {
-            *w = (*w >> 1) & 0x7777_7777_7777_7777;
-        }
-        self.additions /= 2;
     }
 }
 
@@ -116,7 +120,7 @@ mod tests {
 
     #[test]
     fn counts_saturate_and_halve() {
-        let mut s = Sketch::new(100, 16);
+        let s = Sketch::new(100, 16);
         for _ in 0..20 {
             s.increment(7);
         }

@@ -31,12 +31,12 @@ pub fn varint_len(mut v: usize) -> usize {
     n
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: usize) {
+fn put_varint(out: &mut impl Extend<u8>, mut v: usize) {
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        out.extend([(v as u8) | 0x80]);
         v >>= 7;
     }
-    out.push(v as u8);
+    out.extend([v as u8]);
 }
 
 /// Reads a varint at `p`: (value, bytes used).
@@ -67,10 +67,13 @@ fn get_back_varint(b: &[u8], end: usize) -> (usize, usize) {
     }
 }
 
+/// Framed entries on their way into a buffer (on the stack when small).
+type Framed = smallvec::SmallVec<[u8; 96]>;
+
 /// Appends one framed entry to `out`.
-pub fn frame(out: &mut Vec<u8>, item: &[u8]) {
+pub fn frame<V: Extend<u8> + std::ops::DerefMut<Target = [u8]>>(out: &mut V, item: &[u8]) {
     put_varint(out, item.len());
-    out.extend_from_slice(item);
+    out.extend(item.iter().copied());
     let start = out.len();
     put_varint(out, item.len());
     out[start..].reverse();
@@ -197,21 +200,13 @@ impl Packed {
     /// framed entries), adjusting the count by `added - removed`.
     pub fn splice(&mut self, range: Range<usize>, framed: &[u8], added: usize, removed: usize) {
         let count = self.count() + added - removed;
-        let old = &self.buf;
-        let len = old.len() - range.len() + framed.len();
-        self.buf = ThinBuf::build(len, |d| {
-            let (a, rest) = d.split_at_mut(range.start);
-            a.copy_from_slice(&old[..range.start]);
-            let (b, c) = rest.split_at_mut(framed.len());
-            b.copy_from_slice(framed);
-            c.copy_from_slice(&old[range.end..]);
-        });
+        self.buf.splice(range, framed);
         self.set_count(count);
     }
 
     /// Inserts `items` as consecutive entries at offset `pos`.
     pub fn insert(&mut self, pos: usize, items: &[&[u8]]) {
-        let mut f = Vec::with_capacity(items.iter().map(|i| framed_len(i.len())).sum());
+        let mut f = Framed::new();
         for i in items {
             frame(&mut f, i);
         }
@@ -242,7 +237,7 @@ impl Packed {
     /// Replaces the entry at `pos` with `item`.
     pub fn replace(&mut self, pos: usize, item: &[u8]) {
         let end = self.get(pos).1;
-        let mut f = Vec::with_capacity(framed_len(item.len()));
+        let mut f = Framed::new();
         frame(&mut f, item);
         self.splice(pos..end, &f, 1, 1);
     }

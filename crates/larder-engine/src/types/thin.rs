@@ -3,11 +3,12 @@
 //! their bytes here rather than in a `Box<[u8]>` so that they are one
 //! machine word, which keeps a collection's `Object` at 16 bytes (one
 //! jemalloc class lower than with fat pointers; it matters for many small
-//! hashes). Buffers are rebuilt, not grown, on change: callers write the new
-//! contents once with [`ThinBuf::build`].
+//! hashes). Changes go through [`ThinBuf::splice`], which reallocates in
+//! place (jemalloc extends or shrinks within a size class without copying)
+//! and moves only the bytes after the change, as listpack's `lpInsert` does.
 
-use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
-use std::ops::{Deref, DerefMut};
+use std::alloc::{alloc, dealloc, handle_alloc_error, realloc, Layout};
+use std::ops::{Deref, DerefMut, Range};
 use std::ptr::NonNull;
 
 const HEAD: usize = 4;
@@ -45,6 +46,44 @@ impl ThinBuf {
 
     pub fn from_slice(bytes: &[u8]) -> ThinBuf {
         ThinBuf::build(bytes.len(), |d| d.copy_from_slice(bytes))
+    }
+
+    /// Replaces the bytes in `range` with `insert`, resizing in place.
+    pub fn splice(&mut self, range: Range<usize>, insert: &[u8]) {
+        let old_len = self.len();
+        assert!(
+            range.start <= range.end && range.end <= old_len,
+            "splice out of range"
+        );
+        let new_len = old_len - range.len() + insert.len();
+        let len32 = u32::try_from(new_len).expect("compact buffer over 4 GB");
+        let tail = old_len - range.end;
+        let to = range.start + insert.len();
+        // SAFETY: the allocation holds HEAD + len bytes (the layout used for
+        // every (re)allocation); moves stay within the larger of the two
+        // sizes; `insert` cannot alias `self` (it is borrowed separately).
+        unsafe {
+            let resize = |p: *mut u8, from: usize, to: usize| -> *mut u8 {
+                let q = realloc(p, layout(from), HEAD + to);
+                if q.is_null() {
+                    handle_alloc_error(layout(to));
+                }
+                q
+            };
+            let mut p = self.0.as_ptr();
+            if new_len > old_len {
+                p = resize(p, old_len, new_len);
+                std::ptr::copy(p.add(HEAD + range.end), p.add(HEAD + to), tail);
+            } else {
+                std::ptr::copy(p.add(HEAD + range.end), p.add(HEAD + to), tail);
+                if new_len < old_len {
+                    p = resize(p, old_len, new_len);
+                }
+            }
+            std::ptr::copy_nonoverlapping(insert.as_ptr(), p.add(HEAD + range.start), insert.len());
+            p.cast::<u32>().write(len32);
+            self.0 = NonNull::new_unchecked(p);
+        }
     }
 }
 
@@ -100,8 +139,15 @@ mod tests {
         assert_eq!(&*b, b"hello");
         let c = b.clone();
         assert!(b == c);
-        let e = ThinBuf::from_slice(b"");
+        let mut e = ThinBuf::from_slice(b"");
         assert!(e.is_empty());
+        e.splice(0..0, b"world");
+        e.splice(0..0, b"hello ");
+        assert_eq!(&*e, b"hello world");
+        e.splice(5..11, b"");
+        assert_eq!(&*e, b"hello");
+        e.splice(1..4, b"ELL-long-replacement");
+        assert_eq!(&*e, b"hELL-long-replacemento");
         assert_eq!(std::mem::size_of::<ThinBuf>(), 8);
         assert_eq!(std::mem::size_of::<Option<ThinBuf>>(), 8);
     }

@@ -226,7 +226,7 @@ fn memory(sh: &Shared, s: &mut String) {
     let total = total_system_memory();
     let (maxmemory, policy) = {
         let c = sh.config.read();
-        (c.maxmemory, c.maxmemory_policy.name())
+        (c.maxmemory, c.policy().name())
     };
     let pct = |a: u64, b: u64| {
         if b == 0 {

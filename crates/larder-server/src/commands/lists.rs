@@ -11,7 +11,7 @@
 //! `quicklist`.
 
 use larder_engine::types::list::{End, List};
-use larder_engine::{Key, Lookup};
+use larder_engine::{events, Key, Lookup};
 
 use crate::command::{flags::*, Command, Ctx};
 use crate::commands::coll::{cmd, end_arg, limits, ranged_arg};
@@ -113,9 +113,25 @@ fn push_generic(ctx: &mut Ctx<'_>, end: End, xx: bool) -> CmdResult {
     }
     let len = list.len();
     txn.touch_dirty(&key);
+    ctx.notify(events::LIST, push_event(end), key.bytes);
     drop(txn);
     ctx.out.int(len as i64);
     Ok(())
+}
+
+/// The keyspace event of a push or pop at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpop",
+        End::Tail => "rpop",
+    }
 }
 
 fn lpush(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -176,13 +192,17 @@ fn pop_generic(ctx: &mut Ctx<'_>, end: End) -> CmdResult {
         return Ok(());
     };
     match count {
-        Some(0) => ctx.out.array(0),
+        Some(0) => {
+            ctx.out.array(0);
+            return Ok(());
+        }
         Some(n) => pop_into_reply(ctx, list, end, n),
         None => match list.pop(end) {
             Some(v) => ctx.out.bulk(&v),
             None => ctx.out.null(),
         },
     }
+    ctx.notify(events::LIST, pop_event(end), key.bytes);
     txn.touch_dirty(&key);
     txn.remove_if_empty(&key);
     Ok(())
@@ -365,6 +385,7 @@ fn lset(ctx: &mut Ctx<'_>) -> CmdResult {
         return Err(CmdError::new("ERR index out of range"));
     }
     txn.touch_dirty(&key);
+    ctx.notify(events::LIST, "lset", key.bytes);
     drop(txn);
     ctx.out.ok();
     Ok(())
@@ -391,6 +412,7 @@ fn linsert(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let len = list.len();
     txn.touch_dirty(&key);
+    ctx.notify(events::LIST, "linsert", key.bytes);
     drop(txn);
     ctx.out.int(len as i64);
     Ok(())
@@ -409,6 +431,7 @@ fn lrem(ctx: &mut Ctx<'_>) -> CmdResult {
     let removed = list.remove(ctx.arg(3), limit, from);
     if removed > 0 {
         txn.touch_dirty(&key);
+        ctx.notify(events::LIST, "lrem", key.bytes);
         txn.remove_if_empty(&key);
     }
     drop(txn);
@@ -427,6 +450,7 @@ fn ltrim(ctx: &mut Ctx<'_>) -> CmdResult {
             None => list.trim(1, 0),
         }
         txn.touch_dirty(&key);
+        ctx.notify(events::LIST, "ltrim", key.bytes);
         txn.remove_if_empty(&key);
     }
     drop(txn);
@@ -459,6 +483,8 @@ fn move_generic(ctx: &mut Ctx<'_>, from: End, to: End) -> CmdResult {
         return Ok(());
     };
     txn.write_obj_or_insert(&dst, List::new)?.push(to, &v, fill);
+    ctx.notify(events::LIST, push_event(to), dst.bytes);
+    ctx.notify(events::LIST, pop_event(from), src.bytes);
     txn.touch_dirty(&src);
     txn.remove_if_empty(&src);
     drop(txn);
@@ -514,6 +540,7 @@ fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.array(2);
         ctx.out.bulk(key.bytes);
         pop_into_reply(ctx, list, end, count);
+        ctx.notify(events::LIST, pop_event(end), key.bytes);
         txn.touch_dirty(key);
         txn.remove_if_empty(key);
         return Ok(());

@@ -84,12 +84,10 @@ pub fn flag_dirty(client: &mut Client) {
 }
 
 /// A command refused before running (arity, NOAUTH, OOM...): inside MULTI
-/// the transaction is marked dirty, and a refused EXEC aborts it with
-/// Redis's `EXECABORT Transaction discarded because of: <error>`.
+/// the transaction is marked dirty; a refused EXEC aborts it (and, as in
+/// Redis, says so even outside MULTI) with `EXECABORT Transaction discarded
+/// because of: <error>`.
 pub fn rejected(client: &mut Client, cmd: &Command, e: CmdError) -> CmdError {
-    if !client.tx.in_multi() {
-        return e;
-    }
     if cmd.name != "exec" {
         flag_dirty(client);
         return e;
@@ -97,7 +95,9 @@ pub fn rejected(client: &mut Client, cmd: &Command, e: CmdError) -> CmdError {
     client.tx.multi = None;
     let text = String::from_utf8_lossy(e.as_bytes());
     let text = text.strip_prefix("ERR ").unwrap_or(&text);
-    CmdError::owned(format!("EXECABORT Transaction discarded because of: {text}"))
+    CmdError::owned(format!(
+        "EXECABORT Transaction discarded because of: {text}"
+    ))
 }
 
 /// Queues a command of a MULTI: `Ok(true)` if queued, `Ok(false)` if it
@@ -116,7 +116,9 @@ pub fn queue(
     }
     if cmd.has(NO_MULTI) {
         q.dirty = true;
-        return Err(CmdError::new("ERR Command not allowed inside a transaction"));
+        return Err(CmdError::new(
+            "ERR Command not allowed inside a transaction",
+        ));
     }
     let first = q.ranges.len();
     for a in args.iter() {

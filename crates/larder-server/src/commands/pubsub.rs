@@ -9,7 +9,7 @@ use larder_resp::Reply;
 
 use crate::command::{flags::*, Command, Ctx, Handler};
 use crate::commands::server::reply_help;
-use crate::error::CmdResult;
+use crate::error::{truncate_lossy, CmdError, CmdResult};
 use crate::pubsub::Kind;
 
 const fn pubsub_cmd(
@@ -38,11 +38,39 @@ const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
 
 pub const COMMANDS: &[Command] = &[
     pubsub_cmd("subscribe", -2, SUB_FLAGS, NONE, "pubsub slow", subscribe),
-    pubsub_cmd("unsubscribe", -1, SUB_FLAGS, NONE, "pubsub slow", unsubscribe),
+    pubsub_cmd(
+        "unsubscribe",
+        -1,
+        SUB_FLAGS,
+        NONE,
+        "pubsub slow",
+        unsubscribe,
+    ),
     pubsub_cmd("psubscribe", -2, SUB_FLAGS, NONE, "pubsub slow", psubscribe),
-    pubsub_cmd("punsubscribe", -1, SUB_FLAGS, NONE, "pubsub slow", punsubscribe),
-    pubsub_cmd("ssubscribe", -2, SUB_FLAGS, ALL_KEYS, "pubsub slow", ssubscribe),
-    pubsub_cmd("sunsubscribe", -1, SUB_FLAGS, ALL_KEYS, "pubsub slow", sunsubscribe),
+    pubsub_cmd(
+        "punsubscribe",
+        -1,
+        SUB_FLAGS,
+        NONE,
+        "pubsub slow",
+        punsubscribe,
+    ),
+    pubsub_cmd(
+        "ssubscribe",
+        -2,
+        SUB_FLAGS,
+        ALL_KEYS,
+        "pubsub slow",
+        ssubscribe,
+    ),
+    pubsub_cmd(
+        "sunsubscribe",
+        -1,
+        SUB_FLAGS,
+        ALL_KEYS,
+        "pubsub slow",
+        sunsubscribe,
+    ),
     pubsub_cmd("publish", 3, PUB_FLAGS, NONE, "pubsub fast", publish),
     pubsub_cmd("spublish", 3, PUB_FLAGS, (1, 1, 1), "pubsub fast", spublish),
     Command {
@@ -62,8 +90,22 @@ const PUBSUB_SUBCOMMANDS: &[Command] = &[
     pubsub_cmd("pubsub|channels", -2, INTRO, NONE, "pubsub slow", channels),
     pubsub_cmd("pubsub|numpat", 2, INTRO, NONE, "pubsub slow", numpat),
     pubsub_cmd("pubsub|numsub", -2, INTRO, NONE, "pubsub slow", numsub),
-    pubsub_cmd("pubsub|shardchannels", -2, INTRO, NONE, "pubsub slow", shardchannels),
-    pubsub_cmd("pubsub|shardnumsub", -2, INTRO, NONE, "pubsub slow", shardnumsub),
+    pubsub_cmd(
+        "pubsub|shardchannels",
+        -2,
+        INTRO,
+        NONE,
+        "pubsub slow",
+        shardchannels,
+    ),
+    pubsub_cmd(
+        "pubsub|shardnumsub",
+        -2,
+        INTRO,
+        NONE,
+        "pubsub slow",
+        shardnumsub,
+    ),
     pubsub_cmd("pubsub|help", 2, LOADING | STALE, NONE, "slow", help),
 ];
 
@@ -163,6 +205,12 @@ fn pubsub_container(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn list_names(ctx: &mut Ctx<'_>, kind: Kind) -> CmdResult {
+    if ctx.argc() > 3 {
+        return Err(CmdError::owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            truncate_lossy(ctx.arg(1), 128)
+        )));
+    }
     let pattern = (ctx.argc() > 2).then(|| ctx.arg(2));
     let names = ctx.shared.pubsub.names(kind, pattern);
     ctx.out.array(names.len());

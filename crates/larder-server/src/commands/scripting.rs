@@ -1,3 +1,966 @@
-//! Lua scripting (in progress).
-use crate::command::Command;
-pub const COMMANDS: &[Command] = &[];
+//! Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, as Redis 7.0.
+//!
+//! Scripts are stored by SHA1 in [`ScriptCache`] (shared by all connections);
+//! each worker thread has its own Lua 5.1 state (`mlua`, vendored), built
+//! lazily and rebuilt after SCRIPT FLUSH (a generation counter), holding the
+//! compiled functions of the scripts it has run. Every script runs with the
+//! environment Redis 7.0 gives it: a read-only global table (writing any
+//! global or library field fails with "Attempt to modify a readonly table",
+//! reading an undefined global with "Script attempted to access nonexistent
+//! global variable"), no `os`, `io`, `debug`, `print`, `loadfile`, `dofile`,
+//! `require`; `math.random` driven by Redis's process-wide `rand48`
+//! generator; `KEYS` and `ARGV`; the `redis` library; `cjson`.
+//!
+//! Atomicity: a script holds every shard ([`Engine::hold`]) for its whole run,
+//! since it may touch keys it did not declare; that serialises scripts with
+//! all other commands, as Redis does, at the cost of stalling the other cores
+//! for the script's duration. `redis.call` runs commands through
+//! [`dispatch::call`](crate::dispatch::call) with the caller's client (its
+//! database and protocol swapped for the script's) and decodes the reply
+//! bytes into Lua values; errors follow Redis's error tables (`{err=...}`)
+//! and its message formats (`... script: <sha>, on @user_script:<line>.`).
+//!
+//! [`Engine::hold`]: larder_engine::Engine::hold
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use larder_resp::value::{decode_value, Value as Resp};
+use larder_resp::{Args, Protocol, Reply};
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use parking_lot::Mutex;
+use sha1::{Digest, Sha1};
+
+use crate::client::Client;
+use crate::command::{flags::*, Command, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::shared::Shared;
+
+/// Scripts by lowercase hex SHA1.
+#[derive(Default)]
+pub struct ScriptCache {
+    map: Mutex<HashMap<String, Arc<[u8]>>>,
+    /// Bumped by SCRIPT FLUSH: threads then rebuild their Lua state.
+    generation: AtomicU64,
+}
+
+/// Redis's `rand48` state (rand.c), process-wide and never reseeded between
+/// scripts, like Redis 7.0's; `math.randomseed` sets it.
+static RAND48: Mutex<u64> = Mutex::new(0x1234_ABCD_330E);
+
+fn lrand48() -> i64 {
+    let mut x = RAND48.lock();
+    *x = (x.wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB)) & ((1 << 48) - 1);
+    (*x >> 17) as i64
+}
+
+pub fn sha1_hex(body: &[u8]) -> String {
+    let digest = Sha1::digest(body);
+    let mut s = String::with_capacity(40);
+    for b in digest {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Sets up a fresh state: libraries, the error handler, the sandbox.
+const PRELUDE: &str = r#"
+local G, dbg, setfenv, rawget, error, tostring = _G, debug, setfenv, rawget, error, tostring
+local type, ls, ld = type, loadstring, load
+for _, k in ipairs({'print', 'dofile', 'loadfile', 'getfenv', 'setfenv', 'newproxy',
+                    'module', 'require', 'package', 'debug', 'os', 'io'}) do
+  G[k] = nil
+end
+G.__redis__err__handler = function(err)
+  local lvl, i = 2, nil
+  repeat
+    i = dbg.getinfo(lvl, 'nSl')
+    lvl = lvl + 1
+  until not i or (i.what ~= 'C' and i.source ~= '=prelude')
+  if type(err) ~= 'table' then
+    err = {err = 'ERR ' .. tostring(err)}
+  end
+  if i then
+    err['source'] = i.source
+    err['line'] = i.currentline
+  end
+  return err
+end
+local function readonly(t)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+end
+local env = setmetatable({}, {
+  __index = function(_, k)
+    local v = rawget(G, k)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+G.loadstring = function(s, name)
+  local f, e = ls(s, name)
+  if f then setfenv(f, env) end
+  return f, e
+end
+G.load = function(fn, name)
+  local f, e = ld(fn, name)
+  if f then setfenv(f, env) end
+  return f, e
+end
+local r = G.redis
+r.pcall = function(...)
+  local ok, v = r.__raw(...)
+  return v
+end
+for _, k in ipairs({'string', 'math', 'table', 'coroutine', 'redis', 'cjson'}) do
+  if type(G[k]) == 'table' then G[k] = readonly(G[k]) end
+end
+G._G = env
+return env, function(f) return xpcall(f, G.__redis__err__handler) end
+"#;
+
+struct Vm {
+    lua: Lua,
+    owner: usize,
+    generation: u64,
+    env: Table,
+    runner: Function,
+    funcs: HashMap<String, Function>,
+}
+
+thread_local! {
+    static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+}
+
+/// The state of a running script that its `redis.*` callbacks reach.
+struct Run<'a> {
+    shared: &'a Shared,
+    client: &'a mut Client,
+    /// `redis.setresp`: the protocol of the script's inner client.
+    resp3: Cell<bool>,
+    read_only: bool,
+}
+
+fn new_vm(owner: usize, generation: u64) -> mlua::Result<Vm> {
+    let lua = Lua::new_with(
+        StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+        LuaOptions::default(),
+    )?;
+    let g = lua.globals();
+    let redis = lua.create_table()?;
+    redis.set("REDIS_VERSION", super::connection::REDIS_COMPAT_VERSION)?;
+    redis.set("REDIS_VERSION_NUM", 0x0007_000f)?;
+    for (i, name) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"]
+        .iter()
+        .enumerate()
+    {
+        redis.set(*name, i)?;
+    }
+    for (name, v) in [
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        redis.set(name, v)?;
+    }
+    redis.set(
+        "sha1hex",
+        lua.create_function(|lua, s: mlua::String| lua.create_string(sha1_hex(&s.as_bytes())))?,
+    )?;
+    redis.set(
+        "error_reply",
+        lua.create_function(|lua, s: mlua::String| {
+            let s = s.as_bytes();
+            if s.starts_with(b"-") {
+                error_table(lua, &s)
+            } else {
+                error_table(lua, &[b"-", &s[..]].concat())
+            }
+        })?,
+    )?;
+    redis.set(
+        "status_reply",
+        lua.create_function(|lua, s: mlua::String| {
+            let t = lua.create_table()?;
+            t.set("ok", s)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.set("log", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.set(
+        "replicate_commands",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    // SAFETY: `redis_call_c` follows the Lua C API protocol (see below).
+    redis.set("call", unsafe { lua.create_c_function(raising::<0>)? })?;
+    redis.set("setresp", unsafe { lua.create_c_function(raising::<1>)? })?;
+    g.set("redis", redis)?;
+    let math: Table = g.get("math")?;
+    math.set(
+        "random",
+        lua.create_function(|_, args: MultiValue| {
+            let r = (lrand48() % 2_147_483_647) as f64 / 2_147_483_647.0;
+            let n: Vec<f64> = args.iter().filter_map(lua_number).collect();
+            match (args.len(), n.as_slice()) {
+                (0, _) => Ok(r),
+                (1, [m]) if *m >= 1.0 => Ok((r * m.floor()).floor() + 1.0),
+                (2, [l, u]) if l.floor() <= u.floor() => {
+                    Ok((r * (u.floor() - l.floor() + 1.0)).floor() + l.floor())
+                }
+                (1 | 2, _) => Err(mlua::Error::RuntimeError("interval is empty".into())),
+                _ => Err(mlua::Error::RuntimeError(
+                    "wrong number of arguments".into(),
+                )),
+            }
+        })?,
+    )?;
+    math.set(
+        "randomseed",
+        lua.create_function(|_, seed: f64| {
+            let s = seed as i64 as i32 as u32 as u64;
+            *RAND48.lock() = (s << 16) | 0x330E;
+            Ok(())
+        })?,
+    )?;
+    g.set("cjson", cjson(&lua)?)?;
+    // The error handler's `debug.getinfo`; the prelude hides it from scripts.
+    let dbg = debug_lib(&lua)?;
+    g.set("debug", dbg)?;
+    let (env, runner): (Table, Function) = lua.load(PRELUDE).set_name("=prelude").call(())?;
+    Ok(Vm {
+        lua,
+        owner,
+        generation,
+        env,
+        runner,
+        funcs: HashMap::new(),
+    })
+}
+
+/// Registry keys of the running script's backends for `redis.call` and
+/// `redis.setresp` (scoped Rust functions stored for the script's run).
+const BACKENDS: [&std::ffi::CStr; 2] = [c"larder_raw_call", c"larder_setresp"];
+
+/// `redis.call` and `redis.setresp`: C functions, like Redis's, so that a
+/// script's `return redis.call(...)` is not a Lua tail call and the error
+/// handler still sees the script's frame (for `on @user_script:<line>`).
+/// Each calls its backend, which returns `(ok, value)`, and raises `value`
+/// (an error table) when not ok. Nothing with a destructor lives in this
+/// frame, so `lua_error`'s longjmp is sound here.
+unsafe extern "C-unwind" fn raising<const B: usize>(
+    state: *mut mlua::lua_State,
+) -> std::ffi::c_int {
+    use mlua::ffi;
+    let n = ffi::lua_gettop(state);
+    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, BACKENDS[B].as_ptr());
+    ffi::lua_insert(state, 1);
+    ffi::lua_call(state, n, 2);
+    if ffi::lua_toboolean(state, -2) == 0 {
+        ffi::lua_error(state);
+    }
+    1
+}
+
+/// `debug.getinfo`, the only debug function the error handler needs, built
+/// from mlua's stack inspection (the full debug library is not loaded).
+fn debug_lib(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "getinfo",
+        lua.create_function(|lua, (level, _what): (usize, Value)| {
+            // Level 0 of inspect_stack is this function; the caller's level
+            // n is inspect_stack(n).
+            let info = lua.inspect_stack(level, |d| {
+                let src = d.source();
+                (
+                    src.source.map(|s| s.to_string()),
+                    d.current_line(),
+                    src.what.to_string(),
+                )
+            });
+            match info {
+                None => Ok(Value::Nil),
+                Some((source, line, what)) => {
+                    let r = lua.create_table()?;
+                    r.set("source", source)?;
+                    r.set("currentline", line)?;
+                    r.set("what", what)?;
+                    Ok(Value::Table(r))
+                }
+            }
+        })?,
+    )?;
+    Ok(t)
+}
+
+fn lua_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => std::str::from_utf8(&s.as_bytes()).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Redis's luaPushErrorBuff: `-CODE msg` or `msg` becomes `{err="CODE msg"}`.
+fn error_table(lua: &Lua, e: &[u8]) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("err", lua.create_string(error_text(e))?)?;
+    Ok(t)
+}
+
+fn error_text(e: &[u8]) -> Vec<u8> {
+    let (code, msg): (&[u8], &[u8]) = match e.strip_prefix(b"-") {
+        Some(rest) => match rest.iter().position(|&b| b == b' ') {
+            Some(sp) => (&rest[..sp], &rest[sp + 1..]),
+            None => (b"ERR", rest),
+        },
+        None => (b"ERR", e),
+    };
+    let trim = |b: &u8| *b == b'\r' || *b == b'\n';
+    let start = msg.iter().position(|b| !trim(b)).unwrap_or(msg.len());
+    let end = msg.iter().rposition(|b| !trim(b)).map_or(start, |p| p + 1);
+    let mut out = code.to_vec();
+    out.push(b' ');
+    out.extend_from_slice(&msg[start..end.max(start)]);
+    out
+}
+
+/// `cjson.encode` / `cjson.decode` over serde_json.
+fn cjson(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "encode",
+        lua.create_function(|lua, v: Value| {
+            let j = to_json(&v, 0).map_err(mlua::Error::RuntimeError)?;
+            lua.create_string(j.to_string())
+        })?,
+    )?;
+    t.set(
+        "decode",
+        lua.create_function(|lua, s: mlua::String| {
+            let j: serde_json::Value = serde_json::from_slice(&s.as_bytes())
+                .map_err(|e| mlua::Error::RuntimeError(e.to_string()))?;
+            from_json(lua, &j)
+        })?,
+    )?;
+    Ok(t)
+}
+
+fn to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
+    use serde_json::Value as J;
+    if depth > 1000 {
+        return Err("Cannot serialise, excessive nesting (1001)".into());
+    }
+    Ok(match v {
+        Value::Nil => J::Null,
+        Value::Boolean(b) => J::Bool(*b),
+        Value::Integer(i) => J::from(*i),
+        Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => J::from(*n as i64),
+        Value::Number(n) => serde_json::Number::from_f64(*n).map_or(J::Null, J::Number),
+        Value::String(s) => J::String(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+        Value::Table(t) => {
+            let n = t.raw_len();
+            let count = t.clone().pairs::<Value, Value>().count();
+            if n > 0 && count == n || count == 0 {
+                let mut a = Vec::with_capacity(n);
+                for i in 1..=n {
+                    a.push(to_json(
+                        &t.raw_get::<Value>(i).map_err(|e| e.to_string())?,
+                        depth + 1,
+                    )?);
+                }
+                J::Array(a)
+            } else {
+                let mut m = serde_json::Map::new();
+                for pair in t.clone().pairs::<Value, Value>() {
+                    let (k, v) = pair.map_err(|e| e.to_string())?;
+                    let key = match &k {
+                        Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                        Value::Integer(i) => i.to_string(),
+                        Value::Number(n) => n.to_string(),
+                        _ => {
+                            return Err(
+                                "Cannot serialise table: table key must be a number or string"
+                                    .into(),
+                            )
+                        }
+                    };
+                    m.insert(key, to_json(&v, depth + 1)?);
+                }
+                J::Object(m)
+            }
+        }
+        other => {
+            return Err(format!(
+                "Cannot serialise {}: type not supported",
+                other.type_name()
+            ))
+        }
+    })
+}
+
+fn from_json(lua: &Lua, j: &serde_json::Value) -> mlua::Result<Value> {
+    use serde_json::Value as J;
+    Ok(match j {
+        J::Null => Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
+        J::Bool(b) => Value::Boolean(*b),
+        J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+        J::String(s) => Value::String(lua.create_string(s)?),
+        J::Array(a) => {
+            let t = lua.create_table()?;
+            for (i, v) in a.iter().enumerate() {
+                t.raw_set(i + 1, from_json(lua, v)?)?;
+            }
+            Value::Table(t)
+        }
+        J::Object(m) => {
+            let t = lua.create_table()?;
+            for (k, v) in m {
+                t.raw_set(k.as_str(), from_json(lua, v)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}
+
+/// Runs `f` with this thread's Lua state for `shared`, (re)building it as needed.
+fn with_vm<R>(shared: &Shared, f: impl FnOnce(&mut Vm) -> R) -> Result<R, CmdError> {
+    let owner = shared as *const Shared as usize;
+    let generation = shared.scripts.generation.load(Relaxed);
+    VM.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let stale = slot
+            .as_ref()
+            .is_none_or(|vm| vm.owner != owner || vm.generation != generation);
+        if stale {
+            *slot = None;
+            *slot = Some(
+                new_vm(owner, generation)
+                    .map_err(|e| CmdError::owned(format!("ERR Lua initialisation failed: {e}")))?,
+            );
+        }
+        match slot.as_mut() {
+            Some(vm) => Ok(f(vm)),
+            None => Err(CmdError::new("ERR Lua state unavailable")),
+        }
+    })
+}
+
+/// The compiled function of a script (compiling it on first use).
+fn function(vm: &mut Vm, sha: &str, body: &[u8]) -> Result<Function, CmdError> {
+    if let Some(f) = vm.funcs.get(sha) {
+        return Ok(f.clone());
+    }
+    let f = compile(vm, body)?;
+    vm.funcs.insert(sha.to_string(), f.clone());
+    Ok(f)
+}
+
+fn compile(vm: &Vm, body: &[u8]) -> Result<Function, CmdError> {
+    vm.lua
+        .load(body)
+        .set_name("@user_script")
+        .set_environment(vm.env.clone())
+        .into_function()
+        .map_err(|e| {
+            let msg = match e {
+                mlua::Error::SyntaxError { message, .. } => message,
+                other => other.to_string(),
+            };
+            CmdError::owned(format!(
+                "ERR Error compiling script (new function): {}",
+                msg.replace(['\r', '\n'], " ")
+            ))
+        })
+}
+
+/// Stores a script in the cache after checking it compiles; returns its SHA1.
+fn load_script(shared: &Shared, body: &[u8]) -> Result<String, CmdError> {
+    let sha = sha1_hex(body);
+    if shared.scripts.map.lock().contains_key(&sha) {
+        return Ok(sha);
+    }
+    with_vm(shared, |vm| function(vm, &sha, body).map(|_| ()))??;
+    shared
+        .scripts
+        .map
+        .lock()
+        .insert(sha.clone(), Arc::from(body));
+    Ok(sha)
+}
+
+fn numkeys(ctx: &Ctx<'_>) -> Result<usize, CmdError> {
+    let n = ctx.i64_arg(2)?;
+    if n < 0 {
+        return Err(CmdError::new("ERR Number of keys can't be negative"));
+    }
+    if n as usize > ctx.argc() - 3 {
+        return Err(CmdError::new(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    Ok(n as usize)
+}
+
+fn eval(ctx: &mut Ctx<'_>) -> CmdResult {
+    eval_generic(ctx, false, false)
+}
+fn evalsha(ctx: &mut Ctx<'_>) -> CmdResult {
+    eval_generic(ctx, true, false)
+}
+fn eval_ro(ctx: &mut Ctx<'_>) -> CmdResult {
+    eval_generic(ctx, false, true)
+}
+fn evalsha_ro(ctx: &mut Ctx<'_>) -> CmdResult {
+    eval_generic(ctx, true, true)
+}
+
+const NOSCRIPT_ERR: CmdError = CmdError::new("NOSCRIPT No matching script. Please use EVAL.");
+
+fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
+    let nkeys = numkeys(ctx)?;
+    let shared = ctx.shared;
+    let (sha, body) = if by_sha {
+        let sha = String::from_utf8_lossy(ctx.arg(1)).to_ascii_lowercase();
+        let body = shared.scripts.map.lock().get(&sha).cloned();
+        match body {
+            Some(b) if sha.len() == 40 => (sha, b),
+            _ => return Err(NOSCRIPT_ERR),
+        }
+    } else {
+        let body: Arc<[u8]> = Arc::from(ctx.arg(1));
+        let sha = load_script(shared, &body)?;
+        (sha, body)
+    };
+    let keys: Vec<&[u8]> = (3..3 + nkeys).map(|i| ctx.arg(i)).collect();
+    let argv: Vec<&[u8]> = (3 + nkeys..ctx.argc()).map(|i| ctx.arg(i)).collect();
+    let _hold = shared.engine.hold(None);
+    let (saved_db, saved_proto) = (ctx.client.db, ctx.client.proto);
+    let out_proto = ctx.out.proto;
+    let result = with_vm(shared, |vm| -> Result<(), CmdError> {
+        let f = function(vm, &sha, &body)?;
+        let lua = &vm.lua;
+        let lerr = |e: mlua::Error| CmdError::owned(format!("ERR {e}"));
+        let g = lua.globals();
+        let mk = |items: &[&[u8]]| -> mlua::Result<Table> {
+            let t = lua.create_table()?;
+            for (i, a) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(a)?)?;
+            }
+            Ok(t)
+        };
+        g.raw_set("KEYS", mk(&keys).map_err(lerr)?).map_err(lerr)?;
+        g.raw_set("ARGV", mk(&argv).map_err(lerr)?).map_err(lerr)?;
+        let redis: Table = g.raw_get("redis").map_err(lerr)?;
+        let real: Table = match redis.metatable() {
+            Some(mt) => mt.raw_get("__index").map_err(lerr)?,
+            None => redis,
+        };
+        let run = Run {
+            shared,
+            client: &mut *ctx.client,
+            resp3: Cell::new(false),
+            read_only,
+        };
+        let run = RefCell::new(run);
+        let mut reply = Vec::new();
+        let outcome = lua.scope(|scope| {
+            let raw = scope.create_function(|lua, args: MultiValue| {
+                redis_call(lua, &mut run.borrow_mut(), args)
+            })?;
+            let setresp = scope.create_function(|lua, v: Value| match lua_number(&v) {
+                Some(n) if n == 2.0 || n == 3.0 => {
+                    run.borrow().resp3.set(n == 3.0);
+                    Ok((true, Value::Nil))
+                }
+                _ => Ok((
+                    false,
+                    Value::Table(error_table(lua, b"-ERR RESP version must be 2 or 3.")?),
+                )),
+            })?;
+            lua.set_named_registry_value("larder_raw_call", &raw)?;
+            lua.set_named_registry_value("larder_setresp", setresp)?;
+            real.raw_set("__raw", raw)?;
+            let (ok, v): (bool, Value) = vm.runner.call(f.clone())?;
+            let resp3 = run.borrow().resp3.get();
+            let mut out = Reply::new(&mut reply, out_proto);
+            if ok {
+                Ok(lua_to_reply(&v, &mut out, resp3, true))
+            } else {
+                Ok(Err(script_error(&v, &sha)))
+            }
+        });
+        real.raw_set("__raw", Value::Nil).ok();
+        lua.set_named_registry_value("larder_raw_call", Value::Nil)
+            .ok();
+        lua.set_named_registry_value("larder_setresp", Value::Nil)
+            .ok();
+        g.raw_set("KEYS", Value::Nil).ok();
+        g.raw_set("ARGV", Value::Nil).ok();
+        let top = outcome.map_err(|e| {
+            CmdError::owned(format!("ERR Error running script (call to f_{sha}): {e}"))
+        })?;
+        ctx.out.out.extend_from_slice(&reply);
+        top
+    });
+    ctx.client.db = saved_db;
+    ctx.client.proto = saved_proto;
+    result?
+}
+
+/// The error of a failed script: Redis's `-<err> script: <sha>, on <source>:<line>.`
+fn script_error(v: &Value, sha: &str) -> CmdError {
+    let Value::Table(t) = v else {
+        return CmdError::owned(format!("ERR Error running script (call to f_{sha})"));
+    };
+    let err: Option<mlua::String> = t.raw_get("err").ok();
+    let msg = err.map_or_else(String::new, |s| {
+        String::from_utf8_lossy(&s.as_bytes()).into_owned()
+    });
+    let source: Option<mlua::String> = t.raw_get("source").ok();
+    let line: Option<i64> = t.raw_get("line").ok();
+    let mut text = msg.replace(['\r', '\n'], " ");
+    if let (Some(s), Some(l)) = (source, line) {
+        text.push_str(&format!(
+            " script: {sha}, on {}:{l}.",
+            String::from_utf8_lossy(&s.as_bytes())
+        ));
+    }
+    CmdError::owned(text)
+}
+
+/// Writes a script's return value as Redis's luaReplyToRedisReply. At the
+/// top level an error table becomes the command's error (counted).
+fn lua_to_reply(v: &Value, out: &mut Reply<'_>, resp3: bool, top: bool) -> CmdResult {
+    match v {
+        Value::Nil => out.null(),
+        Value::Boolean(b) if !resp3 => {
+            if *b {
+                out.int(1)
+            } else {
+                out.null()
+            }
+        }
+        Value::Boolean(b) => out.boolean(*b),
+        Value::Integer(i) => out.int(*i),
+        Value::Number(n) => out.int(truncate(*n)),
+        Value::String(s) => out.bulk(&s.as_bytes()),
+        Value::Table(t) => {
+            if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                let text = String::from_utf8_lossy(&e.as_bytes()).replace(['\r', '\n'], " ");
+                if top {
+                    return Err(CmdError::owned(text));
+                }
+                out.error(text.as_bytes());
+                return Ok(());
+            }
+            if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
+                let text: Vec<u8> = s
+                    .as_bytes()
+                    .iter()
+                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                    .collect();
+                out.simple(&text);
+                return Ok(());
+            }
+            if let Ok(d) = t.raw_get::<Value>("double") {
+                if let Some(n) = match d {
+                    Value::Number(n) => Some(n),
+                    Value::Integer(i) => Some(i as f64),
+                    _ => None,
+                } {
+                    out.double(n);
+                    return Ok(());
+                }
+            }
+            if let Ok(Value::String(s)) = t.raw_get::<Value>("big_number") {
+                out.big_number(&s.as_bytes());
+                return Ok(());
+            }
+            if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
+                let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().flatten().collect();
+                out.map(pairs.len());
+                for (k, v) in &pairs {
+                    lua_to_reply(k, out, resp3, false)?;
+                    lua_to_reply(v, out, resp3, false)?;
+                }
+                return Ok(());
+            }
+            if let Ok(Value::Table(m)) = t.raw_get::<Value>("set") {
+                let keys: Vec<Value> = m
+                    .pairs::<Value, Value>()
+                    .flatten()
+                    .map(|(k, _)| k)
+                    .collect();
+                out.set(keys.len());
+                for k in &keys {
+                    lua_to_reply(k, out, resp3, false)?;
+                }
+                return Ok(());
+            }
+            let mut items = Vec::new();
+            for j in 1.. {
+                match t.raw_get::<Value>(j) {
+                    Ok(Value::Nil) | Err(_) => break,
+                    Ok(v) => items.push(v),
+                }
+            }
+            out.array(items.len());
+            for v in &items {
+                lua_to_reply(v, out, resp3, false)?;
+            }
+        }
+        _ => out.null(),
+    }
+    Ok(())
+}
+
+/// C's `(long long)` of a double as x86 does it: out of range or NaN gives
+/// the minimum.
+fn truncate(n: f64) -> i64 {
+    const LIMIT: f64 = 9.223_372_036_854_776e18;
+    if (-LIMIT..LIMIT).contains(&n) {
+        n as i64
+    } else {
+        i64::MIN
+    }
+}
+
+/// `redis.call` / `redis.pcall`: `(true, reply)` or `(false, error table)`.
+fn redis_call(lua: &Lua, run: &mut Run<'_>, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    let fail = |text: &str| -> mlua::Result<(bool, Value)> {
+        let t = lua.create_table()?;
+        t.set("err", text)?;
+        Ok((false, Value::Table(t)))
+    };
+    if args.is_empty() {
+        return fail("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        let start = buf.len();
+        match a {
+            Value::String(s) => buf.extend_from_slice(&s.as_bytes()),
+            Value::Integer(i) => buf.extend_from_slice(i.to_string().as_bytes()),
+            Value::Number(n) => buf.extend_from_slice(fmt_number(*n).as_bytes()),
+            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+        ranges.push((start, buf.len()));
+    }
+    let args = Args::from_parts(&buf, &ranges);
+    let shared = run.shared;
+    let Some(idx) = shared.commands.lookup(&args[0]) else {
+        return fail("ERR Unknown Redis command called from script");
+    };
+    let cmd = shared.commands.get(idx);
+    if !cmd.arity_ok(args.len()) {
+        return fail("ERR Wrong number of args calling Redis command from script");
+    }
+    if cmd.has(NOSCRIPT) {
+        return fail("ERR This Redis command is not allowed from script");
+    }
+    if run.read_only && cmd.has(WRITE) {
+        return fail("ERR Write commands are not allowed from read-only scripts.");
+    }
+    let resp3 = run.resp3.get();
+    run.client.proto = if resp3 {
+        Protocol::Resp3
+    } else {
+        Protocol::Resp2
+    };
+    let mut out = Vec::new();
+    crate::dispatch::call(shared, run.client, idx, args, &mut out);
+    match decode_value(&out) {
+        Ok(Some((Resp::Error(e), _))) => {
+            let mut full = b"-".to_vec();
+            full.extend_from_slice(&e);
+            Ok((false, Value::Table(error_table(lua, &full)?)))
+        }
+        Ok(Some((v, _))) => Ok((true, resp_to_lua(lua, &v, resp3)?)),
+        _ => fail("ERR reply from command could not be decoded"),
+    }
+}
+
+/// Lua's number formatting as Redis passes numeric arguments (`%.17g`).
+fn fmt_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e17 {
+        format!("{}", n as i64)
+    } else {
+        let mut out = Vec::new();
+        larder_resp::number::fmt_double_g17(n, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// A command's reply as Lua sees it (Redis's redisProtocolToLuaType).
+fn resp_to_lua(lua: &Lua, v: &Resp, resp3: bool) -> mlua::Result<Value> {
+    let table1 = |k: &str, v: Value| -> mlua::Result<Value> {
+        let t = lua.create_table()?;
+        t.raw_set(k, v)?;
+        Ok(Value::Table(t))
+    };
+    Ok(match v {
+        Resp::Simple(s) => table1("ok", Value::String(lua.create_string(s)?))?,
+        Resp::Error(e) => {
+            let mut full = b"-".to_vec();
+            full.extend_from_slice(e);
+            Value::Table(error_table(lua, &full)?)
+        }
+        Resp::Int(i) => Value::Number(*i as f64),
+        Resp::Bulk(b) => Value::String(lua.create_string(b)?),
+        Resp::Null if resp3 => Value::Nil,
+        Resp::Null | Resp::NullArray => Value::Boolean(false),
+        Resp::Array(items) | Resp::Push(items) => {
+            let t = lua.create_table()?;
+            for (i, it) in items.iter().enumerate() {
+                t.raw_set(i + 1, resp_to_lua(lua, it, resp3)?)?;
+            }
+            Value::Table(t)
+        }
+        Resp::Map(pairs) => {
+            let m = lua.create_table()?;
+            for (k, v) in pairs {
+                m.raw_set(resp_to_lua(lua, k, resp3)?, resp_to_lua(lua, v, resp3)?)?;
+            }
+            table1("map", Value::Table(m))?
+        }
+        Resp::Set(items) => {
+            let m = lua.create_table()?;
+            for k in items {
+                m.raw_set(resp_to_lua(lua, k, resp3)?, true)?;
+            }
+            table1("set", Value::Table(m))?
+        }
+        Resp::Double(d) => table1("double", Value::Number(*d))?,
+        Resp::Boolean(b) => Value::Boolean(*b),
+        Resp::BigNumber(b) => table1("big_number", Value::String(lua.create_string(b)?))?,
+        Resp::Verbatim { format, text } => {
+            let t = lua.create_table()?;
+            t.raw_set("format", lua.create_string(format)?)?;
+            t.raw_set("string", lua.create_string(text)?)?;
+            table1("verbatim_string", Value::Table(t))?
+        }
+        Resp::Attribute { value, .. } => resp_to_lua(lua, value, resp3)?,
+    })
+}
+
+fn script(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.run_subcommand("script", SCRIPT_SUBS)
+}
+
+fn script_load(ctx: &mut Ctx<'_>) -> CmdResult {
+    let sha = load_script(ctx.shared, ctx.arg(2))?;
+    ctx.out.bulk(sha.as_bytes());
+    Ok(())
+}
+
+fn script_exists(ctx: &mut Ctx<'_>) -> CmdResult {
+    let n = ctx.argc() - 2;
+    ctx.out.array(n);
+    for i in 2..ctx.argc() {
+        let sha = String::from_utf8_lossy(ctx.arg(i)).to_ascii_lowercase();
+        let found = ctx.shared.scripts.map.lock().contains_key(&sha);
+        ctx.out.int(found as i64);
+    }
+    Ok(())
+}
+
+fn script_flush(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.argc() > 3 || (ctx.argc() == 3 && !ctx.arg_is(2, "sync") && !ctx.arg_is(2, "async")) {
+        return Err(CmdError::new(
+            "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+        ));
+    }
+    ctx.shared.scripts.map.lock().clear();
+    ctx.shared.scripts.generation.fetch_add(1, Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn script_kill(_ctx: &mut Ctx<'_>) -> CmdResult {
+    Err(CmdError::new("NOTBUSY No scripts in execution right now."))
+}
+
+fn script_help(ctx: &mut Ctx<'_>) -> CmdResult {
+    const LINES: &[&str] = &[
+        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DEBUG (YES|SYNC|NO)",
+        "    Set the debug mode for subsequent scripts executed.",
+        "EXISTS <sha1> [<sha1> ...]",
+        "    Return information about the existence of the scripts in the script cache.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Flush the Lua scripts cache. Very dangerous on replicas.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the scripts cache.",
+        "    * SYNC: Synchronously flush the scripts cache.",
+        "KILL",
+        "    Kill the currently executing Lua script.",
+        "LOAD <script>",
+        "    Load a script into the scripts cache without executing it.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    ctx.out.array(LINES.len());
+    for l in LINES {
+        ctx.out.simple(l.as_bytes());
+    }
+    Ok(())
+}
+
+const fn sub(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    handler: crate::command::Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: (0, 0, 0),
+        acl: "slow scripting",
+        handler,
+        subcommands: &[],
+    }
+}
+
+const SCRIPT_SUBS: &[Command] = &[
+    sub("script|exists", -3, NOSCRIPT, script_exists),
+    sub("script|flush", -2, NOSCRIPT, script_flush),
+    sub("script|help", 2, LOADING | STALE, script_help),
+    sub("script|kill", 2, NOSCRIPT | ALLOW_BUSY, script_kill),
+    sub("script|load", 3, NOSCRIPT | STALE, script_load),
+];
+
+const EVAL_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | STALE;
+
+pub const COMMANDS: &[Command] = &[
+    sub("eval", -3, EVAL_FLAGS, eval),
+    sub("evalsha", -3, EVAL_FLAGS, evalsha),
+    sub("eval_ro", -3, EVAL_FLAGS | READONLY, eval_ro),
+    sub("evalsha_ro", -3, EVAL_FLAGS | READONLY, evalsha_ro),
+    Command {
+        name: "script",
+        arity: -2,
+        flags: 0,
+        keys: (0, 0, 0),
+        acl: "slow",
+        handler: script,
+        subcommands: SCRIPT_SUBS,
+    },
+];

@@ -1,0 +1,568 @@
+//! Differential tests of pub/sub and keyspace notifications: the raw bytes
+//! of (un)subscribe confirmations, messages and PUBSUB introspection across
+//! a subscriber and a publisher, in RESP2 and RESP3; the subscribed-mode
+//! rules; keyspace events for a scripted sequence including expiry; and a
+//! subscriber that stops reading being cut off at
+//! `client-output-buffer-limit pubsub` without hurting anyone else.
+
+mod common;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{compare_replies, encode_command, esc, fmt_cmd, Cmp, DiffSession, RawClient};
+
+macro_rules! session {
+    ($args:expr) => {
+        match DiffSession::start($args) {
+            Some(s) => s,
+            None => return,
+        }
+    };
+}
+
+/// One connection to each server, driven in lockstep.
+struct Pair {
+    larder: RawClient,
+    redis: RawClient,
+    name: &'static str,
+}
+
+impl Pair {
+    fn new(s: &DiffSession, name: &'static str) -> Pair {
+        let (larder, redis) = s.new_clients();
+        Pair {
+            larder,
+            redis,
+            name,
+        }
+    }
+
+    fn check(&self, what: &str, mode: Cmp, l: &[u8], r: &[u8]) {
+        if let Err(why) = compare_replies(mode, l, r) {
+            panic!(
+                "\nDIFF MISMATCH ({why}) on {}\n  {what}\n  larder : {}\n  redis  : {}\n",
+                self.name,
+                esc(l),
+                esc(r)
+            );
+        }
+    }
+
+    fn send(&mut self, cmd: &[&str]) {
+        self.larder.send_str(cmd);
+        self.redis.send_str(cmd);
+    }
+
+    /// Reads one reply (or push) from each side and compares them.
+    fn read_with(&mut self, what: &str, mode: Cmp) -> Vec<u8> {
+        let l = self.larder.read_reply();
+        let r = self.redis.read_reply();
+        self.check(what, mode, &l, &r);
+        r
+    }
+
+    /// Sends a command and compares its reply.
+    fn case(&mut self, cmd: &[&str]) -> Vec<u8> {
+        self.case_with(cmd, Cmp::Exact)
+    }
+
+    fn case_with(&mut self, cmd: &[&str], mode: Cmp) -> Vec<u8> {
+        self.send(cmd);
+        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+        self.read_with(&fmt_cmd(&args), mode)
+    }
+
+    /// Sends a command that answers with `n` replies (one per channel).
+    fn case_n(&mut self, cmd: &[&str], n: usize) {
+        self.send(cmd);
+        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+        for i in 0..n {
+            self.read_with(&format!("{} (reply {i})", fmt_cmd(&args)), Cmp::Exact);
+        }
+    }
+
+    /// Reads `n` pushes from each side and compares them.
+    fn pushes(&mut self, n: usize, what: &str) {
+        for i in 0..n {
+            self.read_with(&format!("{what} (push {i})"), Cmp::Exact);
+        }
+    }
+
+    /// Compares two streams of pushes; on a difference shows the first
+    /// differing push with its neighbours.
+    fn check_stream(&self, what: &str, l: &[u8], r: &[u8]) {
+        let split = |mut b: &[u8]| {
+            let mut out = Vec::new();
+            while let Ok(Some(n)) = common::reply_len(b) {
+                let elems = common::aggregate_elements(&b[..n]).unwrap_or_default();
+                let tail: Vec<String> = elems.iter().skip(2).map(|e| esc(e)).collect();
+                out.push(tail.join(" "));
+                b = &b[n..];
+            }
+            out
+        };
+        let (a, b) = (split(l), split(r));
+        if a != b {
+            let i = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+            let from = i.saturating_sub(3);
+            panic!(
+                "\nDIFF MISMATCH on {}: {what}, push #{i}\n  larder: {:#?}\n  redis : {:#?}\n",
+                self.name,
+                &a[from..(i + 3).min(a.len())],
+                &b[from..(i + 3).min(b.len())]
+            );
+        }
+        self.check(what, Cmp::Exact, l, r);
+    }
+
+    /// Nothing more arrives on either side within `wait`.
+    fn quiet(&mut self, wait: Duration) {
+        let l = self.larder.read_reply_timeout(wait);
+        let r = self.redis.read_reply_timeout(wait);
+        assert!(
+            l.is_none() && r.is_none(),
+            "{}: unexpected extra data: larder {:?} redis {:?}",
+            self.name,
+            l.map(|b| esc(&b)),
+            r.map(|b| esc(&b))
+        );
+    }
+}
+
+#[test]
+fn subscribe_publish_unsubscribe_resp2() {
+    let s = session!(&[]);
+    let mut sub = Pair::new(&s, "subscriber");
+    let mut publ = Pair::new(&s, "publisher");
+
+    sub.case(&["SUBSCRIBE"]);
+    sub.case(&["PSUBSCRIBE"]);
+    sub.case(&["SSUBSCRIBE"]);
+    // Not subscribed: UNSUBSCRIBE answers a nil channel and 0.
+    sub.case(&["UNSUBSCRIBE"]);
+    sub.case(&["PUNSUBSCRIBE"]);
+    sub.case(&["SUNSUBSCRIBE"]);
+    sub.case(&["UNSUBSCRIBE", "nosuch"]);
+    sub.case(&["PING"]);
+
+    sub.case_n(&["SUBSCRIBE", "news", "sport", "news"], 3);
+    // Subscribed RESP2 context: only a few commands are allowed.
+    sub.case(&["GET", "x"]);
+    sub.case(&["SET", "x", "1"]);
+    sub.case(&["CONFIG", "GET", "maxmemory"]);
+    sub.case(&["PUBSUB", "NUMSUB", "news"]);
+    sub.case(&["PUBLISH", "news", "x"]);
+    sub.case(&["NOSUCHCOMMAND"]);
+    sub.case(&["GET"]);
+    sub.case(&["PING"]);
+    sub.case(&["PING", "hello"]);
+    sub.case(&["PING", "a", "b"]);
+
+    publ.case(&["PUBLISH", "news", "hello"]);
+    sub.pushes(1, "message on news");
+    publ.case(&["PUBLISH", "nobody", "hello"]);
+    publ.case(&["PUBLISH", "sport", ""]);
+    sub.pushes(1, "empty message on sport");
+    publ.case(&["PUBLISH", "news", "bin\r\n\x00ary"]);
+    sub.pushes(1, "binary message");
+
+    sub.case(&["PSUBSCRIBE", "n*s"]);
+    sub.case(&["PSUBSCRIBE", "n*s"]);
+    // The channel's subscribers first, then the matching patterns'.
+    publ.case(&["PUBLISH", "news", "both"]);
+    sub.pushes(2, "message + pmessage");
+    publ.case(&["PUBLISH", "nests", "pattern only"]);
+    sub.pushes(1, "pmessage");
+
+    publ.case(&["PUBSUB", "NUMSUB"]);
+    publ.case(&["PUBSUB", "NUMSUB", "news", "sport", "nope", "n*s"]);
+    publ.case(&["PUBSUB", "NUMPAT"]);
+    publ.case_with(&["PUBSUB", "CHANNELS"], Cmp::Sorted);
+    publ.case(&["PUBSUB", "CHANNELS", "n*"]);
+    publ.case(&["PUBSUB", "CHANNELS", "zz*"]);
+    publ.case(&["PUBSUB", "NUMPAT", "extra"]);
+    publ.case(&["PUBSUB", "CHANNELS", "a", "b"]);
+    publ.case(&["PUBSUB"]);
+    publ.case(&["PUBSUB", "nosuch"]);
+    publ.case(&["PUBSUB", "HELP"]);
+    publ.case(&["PUBLISH", "news"]);
+
+    sub.case(&["UNSUBSCRIBE", "news", "nosuch"]);
+    sub.pushes(1, "second reply of UNSUBSCRIBE");
+    publ.case(&["PUBLISH", "news", "pattern still"]);
+    sub.pushes(1, "pmessage after unsubscribe");
+    sub.case(&["UNSUBSCRIBE"]);
+    sub.case(&["UNSUBSCRIBE"]);
+    // Still in subscribed mode while a pattern remains.
+    sub.case(&["GET", "x"]);
+    sub.case(&["PUNSUBSCRIBE"]);
+    sub.case(&["GET", "x"]);
+    sub.case(&["PING"]);
+    publ.case(&["PUBSUB", "NUMPAT"]);
+    publ.case(&["PUBLISH", "news", "nobody"]);
+    sub.quiet(Duration::from_millis(100));
+}
+
+#[test]
+fn shard_channels() {
+    let s = session!(&[]);
+    let mut sub = Pair::new(&s, "subscriber");
+    let mut publ = Pair::new(&s, "publisher");
+    sub.case_n(&["SSUBSCRIBE", "a", "b"], 2);
+    sub.case(&["GET", "x"]);
+    publ.case(&["SPUBLISH", "a", "one"]);
+    sub.pushes(1, "smessage");
+    // PUBLISH does not reach shard channels, nor SPUBLISH plain ones.
+    publ.case(&["PUBLISH", "a", "one"]);
+    publ.case(&["PUBSUB", "SHARDNUMSUB", "a", "b", "c"]);
+    publ.case_with(&["PUBSUB", "SHARDCHANNELS"], Cmp::Sorted);
+    publ.case(&["PUBSUB", "SHARDCHANNELS", "a*"]);
+    publ.case(&["PUBSUB", "CHANNELS"]);
+    sub.case(&["SUBSCRIBE", "c"]);
+    publ.case(&["SPUBLISH", "c", "x"]);
+    sub.case(&["SUNSUBSCRIBE", "a"]);
+    sub.case(&["SUNSUBSCRIBE"]);
+    sub.case(&["SUNSUBSCRIBE"]);
+    sub.case(&["GET", "x"]);
+    sub.case(&["UNSUBSCRIBE"]);
+    sub.case(&["GET", "x"]);
+    publ.case(&["PUBSUB", "SHARDNUMSUB", "a"]);
+    sub.quiet(Duration::from_millis(100));
+}
+
+#[test]
+fn subscribe_resp3_pushes_mixed_with_replies() {
+    let s = session!(&[]);
+    let mut sub = Pair::new(&s, "subscriber");
+    let mut publ = Pair::new(&s, "publisher");
+    sub.case_with(&["HELLO", "3"], Cmp::TypeOnly);
+    sub.case(&["UNSUBSCRIBE"]);
+    sub.case_n(&["SUBSCRIBE", "ch", "other"], 2);
+    // RESP3: any command may run while subscribed.
+    sub.case(&["SET", "k", "v"]);
+    sub.case(&["GET", "k"]);
+    sub.case(&["PING"]);
+    publ.case(&["PUBLISH", "ch", "hi"]);
+    sub.pushes(1, "push message");
+    // A message to itself comes before PUBLISH's reply.
+    sub.case(&["PUBLISH", "ch", "self"]);
+    sub.pushes(1, "PUBLISH reply after the push");
+    sub.case(&["PSUBSCRIBE", "c?"]);
+    publ.case(&["PUBLISH", "ch", "two"]);
+    sub.pushes(2, "message + pmessage");
+    sub.case(&["PUBSUB", "NUMSUB", "ch"]);
+    sub.case(&["UNSUBSCRIBE", "ch"]);
+    sub.case(&["PUNSUBSCRIBE", "c?"]);
+    sub.case(&["UNSUBSCRIBE"]);
+    sub.case(&["UNSUBSCRIBE"]);
+    sub.case(&["SSUBSCRIBE", "s"]);
+    publ.case(&["SPUBLISH", "s", "x"]);
+    sub.pushes(1, "smessage push");
+    sub.case(&["SUNSUBSCRIBE"]);
+    sub.quiet(Duration::from_millis(100));
+}
+
+#[test]
+fn reset_and_close_drop_subscriptions() {
+    let s = session!(&[]);
+    let mut sub = Pair::new(&s, "subscriber");
+    let mut publ = Pair::new(&s, "publisher");
+    sub.case_n(&["SUBSCRIBE", "r1"], 1);
+    sub.case(&["PSUBSCRIBE", "r*"]);
+    sub.case(&["RESET"]);
+    sub.case(&["GET", "x"]);
+    publ.case(&["PUBLISH", "r1", "x"]);
+    publ.case(&["PUBSUB", "NUMPAT"]);
+    publ.case(&["PUBSUB", "NUMSUB", "r1"]);
+    sub.quiet(Duration::from_millis(100));
+
+    let mut gone = Pair::new(&s, "closing subscriber");
+    gone.case_n(&["SUBSCRIBE", "r2"], 1);
+    gone.case(&["PSUBSCRIBE", "x*"]);
+    drop(gone);
+    // The close is noticed asynchronously by both servers.
+    for c in [&mut publ.larder, &mut publ.redis] {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while c.cmd_str(&["PUBLISH", "r2", "x"]) != b":0\r\n" {
+            assert!(
+                Instant::now() < deadline,
+                "closed subscriber still receives"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    publ.case(&["PUBSUB", "NUMPAT"]);
+    publ.case(&["PUBSUB", "NUMSUB", "r2"]);
+}
+
+#[test]
+fn notify_keyspace_events_config() {
+    let mut s = session!(&[]);
+    s.case(&["CONFIG", "GET", "notify-keyspace-events"]);
+    for flags in [
+        "KEA",
+        "AKE",
+        "K",
+        "E",
+        "g$",
+        "Elshzxetd",
+        "gKEm",
+        "nK",
+        "A",
+        "Ag$lshzxeKEtmdn",
+        "",
+        "Q",
+        "KE ",
+        "KEA1",
+    ] {
+        s.case(&["CONFIG", "SET", "notify-keyspace-events", flags]);
+        s.case(&["CONFIG", "GET", "notify-keyspace-events"]);
+    }
+}
+
+#[test]
+fn keyspace_notifications_for_a_script() {
+    let s = session!(&["--notify-keyspace-events", "KEA"]);
+    let mut sub = Pair::new(&s, "subscriber");
+    let mut w = Pair::new(&s, "writer");
+    sub.case(&["PSUBSCRIBE", "__key*@0__:*"]);
+    let script: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["SET", "k", "v2", "EX", "100"],
+        &["SET", "k", "v3", "KEEPTTL"],
+        &["SETNX", "k", "no"],
+        &["SET", "k", "v", "NX"],
+        &["APPEND", "k", "xx"],
+        &["APPEND", "new", "xx"],
+        &["SETRANGE", "k", "1", "ZZ"],
+        &["SETRANGE", "k", "1", ""],
+        &["INCR", "n"],
+        &["INCRBY", "n", "5"],
+        &["DECR", "n"],
+        &["DECRBY", "n", "2"],
+        &["INCRBYFLOAT", "f", "1.5"],
+        &["GETSET", "k", "g"],
+        &["MSET", "a", "1", "b", "2"],
+        &["MSETNX", "a", "1", "c", "2"],
+        &["MSETNX", "d", "1", "e", "2"],
+        &["SETEX", "s", "100", "v"],
+        &["PSETEX", "s", "100000", "v"],
+        &["GETEX", "s", "PERSIST"],
+        &["GETEX", "s", "EX", "100"],
+        &["GETEX", "s", "PXAT", "1"],
+        &["GETDEL", "a"],
+        &["GETDEL", "a"],
+        &["EXPIRE", "b", "100"],
+        &["PERSIST", "b"],
+        &["PERSIST", "b"],
+        &["EXPIRE", "b", "-1"],
+        &["EXPIRE", "nosuch", "10"],
+        &["RENAME", "k", "k2"],
+        &["RENAME", "n", "k2"],
+        &["RENAMENX", "k2", "f"],
+        &["RENAME", "f", "f"],
+        &["DEL", "k2", "nosuch", "f", "c"],
+        &["UNLINK", "d", "e"],
+        &["SET", "src", "v"],
+        &["COPY", "src", "dst"],
+        &["MOVE", "dst", "1"],
+        &["GET", "nosuch"],
+        &["INCR", "k2"],
+        &["SET", "big", "v"],
+        &["INCRBY", "big", "1"],
+    ];
+    for cmd in script {
+        w.case(cmd);
+    }
+    // Expiry: reclaimed lazily or actively, "expired" either way, once.
+    // One key at a time: active expiry reclaims keys in random order.
+    w.case(&["SET", "t", "v", "PX", "30"]);
+    std::thread::sleep(Duration::from_millis(300));
+    w.case(&["GET", "t"]);
+    w.case(&["PEXPIRE", "src", "30"]);
+    std::thread::sleep(Duration::from_millis(300));
+    w.case(&["EXISTS", "src"]);
+    w.case(&["SET", "end", "1"]);
+    // Everything the subscriber got, in order, byte for byte.
+    let (l, l_closed) = sub
+        .larder
+        .read_until_close_or_quiet(Duration::from_millis(300), Duration::from_secs(5));
+    let (r, r_closed) = sub
+        .redis
+        .read_until_close_or_quiet(Duration::from_millis(300), Duration::from_secs(5));
+    assert!(!l_closed && !r_closed);
+    sub.check_stream("keyspace events of the script", &l, &r);
+    assert!(
+        r.windows(7).any(|w| w == b"expired"),
+        "the script produced no expired event"
+    );
+}
+
+#[test]
+fn keyspace_notification_classes() {
+    let s = session!(&[]);
+    let mut sub = Pair::new(&s, "subscriber");
+    let mut w = Pair::new(&s, "writer");
+    sub.case(&["PSUBSCRIBE", "__key*__:*"]);
+    for flags in ["Eg", "K$", "En", "Em", "Kx", "g$", "E$", "A"] {
+        w.case(&["CONFIG", "SET", "notify-keyspace-events", flags]);
+        w.case(&["SELECT", "3"]);
+        w.case(&["SET", "key", "1"]);
+        w.case(&["INCR", "key"]);
+        w.case(&["GET", "missing"]);
+        w.case(&["EXPIRE", "key", "100"]);
+        w.case(&["DEL", "key"]);
+        w.case(&["SET", "key", "1", "PX", "1"]);
+        std::thread::sleep(Duration::from_millis(20));
+        w.case(&["GET", "key"]);
+        w.case(&["SELECT", "0"]);
+        w.case(&["SET", "marker", flags]);
+        let (l, _) = sub
+            .larder
+            .read_until_close_or_quiet(Duration::from_millis(200), Duration::from_secs(5));
+        let (r, _) = sub
+            .redis
+            .read_until_close_or_quiet(Duration::from_millis(200), Duration::from_secs(5));
+        sub.check_stream(&format!("events with flags {flags}"), &l, &r);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Output buffer limit for subscribers
+// ---------------------------------------------------------------------------
+
+fn info_field(c: &mut RawClient, section: &str, field: &str) -> Option<u64> {
+    let reply = c.cmd_str(&["INFO", section]);
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Subscribes on a raw socket with a small receive buffer, then never reads.
+fn stalled_subscriber(port: u16, channel: &str) -> TcpStream {
+    let sock =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    sock.set_recv_buffer_size(64 * 1024).ok();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    sock.connect(&addr.into()).expect("connect");
+    let mut stream: TcpStream = sock.into();
+    stream
+        .write_all(&encode_command(&[b"SUBSCRIBE", channel.as_bytes()]))
+        .expect("subscribe");
+    let mut buf = [0u8; 64];
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let n = stream.read(&mut buf).expect("subscribe confirmation");
+    assert!(buf[..n].starts_with(b"*3\r\n$9\r\nsubscribe"));
+    stream
+}
+
+/// Whether the server closed `s` (reads and discards what is pending).
+fn closed_by_server(s: &mut TcpStream, wait: Duration) -> bool {
+    s.set_read_timeout(Some(Duration::from_millis(200))).ok();
+    let deadline = Instant::now() + wait;
+    let mut buf = vec![0u8; 1 << 16];
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+fn check_slow_subscriber_cut_off(server: &common::ServerProc) {
+    let port = server.port;
+    let mut other = RawClient::connect(port);
+    let mut stalled = stalled_subscriber(port, "flood");
+    let mut reader = RawClient::connect(port);
+    assert!(reader.cmd_str(&["SUBSCRIBE", "flood"]).starts_with(b"*3"));
+    let mut publisher = RawClient::connect(port);
+    let payload = vec![b'x'; 64 * 1024];
+    let start = Instant::now();
+    let mut cut_after = None;
+    // 64 KB messages: the stalled subscriber must be dropped long before
+    // 64 MB (1 MB hard limit plus what the kernel buffers).
+    for i in 0..1000 {
+        let r = publisher.cmd(&[b"PUBLISH", b"flood", &payload]);
+        // The live subscriber keeps up.
+        let msg = reader.read_reply();
+        assert!(msg.len() > payload.len() && msg.ends_with(b"x\r\n"));
+        if r == b":1\r\n" {
+            cut_after = Some(i);
+            break;
+        }
+        assert_eq!(r, b":2\r\n", "PUBLISH reply");
+    }
+    let cut_after = cut_after.expect("stalled subscriber never disconnected");
+    assert!(cut_after < 300, "cut off only after {cut_after} messages");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "publisher was slowed down: {:?}",
+        start.elapsed()
+    );
+    assert!(closed_by_server(&mut stalled, Duration::from_secs(5)));
+    // Others are unaffected.
+    assert_eq!(other.cmd_str(&["PING"]), b"+PONG\r\n");
+    assert_eq!(
+        publisher.cmd_str(&["PUBSUB", "NUMSUB", "flood"]),
+        b"*2\r\n$5\r\nflood\r\n:1\r\n"
+    );
+    assert_eq!(publisher.cmd_str(&["PUBLISH", "flood", "after"]), b":1\r\n");
+    assert!(reader.read_reply().ends_with(b"$5\r\nafter\r\n"));
+    let used = info_field(&mut other, "memory", "used_memory").expect("used_memory");
+    assert!(used < 64 << 20, "used_memory {used} after the flood");
+}
+
+#[test]
+fn slow_subscriber_is_cut_off_at_pubsub_limit() {
+    let limit = ["--client-output-buffer-limit", "pubsub 1mb 512kb 1"];
+    let Some(redis) = common::start_redis(&limit) else {
+        return;
+    };
+    check_slow_subscriber_cut_off(&redis);
+    let larder = common::start_larder(&limit);
+    check_slow_subscriber_cut_off(&larder);
+}
+
+/// The soft limit: past 512 KB for more than 1 s, without reaching the hard limit.
+fn check_soft_limit(server: &common::ServerProc) {
+    let port = server.port;
+    let mut stalled = stalled_subscriber(port, "soft");
+    let mut publisher = RawClient::connect(port);
+    let payload = vec![b'y'; 64 * 1024];
+    let start = Instant::now();
+    let mut cut = false;
+    // ~1.3 MB/s: crosses 512 KB (once the kernel buffers are full) and
+    // stays under the 100 MB hard limit for the whole run.
+    while start.elapsed() < Duration::from_secs(30) {
+        let r = publisher.cmd(&[b"PUBLISH", b"soft", &payload]);
+        if r == b":0\r\n" {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(cut, "soft limit never applied");
+    assert!(closed_by_server(&mut stalled, Duration::from_secs(5)));
+}
+
+#[test]
+fn slow_subscriber_soft_limit() {
+    let limit = ["--client-output-buffer-limit", "pubsub 100mb 512kb 1"];
+    let Some(redis) = common::start_redis(&limit) else {
+        return;
+    };
+    check_soft_limit(&redis);
+    let larder = common::start_larder(&limit);
+    check_soft_limit(&larder);
+}

@@ -1,0 +1,239 @@
+//! Differential tests: Lua scripting (EVAL, EVALSHA, EVAL_RO, EVALSHA_RO,
+//! SCRIPT) against Redis 7.0: Lua ⇄ RESP conversions in RESP2 and RESP3,
+//! `redis.*` helpers, the sandbox and every error text.
+
+mod common;
+use common::{Cmp, DiffSession};
+
+macro_rules! session {
+    () => {
+        match DiffSession::start(&[]) {
+            Some(s) => s,
+            None => return,
+        }
+    };
+}
+
+/// Scripts run with `EVAL <script> 1 key1 arg1`.
+const SCRIPTS: &[&str] = &[
+    "return 1",
+    "return 'hello'",
+    "return 3.99",
+    "return -3.5",
+    "return -0.5",
+    "return 1e20",
+    "return 0/0",
+    "return true",
+    "return false",
+    "return nil",
+    "return {1, 2, {3, 'x'}, nil, 5}",
+    "return {1, 'a', false, true}",
+    "return {1, 2, 3.7, '4'}",
+    "return {}",
+    "return {ok = 'fine'}",
+    "return {ok = 'a\\r\\nb'}",
+    "return {err = 'bad'}",
+    "return {err = 'ERR x'}",
+    "return {1, {err = 'inner'}, 3}",
+    "return {double = 3.5}",
+    "return {big_number = '123456789012345678901234567890'}",
+    "return {map = {a = 1}}",
+    "return {set = {a = true}}",
+    "return redis.error_reply('My Error')",
+    "return redis.error_reply('x')",
+    "return redis.error_reply('-x')",
+    "return redis.error_reply('My Error\\r\\n')",
+    "return redis.status_reply('STAT')",
+    "return redis.status_reply('a\\r\\nb')",
+    "return redis.sha1hex('abc')",
+    "return redis.sha1hex('')",
+    "return KEYS[1] .. ARGV[1]",
+    "return {KEYS, ARGV}",
+    "return #KEYS + #ARGV",
+    "return redis.REDIS_VERSION",
+    "return redis.REDIS_VERSION_NUM",
+    "return redis.LOG_WARNING",
+    "return redis.log(redis.LOG_WARNING, 'hi')",
+    "return redis.replicate_commands()",
+    "return redis.set_repl(redis.REPL_ALL)",
+    "return redis.call('ping')",
+    "return redis.call('PING', 'x')",
+    "return redis.call('set', KEYS[1], ARGV[1])",
+    "return redis.call('get', KEYS[1])",
+    "return redis.call('get', 'nokey')",
+    "return tostring(redis.call('get', 'nokey'))",
+    "local t = redis.call('ping') return t.ok",
+    "return redis.call('incr', 'counter')",
+    "return type(redis.call('incr', 'counter'))",
+    "return redis.call('mget', KEYS[1], 'nokey', 'counter')",
+    "return redis.call('set', 'n', 0.1) and redis.call('get', 'n')",
+    "return redis.call('set', 'n', 12) and redis.call('get', 'n')",
+    "return redis.call('hset', 'h', 'f', 'v')",
+    "return redis.call('hgetall', 'h')",
+    "return redis.call('smembers', 'nokey')",
+    "return redis.call('lrange', 'nokey', 0, -1)",
+    // Errors.
+    "x = 1",
+    "return y",
+    "return os",
+    "return io",
+    "return loadfile",
+    "return require",
+    "return print",
+    "return debug",
+    "error('boom')",
+    "error({err = 'CUSTOM table error'})",
+    "local a = nil; return a.b",
+    "return 1 +",
+    "return syntax error here",
+    "string.foo = 1",
+    "redis.call = 1",
+    "math.pi = 3",
+    "_G.x = 1",
+    "return _G.x",
+    "return redis.call('nosuch')",
+    "return redis.call('get')",
+    "return redis.call('incr', 'notint')",
+    "return redis.call()",
+    "return redis.call(1, 2)",
+    "return redis.call('set', {}, 1)",
+    "return redis.call('eval', 'return 1', '0')",
+    "return redis.call('multi')",
+    "return redis.pcall('get')",
+    "return redis.pcall('incr', 'notint')",
+    "local r = redis.pcall('incr', 'notint') return r.err",
+    "return redis.pcall('nosuch')",
+    "return pcall(redis.call, 'nosuch')",
+    "return {pcall(error, 'x')}",
+    "local ok, e = pcall(error, 'x') return e",
+    "return redis.setresp(4)",
+    // Libraries.
+    "return type(cjson)",
+    "return cjson.encode({1, 2, 3})",
+    "return cjson.encode({a = 1})",
+    "return cjson.encode('x')",
+    "return cjson.decode('[1,2,3]')",
+    "return cjson.decode('{\"a\":[1,2]}').a",
+    "return string.rep('a', 3)",
+    "return string.format('%d-%s', 5, 'x')",
+    "return tonumber('0x10')",
+    "return table.concat({1, 2, 3}, ',')",
+    "return math.floor(3.7)",
+    "return unpack({1, 2})",
+    "return select('#', 1, 2, 3)",
+    "return type(loadstring)",
+    "local f = loadstring('return 5') return f()",
+    "local f = loadstring('zz = 1') return f()",
+    "return {math.random(100), math.random(100), math.random(), math.random(1, 6)}",
+    "math.randomseed(7); return math.random(1000)",
+    "return math.random(100)",
+];
+
+fn eval_cases(s: &mut DiffSession) {
+    s.case(&["SET", "notint", "abc"]);
+    for script in SCRIPTS {
+        s.case(&["EVAL", script, "1", "key1", "arg1"]);
+    }
+}
+
+#[test]
+fn eval_conversions_and_errors_resp2() {
+    let mut s = session!();
+    eval_cases(&mut s);
+}
+
+#[test]
+fn eval_conversions_and_errors_resp3() {
+    let mut s = session!();
+    s.case_with(&["HELLO", "3"], Cmp::TypeOnly);
+    eval_cases(&mut s);
+}
+
+const RESP3_SCRIPTS: &[&str] = &[
+    "redis.setresp(3); return redis.call('hgetall', 'h')",
+    "redis.setresp(3); return redis.call('hgetall', 'nokey')",
+    "redis.setresp(3); return redis.call('get', 'nokey')",
+    "redis.setresp(3); return type(redis.call('get', 'nokey'))",
+    "redis.setresp(3); return redis.call('smembers', 's')",
+    "redis.setresp(3); return true",
+    "redis.setresp(3); return false",
+    "redis.setresp(3); return {double = 1.5}",
+    "redis.setresp(3); local t = redis.call('hgetall', 'h') return t.map.f",
+    "redis.setresp(2); return redis.call('hgetall', 'h')",
+];
+
+#[test]
+fn setresp_both_client_protocols() {
+    let mut s = session!();
+    s.case(&["HSET", "h", "f", "v"]);
+    s.case(&["SADD", "s", "m"]);
+    for script in RESP3_SCRIPTS {
+        s.case(&["EVAL", script, "0"]);
+    }
+    s.case_with(&["HELLO", "3"], Cmp::TypeOnly);
+    for script in RESP3_SCRIPTS {
+        s.case(&["EVAL", script, "0"]);
+    }
+}
+
+#[test]
+fn evalsha_script_and_arguments() {
+    let mut s = session!();
+    s.run(&[
+        &["EVAL"],
+        &["EVAL", "return 1"],
+        &["EVAL", "return 1", "x"],
+        &["EVAL", "return 1", "-1"],
+        &["EVAL", "return 1", "2", "a"],
+        &["EVAL", "return KEYS[2]", "2", "a", "b"],
+        &["EVAL", "return ARGV[2]", "0", "a", "b"],
+        &["SCRIPT", "LOAD", "return 'loaded'"],
+        &["EVALSHA", "a4b3ef0b7d9bd2b5e1a6d2e8b8c7d8e0c1d3f1a2", "0"],
+        &["EVALSHA", "nosuch", "0"],
+        &[
+            "SCRIPT",
+            "EXISTS",
+            "0b3b2d3b5d0c8f1e2a5e0f3c3c4b0a1d2e3f4a5b",
+        ],
+        &["SCRIPT", "LOAD", "return 1 +"],
+        &["SCRIPT", "LOAD"],
+        &["SCRIPT", "NOSUCH"],
+        &["SCRIPT", "KILL"],
+        &["SCRIPT", "FLUSH", "BAD"],
+        &["SCRIPT", "HELP"],
+    ]);
+    let sha = s.case(&["SCRIPT", "LOAD", "return {KEYS[1], ARGV[1]}"]);
+    let sha = String::from_utf8_lossy(&sha[5..45]).into_owned();
+    s.case(&["EVALSHA", &sha, "1", "k", "a"]);
+    s.case(&["EVALSHA", &sha.to_uppercase(), "1", "k", "a"]);
+    s.case(&["EVALSHA_RO", &sha, "1", "k", "a"]);
+    s.case(&["SCRIPT", "EXISTS", &sha, "nope"]);
+    s.case(&["EVAL", "return 7", "0"]);
+    s.case(&[
+        "SCRIPT",
+        "EXISTS",
+        "e43d2f3e4b3f9e0bc4a46c8c25e4d4abbbf3ad8b",
+    ]);
+    s.case(&["SCRIPT", "FLUSH"]);
+    s.case(&["SCRIPT", "EXISTS", &sha]);
+    s.case(&["EVALSHA", &sha, "1", "k", "a"]);
+    s.case(&["SCRIPT", "FLUSH", "ASYNC"]);
+    s.case(&["EVAL_RO", "return redis.call('get', 'x')", "0"]);
+    s.case(&["EVAL_RO", "return redis.call('set', 'x', 1)", "0"]);
+    s.case(&["EVAL_RO", "return redis.pcall('set', 'x', 1)", "0"]);
+    s.case(&["GET", "x"]);
+    // Inside MULTI.
+    s.case(&["MULTI"]);
+    s.case(&["EVAL", "return redis.call('incr', 'm')", "0"]);
+    s.case(&["EVAL", "return redis.call('incr', 'm')", "0"]);
+    s.case(&["EXEC"]);
+    // SELECT inside a script does not leak to the caller.
+    s.case(&[
+        "EVAL",
+        "redis.call('select', 3); return redis.call('set', 'in3', 'v')",
+        "0",
+    ]);
+    s.case(&["GET", "in3"]);
+    s.case(&["SELECT", "3"]);
+    s.case(&["GET", "in3"]);
+}
