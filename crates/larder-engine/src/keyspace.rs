@@ -116,7 +116,6 @@ pub struct Engine {
     pub events: crate::events::Events,
 }
 
-
 impl Engine {
     pub fn new(opts: EngineOptions) -> Engine {
         let n = opts.shards.max(1).next_power_of_two();

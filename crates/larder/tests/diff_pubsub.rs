@@ -400,6 +400,105 @@ fn keyspace_notifications_for_a_script() {
 }
 
 #[test]
+fn keyspace_notifications_for_collections() {
+    let s = session!(&["--notify-keyspace-events", "KEAn"]);
+    let mut sub = Pair::new(&s, "subscriber");
+    let mut w = Pair::new(&s, "writer");
+    sub.case(&["PSUBSCRIBE", "__key*@0__:*"]);
+    let script: &[&[&str]] = &[
+        &["LPUSH", "l", "a", "b", "c"],
+        &["RPUSH", "l", "d"],
+        &["LPUSHX", "nol", "x"],
+        &["RPUSHX", "l", "e"],
+        &["LPOP", "l"],
+        &["RPOP", "l", "2"],
+        &["LPOP", "l", "0"],
+        &["LSET", "l", "0", "z"],
+        &["LINSERT", "l", "BEFORE", "z", "y"],
+        &["LINSERT", "l", "BEFORE", "nope", "y"],
+        &["LREM", "l", "1", "y"],
+        &["LREM", "l", "1", "nope"],
+        &["LTRIM", "l", "0", "0"],
+        &["RPUSH", "l2", "1"],
+        &["LMOVE", "l", "l2", "LEFT", "RIGHT"],
+        &["RPOPLPUSH", "l2", "l3"],
+        &["LMPOP", "2", "nol", "l2", "LEFT", "COUNT", "5"],
+        &["LTRIM", "l3", "5", "10"],
+        &["HSET", "h", "f", "v", "g", "w"],
+        &["HMSET", "h", "f", "v"],
+        &["HSETNX", "h", "f", "v"],
+        &["HSETNX", "h", "n", "v"],
+        &["HINCRBY", "h", "c", "1"],
+        &["HINCRBYFLOAT", "h", "d", "1.5"],
+        &["HDEL", "h", "f", "nope"],
+        &["HDEL", "h", "nope"],
+        &["HDEL", "h", "g", "n", "c", "d"],
+        &["SADD", "s", "a", "b", "c"],
+        &["SADD", "s", "a"],
+        &["SREM", "s", "a", "z"],
+        &["SREM", "s", "z"],
+        &["SADD", "p", "x"],
+        &["SPOP", "p"],
+        &["SADD", "s2", "m"],
+        &["SMOVE", "s", "s2", "b"],
+        &["SMOVE", "s", "s2", "nope"],
+        &["SMOVE", "s", "s3", "c"],
+        &["SINTERSTORE", "d", "s2", "s2"],
+        &["SUNIONSTORE", "d", "s2", "nosuch"],
+        &["SDIFFSTORE", "d", "s2", "s2"],
+        &["SINTERSTORE", "d", "nosuch"],
+        &["SET", "str", "v"],
+        &["SINTERSTORE", "str", "nosuch"],
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"],
+        &["ZADD", "z", "1", "a"],
+        &["ZADD", "z", "XX", "5", "nope"],
+        &["ZINCRBY", "z", "1", "a"],
+        &["ZADD", "z", "INCR", "1", "b"],
+        &["ZREM", "z", "a", "nope"],
+        &["ZREM", "z", "nope"],
+        &["ZADD", "z", "5", "e", "6", "f", "7", "g"],
+        &["ZREMRANGEBYRANK", "z", "0", "0"],
+        &["ZREMRANGEBYSCORE", "z", "4", "4"],
+        &["ZREMRANGEBYLEX", "z", "[nope", "[nope"],
+        &["ZPOPMIN", "z"],
+        &["ZPOPMAX", "z", "1"],
+        &["ZPOPMAX", "z", "0"],
+        &["ZRANGESTORE", "zr", "z", "0", "-1"],
+        &["ZRANGESTORE", "zr", "z", "5", "10"],
+        &["ZUNIONSTORE", "zu", "2", "z", "nosuch"],
+        &["ZINTERSTORE", "zu", "2", "z", "z"],
+        &["ZDIFFSTORE", "zu", "2", "z", "z"],
+        &["ZMPOP", "2", "nosuch", "z", "MIN", "COUNT", "10"],
+        &["ZADD", "y", "1", "m"],
+        &["ZREMRANGEBYSCORE", "y", "-inf", "+inf"],
+    ];
+    for cmd in script {
+        w.case(cmd);
+    }
+    w.case(&["SADD", "q", "1", "2"]);
+    w.case_with(&["SPOP", "q", "5"], Cmp::Sorted);
+    w.case(&["SET", "end", "1"]);
+    let (l, _) = sub
+        .larder
+        .read_until_close_or_quiet(Duration::from_millis(300), Duration::from_secs(5));
+    let (r, _) = sub
+        .redis
+        .read_until_close_or_quiet(Duration::from_millis(300), Duration::from_secs(5));
+    sub.check_stream("keyspace events of collections", &l, &r);
+    for ev in [
+        &b"$5\r\nlpush"[..],
+        b"$5\r\nltrim",
+        b"$4\r\nhdel",
+        b"$4\r\nspop",
+        b"$3\r\nnew",
+        b"$5\r\nzincr",
+        b"$4\r\nzrem",
+    ] {
+        assert!(r.windows(ev.len()).any(|w| w == ev), "no {} event", esc(ev));
+    }
+}
+
+#[test]
 fn keyspace_notification_classes() {
     let s = session!(&[]);
     let mut sub = Pair::new(&s, "subscriber");

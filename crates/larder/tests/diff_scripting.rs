@@ -127,6 +127,12 @@ const SCRIPTS: &[&str] = &[
     "return {math.random(100), math.random(100), math.random(), math.random(1, 6)}",
     "math.randomseed(7); return math.random(1000)",
     "return math.random(100)",
+    "return {bit.band(0xff, 0x0f), bit.bor(1, 2, 4), bit.bxor(5, 3), bit.bnot(0)}",
+    "return {bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.tobit(2^32 + 5)}",
+    "return {bit.rol(1, 33), bit.ror(1, 1), bit.bswap(0x12345678)}",
+    "return {bit.tohex(255), bit.tohex(-1, -4), bit.tohex(0x1234, 2)}",
+    "return cjson.encode({a = cjson.null})",
+    "return cjson.decode('[null]')[1] == cjson.null",
 ];
 
 fn eval_cases(s: &mut DiffSession) {

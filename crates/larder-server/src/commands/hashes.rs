@@ -12,7 +12,7 @@
 //! by HDEL is deleted.
 
 use larder_engine::types::hash::Hash;
-use larder_engine::Lookup;
+use larder_engine::{events, Lookup};
 
 use crate::command::{flags::*, parse_i64, Command, Ctx};
 use crate::commands::coll::{
@@ -120,6 +120,7 @@ fn hset_generic(ctx: &mut Ctx<'_>, name: &str) -> Result<usize, CmdError> {
         created += usize::from(h.set(ctx.arg(i), ctx.arg(i + 1), &lim));
     }
     txn.touch_dirty(&key);
+    ctx.notify(events::HASH, "hset", key.bytes);
     Ok(created)
 }
 
@@ -148,6 +149,7 @@ fn hsetnx(ctx: &mut Ctx<'_>) -> CmdResult {
     h.convert_for_len(field.len().max(value.len()), &lim);
     h.set(field, value, &lim);
     txn.touch_dirty(&key);
+    ctx.notify(events::HASH, "hset", key.bytes);
     drop(txn);
     ctx.out.int(1);
     Ok(())
@@ -168,6 +170,7 @@ fn hdel(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         if deleted > 0 {
             txn.touch_dirty(&key);
+            ctx.notify(events::HASH, "hdel", key.bytes);
             txn.remove_if_empty(&key);
         }
     }
@@ -190,6 +193,7 @@ fn hincrby(ctx: &mut Ctx<'_>) -> CmdResult {
     let new = cur.checked_add(by).ok_or(OVERFLOW)?;
     h.set(field, itoa::Buffer::new().format(new).as_bytes(), &lim);
     txn.touch_dirty(&key);
+    ctx.notify(events::HASH, "hincrby", key.bytes);
     drop(txn);
     ctx.out.int(new);
     Ok(())
@@ -216,6 +220,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>) -> CmdResult {
     sum.fmt_human(&mut text);
     h.set(field, &text, &lim);
     txn.touch_dirty(&key);
+    ctx.notify(events::HASH, "hincrbyfloat", key.bytes);
     drop(txn);
     ctx.out.bulk(&text);
     Ok(())

@@ -121,7 +121,7 @@ r.pcall = function(...)
   local ok, v = r.__raw(...)
   return v
 end
-for _, k in ipairs({'string', 'math', 'table', 'coroutine', 'redis', 'cjson'}) do
+for _, k in ipairs({'string', 'math', 'table', 'coroutine', 'redis', 'cjson', 'bit'}) do
   if type(G[k]) == 'table' then G[k] = readonly(G[k]) end
 end
 G._G = env
@@ -235,6 +235,7 @@ fn new_vm(owner: usize, generation: u64) -> mlua::Result<Vm> {
         })?,
     )?;
     g.set("cjson", cjson(&lua)?)?;
+    g.set("bit", bit(&lua)?)?;
     // The error handler's `debug.getinfo`; the prelude hides it from scripts.
     let dbg = debug_lib(&lua)?;
     g.set("debug", dbg)?;
@@ -338,6 +339,70 @@ fn error_text(e: &[u8]) -> Vec<u8> {
     out
 }
 
+/// LuaBitOp's number to int32: round to nearest, keep the low 32 bits.
+fn tobit(n: f64) -> i32 {
+    n.round_ties_even().rem_euclid(4_294_967_296.0) as u32 as i32
+}
+
+/// The `bit` library (LuaBitOp 1.0, as bundled with Redis).
+fn bit(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    let fold = |f: fn(i32, i32) -> i32| {
+        move |_: &Lua, (first, rest): (f64, mlua::Variadic<f64>)| {
+            Ok(rest.iter().fold(tobit(first), |a, &b| f(a, tobit(b))) as f64)
+        }
+    };
+    t.set("band", lua.create_function(fold(|a, b| a & b))?)?;
+    t.set("bor", lua.create_function(fold(|a, b| a | b))?)?;
+    t.set("bxor", lua.create_function(fold(|a, b| a ^ b))?)?;
+    t.set(
+        "tobit",
+        lua.create_function(|_, x: f64| Ok(tobit(x) as f64))?,
+    )?;
+    t.set(
+        "bnot",
+        lua.create_function(|_, x: f64| Ok(!tobit(x) as f64))?,
+    )?;
+    t.set(
+        "bswap",
+        lua.create_function(|_, x: f64| Ok(tobit(x).swap_bytes() as f64))?,
+    )?;
+    let shift = |f: fn(i32, u32) -> i32| {
+        move |_: &Lua, (x, n): (f64, f64)| Ok(f(tobit(x), (tobit(n) & 31) as u32) as f64)
+    };
+    t.set(
+        "lshift",
+        lua.create_function(shift(|x, n| ((x as u32) << n) as i32))?,
+    )?;
+    t.set(
+        "rshift",
+        lua.create_function(shift(|x, n| ((x as u32) >> n) as i32))?,
+    )?;
+    t.set("arshift", lua.create_function(shift(|x, n| x >> n))?)?;
+    t.set(
+        "rol",
+        lua.create_function(shift(|x, n| (x as u32).rotate_left(n) as i32))?,
+    )?;
+    t.set(
+        "ror",
+        lua.create_function(shift(|x, n| (x as u32).rotate_right(n) as i32))?,
+    )?;
+    t.set(
+        "tohex",
+        lua.create_function(|_, (x, n): (f64, Option<f64>)| {
+            let n = n.map_or(8, tobit);
+            let digits = n.unsigned_abs().min(8) as usize;
+            let v = tobit(x) as u32 as u64 & ((1u64 << (4 * digits)) - 1);
+            Ok(if n < 0 {
+                format!("{v:0digits$X}")
+            } else {
+                format!("{v:0digits$x}")
+            })
+        })?,
+    )?;
+    Ok(t)
+}
+
 /// `cjson.encode` / `cjson.decode` over serde_json.
 fn cjson(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
@@ -347,6 +412,10 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
             let j = to_json(&v, 0).map_err(mlua::Error::RuntimeError)?;
             lua.create_string(j.to_string())
         })?,
+    )?;
+    t.set(
+        "null",
+        Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
     )?;
     t.set(
         "decode",
@@ -365,7 +434,7 @@ fn to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
         return Err("Cannot serialise, excessive nesting (1001)".into());
     }
     Ok(match v {
-        Value::Nil => J::Null,
+        Value::Nil | Value::LightUserData(_) => J::Null,
         Value::Boolean(b) => J::Bool(*b),
         Value::Integer(i) => J::from(*i),
         Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => J::from(*n as i64),

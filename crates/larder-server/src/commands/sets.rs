@@ -14,7 +14,7 @@
 //! are sets here too; SRANDMEMBER's is an array.
 
 use larder_engine::types::set::Set;
-use larder_engine::{Key, Lookup, Txn};
+use larder_engine::{events, Key, Lookup, Txn};
 use larder_resp::Reply;
 
 use crate::command::{flags::*, Command, Ctx};
@@ -119,6 +119,7 @@ fn sadd(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     if added > 0 {
         txn.touch_dirty(&key);
+        ctx.notify(events::SET, "sadd", key.bytes);
     }
     drop(txn);
     ctx.out.int(added);
@@ -140,6 +141,7 @@ fn srem(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         if removed > 0 {
             txn.touch_dirty(&key);
+            ctx.notify(events::SET, "srem", key.bytes);
             txn.remove_if_empty(&key);
         }
     }
@@ -260,8 +262,10 @@ fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     txn.touch_dirty(&key);
+    ctx.notify(events::SET, "spop", key.bytes);
     if whole {
         drop(txn.remove(&key));
+        ctx.notify(events::GENERIC, "del", key.bytes);
     } else {
         txn.remove_if_empty(&key);
     }
@@ -349,9 +353,14 @@ fn smove(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     }
     txn.touch_dirty(&src);
+    ctx.notify(events::SET, "srem", src.bytes);
     txn.remove_if_empty(&src);
-    txn.write_obj_or_insert(&dst, || Set::new_for(member))?
+    let added = txn
+        .write_obj_or_insert(&dst, || Set::new_for(member))?
         .add(member, &lim);
+    if added {
+        ctx.notify(events::SET, "sadd", dst.bytes);
+    }
     drop(txn);
     ctx.out.int(1);
     Ok(())
@@ -424,14 +433,20 @@ fn empty_result() -> Set {
     Set::new_for(b"0")
 }
 
-/// Stores `result` under `dst` (deleting `dst` when empty) and replies with
-/// its size.
-fn store_result(ctx: &mut Ctx<'_>, txn: &mut Txn<'_>, dst: &Key<'_>, result: Set) {
+/// Stores `result` under `dst` (deleting `dst` when empty) with the
+/// keyspace event `event`, and replies with its size.
+fn store_result(ctx: &mut Ctx<'_>, txn: &mut Txn<'_>, dst: &Key<'_>, result: Set, event: &str) {
     let n = result.len();
     let old = if n > 0 {
-        txn.set_object(dst, result)
+        let old = txn.set_object(dst, result);
+        ctx.notify(events::SET, event, dst.bytes);
+        old
     } else {
-        txn.remove(dst)
+        let old = txn.remove(dst);
+        if old.is_some() {
+            ctx.notify(events::GENERIC, "del", dst.bytes);
+        }
+        old
     };
     drop(old);
     ctx.out.int(n as i64);
@@ -458,7 +473,7 @@ fn sinter_generic(ctx: &mut Ctx<'_>, first_key: usize, store: bool) -> CmdResult
         result.add(m, &lim);
     });
     drop(sets);
-    store_result(ctx, &mut txn, &keys[0], result);
+    store_result(ctx, &mut txn, &keys[0], result, "sinterstore");
     Ok(())
 }
 
@@ -527,7 +542,8 @@ fn union_diff(ctx: &mut Ctx<'_>, diff: bool, store: bool) -> CmdResult {
     };
     drop(sets);
     if store {
-        store_result(ctx, &mut txn, &keys[0], result);
+        let event = if diff { "sdiffstore" } else { "sunionstore" };
+        store_result(ctx, &mut txn, &keys[0], result, event);
         return Ok(());
     }
     drop(txn);

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 
 use larder_engine::types::set::Set;
 use larder_engine::types::zset::{is_packed_integer, AddFlags, AddResult, ZSet};
-use larder_engine::{Key, Lookup, Txn};
+use larder_engine::{events, Key, Lookup, Txn};
 use larder_resp::{Protocol, Reply};
 use smallvec::SmallVec;
 
@@ -651,6 +651,11 @@ fn zadd_generic(ctx: &mut Ctx<'_>, incr: bool) -> CmdResult {
         }
         if added + updated > 0 {
             txn.touch_dirty(&key);
+            ctx.notify(
+                events::ZSET,
+                if f.incr { "zincr" } else { "zadd" },
+                key.bytes,
+            );
         }
     }
     drop(txn);
@@ -689,6 +694,7 @@ fn zrem(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         if removed > 0 {
             txn.touch_dirty(&key);
+            ctx.notify(events::ZSET, "zrem", key.bytes);
             txn.remove_if_empty(&key);
         }
     }
@@ -931,23 +937,30 @@ fn zrange_generic(
             z.range(from, to, false, |m, s| items.push((m.to_vec(), s)));
         }
     }
-    store_result(ctx, &mut txn, &dst, &items, &lim);
+    store_result(ctx, &mut txn, &dst, &items, &lim, "zrangestore");
     Ok(())
 }
 
-/// Stores `items` (sorted) under `dst`, or deletes `dst` when there are
-/// none; replies with the count.
+/// Stores `items` (sorted) under `dst` with the keyspace event `event`, or
+/// deletes `dst` when there are none; replies with the count.
 fn store_result(
     ctx: &mut Ctx<'_>,
     txn: &mut Txn<'_>,
     dst: &Key<'_>,
     items: &[(Vec<u8>, f64)],
     lim: &larder_engine::Limits,
+    event: &str,
 ) {
     let old = if items.is_empty() {
-        txn.remove(dst)
+        let old = txn.remove(dst);
+        if old.is_some() {
+            ctx.notify(events::GENERIC, "del", dst.bytes);
+        }
+        old
     } else {
-        txn.set_object(dst, ZSet::from_sorted(items, lim))
+        let old = txn.set_object(dst, ZSet::from_sorted(items, lim));
+        ctx.notify(events::ZSET, event, dst.bytes);
+        old
     };
     drop(old);
     ctx.out.int(items.len() as i64);
@@ -995,6 +1008,12 @@ fn zremrange_generic(ctx: &mut Ctx<'_>, range: Range<'_>) -> CmdResult {
     };
     if removed > 0 {
         txn.touch_dirty(&key);
+        let event = match range {
+            Range::Rank(..) => "zremrangebyrank",
+            Range::Score(_) => "zremrangebyscore",
+            Range::Lex(_) => "zremrangebylex",
+        };
+        ctx.notify(events::ZSET, event, key.bytes);
         txn.remove_if_empty(&key);
     }
     drop(txn);
@@ -1053,8 +1072,18 @@ fn zpop_generic(ctx: &mut Ctx<'_>, max: bool) -> CmdResult {
     ctx.out.array(if nested { n } else { n * 2 });
     pop_into(&mut ctx.out, z, max, n, nested);
     txn.touch_dirty(&key);
+    ctx.notify(events::ZSET, pop_event(max), key.bytes);
     txn.remove_if_empty(&key);
     Ok(())
+}
+
+/// The keyspace event of ZPOPMIN / ZPOPMAX (and ZMPOP, BZPOP*).
+fn pop_event(max: bool) -> &'static str {
+    if max {
+        "zpopmax"
+    } else {
+        "zpopmin"
+    }
 }
 
 fn pop_into(out: &mut Reply<'_>, z: &mut ZSet, max: bool, n: usize, nested: bool) {
@@ -1120,6 +1149,7 @@ fn zmpop(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.array(n);
         pop_into(&mut ctx.out, z, max, n, true);
         txn.touch_dirty(key);
+        ctx.notify(events::ZSET, pop_event(max), key.bytes);
         txn.remove_if_empty(key);
         return Ok(());
     }
@@ -1449,7 +1479,12 @@ fn zsetop_generic(
     });
     if store {
         let dst = keys[setnum];
-        store_result(ctx, &mut txn, &dst, &items, &lim);
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        store_result(ctx, &mut txn, &dst, &items, &lim, event);
         return Ok(());
     }
     drop(txn);
