@@ -47,6 +47,11 @@ pub struct Client {
     pub pushes: Option<Box<crate::pubsub::Subscriptions>>,
     /// MULTI queue and WATCHed keys (`commands/multi.rs`).
     pub tx: crate::commands::multi::TxState,
+    /// A blocking command waiting for its keys (`blocking`).
+    pub block: Option<Box<crate::blocking::BlockSpec>>,
+    /// Handlers running: 1 for a client's command, more inside EXEC or a
+    /// script, where blocking commands do not block.
+    pub nesting: u32,
 }
 
 impl Client {
@@ -62,6 +67,8 @@ impl Client {
             handle,
             pushes: None,
             tx: Default::default(),
+            block: None,
+            nesting: 0,
         }
     }
 }
@@ -86,6 +93,8 @@ pub struct ClientHandle {
     pub omem: AtomicU64,
     pub tot_cmds: AtomicU64,
     pub monitor: AtomicBool,
+    /// Subscriptions: channels, patterns, shard channels (CLIENT LIST).
+    pub subs: [AtomicUsize; 3],
     pub no_evict: AtomicBool,
     pub killed: AtomicBool,
     pub kill: Notify,
@@ -139,6 +148,7 @@ impl Registry {
             omem: AtomicU64::new(0),
             tot_cmds: AtomicU64::new(0),
             monitor: AtomicBool::new(false),
+            subs: Default::default(),
             no_evict: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill: Notify::new(),

@@ -52,6 +52,8 @@ pub struct Config {
     pub hz: u32,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    /// `busy-reply-threshold` (alias `lua-time-limit`), ms.
+    pub busy_reply_threshold: u64,
     pub latency_monitor_threshold: u64,
     pub loglevel: String,
     pub logfile: String,
@@ -142,6 +144,7 @@ impl Default for Config {
             hz: 10,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
+            busy_reply_threshold: 5000,
             latency_monitor_threshold: 0,
             loglevel: "notice".into(),
             logfile: String::new(),

@@ -12,6 +12,11 @@
 //! growing the output buffer. `client-output-buffer-limit normal` bounds the
 //! replies of a batch: past `hard` the client is closed at once; past `soft`
 //! it must take them within `soft-seconds`.
+//!
+//! Pushes (MONITOR lines, pub/sub messages, keyspace events) arrive in the
+//! client's `pubsub::Outbox`: the task waits on it beside the socket and
+//! writes what is queued; pushes queued while a command runs go before that
+//! command's reply, where Redis would have put them.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -110,6 +115,29 @@ where
                         p.outbox.splice_before(&mut out, reply_at, client.proto);
                     }
                     input.advance(consumed);
+                    if client.block.is_some() {
+                        // Replies of the commands before it go out first.
+                        if !out.is_empty()
+                            && write_out(&shared, &mut stream, &mut out).await.is_err()
+                        {
+                            break 'conn;
+                        }
+                        let live = crate::blocking::wait(
+                            &shared,
+                            &mut client,
+                            &mut stream,
+                            &mut input,
+                            &mut out,
+                            &mut shutdown,
+                        )
+                        .await;
+                        if !live {
+                            break 'conn;
+                        }
+                    }
+                    if shared.blocking.count() > 0 {
+                        crate::blocking::serve_ready(&shared, client.id).await;
+                    }
                     parser.set_auth_required(!client.authenticated);
                     if client.after == After::Close {
                         close = true;

@@ -491,6 +491,16 @@ pub const DIRECTIVES: &[Directive] = &[
         0
     ),
     int_d!("slowlog-max-len", slowlog_max_len, u64, 0, LLONG_MAX, 0),
+    Directive {
+        name: "busy-reply-threshold",
+        alias: Some("lua-time-limit"),
+        flags: 0,
+        get: |c| c.busy_reply_threshold.to_string(),
+        set: |c, a| {
+            c.busy_reply_threshold = int(one(a)?, 0, LLONG_MAX)? as u64;
+            Ok(())
+        },
+    },
     int_d!(
         "latency-monitor-threshold",
         latency_monitor_threshold,

@@ -70,6 +70,10 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
         stats.rejected.fetch_add(1, Relaxed);
         return fail(out, crate::commands::multi::rejected(client, cmd, NOAUTH));
     }
+    if let Some(e) = crate::commands::scripting::busy_error(shared, cmd, &args) {
+        stats.rejected.fetch_add(1, Relaxed);
+        return fail(out, crate::commands::multi::rejected(client, cmd, e));
+    }
     if shared.engine.config.maxmemory() > 0
         && shared.engine.evict_until_fits().is_err()
         && cmd.has(flags::DENYOOM)
@@ -115,6 +119,7 @@ pub(crate) fn call(
     // One wall-clock read serves as the command's time and as the start of
     // its duration (Redis does the same with ustime()).
     let start_us = unix_micros();
+    client.nesting += 1;
     let result = {
         let mut ctx = Ctx {
             shared,
@@ -125,6 +130,7 @@ pub(crate) fn call(
         };
         (cmd.handler)(&mut ctx)
     };
+    client.nesting -= 1;
     let micros = unix_micros().saturating_sub(start_us);
     stats.calls.fetch_add(1, Relaxed);
     stats.usec.fetch_add(micros, Relaxed);

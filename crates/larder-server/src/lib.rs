@@ -7,12 +7,14 @@
 //! - [`commands`]: one module per command family;
 //! - [`client`], [`shared`], [`config`]: per-client and server-wide state;
 //! - [`slowlog`], [`monitor`]: SLOWLOG and MONITOR;
+//! - [`blocking`]: clients blocked on keys (BLPOP and co.);
 //! - [`pubsub`], [`notify`]: channels, push queues, keyspace notifications;
 //! - [`longdouble`]: software x87 `long double` for INCRBYFLOAT;
 //! - [`alloc`]: the counting allocator behind `used_memory`.
 
 pub mod admin;
 pub mod alloc;
+pub mod blocking;
 pub mod client;
 pub mod command;
 pub mod commands;

@@ -53,6 +53,7 @@ impl Ctx<'_> {
     /// Redis's notifyKeyspaceEvent for a key of the selected database.
     #[inline]
     pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        crate::blocking::signal(self, key);
         self.shared
             .engine
             .events

@@ -365,9 +365,10 @@ impl PubSub {
         self.maps.lock().of(kind).get(name).map_or(0, Vec::len)
     }
 
-    /// Distinct patterns with subscribers (PUBSUB NUMPAT).
-    pub fn pattern_count(&self) -> usize {
-        self.maps.lock().patterns.len()
+    /// Channels, patterns or shard channels with subscribers (PUBSUB
+    /// NUMPAT, INFO's `pubsub_*`).
+    pub fn len(&self, kind: Kind) -> usize {
+        self.maps.lock().of(kind).len()
     }
 }
 
@@ -411,6 +412,7 @@ impl Subscriptions {
         self.set(kind).insert(name.into());
         ps.add(kind, name, id, &self.outbox);
         self.outbox.pubsub.store(true, Relaxed);
+        self.publish_counts();
         true
     }
 
@@ -423,6 +425,7 @@ impl Subscriptions {
         if self.total() == 0 {
             self.outbox.pubsub.store(false, Relaxed);
         }
+        self.publish_counts();
         true
     }
 
@@ -443,6 +446,15 @@ impl Subscriptions {
             }
         }
         self.outbox.pubsub.store(false, Relaxed);
+        self.publish_counts();
+    }
+
+    /// Mirrors the counts into the client's shared handle (CLIENT LIST).
+    fn publish_counts(&self) {
+        let subs = &self.outbox.owner.subs;
+        subs[0].store(self.channels.len(), Relaxed);
+        subs[1].store(self.patterns.len(), Relaxed);
+        subs[2].store(self.shard.len(), Relaxed);
     }
 }
 

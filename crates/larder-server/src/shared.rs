@@ -109,6 +109,8 @@ pub struct Shared {
     pub shutdown: watch::Sender<bool>,
     /// Error counts, latency events, memory peak (admin commands).
     pub admin: crate::admin::AdminState,
+    /// Clients blocked on keys (BLPOP and co.).
+    pub blocking: crate::blocking::Blocking,
 }
 
 impl Shared {
@@ -133,6 +135,7 @@ impl Shared {
             lastsave: AtomicU64::new(unix_secs()),
             shutdown,
             admin: Default::default(),
+            blocking: Default::default(),
         };
         shared.apply_config();
         crate::notify::install(&shared);

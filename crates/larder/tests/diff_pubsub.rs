@@ -665,3 +665,123 @@ fn slow_subscriber_soft_limit() {
     let larder = common::start_larder(&limit);
     check_soft_limit(&larder);
 }
+
+#[test]
+fn evicted_events_and_info_counts() {
+    let s = session!(&[
+        "--maxmemory",
+        "4mb",
+        "--maxmemory-policy",
+        "allkeys-random",
+        "--notify-keyspace-events",
+        "Ee",
+    ]);
+    let mut sub = Pair::new(&s, "subscriber");
+    sub.case(&["SUBSCRIBE", "__keyevent@0__:evicted"]);
+    sub.case(&["PSUBSCRIBE", "nothing*"]);
+    let mut w = Pair::new(&s, "writer");
+    for (name, want) in [
+        ("pubsub_channels", 1),
+        ("pubsub_patterns", 1),
+        ("pubsubshard_channels", 0),
+    ] {
+        assert_eq!(
+            info_field(&mut w.larder, "stats", name),
+            Some(want),
+            "{name}"
+        );
+        assert_eq!(
+            info_field(&mut w.redis, "stats", name),
+            Some(want),
+            "{name}"
+        );
+    }
+    let value = "v".repeat(1024);
+    for i in 0..8000 {
+        let key = format!("key:{i}");
+        for c in [&mut w.larder, &mut w.redis] {
+            let r = c.cmd_str(&["SET", &key, &value]);
+            assert!(r == b"+OK\r\n", "SET {key}: {}", esc(&r));
+        }
+    }
+    for (name, c) in [("larder", &mut sub.larder), ("redis", &mut sub.redis)] {
+        let first = c.read_reply();
+        let head = b"*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:evicted\r\n$";
+        assert!(
+            first.starts_with(head) && first.windows(4).any(|w| w == b"key:"),
+            "{name}: {}",
+            esc(&first)
+        );
+    }
+}
+
+/// The CLIENT LIST fields that must agree: flags, sub, psub, ssub, cmd.
+fn client_fields(reply: &[u8]) -> Vec<Vec<u8>> {
+    let text = common::scalar_payload(reply).unwrap_or_default();
+    String::from_utf8_lossy(&text)
+        .lines()
+        .map(|line| {
+            line.split(' ')
+                .filter(|f| {
+                    ["flags=", "sub=", "psub=", "ssub=", "cmd="]
+                        .iter()
+                        .any(|p| f.starts_with(p))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+                .into_bytes()
+        })
+        .collect()
+}
+
+#[test]
+fn client_list_and_kill_by_pubsub_type() {
+    let s = session!(&[]);
+    let mut sub = Pair::new(&s, "subscriber");
+    let mut w = Pair::new(&s, "writer");
+    sub.case_n(&["SUBSCRIBE", "a", "b"], 2);
+    sub.case(&["PSUBSCRIBE", "x*"]);
+    sub.case(&["SSUBSCRIBE", "s"]);
+    w.send(&["CLIENT", "LIST", "TYPE", "pubsub"]);
+    let (l, r) = (w.larder.read_reply(), w.redis.read_reply());
+    assert_eq!(
+        client_fields(&l),
+        client_fields(&r),
+        "CLIENT LIST TYPE pubsub: {} vs {}",
+        esc(&l),
+        esc(&r)
+    );
+    assert_eq!(client_fields(&r).len(), 1);
+    w.send(&["CLIENT", "LIST", "TYPE", "normal"]);
+    let (l, r) = (w.larder.read_reply(), w.redis.read_reply());
+    let (mut l, mut r) = (client_fields(&l), client_fields(&r));
+    l.sort();
+    r.sort();
+    assert_eq!(l, r, "CLIENT LIST TYPE normal");
+    w.case(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    assert!(sub.larder.is_closed_within(Duration::from_secs(2)));
+    assert!(sub.redis.is_closed_within(Duration::from_secs(2)));
+    w.case(&["PUBSUB", "NUMSUB", "a"]);
+    w.case(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+}
+
+#[test]
+fn command_introspection_of_pubsub_commands() {
+    let s = session!(&[]);
+    let mut c = Pair::new(&s, "client");
+    for name in [
+        "subscribe",
+        "unsubscribe",
+        "psubscribe",
+        "punsubscribe",
+        "ssubscribe",
+        "sunsubscribe",
+        "publish",
+        "spublish",
+    ] {
+        c.case(&["COMMAND", "INFO", name]);
+    }
+    c.case(&["COMMAND", "GETKEYS", "spublish", "ch", "msg"]);
+    c.case(&["COMMAND", "GETKEYSANDFLAGS", "ssubscribe", "a", "b"]);
+    c.case(&["COMMAND", "GETKEYS", "publish", "ch", "msg"]);
+}

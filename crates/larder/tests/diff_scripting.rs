@@ -243,3 +243,36 @@ fn evalsha_script_and_arguments() {
     s.case(&["SELECT", "3"]);
     s.case(&["GET", "in3"]);
 }
+
+/// A script past `busy-reply-threshold`: other clients get BUSY, SCRIPT KILL
+/// stops it (unless it wrote: UNKILLABLE, then SHUTDOWN NOSAVE is the way out).
+#[test]
+fn busy_script_and_script_kill() {
+    let Some(mut s) = DiffSession::start(&["--busy-reply-threshold", "100"]) else {
+        return;
+    };
+    let (mut l2, mut r2) = s.new_clients();
+    let both = |l: &mut common::RawClient, r: &mut common::RawClient, cmd: &[&str]| {
+        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+        let (a, b) = (l.cmd(&args), r.cmd(&args));
+        assert_eq!(common::esc(&a), common::esc(&b), "{cmd:?}");
+    };
+    both(&mut l2, &mut r2, &["SCRIPT", "KILL"]);
+    for c in [&mut s.larder, &mut s.redis] {
+        c.send_str(&["EVAL", "while true do end", "0"]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    both(&mut l2, &mut r2, &["GET", "x"]);
+    both(&mut l2, &mut r2, &["SCRIPT", "LOAD", "return 1"]);
+    both(&mut l2, &mut r2, &["SCRIPT", "KILL"]);
+    let (a, b) = (s.larder.read_reply(), s.redis.read_reply());
+    assert_eq!(common::esc(&a), common::esc(&b));
+    both(&mut l2, &mut r2, &["SCRIPT", "KILL"]);
+    both(&mut l2, &mut r2, &["SET", "x", "1"]);
+    for c in [&mut s.larder, &mut s.redis] {
+        c.send_str(&["EVAL", "redis.call('set', 'y', 1) while true do end", "0"]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    both(&mut l2, &mut r2, &["SCRIPT", "KILL"]);
+    both(&mut l2, &mut r2, &["PING"]);
+}

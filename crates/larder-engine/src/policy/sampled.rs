@@ -11,8 +11,10 @@
 //! counts in seconds, which only matters when many keys share a second), and
 //! the LFU counter decays one step per `DECAY_REQUESTS` (Redis's one minute
 //! at 1,000 requests per second). `Adaptive` is the server-side form of
-//! [`super::adaptive`]: see there. Cost per key: the 4-byte access word (plus
-//! what the adaptive score shares: a sketch and a small ghost filter).
+//! [`super::adaptive`]: see there; for it alone a round samples at least
+//! [`super::adaptive::MIN_SAMPLES`] keys and a pooled candidate is re-scored
+//! before eviction, as `evict.rs` does. Cost per key: the 4-byte access word
+//! (plus what the adaptive score shares: a sketch and the window tuner).
 
 use std::collections::HashMap;
 
@@ -141,7 +143,7 @@ impl Sampled {
                     // sampled goes back with its fresh score (evict.rs too).
                     if self.kind == Score::Adaptive {
                         let fresh = self.score(slot as usize);
-                        if fresh < old {
+                        if super::adaptive::less_evictable(fresh, old) {
                             self.offer(fresh, key);
                             continue;
                         }

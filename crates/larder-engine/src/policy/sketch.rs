@@ -109,7 +109,8 @@ impl Sketch {
             for w in self.table.iter() {
                 w.store((w.load(Relaxed) >> 1) & 0x7777_7777_7777_7777, Relaxed);
             }
-            self.additions.fetch_sub(self.period - self.period / 2, Relaxed);
+            self.additions
+                .fetch_sub(self.period - self.period / 2, Relaxed);
         }
     }
 }

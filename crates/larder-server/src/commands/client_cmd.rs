@@ -51,6 +51,13 @@ const SUBCOMMANDS: &[Command] = &[
         no_evict,
     ),
     cmd("client|reply", 3, SUB, "slow connection", reply),
+    cmd(
+        "client|unblock",
+        -3,
+        ADMIN_SUB,
+        "admin slow dangerous connection",
+        unblock,
+    ),
     cmd("client|setinfo", 4, SUB, "slow connection", setinfo),
     cmd("client|help", 2, LOADING | STALE, "slow connection", help),
 ];
@@ -86,8 +93,18 @@ fn getname(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Client types as CLIENT LIST / KILL TYPE name them. Larder has only normal
-/// clients (monitors count as normal, as in Redis).
+/// A client's type, as CLIENT LIST / KILL TYPE name them: `pubsub` while
+/// it has subscriptions, else `normal` (monitors count as normal, as in
+/// Redis; Larder has no replicas).
+fn client_type(h: &ClientHandle) -> &'static str {
+    if h.subs.iter().any(|n| n.load(Relaxed) > 0) {
+        "pubsub"
+    } else {
+        "normal"
+    }
+}
+
+/// Client types as CLIENT LIST / KILL TYPE name them.
 fn parse_type(t: &[u8]) -> Result<&'static str, CmdError> {
     let lower = t.to_ascii_lowercase();
     match lower.as_slice() {
@@ -124,6 +141,12 @@ fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> S
     if h.monitor.load(Relaxed) {
         flags.push('O');
     }
+    if client_type(h) == "pubsub" {
+        flags.push('P');
+    }
+    if ctx.shared.blocking.is_blocked(h.id) {
+        flags.push('b');
+    }
     if h.no_evict.load(Relaxed) {
         flags.push('e');
     }
@@ -145,7 +168,7 @@ fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> S
     let qbuf = h.qbuf.load(Relaxed);
     let omem = h.omem.load(Relaxed);
     format!(
-        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
+        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
          multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} \
          tot-mem={} events=r cmd={} user=default redir=-1 resp={}\n",
         h.id,
@@ -156,6 +179,9 @@ fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> S
         h.idle_secs(),
         flags,
         db,
+        h.subs[0].load(Relaxed),
+        h.subs[1].load(Relaxed),
+        h.subs[2].load(Relaxed),
         qbuf,
         omem,
         1024 + qbuf + omem,
@@ -184,7 +210,7 @@ fn list(ctx: &mut Ctx<'_>) -> CmdResult {
     let own = (ctx.client.db, "client|list");
     let mut text = String::new();
     for h in ctx.shared.clients.all() {
-        if kind.is_some_and(|k| k != "normal") {
+        if kind.is_some_and(|k| k != client_type(&h)) {
             continue;
         }
         if ids.as_ref().is_some_and(|v| !v.contains(&h.id)) {
@@ -280,7 +306,7 @@ fn kill(ctx: &mut Ctx<'_>) -> CmdResult {
         let matches = id.is_none_or(|i| h.id == i)
             && addr.is_none_or(|a| h.addr.as_bytes() == a)
             && laddr.is_none_or(|a| local_addr(&h).as_bytes() == a)
-            && kind.is_none_or(|k| k == "normal")
+            && kind.is_none_or(|k| k == client_type(&h))
             && !(skipme && h.id == ctx.client.id);
         if matches {
             kill_one(ctx, &h);
@@ -383,4 +409,31 @@ const HELP: &[&str] = &[
 
 fn help(ctx: &mut Ctx<'_>) -> CmdResult {
     reply_help(ctx, "CLIENT", HELP)
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if the client was blocked on keys.
+fn unblock(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.argc() > 4 {
+        return Err(CmdError::owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            truncate_lossy(ctx.arg(1), 128)
+        )));
+    }
+    let error = if ctx.argc() == 4 {
+        if ctx.arg_is(3, "timeout") {
+            false
+        } else if ctx.arg_is(3, "error") {
+            true
+        } else {
+            return Err(CmdError::new(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ));
+        }
+    } else {
+        false
+    };
+    let id = ctx.i64_arg(2)?;
+    let done = u64::try_from(id).is_ok_and(|id| ctx.shared.blocking.unblock(id, error));
+    ctx.out.int(i64::from(done));
+    Ok(())
 }

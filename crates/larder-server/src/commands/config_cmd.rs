@@ -198,7 +198,9 @@ pub fn rewrite_text(old: &str, config: &Config) -> String {
     }
     let mut header = false;
     for d in DIRECTIVES {
-        if done.contains(d.name) || (d.get)(config) == (d.get)(&defaults) {
+        // A policy never chosen stays unchosen (it follows `maxmemory`).
+        let unchosen = d.name == "maxmemory-policy" && config.maxmemory_policy.is_none();
+        if done.contains(d.name) || unchosen || (d.get)(config) == (d.get)(&defaults) {
             continue;
         }
         if !header {

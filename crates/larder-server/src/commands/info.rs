@@ -20,6 +20,7 @@ use crate::command::{flags::*, Command, Ctx};
 use crate::commands::connection::REDIS_COMPAT_VERSION;
 use crate::commands::server::{cmd, reply_text};
 use crate::error::CmdResult;
+use crate::pubsub::Kind as PsKind;
 use crate::shared::Shared;
 
 pub const COMMANDS: &[Command] = &[cmd("info", -1, LOADING | STALE, "slow dangerous", info)];
@@ -212,7 +213,7 @@ fn clients(sh: &Shared, s: &mut String) {
     field!(s, "maxclients", "{}", sh.config.read().maxclients);
     field!(s, "client_recent_max_input_buffer", "{max_qbuf}");
     field!(s, "client_recent_max_output_buffer", "{max_omem}");
-    field!(s, "blocked_clients", "0");
+    field!(s, "blocked_clients", "{}", sh.blocking.count());
     field!(s, "tracking_clients", "0");
     field!(s, "clients_in_timeout_table", "0");
 }
@@ -358,9 +359,10 @@ fn stats(sh: &Shared, s: &mut String) {
     field!(s, "evicted_clients", "0");
     field!(s, "keyspace_hits", "{}", e.keyspace_hits);
     field!(s, "keyspace_misses", "{}", e.keyspace_misses);
-    field!(s, "pubsub_channels", "0");
-    field!(s, "pubsub_patterns", "0");
-    field!(s, "pubsubshard_channels", "0");
+    let ps = &sh.pubsub;
+    field!(s, "pubsub_channels", "{}", ps.len(PsKind::Channel));
+    field!(s, "pubsub_patterns", "{}", ps.len(PsKind::Pattern));
+    field!(s, "pubsubshard_channels", "{}", ps.len(PsKind::Shard));
     field!(s, "latest_fork_usec", "0");
     field!(s, "total_forks", "0");
     field!(s, "migrate_cached_sockets", "0");

@@ -120,15 +120,22 @@ fn write_info(out: &mut Reply<'_>, c: &Command) {
     }
 }
 
+/// A key spec's flags: shard channels (SSUBSCRIBE, SPUBLISH) are `not_key`.
+fn key_spec_flags(c: &Command) -> &'static [&'static str] {
+    if c.has(flags::PUBSUB) {
+        &["not_key"]
+    } else if c.has(flags::WRITE) {
+        &["RW", "update"]
+    } else {
+        &["RO", "access"]
+    }
+}
+
 fn write_key_spec(out: &mut Reply<'_>, c: &Command) {
     let (first, last, step) = c.keys;
     out.map(3);
     out.bulk(b"flags");
-    let f: &[&str] = if c.has(flags::WRITE) {
-        &["RW", "update"]
-    } else {
-        &["RO", "access"]
-    };
+    let f = key_spec_flags(c);
     out.set(f.len());
     for x in f {
         out.simple(x.as_bytes());
@@ -274,7 +281,8 @@ fn keys_of(ctx: &Ctx<'_>) -> Result<(&'static Command, Vec<usize>), CmdError> {
         }
     }
     let (first, last, step) = c.keys;
-    if first == 0 {
+    // Shard channels are `not_key` arguments, which GETKEYS leaves out.
+    if first == 0 || c.has(flags::PUBSUB) {
         return Err(CmdError::new("ERR The command has no key arguments"));
     }
     let argc = (ctx.argc() - 2) as i64;
@@ -311,11 +319,7 @@ fn getkeys(ctx: &mut Ctx<'_>) -> CmdResult {
 
 fn getkeysandflags(ctx: &mut Ctx<'_>) -> CmdResult {
     let (c, pos) = keys_of(ctx)?;
-    let f: &[&str] = if c.has(flags::WRITE) {
-        &["RW", "update"]
-    } else {
-        &["RO", "access"]
-    };
+    let f = key_spec_flags(c);
     ctx.out.array(pos.len());
     for p in pos {
         ctx.out.array(2);

@@ -127,7 +127,7 @@ fn push_event(end: End) -> &'static str {
     }
 }
 
-fn pop_event(end: End) -> &'static str {
+pub(crate) fn pop_event(end: End) -> &'static str {
     match end {
         End::Head => "lpop",
         End::Tail => "rpop",
@@ -156,7 +156,7 @@ fn rpushx(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// Pops up to `count` elements from `key`'s list (known to exist) and
 /// replies with them as an array; deletes the list if emptied.
-fn pop_into_reply(ctx: &mut Ctx<'_>, list: &mut List, end: End, count: usize) {
+pub(crate) fn pop_into_reply(ctx: &mut Ctx<'_>, list: &mut List, end: End, count: usize) {
     let n = count.min(list.len());
     ctx.out.array(n);
     for _ in 0..n {
@@ -463,24 +463,19 @@ fn ltrim(ctx: &mut Ctx<'_>) -> CmdResult {
 // ---------------------------------------------------------------------------
 
 /// lmoveGenericCommand: pops from `src`'s `from` end, pushes onto `dst`'s
-/// `to` end (creating it), replies with the element or nil.
-fn move_generic(ctx: &mut Ctx<'_>, from: End, to: End) -> CmdResult {
+/// `to` end (creating it), replies with the element. With nothing to move
+/// it replies nothing and returns false (LMOVE then replies nil, BLMOVE blocks).
+pub(crate) fn move_generic(ctx: &mut Ctx<'_>, from: End, to: End) -> Result<bool, CmdError> {
     let (src, dst) = (ctx.key(1), ctx.key(2));
     let fill = limits(ctx).list_max_listpack_size;
     let mut txn = ctx.lock_keys(&[src, dst]);
-    let Some(list) = txn.write_obj::<List>(&src)? else {
-        ctx.out.null();
-        return Ok(());
-    };
-    if list.is_empty() {
-        ctx.out.null();
-        return Ok(());
+    if txn.write_obj::<List>(&src)?.is_none_or(|l| l.is_empty()) {
+        return Ok(false);
     }
     // The destination's type is checked before anything moves.
     txn.write_obj::<List>(&dst)?;
     let Some(v) = txn.write_obj::<List>(&src)?.and_then(|l| l.pop(from)) else {
-        ctx.out.null();
-        return Ok(());
+        return Ok(false);
     };
     txn.write_obj_or_insert(&dst, List::new)?.push(to, &v, fill);
     ctx.notify(events::LIST, push_event(to), dst.bytes);
@@ -489,25 +484,37 @@ fn move_generic(ctx: &mut Ctx<'_>, from: End, to: End) -> CmdResult {
     txn.remove_if_empty(&src);
     drop(txn);
     ctx.out.bulk(&v);
-    Ok(())
+    Ok(true)
 }
 
 fn lmove(ctx: &mut Ctx<'_>) -> CmdResult {
     let from = end_arg(ctx, 3)?;
     let to = end_arg(ctx, 4)?;
-    move_generic(ctx, from, to)
+    if !move_generic(ctx, from, to)? {
+        ctx.out.null();
+    }
+    Ok(())
 }
 
 fn rpoplpush(ctx: &mut Ctx<'_>) -> CmdResult {
-    move_generic(ctx, End::Tail, End::Head)
+    if !move_generic(ctx, End::Tail, End::Head)? {
+        ctx.out.null();
+    }
+    Ok(())
 }
 
-/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count].
 fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
-    let numkeys = ranged_arg(ctx, 1, 1, i64::MAX, "ERR numkeys should be greater than 0")?;
+    lmpop_generic(ctx, 1)
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count], with `numkeys` at
+/// argument `nk`; BLMPOP (`nk` = 2, its timeout at 1) blocks when every list
+/// is empty.
+pub(crate) fn lmpop_generic(ctx: &mut Ctx<'_>, nk: usize) -> CmdResult {
+    let numkeys = ranged_arg(ctx, nk, 1, i64::MAX, "ERR numkeys should be greater than 0")?;
     let where_idx = usize::try_from(numkeys)
         .ok()
-        .and_then(|n| n.checked_add(2))
+        .and_then(|n| n.checked_add(nk + 1))
         .filter(|&w| w < ctx.argc())
         .ok_or(SYNTAX)?;
     let end = end_arg(ctx, where_idx)?;
@@ -528,7 +535,8 @@ fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     let count = count.unwrap_or(1);
-    let keys: Vec<Key<'_>> = (2..where_idx).map(|i| ctx.key(i)).collect();
+    let timeout = crate::blocking::timeout_if_blocking(ctx, nk)?;
+    let keys: Vec<Key<'_>> = (nk + 1..where_idx).map(|i| ctx.key(i)).collect();
     let mut txn = ctx.lock_keys(&keys);
     for key in &keys {
         let Some(list) = txn.write_obj::<List>(key)? else {
@@ -546,6 +554,6 @@ fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     }
     drop(txn);
-    ctx.out.null_array();
+    crate::blocking::block(ctx, nk + 1..where_idx, timeout, |out| out.null_array());
     Ok(())
 }

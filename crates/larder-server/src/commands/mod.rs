@@ -3,6 +3,7 @@
 use crate::command::CommandTable;
 
 pub mod bitmaps;
+pub mod blocking;
 pub mod client_cmd;
 pub mod coll;
 pub mod config_cmd;
@@ -32,6 +33,7 @@ pub fn table() -> CommandTable {
         sort::COMMANDS,
         keys::COMMANDS,
         lists::COMMANDS,
+        blocking::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,

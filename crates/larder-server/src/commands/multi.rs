@@ -242,10 +242,12 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     }
     ctx.out.array(q.cmds.len());
+    let exec_idx = ctx.client.last_cmd;
     for &(idx, first, argc) in &q.cmds {
         let args = Args::from_parts(&q.buf, &q.ranges[first..first + argc]);
         crate::dispatch::call(shared, ctx.client, idx, args, ctx.out.out);
     }
+    ctx.client.last_cmd = exec_idx;
     Ok(())
 }
 

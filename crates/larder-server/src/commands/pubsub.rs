@@ -32,7 +32,7 @@ const fn pubsub_cmd(
 }
 
 const SUB_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
-const PUB_FLAGS: u32 = PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE;
+const PUB_FLAGS: u32 = PUBSUB | LOADING | STALE | FAST;
 const NONE: (i32, i32, i32) = (0, 0, 0);
 const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
 
@@ -247,7 +247,7 @@ fn shardnumsub(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn numpat(ctx: &mut Ctx<'_>) -> CmdResult {
-    ctx.out.int(ctx.shared.pubsub.pattern_count() as i64);
+    ctx.out.int(ctx.shared.pubsub.len(Kind::Pattern) as i64);
     Ok(())
 }
 

@@ -20,11 +20,19 @@
 //! bytes into Lua values; errors follow Redis's error tables (`{err=...}`)
 //! and its message formats (`... script: <sha>, on @user_script:<line>.`).
 //!
+//! Long scripts: a script runs under `block_in_place`, so its worker's other
+//! connections move to another thread. A Lua count hook marks the script
+//! busy past `busy-reply-threshold`; from then on other clients' commands
+//! are refused with BUSY in dispatch (one relaxed load per command
+//! otherwise), and SCRIPT KILL stops a script that has not written yet.
+//! Connections already waiting on a shard lock when the script turned busy
+//! wait for it to end.
+//!
 //! [`Engine::hold`]: larder_engine::Engine::hold
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use larder_resp::value::{decode_value, Value as Resp};
@@ -44,6 +52,38 @@ pub struct ScriptCache {
     map: Mutex<HashMap<String, Arc<[u8]>>>,
     /// Bumped by SCRIPT FLUSH: threads then rebuild their Lua state.
     generation: AtomicU64,
+    running: Arc<Running>,
+}
+
+/// The script running now (scripts run one at a time: each holds every
+/// shard). Past `busy-reply-threshold`, other clients get BUSY and may
+/// SCRIPT KILL it; a Lua count hook (every [`HOOK_EVERY`] instructions)
+/// marks it busy and stops it when killed.
+#[derive(Default)]
+struct Running {
+    /// Start of the running script (Unix ms), 0 when none runs.
+    started_ms: AtomicU64,
+    threshold_ms: AtomicU64,
+    busy: AtomicBool,
+    kill: AtomicBool,
+    wrote: AtomicBool,
+}
+
+const HOOK_EVERY: u32 = 100_000;
+
+const BUSY: CmdError = CmdError::new(
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+);
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+/// The BUSY refusal for a command sent while a script runs past its
+/// threshold (one relaxed load otherwise).
+pub fn busy_error(shared: &Shared, cmd: &Command, args: &Args<'_>) -> Option<CmdError> {
+    if !shared.scripts.running.busy.load(Relaxed) || cmd.has(ALLOW_BUSY) {
+        return None;
+    }
+    let kill = cmd.name == "script" && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"kill"));
+    (!kill).then_some(BUSY)
 }
 
 /// Redis's `rand48` state (rand.c), process-wide and never reseeded between
@@ -150,10 +190,24 @@ struct Run<'a> {
     read_only: bool,
 }
 
-fn new_vm(owner: usize, generation: u64) -> mlua::Result<Vm> {
+fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<Vm> {
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
         LuaOptions::default(),
+    )?;
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+        move |_, _| {
+            let start = running.started_ms.load(Relaxed);
+            let limit = running.threshold_ms.load(Relaxed);
+            if start != 0 && limit > 0 && larder_engine::access::now_ms() >= start + limit {
+                running.busy.store(true, Relaxed);
+            }
+            if running.kill.load(Relaxed) {
+                return Err(mlua::Error::RuntimeError(KILLED.into()));
+            }
+            Ok(mlua::VmState::Continue)
+        },
     )?;
     let g = lua.globals();
     let redis = lua.create_table()?;
@@ -517,7 +571,7 @@ fn with_vm<R>(shared: &Shared, f: impl FnOnce(&mut Vm) -> R) -> Result<R, CmdErr
         if stale {
             *slot = None;
             *slot = Some(
-                new_vm(owner, generation)
+                new_vm(owner, generation, shared.scripts.running.clone())
                     .map_err(|e| CmdError::owned(format!("ERR Lua initialisation failed: {e}")))?,
             );
         }
@@ -571,6 +625,19 @@ fn load_script(shared: &Shared, body: &[u8]) -> Result<String, CmdError> {
     Ok(sha)
 }
 
+/// Runs a script where it may take long: on a multi-threaded runtime the
+/// worker first hands its other tasks and the I/O driver to another thread
+/// (`block_in_place`), so other connections are served meanwhile (BUSY,
+/// SCRIPT KILL).
+fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 fn numkeys(ctx: &Ctx<'_>) -> Result<usize, CmdError> {
     let n = ctx.i64_arg(2)?;
     if n < 0 {
@@ -617,74 +684,85 @@ fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
     let keys: Vec<&[u8]> = (3..3 + nkeys).map(|i| ctx.arg(i)).collect();
     let argv: Vec<&[u8]> = (3 + nkeys..ctx.argc()).map(|i| ctx.arg(i)).collect();
     let _hold = shared.engine.hold(None);
+    let running = &shared.scripts.running;
+    let threshold = shared.config.read().busy_reply_threshold;
+    running.threshold_ms.store(threshold, Relaxed);
+    running.wrote.store(false, Relaxed);
+    running.kill.store(false, Relaxed);
+    running.started_ms.store(ctx.now_ms.max(1), Relaxed);
     let (saved_db, saved_proto) = (ctx.client.db, ctx.client.proto);
     let out_proto = ctx.out.proto;
-    let result = with_vm(shared, |vm| -> Result<(), CmdError> {
-        let f = function(vm, &sha, &body)?;
-        let lua = &vm.lua;
-        let lerr = |e: mlua::Error| CmdError::owned(format!("ERR {e}"));
-        let g = lua.globals();
-        let mk = |items: &[&[u8]]| -> mlua::Result<Table> {
-            let t = lua.create_table()?;
-            for (i, a) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(a)?)?;
-            }
-            Ok(t)
-        };
-        g.raw_set("KEYS", mk(&keys).map_err(lerr)?).map_err(lerr)?;
-        g.raw_set("ARGV", mk(&argv).map_err(lerr)?).map_err(lerr)?;
-        let redis: Table = g.raw_get("redis").map_err(lerr)?;
-        let real: Table = match redis.metatable() {
-            Some(mt) => mt.raw_get("__index").map_err(lerr)?,
-            None => redis,
-        };
-        let run = Run {
-            shared,
-            client: &mut *ctx.client,
-            resp3: Cell::new(false),
-            read_only,
-        };
-        let run = RefCell::new(run);
-        let mut reply = Vec::new();
-        let outcome = lua.scope(|scope| {
-            let raw = scope.create_function(|lua, args: MultiValue| {
-                redis_call(lua, &mut run.borrow_mut(), args)
-            })?;
-            let setresp = scope.create_function(|lua, v: Value| match lua_number(&v) {
-                Some(n) if n == 2.0 || n == 3.0 => {
-                    run.borrow().resp3.set(n == 3.0);
-                    Ok((true, Value::Nil))
+    let result = off_worker(|| {
+        with_vm(shared, |vm| -> Result<(), CmdError> {
+            let f = function(vm, &sha, &body)?;
+            let lua = &vm.lua;
+            let lerr = |e: mlua::Error| CmdError::owned(format!("ERR {e}"));
+            let g = lua.globals();
+            let mk = |items: &[&[u8]]| -> mlua::Result<Table> {
+                let t = lua.create_table()?;
+                for (i, a) in items.iter().enumerate() {
+                    t.raw_set(i + 1, lua.create_string(a)?)?;
                 }
-                _ => Ok((
-                    false,
-                    Value::Table(error_table(lua, b"-ERR RESP version must be 2 or 3.")?),
-                )),
+                Ok(t)
+            };
+            g.raw_set("KEYS", mk(&keys).map_err(lerr)?).map_err(lerr)?;
+            g.raw_set("ARGV", mk(&argv).map_err(lerr)?).map_err(lerr)?;
+            let redis: Table = g.raw_get("redis").map_err(lerr)?;
+            let real: Table = match redis.metatable() {
+                Some(mt) => mt.raw_get("__index").map_err(lerr)?,
+                None => redis,
+            };
+            let run = Run {
+                shared,
+                client: &mut *ctx.client,
+                resp3: Cell::new(false),
+                read_only,
+            };
+            let run = RefCell::new(run);
+            let mut reply = Vec::new();
+            let outcome = lua.scope(|scope| {
+                let raw = scope.create_function(|lua, args: MultiValue| {
+                    redis_call(lua, &mut run.borrow_mut(), args)
+                })?;
+                let setresp = scope.create_function(|lua, v: Value| match lua_number(&v) {
+                    Some(n) if n == 2.0 || n == 3.0 => {
+                        run.borrow().resp3.set(n == 3.0);
+                        Ok((true, Value::Nil))
+                    }
+                    _ => Ok((
+                        false,
+                        Value::Table(error_table(lua, b"-ERR RESP version must be 2 or 3.")?),
+                    )),
+                })?;
+                lua.set_named_registry_value("larder_raw_call", &raw)?;
+                lua.set_named_registry_value("larder_setresp", setresp)?;
+                real.raw_set("__raw", raw)?;
+                let (ok, v): (bool, Value) = vm.runner.call(f.clone())?;
+                let resp3 = run.borrow().resp3.get();
+                let mut out = Reply::new(&mut reply, out_proto);
+                if ok {
+                    Ok(lua_to_reply(&v, &mut out, resp3, true))
+                } else {
+                    Ok(Err(script_error(&v, &sha)))
+                }
+            });
+            real.raw_set("__raw", Value::Nil).ok();
+            lua.set_named_registry_value("larder_raw_call", Value::Nil)
+                .ok();
+            lua.set_named_registry_value("larder_setresp", Value::Nil)
+                .ok();
+            g.raw_set("KEYS", Value::Nil).ok();
+            g.raw_set("ARGV", Value::Nil).ok();
+            let top = outcome.map_err(|e| {
+                CmdError::owned(format!("ERR Error running script (call to f_{sha}): {e}"))
             })?;
-            lua.set_named_registry_value("larder_raw_call", &raw)?;
-            lua.set_named_registry_value("larder_setresp", setresp)?;
-            real.raw_set("__raw", raw)?;
-            let (ok, v): (bool, Value) = vm.runner.call(f.clone())?;
-            let resp3 = run.borrow().resp3.get();
-            let mut out = Reply::new(&mut reply, out_proto);
-            if ok {
-                Ok(lua_to_reply(&v, &mut out, resp3, true))
-            } else {
-                Ok(Err(script_error(&v, &sha)))
-            }
-        });
-        real.raw_set("__raw", Value::Nil).ok();
-        lua.set_named_registry_value("larder_raw_call", Value::Nil)
-            .ok();
-        lua.set_named_registry_value("larder_setresp", Value::Nil)
-            .ok();
-        g.raw_set("KEYS", Value::Nil).ok();
-        g.raw_set("ARGV", Value::Nil).ok();
-        let top = outcome.map_err(|e| {
-            CmdError::owned(format!("ERR Error running script (call to f_{sha}): {e}"))
-        })?;
-        ctx.out.out.extend_from_slice(&reply);
-        top
+            ctx.out.out.extend_from_slice(&reply);
+            top
+        })
     });
+    running.started_ms.store(0, Relaxed);
+    running.busy.store(false, Relaxed);
+    running.kill.store(false, Relaxed);
     ctx.client.db = saved_db;
     ctx.client.proto = saved_proto;
     result?
@@ -701,6 +779,18 @@ fn script_error(v: &Value, sha: &str) -> CmdError {
     });
     let source: Option<mlua::String> = t.raw_get("source").ok();
     let line: Option<i64> = t.raw_get("line").ok();
+    // Errors raised by Rust callbacks (the kill hook) arrive as mlua's text.
+    let msg = match msg.strip_prefix("ERR runtime error: ") {
+        Some(rest) => {
+            let rest = rest.split("\nstack traceback").next().unwrap_or(rest);
+            if rest.starts_with("ERR ") {
+                rest.to_string()
+            } else {
+                format!("ERR {rest}")
+            }
+        }
+        None => msg,
+    };
     let mut text = msg.replace(['\r', '\n'], " ");
     if let (Some(s), Some(l)) = (source, line) {
         text.push_str(&format!(
@@ -845,6 +935,9 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: MultiValue) -> mlua::Result<(b
     if run.read_only && cmd.has(WRITE) {
         return fail("ERR Write commands are not allowed from read-only scripts.");
     }
+    if cmd.has(WRITE) {
+        shared.scripts.running.wrote.store(true, Relaxed);
+    }
     let resp3 = run.resp3.get();
     run.client.proto = if resp3 {
         Protocol::Resp3
@@ -960,8 +1053,21 @@ fn script_flush(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-fn script_kill(_ctx: &mut Ctx<'_>) -> CmdResult {
-    Err(CmdError::new("NOTBUSY No scripts in execution right now."))
+fn script_kill(ctx: &mut Ctx<'_>) -> CmdResult {
+    let running = &ctx.shared.scripts.running;
+    if running.started_ms.load(Relaxed) == 0 {
+        return Err(CmdError::new("NOTBUSY No scripts in execution right now."));
+    }
+    if running.wrote.load(Relaxed) {
+        return Err(CmdError::new(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. \
+             You can either wait the script termination or kill the server in a hard way \
+             using the SHUTDOWN NOSAVE command.",
+        ));
+    }
+    running.kill.store(true, Relaxed);
+    ctx.out.ok();
+    Ok(())
 }
 
 fn script_help(ctx: &mut Ctx<'_>) -> CmdResult {

@@ -1078,7 +1078,7 @@ fn zpop_generic(ctx: &mut Ctx<'_>, max: bool) -> CmdResult {
 }
 
 /// The keyspace event of ZPOPMIN / ZPOPMAX (and ZMPOP, BZPOP*).
-fn pop_event(max: bool) -> &'static str {
+pub(crate) fn pop_event(max: bool) -> &'static str {
     if max {
         "zpopmax"
     } else {
@@ -1086,7 +1086,7 @@ fn pop_event(max: bool) -> &'static str {
     }
 }
 
-fn pop_into(out: &mut Reply<'_>, z: &mut ZSet, max: bool, n: usize, nested: bool) {
+pub(crate) fn pop_into(out: &mut Reply<'_>, z: &mut ZSet, max: bool, n: usize, nested: bool) {
     for _ in 0..n {
         if let Some((m, s)) = z.pop(max) {
             if nested {
@@ -1106,12 +1106,18 @@ fn zpopmax(ctx: &mut Ctx<'_>) -> CmdResult {
     zpop_generic(ctx, true)
 }
 
-/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count].
 fn zmpop(ctx: &mut Ctx<'_>) -> CmdResult {
-    let numkeys = ranged_arg(ctx, 1, 1, i64::MAX, "ERR numkeys should be greater than 0")?;
+    zmpop_generic(ctx, 1)
+}
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count], with `numkeys` at
+/// argument `nk`; BZMPOP (`nk` = 2, its timeout at 1) blocks when every
+/// sorted set is empty.
+pub(crate) fn zmpop_generic(ctx: &mut Ctx<'_>, nk: usize) -> CmdResult {
+    let numkeys = ranged_arg(ctx, nk, 1, i64::MAX, "ERR numkeys should be greater than 0")?;
     let where_idx = usize::try_from(numkeys)
         .ok()
-        .and_then(|n| n.checked_add(2))
+        .and_then(|n| n.checked_add(nk + 1))
         .filter(|&w| w < ctx.argc())
         .ok_or(SYNTAX)?;
     let max = if ctx.arg_is(where_idx, "min") {
@@ -1137,7 +1143,8 @@ fn zmpop(ctx: &mut Ctx<'_>) -> CmdResult {
             return Err(SYNTAX);
         }
     }
-    let keys: Vec<Key<'_>> = (2..where_idx).map(|i| ctx.key(i)).collect();
+    let timeout = crate::blocking::timeout_if_blocking(ctx, nk)?;
+    let keys: Vec<Key<'_>> = (nk + 1..where_idx).map(|i| ctx.key(i)).collect();
     let mut txn = ctx.lock_keys(&keys);
     for key in &keys {
         let Some(z) = txn.write_obj::<ZSet>(key)? else {
@@ -1154,7 +1161,7 @@ fn zmpop(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     }
     drop(txn);
-    ctx.out.null_array();
+    crate::blocking::block(ctx, nk + 1..where_idx, timeout, |out| out.null_array());
     Ok(())
 }
 

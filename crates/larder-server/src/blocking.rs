@@ -1,0 +1,391 @@
+//! Blocking pops (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX
+//! BZMPOP): Redis's blocked.c, for connections that are async tasks.
+//!
+//! A handler cannot await, so a blocking command with nothing to pop calls
+//! [`block`]: it copies the command's arguments into `client.block` and
+//! writes no reply. The connection then runs [`wait`]: it registers the
+//! client in [`Blocking`] — per (db, key) a FIFO of waiters, plus waiters by
+//! client id — and sleeps on its wake-up channel, its deadline, CLIENT
+//! KILL/UNBLOCK, shutdown and the socket (to notice a disconnect; nothing it
+//! sends is run while it is blocked, as in Redis).
+//!
+//! Waking: [`Ctx::notify`](crate::command::Ctx::notify) reports every key a
+//! command changes; while any client is blocked (one atomic load otherwise)
+//! a key with waiters is recorded as ready, tagged with the reporting
+//! client. After that client's command — after the whole EXEC or script,
+//! since the inner commands report through the same client — the connection
+//! calls [`serve_ready`], which offers each ready key to its waiters in
+//! blocking order: it sends the first one a wake-up and awaits its answer.
+//! The woken client re-runs its command's handler under the keys' locks; if
+//! it popped, it leaves every queue and the next waiter is offered the key,
+//! until the key is gone; if it could not (the key is of another type, or
+//! another client took the element), it keeps its place and the next waiter
+//! is tried. So the first client blocked is the first served, and the
+//! pushing client's reply follows the service of the waiters it fed, as in
+//! Redis. A retry that meets WRONGTYPE keeps waiting, as Redis does when a
+//! blocked key changes type.
+//!
+//! Costs: nothing on commands while no client is blocked; a mutex and a hash
+//! lookup per reported key while some are; an allocation per blocking call.
+
+use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use larder_resp::{Args, Reply};
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::client::Client;
+use crate::command::{parse_f64, Ctx};
+use crate::error::{CmdError, WRONGTYPE};
+use crate::shared::Shared;
+
+/// Bytes a blocked client may send before the connection stops reading.
+const MAX_PENDING_INPUT: usize = 1 << 20;
+
+/// A blocking command's timeout in milliseconds; `None` waits forever.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeout(Option<u64>);
+
+/// What a blocked client is waiting for: its command, to run again.
+pub struct BlockSpec {
+    db: usize,
+    keys: Vec<Vec<u8>>,
+    deadline: Option<Instant>,
+    cmd: usize,
+    buf: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+}
+
+/// A message to a blocked connection.
+enum Wake {
+    /// One of its keys is ready: retry, then answer whether it popped.
+    Ready(oneshot::Sender<bool>),
+    /// CLIENT UNBLOCK: reply the timeout reply, or the UNBLOCKED error.
+    Unblock { error: bool },
+}
+
+struct Waiter {
+    id: u64,
+    tx: mpsc::UnboundedSender<Wake>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Per database: key → waiters, first blocked first.
+    keys: HashMap<usize, HashMap<Vec<u8>, VecDeque<Arc<Waiter>>>>,
+    by_id: HashMap<u64, Arc<Waiter>>,
+    /// Keys with waiters changed by a command: (reporting client, db, key).
+    ready: Vec<(u64, usize, Vec<u8>)>,
+}
+
+/// The server's blocked clients (`shared.blocking`).
+#[derive(Default)]
+pub struct Blocking {
+    blocked: AtomicUsize,
+    inner: Mutex<Inner>,
+}
+
+impl Blocking {
+    /// INFO `blocked_clients`.
+    pub fn count(&self) -> usize {
+        self.blocked.load(Relaxed)
+    }
+
+    /// CLIENT LIST flag `b`.
+    pub fn is_blocked(&self, id: u64) -> bool {
+        self.count() > 0 && self.inner.lock().by_id.contains_key(&id)
+    }
+
+    /// CLIENT UNBLOCK: true if `id` was blocked (it then replies and resumes).
+    pub fn unblock(&self, id: u64, error: bool) -> bool {
+        let w = self.inner.lock().by_id.get(&id).cloned();
+        w.is_some_and(|w| w.tx.send(Wake::Unblock { error }).is_ok())
+    }
+
+    /// Records that `client` changed `key` of `db`, if someone waits on it.
+    fn key_changed(&self, client: u64, db: usize, key: &[u8]) {
+        let mut inner = self.inner.lock();
+        let waited = inner.keys.get(&db).is_some_and(|m| m.contains_key(key));
+        let known = inner
+            .ready
+            .iter()
+            .any(|(c, d, k)| *c == client && *d == db && k == key);
+        if waited && !known {
+            inner.ready.push((client, db, key.to_vec()));
+        }
+    }
+
+    fn register(&self, spec: &BlockSpec, w: &Arc<Waiter>) {
+        let mut inner = self.inner.lock();
+        let db = inner.keys.entry(spec.db).or_default();
+        for k in &spec.keys {
+            let q = db.entry(k.clone()).or_default();
+            if !q.iter().any(|x| x.id == w.id) {
+                q.push_back(w.clone());
+            }
+        }
+        inner.by_id.insert(w.id, w.clone());
+        self.blocked.fetch_add(1, Relaxed);
+    }
+
+    fn unregister(&self, spec: &BlockSpec, id: u64) {
+        let mut inner = self.inner.lock();
+        if inner.by_id.remove(&id).is_none() {
+            return;
+        }
+        self.blocked.fetch_sub(1, Relaxed);
+        if let Some(db) = inner.keys.get_mut(&spec.db) {
+            for k in &spec.keys {
+                if let Some(q) = db.get_mut(k.as_slice()) {
+                    q.retain(|w| w.id != id);
+                    if q.is_empty() {
+                        db.remove(k.as_slice());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Leaves the queues however the wait ends (reply, kill, dropped task).
+struct Registered<'a> {
+    blocking: &'a Blocking,
+    spec: &'a BlockSpec,
+    id: u64,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.blocking.unregister(self.spec, self.id);
+    }
+}
+
+/// Redis's getTimeoutFromObjectOrReply in seconds: a long double, times
+/// 1000, truncated to milliseconds (so under 1ms means forever); C's
+/// out-of-range conversion yields LLONG_MIN, hence "negative".
+pub fn timeout_arg(ctx: &Ctx<'_>, i: usize) -> Result<Timeout, CmdError> {
+    let secs =
+        parse_f64(ctx.arg(i)).ok_or(CmdError::new("ERR timeout is not a float or out of range"))?;
+    let ms = secs * 1000.0;
+    if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&ms) || ms <= -1.0 {
+        return Err(CmdError::new("ERR timeout is negative"));
+    }
+    let ms = ms as i64;
+    Ok(Timeout((ms > 0).then_some(ms as u64)))
+}
+
+/// BLMPOP/BZMPOP (`numkeys` at argument 2) parse their timeout (argument 1)
+/// after the other arguments; LMPOP/ZMPOP have none.
+pub fn timeout_if_blocking(ctx: &Ctx<'_>, numkeys_at: usize) -> Result<Option<Timeout>, CmdError> {
+    if numkeys_at == 2 {
+        timeout_arg(ctx, 1).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// A blocking command found nothing to pop on the keys at argument
+/// positions `keys`: the client blocks (no reply now). Without a timeout
+/// (the non-blocking variant) or where Redis denies blocking — inside
+/// EXEC and scripts — `empty` replies at once. When the command is being
+/// retried for a blocked client, it simply keeps waiting.
+pub fn block(
+    ctx: &mut Ctx<'_>,
+    keys: Range<usize>,
+    timeout: Option<Timeout>,
+    empty: fn(&mut Reply<'_>),
+) {
+    let Some(Timeout(ms)) = timeout else {
+        return empty(&mut ctx.out);
+    };
+    if ctx.client.block.is_some() {
+        return;
+    }
+    if ctx.client.nesting > 1 {
+        return empty(&mut ctx.out);
+    }
+    let mut buf = Vec::new();
+    let mut ranges = Vec::with_capacity(ctx.args.len());
+    for a in ctx.args.iter() {
+        ranges.push((buf.len(), buf.len() + a.len()));
+        buf.extend_from_slice(a);
+    }
+    ctx.client.block = Some(Box::new(BlockSpec {
+        db: ctx.client.db,
+        keys: keys.map(|i| ctx.arg(i).to_vec()).collect(),
+        deadline: ms.and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms))),
+        cmd: ctx.client.last_cmd,
+        buf,
+        ranges,
+    }));
+}
+
+/// Reports a key change to the blocking registry (see the module comment).
+#[inline]
+pub fn signal(ctx: &Ctx<'_>, key: &[u8]) {
+    let b = &ctx.shared.blocking;
+    if b.count() > 0 {
+        b.key_changed(ctx.client.id, ctx.client.db, key);
+    }
+}
+
+/// Serves the waiters of the keys `client` made ready (see the module comment).
+pub async fn serve_ready(shared: &Shared, client: u64) {
+    loop {
+        let next = {
+            let mut inner = shared.blocking.inner.lock();
+            let pos = inner.ready.iter().position(|(c, _, _)| *c == client);
+            pos.map(|p| inner.ready.swap_remove(p))
+        };
+        let Some((_, db, key)) = next else { return };
+        let mut tried: Vec<u64> = Vec::new();
+        loop {
+            let w = {
+                let inner = shared.blocking.inner.lock();
+                inner
+                    .keys
+                    .get(&db)
+                    .and_then(|m| m.get(key.as_slice()))
+                    .and_then(|q| q.iter().find(|w| !tried.contains(&w.id)).cloned())
+            };
+            let Some(w) = w else { break };
+            let (ack, answer) = oneshot::channel();
+            let popped = w.tx.send(Wake::Ready(ack)).is_ok() && answer.await.unwrap_or(false);
+            if !popped {
+                tried.push(w.id);
+            }
+            let k = shared.engine.key(&key);
+            if !shared.engine.lock_key(db, &k).exists(&k) {
+                break;
+            }
+        }
+    }
+}
+
+/// Runs the blocked command again, as its handler (counted once, when it
+/// was first called). Returns true if it replied (popped, or failed other
+/// than by WRONGTYPE).
+fn retry(shared: &Shared, client: &mut Client, spec: &BlockSpec, out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    let cmd = shared.commands.get(spec.cmd);
+    let proto = client.proto;
+    let saved_db = std::mem::replace(&mut client.db, spec.db);
+    let result = {
+        let mut ctx = Ctx {
+            shared,
+            client: &mut *client,
+            args: Args::from_parts(&spec.buf, &spec.ranges),
+            out: Reply::new(out, proto),
+            now_ms: unix_millis(),
+        };
+        (cmd.handler)(&mut ctx)
+    };
+    client.db = saved_db;
+    match result {
+        Err(e) if e.as_bytes() == WRONGTYPE.as_bytes() => false,
+        Err(e) => {
+            Reply::new(out, proto).error(e.as_bytes());
+            true
+        }
+        Ok(()) => out.len() > start,
+    }
+}
+
+fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Waits for the command in `client.block` to be served, time out, or be
+/// unblocked, appending its reply to `out`. Returns false if the connection
+/// must close (killed, shutdown, peer gone).
+pub async fn wait<S: AsyncRead + Unpin>(
+    shared: &Shared,
+    client: &mut Client,
+    stream: &mut S,
+    input: &mut BytesMut,
+    out: &mut Vec<u8>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    let Some(spec) = client.block.take() else {
+        return true;
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let waiter = Arc::new(Waiter { id: client.id, tx });
+    shared.blocking.register(&spec, &waiter);
+    let reg = Registered {
+        blocking: &shared.blocking,
+        spec: &spec,
+        id: client.id,
+    };
+    let handle = client.handle.clone();
+    let deadline = spec.deadline;
+    let sleep = async move {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep);
+    loop {
+        let room = input.len() < MAX_PENDING_INPUT;
+        if room && input.capacity() == input.len() {
+            input.reserve(4096);
+        }
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Wake::Ready(ack)) => {
+                    // A spec in place tells `block` this is a retry.
+                    client.block = Some(Box::new(BlockSpec {
+                        db: spec.db,
+                        keys: Vec::new(),
+                        deadline: None,
+                        cmd: spec.cmd,
+                        buf: Vec::new(),
+                        ranges: Vec::new(),
+                    }));
+                    let served = retry(shared, client, &spec, out);
+                    client.block = None;
+                    if served {
+                        drop(reg);
+                        let _ = ack.send(true);
+                        // A BLMOVE's push may feed other waiters.
+                        serve_ready(shared, client.id).await;
+                        return true;
+                    }
+                    let _ = ack.send(false);
+                }
+                Some(Wake::Unblock { error: true }) => {
+                    Reply::new(out, client.proto)
+                        .error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                    return true;
+                }
+                Some(Wake::Unblock { error: false }) | None => {
+                    Reply::new(out, client.proto).null_array();
+                    return true;
+                }
+            },
+            _ = &mut sleep => {
+                Reply::new(out, client.proto).null_array();
+                return true;
+            }
+            _ = handle.kill.notified() => return false,
+            _ = shutdown.changed() => return false,
+            r = stream.read_buf(input), if room => match r {
+                Ok(0) | Err(_) => return false,
+                Ok(_) => {}
+            },
+        }
+        if handle.killed.load(Relaxed) || *shutdown.borrow() {
+            return false;
+        }
+    }
+}
