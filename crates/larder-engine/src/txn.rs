@@ -97,9 +97,7 @@ impl<'e> Txn<'e> {
         if self.policy.is_adaptive() {
             return self.engine.adaptive_access(key, old);
         }
-        let shard_counter = old
-            .map(access::counter_of)
-            .filter(|_| self.policy.is_lfu());
+        let shard_counter = old.map(access::counter_of).filter(|_| self.policy.is_lfu());
         if self.policy.is_fifo() {
             access::pack(access::fifo_clock(self.now), 0)
         } else {
@@ -341,7 +339,10 @@ impl<'e> Txn<'e> {
             Ttl::Keep => old_meta.map_or(0, |m| m.0),
             Ttl::At(t) => t,
         };
-        let entry = build(expire_at, self.fresh_access(old_meta.map(|m| m.1), Some(key.hash)));
+        let entry = build(
+            expire_at,
+            self.fresh_access(old_meta.map(|m| m.1), Some(key.hash)),
+        );
         self.put(key, entry)
     }
 

@@ -178,7 +178,9 @@ impl<'a> Ctx<'a> {
 
     /// Locks the shard of `key` in the selected database.
     pub fn lock(&self, key: &Key<'_>) -> Txn<'a> {
-        self.shared.engine.lock_key_at(self.client.db, key, self.now_ms)
+        self.shared
+            .engine
+            .lock_key_at(self.client.db, key, self.now_ms)
     }
 
     /// Locks the shards of `keys` (ascending order) in the selected database.

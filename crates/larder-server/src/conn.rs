@@ -210,7 +210,9 @@ async fn write_out<S: AsyncWrite + Unpin>(
     if soft > 0 && out.len() as u64 > soft {
         tokio::time::timeout(Duration::from_secs(secs), stream.write_all(out))
             .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "soft output limit"))??;
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "soft output limit")
+            })??;
     } else {
         stream.write_all(out).await?;
     }

@@ -156,7 +156,8 @@ impl Shared {
         let h = &self.hot;
         h.requirepass.store(c.requirepass.is_some(), Relaxed);
         h.proto_max_bulk_len.store(c.proto_max_bulk_len, Relaxed);
-        h.hll_sparse_max_bytes.store(c.hll_sparse_max_bytes, Relaxed);
+        h.hll_sparse_max_bytes
+            .store(c.hll_sparse_max_bytes, Relaxed);
         h.timeout_secs.store(c.timeout, Relaxed);
         h.output_hard_limit
             .store(c.output_limit_normal.hard, Relaxed);

@@ -22,14 +22,15 @@ fn pipeline(c: &mut RawClient, cmds: impl Iterator<Item = Vec<Vec<u8>>>) -> Vec<
     let mut replies = Vec::new();
     let mut batch = Vec::new();
     let mut n = 0;
-    let mut flush = |c: &mut RawClient, batch: &mut Vec<u8>, n: &mut usize, replies: &mut Vec<Vec<u8>>| {
-        c.send_raw(batch);
-        for _ in 0..*n {
-            replies.push(c.read_reply());
-        }
-        batch.clear();
-        *n = 0;
-    };
+    let flush =
+        |c: &mut RawClient, batch: &mut Vec<u8>, n: &mut usize, replies: &mut Vec<Vec<u8>>| {
+            c.send_raw(batch);
+            for _ in 0..*n {
+                replies.push(c.read_reply());
+            }
+            batch.clear();
+            *n = 0;
+        };
     for cmd in cmds {
         let refs: Vec<&[u8]> = cmd.iter().map(|a| a.as_slice()).collect();
         batch.extend_from_slice(&encode_command(&refs));
@@ -53,7 +54,10 @@ fn set_cmd(key: String, value: &[u8], ttl: Option<u64>) -> Vec<Vec<u8>> {
 
 fn present(c: &mut RawClient, keys: impl Iterator<Item = String>) -> usize {
     let cmds = keys.map(|k| vec![b"EXISTS".to_vec(), k.into_bytes()]);
-    pipeline(c, cmds).iter().filter(|r| r.as_slice() == b":1\r\n").count()
+    pipeline(c, cmds)
+        .iter()
+        .filter(|r| r.as_slice() == b":1\r\n")
+        .count()
 }
 
 fn start(policy: &str, maxmemory: &str) -> ServerProc {
@@ -71,14 +75,23 @@ fn writing_twice_maxmemory_keeps_rss_bounded() {
     // a second apart: the LRU clock, as Redis's, counts whole seconds.
     let n = (2 * MAX / 1000) as usize;
     for half in [0..n / 2, n / 2..n] {
-        let replies = pipeline(&mut c, half.map(|i| set_cmd(format!("key:{i:010}"), &value, None)));
-        assert!(replies.iter().all(|r| r.as_slice() == b"+OK\r\n"), "every write accepted under allkeys-lru");
+        let replies = pipeline(
+            &mut c,
+            half.map(|i| set_cmd(format!("key:{i:010}"), &value, None)),
+        );
+        assert!(
+            replies.iter().all(|r| r.as_slice() == b"+OK\r\n"),
+            "every write accepted under allkeys-lru"
+        );
         std::thread::sleep(std::time::Duration::from_millis(1100));
     }
     let rss = rss_bytes(server.pid());
     let growth = rss.saturating_sub(baseline);
     eprintln!("baseline {baseline} rss {rss} growth {growth} max {MAX}");
-    assert!(growth <= MAX + MAX / 10, "RSS grew {growth} bytes for maxmemory {MAX}");
+    assert!(
+        growth <= MAX + MAX / 10,
+        "RSS grew {growth} bytes for maxmemory {MAX}"
+    );
     // Recent keys survive, old ones were evicted.
     let recent = present(&mut c, (n - 1000..n).map(|i| format!("key:{i:010}")));
     let old = present(&mut c, (0..1000).map(|i| format!("key:{i:010}")));
@@ -91,14 +104,24 @@ fn noeviction_refuses_writes_but_serves_reads() {
     let server = start("noeviction", "4mb");
     let mut c = server.client();
     let value = vec![b'x'; 1000];
-    let replies = pipeline(&mut c, (0..8000).map(|i| set_cmd(format!("k{i}"), &value, None)));
+    let replies = pipeline(
+        &mut c,
+        (0..8000).map(|i| set_cmd(format!("k{i}"), &value, None)),
+    );
     let oom = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n";
-    let first_oom = replies.iter().position(|r| r.as_slice() == oom).expect("writes refused past the limit");
+    let first_oom = replies
+        .iter()
+        .position(|r| r.as_slice() == oom)
+        .expect("writes refused past the limit");
     assert!(first_oom > 1000, "the limit was reached early: {first_oom}");
     assert!(replies[first_oom..].iter().all(|r| r.as_slice() == oom));
     let got = c.cmd_str(&["GET", "k0"]);
     assert!(got.ends_with(b"xxxx\r\n"), "reads still served");
-    assert_eq!(c.cmd_str(&["DEL", "k0", "k1", "k2"]), b":3\r\n", "DEL is allowed under OOM");
+    assert_eq!(
+        c.cmd_str(&["DEL", "k0", "k1", "k2"]),
+        b":3\r\n",
+        "DEL is allowed under OOM"
+    );
 }
 
 #[test]
@@ -112,8 +135,15 @@ fn allkeys_lru_keeps_the_hot_set() {
     // clock has one-second resolution, as in Redis: let it tick between rounds.
     for round in 0..8 {
         std::thread::sleep(std::time::Duration::from_millis(1100));
-        pipeline(&mut c, hot.iter().map(|k| vec![b"GET".to_vec(), k.clone().into_bytes()]));
-        pipeline(&mut c, (0..8000).map(|i| set_cmd(format!("cold:{round}:{i}"), &value, None)));
+        pipeline(
+            &mut c,
+            hot.iter()
+                .map(|k| vec![b"GET".to_vec(), k.clone().into_bytes()]),
+        );
+        pipeline(
+            &mut c,
+            (0..8000).map(|i| set_cmd(format!("cold:{round}:{i}"), &value, None)),
+        );
     }
     let kept = present(&mut c, hot.iter().cloned());
     assert!(kept >= 450, "hot keys kept: {kept}/500");
@@ -124,13 +154,25 @@ fn volatile_lru_evicts_only_keys_with_a_ttl() {
     let server = start("volatile-lru", "6mb");
     let mut c = server.client();
     let value = vec![b'p'; 500];
-    pipeline(&mut c, (0..2000).map(|i| set_cmd(format!("persistent:{i}"), &value, None)));
-    let replies = pipeline(&mut c, (0..20000).map(|i| set_cmd(format!("volatile:{i}"), &value, Some(3600))));
+    pipeline(
+        &mut c,
+        (0..2000).map(|i| set_cmd(format!("persistent:{i}"), &value, None)),
+    );
+    let replies = pipeline(
+        &mut c,
+        (0..20000).map(|i| set_cmd(format!("volatile:{i}"), &value, Some(3600))),
+    );
     assert!(replies.iter().all(|r| r.as_slice() == b"+OK\r\n"));
-    assert_eq!(present(&mut c, (0..2000).map(|i| format!("persistent:{i}"))), 2000);
+    assert_eq!(
+        present(&mut c, (0..2000).map(|i| format!("persistent:{i}"))),
+        2000
+    );
     assert!(present(&mut c, (0..20000).map(|i| format!("volatile:{i}"))) < 20000);
     // Nothing volatile left to evict: persistent writes now fail with OOM.
-    let replies = pipeline(&mut c, (0..20000).map(|i| set_cmd(format!("more:{i}"), &value, None)));
+    let replies = pipeline(
+        &mut c,
+        (0..20000).map(|i| set_cmd(format!("more:{i}"), &value, None)),
+    );
     assert!(replies.iter().any(|r| r.starts_with(b"-OOM")));
 }
 
@@ -139,8 +181,14 @@ fn volatile_ttl_evicts_the_nearest_expiry_first() {
     let server = start("volatile-ttl", "6mb");
     let mut c = server.client();
     let value = vec![b't'; 500];
-    pipeline(&mut c, (0..2000).map(|i| set_cmd(format!("long:{i}"), &value, Some(100_000))));
-    pipeline(&mut c, (0..20000).map(|i| set_cmd(format!("short:{i}"), &value, Some(100 + i as u64 / 100))));
+    pipeline(
+        &mut c,
+        (0..2000).map(|i| set_cmd(format!("long:{i}"), &value, Some(100_000))),
+    );
+    pipeline(
+        &mut c,
+        (0..20000).map(|i| set_cmd(format!("short:{i}"), &value, Some(100 + i as u64 / 100))),
+    );
     let long = present(&mut c, (0..2000).map(|i| format!("long:{i}")));
     assert!(long >= 1900, "keys with the longest TTL kept: {long}/2000");
 }
@@ -153,27 +201,48 @@ fn allkeys_lfu_keeps_frequently_used_keys() {
     let hot: Vec<String> = (0..300).map(|i| format!("freq:{i}")).collect();
     pipeline(&mut c, hot.iter().map(|k| set_cmd(k.clone(), &value, None)));
     for _ in 0..20 {
-        pipeline(&mut c, hot.iter().map(|k| vec![b"GET".to_vec(), k.clone().into_bytes()]));
+        pipeline(
+            &mut c,
+            hot.iter()
+                .map(|k| vec![b"GET".to_vec(), k.clone().into_bytes()]),
+        );
     }
-    pipeline(&mut c, (0..30000).map(|i| set_cmd(format!("once:{i}"), &value, None)));
+    pipeline(
+        &mut c,
+        (0..30000).map(|i| set_cmd(format!("once:{i}"), &value, None)),
+    );
     let kept = present(&mut c, hot.iter().cloned());
     assert!(kept >= 270, "frequent keys kept: {kept}/300");
 }
 
 #[test]
 fn fifo_and_random_policies_evict_and_accept_writes() {
-    for policy in ["allkeys-fifo", "allkeys-random", "volatile-random", "volatile-fifo"] {
+    for policy in [
+        "allkeys-fifo",
+        "allkeys-random",
+        "volatile-random",
+        "volatile-fifo",
+    ] {
         let server = start(policy, "4mb");
         let mut c = server.client();
         let value = vec![b'r'; 500];
         let ttl = policy.starts_with("volatile").then_some(3600);
-        let replies = pipeline(&mut c, (0..20000).map(|i| set_cmd(format!("k:{i}"), &value, ttl)));
-        assert!(replies.iter().all(|r| r.as_slice() == b"+OK\r\n"), "{policy}: writes accepted");
+        let replies = pipeline(
+            &mut c,
+            (0..20000).map(|i| set_cmd(format!("k:{i}"), &value, ttl)),
+        );
+        assert!(
+            replies.iter().all(|r| r.as_slice() == b"+OK\r\n"),
+            "{policy}: writes accepted"
+        );
         let kept = present(&mut c, (0..20000).map(|i| format!("k:{i}")));
         assert!(kept > 1000 && kept < 20000, "{policy}: {kept} keys kept");
         if policy.ends_with("fifo") {
             let newest = present(&mut c, (19000..20000).map(|i| format!("k:{i}")));
-            assert!(newest >= 900, "{policy}: the newest keys survive ({newest}/1000)");
+            assert!(
+                newest >= 900,
+                "{policy}: the newest keys survive ({newest}/1000)"
+            );
         }
     }
 }

@@ -19,8 +19,8 @@ pub mod multi;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
-pub mod sort;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod zsets;
 
