@@ -418,7 +418,8 @@ fn client_unblock_list_and_disconnect() {
         t.hello(0, proto);
         t.block(0, &["blpop", "k", "0"]);
         // CLIENT LIST shows the blocked client's `b` flag.
-        for (l, r) in [(&ids[0].0, &ids[0].1)] {
+        {
+            let (l, r) = (&ids[0].0, &ids[0].1);
             let (lc, rc) = &mut t.c[2];
             let flags = |c: &mut RawClient, id: &str| {
                 let raw = c.cmd_str(&["client", "list", "id", id]);
