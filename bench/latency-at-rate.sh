@@ -31,7 +31,7 @@ resolve_larder_bin
 LP=$(free_port); start_larder "$LP"
 RP=$(free_port); start_redis "$RP"
 MP=$(free_port)
-memcached -l 127.0.0.1 -p "$MP" -m 1024 -t 2 >"$BENCH_TMP/memcached.log" 2>&1 &
+memcached -u "$(id -un)" -l 127.0.0.1 -p "$MP" -m 1024 -t 2 >"$BENCH_TMP/memcached.log" 2>&1 &
 BENCH_PIDS+=($!)
 sleep 0.5
 
