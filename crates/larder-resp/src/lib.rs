@@ -12,7 +12,7 @@
 //!   scanned once.
 //! * [`reply`]: [`Reply`] writes every RESP3 type with Redis's RESP2
 //!   downgrades.
-//! * [`number`]: Redis's `string2ll`, `%.17g` and INCRBYFLOAT formatting.
+//! * [`number`]: Redis's `string2ll` and `%.17g` formatting.
 //! * [`value`]: a small generic decoder of replies ([`decode_value`]) for
 //!   tests, the load generator and clients.
 //!
@@ -66,7 +66,7 @@ pub mod reply;
 pub mod request;
 pub mod value;
 
-pub use number::{fmt_double_g17, fmt_long_double, string2ll, write_int_to};
+pub use number::{fmt_double_g17, string2ll, write_int_to};
 pub use reply::{Protocol, Reply};
 pub use request::{Args, Limits, Parse, ProtocolError, RequestParser};
 pub use value::{decode_value, DecodeError, Value};

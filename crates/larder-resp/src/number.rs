@@ -12,17 +12,6 @@
 //!   (`{:.16e}`, correctly rounded, ties to even like glibc) for the 17
 //!   significant digits and only rearranges them, so it costs one small
 //!   stack-formatted string.
-//! * [`fmt_long_double`] approximates Redis's `ld2string(.., LD_STR_HUMAN)`
-//!   (`"%.17Lf"`, trailing zeros and `.` stripped, `-0` -> `0`) used by
-//!   INCRBYFLOAT / HINCRBYFLOAT. Redis computes in 80-bit `long double`; we get
-//!   an `f64`. Printing the `f64` with 17 decimals would show binary noise
-//!   that Redis's extra precision hides (`10.5 + 0.1` would print as
-//!   `10.59999999999999964` where Redis prints `10.6`), so we round to at most
-//!   15 significant digits (`DBL_DIG`, the digits an `f64` is guaranteed to
-//!   carry) as well as to at most 17 decimals. For the usual case (decimal
-//!   operands with up to 15 significant digits) this prints exactly what
-//!   Redis prints; values that need 16+ significant digits may differ in the
-//!   last digits, as they would anyway because Redis's arithmetic is wider.
 
 use std::io::Write as _;
 
@@ -218,89 +207,6 @@ pub fn fmt_double_g17(v: f64, out: &mut Vec<u8>) {
     fmt_g(v, 17, out);
 }
 
-/// Append `v` the way Redis's INCRBYFLOAT / HINCRBYFLOAT print their result
-/// (`ld2string` in `LD_STR_HUMAN` mode: fixed notation, never an exponent,
-/// at most 17 decimals, trailing zeros and a trailing `.` removed, `-0`
-/// printed as `0`, `inf` / `-inf`).
-///
-/// Redis works on an 80-bit `long double`; see the module docs for how an
-/// `f64` is rounded (at most 15 significant digits) so that the common
-/// cases print exactly what Redis prints.
-pub fn fmt_long_double(v: f64, out: &mut Vec<u8>) {
-    if v.is_nan() {
-        out.extend_from_slice(if v.is_sign_negative() {
-            b"-nan"
-        } else {
-            b"nan"
-        });
-        return;
-    }
-    if v.is_infinite() {
-        out.extend_from_slice(if v > 0.0 { b"inf" } else { b"-inf" });
-        return;
-    }
-    let start = out.len();
-    // Exponent of v rounded to 15 significant digits decides which cap binds.
-    let mut sb = StackBuf::new();
-    if write!(sb, "{:.14e}", v).is_err() {
-        return;
-    }
-    let (neg, mant, exp, _) = sci_parts(sb.as_bytes());
-    if exp < -3 {
-        // 17 decimals give fewer than 15 significant digits: plain %.17f of v.
-        // |v| < 0.001 here, so the text is short enough for the stack buffer.
-        let mut fb = StackBuf::new();
-        if write!(fb, "{:.17}", v).is_err() {
-            return;
-        }
-        out.extend_from_slice(fb.as_bytes());
-    } else {
-        let mut d = [0u8; 20];
-        let mut nd = 0;
-        for &c in mant {
-            if c.is_ascii_digit() && nd < d.len() {
-                d[nd] = c;
-                nd += 1;
-            }
-        }
-        if neg {
-            out.push(b'-');
-        }
-        if exp < 0 {
-            out.extend_from_slice(b"0.");
-            for _ in 0..(-exp - 1) {
-                out.push(b'0');
-            }
-            out.extend_from_slice(&d[..nd]);
-        } else {
-            let int_digits = exp as usize + 1;
-            if nd <= int_digits {
-                out.extend_from_slice(&d[..nd]);
-                for _ in nd..int_digits {
-                    out.push(b'0');
-                }
-            } else {
-                out.extend_from_slice(&d[..int_digits]);
-                out.push(b'.');
-                out.extend_from_slice(&d[int_digits..nd]);
-            }
-        }
-    }
-    // Strip trailing zeros after a '.', then a trailing '.'.
-    if out[start..].contains(&b'.') {
-        while out.last() == Some(&b'0') {
-            out.pop();
-        }
-        if out.last() == Some(&b'.') {
-            out.pop();
-        }
-    }
-    if &out[start..] == b"-0" {
-        out.truncate(start);
-        out.push(b'0');
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,11 +214,6 @@ mod tests {
     fn g17(v: f64) -> String {
         let mut o = Vec::new();
         fmt_double_g17(v, &mut o);
-        String::from_utf8(o).unwrap()
-    }
-    fn ld(v: f64) -> String {
-        let mut o = Vec::new();
-        fmt_long_double(v, &mut o);
         String::from_utf8(o).unwrap()
     }
 
@@ -385,29 +286,6 @@ mod tests {
         ];
         for &(v, s) in cases {
             assert_eq!(g17(v), s, "value {v:e}");
-        }
-    }
-
-    #[test]
-    fn long_double_human() {
-        let cases: &[(f64, &str)] = &[
-            (10.5 + 0.1, "10.6"),
-            (0.1 + 0.2, "0.3"),
-            (5000.0 + 200.0, "5200"),
-            (3.0, "3"),
-            (-0.0, "0"),
-            (-1e-30, "0"),
-            (1e-17, "0.00000000000000001"),
-            (1.5e-18, "0"),
-            (1e20, "100000000000000000000"),
-            (-2.5, "-2.5"),
-            (0.001, "0.001"),
-            (123456.789, "123456.789"),
-            (f64::INFINITY, "inf"),
-            (f64::NEG_INFINITY, "-inf"),
-        ];
-        for &(v, s) in cases {
-            assert_eq!(ld(v), s, "value {v:e}");
         }
     }
 }
