@@ -65,6 +65,22 @@ pub fn ranged_arg(
     }
 }
 
+/// The optional `count` of LPOP/RPOP, SPOP and ZPOPMIN/ZPOPMAX at argument
+/// 2: absent, or a non-negative integer.
+pub fn pop_count_arg(ctx: &Ctx<'_>) -> Result<Option<usize>, CmdError> {
+    if ctx.argc() < 3 {
+        return Ok(None);
+    }
+    let n = ranged_arg(
+        ctx,
+        2,
+        0,
+        i64::MAX,
+        "ERR value is out of range, must be positive",
+    )?;
+    Ok(Some(n as usize))
+}
+
 /// The count of HRANDFIELD / SRANDMEMBER / ZRANDMEMBER: an integer other
 /// than i64::MIN (whose negation would overflow).
 pub fn rand_count_arg(ctx: &Ctx<'_>) -> Result<i64, CmdError> {

@@ -14,7 +14,7 @@ use larder_engine::types::list::{End, List};
 use larder_engine::{events, Key, Lookup};
 
 use crate::command::{flags::*, Command, Ctx};
-use crate::commands::coll::{cmd, end_arg, limits, ranged_arg};
+use crate::commands::coll::{cmd, end_arg, limits, pop_count_arg, ranged_arg};
 use crate::error::{wrong_arity, CmdError, CmdResult, NO_SUCH_KEY, SYNTAX};
 
 const ONE: (i32, i32, i32) = (1, 1, 1);
@@ -171,17 +171,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, end: End) -> CmdResult {
     if ctx.argc() > 3 {
         return Err(wrong_arity(if end == End::Head { "lpop" } else { "rpop" }));
     }
-    let count = if ctx.argc() == 3 {
-        Some(ranged_arg(
-            ctx,
-            2,
-            0,
-            i64::MAX,
-            "ERR value is out of range, must be positive",
-        )? as usize)
-    } else {
-        None
-    };
+    let count = pop_count_arg(ctx)?;
     let key = ctx.key(1);
     let mut txn = ctx.lock(&key);
     let Some(list) = txn.write_obj::<List>(&key)? else {

@@ -19,7 +19,8 @@ use larder_resp::Reply;
 
 use crate::command::{flags::*, Command, Ctx};
 use crate::commands::coll::{
-    cmd, empty_scan, limits, rand_count_arg, ranged_arg, scan_cursor, scan_reply, ScanOpts,
+    cmd, empty_scan, limits, pop_count_arg, rand_count_arg, ranged_arg, scan_cursor, scan_reply,
+    ScanOpts,
 };
 use crate::commands::keys::KeyList;
 use crate::error::{CmdError, CmdResult, SYNTAX};
@@ -204,17 +205,10 @@ const SPOP_MOVE_STRATEGY_MUL: usize = 5;
 
 /// SPOP key [count] (spopCommand / spopWithCountCommand).
 fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
-    let count = match ctx.argc() {
-        2 => None,
-        3 => Some(ranged_arg(
-            ctx,
-            2,
-            0,
-            i64::MAX,
-            "ERR value is out of range, must be positive",
-        )? as usize),
-        _ => return Err(SYNTAX),
-    };
+    if ctx.argc() > 3 {
+        return Err(SYNTAX);
+    }
+    let count = pop_count_arg(ctx)?;
     let key = ctx.key(1);
     let lim = limits(ctx);
     let mut txn = ctx.lock(&key);

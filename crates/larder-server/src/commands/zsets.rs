@@ -28,7 +28,8 @@ use smallvec::SmallVec;
 
 use crate::command::{flags::*, Command, Ctx};
 use crate::commands::coll::{
-    cmd, empty_scan, limits, rand_count_arg, ranged_arg, scan_cursor, scan_reply, ScanOpts,
+    cmd, empty_scan, limits, pop_count_arg, rand_count_arg, ranged_arg, scan_cursor, scan_reply,
+    ScanOpts,
 };
 use crate::commands::keys::KeyList;
 use crate::error::{CmdError, CmdResult, NOT_FLOAT, SYNTAX, WRONGTYPE};
@@ -1045,17 +1046,7 @@ fn zpop_generic(ctx: &mut Ctx<'_>, max: bool) -> CmdResult {
     if ctx.argc() > 3 {
         return Err(SYNTAX);
     }
-    let count = if ctx.argc() == 3 {
-        Some(ranged_arg(
-            ctx,
-            2,
-            0,
-            i64::MAX,
-            "ERR value is out of range, must be positive",
-        )? as usize)
-    } else {
-        None
-    };
+    let count = pop_count_arg(ctx)?;
     let key = ctx.key(1);
     let mut txn = ctx.lock(&key);
     let Some(z) = txn.write_obj::<ZSet>(&key)? else {
