@@ -64,6 +64,8 @@ pub struct Shard {
     pub(crate) stats: Stats,
     /// Versions of the keys of this shard that clients WATCH.
     pub(crate) watched: Watched,
+    /// Clients that may cache keys of this shard (CLIENT TRACKING).
+    pub(crate) tracked: crate::tracking::Tracked,
 }
 
 impl Shard {
@@ -72,6 +74,7 @@ impl Shard {
     pub(crate) fn modified(&mut self, db: usize, key: &[u8]) {
         self.stats.dirty += 1;
         self.watched.touch(db, key);
+        self.tracked.modified(key);
     }
 }
 
@@ -114,18 +117,22 @@ pub struct Engine {
     pub(crate) holds: AtomicUsize,
     /// Keyspace events (notifications), off unless the server enables them.
     pub events: crate::events::Events,
+    /// Client-side caching (CLIENT TRACKING): sink and totals.
+    pub tracking: Arc<crate::tracking::Tracking>,
 }
 
 impl Engine {
     pub fn new(opts: EngineOptions) -> Engine {
         let n = opts.shards.max(1).next_power_of_two();
         let seed = seed();
+        let tracking = Arc::new(crate::tracking::Tracking::default());
         let shards = (0..n)
             .map(|_| {
                 Arc::new(Mutex::new(Shard {
                     dbs: (0..opts.databases.max(1)).map(|_| Db::default()).collect(),
                     stats: Stats::default(),
                     watched: Watched::default(),
+                    tracked: crate::tracking::Tracked::new(tracking.clone()),
                 }))
             })
             .collect();
@@ -143,6 +150,7 @@ impl Engine {
             reset_stats: Mutex::new(Stats::default()),
             holds: AtomicUsize::new(0),
             events: crate::events::Events::default(),
+            tracking,
         }
     }
 

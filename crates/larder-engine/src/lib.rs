@@ -16,6 +16,7 @@
 //! - [`bitops`], [`hll`]: bitmap arithmetic and Redis's HyperLogLog
 //!   encodings over string values;
 //! - [`events`]: keyspace events (notifications) and the sink the server installs;
+//! - [`tracking`]: which clients may cache which keys (CLIENT TRACKING);
 //! - [`dump`]: the DUMP/RESTORE payload (Redis's RDB object encoding);
 //! - [`policy`]: exact and sampled replacement policies over abstract keys,
 //!   for the simulator and as the reference for the server's eviction.
@@ -38,6 +39,7 @@ pub mod policy;
 pub mod rng;
 pub mod scan;
 pub mod table;
+pub mod tracking;
 pub mod txn;
 pub mod types;
 pub mod watch;

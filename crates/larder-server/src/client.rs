@@ -7,7 +7,7 @@
 //! it once per batch of pipelined commands, not per command.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -52,6 +52,8 @@ pub struct Client {
     /// Handlers running: 1 for a client's command, more inside EXEC or a
     /// script, where blocking commands do not block.
     pub nesting: u32,
+    /// `CLIENT CACHING yes|no` was given for the next command (tracking OPTIN/OPTOUT).
+    pub caching: bool,
 }
 
 impl Client {
@@ -69,6 +71,7 @@ impl Client {
             tx: Default::default(),
             block: None,
             nesting: 0,
+            caching: false,
         }
     }
 }
@@ -90,7 +93,11 @@ pub struct ClientHandle {
     pub last_cmd: AtomicUsize,
     pub resp: AtomicU64,
     pub qbuf: AtomicU64,
-    pub omem: AtomicU64,
+    /// Pushes for this client (pub/sub, MONITOR, invalidations); any task may queue.
+    pub outbox: Arc<crate::pubsub::Outbox>,
+    /// CLIENT TRACKING flags (`tracking::ON`, ...), read by other clients' writes.
+    pub tracking: AtomicU32,
+    pub tracking_settings: Mutex<crate::tracking::Settings>,
     pub tot_cmds: AtomicU64,
     pub monitor: AtomicBool,
     /// Subscriptions: channels, patterns, shard channels (CLIENT LIST).
@@ -131,7 +138,7 @@ pub struct Registry {
 impl Registry {
     pub fn register(&self, addr: String, laddr: String, unix: bool) -> Arc<ClientHandle> {
         let id = self.next_id.fetch_add(1, Relaxed) + 1;
-        let h = Arc::new(ClientHandle {
+        let h = Arc::new_cyclic(|weak| ClientHandle {
             id,
             addr,
             laddr,
@@ -145,7 +152,9 @@ impl Registry {
             last_cmd: AtomicUsize::new(usize::MAX),
             resp: AtomicU64::new(2),
             qbuf: AtomicU64::new(0),
-            omem: AtomicU64::new(0),
+            outbox: Arc::new(crate::pubsub::Outbox::new(weak.clone())),
+            tracking: AtomicU32::new(0),
+            tracking_settings: Mutex::new(Default::default()),
             tot_cmds: AtomicU64::new(0),
             monitor: AtomicBool::new(false),
             subs: Default::default(),
@@ -157,8 +166,11 @@ impl Registry {
         h
     }
 
+    /// Removes a closed connection; its handle is marked killed for whoever still holds it.
     pub fn unregister(&self, id: u64) {
-        self.clients.lock().remove(&id);
+        if let Some(h) = self.clients.lock().remove(&id) {
+            h.killed.store(true, Relaxed);
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -55,6 +55,8 @@ pub struct Config {
     /// `busy-reply-threshold` (alias `lua-time-limit`), ms.
     pub busy_reply_threshold: u64,
     pub latency_monitor_threshold: u64,
+    /// Most keys the client-side caching table remembers (0 = no limit).
+    pub tracking_table_max_keys: u64,
     pub loglevel: String,
     pub logfile: String,
     pub dir: PathBuf,
@@ -145,6 +147,7 @@ impl Default for Config {
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
             busy_reply_threshold: 5000,
+            tracking_table_max_keys: 1_000_000,
             latency_monitor_threshold: 0,
             loglevel: "notice".into(),
             logfile: String::new(),

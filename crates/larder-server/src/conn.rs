@@ -16,7 +16,8 @@
 //! Pushes (MONITOR lines, pub/sub messages, keyspace events) arrive in the
 //! client's `pubsub::Outbox`: the task waits on it beside the socket and
 //! writes what is queued; pushes queued while a command runs go before that
-//! command's reply, where Redis would have put them.
+//! command's reply, where Redis would have put them — but for client-side
+//! caching invalidations, which wait until after it (see `tracking`).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -77,10 +78,8 @@ where
             _ = handle.kill.notified() => break 'conn,
             _ = shutdown.changed() => break 'conn,
             _ = idle => break 'conn,
-            _ = crate::pubsub::pushes_ready(client.pushes.as_deref()) => {
-                if let Some(p) = &client.pushes {
-                    p.outbox.drain(&mut out, client.proto, OUT_FLUSH);
-                }
+            _ = handle.outbox.ready() => {
+                handle.outbox.drain(&mut out, client.proto, OUT_FLUSH);
                 // A subscriber that stops reading is cut off by its push
                 // queue's limit, which kills it: stop waiting on the socket then.
                 let written = out.is_empty() || tokio::select! {
@@ -110,10 +109,10 @@ where
                     let args = parser.args(&input);
                     let reply_at = out.len();
                     dispatch(&shared, &mut client, args, &mut out);
-                    if let Some(p) = &client.pushes {
-                        // Pushes queued by now precede this reply, as in Redis.
-                        p.outbox.splice_before(&mut out, reply_at, client.proto);
-                    }
+                    // Pushes queued by now precede this reply, as in Redis.
+                    handle
+                        .outbox
+                        .splice_before(&mut out, reply_at, client.proto);
                     input.advance(consumed);
                     if client.block.is_some() {
                         // Replies of the commands before it go out first.
@@ -188,6 +187,7 @@ where
     }
     let _ = stream.shutdown().await;
     shared.clients.unregister(client.id);
+    shared.tracking.disable(&shared.engine, &handle);
     crate::pubsub::leave_all(&shared, &mut client);
     crate::commands::multi::discard_all(&shared, &mut client);
 }

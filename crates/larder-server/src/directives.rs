@@ -491,6 +491,14 @@ pub const DIRECTIVES: &[Directive] = &[
         0
     ),
     int_d!("slowlog-max-len", slowlog_max_len, u64, 0, LLONG_MAX, 0),
+    int_d!(
+        "tracking-table-max-keys",
+        tracking_table_max_keys,
+        u64,
+        0,
+        LLONG_MAX,
+        0
+    ),
     Directive {
         name: "busy-reply-threshold",
         alias: Some("lua-time-limit"),

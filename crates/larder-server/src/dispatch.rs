@@ -38,6 +38,14 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut 
     let reply_start = out.len();
     let mode = client.reply_mode;
     run(shared, client, args, out);
+    if shared.tracking.active() {
+        let name = shared
+            .commands
+            .commands
+            .get(client.last_cmd)
+            .map_or("", |c| c.name);
+        shared.tracking.after_command(client, out, name);
+    }
     match mode {
         ReplyMode::On => {}
         // CLIENT REPLY ON is answered even from OFF or SKIP mode.
@@ -119,6 +127,9 @@ pub(crate) fn call(
     // One wall-clock read serves as the command's time and as the start of
     // its duration (Redis does the same with ustime()).
     let start_us = unix_micros();
+    if shared.tracking.active() {
+        shared.tracking.before_call(shared, client, cmd, &args);
+    }
     client.nesting += 1;
     let result = {
         let mut ctx = Ctx {

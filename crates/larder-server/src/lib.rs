@@ -30,6 +30,7 @@ pub mod pubsub;
 pub mod server;
 pub mod shared;
 pub mod slowlog;
+pub mod tracking;
 
 pub use config::Config;
 pub use server::Server;

@@ -22,7 +22,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -97,6 +97,11 @@ pub enum Push {
     /// Bytes to send as they are (MONITOR lines).
     Raw(Bytes),
     Msg(Arc<Message>),
+    /// A client-side caching invalidation (`tracking`). It never goes before
+    /// the reply of a command that is running: that command may have read
+    /// the key before the change, and the client must drop what it caches
+    /// from that reply.
+    Invalidate(Arc<crate::tracking::Invalidation>),
 }
 
 impl Push {
@@ -104,6 +109,7 @@ impl Push {
         match self {
             Push::Raw(b) => b.len() as u64,
             Push::Msg(m) => m.data.len() as u64 + MSG_OVERHEAD,
+            Push::Invalidate(i) => i.size() as u64 + MSG_OVERHEAD,
         }
     }
 
@@ -111,6 +117,7 @@ impl Push {
         match self {
             Push::Raw(b) => out.extend_from_slice(b),
             Push::Msg(m) => m.encode(out, proto),
+            Push::Invalidate(i) => i.encode(out, proto),
         }
     }
 }
@@ -125,23 +132,41 @@ struct Queue {
     dropped: bool,
 }
 
-/// A connection's queue of pushes (see the module notes).
+/// A connection's queue of pushes (see the module notes). Every client has
+/// one, in its `ClientHandle`, so any task can reach it by client id.
 pub struct Outbox {
     queue: Mutex<Queue>,
     wake: Notify,
-    owner: Arc<ClientHandle>,
+    /// Weak: the handle owns the outbox.
+    owner: Weak<ClientHandle>,
     /// The client has subscriptions: the `pubsub` limit class applies.
     pubsub: AtomicBool,
+    /// Bytes queued (CLIENT LIST `omem`).
+    omem: AtomicU64,
+    /// Something is queued: lets the connection skip the lock after each command.
+    nonempty: AtomicBool,
 }
 
 impl Outbox {
-    pub fn new(owner: Arc<ClientHandle>) -> Outbox {
+    pub fn new(owner: Weak<ClientHandle>) -> Outbox {
         Outbox {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             owner,
             pubsub: AtomicBool::new(false),
+            omem: AtomicU64::new(0),
+            nonempty: AtomicBool::new(false),
         }
+    }
+
+    /// Bytes queued.
+    pub fn omem(&self) -> u64 {
+        self.omem.load(Relaxed)
+    }
+
+    /// The client has subscriptions (Redis's CLIENT_PUBSUB).
+    pub fn in_pubsub(&self) -> bool {
+        self.pubsub.load(Relaxed)
     }
 
     /// Queues a push; false when the client is over its output limit (it is
@@ -155,6 +180,7 @@ impl Outbox {
         }
         q.items.push_back(p);
         q.bytes += size;
+        self.nonempty.store(true, Relaxed);
         let over = if limit.hard > 0 && q.bytes > limit.hard {
             true
         } else if limit.soft > 0 && q.bytes > limit.soft {
@@ -169,14 +195,16 @@ impl Outbox {
             q.items = VecDeque::new();
             q.bytes = 0;
         }
-        self.owner.omem.store(q.bytes, Relaxed);
+        self.omem.store(q.bytes, Relaxed);
         drop(q);
         if over {
-            tracing::info!(
-                client = self.owner.id,
-                "client scheduled to be closed for overcoming of output buffer limits"
-            );
-            self.owner.kill();
+            if let Some(owner) = self.owner.upgrade() {
+                tracing::info!(
+                    client = owner.id,
+                    "client scheduled to be closed for overcoming of output buffer limits"
+                );
+                owner.kill();
+            }
             return false;
         }
         self.wake.notify_one();
@@ -193,27 +221,43 @@ impl Outbox {
 
     /// Encodes queued pushes into `out`, up to about `max` bytes of output.
     pub fn drain(&self, out: &mut Vec<u8>, proto: Protocol, max: usize) {
+        self.drain_until(out, proto, max, false);
+    }
+
+    /// Drains up to `max` bytes, stopping at an invalidation if `hold_invalidations`.
+    fn drain_until(
+        &self,
+        out: &mut Vec<u8>,
+        proto: Protocol,
+        max: usize,
+        hold_invalidations: bool,
+    ) {
         let start = out.len();
         let mut q = self.queue.lock();
         while out.len() - start < max {
+            if hold_invalidations && matches!(q.items.front(), Some(Push::Invalidate(_))) {
+                break;
+            }
             let Some(p) = q.items.pop_front() else { break };
             q.bytes -= p.size();
             p.encode(out, proto);
         }
-        if q.bytes == 0 {
+        if q.items.is_empty() {
             q.soft_since = None;
+            self.nonempty.store(false, Relaxed);
         }
-        self.owner.omem.store(q.bytes, Relaxed);
+        self.omem.store(q.bytes, Relaxed);
     }
 
-    /// Moves every queued push into `out` at `at` (before the reply of the
-    /// command that just ran, where Redis would have put them).
+    /// Moves the queued pushes into `out` at `at`, before the reply of the
+    /// command that just ran, where Redis would have put them — up to the
+    /// first invalidation, which waits until after the reply (see [`Push`]).
     pub fn splice_before(&self, out: &mut Vec<u8>, at: usize, proto: Protocol) {
-        if self.queue.lock().items.is_empty() {
+        if !self.nonempty.load(Relaxed) {
             return;
         }
         let mut pushes = Vec::new();
-        self.drain(&mut pushes, proto, usize::MAX);
+        self.drain_until(&mut pushes, proto, usize::MAX, true);
         out.splice(at..at, pushes);
     }
 }
@@ -375,6 +419,7 @@ impl PubSub {
 /// What one client is subscribed to, and its outbox.
 pub struct Subscriptions {
     pub outbox: Arc<Outbox>,
+    owner: Arc<ClientHandle>,
     channels: HashSet<Box<[u8]>>,
     patterns: HashSet<Box<[u8]>>,
     shard: HashSet<Box<[u8]>>,
@@ -451,7 +496,7 @@ impl Subscriptions {
 
     /// Mirrors the counts into the client's shared handle (CLIENT LIST).
     fn publish_counts(&self) {
-        let subs = &self.outbox.owner.subs;
+        let subs = &self.owner.subs;
         subs[0].store(self.channels.len(), Relaxed);
         subs[1].store(self.patterns.len(), Relaxed);
         subs[2].store(self.shard.len(), Relaxed);
@@ -469,7 +514,8 @@ impl Client {
         let handle = &self.handle;
         self.pushes.get_or_insert_with(|| {
             Box::new(Subscriptions {
-                outbox: Arc::new(Outbox::new(handle.clone())),
+                outbox: handle.outbox.clone(),
+                owner: handle.clone(),
                 channels: HashSet::new(),
                 patterns: HashSet::new(),
                 shard: HashSet::new(),
@@ -497,14 +543,6 @@ pub fn leave_all(shared: &Shared, client: &mut Client) {
     let id = client.id;
     if let Some(s) = client.pushes.as_mut() {
         s.clear(&shared.pubsub, id);
-    }
-}
-
-/// Waits until the client may have pushes to send (forever if it has no outbox).
-pub async fn pushes_ready(pushes: Option<&Subscriptions>) {
-    match pushes {
-        Some(s) => s.outbox.ready().await,
-        None => std::future::pending().await,
     }
 }
 

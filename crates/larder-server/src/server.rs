@@ -241,9 +241,12 @@ async fn cron(shared: Arc<Shared>) {
         let period = Duration::from_micros(1_000_000 / u64::from(hz));
         tokio::time::sleep(period).await;
         let engine_shared = shared.clone();
+        let max_tracked = shared.config.read().tracking_table_max_keys;
         // Expiry takes shard locks: run it off the async workers.
         let _ = tokio::task::spawn_blocking(move || {
-            engine_shared.engine.active_expire_cycle(period / 4);
+            let engine = &engine_shared.engine;
+            engine.active_expire_cycle(period / 4);
+            engine_shared.tracking.cron(engine, max_tracked);
         })
         .await;
         let total = shared.stats.total_commands_processed.load(Relaxed);

@@ -111,12 +111,17 @@ pub struct Shared {
     pub admin: crate::admin::AdminState,
     /// Clients blocked on keys (BLPOP and co.).
     pub blocking: crate::blocking::Blocking,
+    /// Client-side caching: tracking clients and prefixes.
+    pub tracking: std::sync::Arc<crate::tracking::Tracker>,
 }
 
 impl Shared {
     pub fn new(config: Config, engine: Engine, commands: CommandTable) -> Shared {
         let hot = Hot::default();
         let (shutdown, _) = watch::channel(false);
+        let pubsub: std::sync::Arc<crate::pubsub::PubSub> = Default::default();
+        let tracking = crate::tracking::Tracker::new(pubsub.clone());
+        tracking.install(&engine);
         let shared = Shared {
             engine,
             config: RwLock::new(config),
@@ -128,7 +133,7 @@ impl Shared {
             slowlog_next_id: AtomicU64::new(0),
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
-            pubsub: Default::default(),
+            pubsub,
             scripts: Default::default(),
             started: Instant::now(),
             run_id: run_id(),
@@ -136,6 +141,7 @@ impl Shared {
             shutdown,
             admin: Default::default(),
             blocking: Default::default(),
+            tracking,
         };
         shared.apply_config();
         crate::notify::install(&shared);

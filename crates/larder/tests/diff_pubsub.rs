@@ -10,7 +10,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{compare_replies, encode_command, esc, fmt_cmd, Cmp, DiffSession, RawClient};
+use common::pair::Pair;
+use common::{encode_command, esc, Cmp, DiffSession, RawClient};
 
 macro_rules! session {
     ($args:expr) => {
@@ -19,115 +20,6 @@ macro_rules! session {
             None => return,
         }
     };
-}
-
-/// One connection to each server, driven in lockstep.
-struct Pair {
-    larder: RawClient,
-    redis: RawClient,
-    name: &'static str,
-}
-
-impl Pair {
-    fn new(s: &DiffSession, name: &'static str) -> Pair {
-        let (larder, redis) = s.new_clients();
-        Pair {
-            larder,
-            redis,
-            name,
-        }
-    }
-
-    fn check(&self, what: &str, mode: Cmp, l: &[u8], r: &[u8]) {
-        if let Err(why) = compare_replies(mode, l, r) {
-            panic!(
-                "\nDIFF MISMATCH ({why}) on {}\n  {what}\n  larder : {}\n  redis  : {}\n",
-                self.name,
-                esc(l),
-                esc(r)
-            );
-        }
-    }
-
-    fn send(&mut self, cmd: &[&str]) {
-        self.larder.send_str(cmd);
-        self.redis.send_str(cmd);
-    }
-
-    /// Reads one reply (or push) from each side and compares them.
-    fn read_with(&mut self, what: &str, mode: Cmp) -> Vec<u8> {
-        let l = self.larder.read_reply();
-        let r = self.redis.read_reply();
-        self.check(what, mode, &l, &r);
-        r
-    }
-
-    /// Sends a command and compares its reply.
-    fn case(&mut self, cmd: &[&str]) -> Vec<u8> {
-        self.case_with(cmd, Cmp::Exact)
-    }
-
-    fn case_with(&mut self, cmd: &[&str], mode: Cmp) -> Vec<u8> {
-        self.send(cmd);
-        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
-        self.read_with(&fmt_cmd(&args), mode)
-    }
-
-    /// Sends a command that answers with `n` replies (one per channel).
-    fn case_n(&mut self, cmd: &[&str], n: usize) {
-        self.send(cmd);
-        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
-        for i in 0..n {
-            self.read_with(&format!("{} (reply {i})", fmt_cmd(&args)), Cmp::Exact);
-        }
-    }
-
-    /// Reads `n` pushes from each side and compares them.
-    fn pushes(&mut self, n: usize, what: &str) {
-        for i in 0..n {
-            self.read_with(&format!("{what} (push {i})"), Cmp::Exact);
-        }
-    }
-
-    /// Compares two streams of pushes; on a difference shows the first
-    /// differing push with its neighbours.
-    fn check_stream(&self, what: &str, l: &[u8], r: &[u8]) {
-        let split = |mut b: &[u8]| {
-            let mut out = Vec::new();
-            while let Ok(Some(n)) = common::reply_len(b) {
-                let elems = common::aggregate_elements(&b[..n]).unwrap_or_default();
-                let tail: Vec<String> = elems.iter().skip(2).map(|e| esc(e)).collect();
-                out.push(tail.join(" "));
-                b = &b[n..];
-            }
-            out
-        };
-        let (a, b) = (split(l), split(r));
-        if a != b {
-            let i = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-            let from = i.saturating_sub(3);
-            panic!(
-                "\nDIFF MISMATCH on {}: {what}, push #{i}\n  larder: {:#?}\n  redis : {:#?}\n",
-                self.name,
-                &a[from..(i + 3).min(a.len())],
-                &b[from..(i + 3).min(b.len())]
-            );
-        }
-        self.check(what, Cmp::Exact, l, r);
-    }
-
-    /// Nothing more arrives on either side within `wait`.
-    fn quiet(&mut self, wait: Duration) {
-        let l = self.larder.read_reply_timeout(wait);
-        let r = self.redis.read_reply_timeout(wait);
-        assert!(
-            l.is_none() && r.is_none(),
-            "{}: unexpected extra data: larder {:?} redis {:?}",
-            self.name,
-            l.map(|b| esc(&b)),
-            r.map(|b| esc(&b))
-        );
-    }
 }
 
 #[test]

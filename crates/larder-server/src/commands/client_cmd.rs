@@ -1,5 +1,6 @@
 //! CLIENT ID / SETNAME / GETNAME / LIST / INFO / KILL / NO-EVICT / REPLY /
-//! SETINFO / HELP, over the client registry (`client.rs`).
+//! SETINFO / UNBLOCK / HELP, over the client registry (`client.rs`); the
+//! tracking subcommands are in `client_tracking.rs`.
 //!
 //! CLIENT LIST prints Redis 7.0's line format. Larder keeps no per-client
 //! socket descriptor or argument-memory accounting, so `fd`, `qbuf-free`,
@@ -15,6 +16,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::client::{ClientHandle, ReplyMode};
 use crate::command::{flags::*, Command, Ctx};
+use crate::commands::client_tracking::{caching, getredir, redirect_of, tracking, trackinginfo};
 use crate::commands::connection::valid_client_name;
 use crate::commands::server::{cmd, container, reply_help, reply_text};
 use crate::error::{truncate_lossy, CmdError, CmdResult, SYNTAX};
@@ -59,6 +61,16 @@ const SUBCOMMANDS: &[Command] = &[
         unblock,
     ),
     cmd("client|setinfo", 4, SUB, "slow connection", setinfo),
+    cmd("client|tracking", -3, SUB, "slow connection", tracking),
+    cmd("client|caching", 3, SUB, "slow connection", caching),
+    cmd("client|getredir", 2, SUB, "slow connection", getredir),
+    cmd(
+        "client|trackinginfo",
+        2,
+        SUB,
+        "slow connection",
+        trackinginfo,
+    ),
     cmd("client|help", 2, LOADING | STALE, "slow connection", help),
 ];
 
@@ -147,11 +159,21 @@ fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> S
     if ctx.shared.blocking.is_blocked(h.id) {
         flags.push('b');
     }
-    if h.no_evict.load(Relaxed) {
-        flags.push('e');
+    let tracking = h.tracking.load(Relaxed);
+    for (bit, c) in [
+        (crate::tracking::ON, 't'),
+        (crate::tracking::BROKEN_REDIR, 'R'),
+        (crate::tracking::BCAST, 'B'),
+    ] {
+        if tracking & bit != 0 {
+            flags.push(c);
+        }
     }
     if h.unix {
         flags.push('U');
+    }
+    if h.no_evict.load(Relaxed) {
+        flags.push('e');
     }
     if flags.is_empty() {
         flags.push('N');
@@ -166,11 +188,11 @@ fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> S
         }
     };
     let qbuf = h.qbuf.load(Relaxed);
-    let omem = h.omem.load(Relaxed);
+    let omem = h.outbox.omem();
     format!(
         "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
          multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} \
-         tot-mem={} events=r cmd={} user=default redir=-1 resp={}\n",
+         tot-mem={} events=r cmd={} user=default redir={} resp={}\n",
         h.id,
         h.addr,
         local_addr(h),
@@ -186,6 +208,7 @@ fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> S
         omem,
         1024 + qbuf + omem,
         cmd,
+        redirect_of(h),
         h.resp.load(Relaxed)
     )
 }
@@ -373,6 +396,10 @@ fn setinfo(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 const HELP: &[&str] = &[
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
     "GETNAME",
     "    Return the name of the current connection.",
     "ID",
@@ -401,6 +428,13 @@ const HELP: &[&str] = &[
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "SETINFO <option> <value>",
     "    Set client meta attributes (LIB-NAME, LIB-VER).",
     "NO-EVICT (ON|OFF)",

@@ -250,6 +250,8 @@ fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
     c.handle.no_evict.store(false, Relaxed);
     crate::pubsub::leave_all(ctx.shared, c);
     crate::commands::multi::discard_all(ctx.shared, c);
+    ctx.shared.tracking.disable(&ctx.shared.engine, &c.handle);
+    c.caching = false;
     c.authenticated = !ctx.shared.hot.requirepass.load(Relaxed);
     ctx.out.simple(b"RESET");
     Ok(())

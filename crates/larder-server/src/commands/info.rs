@@ -206,7 +206,7 @@ fn server(ctx: &Ctx<'_>, s: &mut String) {
 fn clients(sh: &Shared, s: &mut String) {
     let all = sh.clients.all();
     let max_qbuf = all.iter().map(|h| h.qbuf.load(Relaxed)).max().unwrap_or(0);
-    let max_omem = all.iter().map(|h| h.omem.load(Relaxed)).max().unwrap_or(0);
+    let max_omem = all.iter().map(|h| h.outbox.omem()).max().unwrap_or(0);
     s.push_str("# Clients\r\n");
     field!(s, "connected_clients", "{}", all.len());
     field!(s, "cluster_connections", "0");
@@ -214,7 +214,7 @@ fn clients(sh: &Shared, s: &mut String) {
     field!(s, "client_recent_max_input_buffer", "{max_qbuf}");
     field!(s, "client_recent_max_output_buffer", "{max_omem}");
     field!(s, "blocked_clients", "{}", sh.blocking.count());
-    field!(s, "tracking_clients", "0");
+    field!(s, "tracking_clients", "{}", sh.tracking.clients());
     field!(s, "clients_in_timeout_table", "0");
 }
 
@@ -366,7 +366,10 @@ fn stats(sh: &Shared, s: &mut String) {
     field!(s, "latest_fork_usec", "0");
     field!(s, "total_forks", "0");
     field!(s, "migrate_cached_sockets", "0");
-    field!(s, "tracking_total_keys", "0");
+    let t = &sh.engine.tracking;
+    field!(s, "tracking_total_keys", "{}", t.total_keys());
+    field!(s, "tracking_total_items", "{}", t.total_items());
+    field!(s, "tracking_total_prefixes", "{}", sh.tracking.prefixes());
     field!(
         s,
         "unexpected_error_replies",

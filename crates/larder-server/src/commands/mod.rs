@@ -5,6 +5,7 @@ use crate::command::CommandTable;
 pub mod bitmaps;
 pub mod blocking;
 pub mod client_cmd;
+pub mod client_tracking;
 pub mod coll;
 pub mod config_cmd;
 pub mod connection;

@@ -169,6 +169,7 @@ fn flushdb(ctx: &mut Ctx<'_>) -> CmdResult {
     let db = ctx.client.db;
     let taken = ctx.engine().lock_all(db).take_db(db);
     free_entries(ctx, taken, lazy);
+    ctx.shared.tracking.flushed(&ctx.shared.engine);
     ctx.out.ok();
     Ok(())
 }
@@ -185,6 +186,7 @@ fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
         all
     };
     free_entries(ctx, taken, lazy);
+    ctx.shared.tracking.flushed(&ctx.shared.engine);
     ctx.out.ok();
     Ok(())
 }

@@ -20,6 +20,8 @@
 //!   (run with `-- --nocapture`).
 #![allow(dead_code)]
 
+pub mod pair;
+
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
