@@ -16,6 +16,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod lua_pack;
 pub mod multi;
 pub mod pubsub;
 pub mod scripting;

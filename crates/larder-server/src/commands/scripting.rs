@@ -9,7 +9,8 @@
 //! reading an undefined global with "Script attempted to access nonexistent
 //! global variable"), no `os`, `io`, `debug`, `print`, `loadfile`, `dofile`,
 //! `require`; `math.random` driven by Redis's process-wide `rand48`
-//! generator; `KEYS` and `ARGV`; the `redis` library; `cjson`.
+//! generator; `KEYS` and `ARGV`; the `redis` library; `cjson`, `bit`, and
+//! `cmsgpack` and `struct` (`lua_pack.rs`).
 //!
 //! Atomicity: a script holds every shard ([`Engine::hold`]) for its whole run,
 //! since it may touch keys it did not declare; that serialises scripts with
@@ -161,7 +162,7 @@ r.pcall = function(...)
   local ok, v = r.__raw(...)
   return v
 end
-for _, k in ipairs({'string', 'math', 'table', 'coroutine', 'redis', 'cjson', 'bit'}) do
+for _, k in ipairs({'string', 'math', 'table', 'coroutine', 'redis', 'cjson', 'bit', 'cmsgpack', 'struct'}) do
   if type(G[k]) == 'table' then G[k] = readonly(G[k]) end
 end
 G._G = env
@@ -290,6 +291,8 @@ fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<
     )?;
     g.set("cjson", cjson(&lua)?)?;
     g.set("bit", bit(&lua)?)?;
+    g.set("cmsgpack", super::lua_pack::cmsgpack(&lua)?)?;
+    g.set("struct", super::lua_pack::structlib(&lua)?)?;
     // The error handler's `debug.getinfo`; the prelude hides it from scripts.
     let dbg = debug_lib(&lua)?;
     g.set("debug", dbg)?;
