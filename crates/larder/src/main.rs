@@ -38,6 +38,9 @@ enum Cmd {
     /// Replay a cache trace through eviction policies and report hit ratios
     /// (`--policy all`, `--size 128,512`, `--format csv`, `--plot out.svg`).
     Sim(larder_sim::SimArgs),
+    /// Caching patterns in action against a real database, with before/after
+    /// numbers: blog, product, flash-sale, timeline, stampede.
+    Demo(larder_demo::DemoArgs),
 }
 
 #[derive(clap::Args, Default)]
@@ -95,6 +98,7 @@ fn run() -> Result<()> {
         Some(Cmd::Server(a)) => a,
         Some(Cmd::Bench(a)) => return larder_bench::run(a),
         Some(Cmd::Sim(a)) => return larder_sim::run(a),
+        Some(Cmd::Demo(a)) => return larder_demo::run(a),
         None => ServerArgs::default(),
     };
     let config = load_config(&args)?;
