@@ -12,7 +12,20 @@
 //!             Int:           i64, 8 bytes
 //!             Object:        padding to 8-byte alignment, then the `Object`
 //!                            itself (a collection's handle, 24 bytes)
+//!   then, only if bit 7 of `kind` is set (a string stored by a memcached
+//!   client), the memcached trailer, 17 bytes (`McMeta`):
+//!           cas u64, client flags u32, last access u32 (Unix seconds),
+//!           item bits u8 (fetched, stale, win token sent, binary key)
 //! ```
+//!
+//! Strings written over RESP carry no trailer: memcached sees them with
+//! flags 0, and a CAS is given to them (by rebuilding the entry with a
+//! trailer) the first time a memcached command reads them. Any RESP write
+//! builds a new entry without the trailer (`with_value`, and the in-place
+//! `set_int` / `raw_bytes_mut` refuse trailer entries so callers rebuild),
+//! which is how a RESP write resets the flags and invalidates the CAS. A
+//! 16-byte key and value with the trailer take 64 bytes (jemalloc's 64
+//! class), 16 more than without.
 //!
 //! Costs: a 16-byte key with a 16-byte value takes 47 bytes, which jemalloc
 //! serves from its 48-byte class; there is no separate key or value object, no
@@ -44,6 +57,33 @@ const OFF_ACCESS: usize = 8;
 const OFF_KIND: usize = 12;
 const OFF_KEY: usize = 13;
 const ALIGN: usize = 8;
+/// Bit of the kind byte marking a memcached trailer after the payload.
+const MC_BIT: u8 = 0x80;
+/// Size of the memcached trailer.
+const MC_SIZE: usize = 17;
+
+/// memcached's per-item metadata, kept only for strings a memcached client
+/// stored (see the module comment).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct McMeta {
+    pub cas: u64,
+    pub flags: u32,
+    /// Last access, Unix seconds (memcached's `it->time`).
+    pub atime: u32,
+    /// `McMeta::FETCHED` | `STALE` | `TOKEN_SENT` | `BINARY_KEY`.
+    pub bits: u8,
+}
+
+impl McMeta {
+    /// Read since it was stored (memcached's ITEM_FETCHED, meta `h`).
+    pub const FETCHED: u8 = 1;
+    /// Invalidated by `md I` / a stale `ms I` (meta `X`).
+    pub const STALE: u8 = 2;
+    /// A recache win token was handed out (meta `W`, then `Z`).
+    pub const TOKEN_SENT: u8 = 4;
+    /// Stored with a base64 (`b`) key: `k` echoes it encoded.
+    pub const BINARY_KEY: u8 = 8;
+}
 
 /// Strings up to this length are `embstr` in Redis's OBJECT ENCODING.
 pub const EMBSTR_MAX: usize = 44;
@@ -61,7 +101,7 @@ pub enum Kind {
 
 impl Kind {
     fn from_byte(b: u8) -> Kind {
-        match b {
+        match b & !MC_BIT {
             0 => Kind::Embstr,
             1 => Kind::Raw,
             2 => Kind::Int,
@@ -250,14 +290,31 @@ unsafe impl Sync for Entry {}
 
 impl Entry {
     pub fn new(key: &[u8], value: StrValue<'_>, expire_at: u64, access: u32) -> Entry {
-        Self::build(key, Payload::of(value), expire_at, access)
+        Self::build(key, Payload::of(value), expire_at, access, None)
     }
 
-    fn build(key: &[u8], payload: Payload<'_>, expire_at: u64, access: u32) -> Entry {
+    /// A string stored by a memcached client, with its trailer.
+    pub fn new_mc(
+        key: &[u8],
+        value: StrValue<'_>,
+        expire_at: u64,
+        access: u32,
+        mc: McMeta,
+    ) -> Entry {
+        Self::build(key, Payload::of(value), expire_at, access, Some(mc))
+    }
+
+    fn build(
+        key: &[u8],
+        payload: Payload<'_>,
+        expire_at: u64,
+        access: u32,
+        mc: Option<McMeta>,
+    ) -> Entry {
         let key_end = OFF_KEY + varint_len(key.len()) + key.len();
         let size = match payload {
             Payload::Object(_) => object_off(key_end) + payload.size(),
-            _ => key_end + payload.size(),
+            _ => key_end + payload.size() + mc.map_or(0, |_| MC_SIZE),
         };
         let layout = Layout::from_size_align(size, ALIGN).expect("entry layout");
         // SAFETY: size > 0; every byte up to `size` is written below.
@@ -276,16 +333,23 @@ impl Entry {
                     *p.add(OFF_KIND) = kind as u8;
                     off += write_varint(p.add(off), b.len());
                     ptr::copy_nonoverlapping(b.as_ptr(), p.add(off), b.len());
+                    off += b.len();
                 }
                 Payload::Int(i) => {
                     *p.add(OFF_KIND) = Kind::Int as u8;
                     ptr::write_unaligned(p.add(off) as *mut i64, i);
+                    off += 8;
                 }
                 Payload::Object(o) => {
                     *p.add(OFF_KIND) = Kind::Object as u8;
                     // Aligned: the allocation is 8-aligned and so is the offset.
                     ptr::write(p.add(object_off(off)).cast::<Object>(), o);
                 }
+            }
+            if let Some(m) = mc {
+                // Strings only: `size` counted the trailer after the payload.
+                *p.add(OFF_KIND) |= MC_BIT;
+                write_mc(p.add(off), m);
             }
             Entry {
                 ptr: NonNull::new_unchecked(p),
@@ -295,13 +359,13 @@ impl Entry {
 
     /// A new entry holding a collection; the entry owns `obj` from now on.
     pub fn new_object(key: &[u8], obj: Object, expire_at: u64, access: u32) -> Entry {
-        Self::build(key, Payload::Object(obj), expire_at, access)
+        Self::build(key, Payload::Object(obj), expire_at, access, None)
     }
 
     /// A new entry with the same key, expiry and access data but another value.
     pub fn with_value(&self, value: StrValue<'_>) -> Entry {
         let r = self.as_ref();
-        Self::build(r.key(), Payload::of(value), r.expire_at(), r.access())
+        Self::build(r.key(), Payload::of(value), r.expire_at(), r.access(), None)
     }
 
     /// This entry under another key (RENAME): the value moves, a collection
@@ -315,7 +379,7 @@ impl Entry {
         // SAFETY: the object is moved out exactly once; the old allocation is
         // then freed without dropping it again.
         let obj = unsafe { ptr::read(o.as_ptr()) };
-        let moved = Self::build(key, Payload::Object(obj), r.expire_at(), r.access());
+        let moved = Self::build(key, Payload::Object(obj), r.expire_at(), r.access(), None);
         let old = self.ptr;
         std::mem::forget(self);
         // SAFETY: allocated in `build` with this size and alignment.
@@ -366,6 +430,15 @@ impl Drop for Entry {
             )
         }
     }
+}
+
+/// # Safety
+/// `p` must have room for `MC_SIZE` bytes.
+unsafe fn write_mc(p: *mut u8, m: McMeta) {
+    ptr::write_unaligned(p as *mut u64, m.cas);
+    ptr::write_unaligned(p.add(8) as *mut u32, m.flags);
+    ptr::write_unaligned(p.add(12) as *mut u32, m.atime);
+    *p.add(16) = m.bits;
 }
 
 /// A shared view of an entry owned by a table.
@@ -473,11 +546,33 @@ impl<'a> EntryRef<'a> {
             StrRef::Int(i) => Payload::Int(i),
             StrRef::Bytes(b) => Payload::Bytes(self.kind(), b),
         };
-        Entry::build(key, payload, self.expire_at(), self.access())
+        Entry::build(key, payload, self.expire_at(), self.access(), None)
     }
 
-    /// Bytes this entry's allocation asked for.
-    pub fn alloc_size(&self) -> usize {
+    /// This string entry with a memcached trailer added or replaced (same
+    /// key, value, encoding, expiry and access data). None for a collection.
+    pub fn with_mc(&self, mc: McMeta) -> Option<Entry> {
+        let payload = match self.value() {
+            _ if self.kind() == Kind::Object => return None,
+            StrRef::Int(i) => Payload::Int(i),
+            StrRef::Bytes(b) => Payload::Bytes(self.kind(), b),
+        };
+        Some(Entry::build(
+            self.key(),
+            payload,
+            self.expire_at(),
+            self.access(),
+            Some(mc),
+        ))
+    }
+
+    fn has_mc(&self) -> bool {
+        // SAFETY: header bytes exist in every entry.
+        unsafe { *self.p().add(OFF_KIND) & MC_BIT != 0 }
+    }
+
+    /// Where the payload ends (and a memcached trailer would start).
+    fn payload_end(&self) -> usize {
         let off = self.payload_off();
         match self.kind() {
             Kind::Int => off + 8,
@@ -488,6 +583,28 @@ impl<'a> EntryRef<'a> {
                 off + n + len
             }
         }
+    }
+
+    /// The memcached trailer, for strings a memcached client stored.
+    pub fn mc(&self) -> Option<McMeta> {
+        if !self.has_mc() {
+            return None;
+        }
+        let p = self.p().wrapping_add(self.payload_end());
+        // SAFETY: `build` wrote MC_SIZE trailer bytes at the payload's end.
+        unsafe {
+            Some(McMeta {
+                cas: ptr::read_unaligned(p as *const u64),
+                flags: ptr::read_unaligned(p.add(8) as *const u32),
+                atime: ptr::read_unaligned(p.add(12) as *const u32),
+                bits: *p.add(16),
+            })
+        }
+    }
+
+    /// Bytes this entry's allocation asked for.
+    pub fn alloc_size(&self) -> usize {
+        self.payload_end() + if self.has_mc() { MC_SIZE } else { 0 }
     }
 }
 
@@ -544,9 +661,23 @@ impl<'a> EntryMut<'a> {
         self.get().object_ptr().map(|p| unsafe { &mut *p.as_ptr() })
     }
 
-    /// Overwrites an `Int` value in place. Returns false if the entry is not `Int`.
+    /// Rewrites the memcached trailer in place; false if there is none.
+    pub fn set_mc(&mut self, m: McMeta) -> bool {
+        let r = self.get();
+        if !r.has_mc() {
+            return false;
+        }
+        let end = r.payload_end();
+        // SAFETY: the trailer's MC_SIZE bytes follow the payload; we hold
+        // the only reference.
+        unsafe { write_mc(self.ptr.as_ptr().add(end), m) };
+        true
+    }
+
+    /// Overwrites an `Int` value in place. Returns false if the entry is not
+    /// `Int`, or carries a memcached trailer (whose CAS the write must reset).
     pub fn set_int(&mut self, v: i64) -> bool {
-        if self.get().kind() != Kind::Int {
+        if self.get().kind() != Kind::Int || self.get().has_mc() {
             return false;
         }
         let off = self.get().payload_off();
@@ -559,7 +690,7 @@ impl<'a> EntryMut<'a> {
     /// (SETBIT, BITFIELD, PFADD on a dense HLL). None for other kinds: Redis
     /// turns those into `raw` strings first, which here means a new entry.
     pub fn raw_bytes_mut(&mut self) -> Option<&mut [u8]> {
-        if self.get().kind() != Kind::Raw {
+        if self.get().kind() != Kind::Raw || self.get().has_mc() {
             return None;
         }
         let off = self.get().payload_off();
@@ -667,6 +798,43 @@ mod tests {
         assert!(!m.as_mut().set_int(1));
         let s = m.with_value(StrValue::Auto(b"now a string"));
         assert_eq!(s.as_ref().kind(), Kind::Embstr);
+    }
+
+    #[test]
+    fn memcached_trailer() {
+        let m = McMeta {
+            cas: 77,
+            flags: 5,
+            atime: 9,
+            bits: McMeta::FETCHED,
+        };
+        let mut e = Entry::new_mc(
+            b"key:000000000001",
+            StrValue::Auto(b"value:0000000001"),
+            0,
+            3,
+            m,
+        );
+        assert_eq!(e.as_ref().alloc_size(), 64);
+        assert_eq!(e.as_ref().kind(), Kind::Embstr);
+        assert_eq!(e.as_ref().value(), StrRef::Bytes(b"value:0000000001"));
+        assert_eq!(e.as_ref().mc(), Some(m));
+        let m2 = McMeta { cas: 78, ..m };
+        assert!(e.as_mut().set_mc(m2));
+        assert_eq!(e.as_ref().mc(), Some(m2));
+        // A RESP write drops the trailer.
+        let f = e.with_value(StrValue::Auto(b"x"));
+        assert_eq!(f.as_ref().mc(), None);
+        let mut i = Entry::new_mc(b"n", StrValue::Auto(b"12"), 0, 0, m);
+        assert_eq!(i.as_ref().value(), StrRef::Int(12));
+        assert!(!i.as_mut().set_int(13));
+        let mut r = Entry::new_mc(b"r", StrValue::Raw(b"ab"), 0, 0, m);
+        assert!(r.as_mut().raw_bytes_mut().is_none());
+        let c = r.as_ref().copy_with_key(b"c");
+        assert_eq!(c.as_ref().mc(), None);
+        let u = c.as_ref().with_mc(m).unwrap();
+        assert_eq!((u.as_ref().mc(), u.as_ref().kind()), (Some(m), Kind::Raw));
+        assert_eq!(c.as_ref().value(), StrRef::Bytes(b"ab"));
     }
 
     #[test]

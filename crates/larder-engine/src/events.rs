@@ -8,8 +8,16 @@
 //! a branch, so notifications cost nothing unless enabled. The sink is called
 //! while the caller holds its shard locks, in the order the changes happen;
 //! it must not lock shards itself.
+//!
+//! [`Writes`] is the sibling hook for write propagation (the AOF, later
+//! replicas): it is told, under the shard locks, about every key deleted by
+//! lazy or active expiry or by eviction, and about every [`Txn`] that is
+//! about to release its locks with how many writes it made. It is off unless
+//! the server turns it on: one relaxed load and a branch per lock release.
+//!
+//! [`Txn`]: crate::txn::Txn
 
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 pub const KEYSPACE: u32 = 1 << 0;
@@ -43,6 +51,74 @@ pub struct Events {
     /// Enabled classes; 0 unless at least one of K and E is on.
     flags: AtomicU32,
     sink: OnceLock<Box<dyn EventSink>>,
+    /// Write propagation (AOF, replicas).
+    pub writes: Writes,
+}
+
+/// Receives the engine's side of write propagation (see the module comment).
+/// Both calls happen while the caller holds the shard locks involved.
+pub trait WriteSink: Send + Sync {
+    /// `key` of database `db` was deleted by expiry or eviction (Redis
+    /// propagates a DEL for it).
+    fn deleted(&self, db: usize, key: &[u8]);
+    /// A command's [`Txn`](crate::txn::Txn) is about to release its locks,
+    /// after `changes` writes (0 for a read).
+    fn releasing(&self, changes: u32);
+}
+
+/// The write propagation switch and sink.
+#[derive(Default)]
+pub struct Writes {
+    on: AtomicBool,
+    /// Replaying the AOF: keys do not expire lazily (Redis's `loading`).
+    loading: AtomicBool,
+    sink: OnceLock<Box<dyn WriteSink>>,
+}
+
+impl Writes {
+    /// Installs the sink (once; later calls are ignored).
+    pub fn set_sink(&self, sink: Box<dyn WriteSink>) {
+        let _ = self.sink.set(sink);
+    }
+
+    pub fn set_on(&self, on: bool) {
+        self.on.store(on, Relaxed);
+    }
+
+    /// Whether writes are propagated.
+    #[inline]
+    pub fn on(&self) -> bool {
+        self.on.load(Relaxed)
+    }
+
+    pub fn set_loading(&self, loading: bool) {
+        self.loading.store(loading, Relaxed);
+    }
+
+    /// Whether the keyspace is being loaded (no lazy expiry).
+    pub fn loading(&self) -> bool {
+        self.loading.load(Relaxed)
+    }
+
+    /// Reports a deletion by expiry or eviction, if propagation is on.
+    #[inline]
+    pub fn deleted(&self, db: usize, key: &[u8]) {
+        if self.on() {
+            if let Some(s) = self.sink.get() {
+                s.deleted(db, key);
+            }
+        }
+    }
+
+    /// Reports a lock release, if propagation is on.
+    #[inline]
+    pub fn releasing(&self, changes: u32) {
+        if self.on() {
+            if let Some(s) = self.sink.get() {
+                s.releasing(changes);
+            }
+        }
+    }
 }
 
 impl Events {

@@ -526,6 +526,7 @@ impl crate::keyspace::Engine {
             g.stats.evicted_keys += 1;
             g.modified(db, key);
             self.events.emit(crate::events::EVICTED, "evicted", db, key);
+            self.events.writes.deleted(db, key);
         }
     }
 }

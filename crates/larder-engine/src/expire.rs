@@ -65,6 +65,7 @@ impl Engine {
                             g.stats.expired_keys += 1;
                             g.modified(db, k);
                             self.events.emit(crate::events::EXPIRED, "expired", db, k);
+                            self.events.writes.deleted(db, k);
                         }
                     }
                     drop(g);

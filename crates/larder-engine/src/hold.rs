@@ -176,8 +176,9 @@ impl Engine {
         self.shard_of(hash)
     }
 
-    /// Shard `i`'s lock: lent by this thread's hold if it has one, else locked.
-    pub(crate) fn lock_shard(&self, i: usize) -> ShardGuard<'_> {
+    /// Shard `i`'s lock: lent by this thread's hold if it has one, else
+    /// locked (without the snapshot hook of `Engine::lock_shard`).
+    pub(crate) fn lock_shard_plain(&self, i: usize) -> ShardGuard<'_> {
         if self.holds.load(Relaxed) > 0 {
             let me = self.addr();
             let lent = HELD.with(|h| {

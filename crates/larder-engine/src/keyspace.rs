@@ -66,6 +66,8 @@ pub struct Shard {
     pub(crate) watched: Watched,
     /// Clients that may cache keys of this shard (CLIENT TRACKING).
     pub(crate) tracked: crate::tracking::Tracked,
+    /// The snapshot epoch this shard was last dumped in (`snapshot.rs`).
+    pub(crate) snap_epoch: u64,
 }
 
 impl Shard {
@@ -119,6 +121,8 @@ pub struct Engine {
     pub events: crate::events::Events,
     /// Client-side caching (CLIENT TRACKING): sink and totals.
     pub tracking: Arc<crate::tracking::Tracking>,
+    /// The open snapshot, if any (`snapshot.rs`).
+    pub(crate) snap: Arc<crate::snapshot::SnapState>,
 }
 
 impl Engine {
@@ -133,6 +137,7 @@ impl Engine {
                     stats: Stats::default(),
                     watched: Watched::default(),
                     tracked: crate::tracking::Tracked::new(tracking.clone()),
+                    snap_epoch: 0,
                 }))
             })
             .collect();
@@ -151,6 +156,7 @@ impl Engine {
             holds: AtomicUsize::new(0),
             events: crate::events::Events::default(),
             tracking,
+            snap: Arc::default(),
         }
     }
 
@@ -245,7 +251,7 @@ impl Engine {
     pub fn stats(&self) -> Stats {
         let mut total = Stats::default();
         for i in 0..self.shards.len() {
-            total.add(&self.lock_shard(i).stats);
+            total.add(&self.lock_shard_plain(i).stats);
         }
         let base = *self.reset_stats.lock();
         total.keyspace_hits -= base.keyspace_hits;
@@ -259,7 +265,7 @@ impl Engine {
     pub fn reset_stats(&self) {
         let mut raw = Stats::default();
         for i in 0..self.shards.len() {
-            raw.add(&self.lock_shard(i).stats);
+            raw.add(&self.lock_shard_plain(i).stats);
         }
         *self.reset_stats.lock() = raw;
     }
@@ -268,7 +274,7 @@ impl Engine {
     pub fn db_sizes(&self) -> Vec<(usize, usize)> {
         let mut out = vec![(0, 0); self.databases];
         for i in 0..self.shards.len() {
-            let s = self.lock_shard(i);
+            let s = self.lock_shard_plain(i);
             for (o, d) in out.iter_mut().zip(s.dbs.iter()) {
                 o.0 += d.len();
                 o.1 += d.volatile_len();
@@ -279,7 +285,7 @@ impl Engine {
 
     pub fn dbsize(&self, db: usize) -> usize {
         (0..self.shards.len())
-            .map(|i| self.lock_shard(i).dbs[db].len())
+            .map(|i| self.lock_shard_plain(i).dbs[db].len())
             .sum()
     }
 
@@ -295,7 +301,7 @@ impl Engine {
     pub fn dataset_bytes(&self) -> usize {
         let mut total = 0i64;
         for i in 0..self.shards.len() {
-            let s = self.lock_shard(i);
+            let s = self.lock_shard_plain(i);
             total += s.stats.entry_bytes;
             total += s.dbs.iter().map(|d| d.slot_bytes() as i64).sum::<i64>();
         }

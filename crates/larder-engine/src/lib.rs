@@ -17,7 +17,8 @@
 //!   encodings over string values;
 //! - [`events`]: keyspace events (notifications) and the sink the server installs;
 //! - [`tracking`]: which clients may cache which keys (CLIENT TRACKING);
-//! - [`dump`]: the DUMP/RESTORE payload (Redis's RDB object encoding);
+//! - [`rdb`], [`dump`]: Redis's RDB format (files, and the DUMP/RESTORE
+//!   payload), and [`snapshot`]: fork-less point-in-time images of the keyspace;
 //! - [`policy`]: exact and sampled replacement policies over abstract keys,
 //!   for the simulator and as the reference for the server's eviction.
 
@@ -36,8 +37,10 @@ pub mod hold;
 pub mod keyspace;
 pub mod object;
 pub mod policy;
+pub mod rdb;
 pub mod rng;
 pub mod scan;
+pub mod snapshot;
 pub mod table;
 pub mod tracking;
 pub mod txn;
@@ -45,7 +48,7 @@ pub mod types;
 pub mod watch;
 
 pub use config::Limits;
-pub use entry::{Entry, EntryMut, EntryRef, Kind, StrRef, StrValue};
+pub use entry::{Entry, EntryMut, EntryRef, Kind, McMeta, StrRef, StrValue};
 pub use evict::{OutOfMemory, Policy};
 pub use keyspace::{Engine, EngineOptions, Key, Stats};
 pub use object::{ObjType, Object};

@@ -10,7 +10,7 @@
 use smallvec::SmallVec;
 
 use crate::access::{self, LFU_INIT};
-use crate::entry::{Entry, EntryMut, EntryRef, StrValue};
+use crate::entry::{Entry, EntryMut, EntryRef, McMeta, StrValue};
 use crate::events;
 use crate::evict::Policy;
 use crate::keyspace::{Engine, Key, Shard, ShardGuard};
@@ -53,6 +53,15 @@ pub struct Txn<'e> {
     /// The command's time, in Unix ms.
     pub now: u64,
     policy: Policy,
+    /// Writes made under these locks (for write propagation).
+    changes: u32,
+}
+
+impl Drop for Txn<'_> {
+    fn drop(&mut self) {
+        // Before the guards (fields) drop: the locks are still held.
+        self.engine.events.writes.releasing(self.changes);
+    }
 }
 
 impl<'e> Txn<'e> {
@@ -70,6 +79,7 @@ impl<'e> Txn<'e> {
             db,
             now,
             policy: engine.config.policy(),
+            changes: 0,
         }
     }
 
@@ -147,7 +157,7 @@ impl<'e> Txn<'e> {
         let shard = self.shard(key.hash);
         let expired = shard.dbs[db]
             .get(key.hash, key.bytes)
-            .map(|e| e.expire_at() != 0 && e.expire_at() < now);
+            .map(|e| e.expire_at() != 0 && e.expire_at() < now && !engine.events.writes.loading());
         let found = match expired {
             None => false,
             Some(true) => {
@@ -159,6 +169,7 @@ impl<'e> Txn<'e> {
                 engine
                     .events
                     .emit(events::EXPIRED, "expired", db, key.bytes);
+                engine.events.writes.deleted(db, key.bytes);
                 false
             }
             Some(false) => true,
@@ -218,6 +229,21 @@ impl<'e> Txn<'e> {
     pub fn set(&mut self, key: &Key<'_>, value: StrValue<'_>, ttl: Ttl) -> Option<Entry> {
         self.replace_with(key, ttl, |expire_at, access| {
             Entry::new(key.bytes, value, expire_at, access)
+        })
+    }
+
+    /// Stores a string for a memcached client, with its trailer (flags,
+    /// CAS, item bits) and an absolute expiry (`expire_at`, 0 = none),
+    /// replacing any value. Returns the entry it replaced.
+    pub fn set_mc(
+        &mut self,
+        key: &Key<'_>,
+        value: StrValue<'_>,
+        expire_at: u64,
+        mc: McMeta,
+    ) -> Option<Entry> {
+        self.replace_with(key, Ttl::At(expire_at), |expire_at, access| {
+            Entry::new_mc(key.bytes, value, expire_at, access, mc)
         })
     }
 
@@ -349,6 +375,7 @@ impl<'e> Txn<'e> {
     /// Stores a ready-made entry under `key` (RENAME, COPY, MOVE, RESTORE).
     pub fn put(&mut self, key: &Key<'_>, entry: Entry) -> Option<Entry> {
         debug_assert_eq!(entry.as_ref().key(), key.bytes);
+        self.changes += 1;
         let db = self.db;
         let engine = self.engine;
         let hash_of = engine.hash_fn();
@@ -385,6 +412,7 @@ impl<'e> Txn<'e> {
         let e = shard.dbs[db].remove(key.hash, key.bytes, &hash_of)?;
         shard.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
         shard.modified(db, key.bytes);
+        self.changes += 1;
         Some(e)
     }
 
@@ -393,6 +421,7 @@ impl<'e> Txn<'e> {
         if self.lookup(key, Lookup::Peek).is_none() {
             return false;
         }
+        self.changes += 1;
         let db = self.db;
         let engine = self.engine;
         let hash_of = engine.hash_fn();
@@ -403,6 +432,7 @@ impl<'e> Txn<'e> {
 
     /// Counts a write made in place through an `EntryMut` (e.g. INCR).
     pub fn touch_dirty(&mut self, key: &Key<'_>) {
+        self.changes += 1;
         let db = self.db;
         self.shard(key.hash).modified(db, key.bytes);
     }
@@ -424,6 +454,7 @@ impl<'e> Txn<'e> {
             let bytes: i64 = taken.iter().map(|e| e.as_ref().alloc_size() as i64).sum();
             g.stats.entry_bytes -= bytes;
             g.stats.dirty += taken.len() as u64;
+            self.changes = self.changes.saturating_add(taken.len() as u32);
             out.extend(taken);
         }
         out
@@ -439,6 +470,7 @@ impl<'e> Txn<'e> {
             g.dbs.swap(a, b);
             g.stats.dirty += 1;
         }
+        self.changes += 1;
     }
 
     /// Visits the live keys of the selected database (all shards locked).

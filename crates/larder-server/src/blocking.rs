@@ -277,6 +277,11 @@ fn retry(shared: &Shared, client: &mut Client, spec: &BlockSpec, out: &mut Vec<u
     let cmd = shared.commands.get(spec.cmd);
     let proto = client.proto;
     let saved_db = std::mem::replace(&mut client.db, spec.db);
+    let propagating = shared.engine.events.writes.on();
+    if propagating {
+        let args = Args::from_parts(&spec.buf, &spec.ranges);
+        crate::propagate::enter(cmd, &args, spec.db);
+    }
     let result = {
         let mut ctx = Ctx {
             shared,
@@ -287,6 +292,9 @@ fn retry(shared: &Shared, client: &mut Client, spec: &BlockSpec, out: &mut Vec<u
         };
         (cmd.handler)(&mut ctx)
     };
+    if propagating {
+        crate::propagate::leave(shared, client);
+    }
     client.db = saved_db;
     match result {
         Err(e) if e.as_bytes() == WRONGTYPE.as_bytes() => false,

@@ -54,6 +54,9 @@ pub struct Client {
     pub nesting: u32,
     /// `CLIENT CACHING yes|no` was given for the next command (tracking OPTIN/OPTOUT).
     pub caching: bool,
+    /// `appendfsync always`: the feed offset that must be fsynced before
+    /// this client's pending replies go out (0: none).
+    pub aof_wait: u64,
 }
 
 impl Client {
@@ -72,6 +75,7 @@ impl Client {
             block: None,
             nesting: 0,
             caching: false,
+            aof_wait: 0,
         }
     }
 }

@@ -63,9 +63,21 @@ pub struct Config {
     pub dbfilename: String,
     /// `save <seconds> <changes>` pairs (no RDB persistence yet: stored, reported).
     pub save: Vec<(u64, u64)>,
+    /// `rdbcompression`, `rdbchecksum`, `stop-writes-on-bgsave-error` (`persist/snapshot.rs`).
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    pub stop_writes_on_bgsave_error: bool,
     pub appendonly: bool,
     pub appendfilename: String,
     pub appendfsync: String,
+    /// The AOF (`persist/aof.rs`): directory, rewrite triggers, loading and format.
+    pub appenddirname: String,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub aof_load_truncated: bool,
+    pub aof_use_rdb_preamble: bool,
+    pub aof_timestamp_enabled: bool,
+    pub no_appendfsync_on_rewrite: bool,
     /// Only `no` is supported: Larder does not fork into the background.
     pub daemonize: bool,
     /// `lazyfree-lazy-*`: accepted and reported (Larder frees small entries
@@ -87,9 +99,19 @@ pub struct Config {
     pub limits: larder_engine::Limits,
     /// `list-compress-depth`: accepted and reported; lists are not compressed.
     pub list_compress_depth: u32,
+    /// `memcache-port`: the memcached protocol's port; None = the default
+    /// (11211, skipped with a warning if busy), Some(0) = off.
+    pub memcache_port: Option<u16>,
+    /// `memcache-max-item-size` (memcached's `-I`): largest item, header included.
+    pub memcache_max_item_size: u64,
+    /// `memcache-enable-shutdown` (memcached's `-A`): the `shutdown` command works.
+    pub memcache_enable_shutdown: bool,
     /// The config file this server was started with, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,
 }
+
+/// memcached's own default port.
+pub const DEFAULT_MEMCACHE_PORT: u16 = 11211;
 
 impl Config {
     /// The policy in force: the one chosen, else Larder's default once
@@ -154,9 +176,19 @@ impl Default for Config {
             dir: PathBuf::from("."),
             dbfilename: "dump.rdb".into(),
             save: Vec::new(),
+            rdbcompression: true,
+            rdbchecksum: true,
+            stop_writes_on_bgsave_error: true,
             appendonly: false,
             appendfilename: "appendonly.aof".into(),
             appendfsync: "everysec".into(),
+            appenddirname: "appendonlydir".into(),
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
+            aof_load_truncated: true,
+            aof_use_rdb_preamble: true,
+            aof_timestamp_enabled: false,
+            no_appendfsync_on_rewrite: false,
             daemonize: false,
             lazyfree_lazy_eviction: false,
             lazyfree_lazy_expire: false,
@@ -168,6 +200,9 @@ impl Default for Config {
             shards: 64,
             limits: larder_engine::Limits::default(),
             list_compress_depth: 0,
+            memcache_port: None,
+            memcache_max_item_size: 1024 * 1024,
+            memcache_enable_shutdown: false,
             config_file: None,
         }
     }

@@ -117,7 +117,9 @@ where
                     if client.block.is_some() {
                         // Replies of the commands before it go out first.
                         if !out.is_empty()
-                            && write_out(&shared, &mut stream, &mut out).await.is_err()
+                            && reply_out(&shared, &mut client, &mut stream, &mut out)
+                                .await
+                                .is_err()
                         {
                             break 'conn;
                         }
@@ -144,7 +146,9 @@ where
                     }
                     if out.len() >= OUT_FLUSH {
                         if !over_limit(&shared, &out)
-                            && write_out(&shared, &mut stream, &mut out).await.is_err()
+                            && reply_out(&shared, &mut client, &mut stream, &mut out)
+                                .await
+                                .is_err()
                         {
                             break 'conn;
                         }
@@ -172,7 +176,11 @@ where
         if over_limit(&shared, &out) {
             break;
         }
-        if !out.is_empty() && write_out(&shared, &mut stream, &mut out).await.is_err() {
+        if !out.is_empty()
+            && reply_out(&shared, &mut client, &mut stream, &mut out)
+                .await
+                .is_err()
+        {
             break;
         }
         if close {
@@ -196,6 +204,22 @@ where
 fn over_limit(shared: &Shared, out: &[u8]) -> bool {
     let hard = shared.hot.output_hard_limit.load(Relaxed);
     hard > 0 && out.len() as u64 > hard
+}
+
+/// Writes command replies: under `appendfsync always`, first waits until
+/// the AOF has fsynced the writes they acknowledge (one fsync covers every
+/// client's batch waiting at that moment: group commit).
+async fn reply_out<S: AsyncWrite + Unpin>(
+    shared: &Shared,
+    client: &mut Client,
+    stream: &mut S,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    if client.aof_wait != 0 {
+        let offset = std::mem::take(&mut client.aof_wait);
+        shared.propagate.feed.wait_synced(offset).await;
+    }
+    write_out(shared, stream, out).await
 }
 
 /// Writes the batch's replies. Past the soft limit the client gets

@@ -368,6 +368,29 @@ use flags::{IMMUTABLE, MULTI_ARG, PROTECTED};
 
 pub const DIRECTIVES: &[Directive] = &[
     int_d!("port", port, u16, 0, 65535, IMMUTABLE),
+    // The memcached protocol (`memcache/`): its port (0 = off), memcached's
+    // `-I` item size limit (1k..1gb, as memcached) and `-A` (shutdown).
+    Directive {
+        name: "memcache-port",
+        alias: None,
+        flags: IMMUTABLE,
+        get: |c| {
+            c.memcache_port
+                .unwrap_or(crate::config::DEFAULT_MEMCACHE_PORT)
+                .to_string()
+        },
+        set: |c, a| {
+            c.memcache_port = Some(int(one(a)?, 0, 65535)? as u16);
+            Ok(())
+        },
+    },
+    mem_d!(
+        "memcache-max-item-size",
+        memcache_max_item_size,
+        1024,
+        1 << 30
+    ),
+    bool_d!("memcache-enable-shutdown", memcache_enable_shutdown, 0),
     Directive {
         name: "bind",
         alias: None,
@@ -534,9 +557,35 @@ pub const DIRECTIVES: &[Directive] = &[
         get: get_save,
         set: set_save,
     },
+    bool_d!("rdbcompression", rdbcompression, 0),
+    bool_d!("rdbchecksum", rdbchecksum, IMMUTABLE),
+    bool_d!(
+        "stop-writes-on-bgsave-error",
+        stop_writes_on_bgsave_error,
+        0
+    ),
     bool_d!("appendonly", appendonly, 0),
     str_d!("appendfilename", appendfilename, IMMUTABLE),
     enum_d!("appendfsync", appendfsync, FSYNC, 0),
+    str_d!("appenddirname", appenddirname, IMMUTABLE),
+    int_d!(
+        "auto-aof-rewrite-percentage",
+        auto_aof_rewrite_percentage,
+        u64,
+        0,
+        INT_MAX,
+        0
+    ),
+    mem_d!(
+        "auto-aof-rewrite-min-size",
+        auto_aof_rewrite_min_size,
+        0,
+        LLONG_MAX
+    ),
+    bool_d!("aof-load-truncated", aof_load_truncated, 0),
+    bool_d!("aof-use-rdb-preamble", aof_use_rdb_preamble, 0),
+    bool_d!("aof-timestamp-enabled", aof_timestamp_enabled, 0),
+    bool_d!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, 0),
     Directive {
         name: "daemonize",
         alias: None,

@@ -89,6 +89,10 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
         stats.rejected.fetch_add(1, Relaxed);
         return fail(out, crate::commands::multi::rejected(client, cmd, OOM));
     }
+    if let Some(e) = crate::persist::snapshot::misconf(shared, cmd) {
+        stats.rejected.fetch_add(1, Relaxed);
+        return fail(out, crate::commands::multi::rejected(client, cmd, e));
+    }
     if client.pushes.is_some() {
         if let Some(e) = crate::pubsub::subscribed_mode_error(client, cmd, &args) {
             stats.rejected.fetch_add(1, Relaxed);
@@ -131,6 +135,10 @@ pub(crate) fn call(
         shared.tracking.before_call(shared, client, cmd, &args);
     }
     client.nesting += 1;
+    let propagating = shared.engine.events.writes.on();
+    if propagating {
+        crate::propagate::enter(cmd, &args, client.db);
+    }
     let result = {
         let mut ctx = Ctx {
             shared,
@@ -141,6 +149,9 @@ pub(crate) fn call(
         };
         (cmd.handler)(&mut ctx)
     };
+    if propagating {
+        crate::propagate::leave(shared, client);
+    }
     client.nesting -= 1;
     let micros = unix_micros().saturating_sub(start_us);
     stats.calls.fetch_add(1, Relaxed);

@@ -25,6 +25,8 @@ pub struct Server {
     shared: Arc<Shared>,
     tcp: Vec<TcpListener>,
     unix: Option<UnixListener>,
+    /// The memcached protocol's listeners (`memcache/`).
+    memcache: Vec<TcpListener>,
 }
 
 const PROTECTED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
@@ -93,13 +95,29 @@ impl Server {
                 "no address to listen on",
             ));
         }
+        let memcache = crate::memcache::bind(&config)?;
         let table = crate::commands::table();
         let shared = Arc::new(Shared::new(config, engine, table));
-        Ok(Server { shared, tcp, unix })
+        crate::persist::snapshot::start(&shared)?;
+        crate::persist::aof::start(&shared)?;
+        Ok(Server {
+            shared,
+            tcp,
+            unix,
+            memcache,
+        })
     }
 
     pub fn shared(&self) -> Arc<Shared> {
         self.shared.clone()
+    }
+
+    /// Where the memcached protocol listens (empty when off).
+    pub fn memcache_addrs(&self) -> Vec<SocketAddr> {
+        self.memcache
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
     }
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
@@ -111,8 +129,19 @@ impl Server {
 
     /// Serves until SHUTDOWN (or `Shared::request_shutdown`).
     pub async fn run(self) -> io::Result<()> {
-        let Server { shared, tcp, unix } = self;
+        let Server {
+            shared,
+            tcp,
+            unix,
+            memcache,
+        } = self;
         let mut tasks = Vec::new();
+        if !memcache.is_empty() {
+            tasks.push(tokio::spawn(crate::memcache::cron(shared.clone())));
+        }
+        for l in memcache {
+            tasks.push(tokio::spawn(crate::memcache::accept(shared.clone(), l)));
+        }
         for l in tcp {
             tasks.push(tokio::spawn(accept_tcp(shared.clone(), l)));
         }
@@ -132,11 +161,12 @@ impl Server {
         if let Some(p) = &shared.config.read().unixsocket {
             let _ = std::fs::remove_file(p);
         }
+        crate::persist::aof::stop(&shared);
         Ok(())
     }
 }
 
-fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+pub(crate) fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
@@ -246,6 +276,8 @@ async fn cron(shared: Arc<Shared>) {
         let _ = tokio::task::spawn_blocking(move || {
             let engine = &engine_shared.engine;
             engine.active_expire_cycle(period / 4);
+            crate::persist::aof::cron(&engine_shared);
+            crate::persist::snapshot::cron(&engine_shared);
             engine_shared.tracking.cron(engine, max_tracked);
         })
         .await;

@@ -111,8 +111,16 @@ pub struct Shared {
     pub admin: crate::admin::AdminState,
     /// Clients blocked on keys (BLPOP and co.).
     pub blocking: crate::blocking::Blocking,
+    /// Write propagation (the AOF's command stream).
+    pub propagate: crate::propagate::Propagator,
+    /// The append-only file (`persist/aof.rs`).
+    pub aof: crate::persist::aof::AofState,
+    /// RDB snapshots: SAVE/BGSAVE state (`persist/snapshot.rs`).
+    pub rdb: crate::persist::snapshot::RdbState,
     /// Client-side caching: tracking clients and prefixes.
     pub tracking: std::sync::Arc<crate::tracking::Tracker>,
+    /// The memcached front end's counters and CAS clock (`memcache/`).
+    pub memcache: crate::memcache::McState,
 }
 
 impl Shared {
@@ -134,6 +142,7 @@ impl Shared {
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
             pubsub,
+            memcache: Default::default(),
             scripts: Default::default(),
             started: Instant::now(),
             run_id: run_id(),
@@ -141,10 +150,14 @@ impl Shared {
             shutdown,
             admin: Default::default(),
             blocking: Default::default(),
+            propagate: Default::default(),
+            aof: Default::default(),
+            rdb: Default::default(),
             tracking,
         };
         shared.apply_config();
         crate::notify::install(&shared);
+        crate::propagate::install(&shared);
         shared
     }
 
@@ -165,6 +178,9 @@ impl Shared {
         h.hll_sparse_max_bytes
             .store(c.hll_sparse_max_bytes, Relaxed);
         h.timeout_secs.store(c.timeout, Relaxed);
+        self.memcache
+            .item_max
+            .store(c.memcache_max_item_size, Relaxed);
         h.output_hard_limit
             .store(c.output_limit_normal.hard, Relaxed);
         self.pubsub.limits.apply(&c);
@@ -175,6 +191,8 @@ impl Shared {
         self.admin
             .latency_threshold_ms
             .store(c.latency_monitor_threshold, Relaxed);
+        crate::persist::aof::apply_config(self, &c);
+        crate::persist::snapshot::apply_config(self, &c);
     }
 
     pub fn request_shutdown(&self) {

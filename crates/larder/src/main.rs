@@ -127,6 +127,14 @@ fn run() -> Result<()> {
                 ports.join(", ")
             }
         );
+        let mc: Vec<String> = server
+            .memcache_addrs()
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        if !mc.is_empty() {
+            println!("memcached protocol on {}", mc.join(", "));
+        }
         tracing::info!(pid = std::process::id(), "ready to accept connections");
         let signals = shared.clone();
         tokio::spawn(async move {
@@ -137,9 +145,16 @@ fn run() -> Result<()> {
             ) else {
                 return;
             };
-            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-            tracing::info!("received signal, shutting down");
-            signals.request_shutdown();
+            loop {
+                tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+                tracing::info!("received signal, shutting down");
+                // As Redis: save first when save points are configured; a
+                // failed save keeps the server running.
+                if larder_server::persist::snapshot::save_before_shutdown(&signals, None) {
+                    signals.request_shutdown();
+                    return;
+                }
+            }
         });
         server.run().await?;
         tracing::info!(clients = shared.clients.len(), "bye");

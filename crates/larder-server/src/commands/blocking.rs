@@ -102,6 +102,7 @@ fn bpop(ctx: &mut Ctx<'_>, end: End) -> CmdResult {
         ctx.out.bulk(key.bytes);
         ctx.out.bulk(&v);
         ctx.notify(events::LIST, lists::pop_event(end), key.bytes);
+        ctx.propagate_as([lists::pop_name(end), key.bytes]);
         txn.touch_dirty(key);
         txn.remove_if_empty(key);
         return Ok(());
@@ -156,6 +157,8 @@ fn bzpop(ctx: &mut Ctx<'_>, max: bool) -> CmdResult {
         ctx.out.array(3);
         ctx.out.bulk(key.bytes);
         zsets::pop_into(&mut ctx.out, z, max, 1, false);
+        let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        ctx.propagate_as([name, key.bytes]);
         ctx.notify(events::ZSET, zsets::pop_event(max), key.bytes);
         txn.touch_dirty(key);
         txn.remove_if_empty(key);

@@ -219,6 +219,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut text = Vec::with_capacity(32);
     sum.fmt_human(&mut text);
     h.set(field, &text, &lim);
+    ctx.propagate_as([&b"HSET"[..], key.bytes, field, &text]);
     txn.touch_dirty(&key);
     ctx.notify(events::HASH, "hincrbyfloat", key.bytes);
     drop(txn);

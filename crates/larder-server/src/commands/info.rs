@@ -277,36 +277,9 @@ fn memory(sh: &Shared, s: &mut String) {
 }
 
 fn persistence(sh: &Shared, s: &mut String) {
-    let dirty = sh.engine.stats().dirty;
-    let changes = dirty.saturating_sub(sh.admin.dirty_at_save.load(Relaxed));
-    let aof = sh.config.read().appendonly;
     s.push_str("# Persistence\r\n");
-    field!(s, "loading", "0");
-    field!(s, "async_loading", "0");
-    field!(s, "current_cow_peak", "0");
-    field!(s, "current_cow_size", "0");
-    field!(s, "current_cow_size_age", "0");
-    field!(s, "current_fork_perc", "0.00");
-    field!(s, "current_save_keys_processed", "0");
-    field!(s, "current_save_keys_total", "0");
-    field!(s, "rdb_changes_since_last_save", "{changes}");
-    field!(s, "rdb_bgsave_in_progress", "0");
-    field!(s, "rdb_last_save_time", "{}", sh.lastsave.load(Relaxed));
-    field!(s, "rdb_last_bgsave_status", "ok");
-    field!(s, "rdb_last_bgsave_time_sec", "-1");
-    field!(s, "rdb_current_bgsave_time_sec", "-1");
-    field!(s, "rdb_saves", "0");
-    field!(s, "rdb_last_cow_size", "0");
-    field!(s, "aof_enabled", "{}", u8::from(aof));
-    field!(s, "aof_rewrite_in_progress", "0");
-    field!(s, "aof_rewrite_scheduled", "0");
-    field!(s, "aof_last_rewrite_time_sec", "-1");
-    field!(s, "aof_current_rewrite_time_sec", "-1");
-    field!(s, "aof_last_bgrewrite_status", "ok");
-    field!(s, "aof_rewrites", "0");
-    field!(s, "aof_last_write_status", "ok");
-    field!(s, "module_fork_in_progress", "0");
-    field!(s, "module_fork_last_cow_size", "0");
+    crate::persist::snapshot::info(sh, s);
+    crate::persist::aof::info_fields(sh, s);
 }
 
 fn stats(sh: &Shared, s: &mut String) {

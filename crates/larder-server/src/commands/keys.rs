@@ -20,8 +20,9 @@
 //! it; COPY deep-copies it.
 
 use larder_engine::access;
-use larder_engine::dump::{self, DumpError, Restored};
-use larder_engine::{events, glob, Entry, EntryRef, Kind, Lookup, StrValue};
+use larder_engine::dump::{self, DumpError};
+use larder_engine::rdb::read::entry_of;
+use larder_engine::{events, glob, Entry, EntryRef, Kind, Lookup};
 use larder_resp::Reply;
 use smallvec::SmallVec;
 
@@ -642,11 +643,16 @@ fn expire_generic(ctx: &mut Ctx<'_>, cmd: ExpireCmd) -> CmdResult {
         return Ok(());
     }
     if when <= now {
+        ctx.propagate_as([&b"DEL"[..], key.bytes]);
         let gone = txn.remove(&key);
         ctx.notify(events::GENERIC, "del", key.bytes);
         drop(txn);
         drop(gone);
     } else {
+        if cmd.name != "pexpireat" {
+            let mut b = itoa::Buffer::new();
+            ctx.propagate_as([&b"PEXPIREAT"[..], key.bytes, b.format(when).as_bytes()]);
+        }
         txn.set_expire(&key, when as u64);
         ctx.notify(events::GENERIC, "expire", key.bytes);
         drop(txn);
@@ -840,12 +846,13 @@ fn object_help(ctx: &mut Ctx<'_>) -> CmdResult {
 fn dump_cmd(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.key(1);
     let mut payload = Vec::new();
+    let compress = ctx.shared.config.read().rdbcompression;
+    let fill = ctx.engine().config.limits().list_max_listpack_size;
     let found = {
         let mut txn = ctx.lock(&key);
         match txn.get(&key) {
-            Some(e) if e.object().is_some() => return Err(DUMP_COLLECTION),
             Some(e) => {
-                dump::serialize_string(e.value(), &mut payload);
+                dump::serialize(e, compress, fill, &mut payload);
                 true
             }
             None => false,
@@ -858,12 +865,6 @@ fn dump_cmd(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     Ok(())
 }
-
-/// DUMP/RESTORE of collections is not implemented yet: DUMP refuses them
-/// (rather than writing a payload Redis would misread) and RESTORE answers
-/// Redis's "Bad data format" for their RDB types.
-const DUMP_COLLECTION: CmdError =
-    CmdError::new("ERR DUMP of lists, hashes, sets and sorted sets is not supported yet");
 
 fn dump_error(e: DumpError) -> CmdError {
     match e {
@@ -919,7 +920,8 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
             return Err(CmdError::new("ERR Invalid TTL value, must be >= 0"));
         }
         dump::verify(payload).map_err(dump_error)?;
-        let value = dump::deserialize(payload).map_err(dump_error)?;
+        let value =
+            dump::deserialize(payload, &ctx.engine().config.limits()).map_err(dump_error)?;
         if replace {
             freed.extend(txn.remove(&key));
         }
@@ -930,13 +932,18 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         if ttl == 0 || ttl > now {
             let access = txn.restored_access(idle, freq);
-            let v = match &value {
-                Restored::Int(i) => StrValue::Int(*i),
-                Restored::Bytes(b) => StrValue::Auto(b),
-            };
-            txn.put(&key, Entry::new(key.bytes, v, ttl as u64, access));
+            if ttl != 0 && !absttl && ctx.propagating() {
+                // Redis 7.0 propagates the deadline: TTL made absolute, ABSTTL.
+                let mut b = itoa::Buffer::new();
+                let at = b.format(ttl).as_bytes();
+                let args = ctx.args.iter().enumerate();
+                let args = args.map(|(i, a)| if i == 2 { at } else { a });
+                ctx.propagate_as(args.chain([&b"ABSTTL"[..]]));
+            }
+            txn.put(&key, entry_of(key.bytes, value, ttl as u64, access));
             ctx.notify(events::GENERIC, "restore", key.bytes);
         } else if !freed.is_empty() {
+            ctx.propagate_as([&b"DEL"[..], key.bytes]);
             // REPLACE with a deadline already past: the old key is deleted.
             ctx.notify(events::GENERIC, "del", key.bytes);
         }

@@ -452,6 +452,14 @@ fn ltrim(ctx: &mut Ctx<'_>) -> CmdResult {
 // Moves: LMOVE RPOPLPUSH LMPOP
 // ---------------------------------------------------------------------------
 
+/// The non-blocking pop of an end, as blocking pops propagate.
+pub(crate) fn pop_name(end: End) -> &'static [u8] {
+    match end {
+        End::Head => b"LPOP",
+        End::Tail => b"RPOP",
+    }
+}
+
 /// lmoveGenericCommand: pops from `src`'s `from` end, pushes onto `dst`'s
 /// `to` end (creating it), replies with the element. With nothing to move
 /// it replies nothing and returns false (LMOVE then replies nil, BLMOVE blocks).
@@ -468,6 +476,12 @@ pub(crate) fn move_generic(ctx: &mut Ctx<'_>, from: End, to: End) -> Result<bool
         return Ok(false);
     };
     txn.write_obj_or_insert(&dst, List::new)?.push(to, &v, fill);
+    // The blocking forms propagate as their non-blocking twins.
+    if ctx.arg_is(0, "blmove") {
+        ctx.propagate_as([&b"LMOVE"[..], src.bytes, dst.bytes, ctx.arg(3), ctx.arg(4)]);
+    } else if ctx.arg_is(0, "brpoplpush") {
+        ctx.propagate_as([&b"RPOPLPUSH"[..], src.bytes, dst.bytes]);
+    }
     ctx.notify(events::LIST, push_event(to), dst.bytes);
     ctx.notify(events::LIST, pop_event(from), src.bytes);
     txn.touch_dirty(&src);
@@ -538,6 +552,8 @@ pub(crate) fn lmpop_generic(ctx: &mut Ctx<'_>, nk: usize) -> CmdResult {
         ctx.out.array(2);
         ctx.out.bulk(key.bytes);
         pop_into_reply(ctx, list, end, count);
+        let mut b = itoa::Buffer::new();
+        ctx.propagate_as([pop_name(end), key.bytes, b.format(count).as_bytes()]);
         ctx.notify(events::LIST, pop_event(end), key.bytes);
         txn.touch_dirty(key);
         txn.remove_if_empty(key);

@@ -48,5 +48,7 @@ pub fn table() -> CommandTable {
         pubsub::COMMANDS,
         multi::COMMANDS,
         scripting::COMMANDS,
+        crate::persist::snapshot::COMMANDS,
+        crate::persist::aof::COMMANDS,
     ])
 }

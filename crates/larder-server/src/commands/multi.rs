@@ -230,6 +230,8 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
     let engine = &shared.engine;
     let shards = shards_to_hold(shared, &q, &ctx.client.tx.watched);
     let _hold = engine.hold(shards.as_deref());
+    // Dropped first: the batch reaches the AOF feed while the hold lasts.
+    let _flush = crate::propagate::flush_on_drop(shared);
     let intact = ctx.client.tx.watched.iter().all(|w| {
         let key = engine.key(&w.key);
         engine

@@ -687,6 +687,8 @@ fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
     let keys: Vec<&[u8]> = (3..3 + nkeys).map(|i| ctx.arg(i)).collect();
     let argv: Vec<&[u8]> = (3 + nkeys..ctx.argc()).map(|i| ctx.arg(i)).collect();
     let _hold = shared.engine.hold(None);
+    // Dropped first: the script's effects reach the AOF feed while the hold lasts.
+    let _flush = crate::propagate::flush_on_drop(shared);
     let running = &shared.scripts.running;
     let threshold = shared.config.read().busy_reply_threshold;
     running.threshold_ms.store(threshold, Relaxed);

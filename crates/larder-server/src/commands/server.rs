@@ -167,6 +167,8 @@ pub(crate) fn free_entries(ctx: &Ctx<'_>, taken: Vec<Entry>, lazy: bool) {
 fn flushdb(ctx: &mut Ctx<'_>) -> CmdResult {
     let lazy = flush_async(ctx)?;
     let db = ctx.client.db;
+    // Propagated even when the database was already empty, as Redis 7.0.
+    ctx.force_propagation();
     let taken = ctx.engine().lock_all(db).take_db(db);
     free_entries(ctx, taken, lazy);
     ctx.shared.tracking.flushed(&ctx.shared.engine);
@@ -177,6 +179,7 @@ fn flushdb(ctx: &mut Ctx<'_>) -> CmdResult {
 fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
     let lazy = flush_async(ctx)?;
     let engine = ctx.engine();
+    ctx.force_propagation();
     let taken = {
         let mut txn = engine.lock_all(0);
         let mut all = Vec::new();
@@ -187,6 +190,7 @@ fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     free_entries(ctx, taken, lazy);
     ctx.shared.tracking.flushed(&ctx.shared.engine);
+    crate::persist::snapshot::after_flushall(ctx.shared);
     ctx.out.ok();
     Ok(())
 }
@@ -228,8 +232,9 @@ fn lastsave(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. There is nothing to save
-/// yet, so the server stops at once; the client gets no reply, as in Redis.
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: saves the RDB first when
+/// asked to or when save points are configured (a failed save aborts the
+/// shutdown unless FORCE/NOW), then stops; the client gets no reply.
 fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
     let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
     for i in 1..ctx.argc() {
@@ -252,6 +257,14 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
         return Err(CmdError::new("ERR No shutdown in progress."));
     }
     tracing::warn!("user requested shutdown");
+    let force = if save {
+        Some(true)
+    } else {
+        nosave.then_some(false)
+    };
+    if !crate::persist::snapshot::save_before_shutdown(ctx.shared, force) && !other {
+        return Err(CmdError::new("ERR Errors trying to SHUTDOWN. Check logs."));
+    }
     ctx.shared.request_shutdown();
     ctx.client.after = After::Close;
     Ok(())
@@ -337,6 +350,12 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
     if ctx.arg_is(1, "object") && argc == 3 {
         return debug_object(ctx);
     }
+    if ctx.arg_is(1, "reload") && argc == 2 {
+        crate::persist::snapshot::debug_reload(ctx.shared)
+            .map_err(|e| CmdError::owned(format!("ERR Error trying to load the RDB dump: {e}")))?;
+        ctx.out.ok();
+        return Ok(());
+    }
     Err(CmdError::owned(format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
         crate::error::truncate_lossy(ctx.arg(1), 128)
@@ -344,20 +363,22 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// `Value at:0x.. refcount:1 encoding:embstr serializedlength:6 lru:.. lru_seconds_idle:..`.
-/// `serializedlength` is the DUMP encoding's length (Larder never
-/// LZF-compresses, so long repetitive strings report more than Redis).
+/// `serializedlength` is the value's RDB encoding length (Larder's LZF
+/// output differs from liblzf's, so compressed strings may differ by a few bytes).
 fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.key(2);
     let mut txn = ctx.lock(&key);
     let now = txn.now;
     let shared_ints = ctx.engine().config.maxmemory() == 0;
+    let compress = ctx.shared.config.read().rdbcompression;
+    let fill = ctx.engine().config.limits().list_max_listpack_size;
     let line = {
         let e = txn
             .lookup(&key, Lookup::ReadNoTouch)
             .ok_or(NO_SUCH_KEY)?
             .into_ref();
         let mut payload = Vec::new();
-        larder_engine::dump::serialize_string(e.value(), &mut payload);
+        larder_engine::rdb::write::save_value(&mut payload, e, compress, fill);
         let shared = shared_ints && matches!(e.value(), StrRef::Int(i) if (0..10_000).contains(&i));
         let clock = access::clock_of(e.access());
         format!(
@@ -365,7 +386,7 @@ fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
             e.key().as_ptr(),
             if shared { i32::MAX } else { 1 },
             e.encoding_name(),
-            payload.len().saturating_sub(11),
+            payload.len(),
             clock,
             access::elapsed(access::lru_clock(now), clock)
         )

@@ -220,9 +220,17 @@ fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     };
     let whole = count.is_some_and(|n| n >= set.len());
+    // Redis 7.0 propagates SREM per popped member (DEL for the whole set).
+    let srem = |ctx: &Ctx<'_>, m: &[u8]| ctx.also_propagate([&b"SREM"[..], key.bytes, m]);
+    if count.is_some() {
+        ctx.prevent_propagation();
+    }
     match count {
         None => match set.pop() {
-            Some(m) => ctx.out.bulk(&m),
+            Some(m) => {
+                ctx.propagate_as([&b"SREM"[..], key.bytes, &m]);
+                ctx.out.bulk(&m)
+            }
             None => ctx.out.null(),
         },
         Some(0) => {
@@ -236,6 +244,7 @@ fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
             if remaining * SPOP_MOVE_STRATEGY_MUL > n {
                 for _ in 0..n {
                     if let Some(m) = set.pop() {
+                        srem(ctx, &m);
                         ctx.out.bulk(&m);
                     }
                 }
@@ -248,6 +257,13 @@ fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
                         fresh.get_or_insert_with(|| Set::new_for(&m)).add(&m, &lim);
                     }
                 }
+                if ctx.propagating() {
+                    let mut popped = Vec::new();
+                    set.for_each(|m| popped.push(m.to_vec()));
+                    for m in &popped {
+                        srem(ctx, m);
+                    }
+                }
                 set.for_each(|m| ctx.out.bulk(m));
                 if let Some(f) = fresh {
                     *set = f;
@@ -258,6 +274,7 @@ fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
     txn.touch_dirty(&key);
     ctx.notify(events::SET, "spop", key.bytes);
     if whole {
+        ctx.also_propagate([&b"DEL"[..], key.bytes]);
         drop(txn.remove(&key));
         ctx.notify(events::GENERIC, "del", key.bytes);
     } else {

@@ -493,6 +493,19 @@ fn set_generic(
         }
         return Ok(());
     }
+    if ctx.propagating() {
+        // Redis 7.0: relative times become PXAT; GETSET is a SET.
+        match (ttl, opts.expire) {
+            (_, ExpireOpt::Time(Unit::PxAt, _)) => {}
+            (Ttl::At(at), _) => {
+                let mut b = itoa::Buffer::new();
+                let at = b.format(at).as_bytes();
+                ctx.propagate_as([&b"SET"[..], key.bytes, ctx.arg(val), b"PXAT", at]);
+            }
+            _ if cmd == "getset" => ctx.propagate_as([&b"SET"[..], key.bytes, ctx.arg(val)]),
+            _ => {}
+        }
+    }
     drop(txn.set(&key, StrValue::Auto(ctx.arg(val)), ttl));
     ctx.notify(events::STRING, "set", key.bytes);
     if matches!(opts.expire, ExpireOpt::Time(..)) {
@@ -618,6 +631,7 @@ fn getdel(ctx: &mut Ctx<'_>) -> CmdResult {
             return Ok(());
         }
     }
+    ctx.propagate_as([&b"DEL"[..], key.bytes]);
     drop(txn.remove(&key));
     ctx.notify(events::GENERIC, "del", key.bytes);
     Ok(())
@@ -643,14 +657,18 @@ fn getex(ctx: &mut Ctx<'_>) -> CmdResult {
     match (at, opts.expire) {
         // An absolute time already past deletes the key.
         (Some((u, at)), _) if u.is_absolute() && at <= now => {
+            ctx.propagate_as([&b"DEL"[..], key.bytes]);
             drop(txn.remove(&key));
             ctx.notify(events::GENERIC, "del", key.bytes);
         }
         (Some((_, at)), _) => {
+            let mut b = itoa::Buffer::new();
+            ctx.propagate_as([&b"PEXPIREAT"[..], key.bytes, b.format(at).as_bytes()]);
             txn.set_expire(&key, at);
             ctx.notify(events::GENERIC, "expire", key.bytes);
         }
         (None, ExpireOpt::Persist) if had_ttl => {
+            ctx.propagate_as([&b"PERSIST"[..], key.bytes]);
             txn.set_expire(&key, 0);
             ctx.notify(events::GENERIC, "persist", key.bytes);
         }
@@ -847,6 +865,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) -> CmdResult {
     let sum = cur.checked_add(by).ok_or(NAN_OR_INF)?;
     let mut text = Vec::with_capacity(32);
     sum.fmt_human(&mut text);
+    ctx.propagate_as([&b"SET"[..], key.bytes, &text, b"KEEPTTL"]);
     store(&mut txn, &key, existed, StrValue::Plain(&text));
     ctx.notify(events::STRING, "incrbyfloat", key.bytes);
     ctx.out.bulk(&text);

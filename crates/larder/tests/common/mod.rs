@@ -34,10 +34,24 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 // Processes
 // ---------------------------------------------------------------------------
 
-/// A free TCP port on 127.0.0.1 (bind to port 0, read it, drop the listener).
+/// A free TCP port on 127.0.0.1, never the same twice in this process.
+///
+/// Asking the OS for port 0 and dropping the listener is racy when tests
+/// run in parallel: two tests can be handed the same port before either
+/// server binds it, and the loser's client then talks to the winner's
+/// server (and sees it vanish when that test ends). Ports come instead from
+/// a per-process counter (below the ephemeral range, offset by the process
+/// id), skipping any that another process holds.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let base = 12_000 + (std::process::id() % 200) * 100;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (base + n % 20_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn env_is(name: &str, val: &str) -> bool {
@@ -249,6 +263,12 @@ pub fn start_larder(extra_args: &[&str]) -> ServerProc {
         });
     }
     let bin = larder_bin();
+    // Tests run in parallel: no server may take memcached's default port
+    // unless the test asks for a memcache port.
+    let mut extra = extra;
+    if !extra.iter().any(|a| a == "--memcache-port") {
+        extra.extend(["--memcache-port".to_string(), "0".to_string()]);
+    }
     spawn_and_wait("larder", &|port, dir| {
         let mut c = Command::new(&bin);
         c.args(["server", "--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -256,6 +276,69 @@ pub fn start_larder(extra_args: &[&str]) -> ServerProc {
             .current_dir(dir);
         c
     })
+}
+
+/// A memcached-speaking server for the memcache tests: Larder with its
+/// memcache port (`larder_port_of` tells it), or real memcached.
+pub struct McServer {
+    pub proc: ServerProc,
+    /// The port speaking the memcached protocol.
+    pub port: u16,
+}
+
+/// Larder with `--memcache-port` on a free port (and `extra_args`).
+pub fn start_larder_memcache(extra_args: &[&str]) -> McServer {
+    for _ in 0..5 {
+        let port = free_port();
+        let p = port.to_string();
+        let mut args = vec!["--memcache-port", p.as_str()];
+        args.extend_from_slice(extra_args);
+        let proc = start_larder(&args);
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return McServer { proc, port };
+        }
+    }
+    panic!("could not start larder with a memcache port");
+}
+
+/// Path of memcached, if installed.
+pub fn memcached_path() -> Option<PathBuf> {
+    ["/usr/bin/memcached", "/usr/local/bin/memcached"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Real memcached (`-u root`: it refuses to run as root otherwise) on a
+/// free port (memcached has no port 0), or None with a notice when it is
+/// missing (a failure under `LARDER_REQUIRE_PEERS=1`).
+pub fn start_memcached(extra_args: &[&str]) -> Option<McServer> {
+    let Some(bin) = memcached_path() else {
+        if require_peers() {
+            panic!("memcached not found and LARDER_REQUIRE_PEERS=1");
+        }
+        eprintln!("NOTICE: memcached not installed; skipping");
+        return None;
+    };
+    let extra: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+    let proc = spawn_and_wait("memcached", &|port, dir| {
+        let mut c = Command::new(&bin);
+        c.args([
+            "-u",
+            "root",
+            "-l",
+            "127.0.0.1",
+            "-U",
+            "0",
+            "-p",
+            &port.to_string(),
+        ])
+        .args(&extra)
+        .current_dir(dir);
+        c
+    });
+    let port = proc.port;
+    Some(McServer { proc, port })
 }
 
 // ---------------------------------------------------------------------------

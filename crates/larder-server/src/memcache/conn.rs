@@ -1,0 +1,114 @@
+//! One memcached connection: read, parse, run, reply.
+//!
+//! Like the RESP loop: every complete request in the input buffer runs,
+//! and their replies go out in one write. A data block the parser refused
+//! (too large, bad flags) is skipped as it arrives, without buffering it
+//! (`swallow`), so the stream stays in sync and memory stays bounded: the
+//! buffer holds at most one line plus one accepted data block (bounded by
+//! the item size limit) plus a read's worth.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use bytes::{Buf, BytesMut};
+use larder_memcache::{Limits, Parse};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::exec::{Flow, Session};
+use crate::shared::Shared;
+
+const READ_CHUNK: usize = 16 * 1024;
+/// Flush replies mid-batch past this size, to bound the output buffer.
+const OUT_FLUSH: usize = 1 << 20;
+
+pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
+    shared.memcache.curr_connections.fetch_add(1, Relaxed);
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut session = Session::new(&shared);
+    let mut swallow: usize = 0;
+    let mut want = READ_CHUNK;
+
+    'conn: loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        if input.capacity() - input.len() < READ_CHUNK.min(want) {
+            input.reserve(want.max(READ_CHUNK));
+        }
+        let n = tokio::select! {
+            r = stream.read_buf(&mut input) => match r {
+                Ok(0) | Err(_) => break 'conn,
+                Ok(n) => n,
+            },
+            _ = shutdown.changed() => break 'conn,
+        };
+        session.local.bytes_read += n as u64;
+        let limits = Limits {
+            item_size_max: shared.memcache.item_max.load(Relaxed) as usize,
+        };
+        session.begin_batch();
+        let mut close = false;
+        loop {
+            if swallow > 0 {
+                let k = swallow.min(input.len());
+                input.advance(k);
+                swallow -= k;
+                if swallow > 0 {
+                    break;
+                }
+            }
+            match larder_memcache::parse(&input, &limits) {
+                Parse::Incomplete { need } => {
+                    want = need.map_or(READ_CHUNK, |n| n.saturating_sub(input.len()));
+                    break;
+                }
+                Parse::Close => {
+                    close = true;
+                    break;
+                }
+                Parse::Request { req, consumed } => {
+                    let flow = session.run(req, &mut out);
+                    input.advance(consumed);
+                    match flow {
+                        Flow::Next => {}
+                        Flow::Swallow(n) => swallow = n,
+                        Flow::Close => {
+                            close = true;
+                            break;
+                        }
+                    }
+                    if out.len() >= OUT_FLUSH {
+                        if stream.write_all(&out).await.is_err() {
+                            break 'conn;
+                        }
+                        session.local.bytes_written += out.len() as u64;
+                        out.clear();
+                    }
+                }
+            }
+        }
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                break;
+            }
+            session.local.bytes_written += out.len() as u64;
+            out.clear();
+        }
+        session.end_batch();
+        if close {
+            break;
+        }
+        if input.is_empty() && input.capacity() > 4 * (1 << 20) {
+            input = BytesMut::with_capacity(READ_CHUNK);
+        }
+        if out.capacity() > 4 * OUT_FLUSH {
+            out = Vec::with_capacity(READ_CHUNK);
+        }
+    }
+    session.end_batch();
+    let _ = stream.shutdown().await;
+    shared.memcache.curr_connections.fetch_sub(1, Relaxed);
+}

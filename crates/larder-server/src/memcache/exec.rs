@@ -1,0 +1,1078 @@
+//! memcached commands against the engine, with memcached 1.6.18's replies.
+//!
+//! Each key is hashed once and locks one shard (a multi-get locks its keys
+//! one at a time, as memcached does not make it atomic either). Items live
+//! in database 0; their memcached metadata is the entry's trailer
+//! (`McMeta`), absent on strings written over RESP (flags 0; a CAS is given
+//! by rebuilding the entry with a trailer when a command needs one).
+//!
+//! Time: memcached's exptime is 0 (never), negative (already expired), up
+//! to 30 days (relative seconds) or an absolute Unix time; [`Exp`] turns it
+//! into the engine's absolute milliseconds once per request. An item stored
+//! already expired is not kept (memcached keeps it until touched; no client
+//! can tell the difference).
+
+use larder_engine::{Entry, EntryRef, Key, Lookup, McMeta, StrRef, StrValue, Txn};
+use larder_memcache::reply::{self, flag_key, flag_num, line, uint};
+use larder_memcache::{num, Get, Meta, MetaCmd, Request, Store, StoreOp};
+
+use super::Local;
+use crate::shared::Shared;
+
+/// What the connection does after a request.
+pub enum Flow {
+    Next,
+    /// Skip this many bytes of input (a refused data block).
+    Swallow(usize),
+    Close,
+}
+
+/// memcached's REALTIME_MAXDELTA: exptimes above are absolute Unix times.
+const MAX_DELTA_SECS: i64 = 60 * 60 * 24 * 30;
+
+/// An exptime resolved against the request's clock.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Exp {
+    Never,
+    At(u64),
+    Past,
+}
+
+impl Exp {
+    fn of(exptime: i32, now_ms: u64) -> Exp {
+        let e = i64::from(exptime);
+        if e == 0 {
+            Exp::Never
+        } else if e < 0 {
+            Exp::Past
+        } else if e > MAX_DELTA_SECS {
+            let at = e as u64 * 1000;
+            if at <= now_ms {
+                Exp::Past
+            } else {
+                Exp::At(at)
+            }
+        } else {
+            Exp::At(now_ms + e as u64 * 1000)
+        }
+    }
+
+    fn ms(self) -> u64 {
+        match self {
+            Exp::Never => 0,
+            Exp::At(t) => t,
+            Exp::Past => 1,
+        }
+    }
+}
+
+/// memcached's outcome of a store.
+enum Outcome {
+    Stored(u64),
+    NotStored,
+    Exists,
+    NotFound,
+    NoMemory,
+}
+
+/// What a storage request asks for beyond the text protocol's fields.
+#[derive(Clone, Copy, Default)]
+struct StoreOpts {
+    /// Compared CAS (0 = none, as memcached treats it).
+    cas_in: u64,
+    /// `ms ... I`: a CAS lower than the item's stores a stale value.
+    stale_ok: bool,
+    /// `ms ... E<cas>`: the new item's CAS.
+    new_cas: Option<u64>,
+    binary_key: bool,
+}
+
+enum Arith {
+    /// The new value, its CAS and trailer, and whether the item was created (`N`).
+    Value(u64, u64, McMeta, bool),
+    NotFound,
+    NonNumeric,
+    Exists,
+}
+
+/// A connection's memcached state.
+pub struct Session<'s> {
+    shared: &'s Shared,
+    pub local: Local,
+    /// The batch's clock, Unix ms.
+    now: u64,
+    /// Scratch for append/prepend and incr results.
+    scratch: Vec<u8>,
+}
+
+const E_NON_NUMERIC: &[u8] = b"CLIENT_ERROR cannot increment or decrement non-numeric value";
+const E_OOM: &[u8] = b"SERVER_ERROR out of memory storing object";
+
+/// The string value of an entry, or None for a collection.
+fn str_bytes<'a>(e: &EntryRef<'a>, buf: &'a mut itoa::Buffer) -> Option<&'a [u8]> {
+    if e.object().is_some() {
+        return None;
+    }
+    Some(match e.value() {
+        StrRef::Int(i) => buf.format(i).as_bytes(),
+        StrRef::Bytes(b) => b,
+    })
+}
+
+impl<'s> Session<'s> {
+    pub fn new(shared: &'s Shared) -> Session<'s> {
+        Session {
+            shared,
+            local: Local::default(),
+            now: larder_engine::access::now_ms(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Reads the clock for a batch of requests and runs a due delayed flush.
+    pub fn begin_batch(&mut self) {
+        self.now = larder_engine::access::now_ms();
+        self.shared.memcache.run_due_flush(self.shared, self.now);
+    }
+
+    /// Adds the batch's counters to the server's.
+    pub fn end_batch(&mut self) {
+        self.shared.memcache.counters.add(&self.local);
+        self.local = Local::default();
+    }
+
+    fn secs(&self) -> u32 {
+        (self.now / 1000) as u32
+    }
+
+    fn lock<'k>(&self, key: &Key<'k>) -> Txn<'s> {
+        self.shared.engine.lock_key_at(0, key, self.now)
+    }
+
+    fn next_cas(&self) -> u64 {
+        self.shared.memcache.next_cas()
+    }
+
+    /// Runs one request, writing its reply to `out`.
+    pub fn run(&mut self, req: Request<'_>, out: &mut Vec<u8>) -> Flow {
+        match req {
+            Request::Get(g) => self.get(&g, out),
+            Request::Store(s) => self.text_store(&s, out),
+            Request::Delete { key, noreply } => {
+                let found = self.delete(key);
+                if !noreply {
+                    line(out, if found { b"DELETED" } else { b"NOT_FOUND" });
+                }
+            }
+            Request::Arith {
+                incr,
+                key,
+                delta,
+                noreply,
+            } => {
+                let r = self.arith(key, incr, delta, None, None);
+                if !noreply {
+                    match r {
+                        Arith::Value(v, ..) => {
+                            uint(out, v);
+                            out.extend_from_slice(b"\r\n");
+                        }
+                        Arith::NotFound => line(out, b"NOT_FOUND"),
+                        Arith::NonNumeric => line(out, E_NON_NUMERIC),
+                        // No CAS is compared by the text protocol.
+                        Arith::Exists => line(out, b"EXISTS"),
+                    }
+                }
+            }
+            Request::Touch {
+                key,
+                exptime,
+                noreply,
+            } => {
+                self.local.cmd_touch += 1;
+                let found = self.touch(key, Exp::of(exptime, self.now));
+                if found {
+                    self.local.touch_hits += 1;
+                } else {
+                    self.local.touch_misses += 1;
+                }
+                if !noreply {
+                    line(out, if found { b"TOUCHED" } else { b"NOT_FOUND" });
+                }
+            }
+            Request::FlushAll { delay, noreply } => {
+                self.local.cmd_flush += 1;
+                if delay > 0 {
+                    let at = Exp::of(delay, self.now).ms();
+                    self.shared.memcache.schedule_flush(at.max(1));
+                } else {
+                    self.shared.memcache.schedule_flush(0);
+                    flush_db0(self.shared);
+                }
+                if !noreply {
+                    line(out, b"OK");
+                }
+            }
+            Request::Version => {
+                out.extend_from_slice(b"VERSION ");
+                line(out, larder_memcache::MEMCACHED_COMPAT_VERSION.as_bytes());
+            }
+            Request::Verbosity { noreply } => {
+                if !noreply {
+                    line(out, b"OK");
+                }
+            }
+            Request::Quit => return Flow::Close,
+            Request::Shutdown { .. } => {
+                if self.shared.config.read().memcache_enable_shutdown {
+                    self.shared.request_shutdown();
+                    return Flow::Close;
+                }
+                line(out, b"ERROR: shutdown not enabled");
+            }
+            Request::CacheMemlimit { megabytes, noreply } => {
+                let reply: &[u8] = if megabytes < 8 {
+                    b"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m"
+                } else {
+                    self.shared.config.write().maxmemory = megabytes.saturating_mul(1 << 20);
+                    self.shared.apply_config();
+                    b"OK"
+                };
+                if !noreply {
+                    line(out, reply);
+                }
+            }
+            Request::Stats { group, nargs } => super::stats::stats(self.shared, group, nargs, out),
+            Request::Meta(m) => {
+                self.local.cmd_meta += 1;
+                self.meta(&m, out);
+            }
+            Request::Error {
+                msg,
+                noreply,
+                swallow,
+            } => {
+                if !noreply {
+                    line(out, msg.as_bytes());
+                }
+                if swallow > 0 {
+                    return Flow::Swallow(swallow);
+                }
+            }
+            Request::TooLarge {
+                key,
+                unlink,
+                noreply,
+                swallow,
+            } => {
+                self.local.store_too_large += 1;
+                if unlink {
+                    self.delete(key);
+                }
+                if !noreply {
+                    line(out, b"SERVER_ERROR object too large for cache");
+                }
+                return Flow::Swallow(swallow);
+            }
+        }
+        Flow::Next
+    }
+
+    // ---- text protocol -------------------------------------------------
+
+    fn get(&mut self, g: &Get<'_>, out: &mut Vec<u8>) {
+        let touch = g.touch.map(|e| Exp::of(e, self.now));
+        for k in g.keys() {
+            let key = self.shared.engine.key(k);
+            let mut txn = self.lock(&key);
+            self.local.cmd_get += 1;
+            if touch.is_some() {
+                self.local.cmd_touch += 1;
+            }
+            let hit = self.get_one(&mut txn, &key, g.with_cas, touch, out);
+            match (hit, touch.is_some()) {
+                (true, false) => self.local.get_hits += 1,
+                (false, false) => self.local.get_misses += 1,
+                (true, true) => {
+                    self.local.get_hits += 1;
+                    self.local.touch_hits += 1;
+                }
+                (false, true) => {
+                    self.local.get_misses += 1;
+                    self.local.touch_misses += 1;
+                }
+            }
+        }
+        line(out, b"END");
+    }
+
+    /// One key of a `get`/`gets`/`gat`/`gats`: writes its VALUE line.
+    fn get_one(
+        &mut self,
+        txn: &mut Txn<'_>,
+        key: &Key<'_>,
+        with_cas: bool,
+        touch: Option<Exp>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        if touch == Some(Exp::Past) {
+            // gat with a past exptime: memcached returns the item, then it is gone.
+            let hit = self.get_one(txn, key, with_cas, None, out);
+            if hit {
+                txn.remove(key);
+            }
+            return hit;
+        }
+        let now_secs = self.secs();
+        let Some(mut e) = txn.lookup(key, Lookup::Read) else {
+            return false;
+        };
+        let r = e.get();
+        let mut buf = itoa::Buffer::new();
+        let Some(data) = str_bytes(&r, &mut buf) else {
+            return false;
+        };
+        let mc = r.mc();
+        let cas = match (with_cas, mc) {
+            (false, _) => None,
+            (true, Some(m)) => Some(m.cas),
+            (true, None) => Some(self.next_cas()),
+        };
+        reply::value(out, key.bytes, mc.map_or(0, |m| m.flags), data, cas);
+        match mc {
+            Some(m) => {
+                e.set_mc(McMeta {
+                    atime: now_secs,
+                    bits: m.bits | McMeta::FETCHED,
+                    ..m
+                });
+            }
+            None if with_cas => {
+                let meta = McMeta {
+                    cas: cas.unwrap_or(0),
+                    flags: 0,
+                    atime: now_secs,
+                    bits: McMeta::FETCHED,
+                };
+                if let Some(up) = e.get().with_mc(meta) {
+                    txn.put(key, up);
+                }
+            }
+            None => {}
+        }
+        if let Some(t) = touch {
+            // The expiry changed: let the engine's volatile index know.
+            txn.set_expire(key, t.ms());
+        }
+        true
+    }
+
+    fn text_store(&mut self, s: &Store<'_>, out: &mut Vec<u8>) {
+        self.local.cmd_set += 1;
+        let opts = StoreOpts {
+            cas_in: s.cas,
+            ..StoreOpts::default()
+        };
+        let exp = Exp::of(s.exptime, self.now);
+        let r = self.store(s.key, s.op, s.flags, exp, s.data, opts);
+        if s.noreply {
+            return;
+        }
+        let text: &[u8] = match r {
+            Outcome::Stored(_) => b"STORED",
+            Outcome::NotStored => b"NOT_STORED",
+            Outcome::Exists => b"EXISTS",
+            Outcome::NotFound => b"NOT_FOUND",
+            Outcome::NoMemory => E_OOM,
+        };
+        line(out, text);
+    }
+
+    /// memcached's `do_store_item`.
+    fn store(
+        &mut self,
+        kb: &[u8],
+        op: StoreOp,
+        flags: u32,
+        exp: Exp,
+        data: &[u8],
+        opts: StoreOpts,
+    ) -> Outcome {
+        let engine = &self.shared.engine;
+        if engine.evict_until_fits().is_err() {
+            self.local.store_no_memory += 1;
+            if op == StoreOp::Set {
+                self.delete(kb);
+            }
+            return Outcome::NoMemory;
+        }
+        let key = engine.key(kb);
+        let mut txn = self.lock(&key);
+        // (exists at all, its string value's metadata, expiry)
+        // A plain set needs nothing of the old item: skip its lookup (the
+        // store itself finds the slot).
+        let old = if op == StoreOp::Set {
+            None
+        } else {
+            txn.lookup(&key, Lookup::Write)
+        };
+        let old = old.map(|e| {
+            let r = e.get();
+            let is_str = r.object().is_none();
+            (is_str, r.mc(), r.expire_at())
+        });
+        let old_str = old.filter(|o| o.0);
+        let old_cas = old_str.and_then(|o| o.1).map(|m| m.cas);
+        // A stale set keeps the old item's win-token bit.
+        let mut stale: Option<u8> = None;
+        let mut exp = exp;
+        let mut flags = flags;
+        let mut value = data;
+        match op {
+            StoreOp::Set => {}
+            StoreOp::Add => {
+                if old.is_some() {
+                    return Outcome::NotStored;
+                }
+            }
+            StoreOp::Replace => {
+                if old_str.is_none() {
+                    return Outcome::NotStored;
+                }
+            }
+            StoreOp::Append | StoreOp::Prepend => {
+                let Some((_, mc, expire_at)) = old_str else {
+                    return Outcome::NotStored;
+                };
+                if opts.cas_in != 0 && Some(opts.cas_in) != old_cas {
+                    return Outcome::Exists;
+                }
+                flags = mc.map_or(0, |m| m.flags);
+                exp = if expire_at == 0 {
+                    Exp::Never
+                } else {
+                    Exp::At(expire_at)
+                };
+                let mut buf = itoa::Buffer::new();
+                let Some(e) = txn.lookup(&key, Lookup::Peek) else {
+                    return Outcome::NotStored;
+                };
+                let r = e.into_ref();
+                let cur = str_bytes(&r, &mut buf).unwrap_or_default();
+                self.scratch.clear();
+                if op == StoreOp::Append {
+                    self.scratch.extend_from_slice(cur);
+                    self.scratch.extend_from_slice(data);
+                } else {
+                    self.scratch.extend_from_slice(data);
+                    self.scratch.extend_from_slice(cur);
+                }
+                value = &self.scratch;
+            }
+            StoreOp::Cas => match old_str {
+                None => {
+                    self.local.cas_misses += 1;
+                    return Outcome::NotFound;
+                }
+                Some(_) if old_cas == Some(opts.cas_in) => self.local.cas_hits += 1,
+                Some((_, mc, expire_at))
+                    if opts.stale_ok && old_cas.is_some_and(|c| opts.cas_in < c) =>
+                {
+                    self.local.cas_hits += 1;
+                    stale = Some(mc.map_or(0, |m| m.bits & McMeta::TOKEN_SENT));
+                    exp = if expire_at == 0 {
+                        Exp::Never
+                    } else {
+                        Exp::At(expire_at)
+                    };
+                }
+                Some(_) => {
+                    self.local.cas_badval += 1;
+                    return Outcome::Exists;
+                }
+            },
+        }
+        let cas = opts.new_cas.unwrap_or_else(|| self.next_cas());
+        self.local.total_items += 1;
+        if exp == Exp::Past {
+            txn.remove(&key);
+            return Outcome::Stored(cas);
+        }
+        let mut bits = 0;
+        if opts.binary_key {
+            bits |= McMeta::BINARY_KEY;
+        }
+        if let Some(token) = stale {
+            bits |= McMeta::STALE | token;
+        }
+        let mc = McMeta {
+            cas,
+            flags,
+            atime: self.secs(),
+            bits,
+        };
+        let old = txn.set_mc(&key, StrValue::Auto(value), exp.ms(), mc);
+        drop(txn);
+        drop(old);
+        Outcome::Stored(cas)
+    }
+
+    fn delete(&mut self, kb: &[u8]) -> bool {
+        let key = self.shared.engine.key(kb);
+        let old = self.lock(&key).remove(&key);
+        if old.is_some() {
+            self.local.delete_hits += 1;
+        } else {
+            self.local.delete_misses += 1;
+        }
+        old.is_some()
+    }
+
+    fn touch(&mut self, kb: &[u8], exp: Exp) -> bool {
+        let key = self.shared.engine.key(kb);
+        let mut txn = self.lock(&key);
+        let now_secs = self.secs();
+        let Some(mut e) = txn.lookup(&key, Lookup::Write) else {
+            return false;
+        };
+        if e.get().object().is_some() {
+            return false;
+        }
+        // A touch counts as a fetch (meta `h`).
+        if let Some(m) = e.get().mc() {
+            e.set_mc(McMeta {
+                atime: now_secs,
+                bits: m.bits | McMeta::FETCHED,
+                ..m
+            });
+        }
+        if exp == Exp::Past {
+            txn.remove(&key);
+        } else {
+            txn.set_expire(&key, exp.ms());
+        }
+        true
+    }
+
+    /// memcached's `do_add_delta`, plus meta's CAS check, TTL update and
+    /// vivify-on-miss (`N`, `J`).
+    fn arith(
+        &mut self,
+        kb: &[u8],
+        incr: bool,
+        delta: u64,
+        meta: Option<&larder_memcache::MetaFlags<'_>>,
+        ttl: Option<Exp>,
+    ) -> Arith {
+        let key = self.shared.engine.key(kb);
+        let mut txn = self.lock(&key);
+        let now_secs = self.secs();
+        // (the number if any, data length), trailer, expiry; a collection
+        // is invisible: not found, and not replaced by a vivify either.
+        let mut collection = false;
+        let found = txn.lookup(&key, Lookup::Write).and_then(|e| {
+            let r = e.get();
+            let mut buf = itoa::Buffer::new();
+            let Some(b) = str_bytes(&r, &mut buf) else {
+                collection = true;
+                return None;
+            };
+            Some(((num::item_number(b), b.len()), r.mc(), r.expire_at()))
+        });
+        let Some((cur, mc, expire_at)) = found else {
+            if incr {
+                self.local.incr_misses += 1;
+            } else {
+                self.local.decr_misses += 1;
+            }
+            if collection || meta.and_then(|m| m.vivify).is_none() {
+                return Arith::NotFound;
+            }
+            let initial = meta.map_or(0, |m| m.initial);
+            let cas = self.next_cas();
+            let mc = McMeta {
+                cas,
+                flags: 0,
+                atime: now_secs,
+                bits: 0,
+            };
+            // The item gets `N`'s exptime (or `T`'s).
+            let viv = meta.and_then(|m| m.vivify).unwrap_or(0);
+            let exp = ttl.unwrap_or(Exp::of(viv, self.now));
+            if exp == Exp::Past {
+                return Arith::Value(initial, cas, mc, true);
+            }
+            let mut b = itoa::Buffer::new();
+            txn.set_mc(
+                &key,
+                StrValue::Auto(b.format(initial).as_bytes()),
+                exp.ms(),
+                mc,
+            );
+            return Arith::Value(initial, cas, mc, true);
+        };
+        // memcached's order: empty data, then the CAS (0 = none), then the number.
+        if cur.1 == 0 {
+            return Arith::NonNumeric;
+        }
+        if let Some(c) = meta.and_then(|m| m.compare_cas).filter(|&c| c != 0) {
+            if mc.map(|m| m.cas) != Some(c) {
+                return Arith::Exists;
+            }
+        }
+        let (Some(value), old_len) = cur else {
+            return Arith::NonNumeric;
+        };
+        if incr {
+            self.local.incr_hits += 1;
+        } else {
+            self.local.decr_hits += 1;
+        }
+        let new = if incr {
+            value.wrapping_add(delta)
+        } else {
+            value.saturating_sub(delta)
+        };
+        // memcached rewrites in place, space-padded, when the new number is
+        // not longer than the old data; else it makes a new item.
+        self.scratch.clear();
+        self.scratch
+            .extend_from_slice(itoa::Buffer::new().format(new).as_bytes());
+        let in_place = self.scratch.len() <= old_len;
+        if in_place {
+            self.scratch.resize(old_len, b' ');
+        }
+        let cas = self.next_cas();
+        let m = McMeta {
+            cas,
+            flags: mc.map_or(0, |m| m.flags),
+            atime: now_secs,
+            // A new item (the number grew) starts with clear item bits.
+            bits: if in_place {
+                mc.map_or(0, |m| m.bits)
+            } else {
+                0
+            },
+        };
+        let expire_at = match ttl {
+            Some(t) => t.ms(),
+            None => expire_at,
+        };
+        txn.set_mc(&key, StrValue::Auto(&self.scratch), expire_at, m);
+        if ttl == Some(Exp::Past) {
+            txn.remove(&key);
+        }
+        Arith::Value(new, cas, m, false)
+    }
+
+    // ---- meta protocol -------------------------------------------------
+
+    fn meta(&mut self, m: &Meta<'_>, out: &mut Vec<u8>) {
+        match m.cmd {
+            MetaCmd::Noop => line(out, b"MN"),
+            MetaCmd::Get => self.mg(m, out),
+            MetaCmd::Set => self.ms(m, out),
+            MetaCmd::Delete => self.md(m, out),
+            MetaCmd::Arith => self.ma(m, out),
+            MetaCmd::Debug => self.me(m, out),
+        }
+    }
+
+    /// The `O` and `k` return flags, in request order (all a miss echoes).
+    fn echo_flags(m: &Meta<'_>, binary: bool, out: &mut Vec<u8>) {
+        for t in m.flags.tokens() {
+            match t[0] {
+                b'O' => {
+                    out.push(b' ');
+                    out.extend_from_slice(t);
+                }
+                b'k' => flag_key(out, m.key.bytes(), binary),
+                _ => {}
+            }
+        }
+    }
+
+    fn mg(&mut self, m: &Meta<'_>, out: &mut Vec<u8>) {
+        let f = &m.flags;
+        let key = self.shared.engine.key(m.key.bytes());
+        let now = self.now;
+        let now_secs = self.secs();
+        let mut txn = self.lock(&key);
+        let how = if f.no_update {
+            Lookup::ReadNoTouch
+        } else {
+            Lookup::Read
+        };
+        let mut created = false;
+        // None: absent; Some(false): a collection (invisible, never replaced).
+        let found = txn.lookup(&key, how).map(|e| e.get().object().is_none());
+        let mut hit = found == Some(true);
+        if found.is_none() && f.vivify.is_some() {
+            let mc = McMeta {
+                cas: self.next_cas(),
+                flags: 0,
+                atime: now_secs,
+                bits: 0,
+            };
+            txn.set_mc(&key, StrValue::Plain(b""), 0, mc);
+            created = true;
+            hit = true;
+        }
+        let ttl_set = f.ttl.is_some();
+        self.local.cmd_get += 1;
+        if ttl_set {
+            self.local.cmd_touch += 1;
+        }
+        if !hit {
+            if ttl_set {
+                self.local.touch_misses += 1;
+            } else {
+                self.local.get_misses += 1;
+            }
+            if f.quiet {
+                return;
+            }
+            out.extend_from_slice(b"EN");
+            Self::echo_flags(m, m.key.is_binary(), out);
+            out.extend_from_slice(b"\r\n");
+            return;
+        }
+        if ttl_set {
+            self.local.touch_hits += 1;
+        } else {
+            self.local.get_hits += 1;
+        }
+        let Some(mut e) = txn.lookup(&key, Lookup::Peek) else {
+            return;
+        };
+        // A RESP-written string gets its trailer (and a CAS) now.
+        let mut mc = match e.get().mc() {
+            Some(mc) => mc,
+            None => McMeta {
+                cas: self.next_cas(),
+                flags: 0,
+                atime: now_secs,
+                bits: 0,
+            },
+        };
+        let mut expire_at = e.get().expire_at();
+        let mut won = false;
+        let mut buf = itoa::Buffer::new();
+        let r = e.get();
+        let data = str_bytes(&r, &mut buf).unwrap_or_default();
+        if f.value {
+            out.extend_from_slice(b"VA ");
+            uint(out, data.len() as u64);
+        } else {
+            out.extend_from_slice(b"HD");
+        }
+        for t in f.tokens() {
+            match t[0] {
+                b'T' => expire_at = f.ttl.map_or(0, |v| Exp::of(v, now).ms()),
+                b'N' if created => {
+                    expire_at = f.vivify.map_or(0, |v| Exp::of(v, now).ms());
+                    won = true;
+                }
+                b'R' => {
+                    let recache = f.recache.map_or(0, |v| Exp::of(v, now).ms());
+                    if mc.bits & McMeta::TOKEN_SENT == 0
+                        && !created
+                        && expire_at != 0
+                        && expire_at < recache
+                    {
+                        won = true;
+                    }
+                }
+                b's' => flag_num(out, b's', data.len() as u64),
+                b't' => {
+                    if expire_at == 0 {
+                        out.extend_from_slice(b" t-1");
+                    } else {
+                        flag_num(out, b't', expire_at.saturating_sub(now).div_ceil(1000));
+                    }
+                }
+                b'c' => flag_num(out, b'c', mc.cas),
+                b'f' => flag_num(out, b'f', u64::from(mc.flags)),
+                b'l' => flag_num(out, b'l', u64::from(now_secs.saturating_sub(mc.atime))),
+                b'h' => {
+                    let fetched = mc.bits & McMeta::FETCHED != 0;
+                    out.extend_from_slice(if fetched { b" h1" } else { b" h0" });
+                }
+                b'O' => {
+                    out.push(b' ');
+                    out.extend_from_slice(t);
+                }
+                b'k' => flag_key(out, m.key.bytes(), mc.bits & McMeta::BINARY_KEY != 0),
+                _ => {}
+            }
+        }
+        if mc.bits & McMeta::TOKEN_SENT != 0 {
+            out.extend_from_slice(b" Z");
+        }
+        if mc.bits & McMeta::STALE != 0 {
+            out.extend_from_slice(b" X");
+            if mc.bits & McMeta::TOKEN_SENT == 0 {
+                won = true;
+            }
+        }
+        if won {
+            out.extend_from_slice(b" W");
+            mc.bits |= McMeta::TOKEN_SENT;
+        }
+        out.extend_from_slice(b"\r\n");
+        if f.value {
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        }
+        if !f.no_update {
+            mc.bits |= McMeta::FETCHED;
+            mc.atime = now_secs;
+        }
+        if expire_at == 1 {
+            // A past TTL: the item is gone after this read.
+            txn.remove(&key);
+            return;
+        }
+        let rebuilt = if e.get().mc().is_some() {
+            e.set_mc(mc);
+            None
+        } else {
+            e.get().with_mc(mc)
+        };
+        if let Some(up) = rebuilt {
+            txn.put(&key, up);
+        }
+        if expire_at
+            != txn
+                .lookup(&key, Lookup::Peek)
+                .map_or(0, |e| e.get().expire_at())
+        {
+            txn.set_expire(&key, expire_at);
+        }
+    }
+
+    fn ms(&mut self, m: &Meta<'_>, out: &mut Vec<u8>) {
+        let f = &m.flags;
+        self.local.cmd_set += 1;
+        let mut op = match f.mode {
+            b'E' => StoreOp::Add,
+            b'A' => StoreOp::Append,
+            b'P' => StoreOp::Prepend,
+            b'R' => StoreOp::Replace,
+            _ => StoreOp::Set,
+        };
+        if f.compare_cas.is_some() && matches!(op, StoreOp::Set | StoreOp::Replace) {
+            op = StoreOp::Cas;
+        }
+        let opts = StoreOpts {
+            cas_in: f.compare_cas.unwrap_or(0),
+            stale_ok: f.invalidate && op == StoreOp::Cas,
+            new_cas: f.new_cas,
+            binary_key: m.key.is_binary(),
+        };
+        let exp = f.ttl.map_or(Exp::Never, |t| Exp::of(t, self.now));
+        let r = self.store(m.key.bytes(), op, f.client_flags, exp, m.data, opts);
+        let (code, cas): (&[u8], u64) = match r {
+            Outcome::Stored(cas) => (b"HD", cas),
+            Outcome::NotStored => (b"NS", 0),
+            Outcome::Exists => (b"EX", 0),
+            Outcome::NotFound => (b"NF", 0),
+            Outcome::NoMemory => {
+                line(out, E_OOM);
+                return;
+            }
+        };
+        if f.quiet && code == b"HD" {
+            return;
+        }
+        out.extend_from_slice(code);
+        for t in f.tokens() {
+            match t[0] {
+                b'O' => {
+                    out.push(b' ');
+                    out.extend_from_slice(t);
+                }
+                b'k' => flag_key(out, m.key.bytes(), m.key.is_binary()),
+                b'c' => flag_num(out, b'c', cas),
+                _ => {}
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    fn md(&mut self, m: &Meta<'_>, out: &mut Vec<u8>) {
+        let f = &m.flags;
+        let key = self.shared.engine.key(m.key.bytes());
+        let mut txn = self.lock(&key);
+        let found = txn
+            .lookup(&key, Lookup::Write)
+            .filter(|e| e.get().object().is_none())
+            .map(|e| e.get().mc());
+        let code: &[u8] = match found {
+            None => {
+                self.local.delete_misses += 1;
+                b"NF"
+            }
+            Some(mc) if f.compare_cas.is_some() && f.compare_cas != mc.map(|m| m.cas) => b"EX",
+            Some(mc) => {
+                self.local.delete_hits += 1;
+                if f.invalidate {
+                    let mut meta = mc.unwrap_or_default();
+                    meta.bits = (meta.bits | McMeta::STALE) & !McMeta::TOKEN_SENT;
+                    meta.cas = self.next_cas();
+                    if let Some(e) = txn.lookup(&key, Lookup::Peek) {
+                        if let Some(up) = e.get().with_mc(meta) {
+                            txn.put(&key, up);
+                        }
+                    }
+                    if let Some(t) = f.ttl {
+                        let exp = Exp::of(t, self.now);
+                        if exp == Exp::Past {
+                            txn.remove(&key);
+                        } else {
+                            txn.set_expire(&key, exp.ms());
+                        }
+                    }
+                } else {
+                    txn.remove(&key);
+                }
+                b"HD"
+            }
+        };
+        drop(txn);
+        if f.quiet && code == b"HD" {
+            return;
+        }
+        out.extend_from_slice(code);
+        Self::echo_flags(m, m.key.is_binary(), out);
+        out.extend_from_slice(b"\r\n");
+    }
+
+    fn ma(&mut self, m: &Meta<'_>, out: &mut Vec<u8>) {
+        let f = &m.flags;
+        let incr = !matches!(f.mode, b'D' | b'-');
+        let ttl = f.ttl.map(|t| Exp::of(t, self.now));
+        let r = self.arith(m.key.bytes(), incr, f.delta, Some(f), ttl);
+        let (value, cas, mc, created) = match r {
+            Arith::Value(v, c, mc, created) => (v, c, mc, created),
+            Arith::NotFound => {
+                out.extend_from_slice(b"NF");
+                Self::echo_flags(m, m.key.is_binary(), out);
+                out.extend_from_slice(b"\r\n");
+                return;
+            }
+            Arith::NonNumeric => {
+                line(out, E_NON_NUMERIC);
+                return;
+            }
+            Arith::Exists => {
+                out.extend_from_slice(b"EX");
+                Self::echo_flags(m, m.key.is_binary(), out);
+                out.extend_from_slice(b"\r\n");
+                return;
+            }
+        };
+        // Quiet mode hides a successful update, not a vivified item.
+        if f.quiet && !created {
+            return;
+        }
+        let mut buf = itoa::Buffer::new();
+        let digits = buf.format(value).as_bytes();
+        if f.value {
+            out.extend_from_slice(b"VA ");
+            uint(out, digits.len() as u64);
+        } else {
+            out.extend_from_slice(b"HD");
+        }
+        // `t` shows the TTL as the flags before it left it: a vivified
+        // item has none until its `N` (or a `T`) is reached.
+        let mut expire_at = if created {
+            0
+        } else {
+            let key = self.shared.engine.key(m.key.bytes());
+            let mut txn = self.lock(&key);
+            txn.lookup(&key, Lookup::Peek)
+                .map_or(0, |e| e.get().expire_at())
+        };
+        for t in f.tokens() {
+            match t[0] {
+                b'T' if created => expire_at = ttl.map_or(0, Exp::ms),
+                b'N' if created => {
+                    let viv = f.vivify.map_or(Exp::Never, |v| Exp::of(v, self.now));
+                    expire_at = ttl.unwrap_or(viv).ms();
+                }
+                b't' => {
+                    if expire_at == 0 {
+                        out.extend_from_slice(b" t-1");
+                    } else {
+                        flag_num(out, b't', expire_at.saturating_sub(self.now).div_ceil(1000));
+                    }
+                }
+                b'c' => flag_num(out, b'c', cas),
+                b'O' => {
+                    out.push(b' ');
+                    out.extend_from_slice(t);
+                }
+                b'k' => flag_key(
+                    out,
+                    m.key.bytes(),
+                    mc.bits & McMeta::BINARY_KEY != 0 || m.key.is_binary(),
+                ),
+                _ => {}
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        if f.value {
+            out.extend_from_slice(digits);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    fn me(&mut self, m: &Meta<'_>, out: &mut Vec<u8>) {
+        let key = self.shared.engine.key(m.key.bytes());
+        let now = self.now;
+        let now_secs = self.secs();
+        let mut txn = self.lock(&key);
+        let Some(e) = txn.lookup(&key, Lookup::Peek) else {
+            line(out, b"EN");
+            return;
+        };
+        let r = e.get();
+        if r.object().is_some() {
+            line(out, b"EN");
+            return;
+        }
+        let mc = r.mc().unwrap_or_default();
+        out.extend_from_slice(b"ME ");
+        if m.key.is_binary() {
+            larder_memcache::base64::encode(m.key.bytes(), out);
+        } else {
+            out.extend_from_slice(m.key.bytes());
+        }
+        out.extend_from_slice(b" exp=");
+        if r.expire_at() == 0 {
+            out.extend_from_slice(b"-1");
+        } else {
+            uint(out, r.expire_at().saturating_sub(now).div_ceil(1000));
+        }
+        out.extend_from_slice(b" la=");
+        uint(out, u64::from(now_secs.saturating_sub(mc.atime)));
+        out.extend_from_slice(b" cas=");
+        uint(out, mc.cas);
+        out.extend_from_slice(if mc.bits & McMeta::FETCHED != 0 {
+            b" fetch=yes"
+        } else {
+            b" fetch=no"
+        });
+        out.extend_from_slice(b" cls=1 size=");
+        uint(out, r.alloc_size() as u64);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `flush_all`: empties database 0 (memcached's whole cache).
+pub fn flush_db0(shared: &Shared) {
+    // Entries are freed after the locks are released.
+    let taken: Vec<Entry> = shared.engine.lock_all(0).take_db(0);
+    drop(taken);
+}

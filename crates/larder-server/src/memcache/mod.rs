@@ -1,0 +1,210 @@
+//! The memcached front end: its own port (`memcache-port`, default 11211),
+//! the same engine, memory limit and eviction policy as RESP.
+//!
+//! - [`conn`]: one connection's read–parse–run–reply loop (one write per
+//!   batch of pipelined requests, data blocks refused by the parser skipped
+//!   across reads);
+//! - [`exec`]: the commands against the engine (text and meta);
+//! - [`stats`]: `stats`, `stats settings|items|slabs|reset`.
+//!
+//! Keyspace mapping: memcached items are the string values of database 0.
+//! An item stored by a memcached client keeps memcached's metadata (client
+//! flags, CAS, last access, meta item bits) in a 17-byte trailer of its
+//! entry (`larder_engine::McMeta`); strings written over RESP have none and
+//! read as flags 0, and get a CAS the first time a memcached command needs
+//! one. Any RESP write drops the trailer, so it resets the flags and changes
+//! the CAS. Keys holding other types (lists, hashes...) are invisible to
+//! memcached reads; `set` overwrites them, `add` refuses them, `delete`
+//! deletes them.
+//!
+//! State here is small: the CAS counter, a pending delayed `flush_all`
+//! deadline, and the counters `stats` reports, which connections gather
+//! locally and add in once per batch (no shared write per command).
+
+pub mod conn;
+pub mod exec;
+pub mod stats;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::shared::Shared;
+
+/// Defines the memcached counters once: a per-connection batch of plain
+/// integers and the shared atomics they are added into.
+macro_rules! counters {
+    ($($name:ident),* $(,)?) => {
+        /// Counters a connection gathers during a batch.
+        #[derive(Default, Clone, Copy)]
+        pub struct Local {
+            $(pub $name: u64,)*
+        }
+
+        /// Server-wide memcached counters (`stats`).
+        #[derive(Default)]
+        pub struct Counters {
+            $(pub $name: AtomicU64,)*
+        }
+
+        impl Counters {
+            /// Adds a connection's batch in.
+            pub fn add(&self, l: &Local) {
+                $(if l.$name != 0 {
+                    self.$name.fetch_add(l.$name, Relaxed);
+                })*
+            }
+
+            /// `stats reset`.
+            pub fn reset(&self) {
+                $(self.$name.store(0, Relaxed);)*
+            }
+        }
+    };
+}
+
+counters!(
+    cmd_get,
+    cmd_set,
+    cmd_flush,
+    cmd_touch,
+    cmd_meta,
+    get_hits,
+    get_misses,
+    get_expired,
+    get_flushed,
+    delete_misses,
+    delete_hits,
+    incr_misses,
+    incr_hits,
+    decr_misses,
+    decr_hits,
+    cas_misses,
+    cas_hits,
+    cas_badval,
+    touch_hits,
+    touch_misses,
+    store_too_large,
+    store_no_memory,
+    bytes_read,
+    bytes_written,
+    total_items,
+    total_connections,
+    rejected_connections,
+);
+
+/// memcached state shared by its connections (`Shared::memcache`).
+#[derive(Default)]
+pub struct McState {
+    pub counters: Counters,
+    pub curr_connections: AtomicU64,
+    /// The last CAS handed out.
+    cas: AtomicU64,
+    /// A delayed `flush_all`: Unix ms when it takes effect; 0 = none.
+    flush_at: AtomicU64,
+    /// `memcache-max-item-size`, mirrored by `Shared::apply_config`.
+    pub item_max: AtomicU64,
+}
+
+impl McState {
+    /// A fresh CAS unique.
+    pub fn next_cas(&self) -> u64 {
+        self.cas.fetch_add(1, Relaxed) + 1
+    }
+
+    /// Schedules (`at` > 0) a flush of database 0.
+    pub fn schedule_flush(&self, at: u64) {
+        self.flush_at.store(at, Relaxed);
+    }
+
+    /// Runs a delayed `flush_all` whose time has come.
+    pub fn run_due_flush(&self, shared: &Shared, now_ms: u64) {
+        let at = self.flush_at.load(Relaxed);
+        if at != 0
+            && now_ms >= at
+            && self
+                .flush_at
+                .compare_exchange(at, 0, Relaxed, Relaxed)
+                .is_ok()
+        {
+            exec::flush_db0(shared);
+        }
+    }
+}
+
+/// Binds the memcached listeners on the `bind` addresses. `Ok(empty)` when
+/// disabled (port 0), or when the default port is busy (a warning: an
+/// explicitly configured port that cannot be bound is an error).
+pub fn bind(config: &crate::Config) -> std::io::Result<Vec<TcpListener>> {
+    let (port, explicit) = match config.memcache_port {
+        Some(0) => return Ok(Vec::new()),
+        Some(p) => (p, true),
+        None => (crate::config::DEFAULT_MEMCACHE_PORT, false),
+    };
+    let mut out = Vec::new();
+    for b in &config.bind {
+        let (optional, host) = match b.strip_prefix('-') {
+            Some(h) => (true, h),
+            None => (false, b.as_str()),
+        };
+        let ip: std::net::IpAddr = match host {
+            "*" => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            h => match h.parse() {
+                Ok(ip) => ip,
+                Err(_) => continue,
+            },
+        };
+        match crate::server::bind_tcp(SocketAddr::new(ip, port), config.tcp_backlog) {
+            Ok(l) => out.push(l),
+            Err(_) if optional => {}
+            Err(e) if explicit => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("could not bind memcache port {host}:{port}: {e}"),
+                ))
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "memcache port {host}:{port} unavailable ({e}); memcached protocol off"
+                );
+                return Ok(Vec::new());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Accepts memcached clients until the server stops.
+pub async fn accept(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let mc = &shared.memcache;
+        mc.counters.total_connections.fetch_add(1, Relaxed);
+        let max = shared.config.read().maxclients as u64;
+        if mc.curr_connections.load(Relaxed) >= max {
+            mc.counters.rejected_connections.fetch_add(1, Relaxed);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(conn::serve(shared.clone(), stream));
+    }
+}
+
+/// Four times a second: a delayed `flush_all` that came due.
+pub async fn cron(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let s = shared.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            s.memcache
+                .run_due_flush(&s, larder_engine::access::now_ms())
+        })
+        .await;
+    }
+}

@@ -1,0 +1,959 @@
+//! The append-only file, in Redis 7's multi-part layout.
+//!
+//! ```text
+//!   <dir>/<appenddirname>/
+//!       appendonly.aof.manifest         which files, in which order (aof_manifest.rs)
+//!       appendonly.aof.<n>.base.rdb     the keyspace at the last rewrite (RDB preamble;
+//!                                       .base.aof, as commands, with aof-use-rdb-preamble no)
+//!       appendonly.aof.<m>.incr.aof     every write since, as RESP commands
+//! ```
+//!
+//! **Writing.** Commands reach the shared feed (`propagate.rs`) in execution
+//! order; one writer thread drains it into the current INCR file and applies
+//! `appendfsync`: `always` fsyncs after each drained batch and only then
+//! publishes the synced offset that `always` clients wait for before their
+//! replies go out — every client whose writes landed in that batch is
+//! released by the same fsync (group commit); `everysec` fsyncs at most once
+//! a second (a kill -9 loses nothing that was written; a power loss at most
+//! about a second of writes, two in Redis's worst case); `no` leaves it to
+//! the OS. The writer sleeps on the feed's condvar when there is nothing to
+//! do, and is woken only then, so a busy server pays no wake-up per command.
+//!
+//! **Rewriting** (BGREWRITEAOF, the `auto-aof-rewrite-*` trigger, enabling
+//! AOF at runtime, the first start): a new INCR file is created and listed in
+//! the manifest; then, at one instant with every shard locked, the feed's
+//! unwritten bytes are handed to the writer as the old file's tail and the
+//! writer switches to the new file, so every write before the instant is in
+//! the old INCR files and every write after in the new one — none lost, none
+//! twice. The keyspace as of that instant becomes the new BASE (an RDB with
+//! the `aof-base` AUX field, or RESTORE commands when the preamble is off),
+//! written to a temp file, fsynced, renamed; then the manifest names the new
+//! BASE and the new INCR only, and the old files are deleted. Until a
+//! point-in-time snapshot that releases the locks is available, the keyspace
+//! is serialized while the shards stay locked (writes wait for the base).
+//!
+//! **Loading** at startup (AOF wins over RDB when `appendonly yes`, as in
+//! Redis): the BASE (via the RDB loader, or as commands), then each INCR file
+//! in manifest order, each command run through the normal dispatcher by a
+//! fake client with lazy expiry off. A torn last command in the last file is
+//! cut off (the file truncated at the last complete command, or before an
+//! unfinished MULTI) when `aof-load-truncated yes`, and refused otherwise;
+//! anything malformed elsewhere stops the server with the file and offset.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use larder_engine::rdb::{self, RdbOptions};
+use larder_resp::Args;
+use parking_lot::Mutex;
+
+use super::aof_manifest::{sync_dir, AofFile, Manifest};
+use crate::client::Client;
+use crate::command::{flags, Command, Ctx};
+use crate::config::Config;
+use crate::error::{CmdError, CmdResult};
+use crate::shared::Shared;
+
+const FSYNC_NO: u8 = 0;
+const FSYNC_EVERYSEC: u8 = 1;
+const FSYNC_ALWAYS: u8 = 2;
+
+/// The AOF's state in `Shared`: the running writer, if any, and the INFO
+/// persistence counters.
+pub struct AofState {
+    run: Mutex<Option<Arc<Aof>>>,
+    /// Held for the whole of a rewrite (one at a time).
+    rewriting: Mutex<()>,
+    /// Startup loading is over: CONFIG SET appendonly may start or stop it.
+    ready: AtomicBool,
+    fsync: AtomicU8,
+    no_fsync_on_rewrite: AtomicBool,
+    timestamps: AtomicBool,
+    pub rewrite_in_progress: AtomicBool,
+    pub rewrite_scheduled: AtomicBool,
+    rewrite_started: Mutex<Option<Instant>>,
+    pub last_rewrite_time_sec: AtomicI64,
+    pub last_bgrewrite_ok: AtomicBool,
+    pub rewrites: AtomicU64,
+    pub last_write_ok: AtomicBool,
+    pub base_size: AtomicU64,
+    pub current_size: AtomicU64,
+    pub delayed_fsync: AtomicU64,
+    /// The server, for the threads a command or the cron starts.
+    me: std::sync::OnceLock<std::sync::Weak<Shared>>,
+}
+
+impl Default for AofState {
+    fn default() -> Self {
+        AofState {
+            run: Mutex::new(None),
+            rewriting: Mutex::new(()),
+            ready: AtomicBool::new(false),
+            fsync: AtomicU8::new(FSYNC_EVERYSEC),
+            no_fsync_on_rewrite: AtomicBool::new(false),
+            timestamps: AtomicBool::new(false),
+            rewrite_in_progress: AtomicBool::new(false),
+            rewrite_scheduled: AtomicBool::new(false),
+            rewrite_started: Mutex::new(None),
+            last_rewrite_time_sec: AtomicI64::new(-1),
+            last_bgrewrite_ok: AtomicBool::new(true),
+            rewrites: AtomicU64::new(0),
+            last_write_ok: AtomicBool::new(true),
+            base_size: AtomicU64::new(0),
+            current_size: AtomicU64::new(0),
+            delayed_fsync: AtomicU64::new(0),
+            me: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl AofState {
+    pub fn enabled(&self) -> bool {
+        self.run.lock().is_some()
+    }
+
+    /// Seconds the running rewrite has taken, or -1.
+    pub fn current_rewrite_time_sec(&self) -> i64 {
+        self.rewrite_started
+            .lock()
+            .map_or(-1, |t| t.elapsed().as_secs() as i64)
+    }
+}
+
+/// A running AOF: its directory, manifest and writer thread.
+struct Aof {
+    dir: PathBuf,
+    /// `appendfilename`: the prefix of every file and of the manifest.
+    prefix: String,
+    manifest: Mutex<Manifest>,
+    /// A file switch for the writer (see the module comment).
+    switch: Mutex<Option<Switch>>,
+    stop: AtomicBool,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+struct Switch {
+    /// Feed bytes from before the switch instant: the old file's tail.
+    tail: Vec<u8>,
+    file: File,
+}
+
+impl Aof {
+    fn manifest_name(&self) -> String {
+        format!("{}.manifest", self.prefix)
+    }
+}
+
+/// INFO persistence's aof_* fields, in Redis's order.
+pub fn info_fields(shared: &Shared, s: &mut String) {
+    use std::fmt::Write as _;
+    let st = &shared.aof;
+    let on = shared.config.read().appendonly;
+    let _ = write!(
+        s,
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\n\
+         aof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\n\
+         aof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:0\r\n\
+         aof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n\
+         module_fork_last_cow_size:0\r\n",
+        u8::from(on),
+        u8::from(st.rewrite_in_progress.load(Relaxed)),
+        u8::from(st.rewrite_scheduled.load(Relaxed)),
+        st.last_rewrite_time_sec.load(Relaxed),
+        st.current_rewrite_time_sec(),
+        ok_err(st.last_bgrewrite_ok.load(Relaxed)),
+        st.rewrites.load(Relaxed),
+        ok_err(st.last_write_ok.load(Relaxed)),
+    );
+    if on {
+        let feed = shared.propagate.feed.lock();
+        let _ = write!(
+            s,
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:0\r\n\
+             aof_buffer_length:{}\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:{}\r\n",
+            st.current_size.load(Relaxed),
+            st.base_size.load(Relaxed),
+            feed.buf.len(),
+            st.delayed_fsync.load(Relaxed),
+        );
+    }
+}
+
+fn ok_err(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "err"
+    }
+}
+
+/// Mirrors the AOF directives (called by `Shared::apply_config`); after
+/// startup, turns the AOF on or off when `appendonly` changed.
+pub fn apply_config(shared: &Shared, c: &Config) {
+    let st = &shared.aof;
+    let fsync = match c.appendfsync.as_str() {
+        "always" => FSYNC_ALWAYS,
+        "no" => FSYNC_NO,
+        _ => FSYNC_EVERYSEC,
+    };
+    st.fsync.store(fsync, Relaxed);
+    st.no_fsync_on_rewrite
+        .store(c.no_appendfsync_on_rewrite, Relaxed);
+    st.timestamps.store(c.aof_timestamp_enabled, Relaxed);
+    shared
+        .propagate
+        .feed
+        .sync_always
+        .store(fsync == FSYNC_ALWAYS, Relaxed);
+    if st.ready.load(Relaxed) && c.appendonly != st.enabled() {
+        st.rewrite_scheduled.store(true, Relaxed);
+    }
+}
+
+/// Where the AOF lives, from the config.
+fn paths(c: &Config) -> (PathBuf, String) {
+    (c.dir.join(&c.appenddirname), c.appendfilename.clone())
+}
+
+fn io_err(msg: String) -> io::Error {
+    io::Error::other(msg)
+}
+
+/// Startup: with `appendonly yes`, loads the AOF (creating it, with a first
+/// base, when there is none) and starts the writer. Call before serving.
+pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
+    let _ = shared.aof.me.set(Arc::downgrade(shared));
+    let (on, dir, prefix, truncated_ok) = {
+        let c = shared.config.read();
+        let (dir, prefix) = paths(&c);
+        (c.appendonly, dir, prefix, c.aof_load_truncated)
+    };
+    let result = if on {
+        open_at_start(shared, &dir, &prefix, truncated_ok)
+    } else {
+        Ok(())
+    };
+    shared.aof.ready.store(true, Relaxed);
+    result
+}
+
+fn open_at_start(
+    shared: &Arc<Shared>,
+    dir: &Path,
+    prefix: &str,
+    truncated_ok: bool,
+) -> io::Result<()> {
+    let manifest_path = dir.join(format!("{prefix}.manifest"));
+    let manifest =
+        match std::fs::read(&manifest_path) {
+            Ok(text) => Some(Manifest::parse(&text).map_err(|e| {
+                io_err(format!("Bad AOF manifest {}: {e}", manifest_path.display()))
+            })?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(io_err(format!(
+                    "Can't read {}: {e}",
+                    manifest_path.display()
+                )))
+            }
+        };
+    let Some(mut manifest) = manifest else {
+        // No AOF yet: a first base of the (empty) keyspace and INCR 1.
+        std::fs::create_dir_all(dir)?;
+        let aof = Arc::new(Aof {
+            dir: dir.to_path_buf(),
+            prefix: prefix.to_string(),
+            manifest: Mutex::new(Manifest::default()),
+            switch: Mutex::new(None),
+            stop: AtomicBool::new(false),
+            thread: Mutex::new(None),
+        });
+        return rewrite_with(shared, &aof, Enable::Fresh).map_err(io_err);
+    };
+    let started = Instant::now();
+    let loaded = load(shared, dir, &manifest, truncated_ok).map_err(io_err)?;
+    tracing::info!(
+        "DB loaded from append only file: {:.3} seconds ({} commands)",
+        started.elapsed().as_secs_f64(),
+        loaded
+    );
+    // Append to the last INCR file, or to a new one if there is none.
+    let (file, created) = match manifest.incrs.last() {
+        Some(last) => (open_append(&dir.join(&last.name))?, false),
+        None => {
+            let seq = manifest.next_incr_seq();
+            let name = incr_name(prefix, seq);
+            let f = open_append(&dir.join(&name))?;
+            manifest.incrs.push(AofFile { name, seq });
+            (f, true)
+        }
+    };
+    if created {
+        manifest.persist(dir, &format!("{prefix}.manifest"))?;
+    }
+    let aof = Arc::new(Aof {
+        dir: dir.to_path_buf(),
+        prefix: prefix.to_string(),
+        manifest: Mutex::new(manifest),
+        switch: Mutex::new(None),
+        stop: AtomicBool::new(false),
+        thread: Mutex::new(None),
+    });
+    update_sizes(shared, &aof);
+    launch(shared, aof, file);
+    shared.engine.events.writes.set_on(true);
+    Ok(())
+}
+
+fn incr_name(prefix: &str, seq: u64) -> String {
+    format!("{prefix}.{seq}.incr.aof")
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Recomputes aof_base_size and aof_current_size from the files.
+fn update_sizes(shared: &Shared, aof: &Aof) {
+    let m = aof.manifest.lock();
+    let size = |f: &AofFile| {
+        std::fs::metadata(aof.dir.join(&f.name))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    let base = m.base.as_ref().map_or(0, size);
+    let incr: u64 = m.incrs.iter().map(size).sum();
+    shared.aof.base_size.store(base, Relaxed);
+    shared.aof.current_size.store(base + incr, Relaxed);
+}
+
+/// Starts the writer thread on `file` and registers the running AOF.
+fn launch(shared: &Arc<Shared>, aof: Arc<Aof>, file: File) {
+    let (s, a) = (shared.clone(), aof.clone());
+    let t = std::thread::Builder::new()
+        .name("aof-writer".into())
+        .spawn(move || writer(&s, &a, file))
+        .expect("spawn the AOF writer thread");
+    *aof.thread.lock() = Some(t);
+    *shared.aof.run.lock() = Some(aof);
+    let feed = &shared.propagate.feed;
+    let offset = feed.lock().offset;
+    feed.reset_synced(offset);
+}
+
+/// Stops the writer after it has written and fsynced everything queued
+/// (SHUTDOWN, CONFIG SET appendonly no).
+pub fn stop(shared: &Shared) {
+    shared.engine.events.writes.set_on(false);
+    let Some(aof) = shared.aof.run.lock().take() else {
+        return;
+    };
+    aof.stop.store(true, Relaxed);
+    shared.propagate.feed.kick();
+    let thread = aof.thread.lock().take();
+    if let Some(t) = thread {
+        let _ = t.join();
+    }
+}
+
+/// The writer thread (see the module comment).
+fn writer(shared: &Shared, aof: &Aof, mut file: File) {
+    let feed = &shared.propagate.feed;
+    let st = &shared.aof;
+    let mut chunk: Vec<u8> = Vec::new();
+    let mut last_fsync = Instant::now();
+    let mut unsynced = false;
+    let mut last_ts = 0;
+    loop {
+        let (switch, end, stopping) = {
+            let mut g = feed.lock();
+            let stopping = aof.stop.load(Relaxed);
+            if !stopping && aof.switch.lock().is_none() {
+                let wait = Duration::from_secs(1).saturating_sub(last_fsync.elapsed());
+                feed.wait_for_data(&mut g, wait.max(Duration::from_millis(1)));
+            }
+            let switch = aof.switch.lock().take();
+            std::mem::swap(&mut g.buf, &mut chunk);
+            (switch, g.offset, stopping)
+        };
+        let policy = st.fsync.load(Relaxed);
+        let skip_fsync =
+            st.no_fsync_on_rewrite.load(Relaxed) && st.rewrite_in_progress.load(Relaxed);
+        if let Some(sw) = switch {
+            // The old file gets the bytes from before the switch, durably.
+            write_retrying(st, &mut file, &sw.tail, &aof.stop);
+            let _ = file.sync_data();
+            file = sw.file;
+            unsynced = false;
+        }
+        if !chunk.is_empty() {
+            if st.timestamps.load(Relaxed) {
+                let now = crate::shared::unix_secs();
+                if now != last_ts {
+                    last_ts = now;
+                    let _ = file.write_all(format!("#TS:{now}\r\n").as_bytes());
+                }
+            }
+            write_retrying(st, &mut file, &chunk, &aof.stop);
+            st.current_size.fetch_add(chunk.len() as u64, Relaxed);
+            chunk.clear();
+            unsynced = true;
+        }
+        let due = match policy {
+            FSYNC_ALWAYS => unsynced,
+            FSYNC_EVERYSEC => unsynced && last_fsync.elapsed() >= Duration::from_secs(1),
+            _ => false,
+        };
+        if (due && !skip_fsync) || (stopping && unsynced) {
+            if file.sync_data().is_err() {
+                st.last_write_ok.store(false, Relaxed);
+            }
+            last_fsync = Instant::now();
+            unsynced = false;
+        }
+        if !unsynced || policy != FSYNC_ALWAYS || skip_fsync {
+            feed.set_synced(end);
+        }
+        if stopping && feed.lock().buf.is_empty() {
+            // Release any `always` client still waiting.
+            feed.set_synced(u64::MAX);
+            return;
+        }
+    }
+}
+
+/// Writes `buf`, retrying each second while the disk refuses (Redis keeps
+/// the data and retries too; aof_last_write_status says err meanwhile).
+fn write_retrying(st: &AofState, file: &mut File, buf: &[u8], stop: &AtomicBool) {
+    loop {
+        match file.write_all(buf) {
+            Ok(()) => {
+                st.last_write_ok.store(true, Relaxed);
+                return;
+            }
+            Err(e) => {
+                if st.last_write_ok.swap(false, Relaxed) {
+                    tracing::warn!("Error writing to the AOF file: {e}");
+                }
+                if stop.load(Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Why a rewrite runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Enable {
+    /// BGREWRITEAOF or the automatic trigger, on a running AOF.
+    No,
+    /// CONFIG SET appendonly yes: propagation starts at the switch instant.
+    Runtime,
+    /// First start without an AOF: base and INCR get sequence 1.
+    Fresh,
+}
+
+/// Rewrites the running AOF, or creates one (`enable`).
+fn rewrite_with(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result<(), String> {
+    let st = &shared.aof;
+    let _one = st.rewriting.lock();
+    st.rewrite_in_progress.store(true, Relaxed);
+    *st.rewrite_started.lock() = Some(Instant::now());
+    let started = Instant::now();
+    let r = rewrite_inner(shared, aof, enable);
+    st.rewrite_in_progress.store(false, Relaxed);
+    *st.rewrite_started.lock() = None;
+    st.last_rewrite_time_sec
+        .store(started.elapsed().as_secs() as i64, Relaxed);
+    st.last_bgrewrite_ok.store(r.is_ok(), Relaxed);
+    match &r {
+        Ok(()) => {
+            st.rewrites.fetch_add(1, Relaxed);
+            tracing::info!("Background AOF rewrite finished successfully");
+        }
+        Err(e) => tracing::warn!("Background AOF rewrite failed: {e}"),
+    }
+    r
+}
+
+fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result<(), String> {
+    let rdb_base = shared.config.read().aof_use_rdb_preamble;
+    let compress = true;
+    let dir = &aof.dir;
+    let e = |what: &str, err: io::Error| format!("{what}: {err}");
+    // 1. A new INCR file, listed before anything is written to it.
+    let (incr_seq, base_seq) = {
+        let m = aof.manifest.lock();
+        let incr = if enable == Enable::Fresh {
+            1
+        } else {
+            m.next_incr_seq()
+        };
+        let base = if enable == Enable::Fresh {
+            1
+        } else {
+            m.next_base_seq()
+        };
+        (incr, base)
+    };
+    let incr = AofFile {
+        name: incr_name(&aof.prefix, incr_seq),
+        seq: incr_seq,
+    };
+    let new_file =
+        open_append(&dir.join(&incr.name)).map_err(|x| e("Can't open the new INCR file", x))?;
+    if enable != Enable::Fresh {
+        let mut m = aof.manifest.lock();
+        m.incrs.push(incr.clone());
+        m.persist(dir, &aof.manifest_name())
+            .map_err(|x| e("Can't persist the AOF manifest", x))?;
+    }
+    // 2. The switch instant, and the base as of it.
+    let ext = if rdb_base { "rdb" } else { "aof" };
+    let base = AofFile {
+        name: format!("{}.{base_seq}.base.{ext}", aof.prefix),
+        seq: base_seq,
+    };
+    let tmp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let mut out = std::io::BufWriter::with_capacity(
+        1 << 20,
+        File::create(&tmp).map_err(|x| e("Can't create the temp base", x))?,
+    );
+    let opts = RdbOptions {
+        compress,
+        aof_base: true,
+        policy: shared.engine.config.policy(),
+        lfu_decay_time: shared.engine.config.lfu_decay_time(),
+        list_fill: shared.config.read().limits.list_max_listpack_size,
+        used_mem: shared.engine.used_memory() as u64,
+        ..RdbOptions::default()
+    };
+    // Runs at the instant, with every shard locked.
+    let switch = {
+        let (shared, aof) = (shared.clone(), aof.clone());
+        move || {
+            let feed = &shared.propagate.feed;
+            let mut g = feed.lock();
+            let tail = std::mem::take(&mut g.buf);
+            g.db = None;
+            if enable == Enable::No {
+                *aof.switch.lock() = Some(Switch {
+                    tail,
+                    file: new_file,
+                });
+                feed.kick();
+            } else {
+                drop(g);
+                launch(&shared, aof, new_file);
+                shared.engine.events.writes.set_on(true);
+            }
+        }
+    };
+    let engine = &shared.engine;
+    let file = if rdb_base {
+        // The fork-less snapshot: writers go on while the base is written.
+        engine
+            .begin_snapshot(out, opts, switch)
+            .map_err(io::Error::other)
+            .and_then(|snap| snap.finish(engine))
+            .and_then(|(out, _)| out.into_inner().map_err(|e| e.into_error()))
+    } else {
+        // Commands: serialized with every shard locked.
+        let mut txn = engine.lock_all(0);
+        switch();
+        write_base(&mut txn, &mut out, &opts)
+            .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
+    }
+    .map_err(|x| e("Can't write the base", x))?;
+    file.sync_all().map_err(|x| e("Can't fsync the base", x))?;
+    drop(file);
+    std::fs::rename(&tmp, dir.join(&base.name)).map_err(|x| e("Can't rename the base", x))?;
+    // 3. The manifest names the new base and INCR only; the rest goes.
+    let old = {
+        let mut m = aof.manifest.lock();
+        let mut old: Vec<AofFile> = m.history.drain(..).collect();
+        old.extend(m.base.take());
+        old.extend(m.incrs.drain(..).filter(|f| f.seq != incr.seq));
+        m.base = Some(base);
+        m.incrs = vec![incr];
+        m.persist(dir, &aof.manifest_name())
+            .map_err(|x| e("Can't persist the AOF manifest", x))?;
+        old
+    };
+    for f in old {
+        let _ = std::fs::remove_file(dir.join(&f.name));
+    }
+    let _ = sync_dir(dir);
+    update_sizes(shared, aof);
+    Ok(())
+}
+
+/// Writes every database of the locked keyspace as an AOF base of
+/// commands: RESTORE ... ABSTTL, which any Redis loads (the payload is
+/// DUMP's, so one encoder covers every type).
+fn write_base(
+    txn: &mut larder_engine::Txn<'_>,
+    out: &mut impl Write,
+    opts: &RdbOptions,
+) -> io::Result<()> {
+    let engine = txn.engine();
+    let mut buf = Vec::with_capacity(128 * 1024);
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let mut itoa = itoa::Buffer::new();
+    let mut payload = Vec::new();
+    for db in 0..engine.databases() {
+        txn.db = db;
+        keys.clear();
+        txn.keys(|k| keys.push(k.to_vec()));
+        if keys.is_empty() {
+            continue;
+        }
+        crate::propagate::encode(&mut buf, [&b"SELECT"[..], itoa.format(db).as_bytes()]);
+        for k in &keys {
+            let key = engine.key(k);
+            let Some(e) = txn.get_ref(&key) else { continue };
+            payload.clear();
+            rdb::write::dump_payload(&mut payload, e, opts.compress, opts.list_fill);
+            let ttl = itoa.format(e.expire_at()).as_bytes().to_vec();
+            crate::propagate::encode(&mut buf, [&b"RESTORE"[..], k, &ttl, &payload, b"ABSTTL"]);
+            if buf.len() >= 64 * 1024 {
+                out.write_all(&buf)?;
+                buf.clear();
+            }
+        }
+    }
+    out.write_all(&buf)?;
+    out.flush()
+}
+
+/// Loads the files of `m` into the keyspace. Returns the commands run.
+fn load(shared: &Shared, dir: &Path, m: &Manifest, truncated_ok: bool) -> Result<u64, String> {
+    let engine = &shared.engine;
+    engine.events.writes.set_loading(true);
+    let handle = shared
+        .clients
+        .register("aof-loader".into(), String::new(), false);
+    let mut client = Client::new(handle, true);
+    let r = (|| {
+        let mut cmds = 0;
+        if let Some(b) = &m.base {
+            let path = dir.join(&b.name);
+            if b.name.ends_with(".rdb") {
+                load_rdb_base(shared, &path, &b.name)?;
+            } else {
+                let last = m.incrs.is_empty();
+                cmds += load_commands(shared, &mut client, &path, &b.name, last, truncated_ok)?;
+            }
+        }
+        for (i, f) in m.incrs.iter().enumerate() {
+            let last = i + 1 == m.incrs.len();
+            cmds += load_commands(
+                shared,
+                &mut client,
+                &dir.join(&f.name),
+                &f.name,
+                last,
+                truncated_ok,
+            )?;
+        }
+        Ok(cmds)
+    })();
+    crate::commands::multi::discard_all(shared, &mut client);
+    shared.clients.unregister(client.id);
+    engine.events.writes.set_loading(false);
+    // Loading is not traffic: clear what the fake client's commands counted.
+    for s in &shared.commands.stats {
+        s.reset();
+    }
+    shared.stats.total_commands_processed.store(0, Relaxed);
+    r
+}
+
+fn load_rdb_base(shared: &Shared, path: &Path, name: &str) -> Result<(), String> {
+    let f = File::open(path).map_err(|e| format!("Can't open the AOF base {name}: {e}"))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let opts = rdb::LoadOptions {
+        checksum: true,
+        now_ms: 0,
+    };
+    rdb::load(
+        &shared.engine,
+        std::io::BufReader::with_capacity(1 << 20, f),
+        len,
+        &opts,
+    )
+    .map(|_| ())
+    .map_err(|e| format!("Bad file format reading the append only file {name}: {e}"))
+}
+
+/// How a command failed to parse.
+enum Parse {
+    /// The file ends inside it.
+    Truncated,
+    /// Not the AOF's format.
+    Bad,
+}
+
+/// Parses one `*N\r\n$len\r\n...` command at `pos` into `ranges`; returns
+/// the position after it.
+fn parse_command(
+    data: &[u8],
+    pos: usize,
+    ranges: &mut Vec<(usize, usize)>,
+) -> Result<usize, Parse> {
+    fn line(data: &[u8], pos: usize, tag: u8) -> Result<(i64, usize), Parse> {
+        match data.get(pos) {
+            None => return Err(Parse::Truncated),
+            Some(&c) if c != tag => return Err(Parse::Bad),
+            _ => {}
+        }
+        let rest = &data[pos + 1..];
+        let Some(nl) = rest.iter().take(32).position(|&b| b == b'\n') else {
+            return Err(if rest.len() < 32 {
+                Parse::Truncated
+            } else {
+                Parse::Bad
+            });
+        };
+        let digits = rest[..nl].strip_suffix(b"\r").ok_or(Parse::Bad)?;
+        let n = larder_resp::string2ll(digits).ok_or(Parse::Bad)?;
+        Ok((n, pos + 1 + nl + 1))
+    }
+    ranges.clear();
+    let (argc, mut at) = line(data, pos, b'*')?;
+    if argc < 1 {
+        return Err(Parse::Bad);
+    }
+    for _ in 0..argc {
+        let (len, next) = line(data, at, b'$')?;
+        let len = usize::try_from(len).map_err(|_| Parse::Bad)?;
+        let end = next.checked_add(len).ok_or(Parse::Bad)?;
+        if data.len() < end + 2 {
+            return Err(Parse::Truncated);
+        }
+        if &data[end..end + 2] != b"\r\n" {
+            return Err(Parse::Bad);
+        }
+        ranges.push((next, end));
+        at = end + 2;
+    }
+    Ok(at)
+}
+
+/// Runs the commands of one AOF file (loadSingleAppendOnlyFile).
+fn load_commands(
+    shared: &Shared,
+    client: &mut Client,
+    path: &Path,
+    name: &str,
+    last: bool,
+    truncated_ok: bool,
+) -> Result<u64, String> {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(format!("The AOF file {name} doesn't exist"))
+        }
+        Err(e) => return Err(format!("Can't open the append-only file {name}: {e}")),
+    };
+    let mut ranges = Vec::new();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let mut cmds = 0;
+    // Where a MULTI began that has not seen its EXEC yet.
+    let mut multi_at: Option<usize> = None;
+    let torn = loop {
+        if pos == data.len() {
+            break multi_at;
+        }
+        if data[pos] == b'#' {
+            // An annotation (#TS:...): skipped to the end of its line.
+            match data[pos..].iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    pos += nl + 1;
+                    continue;
+                }
+                None => break Some(pos),
+            }
+        }
+        let next = match parse_command(&data, pos, &mut ranges) {
+            Ok(n) => n,
+            Err(Parse::Truncated) => break Some(multi_at.unwrap_or(pos)),
+            Err(Parse::Bad) => {
+                return Err(format!(
+                    "Bad file format reading the append only file {name} at offset {pos}: \
+                     make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
+                ))
+            }
+        };
+        let args = Args::from_parts(&data, &ranges);
+        let Some(idx) = shared.commands.lookup(&args[0]) else {
+            return Err(format!(
+                "Unknown command '{}' reading the append only file {name} at offset {pos}",
+                String::from_utf8_lossy(&args[0])
+            ));
+        };
+        let cmd_name = shared.commands.get(idx).name;
+        if cmd_name == "multi" {
+            multi_at = Some(pos);
+        } else if cmd_name == "exec" {
+            multi_at = None;
+        }
+        out.clear();
+        crate::dispatch::dispatch(shared, client, args, &mut out);
+        cmds += 1;
+        pos = next;
+    };
+    let Some(valid) = torn else {
+        return Ok(cmds);
+    };
+    if !last {
+        return Err(format!(
+            "Unexpected end of file reading the append only file {name} at offset {valid}: \
+             only the last file may be truncated"
+        ));
+    }
+    if !truncated_ok {
+        return Err(format!(
+            "Unexpected end of file reading the append only file {name} at offset {valid}. \
+             You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix \
+             <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' \
+             configuration option to yes and restart the server."
+        ));
+    }
+    crate::commands::multi::discard_all(shared, client);
+    tracing::warn!("!!! Warning: short read while loading the AOF file {name}!!!");
+    tracing::warn!("!!! Truncating the AOF {name} at offset {valid} !!!");
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_len(valid as u64).and_then(|()| f.sync_all()))
+        .map_err(|e| format!("Error truncating the AOF file {name}: {e}"))?;
+    tracing::warn!("AOF {name} loaded anyway because aof-load-truncated is enabled");
+    Ok(cmds)
+}
+
+/// A rewrite in the background (BGREWRITEAOF, the automatic trigger,
+/// CONFIG SET appendonly yes). False if one is already running.
+fn spawn_rewrite(shared: &Arc<Shared>) -> bool {
+    if shared.aof.rewrite_in_progress.swap(true, Relaxed) {
+        return false;
+    }
+    shared.aof.rewrite_scheduled.store(false, Relaxed);
+    let s = shared.clone();
+    std::thread::spawn(move || {
+        let running = s.aof.run.lock().clone();
+        let r = match running {
+            Some(aof) => rewrite_with(&s, &aof, Enable::No),
+            None => enable_at_runtime(&s),
+        };
+        if r.is_err() {
+            s.aof.rewrite_in_progress.store(false, Relaxed);
+        }
+    });
+    true
+}
+
+/// CONFIG SET appendonly yes: a rewrite that starts propagation at its
+/// switch instant, over a new INCR next to what the directory holds.
+fn enable_at_runtime(shared: &Arc<Shared>) -> Result<(), String> {
+    let (dir, prefix) = paths(&shared.config.read());
+    std::fs::create_dir_all(&dir).map_err(|e| format!("Can't create {}: {e}", dir.display()))?;
+    let manifest = std::fs::read(dir.join(format!("{prefix}.manifest")))
+        .ok()
+        .and_then(|t| Manifest::parse(&t).ok())
+        .unwrap_or_default();
+    let aof = Arc::new(Aof {
+        dir,
+        prefix,
+        manifest: Mutex::new(manifest),
+        switch: Mutex::new(None),
+        stop: AtomicBool::new(false),
+        thread: Mutex::new(None),
+    });
+    rewrite_with(shared, &aof, Enable::Runtime)
+}
+
+/// Server cron: starts or stops the AOF after CONFIG SET appendonly, and
+/// the automatic rewrite past `auto-aof-rewrite-percentage`.
+pub fn cron(shared: &Arc<Shared>) {
+    let st = &shared.aof;
+    if !st.ready.load(Relaxed) {
+        return;
+    }
+    let (want, perc, min) = {
+        let c = shared.config.read();
+        (
+            c.appendonly,
+            c.auto_aof_rewrite_percentage,
+            c.auto_aof_rewrite_min_size,
+        )
+    };
+    let on = st.enabled();
+    if st.rewrite_in_progress.load(Relaxed) {
+        return;
+    }
+    if !want && on {
+        stop(shared);
+        st.rewrite_scheduled.store(false, Relaxed);
+        return;
+    }
+    if want && !on {
+        spawn_rewrite(shared);
+        return;
+    }
+    if on && st.rewrite_scheduled.load(Relaxed) {
+        spawn_rewrite(shared);
+        return;
+    }
+    if on && perc > 0 {
+        let size = st.current_size.load(Relaxed);
+        let base = st.base_size.load(Relaxed).max(1);
+        if size > min && (size - base.min(size)) * 100 / base >= perc {
+            tracing::info!(
+                "Starting automatic rewriting of AOF on {}% growth",
+                (size - base.min(size)) * 100 / base
+            );
+            spawn_rewrite(shared);
+        }
+    }
+}
+
+fn bgrewriteaof(ctx: &mut Ctx<'_>) -> CmdResult {
+    let shared = ctx.shared;
+    let st = &shared.aof;
+    if st.rewrite_in_progress.load(Relaxed) {
+        return Err(CmdError::new(
+            "ERR Background append only file rewriting already in progress",
+        ));
+    }
+    let Some(arc) = st.me.get().and_then(std::sync::Weak::upgrade) else {
+        return Err(CmdError::new(
+            "ERR Background append only file rewriting failed",
+        ));
+    };
+    if !spawn_rewrite(&arc) {
+        return Err(CmdError::new(
+            "ERR Background append only file rewriting already in progress",
+        ));
+    }
+    ctx.out
+        .simple(b"Background append only file rewriting started");
+    Ok(())
+}
+
+pub const COMMANDS: &[Command] = &[Command {
+    name: "bgrewriteaof",
+    arity: 1,
+    flags: flags::ADMIN | flags::NOSCRIPT,
+    keys: (0, 0, 0),
+    acl: "admin slow dangerous",
+    handler: bgrewriteaof,
+    subcommands: &[],
+}];

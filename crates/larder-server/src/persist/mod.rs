@@ -1,0 +1,6 @@
+//! Persistence: the append-only file (`aof`, `aof_manifest`) and RDB
+//! snapshots (`snapshot`: SAVE, BGSAVE, the save schedule, loading).
+
+pub mod aof;
+pub mod aof_manifest;
+pub mod snapshot;

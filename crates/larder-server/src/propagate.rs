@@ -1,0 +1,450 @@
+//! Write propagation: the command stream Redis 7.0 feeds its AOF (and
+//! replicas), built while each command still holds its shard locks.
+//!
+//! Two parts:
+//!
+//! - The [`Feed`]: one shared byte buffer of RESP-encoded commands, with the
+//!   database the stream last SELECTed and the total bytes ever appended (its
+//!   *offset*). Appending is a memcpy under a mutex. The AOF writer thread
+//!   (`persist/aof.rs`) drains it; `appendfsync always` clients wait until the
+//!   writer has fsynced past the offset their commands reached.
+//! - A per-thread stack of *frames*, one per running command (`call` nests:
+//!   EXEC and scripts call their inner commands through it). A frame holds the
+//!   command's arguments encoded as RESP (write commands only), the database
+//!   it runs in, and what the handler asked for: a rewrite (Redis's
+//!   `rewriteClientCommandVector`: SET EX becomes SET PXAT...), extra commands
+//!   (`alsoPropagate`: SPOP's SREMs), no propagation, or forced propagation.
+//!   Recorded commands wait in a per-thread pending list.
+//!
+//! The engine calls [`WriteSink::releasing`] when a command's `Txn` is about
+//! to drop its locks, with the number of writes it made. Then the top frame
+//! is recorded if it wrote (or was forced), and — for an outermost command —
+//! the pending list is appended to the feed, *before* the locks go: so the
+//! feed's order per key is the execution order, and a multi-shard command
+//! lands in it atomically. Inner commands of EXEC and scripts only record;
+//! EXEC and EVAL flush once, before their hold on the shards ends
+//! ([`flush_on_drop`]), wrapping the batch in MULTI/EXEC when it holds more
+//! than one command (Redis 7.0's `propagatePendingCommands`). Deletions by
+//! lazy/active expiry and eviction are appended at once as `DEL` (7.0
+//! propagates them immediately, outside any transaction).
+//!
+//! Cost when propagation is off (no AOF): one relaxed load and a branch per
+//! command in `dispatch::call` and per `Txn` drop. When on: a copy of each
+//! write command's arguments, and a mutex-protected append per command.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use larder_engine::events::WriteSink;
+use larder_resp::Args;
+use parking_lot::{Condvar, Mutex};
+
+use crate::client::Client;
+use crate::command::{flags, Command, Ctx};
+use crate::shared::Shared;
+
+/// The shared command stream (see the module comment).
+#[derive(Default)]
+pub struct Feed {
+    inner: Mutex<FeedInner>,
+    /// Wakes the consumer when it sleeps.
+    ready: Condvar,
+    /// `appendfsync always`: replies wait for the fsync of their writes.
+    pub sync_always: AtomicBool,
+    /// Highest offset known to be fsynced (`always`) or written.
+    synced: AtomicU64,
+    /// Wakes clients waiting for `synced` to advance.
+    synced_tx: Option<tokio::sync::watch::Sender<u64>>,
+}
+
+#[derive(Default)]
+pub struct FeedInner {
+    /// Bytes not yet taken by the consumer.
+    pub buf: Vec<u8>,
+    /// The database the stream last selected (`None`: next command SELECTs).
+    pub db: Option<usize>,
+    /// Bytes appended since the server started (the end of `buf`).
+    pub offset: u64,
+    /// The consumer is asleep on `ready`.
+    pub idle: bool,
+}
+
+impl Feed {
+    pub fn new() -> Feed {
+        let (tx, _) = tokio::sync::watch::channel(0);
+        Feed {
+            synced_tx: Some(tx),
+            ..Feed::default()
+        }
+    }
+
+    /// The feed under its lock (the AOF writer drains `buf`; a rewrite
+    /// resets `db` at its switch).
+    pub fn lock(&self) -> parking_lot::MutexGuard<'_, FeedInner> {
+        self.inner.lock()
+    }
+
+    /// Sleeps until bytes are queued or `timeout` passes.
+    pub fn wait_for_data<'a>(
+        &self,
+        g: &mut parking_lot::MutexGuard<'a, FeedInner>,
+        timeout: std::time::Duration,
+    ) {
+        if g.buf.is_empty() {
+            g.idle = true;
+            self.ready.wait_for(g, timeout);
+            g.idle = false;
+        }
+    }
+
+    /// Wakes the consumer now (shutdown, rewrite).
+    pub fn kick(&self) {
+        self.ready.notify_one();
+    }
+
+    /// Records that everything up to `offset` is on disk (or written, for
+    /// `everysec`/`no`), releasing `always` clients waiting for it.
+    pub fn set_synced(&self, offset: u64) {
+        self.synced.fetch_max(offset, Relaxed);
+        if let Some(tx) = &self.synced_tx {
+            tx.send_if_modified(|v| {
+                let changed = *v < offset;
+                *v = (*v).max(offset);
+                changed
+            });
+        }
+    }
+
+    /// Sets the synced offset (a new writer starts where the feed is).
+    pub fn reset_synced(&self, offset: u64) {
+        self.synced.store(offset, Relaxed);
+        if let Some(tx) = &self.synced_tx {
+            tx.send_replace(offset);
+        }
+    }
+
+    /// Waits until the feed is synced past `offset`.
+    pub async fn wait_synced(&self, offset: u64) {
+        if self.synced.load(Relaxed) >= offset {
+            return;
+        }
+        if let Some(tx) = &self.synced_tx {
+            let mut rx = tx.subscribe();
+            let _ = rx.wait_for(|&s| s >= offset).await;
+        }
+    }
+
+    /// Appends commands, each `(db, bytes)`, SELECTing as needed; more than
+    /// one is wrapped in MULTI/EXEC. Returns the offset after them.
+    fn append<'b>(&self, ops: impl ExactSizeIterator<Item = (usize, &'b [u8])>) -> u64 {
+        let n = ops.len();
+        let mut g = self.inner.lock();
+        let g = &mut *g;
+        let mut first = true;
+        let mut last_db = 0;
+        let before = g.buf.len();
+        for (db, bytes) in ops {
+            if first && n > 1 {
+                select(g, db);
+                encode(&mut g.buf, [&b"MULTI"[..]]);
+            }
+            first = false;
+            select(g, db);
+            g.buf.extend_from_slice(bytes);
+            last_db = db;
+        }
+        if n > 1 {
+            select(g, last_db);
+            encode(&mut g.buf, [&b"EXEC"[..]]);
+        }
+        g.offset += (g.buf.len() - before) as u64;
+        if g.idle {
+            self.ready.notify_one();
+        }
+        g.offset
+    }
+}
+
+fn select(g: &mut FeedInner, db: usize) {
+    if g.db != Some(db) {
+        let mut itoa = itoa::Buffer::new();
+        encode(&mut g.buf, [&b"SELECT"[..], itoa.format(db).as_bytes()]);
+        g.db = Some(db);
+    }
+}
+
+/// Appends `args` as a RESP array of bulk strings (the AOF's format).
+pub fn encode<'b>(out: &mut Vec<u8>, args: impl IntoIterator<Item = &'b [u8]>) {
+    let args: smallvec::SmallVec<[&[u8]; 8]> = args.into_iter().collect();
+    let mut itoa = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(itoa.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        out.extend_from_slice(itoa.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// One running command (see the module comment).
+#[derive(Default)]
+struct Frame {
+    db: usize,
+    /// The command as RESP; empty if it does not propagate itself.
+    cmd: Vec<u8>,
+    /// A replacement for `cmd` (valid when `rewritten`).
+    alt: Vec<u8>,
+    rewritten: bool,
+    recorded: bool,
+    prevent: bool,
+    force: bool,
+}
+
+#[derive(Default)]
+struct Local {
+    frames: Vec<Frame>,
+    depth: usize,
+    /// Recorded commands not yet in the feed: bytes, and (db, start, end).
+    pending: Vec<u8>,
+    ops: Vec<(usize, usize, usize)>,
+    /// The feed offset after this thread's last append.
+    written: u64,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Local> = RefCell::new(Local::default());
+}
+
+impl Local {
+    fn push_op(&mut self, db: usize, bytes: &[u8]) {
+        let start = self.pending.len();
+        self.pending.extend_from_slice(bytes);
+        self.ops.push((db, start, self.pending.len()));
+    }
+
+    /// Records the top frame's command (or its rewrite) once.
+    fn record_top(&mut self) {
+        let Some(top) = self.depth.checked_sub(1) else {
+            return;
+        };
+        let f = &mut self.frames[top];
+        if f.recorded {
+            return;
+        }
+        f.recorded = true;
+        if f.prevent {
+            return;
+        }
+        let bytes = std::mem::take(if f.rewritten { &mut f.alt } else { &mut f.cmd });
+        if !bytes.is_empty() {
+            let db = f.db;
+            self.push_op(db, &bytes);
+        }
+        let f = &mut self.frames[top];
+        if f.rewritten {
+            f.alt = bytes;
+        } else {
+            f.cmd = bytes;
+        }
+    }
+
+    fn flush(&mut self, feed: &Feed) {
+        if self.ops.is_empty() {
+            return;
+        }
+        let pending = &self.pending;
+        self.written = feed.append(self.ops.iter().map(|&(db, s, e)| (db, &pending[s..e])));
+        self.ops.clear();
+        self.pending.clear();
+    }
+}
+
+/// Starts a frame for command `cmd` (call only while propagation is on,
+/// paired with [`leave`]).
+pub(crate) fn enter(cmd: &Command, args: &Args<'_>, db: usize) {
+    LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        let d = l.depth;
+        if l.frames.len() == d {
+            l.frames.push(Frame::default());
+        }
+        let f = &mut l.frames[d];
+        f.db = db;
+        f.cmd.clear();
+        f.rewritten = false;
+        f.recorded = false;
+        f.prevent = false;
+        f.force = false;
+        if cmd.has(flags::WRITE) {
+            encode(&mut f.cmd, args.iter());
+        }
+        l.depth = d + 1;
+    });
+}
+
+/// Ends the frame [`enter`] began. An outermost command appends what is
+/// still pending (commands forced without writing under a lock), and under
+/// `appendfsync always` tells the client how far the feed must be synced
+/// before its reply may go.
+pub(crate) fn leave(shared: &Shared, client: &mut Client) {
+    let feed = &shared.propagate.feed;
+    LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.depth == 0 {
+            return;
+        }
+        if l.frames[l.depth - 1].force {
+            l.record_top();
+        }
+        l.depth -= 1;
+        if l.depth == 0 {
+            l.flush(feed);
+            if l.written > 0 && feed.sync_always.load(Relaxed) {
+                client.aof_wait = client.aof_wait.max(l.written);
+            }
+            l.written = 0;
+        }
+    });
+}
+
+/// Flushes the thread's pending commands when dropped: EXEC and scripts
+/// hold one of these inside their shard hold, so their batch reaches the
+/// feed before the hold ends.
+pub(crate) struct FlushOnDrop<'a>(&'a Shared);
+
+pub(crate) fn flush_on_drop(shared: &Shared) -> FlushOnDrop<'_> {
+    FlushOnDrop(shared)
+}
+
+impl Drop for FlushOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.0.engine.events.writes.on() {
+            let feed = &self.0.propagate.feed;
+            let _ = LOCAL.try_with(|l| {
+                if let Ok(mut l) = l.try_borrow_mut() {
+                    l.flush(feed);
+                }
+            });
+        }
+    }
+}
+
+/// The engine's write hook, installed by [`install`].
+struct Sink(Arc<Feed>);
+
+impl WriteSink for Sink {
+    fn deleted(&self, db: usize, key: &[u8]) {
+        let mut bytes = Vec::with_capacity(key.len() + 24);
+        encode(&mut bytes, [&b"DEL"[..], key]);
+        self.0.append(std::iter::once((db, &bytes[..])));
+    }
+
+    fn releasing(&self, changes: u32) {
+        let _ = LOCAL.try_with(|l| {
+            let Ok(mut l) = l.try_borrow_mut() else {
+                return;
+            };
+            if l.depth == 0 {
+                return;
+            }
+            if changes > 0 || l.frames[l.depth - 1].force {
+                l.record_top();
+            }
+            if l.depth == 1 {
+                l.flush(&self.0);
+            }
+        });
+    }
+}
+
+/// Propagation state in `Shared`.
+pub struct Propagator {
+    pub feed: Arc<Feed>,
+}
+
+impl Default for Propagator {
+    fn default() -> Self {
+        Propagator {
+            feed: Arc::new(Feed::new()),
+        }
+    }
+}
+
+/// Connects the engine's write hook to the feed (propagation stays off
+/// until the AOF turns it on).
+pub fn install(shared: &Shared) {
+    shared
+        .engine
+        .events
+        .writes
+        .set_sink(Box::new(Sink(shared.propagate.feed.clone())));
+}
+
+/// Runs `f` in the top frame, if a command is being propagated.
+fn with_top(f: impl FnOnce(&mut Local, usize)) {
+    let _ = LOCAL.try_with(|l| {
+        if let Ok(mut l) = l.try_borrow_mut() {
+            if let Some(top) = l.depth.checked_sub(1) {
+                f(&mut l, top);
+            }
+        }
+    });
+}
+
+impl Ctx<'_> {
+    /// Whether this command's writes are propagated: build rewrites only then.
+    #[inline]
+    pub fn propagating(&self) -> bool {
+        self.shared.engine.events.writes.on()
+    }
+
+    /// Propagates `args` instead of the command (Redis's
+    /// rewriteClientCommandVector). Call before the command's `Txn` drops.
+    pub fn propagate_as<'b>(&self, args: impl IntoIterator<Item = &'b [u8]>) {
+        if !self.propagating() {
+            return;
+        }
+        with_top(|l, top| {
+            let f = &mut l.frames[top];
+            debug_assert!(!f.recorded, "rewrite after the command was recorded");
+            f.alt.clear();
+            encode(&mut f.alt, args);
+            f.rewritten = true;
+        });
+    }
+
+    /// Propagates `args` now, after what is already recorded (Redis's
+    /// alsoPropagate), in the command's database.
+    pub fn also_propagate<'b>(&self, args: impl IntoIterator<Item = &'b [u8]>) {
+        if !self.propagating() {
+            return;
+        }
+        let db = self.client.db;
+        with_top(|l, _| {
+            let start = l.pending.len();
+            encode(&mut l.pending, args);
+            let end = l.pending.len();
+            l.ops.push((db, start, end));
+        });
+    }
+
+    /// Propagates nothing for this command itself (Redis's
+    /// preventCommandPropagation); `also_propagate` still applies.
+    pub fn prevent_propagation(&self) {
+        if self.propagating() {
+            with_top(|l, top| l.frames[top].prevent = true);
+        }
+    }
+
+    /// Propagates the command even if it changed nothing (Redis's
+    /// forceCommandPropagation: FLUSHDB of an empty database).
+    pub fn force_propagation(&self) {
+        if self.propagating() {
+            with_top(|l, top| l.frames[top].force = true);
+        }
+    }
+}

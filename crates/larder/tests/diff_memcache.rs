@@ -1,0 +1,388 @@
+//! Differential tests for the memcached protocols: the same text and meta
+//! requests go to Larder's memcache port and to a real `memcached` started
+//! here, and the replies must match once CAS uniques and time fields are
+//! normalized (`memcache_common::normalize`).
+//!
+//! * hand-written cases cover every error path of the parser and the
+//!   commands, and the meta protocol's flags;
+//! * a seeded random sequence (`LARDER_DIFF_SEED`, default fixed) mixes
+//!   text and meta commands over a few keys; `cas` and `ms C` use each
+//!   server's own last CAS for the key.
+//!
+//! `LARDER_DIFF_SELF=1` runs memcached against memcached (the cases must be
+//! deterministic). Without memcached the tests skip with a notice, unless
+//! `LARDER_REQUIRE_PEERS=1`.
+
+mod common;
+mod memcache_common;
+
+use std::collections::HashMap;
+
+use common::{self_mode, start_larder_memcache, start_memcached, McServer};
+use memcache_common::{cas_of, normalize, normalize_loose, McConn};
+
+struct Pair {
+    _larder: McServer,
+    _memcached: McServer,
+    l: McConn,
+    m: McConn,
+    history: Vec<String>,
+    /// Compare with [`normalize_loose`] (the random sequences).
+    loose: bool,
+}
+
+impl Pair {
+    fn start() -> Option<Pair> {
+        let memcached = start_memcached(&[])?;
+        let larder = if self_mode() {
+            start_memcached(&[])?
+        } else {
+            start_larder_memcache(&[])
+        };
+        let l = McConn::connect(larder.port);
+        let m = McConn::connect(memcached.port);
+        Some(Pair {
+            _larder: larder,
+            _memcached: memcached,
+            l,
+            m,
+            history: Vec::new(),
+            loose: false,
+        })
+    }
+
+    /// Sends `req` to both and asserts equal (normalized) replies.
+    fn case(&mut self, req: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        self.case2(req, req)
+    }
+
+    fn case2(&mut self, to_larder: &[u8], to_memcached: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        self.history
+            .push(String::from_utf8_lossy(to_memcached).replace("\r\n", "\\r\\n"));
+        let l = self.l.exchange(to_larder);
+        let m = self.m.exchange(to_memcached);
+        let (lo, mo) = match (&l, &m) {
+            (Ok(a), Ok(b)) => (a.clone(), b.clone()),
+            (Err(a), Err(b)) => (a.clone(), b.clone()),
+            _ => panic!(
+                "one server closed or stalled: larder {:?} memcached {:?}\nhistory:\n{}",
+                l.as_ref().map(|x| normalize(x)).map_err(|x| normalize(x)),
+                m.as_ref().map(|x| normalize(x)).map_err(|x| normalize(x)),
+                self.tail()
+            ),
+        };
+        let norm = if self.loose {
+            normalize_loose
+        } else {
+            normalize
+        };
+        let (ln, mn) = (norm(&lo), norm(&mo));
+        assert_eq!(
+            ln,
+            mn,
+            "reply differs for {:?}\nhistory:\n{}",
+            String::from_utf8_lossy(to_memcached),
+            self.tail()
+        );
+        (lo, mo)
+    }
+
+    fn tail(&self) -> String {
+        let n = self.history.len();
+        self.history[n.saturating_sub(30)..].join("\n")
+    }
+}
+
+#[test]
+fn error_paths_and_text_commands() {
+    let Some(mut p) = Pair::start() else { return };
+    let long_key = "k".repeat(251);
+    let key250 = "k".repeat(250);
+    let cases: Vec<Vec<u8>> = vec![
+        b"\r\n".to_vec(),
+        b"x\r\n".to_vec(),
+        b"nosuchcommand a b\r\n".to_vec(),
+        b"GET a\r\n".to_vec(),
+        b"get\r\n".to_vec(),
+        b"gets\r\n".to_vec(),
+        b"set a 0 0\r\n".to_vec(),
+        b"set a 0 0 1 noreply extra\r\n".to_vec(),
+        b"set a 5 0 3\r\nabc\r\nget a\r\ngets a\r\n".to_vec(),
+        b"set a 1 0 2\r\nabc\r\nget a\r\n".to_vec(),
+        b"set a x 0 1\r\nz\r\n".to_vec(),
+        b"set a -1 0 1\r\nz\r\n".to_vec(),
+        b"set a 0 x 1\r\nz\r\n".to_vec(),
+        b"set a 0 0 -1\r\n".to_vec(),
+        b"set a 0 0 x\r\n".to_vec(),
+        b"set a 4294967297 0 1\r\nz\r\nget a\r\n".to_vec(),
+        b"set a 0 4294967296 1\r\nz\r\nget a\r\n".to_vec(),
+        b"set a 0 2147483648 1\r\nz\r\nget a\r\n".to_vec(),
+        b"set a 0 9999999999999999999 1\r\nz\r\n".to_vec(),
+        b"set a 0 -1 1\r\nz\r\nget a\r\nadd a 0 0 1\r\ny\r\nget a\r\n".to_vec(),
+        b"set a 0 0 1 noreply\r\nq\r\nget a\r\n".to_vec(),
+        b"set a 0 0 5 noreply\r\nabc\r\n\r\nget a\r\n".to_vec(),
+        format!("set {long_key} 0 0 1\r\nz\r\n").into_bytes(),
+        format!("set {key250} 0 0 1\r\nz\r\nget {key250}\r\n").into_bytes(),
+        format!("get a {long_key} a\r\n").into_bytes(),
+        b"set a 0 0 1\r\n1\r\nget a a b a\r\n".to_vec(),
+        b"  get   a  \r\nget a\n".to_vec(),
+        // Too large: swallowed, and a plain set deletes the old value.
+        [b"set big 0 0 2000000\r\n".as_slice(), &[b'x'; 2_000_000], b"\r\nget big a\r\n"].concat(),
+        [b"set a 0 0 1048576\r\n".as_slice(), &[b'x'; 1_048_576], b"\r\nget a\r\n"].concat(),
+        [b"set a 0 0 1048000\r\n".as_slice(), &[b'x'; 1_048_000], b"\r\nget a\r\n"].concat(),
+        [b"set b 0 0 2000000 noreply\r\n".as_slice(), &[b'x'; 2_000_000], b"\r\n"].concat(),
+        b"add a 0 0 1\r\nx\r\nadd n1 0 0 1\r\nx\r\nreplace n2 0 0 1\r\nx\r\nreplace n1 3 0 1\r\ny\r\nget n1\r\n".to_vec(),
+        b"append n3 0 0 1\r\nx\r\nprepend n3 0 0 1\r\nx\r\nappend n1 9 0 2\r\nzz\r\nprepend n1 9 0 2\r\naa\r\nget n1\r\n".to_vec(),
+        b"cas n4 0 0 1 1\r\nx\r\ncas a 0 0 1 x\r\nx\r\ncas a 0 0 1 999999\r\nx\r\ncas a 0 0 1\r\n".to_vec(),
+        b"delete a 0\r\ndelete a 1\r\ndelete a noreply\r\ndelete a 0 noreply\r\ndelete\r\ndelete zz\r\n".to_vec(),
+        b"incr a x\r\nincr a -1\r\nincr zz 1\r\nincr\r\n".to_vec(),
+        b"set e 0 0 0\r\n\r\nincr e 1\r\nset e 0 0 3\r\n 12\r\nincr e 1\r\nget e\r\n".to_vec(),
+        b"set e 0 0 2\r\n+1\r\nincr e 1\r\nset e 0 0 1\r\n-\r\nincr e 1\r\nset e 0 0 2\r\n1a\r\nincr e 1\r\n".to_vec(),
+        b"set n 7 0 3\r\n100\r\ndecr n 1\r\nget n\r\nincr n 18446744073709551615\r\nget n\r\ndecr n 1000\r\nget n\r\n".to_vec(),
+        b"set n 0 0 20\r\n18446744073709551615\r\nincr n 2\r\nget n\r\nincr n 5 noreply\r\nget n\r\n".to_vec(),
+        b"touch a x\r\ntouch n 10\r\ntouch zz 1\r\ntouch n\r\ntouch n 0 noreply\r\n".to_vec(),
+        b"gat 10\r\ngat x a\r\ngat 100 n\r\ngats 0 n n\r\ngat 0\r\n".to_vec(),
+        b"verbosity\r\nverbosity 1\r\nverbosity x\r\nverbosity 1 noreply\r\nversion x\r\n".to_vec(),
+        b"cache_memlimit 4\r\ncache_memlimit x\r\ncache_memlimit\r\nshutdown\r\n".to_vec(),
+        b"stats nosuchgroup\r\nstats detail\r\n".to_vec(),
+        b"flush_all x\r\nflush_all 0 noreply\r\nflush_all noreply\r\nflush_all 1 2 3\r\nflush_all\r\nget n\r\n".to_vec(),
+    ];
+    for c in &cases {
+        p.case(c);
+    }
+    let (l, m) = p.case(b"version\r\n");
+    assert_eq!(l, m);
+}
+
+#[test]
+fn meta_commands() {
+    let Some(mut p) = Pair::start() else { return };
+    let cases: Vec<&[u8]> = vec![
+        b"mg foo v k O123 s t c f\r\n",
+        b"mg foo v q k\r\n",
+        b"mg foo q\r\nmg foo k q\r\n",
+        b"ms foo 3 T0 F5 k O9 c b\r\nabc\r\n",
+        b"ms foo 3 T0 F5 k O9 c\r\nabc\r\n",
+        b"mg foo v k O123 s t c f h\r\nmg foo v k s t c f h\r\n",
+        b"mg foo q\r\nmg foo k q\r\nmg foo v q\r\n",
+        b"ms foo 2 q\r\nxy\r\nmg foo v f\r\n",
+        b"md foo I T30\r\nmg foo c v t\r\nmg foo c v\r\nmg foo v\r\n",
+        b"ma foo\r\nma cnt N0 J10 v\r\nma cnt v t c MD D3\r\nma cnt MI D2 v q\r\nma cnt q\r\nma cnt v\r\n",
+        b"me cnt\r\nme nope\r\nme\r\n",
+        b"mg cnt v v\r\nmg cnt zz\r\nmg\r\nmg cnt Tx\r\nms cnt\r\nms cnt x\r\nxx\r\n",
+        b"ms cnt 2 MX\r\nxx\r\nms cnt 2 Fx\r\nxx\r\nmg Zm9v b v k\r\nmg Zm9 b v\r\n",
+        b"mn\r\nmn x\r\nmx\r\nm\r\n",
+        b"mg a v k s t c f h O1 q u N5 R3 T4 P L\r\n",
+        // (E, an explicit CAS, is refused by 1.6.18 and accepted by Larder.)
+        b"mg a v k s t c f h O1 q u N5 R3 T4 P L I\r\n",
+        b"mg a v k s t c f h O1 q u N5 R3 T4 P L I C\r\n",
+        b"mg a O11111111111111111111111111111111\r\nmg a O111111111111111111111111111111111\r\n",
+        b"ms a 1 MS C0\r\nx\r\nms a 1 C999\r\nx\r\nms b 1 C999\r\nx\r\nms a 1 ME\r\nx\r\n",
+        b"ms z 1 MA\r\nx\r\nms z 1 MA N0\r\nx\r\nmg z v t\r\nms a 1 MA\r\ny\r\nms a 1 MP\r\nw\r\nmg a v\r\n",
+        b"ms a 1 MR\r\nr\r\nms zz 1 MR\r\nr\r\nmg a v f\r\n",
+        b"md a C1\r\nmd a k O5 q\r\nmd a k O5\r\nmd a x\r\nma a D5\r\nma a Dx\r\nma a Jx\r\nma a MX\r\nma a Mi\r\nma a M+\r\n",
+        b"ma c N0 J5 MD D10 v c t O1 k\r\nma c MD D10 v\r\nma c C1 v\r\nma nope N0 J18446744073709551615 v\r\nma nope v\r\nma nope q\r\n",
+        b"md nokey q\r\nma nokey q\r\nms nokey 1 q MR\r\nx\r\nms nokey 1 q C5\r\nx\r\n",
+        b"set hk 0 0 1\r\n1\r\nmg hk q\r\nmg hk q v\r\nma hk q v\r\nma hk q\r\nms hk 1 q C1\r\nx\r\nmd hk q C1\r\nmg hk v\r\n",
+        b"ms hk 1 I\r\nx\r\nms hk 1 I C1\r\nx\r\nmg hk c v\r\nmg hk v\r\n",
+        b"md hk I\r\nmg hk v\r\nmg hk v\r\nms hk 1 I C1\r\ny\r\nmg hk v\r\n",
+        b"mg hk k b\r\nms aGs= 1 b k c\r\nq\r\nmg aGs= b k v\r\nmg hk k v\r\nmd aGs= b k\r\nmg aGs= b k\r\n",
+        b"ms r 1 T100\r\nx\r\nmg r R30 v\r\nmg r R300 v\r\nmg r R300 v\r\n",
+        b"mg viv N30 v t s\r\nmg viv N30 v\r\nmg viv v\r\n",
+        b"ms t 1\r\nx\r\nmg t T-1 v\r\nmg t v\r\n",
+        b"ms ms1 1 T0 MS\r\nx\r\nms ms1 2 S\r\nxx\r\nms ms1 1 Sx\r\nx\r\n",
+        b"ms ms2 1\r\nx\r\r\nmg ms2 v\r\n",
+    ];
+    for c in cases {
+        p.case(c);
+    }
+}
+
+/// A tiny deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+const KEYS: &[&str] = &["a", "b", "c", "num", "n2", "zz"];
+
+fn value(r: &mut Rng) -> String {
+    match r.below(4) {
+        0 => r.below(1000).to_string(),
+        1 => String::new(),
+        2 => format!("v{}", r.below(100_000)),
+        _ => "x".repeat(r.below(60) as usize),
+    }
+}
+
+fn exptime(r: &mut Rng) -> &'static str {
+    ["0", "0", "0", "1000", "-1", "3000000000"][r.below(6) as usize]
+}
+
+/// One random request; `{CAS}` is replaced per server by its last CAS of the key.
+fn request(r: &mut Rng) -> (String, String) {
+    let k = r.pick(KEYS).to_string();
+    let noreply = if r.below(8) == 0 { " noreply" } else { "" };
+    let q = if r.below(6) == 0 { " q" } else { "" };
+    let req = match r.below(16) {
+        0..=1 => {
+            let v = value(r);
+            let cmd = r.pick(&["set", "add", "replace", "append", "prepend"]);
+            format!(
+                "{cmd} {k} {} {} {}{noreply}\r\n{v}\r\n",
+                r.below(70000),
+                exptime(r),
+                v.len()
+            )
+        }
+        2 => {
+            let v = value(r);
+            format!(
+                "cas {k} {} 0 {} {{CAS}}{noreply}\r\n{v}\r\n",
+                r.below(9),
+                v.len()
+            )
+        }
+        3 => {
+            let n = 1 + r.below(3);
+            let keys: Vec<&str> = (0..n).map(|_| r.pick(KEYS)).collect();
+            format!("{} {}\r\n", r.pick(&["get", "gets"]), keys.join(" "))
+        }
+        4 => format!("{} {} {k}\r\n", r.pick(&["gat", "gats"]), exptime(r)),
+        5 => format!("touch {k} {}{noreply}\r\n", exptime(r)),
+        6 => format!("delete {k}{noreply}\r\n"),
+        7 => format!(
+            "{} {k} {}{noreply}\r\n",
+            r.pick(&["incr", "decr"]),
+            r.below(50)
+        ),
+        8..=9 => {
+            let mut flags = vec![];
+            for f in ["v", "k", "s", "f", "c", "h", "t", "O77"] {
+                // (`h` is compared loosely: see normalize_loose.)
+                if r.below(2) == 0 {
+                    flags.push(f.to_string());
+                }
+            }
+            if r.below(5) == 0 {
+                flags.push(format!("T{}", exptime(r)));
+            }
+            if r.below(6) == 0 {
+                flags.push("N100".into());
+            }
+            if r.below(6) == 0 {
+                flags.push("R500".into());
+            }
+            format!("mg {k} {}{q}\r\n", flags.join(" "))
+        }
+        10..=11 => {
+            let v = value(r);
+            let mut flags = vec![];
+            if r.below(2) == 0 {
+                flags.push(format!("F{}", r.below(10)));
+            }
+            if r.below(3) == 0 {
+                flags.push(format!("T{}", exptime(r)));
+            }
+            if r.below(4) == 0 {
+                flags.push("C{CAS}".into());
+            }
+            if r.below(4) == 0 {
+                flags.push(format!("M{}", r.pick(&["E", "A", "P", "R", "S"])));
+            }
+            for f in ["k", "c", "O5"] {
+                if r.below(3) == 0 {
+                    flags.push(f.to_string());
+                }
+            }
+            format!("ms {k} {} {}{q}\r\n{v}\r\n", v.len(), flags.join(" "))
+        }
+        12 => {
+            // (No `I` here: whether a later incr keeps the stale bit
+            // depends on memcached's reference counts; the hand-written
+            // cases cover invalidation.)
+            let mut flags: Vec<String> = vec![];
+            if r.below(4) == 0 {
+                flags.push("C{CAS}".into());
+            }
+            if r.below(3) == 0 {
+                flags.push("k".into());
+            }
+            format!("md {k} {}{q}\r\n", flags.join(" "))
+        }
+        13..=14 => {
+            let mut flags = vec![];
+            for f in ["v", "t", "c", "k"] {
+                if r.below(2) == 0 {
+                    flags.push(f.to_string());
+                }
+            }
+            if r.below(3) == 0 {
+                flags.push(format!("N{}", exptime(r)));
+                flags.push(format!("J{}", r.below(100)));
+            }
+            if r.below(3) == 0 {
+                flags.push(format!("D{}", r.below(20)));
+            }
+            if r.below(3) == 0 {
+                flags.push(format!("M{}", r.pick(&["I", "D", "+", "-"])));
+            }
+            if r.below(5) == 0 {
+                flags.push("C{CAS}".into());
+            }
+            format!("ma {k} {}{q}\r\n", flags.join(" "))
+        }
+        _ => format!("gets {k}\r\n"),
+    };
+    (k, req)
+}
+
+#[test]
+fn random_sequences() {
+    let Some(mut p) = Pair::start() else { return };
+    p.loose = true;
+    let seed: u64 = std::env::var("LARDER_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_1234);
+    let steps: usize = std::env::var("LARDER_DIFF_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3000);
+    println!("memcache diff seed {seed}, {steps} steps");
+    let mut r = Rng(seed | 1);
+    let mut cas_l: HashMap<String, u64> = HashMap::new();
+    let mut cas_m: HashMap<String, u64> = HashMap::new();
+    for _ in 0..steps {
+        let (k, req) = request(&mut r);
+        let use_real = r.below(3) != 0;
+        let sub = |m: &HashMap<String, u64>| {
+            let c = if use_real {
+                m.get(&k).copied().unwrap_or(424242)
+            } else {
+                424242
+            };
+            req.replace("{CAS}", &c.to_string())
+        };
+        let (lo, mo) = p.case2(sub(&cas_l).as_bytes(), sub(&cas_m).as_bytes());
+        // Only replies about key `k` alone carry its CAS.
+        let single =
+            req.starts_with('m') || (req.starts_with("gets ") && req.split(' ').count() == 2);
+        if let (true, Some(a), Some(b)) = (single, cas_of(&lo), cas_of(&mo)) {
+            cas_l.insert(k.clone(), a);
+            cas_m.insert(k.clone(), b);
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Integration tests of the memcached front end with real clients:
+//! libmemcached's `memccapable -a` conformance suite, Python's pymemcache
+//! across protocols (memcached writes seen by RESP and back), and `stats`.
+//! Peers missing: skipped with a notice, failures under
+//! `LARDER_REQUIRE_PEERS=1`.
+
+mod common;
+mod memcache_common;
+
+use std::process::Command;
+
+use common::{require_peers, start_larder_memcache, RawClient};
+use memcache_common::McConn;
+
+fn peer(path: &str) -> bool {
+    if std::path::Path::new(path).exists() {
+        return true;
+    }
+    if require_peers() {
+        panic!("{path} not found and LARDER_REQUIRE_PEERS=1");
+    }
+    eprintln!("NOTICE: {path} not installed; skipping");
+    false
+}
+
+#[test]
+fn memccapable_ascii_passes() {
+    if !peer("/usr/bin/memccapable") {
+        return;
+    }
+    let s = start_larder_memcache(&[]);
+    let out = Command::new("/usr/bin/memccapable")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &s.port.to_string(),
+            "-a",
+            "-t",
+            "5",
+        ])
+        .output()
+        .expect("run memccapable");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    println!("{text}");
+    assert!(out.status.success(), "memccapable failed:\n{text}");
+    assert!(
+        !text.contains("[FAIL]"),
+        "memccapable reported failures:\n{text}"
+    );
+    assert!(text.contains("[pass]"), "no test ran:\n{text}");
+}
+
+fn python_with_pymemcache() -> Option<&'static str> {
+    let py = "/usr/bin/python3";
+    let ok = Command::new(py)
+        .args(["-c", "import pymemcache"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(py);
+    }
+    if require_peers() {
+        panic!("python3-pymemcache not installed and LARDER_REQUIRE_PEERS=1");
+    }
+    eprintln!("NOTICE: python3-pymemcache not installed; skipping");
+    None
+}
+
+#[test]
+fn pymemcache_and_resp_see_each_other() {
+    let Some(py) = python_with_pymemcache() else {
+        return;
+    };
+    let s = start_larder_memcache(&[]);
+    let mut resp = RawClient::connect(s.proc.port);
+    // RESP writes first: memcached must see them with flags 0.
+    assert_eq!(resp.cmd_str(&["SET", "from:resp", "hello"]), b"+OK\r\n");
+    assert_eq!(resp.cmd_str(&["SET", "counter", "41"]), b"+OK\r\n");
+    let script = r#"
+import sys
+from pymemcache.client.base import Client
+c = Client(("127.0.0.1", int(sys.argv[1])), default_noreply=False)
+r = c.gets_many(["from:resp"])
+assert r["from:resp"][0] == b"hello", r
+assert c.incr("counter", 1) == 42
+assert c.set("from:mc", "world", expire=100)
+assert c.add("from:mc", "x") is False
+assert c.cas("from:resp", "changed", r["from:resp"][1])
+assert c.cas("from:resp", "again", r["from:resp"][1]) is False
+assert c.get_many(["from:mc", "from:resp", "absent"]) == {"from:mc": b"world", "from:resp": b"changed"}
+assert c.append("from:mc", "!")
+assert c.touch("from:mc", 0)
+assert c.delete("absent") is False
+assert c.delete("gone-soon") is False
+print("ok")
+"#;
+    let out = Command::new(py)
+        .args(["-c", script, &s.port.to_string()])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "pymemcache script failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // memcached writes are plain strings to RESP.
+    assert_eq!(resp.cmd_str(&["GET", "from:mc"]), b"$6\r\nworld!\r\n");
+    assert_eq!(resp.cmd_str(&["GET", "counter"]), b"$2\r\n42\r\n");
+    assert_eq!(resp.cmd_str(&["GET", "from:resp"]), b"$7\r\nchanged\r\n");
+    assert_eq!(resp.cmd_str(&["TTL", "from:mc"]), b":-1\r\n");
+    // A RESP write resets flags to 0 and changes the CAS.
+    let mut mc = McConn::connect(s.port);
+    let r = mc
+        .exchange(b"set f 7 0 1\r\nx\r\ngets f\r\n")
+        .expect("reply");
+    let cas1 = memcache_common::cas_of(&r).expect("cas");
+    assert_eq!(
+        r[1],
+        b"VALUE f 7 1 "
+            .iter()
+            .copied()
+            .chain(cas1.to_string().bytes())
+            .collect::<Vec<u8>>()
+    );
+    assert_eq!(resp.cmd_str(&["APPEND", "f", "y"]), b":2\r\n");
+    let r = mc.exchange(b"gets f\r\n").expect("reply");
+    let cas2 = memcache_common::cas_of(&r).expect("cas");
+    assert_ne!(cas1, cas2);
+    assert!(
+        String::from_utf8_lossy(&r[0]).starts_with("VALUE f 0 2 "),
+        "{r:?}"
+    );
+    let r = mc
+        .exchange(format!("cas f 0 0 1 {cas1}\r\nz\r\n").as_bytes())
+        .expect("reply");
+    assert_eq!(r, vec![b"EXISTS".to_vec()]);
+    // Other types are invisible to memcached reads.
+    assert_eq!(resp.cmd_str(&["RPUSH", "list", "a"]), b":1\r\n");
+    let r = mc
+        .exchange(b"get list\r\nincr list 1\r\nadd list 0 0 1\r\nx\r\n")
+        .expect("reply");
+    assert_eq!(
+        r,
+        vec![
+            b"END".to_vec(),
+            b"NOT_FOUND".to_vec(),
+            b"NOT_STORED".to_vec()
+        ]
+    );
+}
+
+#[test]
+fn stats_report_memcached_names() {
+    let s = start_larder_memcache(&["--maxmemory", "64mb"]);
+    let mut mc = McConn::connect(s.port);
+    mc.exchange(b"set a 0 0 1\r\n1\r\nget a b\r\nincr a 5\r\ndelete zz\r\n")
+        .expect("reply");
+    let r = mc.exchange(b"stats\r\n").expect("stats");
+    let text: Vec<String> = r
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).to_string())
+        .collect();
+    let stat = |name: &str| -> String {
+        text.iter()
+            .find_map(|l| l.strip_prefix(&format!("STAT {name} ")).map(str::to_string))
+            .unwrap_or_else(|| panic!("no STAT {name} in {text:?}"))
+    };
+    for name in [
+        "pid",
+        "uptime",
+        "time",
+        "version",
+        "curr_items",
+        "total_items",
+        "get_hits",
+        "get_misses",
+        "get_expired",
+        "get_flushed",
+        "evictions",
+        "bytes",
+        "limit_maxbytes",
+        "curr_connections",
+        "total_connections",
+        "cmd_get",
+        "cmd_set",
+        "cmd_touch",
+        "cmd_flush",
+        "delete_hits",
+        "delete_misses",
+        "incr_hits",
+        "incr_misses",
+        "decr_hits",
+        "decr_misses",
+        "cas_hits",
+        "cas_misses",
+        "cas_badval",
+        "touch_hits",
+        "touch_misses",
+        "bytes_read",
+        "bytes_written",
+        "threads",
+    ] {
+        stat(name);
+    }
+    assert_eq!(stat("get_hits"), "1");
+    assert_eq!(stat("get_misses"), "1");
+    assert_eq!(stat("cmd_get"), "2");
+    assert_eq!(stat("incr_hits"), "1");
+    assert_eq!(stat("delete_misses"), "1");
+    assert_eq!(stat("curr_items"), "1");
+    assert_eq!(stat("limit_maxbytes"), (64u64 << 20).to_string());
+    assert_eq!(stat("version"), "1.6.18");
+    for group in ["settings", "items", "slabs"] {
+        let r = mc
+            .exchange(format!("stats {group}\r\n").as_bytes())
+            .expect("stats group");
+        assert_eq!(r.last().map(Vec::as_slice), Some(&b"END"[..]), "{group}");
+    }
+    assert_eq!(
+        mc.exchange(b"stats reset\r\n").expect("reset"),
+        vec![b"RESET".to_vec()]
+    );
+    let r = mc.exchange(b"stats\r\n").expect("stats");
+    assert!(r.iter().any(|l| l == b"STAT get_hits 0"));
+}
+
+#[test]
+fn overlong_lines_close_and_noeviction_refuses() {
+    let s = start_larder_memcache(&["--maxmemory", "1mb", "--maxmemory-policy", "noeviction"]);
+    let mut mc = McConn::connect(s.port);
+    // Fill past the limit: the store fails with memcached's text.
+    let big = vec![b'v'; 100_000];
+    let mut saw_oom = false;
+    for i in 0..40 {
+        let mut req = format!("set k{i} 0 0 {}\r\n", big.len()).into_bytes();
+        req.extend_from_slice(&big);
+        req.extend_from_slice(b"\r\n");
+        let r = mc.exchange(&req).expect("reply");
+        if r == vec![b"SERVER_ERROR out of memory storing object".to_vec()] {
+            saw_oom = true;
+            break;
+        }
+        assert_eq!(r, vec![b"STORED".to_vec()]);
+    }
+    assert!(saw_oom, "never refused under noeviction");
+    // A line without a newline past 2048 bytes closes the connection.
+    let mut c2 = McConn::connect(s.port);
+    c2.send(&[b'x'; 3000]);
+    assert!(c2.read_until_mn().is_err());
+}
