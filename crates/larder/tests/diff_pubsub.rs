@@ -363,6 +363,24 @@ fn keyspace_notifications_for_collections() {
         &["ZMPOP", "2", "nosuch", "z", "MIN", "COUNT", "10"],
         &["ZADD", "y", "1", "m"],
         &["ZREMRANGEBYSCORE", "y", "-inf", "+inf"],
+        &["SETBIT", "bm", "7", "1"],
+        &["SETBIT", "bm", "7", "1"],
+        &["BITFIELD", "bm", "SET", "u8", "0", "255", "GET", "u4", "0"],
+        &["BITFIELD", "bm", "GET", "u4", "0"],
+        &[
+            "BITFIELD", "bm", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "10",
+        ],
+        &["BITOP", "AND", "bd", "bm", "bm"],
+        &["BITOP", "AND", "bd", "nosuch"],
+        &["BITOP", "AND", "bd", "nosuch"],
+        &["PFADD", "hl", "a", "b"],
+        &["PFADD", "hl", "a"],
+        &["PFADD", "hl2", "c"],
+        &["PFMERGE", "hl3", "hl", "hl2"],
+        &["RPUSH", "sl", "3", "1", "2"],
+        &["SORT", "sl", "STORE", "sd"],
+        &["SORT", "nosuch", "STORE", "sd"],
+        &["SORT", "nosuch", "STORE", "sd"],
     ];
     for cmd in script {
         w.case(cmd);
@@ -385,6 +403,9 @@ fn keyspace_notifications_for_collections() {
         b"$3\r\nnew",
         b"$5\r\nzincr",
         b"$4\r\nzrem",
+        b"$6\r\nsetbit",
+        b"$5\r\npfadd",
+        b"$9\r\nsortstore",
     ] {
         assert!(r.windows(ev.len()).any(|w| w == ev), "no {} event", esc(ev));
     }

@@ -17,7 +17,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use larder_engine::bitops::{self, BitOp, Overflow};
-use larder_engine::{Key, Lookup, StrValue, Ttl, Txn};
+use larder_engine::{events, Key, Lookup, StrValue, Ttl, Txn};
 
 use crate::command::{flags::*, Command, Ctx};
 use crate::error::{CmdError, CmdResult, OOM, SYNTAX};
@@ -110,13 +110,14 @@ fn bit_offset(ctx: &Ctx<'_>, i: usize, hash_bits: Option<u32>) -> Result<u64, Cm
 /// Runs `f` over the string at `key`, grown with zeros to at least
 /// `min_len` bytes (created if missing), and stores it as a `raw` string
 /// (Redis's `lookupStringForBitCommand` + `dbUnshareStringValue`). A `raw`
-/// string that is long enough is edited in place.
+/// string that is long enough is edited in place. Also says whether the
+/// string was created or grown (Redis's `dirty` for SETBIT).
 fn with_bits_mut<R>(
     txn: &mut Txn<'_>,
     key: &Key<'_>,
     min_len: usize,
     f: impl FnOnce(&mut [u8]) -> R,
-) -> Result<R, CmdError> {
+) -> Result<(R, bool), CmdError> {
     let mut buf = Vec::new();
     let existed = match txn.lookup(key, Lookup::Write) {
         None => false,
@@ -125,7 +126,7 @@ fn with_bits_mut<R>(
                 if let Some(bytes) = e.raw_bytes_mut() {
                     let r = f(bytes);
                     txn.touch_dirty(key);
-                    return Ok(r);
+                    return Ok((r, false));
                 }
             }
             let v = str_of(e.into_ref())?;
@@ -137,6 +138,7 @@ fn with_bits_mut<R>(
             true
         }
     };
+    let grown = !existed || buf.len() < min_len;
     if buf.len() < min_len {
         buf.try_reserve_exact(min_len - buf.len())
             .map_err(|_| OOM)?;
@@ -148,7 +150,7 @@ fn with_bits_mut<R>(
     } else {
         drop(txn.set(key, StrValue::Raw(&buf), Ttl::Clear));
     }
-    Ok(r)
+    Ok((r, grown))
 }
 
 fn setbit(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -161,11 +163,15 @@ fn setbit(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut txn = ctx.lock(&key);
     let byte = (offset >> 3) as usize;
     let shift = 7 - (offset & 7) as u32;
-    let old = with_bits_mut(&mut txn, &key, byte + 1, |p| {
+    let (old, grown) = with_bits_mut(&mut txn, &key, byte + 1, |p| {
         let old = (p[byte] >> shift) & 1;
         p[byte] = (p[byte] & !(1 << shift)) | (u8::from(on) << shift);
         old
     })?;
+    // Redis 7.0 signals only a bit that changed, or a string created or grown.
+    if grown || (old == 1) != on {
+        ctx.notify(events::STRING, "setbit", key.bytes);
+    }
     ctx.out.int(i64::from(old));
     Ok(())
 }
@@ -301,9 +307,12 @@ fn bitop(ctx: &mut Ctx<'_>) -> CmdResult {
     let views: Vec<&[u8]> = srcs.iter().map(Vec::as_slice).collect();
     let res = bitops::bitop(op, &views);
     if res.is_empty() {
-        drop(txn.remove(&keys[0]));
+        if txn.remove(&keys[0]).is_some() {
+            ctx.notify(events::GENERIC, "del", keys[0].bytes);
+        }
     } else {
         drop(txn.set(&keys[0], StrValue::Raw(&res), Ttl::Clear));
+        ctx.notify(events::STRING, "set", keys[0].bytes);
     }
     ctx.out.int(res.len() as i64);
     Ok(())
@@ -411,6 +420,8 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, read_only_cmd: bool) -> CmdResult {
     }
     let out = &mut ctx.out;
     let len = (highest >> 3) as usize + 1;
+    // Writes that took effect (an INCRBY that overflowed under FAIL did not).
+    let mut changes = 0;
     with_bits_mut(&mut txn, &key, len, |p| {
         out.array(ops.len());
         for op in &ops {
@@ -426,12 +437,19 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, read_only_cmd: bool) -> CmdResult {
                     op.overflow,
                 ),
             };
+            if r.is_some() && op.kind != FieldKind::Get {
+                changes += 1;
+            }
             match r {
                 Some(v) => out.int(v),
                 None => out.null(),
             }
         }
-    })
+    })?;
+    if changes > 0 {
+        ctx.notify(events::STRING, "setbit", key.bytes);
+    }
+    Ok(())
 }
 
 fn bitfield(ctx: &mut Ctx<'_>) -> CmdResult {

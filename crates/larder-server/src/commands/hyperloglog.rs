@@ -13,7 +13,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use larder_engine::hll::{self, Corrupt};
-use larder_engine::{EntryRef, Key, Kind, Lookup, StrRef, StrValue, Ttl, Txn};
+use larder_engine::{events, EntryRef, Key, Kind, Lookup, StrRef, StrValue, Ttl, Txn};
 
 use crate::command::{flags::*, Command, Ctx};
 use crate::error::{CmdError, CmdResult};
@@ -120,6 +120,7 @@ fn pfadd(ctx: &mut Ctx<'_>) -> CmdResult {
                     if updated {
                         hll::invalidate_cache(b);
                         txn.touch_dirty(&key);
+                        ctx.notify(events::STRING, "pfadd", key.bytes);
                     }
                     ctx.out.int(i64::from(updated));
                     return Ok(());
@@ -151,6 +152,9 @@ fn pfadd(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     if failed {
         return Err(INVALID);
+    }
+    if updated {
+        ctx.notify(events::STRING, "pfadd", key.bytes);
     }
     ctx.out.int(i64::from(updated));
     Ok(())
@@ -250,6 +254,7 @@ fn pfmerge(ctx: &mut Ctx<'_>) -> CmdResult {
         drop(txn.set(dest, StrValue::Raw(&v), Ttl::Clear));
     }
     converted?;
+    ctx.notify(events::STRING, "pfadd", dest.bytes);
     ctx.out.ok();
     Ok(())
 }

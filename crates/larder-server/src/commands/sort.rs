@@ -18,7 +18,7 @@ use std::cmp::Ordering;
 
 use larder_engine::types::list::{End, List};
 use larder_engine::types::zset::ZSet;
-use larder_engine::{Key, Limits, Lookup, Object, Txn};
+use larder_engine::{events, Key, Limits, Lookup, Object, Txn};
 
 use crate::command::{flags::*, Command, Ctx};
 use crate::error::{CmdError, CmdResult, SYNTAX, WRONGTYPE};
@@ -415,8 +415,9 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
             let dst = ctx.key(dst_arg);
             if outputlen > 0 {
                 drop(txn.set_object(&dst, list));
-            } else {
-                drop(txn.remove(&dst));
+                ctx.notify(events::LIST, "sortstore", dst.bytes);
+            } else if txn.remove(&dst).is_some() {
+                ctx.notify(events::GENERIC, "del", dst.bytes);
             }
             ctx.out.int(outputlen as i64);
         }
