@@ -162,9 +162,11 @@ type Freed = SmallVec<[Entry; 4]>;
 // ---------------------------------------------------------------------------
 
 /// DEL and UNLINK: both count the keys removed; the entries are freed after
-/// the shards are unlocked (see the module comment).
+/// the shards are unlocked (see the module comment). DEL frees like UNLINK
+/// under `lazyfree-lazy-user-del yes`, as in Redis.
 fn del(ctx: &mut Ctx<'_>) -> CmdResult {
-    del_generic(ctx, false)
+    let lazy = ctx.shared.config.read().lazyfree_lazy_user_del;
+    del_generic(ctx, lazy)
 }
 
 /// UNLINK: as DEL, but collections whose freeing costs more than Redis's
