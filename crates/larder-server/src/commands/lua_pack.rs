@@ -319,38 +319,24 @@ fn decode(lua: &Lua, c: &mut Cursor<'_>) -> Result<Value, Bad> {
         0xc3 => Ok(Value::Boolean(true)),
         0xca => num(f64::from(f32::from_bits(c.be(4)? as u32))),
         0xcb => num(f64::from_bits(c.be(8)?)),
-        0xa0..=0xbf => string(lua, c, usize::from(t & 0x1f)),
-        0xc4 | 0xd9 => {
-            let n = c.be(1)? as usize;
-            string(lua, c, n)
+        _ => {
+            // Strings (and bin), arrays and maps: a length, then the body.
+            type Body = fn(&Lua, &mut Cursor<'_>, usize) -> Result<Value, Bad>;
+            let (body, n): (Body, usize) = match t {
+                0xa0..=0xbf => (string, usize::from(t & 0x1f)),
+                0xc4 | 0xd9 => (string, c.be(1)? as usize),
+                0xc5 | 0xda => (string, c.be(2)? as usize),
+                0xc6 | 0xdb => (string, c.be(4)? as usize),
+                0x90..=0x9f => (array, usize::from(t & 0x0f)),
+                0xdc => (array, c.be(2)? as usize),
+                0xdd => (array, c.be(4)? as usize),
+                0x80..=0x8f => (map, usize::from(t & 0x0f)),
+                0xde => (map, c.be(2)? as usize),
+                0xdf => (map, c.be(4)? as usize),
+                _ => return Err(Bad::Format),
+            };
+            body(lua, c, n)
         }
-        0xc5 | 0xda => {
-            let n = c.be(2)? as usize;
-            string(lua, c, n)
-        }
-        0xc6 | 0xdb => {
-            let n = c.be(4)? as usize;
-            string(lua, c, n)
-        }
-        0x90..=0x9f => array(lua, c, usize::from(t & 0x0f)),
-        0xdc => {
-            let n = c.be(2)? as usize;
-            array(lua, c, n)
-        }
-        0xdd => {
-            let n = c.be(4)? as usize;
-            array(lua, c, n)
-        }
-        0x80..=0x8f => map(lua, c, usize::from(t & 0x0f)),
-        0xde => {
-            let n = c.be(2)? as usize;
-            map(lua, c, n)
-        }
-        0xdf => {
-            let n = c.be(4)? as usize;
-            map(lua, c, n)
-        }
-        _ => Err(Bad::Format),
     }
 }
 
