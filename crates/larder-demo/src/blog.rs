@@ -197,11 +197,7 @@ pub async fn run(env: &Env, requests: usize) -> Result<()> {
         let db = env.db.clone();
         move |i| {
             let db = db.clone();
-            async move {
-                if let Err(e) = db_request(&db, i as u64).await {
-                    eprintln!("request {i}: {e}");
-                }
-            }
+            async move { db_request(&db, i as u64).await }
         }
     })
     .await;
@@ -245,11 +241,7 @@ pub async fn run(env: &Env, requests: usize) -> Result<()> {
         let app = app.clone();
         move |i| {
             let app = app.clone();
-            async move {
-                if let Err(e) = app.request(offset + i as u64).await {
-                    eprintln!("request {i}: {e}");
-                }
-            }
+            async move { app.request(offset + i as u64).await }
         }
     })
     .await;

@@ -133,9 +133,10 @@ pub async fn run(env: &Env, buyers: usize) -> Result<()> {
         move |i| {
             let (db, sold) = (db.clone(), sold.clone());
             async move {
-                if buy_in_db(&db, i as i64).await.unwrap_or(false) {
+                if buy_in_db(&db, i as i64).await? {
                     sold.fetch_add(1, Relaxed);
                 }
+                Ok::<(), anyhow::Error>(())
             }
         }
     })
@@ -195,6 +196,7 @@ pub async fn run(env: &Env, buyers: usize) -> Result<()> {
                         sold.fetch_add(1, Relaxed);
                     }
                 }
+                Ok::<(), anyhow::Error>(())
             }
         }
     })

@@ -246,11 +246,7 @@ pub async fn run(env: &Env, requests: usize) -> Result<()> {
         let db = env.db.clone();
         move |i| {
             let db = db.clone();
-            async move {
-                if let Err(e) = request(&db, None, i as u64).await {
-                    eprintln!("request {i}: {e}");
-                }
-            }
+            async move { request(&db, None, i as u64).await }
         }
     })
     .await;
@@ -281,11 +277,7 @@ pub async fn run(env: &Env, requests: usize) -> Result<()> {
         let (db, parts) = (env.db.clone(), parts.clone());
         move |i| {
             let (db, parts) = (db.clone(), parts.clone());
-            async move {
-                if let Err(e) = request(&db, Some(&parts), offset + i as u64).await {
-                    eprintln!("request {i}: {e}");
-                }
-            }
+            async move { request(&db, Some(&parts), offset + i as u64).await }
         }
     })
     .await;

@@ -57,11 +57,13 @@ pub struct Row {
 }
 
 /// Runs `n` requests, `concurrency` at a time; `req(i)` is one request.
-/// Returns the latencies and the wall time.
-pub async fn drive<F, Fut>(n: usize, concurrency: usize, req: F) -> (Latencies, Duration)
+/// A failed request is reported on stderr and still timed. Returns the
+/// latencies and the wall time.
+pub async fn drive<F, Fut, E>(n: usize, concurrency: usize, req: F) -> (Latencies, Duration)
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
 {
     let lat = Latencies::new();
     let req = Arc::new(req);
@@ -77,7 +79,9 @@ where
                     break;
                 }
                 let t = Instant::now();
-                req(i).await;
+                if let Err(e) = req(i).await {
+                    eprintln!("request {i}: {e}");
+                }
                 lat.record(t.elapsed());
             }
         }));
