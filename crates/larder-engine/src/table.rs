@@ -189,16 +189,9 @@ impl RawTable {
         }
     }
 
-    /// A full slot near a random position (`r` is a random number), if any.
+    /// A uniformly random full slot (`r` is a random number), if any.
     pub fn random_index(&self, r: u64) -> Option<usize> {
-        if self.len == 0 {
-            return None;
-        }
-        let mask = self.mask();
-        let start = (r as usize) & mask;
-        (0..self.slots.len())
-            .map(|k| (start + k) & mask)
-            .find(|&i| is_full(self.slots[i]))
+        crate::rng::pick_occupied(self.slots.len(), self.len, r, |i| is_full(self.slots[i]))
     }
 
     /// Every entry pointer, in slot order.

@@ -447,9 +447,9 @@ impl<'e> Txn<'e> {
     pub fn take_db(&mut self, db: usize) -> Vec<Entry> {
         self.require_all();
         let mut out = Vec::new();
-        let hash_of = self.engine.hash_fn();
+        let (hash_of, now) = (self.engine.hash_fn(), self.now);
         for (_, g) in self.guards.iter_mut() {
-            g.touch_watched_db(db, None, &hash_of);
+            g.touch_watched_db(db, None, now, &hash_of);
             let taken = g.dbs[db].take_all();
             let bytes: i64 = taken.iter().map(|e| e.as_ref().alloc_size() as i64).sum();
             g.stats.entry_bytes -= bytes;
@@ -463,10 +463,10 @@ impl<'e> Txn<'e> {
     /// SWAPDB (all shards must be locked).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         self.require_all();
-        let hash_of = self.engine.hash_fn();
+        let (hash_of, now) = (self.engine.hash_fn(), self.now);
         for (_, g) in self.guards.iter_mut() {
-            g.touch_watched_db(a, Some(b), &hash_of);
-            g.touch_watched_db(b, Some(a), &hash_of);
+            g.touch_watched_db(a, Some(b), now, &hash_of);
+            g.touch_watched_db(b, Some(a), now, &hash_of);
             g.dbs.swap(a, b);
             g.stats.dirty += 1;
         }

@@ -52,21 +52,54 @@ impl Watched {
 
 impl Shard {
     /// Bumps the watched keys of database `db` that exist in `db` or, for
-    /// SWAPDB, in database `other` (Redis's `touchAllWatchedKeysInDb`).
+    /// SWAPDB, live in database `other` (Redis's `touchAllWatchedKeysInDb`).
+    /// A key that is missing from `db` and only stale (past its deadline,
+    /// not yet reclaimed) in `other` is no logical change: it is reclaimed
+    /// here instead, so that its later deletion does not count either —
+    /// unless some client watches it in `other`, where the deletion is news.
     pub(crate) fn touch_watched_db(
         &mut self,
         db: usize,
         other: Option<usize>,
+        now: u64,
         hash: &dyn Fn(&[u8]) -> u64,
     ) {
         if self.watched.map.is_empty() {
             return;
         }
-        let dbs = &self.dbs;
-        for (key, slots) in self.watched.map.iter_mut() {
-            for s in slots.iter_mut().filter(|s| s.db == db) {
-                let exists = |d: usize| dbs.get(d).is_some_and(|t| t.get(hash(key), key).is_some());
-                if exists(db) || other.is_some_and(exists) {
+        let Shard {
+            dbs,
+            watched,
+            stats,
+            ..
+        } = self;
+        for (key, slots) in watched.map.iter_mut() {
+            if !slots.iter().any(|s| s.db == db) {
+                continue;
+            }
+            let h = hash(key);
+            // None: absent; Some(live).
+            let state = |d: usize| {
+                dbs.get(d)
+                    .and_then(|t| t.get(h, key))
+                    .map(|e| e.expire_at() == 0 || e.expire_at() >= now)
+            };
+            let in_db = state(db).is_some();
+            let in_other = other.map(|o| (o, state(o)));
+            let changed = in_db
+                || match in_other {
+                    Some((o, Some(false))) if !slots.iter().any(|s| s.db == o) => {
+                        if let Some(e) = dbs[o].remove(h, key, hash) {
+                            stats.entry_bytes -= e.as_ref().alloc_size() as i64;
+                            stats.expired_keys += 1;
+                        }
+                        false
+                    }
+                    Some((_, live)) => live == Some(true),
+                    None => false,
+                };
+            if changed {
+                for s in slots.iter_mut().filter(|s| s.db == db) {
                     s.version += 1;
                 }
             }

@@ -250,17 +250,10 @@ impl<K: KeyOf> Dict<K> {
             .map(|&s| Self::ptr(s))
     }
 
-    /// A full slot at or after a random position (`r` random), if any.
+    /// A uniformly random element (`r` random), if any.
     pub fn random(&self, r: u64) -> Option<NonNull<u8>> {
-        if self.len == 0 {
-            return None;
-        }
-        let mask = self.mask();
-        let start = (r as usize) & mask;
-        (0..self.slots.len())
-            .map(|k| self.slots[(start + k) & mask])
-            .find(|&s| s != 0)
-            .map(Self::ptr)
+        crate::rng::pick_occupied(self.slots.len(), self.len, r, |i| self.slots[i] != 0)
+            .map(|i| Self::ptr(self.slots[i]))
     }
 
     /// Visits the elements whose hash prefix lies in the range of the cursor

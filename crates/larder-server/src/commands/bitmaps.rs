@@ -110,13 +110,16 @@ fn bit_offset(ctx: &Ctx<'_>, i: usize, hash_bits: Option<u32>) -> Result<u64, Cm
 /// Runs `f` over the string at `key`, grown with zeros to at least
 /// `min_len` bytes (created if missing), and stores it as a `raw` string
 /// (Redis's `lookupStringForBitCommand` + `dbUnshareStringValue`). A `raw`
-/// string that is long enough is edited in place. Also says whether the
-/// string was created or grown (Redis's `dirty` for SETBIT).
+/// string that is long enough is edited in place. `f` is told whether the
+/// string was created or grown (Redis's `dirty`) and returns how many
+/// changes it made (Redis 7.0 counts a write only if it changed a value or
+/// the string was created or grown); those are counted as writes. Returns
+/// `f`'s result and the created-or-grown flag.
 fn with_bits_mut<R>(
     txn: &mut Txn<'_>,
     key: &Key<'_>,
     min_len: usize,
-    f: impl FnOnce(&mut [u8]) -> R,
+    f: impl FnOnce(&mut [u8], bool) -> (R, u32),
 ) -> Result<(R, bool), CmdError> {
     let mut buf = Vec::new();
     let existed = match txn.lookup(key, Lookup::Write) {
@@ -124,8 +127,10 @@ fn with_bits_mut<R>(
         Some(mut e) => {
             if str_of(e.get())?.len() >= min_len {
                 if let Some(bytes) = e.raw_bytes_mut() {
-                    let r = f(bytes);
-                    txn.touch_dirty(key);
+                    let (r, changes) = f(bytes, false);
+                    for _ in 0..changes {
+                        txn.touch_dirty(key);
+                    }
                     return Ok((r, false));
                 }
             }
@@ -144,11 +149,14 @@ fn with_bits_mut<R>(
             .map_err(|_| OOM)?;
         buf.resize(min_len, 0);
     }
-    let r = f(&mut buf);
+    let (r, changes) = f(&mut buf, grown);
     if existed {
         txn.update(key, StrValue::Raw(&buf));
     } else {
         drop(txn.set(key, StrValue::Raw(&buf), Ttl::Clear));
+    }
+    for _ in 1..changes {
+        txn.touch_dirty(key);
     }
     Ok((r, grown))
 }
@@ -163,10 +171,10 @@ fn setbit(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut txn = ctx.lock(&key);
     let byte = (offset >> 3) as usize;
     let shift = 7 - (offset & 7) as u32;
-    let (old, grown) = with_bits_mut(&mut txn, &key, byte + 1, |p| {
+    let (old, grown) = with_bits_mut(&mut txn, &key, byte + 1, |p, grown| {
         let old = (p[byte] >> shift) & 1;
         p[byte] = (p[byte] & !(1 << shift)) | (u8::from(on) << shift);
-        old
+        (old, u32::from(grown || (old == 1) != on))
     })?;
     // Redis 7.0 signals only a bit that changed, or a string created or grown.
     if grown || (old == 1) != on {
@@ -420,11 +428,13 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, read_only_cmd: bool) -> CmdResult {
     }
     let out = &mut ctx.out;
     let len = (highest >> 3) as usize + 1;
-    // Writes that took effect (an INCRBY that overflowed under FAIL did not).
-    let mut changes = 0;
-    with_bits_mut(&mut txn, &key, len, |p| {
+    // Writes that changed a value, or any write to a created or grown
+    // string (an INCRBY that overflowed under FAIL wrote nothing).
+    let (changes, _) = with_bits_mut(&mut txn, &key, len, |p, grown| {
+        let mut changes = 0;
         out.array(ops.len());
         for op in &ops {
+            let before = (op.kind != FieldKind::Get).then(|| field_get(p, op));
             let r = match op.kind {
                 FieldKind::Get => Some(field_get(p, op)),
                 k => bitops::field_write(
@@ -437,7 +447,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, read_only_cmd: bool) -> CmdResult {
                     op.overflow,
                 ),
             };
-            if r.is_some() && op.kind != FieldKind::Get {
+            if r.is_some() && before.is_some_and(|b| grown || b != field_get(p, op)) {
                 changes += 1;
             }
             match r {
@@ -445,6 +455,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, read_only_cmd: bool) -> CmdResult {
                 None => out.null(),
             }
         }
+        (changes, changes)
     })?;
     if changes > 0 {
         ctx.notify(events::STRING, "setbit", key.bytes);
