@@ -26,6 +26,7 @@ pub mod access;
 pub mod bitops;
 pub mod config;
 pub mod db;
+pub mod digest;
 pub mod dump;
 pub mod entry;
 pub mod events;

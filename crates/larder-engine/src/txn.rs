@@ -486,6 +486,14 @@ impl<'e> Txn<'e> {
         }
     }
 
+    /// Visits every entry of database `db`, expired or not (all shards locked).
+    pub fn entries(&self, db: usize, mut visit: impl FnMut(EntryRef<'_>)) {
+        self.require_all();
+        for (_, g) in self.guards.iter() {
+            g.dbs[db].iter().for_each(&mut visit);
+        }
+    }
+
     /// Number of keys in the selected database (all shards locked).
     pub fn len(&self) -> usize {
         self.require_all();

@@ -108,6 +108,9 @@ pub struct Config {
     pub memcache_enable_shutdown: bool,
     /// The config file this server was started with, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,
+    /// Directives accepted for compatibility only (`directives_compat`),
+    /// by name, as set; unset ones read as Redis's default.
+    pub compat: std::collections::BTreeMap<&'static str, String>,
 }
 
 /// memcached's own default port.
@@ -204,6 +207,7 @@ impl Default for Config {
             memcache_max_item_size: 1024 * 1024,
             memcache_enable_shutdown: false,
             config_file: None,
+            compat: Default::default(),
         }
     }
 }

@@ -108,6 +108,23 @@ fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
+/// The checks of this table, for `directives_compat`'s entries.
+pub(crate) fn check_bool(s: &str) -> Result<&'static str, String> {
+    parse_bool(s).map(|b| if b { "yes" } else { "no" })
+}
+
+pub(crate) fn check_int(s: &str, lo: i64, hi: i64) -> Result<i128, String> {
+    int(s, lo.into(), hi.into())
+}
+
+pub(crate) fn check_mem(s: &str, lo: i64, hi: i64) -> Result<i128, String> {
+    mem(s, lo.into(), hi.into())
+}
+
+pub(crate) fn check_enum(s: &str, names: &[&'static str]) -> Result<&'static str, String> {
+    one_of(s, names)
+}
+
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
 }
@@ -671,8 +688,14 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
 ];
 
+/// Every directive: Larder's own, then those accepted for compatibility
+/// only (`directives_compat`).
+pub fn all() -> impl Iterator<Item = &'static Directive> {
+    DIRECTIVES.iter().chain(crate::directives_compat::COMPAT)
+}
+
 pub fn find(name: &str) -> Option<&'static Directive> {
-    DIRECTIVES.iter().find(|d| {
+    all().find(|d| {
         d.name.eq_ignore_ascii_case(name) || d.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
     })
 }

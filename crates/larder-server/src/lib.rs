@@ -21,6 +21,7 @@ pub mod commands;
 pub mod config;
 pub mod conn;
 pub mod directives;
+mod directives_compat;
 pub mod dispatch;
 pub mod error;
 pub mod longdouble;

@@ -467,6 +467,60 @@ fn diff_debug() {
     }
     d.case_with(&["DEBUG", "OBJECT", "s"], Cmp::Normalize(strip));
     d.case_with(&["DEBUG", "OBJECT", "n"], Cmp::Normalize(strip));
+    // Redis's digests, bit for bit, over every type, TTLs and two databases.
+    d.run(&[
+        &["FLUSHALL"],
+        &["DEBUG", "DIGEST"],
+        &["SET", "s", "hello"],
+        &["SET", "n", "-12345"],
+        &["SET", "t", "v", "EX", "1000"],
+        &["RPUSH", "l", "a", "b", "1", "2"],
+        &["SADD", "si", "3", "1", "2"],
+        &["SADD", "ss", "x", "y", "z"],
+        &["ZADD", "zp", "1", "a", "2.5", "b", "inf", "c", "-inf", "d"],
+        &["HSET", "h", "f1", "v1", "f2", "22"],
+        &["CONFIG", "SET", "zset-max-listpack-entries", "1"],
+        &["CONFIG", "SET", "hash-max-listpack-entries", "1"],
+        &["ZADD", "zs", "1", "a", "0.1", "b", "3", "7"],
+        &["HSET", "ht", "f1", "v1", "f2", "22"],
+        &["SELECT", "3"],
+        &["SET", "k3", "v3"],
+        &["DEBUG", "DIGEST"],
+        &["DEBUG", "DIGEST-VALUE", "k3", "s"],
+        &["SELECT", "0"],
+        &[
+            "DEBUG",
+            "DIGEST-VALUE",
+            "s",
+            "n",
+            "t",
+            "l",
+            "si",
+            "ss",
+            "zp",
+            "zs",
+            "h",
+            "ht",
+            "nosuch",
+        ],
+        &["DEBUG", "DIGEST-VALUE"],
+        &["DEBUG", "DIGEST", "extra"],
+        &["DEBUG", "DIGEST"],
+        &["DEBUG", "PROTOCOL", "push"],
+        &["DEBUG", "PROTOCOL", "nosuch"],
+        &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "100"],
+        &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "5gb"],
+        &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "x"],
+    ]);
+    for proto in ["2", "3"] {
+        d.case(&["HELLO", proto]);
+        for t in [
+            "string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib",
+            "push", "verbatim", "true", "false", "STRING",
+        ] {
+            d.case(&["DEBUG", "PROTOCOL", t]);
+        }
+    }
 }
 
 #[test]

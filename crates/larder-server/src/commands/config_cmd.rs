@@ -23,7 +23,7 @@ use larder_engine::glob;
 use crate::command::{flags::*, Command, Ctx};
 use crate::commands::server::{cmd, container, reply_help};
 use crate::config::Config;
-use crate::directives::{self, flags as dflags, Directive, DIRECTIVES};
+use crate::directives::{self, flags as dflags, Directive};
 use crate::error::{CmdError, CmdResult, SYNTAX};
 
 const SUB: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
@@ -44,24 +44,25 @@ fn config(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn get(ctx: &mut Ctx<'_>) -> CmdResult {
+    // As Redis: every matching name once, an alias as its own name.
     let mut found: Vec<(String, &'static Directive)> = Vec::new();
-    let seen = |found: &Vec<(String, &'static Directive)>, d: &Directive| {
-        found.iter().any(|(_, f)| std::ptr::eq(*f, d))
+    let seen = |found: &Vec<(String, &'static Directive)>, n: &str| {
+        found.iter().any(|(f, _)| f.eq_ignore_ascii_case(n))
     };
     for i in 2..ctx.argc() {
         let pat = ctx.arg(i);
         if pat.iter().any(|c| matches!(c, b'*' | b'?' | b'[')) {
-            for d in DIRECTIVES {
-                let names = std::iter::once(d.name).chain(d.alias);
-                for n in names {
-                    if glob::matches(pat, n.as_bytes(), true) && !seen(&found, d) {
+            for d in directives::all() {
+                for n in std::iter::once(d.name).chain(d.alias) {
+                    if glob::matches(pat, n.as_bytes(), true) && !seen(&found, n) {
                         found.push((n.to_string(), d));
                     }
                 }
             }
         } else if let Some(d) = std::str::from_utf8(pat).ok().and_then(directives::find) {
-            if !seen(&found, d) {
-                found.push((String::from_utf8_lossy(pat).into_owned(), d));
+            let name = String::from_utf8_lossy(pat).into_owned();
+            if !seen(&found, &name) {
+                found.push((name, d));
             }
         }
     }
@@ -197,7 +198,7 @@ pub fn rewrite_text(old: &str, config: &Config) -> String {
         }
     }
     let mut header = false;
-    for d in DIRECTIVES {
+    for d in directives::all() {
         // A policy never chosen stays unchosen (it follows `maxmemory`).
         let unchosen = d.name == "maxmemory-policy" && config.maxmemory_policy.is_none();
         if done.contains(d.name) || unchosen || (d.get)(config) == (d.get)(&defaults) {

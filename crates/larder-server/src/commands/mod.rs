@@ -9,6 +9,7 @@ pub mod client_tracking;
 pub mod coll;
 pub mod config_cmd;
 pub mod connection;
+pub mod debug;
 pub mod diagnostics;
 pub mod hashes;
 pub mod hyperloglog;
@@ -40,6 +41,7 @@ pub fn table() -> CommandTable {
         sets::COMMANDS,
         zsets::COMMANDS,
         server::COMMANDS,
+        debug::COMMANDS,
         info::COMMANDS,
         config_cmd::COMMANDS,
         introspection::COMMANDS,

@@ -1,5 +1,5 @@
 //! Server commands on the whole keyspace and the process: DBSIZE FLUSHDB
-//! FLUSHALL SWAPDB TIME LASTSAVE SHUTDOWN MONITOR DEBUG, plus the small
+//! FLUSHALL SWAPDB TIME LASTSAVE SHUTDOWN MONITOR, plus the small
 //! helpers every admin command module shares (`cmd`, `container`,
 //! `reply_help`). INFO, CONFIG, COMMAND, CLIENT and the diagnostics
 //! (SLOWLOG, LATENCY, MEMORY) live in their own modules.
@@ -11,13 +11,12 @@
 //! `lazyfree_pending_objects` until freed).
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
 
-use larder_engine::{access, Entry, Lookup, StrRef};
+use larder_engine::Entry;
 
 use crate::client::After;
 use crate::command::{flags::*, Command, Ctx, Handler};
-use crate::error::{CmdError, CmdResult, DB_RANGE, NO_SUCH_KEY, SYNTAX};
+use crate::error::{CmdError, CmdResult, DB_RANGE, SYNTAX};
 
 /// A command without key arguments.
 pub(crate) const fn cmd(
@@ -121,7 +120,6 @@ pub const COMMANDS: &[Command] = &[
         shutdown,
     ),
     cmd("monitor", 1, ADMIN_FLAGS, "admin slow dangerous", monitor),
-    cmd("debug", -2, ADMIN_FLAGS, "admin slow dangerous", debug),
 ];
 
 fn dbsize(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -285,113 +283,5 @@ fn monitor(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     ctx.client.handle.monitor.store(true, Relaxed);
     ctx.out.ok();
-    Ok(())
-}
-
-const DEBUG_DENIED: CmdError = CmdError::new("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
-
-const DEBUG_HELP: &[&str] = &[
-    "OBJECT <key>",
-    "    Show low level info about `key` and associated value.",
-    "SET-ACTIVE-EXPIRE <0|1>",
-    "    Setting it to 0 disables expiring keys in background when they are not",
-    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
-    "    default.",
-    "SLEEP <seconds>",
-    "    Stop the server for <seconds>. Decimals allowed.",
-];
-
-/// `enable-debug-command`: no, yes, or local (loopback and Unix clients).
-fn debug_allowed(ctx: &Ctx<'_>) -> bool {
-    match ctx.shared.config.read().enable_debug_command.as_str() {
-        "yes" => true,
-        "local" => {
-            let h = &ctx.client.handle;
-            h.unix
-                || h.addr
-                    .rsplit_once(':')
-                    .and_then(|(ip, _)| {
-                        ip.trim_matches(|c| c == '[' || c == ']')
-                            .parse::<std::net::IpAddr>()
-                            .ok()
-                    })
-                    .is_some_and(|ip| ip.is_loopback())
-        }
-        _ => false,
-    }
-}
-
-fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
-    if !debug_allowed(ctx) {
-        return Err(DEBUG_DENIED);
-    }
-    let argc = ctx.argc();
-    if ctx.arg_is(1, "help") && argc == 2 {
-        return reply_help(ctx, "DEBUG", DEBUG_HELP);
-    }
-    if ctx.arg_is(1, "sleep") && argc == 3 {
-        // strtod: a bad number sleeps 0 seconds, as in Redis. Like Redis,
-        // this blocks the thread running the command.
-        let secs = std::str::from_utf8(ctx.arg(2))
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .unwrap_or(0.0);
-        std::thread::sleep(Duration::from_secs_f64(secs.min(86_400.0)));
-        ctx.out.ok();
-        return Ok(());
-    }
-    if ctx.arg_is(1, "set-active-expire") && argc == 3 {
-        let on = crate::command::parse_i64(ctx.arg(2)).unwrap_or(0) != 0;
-        ctx.engine().config.set_active_expire(on);
-        ctx.out.ok();
-        return Ok(());
-    }
-    if ctx.arg_is(1, "object") && argc == 3 {
-        return debug_object(ctx);
-    }
-    if ctx.arg_is(1, "reload") && argc == 2 {
-        crate::persist::snapshot::debug_reload(ctx.shared)
-            .map_err(|e| CmdError::owned(format!("ERR Error trying to load the RDB dump: {e}")))?;
-        ctx.out.ok();
-        return Ok(());
-    }
-    Err(CmdError::owned(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-        crate::error::truncate_lossy(ctx.arg(1), 128)
-    )))
-}
-
-/// `Value at:0x.. refcount:1 encoding:embstr serializedlength:6 lru:.. lru_seconds_idle:..`.
-/// `serializedlength` is the value's RDB encoding length (Larder's LZF
-/// output differs from liblzf's, so compressed strings may differ by a few bytes).
-fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
-    let key = ctx.key(2);
-    let mut txn = ctx.lock(&key);
-    let now = txn.now;
-    let shared_ints = ctx.engine().config.maxmemory() == 0;
-    let compress = ctx.shared.config.read().rdbcompression;
-    let fill = ctx.engine().config.limits().list_max_listpack_size;
-    let line = {
-        let e = txn
-            .lookup(&key, Lookup::ReadNoTouch)
-            .ok_or(NO_SUCH_KEY)?
-            .into_ref();
-        let mut payload = Vec::new();
-        larder_engine::rdb::write::save_value(&mut payload, e, compress, fill);
-        let shared = shared_ints && matches!(e.value(), StrRef::Int(i) if (0..10_000).contains(&i));
-        let clock = access::clock_of(e.access());
-        format!(
-            "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-            e.key().as_ptr(),
-            if shared { i32::MAX } else { 1 },
-            e.encoding_name(),
-            payload.len(),
-            clock,
-            access::elapsed(access::lru_clock(now), clock)
-        )
-    };
-    drop(txn);
-    ctx.out.simple(line.as_bytes());
     Ok(())
 }

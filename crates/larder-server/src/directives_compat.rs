@@ -1,0 +1,305 @@
+//! Redis directives Larder accepts for compatibility but that have no
+//! effect here: replication, cluster, TLS, active defragmentation, I/O
+//! threads, process-title and syslog settings, and the like. Clients,
+//! config files and test suites written for Redis set them (`CONFIG SET
+//! repl-ping-replica-period 10`); refusing would break them, and pretending
+//! to honour them silently would mislead, so each is validated as Redis 7.0
+//! validates it (same bounds, same error texts), stored as text in
+//! `Config::compat`, shown by CONFIG GET and written by CONFIG REWRITE —
+//! and listed in docs/configuration.md as "accepted, no effect".
+//!
+//! Cost: one `BTreeMap<&'static str, String>` entry per directive that was
+//! ever set; reading one is a map lookup (none is on a hot path).
+
+use crate::config::Config;
+use crate::directives::{check_bool, check_enum, check_int, check_mem, flags, Directive};
+
+/// How a value is checked before it is stored.
+pub enum Kind {
+    Bool,
+    /// An integer within Redis's bounds for it.
+    Int(i64, i64),
+    /// A memory value (`1mb`), within bounds; stored in bytes.
+    Mem(i64, i64),
+    /// One of these words.
+    Enum(&'static [&'static str]),
+    /// Any text; several words are kept as typed.
+    Text,
+}
+
+const INT_MAX: i64 = i32::MAX as i64;
+const LLONG_MAX: i64 = i64::MAX;
+const IMM: u8 = flags::IMMUTABLE;
+const SHUTDOWN_ON_SIG: &[&str] = &["default", "save", "nosave", "now", "force"];
+
+/// The value in force: what was set, else Redis's default.
+fn get(config: &Config, name: &str, default: &str) -> String {
+    config
+        .compat
+        .get(name)
+        .map_or_else(|| default.to_string(), String::clone)
+}
+
+/// Checks `args` as Redis would and stores the value.
+fn set(config: &mut Config, name: &'static str, kind: Kind, args: &[&str]) -> Result<(), String> {
+    let v = args.join(" ");
+    let stored = match kind {
+        Kind::Bool => check_bool(&v)?.to_string(),
+        Kind::Int(lo, hi) => check_int(&v, lo, hi)?.to_string(),
+        Kind::Mem(lo, hi) => check_mem(&v, lo, hi)?.to_string(),
+        Kind::Enum(names) => check_enum(&v, names)?.to_string(),
+        Kind::Text => v,
+    };
+    config.compat.insert(name, stored);
+    Ok(())
+}
+
+macro_rules! c {
+    ($name:literal, $kind:expr, $default:literal) => {
+        c!($name, None, $kind, $default, 0)
+    };
+    ($name:literal, $kind:expr, $default:literal, $flags:expr) => {
+        c!($name, None, $kind, $default, $flags)
+    };
+    ($name:literal, $alias:expr, $kind:expr, $default:literal, $flags:expr) => {
+        Directive {
+            name: $name,
+            alias: $alias,
+            flags: $flags,
+            get: |c: &Config| get(c, $name, $default),
+            set: |c: &mut Config, a: &[&str]| set(c, $name, $kind, a),
+        }
+    };
+}
+
+use Kind::{Bool, Enum, Int, Mem, Text};
+
+pub const COMPAT: &[Directive] = &[
+    // Memory management and background work Larder does its own way.
+    c!("activerehashing", Bool, "yes"),
+    c!("activedefrag", Bool, "no"),
+    c!("active-defrag-cycle-min", Int(1, 99), "1"),
+    c!("active-defrag-cycle-max", Int(1, 99), "25"),
+    c!("active-defrag-ignore-bytes", Mem(1, LLONG_MAX), "104857600"),
+    c!("active-defrag-max-scan-fields", Int(1, LLONG_MAX), "1000"),
+    c!("active-defrag-threshold-lower", Int(0, 1000), "10"),
+    c!("active-defrag-threshold-upper", Int(0, 1000), "100"),
+    c!("jemalloc-bg-thread", Bool, "yes"),
+    c!("dynamic-hz", Bool, "yes"),
+    c!("disable-thp", Bool, "yes", IMM),
+    c!("io-threads", Int(1, 128), "1", IMM),
+    c!("io-threads-do-reads", Bool, "no", IMM),
+    c!("server_cpulist", Text, "", IMM),
+    c!("bio_cpulist", Text, "", IMM),
+    c!("aof_rewrite_cpulist", Text, "", IMM),
+    c!("bgsave_cpulist", Text, "", IMM),
+    c!("maxmemory-clients", Mem(0, LLONG_MAX), "0"),
+    c!(
+        "oom-score-adj",
+        Enum(&["no", "yes", "relative", "absolute"]),
+        "no"
+    ),
+    c!("oom-score-adj-values", Text, "0 200 800"),
+    c!("aof-rewrite-incremental-fsync", Bool, "yes"),
+    c!("rdb-save-incremental-fsync", Bool, "yes"),
+    c!("aof-disable-auto-gc", Bool, "no"),
+    c!("rdb-del-sync-files", Bool, "no"),
+    c!(
+        "sanitize-dump-payload",
+        Enum(&["no", "yes", "clients"]),
+        "no"
+    ),
+    c!("latency-tracking", Bool, "yes"),
+    c!("latency-tracking-info-percentiles", Text, "50 99 99.9"),
+    c!(
+        "propagation-error-behavior",
+        Enum(&["ignore", "panic", "panic-on-replicas"]),
+        "ignore"
+    ),
+    // Process and logging.
+    c!("pidfile", Text, "", IMM),
+    c!(
+        "supervised",
+        Enum(&["upstart", "systemd", "auto", "no"]),
+        "no",
+        IMM
+    ),
+    c!("always-show-logo", Bool, "no", IMM),
+    c!("set-proc-title", Bool, "yes", IMM),
+    c!(
+        "proc-title-template",
+        Text,
+        "{title} {listen-addr} {server-mode}"
+    ),
+    c!("syslog-enabled", Bool, "no", IMM),
+    c!("syslog-ident", Text, "redis", IMM),
+    c!(
+        "syslog-facility",
+        Enum(&[
+            "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"
+        ]),
+        "local0",
+        IMM
+    ),
+    c!("crash-log-enabled", Bool, "yes"),
+    c!("crash-memcheck-enabled", Bool, "yes"),
+    c!("ignore-warnings", Text, ""),
+    c!("shutdown-on-sigint", Enum(SHUTDOWN_ON_SIG), "default"),
+    c!("shutdown-on-sigterm", Enum(SHUTDOWN_ON_SIG), "default"),
+    c!("shutdown-timeout", Int(0, INT_MAX), "10"),
+    c!(
+        "enable-protected-configs",
+        Enum(&["no", "yes", "local"]),
+        "no",
+        IMM
+    ),
+    c!(
+        "enable-module-command",
+        Enum(&["no", "yes", "local"]),
+        "no",
+        IMM
+    ),
+    c!("socket-mark-id", Int(0, u32::MAX as i64), "0"),
+    c!("bind-source-addr", Text, ""),
+    // Streams' node sizes (Larder's stream layout has no nodes to size).
+    c!("stream-node-max-bytes", Mem(0, LLONG_MAX), "4096"),
+    c!("stream-node-max-entries", Int(0, LLONG_MAX), "100"),
+    // Replication: Larder has no replicas.
+    c!("replicaof", Some("slaveof"), Text, "", IMM),
+    c!("masterauth", Text, ""),
+    c!("masteruser", Text, ""),
+    c!("repl-backlog-size", Mem(1, LLONG_MAX), "1048576"),
+    c!("repl-backlog-ttl", Int(0, INT_MAX), "3600"),
+    c!("repl-disable-tcp-nodelay", Bool, "no"),
+    c!(
+        "repl-diskless-load",
+        Enum(&["disabled", "on-empty-db", "swapdb"]),
+        "disabled"
+    ),
+    c!("repl-diskless-sync", Bool, "yes"),
+    c!("repl-diskless-sync-delay", Int(0, INT_MAX), "5"),
+    c!("repl-diskless-sync-max-replicas", Int(0, INT_MAX), "0"),
+    c!(
+        "repl-ping-replica-period",
+        Some("repl-ping-slave-period"),
+        Int(1, INT_MAX),
+        "10",
+        0
+    ),
+    c!("repl-timeout", Int(1, INT_MAX), "60"),
+    c!(
+        "replica-announce-ip",
+        Some("slave-announce-ip"),
+        Text,
+        "",
+        0
+    ),
+    c!(
+        "replica-announce-port",
+        Some("slave-announce-port"),
+        Int(0, 65535),
+        "0",
+        0
+    ),
+    c!("replica-announced", Bool, "yes"),
+    c!("replica-ignore-disk-write-errors", Bool, "no"),
+    c!(
+        "replica-ignore-maxmemory",
+        Some("slave-ignore-maxmemory"),
+        Bool,
+        "yes",
+        0
+    ),
+    c!(
+        "replica-lazy-flush",
+        Some("slave-lazy-flush"),
+        Bool,
+        "no",
+        0
+    ),
+    c!(
+        "replica-priority",
+        Some("slave-priority"),
+        Int(0, INT_MAX),
+        "100",
+        0
+    ),
+    c!("replica-read-only", Some("slave-read-only"), Bool, "yes", 0),
+    c!(
+        "replica-serve-stale-data",
+        Some("slave-serve-stale-data"),
+        Bool,
+        "yes",
+        0
+    ),
+    c!(
+        "min-replicas-to-write",
+        Some("min-slaves-to-write"),
+        Int(0, INT_MAX),
+        "0",
+        0
+    ),
+    c!(
+        "min-replicas-max-lag",
+        Some("min-slaves-max-lag"),
+        Int(0, INT_MAX),
+        "10",
+        0
+    ),
+    // Cluster: Larder does not run in cluster mode.
+    c!("cluster-enabled", Bool, "no", IMM),
+    c!("cluster-config-file", Text, "nodes.conf", IMM),
+    c!("cluster-port", Int(0, 65535), "0", IMM),
+    c!("cluster-node-timeout", Int(0, LLONG_MAX), "15000"),
+    c!("cluster-migration-barrier", Int(0, INT_MAX), "1"),
+    c!("cluster-require-full-coverage", Bool, "yes"),
+    c!("cluster-allow-reads-when-down", Bool, "no"),
+    c!("cluster-allow-pubsubshard-when-down", Bool, "yes"),
+    c!("cluster-allow-replica-migration", Bool, "yes"),
+    c!(
+        "cluster-replica-no-failover",
+        Some("cluster-slave-no-failover"),
+        Bool,
+        "no",
+        0
+    ),
+    c!(
+        "cluster-replica-validity-factor",
+        Some("cluster-slave-validity-factor"),
+        Int(0, INT_MAX),
+        "10",
+        0
+    ),
+    c!("cluster-announce-ip", Text, ""),
+    c!("cluster-announce-hostname", Text, ""),
+    c!("cluster-announce-port", Int(0, 65535), "0"),
+    c!("cluster-announce-bus-port", Int(0, 65535), "0"),
+    c!("cluster-announce-tls-port", Int(0, 65535), "0"),
+    c!(
+        "cluster-preferred-endpoint-type",
+        Enum(&["ip", "hostname", "unknown-endpoint"]),
+        "ip"
+    ),
+    c!("cluster-link-sendbuf-limit", Mem(0, LLONG_MAX), "0"),
+    // TLS: Larder listens in plain text only.
+    c!("tls-port", Int(0, 65535), "0"),
+    c!("tls-cert-file", Text, ""),
+    c!("tls-key-file", Text, ""),
+    c!("tls-key-file-pass", Text, ""),
+    c!("tls-client-cert-file", Text, ""),
+    c!("tls-client-key-file", Text, ""),
+    c!("tls-client-key-file-pass", Text, ""),
+    c!("tls-dh-params-file", Text, ""),
+    c!("tls-ca-cert-file", Text, ""),
+    c!("tls-ca-cert-dir", Text, ""),
+    c!("tls-protocols", Text, ""),
+    c!("tls-ciphers", Text, ""),
+    c!("tls-ciphersuites", Text, ""),
+    c!("tls-auth-clients", Enum(&["no", "yes", "optional"]), "yes"),
+    c!("tls-prefer-server-ciphers", Bool, "no"),
+    c!("tls-session-caching", Bool, "yes"),
+    c!("tls-session-cache-size", Int(0, INT_MAX), "20480"),
+    c!("tls-session-cache-timeout", Int(0, INT_MAX), "300"),
+    c!("tls-cluster", Bool, "no"),
+    c!("tls-replication", Bool, "no"),
+];
