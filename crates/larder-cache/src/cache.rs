@@ -4,13 +4,16 @@
 //!
 //! Keys on the server (`ns` = namespace, `k` = the application's key):
 //!
-//! | key              | holds                                               |
-//! |------------------|-----------------------------------------------------|
-//! | `ns:k`           | the value, in the [`Envelope`] format               |
-//! | `ns:~gen:k`      | invalidation counter (INCR on every write/delete)   |
-//! | `ns:~lease:k`    | the distributed load lease (random token, PX)       |
+//! | key (one server) | key (Redis Cluster) | holds                                  |
+//! |------------------|---------------------|----------------------------------------|
+//! | `ns:k`           | `{ns:k}`            | the value, in the [`Envelope`] format  |
+//! | `ns:~gen:k`      | `{ns:k}:~gen`       | invalidation counter (INCR on every write/delete) |
+//! | `ns:~lease:k`    | `{ns:k}:~lease`     | the distributed load lease (random token, PX) |
 //!
-//! Keys starting with `~` are reserved for the toolkit.
+//! Keys starting with `~` are reserved for the toolkit. On a cluster the
+//! value, its counter and its lease share one hash tag, hence one slot, so
+//! the `MGET` and the Lua scripts that touch a value and its counter
+//! together are single-slot (a script may only touch keys of one slot).
 //!
 //! **Why the counter.** "Delete, don't update" alone leaves a race: a reader
 //! misses, reads the *old* row, the writer commits and deletes the key, then
@@ -108,6 +111,7 @@ impl Default for Lease {
 #[derive(Clone)]
 pub struct CacheBuilder {
     nodes: Vec<(String, u32)>,
+    cluster: Vec<String>,
     sharding: Sharding,
     namespace: String,
     ttl: Ttl,
@@ -136,6 +140,21 @@ impl CacheBuilder {
     /// A server with a weight (its share of the keys is proportional).
     pub fn weighted_server(mut self, url: impl Into<String>, weight: u32) -> Self {
         self.nodes.push((url.into(), weight.max(1)));
+        self
+    }
+
+    /// A Redis Cluster instead of `server`s: `seeds` are some of its nodes
+    /// (`redis://host:port`); the client discovers the others and routes
+    /// each command to the node owning its key's slot. Keys get a hash tag
+    /// (see the module notes); the invalidation bus subscribes on one seed
+    /// (cluster `PUBLISH` reaches every node); CLIENT TRACKING is not
+    /// available (it is per node).
+    pub fn cluster<I, S>(mut self, seeds: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cluster.extend(seeds.into_iter().map(Into::into));
         self
     }
 
@@ -234,8 +253,13 @@ impl CacheBuilder {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::Config("Cache::build needs a Tokio runtime".into()));
         }
-        if self.nodes.is_empty() {
+        if self.nodes.is_empty() && self.cluster.is_empty() {
             return Err(Error::Config("no cache server given".into()));
+        }
+        if !self.nodes.is_empty() && !self.cluster.is_empty() {
+            return Err(Error::Config(
+                "give either servers (sharded by the toolkit) or a cluster, not both".into(),
+            ));
         }
         if self.namespace.is_empty() || self.namespace.contains(':') {
             return Err(Error::Config(format!(
@@ -248,23 +272,30 @@ impl CacheBuilder {
                 "a near cache needs an invalidation channel (bus or tracking)".into(),
             ));
         }
-        if self.invalidation == Invalidation::Tracking && self.nodes.len() > 1 {
+        if self.invalidation.is_tracking() && (self.nodes.len() > 1 || !self.cluster.is_empty()) {
             return Err(Error::Config(
-                "CLIENT TRACKING invalidation supports one server; use the bus when sharding"
+                "CLIENT TRACKING invalidation supports one server; use the bus when sharding or on a cluster"
                     .into(),
             ));
         }
-        let nodes = self
-            .nodes
-            .iter()
-            .map(|(url, _)| Node::new(url, self.timeouts.clone(), self.breaker))
-            .collect::<Result<Vec<_>>>()?;
+        let cluster = !self.cluster.is_empty();
+        let (nodes, weights) = if cluster {
+            let node = Node::cluster(&self.cluster, self.timeouts.clone(), self.breaker)?;
+            (vec![node], vec![1])
+        } else {
+            let nodes = self
+                .nodes
+                .iter()
+                .map(|(url, _)| Node::new(url, self.timeouts.clone(), self.breaker))
+                .collect::<Result<Vec<_>>>()?;
+            (nodes, self.nodes.iter().map(|(_, w)| *w).collect())
+        };
         let specs: Vec<NodeSpec> = nodes
             .iter()
-            .zip(&self.nodes)
-            .map(|(n, (_, w))| NodeSpec {
+            .zip(weights)
+            .map(|(n, weight)| NodeSpec {
                 name: n.name.clone(),
-                weight: *w,
+                weight,
             })
             .collect();
         let ring: Box<dyn Ring> = match self.sharding {
@@ -275,6 +306,7 @@ impl CacheBuilder {
         let inner = Arc::new(Inner {
             channel: format!("larder-cache:invalidate:{}", self.namespace),
             ns: self.namespace,
+            cluster,
             nodes,
             ring,
             ttl: self.ttl,
@@ -292,6 +324,7 @@ impl CacheBuilder {
             pending: Mutex::new(HashSet::new()),
             pending_len: AtomicUsize::new(0),
             tracking: Mutex::new(None),
+            tracking_lost: Arc::new(tokio::sync::Notify::new()),
             tasks: Mutex::new(Vec::new()),
         });
         let weak = Arc::downgrade(&inner);
@@ -299,7 +332,9 @@ impl CacheBuilder {
         match inner.invalidation {
             Invalidation::None => {}
             Invalidation::Bus => tasks.push(tokio::spawn(invalidation::run_bus(weak))),
-            Invalidation::Tracking => tasks.push(tokio::spawn(invalidation::run_tracking(weak))),
+            Invalidation::Tracking | Invalidation::TrackingRedirect => {
+                tasks.push(tokio::spawn(invalidation::run_tracking(weak)))
+            }
         }
         *inner.tasks.lock() = tasks;
         Ok(Cache { inner })
@@ -314,6 +349,8 @@ pub struct Cache {
 
 pub(crate) struct Inner {
     pub(crate) ns: String,
+    /// Keys carry a hash tag (Redis Cluster).
+    cluster: bool,
     pub(crate) channel: String,
     pub(crate) nodes: Vec<Node>,
     ring: Box<dyn Ring>,
@@ -331,8 +368,11 @@ pub(crate) struct Inner {
     pub(crate) metrics: Arc<Metrics>,
     pending: Mutex<HashSet<String>>,
     pending_len: AtomicUsize,
-    /// The RESP3 connection with CLIENT TRACKING on, when that mode is up.
+    /// The connection with CLIENT TRACKING on, when that mode is up.
     pub(crate) tracking: Mutex<Option<redis::aio::MultiplexedConnection>>,
+    /// Told when a read over the tracking connection failed: the tracking
+    /// task rebuilds it (the server forgot what that connection tracked).
+    pub(crate) tracking_lost: Arc<tokio::sync::Notify>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -355,6 +395,7 @@ impl Cache {
     pub fn builder(namespace: impl Into<String>) -> CacheBuilder {
         CacheBuilder {
             nodes: Vec::new(),
+            cluster: Vec::new(),
             sharding: Sharding::default(),
             namespace: namespace.into(),
             ttl: Ttl::new(Duration::from_secs(300)),
@@ -552,16 +593,42 @@ impl Cache {
 }
 
 impl Inner {
+    /// The server key of `key`'s value (`kind` "") or of the toolkit's
+    /// `kind` of key beside it (see the module notes for the layout).
+    fn key_of(&self, key: &str, kind: &str) -> String {
+        match (self.cluster, kind) {
+            (false, "") => format!("{}:{key}", self.ns),
+            (false, kind) => format!("{}:~{kind}:{key}", self.ns),
+            (true, "") => format!("{{{}:{key}}}", self.ns),
+            (true, kind) => format!("{{{}:{key}}}:~{kind}", self.ns),
+        }
+    }
+
     pub(crate) fn vkey(&self, key: &str) -> String {
-        format!("{}:{key}", self.ns)
+        self.key_of(key, "")
     }
 
     pub(crate) fn gkey(&self, key: &str) -> String {
-        format!("{}:~gen:{key}", self.ns)
+        self.key_of(key, "gen")
     }
 
     fn lkey(&self, key: &str) -> String {
-        format!("{}:~lease:{key}", self.ns)
+        self.key_of(key, "lease")
+    }
+
+    /// A key of the write-behind queue: `ns:~wb:<rest>`, or on a cluster
+    /// `{ns:~wb}:<rest>` (the queue and the processing lists share a slot,
+    /// so one script can move entries between them).
+    pub(crate) fn wb_key(&self, rest: &str) -> String {
+        if self.cluster {
+            format!("{{{}:~wb}}:{rest}", self.ns)
+        } else {
+            format!("{}:~wb:{rest}", self.ns)
+        }
+    }
+
+    pub(crate) fn is_cluster(&self) -> bool {
+        self.cluster
     }
 
     pub(crate) fn node(&self, key: &str) -> &Node {
@@ -600,8 +667,17 @@ impl Inner {
             Some(mut c) => {
                 let t = self.nodes[0].timeouts().response;
                 match tokio::time::timeout(t, cmd.query_async(&mut c)).await {
-                    Ok(r) => r?,
-                    Err(_) => return Err(Error::Timeout),
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) => {
+                        if crate::error::is_connectivity(&e) {
+                            self.tracking_lost.notify_waiters();
+                        }
+                        return Err(e.into());
+                    }
+                    Err(_) => {
+                        self.tracking_lost.notify_waiters();
+                        return Err(Error::Timeout);
+                    }
                 }
             }
             None => self.node(key).query(&cmd).await?,
@@ -648,7 +724,7 @@ impl Inner {
     }
 
     /// Tells the other processes to drop their near copy of `key`.
-    async fn publish(&self, key: &str) -> Result<()> {
+    pub(crate) async fn publish(&self, key: &str) -> Result<()> {
         if self.invalidation == Invalidation::Bus {
             let mut p = redis::cmd("PUBLISH");
             p.arg(&self.channel).arg(key);

@@ -1,5 +1,5 @@
 //! larder-cache: caching patterns for applications, over any RESP server
-//! (Larder, Redis, Valkey) in front of a database.
+//! (Larder, Redis, Valkey) or a Redis Cluster, in front of a database.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -26,7 +26,8 @@
 //! Modules: [`cache`] (the read path, stampede control, invalidation
 //! counter), [`patterns`] (read-through, write-through, write-around),
 //! [`write_behind`], [`invalidation`] (bus, CLIENT TRACKING), [`near`]
-//! (in-process L1), [`ring`] (ketama, rendezvous), [`breaker`], [`metrics`],
+//! (in-process L1), [`ring`] (ketama, rendezvous), [`node`] (one server or
+//! a Redis Cluster), [`breaker`], [`metrics`],
 //! [`store`] (SQLite/PostgreSQL via sqlx), [`envelope`] (stored format).
 
 pub mod breaker;

@@ -55,7 +55,15 @@ impl SqlStore {
                 .max_connections(8)
                 .connect(url)
                 .await?;
-            sqlx::query(&create).execute(&pool).await?;
+            // Two processes creating the same table at once: PostgreSQL's
+            // IF NOT EXISTS can still lose the race on its catalog (unique
+            // violation, or "already exists") — the table is there then.
+            if let Err(e) = sqlx::query(&create).execute(&pool).await {
+                let code = e.as_database_error().and_then(|d| d.code());
+                if !code.is_some_and(|c| c == "23505" || c == "42P07") {
+                    return Err(e.into());
+                }
+            }
             return Ok(SqlStore::with(Pool::Postgres(pool), table, "$1", "$2"));
         }
         Err(Error::Config(format!(

@@ -29,6 +29,16 @@
 //! If the server is unreachable, a durable write falls back to a
 //! synchronous database write (and a pending invalidation).
 //!
+//! **On a Redis Cluster** the queue and the processing lists share one hash
+//! tag (`{ns:~wb}:queue`, `{ns:~wb}:processing:<consumer>`), so the move
+//! between them stays one script on one node. The values live in other
+//! slots, so the push and the cache update cannot be one script there: the
+//! push goes first (an acknowledged write is always queued), then the
+//! value is written as by [`Cache::set`]. A crash of the application
+//! between the two leaves the previous value cached while the queue still
+//! carries the new one to the database (stale until its TTL, never lost);
+//! a cache failure there leaves a pending invalidation, as any write does.
+//!
 //! Reads through [`WriteBehind::get`] see queued writes of this process
 //! first, so a process always reads its own writes even before the flush.
 
@@ -81,12 +91,23 @@ const TAKE: &str = "local r = {} for i = 1, tonumber(ARGV[1]) do \
 local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') \
 if not v then break end r[#r + 1] = v end return r";
 
-/// [`WRITE`] plus the queue push, refused (0) when the queue is full.
-fn durable_write_script() -> String {
+/// Pushes `ARGV[entry]` onto the queue `KEYS[queue]` unless it holds
+/// `ARGV[cap]` entries already (then returns 0); `then` runs after the push.
+fn enqueue_script(queue: usize, entry: usize, cap: usize, then: &str) -> String {
     format!(
-        "if redis.call('LLEN', KEYS[3]) >= tonumber(ARGV[5]) then return 0 end \
-         redis.call('LPUSH', KEYS[3], ARGV[4]) {WRITE}"
+        "if redis.call('LLEN', KEYS[{queue}]) >= tonumber(ARGV[{cap}]) then return 0 end \
+         redis.call('LPUSH', KEYS[{queue}], ARGV[{entry}]) {then}"
     )
+}
+
+/// The durable write on one server: the push and [`WRITE`] in one script.
+/// On a cluster: the push alone (the value is written after it).
+fn durable_write_script(cluster: bool) -> String {
+    if cluster {
+        enqueue_script(1, 1, 2, "return 1")
+    } else {
+        enqueue_script(3, 4, 5, WRITE)
+    }
 }
 
 const STRIPES: usize = 64;
@@ -131,6 +152,7 @@ where
                 "a durable write-behind queue needs a single cache server".into(),
             ));
         }
+        let script = durable_write_script(cache.inner.is_cluster());
         let shared = Arc::new(Shared {
             cache,
             store,
@@ -144,7 +166,7 @@ where
             space: Notify::new(),
             closed: AtomicBool::new(false),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
-            script: durable_write_script(),
+            script,
             cfg,
             _t: PhantomData,
         });
@@ -322,21 +344,35 @@ where
         let inner = &self.cache.inner;
         let entry = encode_entry(key, payload.as_deref());
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(&self.script)
-            .arg(3)
-            .arg(inner.vkey(key))
-            .arg(inner.gkey(key))
-            .arg(self.queue_key())
-            .arg(encoded.as_deref().unwrap_or(b""))
-            .arg(px.max(1))
-            .arg(inner.gen_window_ms())
-            .arg(entry.as_ref())
-            .arg(self.cfg.capacity);
+        cmd.arg(&self.script);
+        if inner.is_cluster() {
+            cmd.arg(1)
+                .arg(self.queue_key())
+                .arg(entry.as_ref())
+                .arg(self.cfg.capacity);
+        } else {
+            cmd.arg(3)
+                .arg(inner.vkey(key))
+                .arg(inner.gkey(key))
+                .arg(self.queue_key())
+                .arg(encoded.as_deref().unwrap_or(b""))
+                .arg(px.max(1))
+                .arg(inner.gen_window_ms())
+                .arg(entry.as_ref())
+                .arg(self.cfg.capacity);
+        }
         loop {
             match inner.nodes[0].query::<i64>(&cmd).await {
                 Ok(1) => {
-                    if let Some(n) = &inner.near {
-                        n.invalidate(key);
+                    if inner.is_cluster() {
+                        // Queued; now the value (a failure leaves a
+                        // pending invalidation, the write is not lost).
+                        let _ = inner.write(key, encoded, px).await;
+                    } else {
+                        if let Some(n) = &inner.near {
+                            n.invalidate(key);
+                        }
+                        let _ = inner.publish(key).await;
                     }
                     self.metrics().wb_queue_depth.fetch_add(1, Relaxed);
                     self.wake.notify_one();
@@ -362,12 +398,12 @@ where
     }
 
     fn queue_key(&self) -> String {
-        format!("{}:~wb:queue", self.cache.namespace())
+        self.cache.inner.wb_key("queue")
     }
 
     fn processing_key(&self) -> String {
         let consumer = self.cfg.durable.as_deref().unwrap_or("default");
-        format!("{}:~wb:processing:{consumer}", self.cache.namespace())
+        self.cache.inner.wb_key(&format!("processing:{consumer}"))
     }
 
     /// Commits `ops` (retrying with backoff until it succeeds).

@@ -233,7 +233,70 @@ async fn near_cache_flushed_when_the_bus_reconnects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn near_cache_flushed_when_tracking_reconnects() {
-    if common::have_redis() {
-        near_cache_survives_channel_loss(Invalidation::Tracking, common::redis_on).await;
+    for inv in [Invalidation::Tracking, Invalidation::TrackingRedirect] {
+        near_cache_survives_channel_loss(inv, |p| Some(common::larder_on(p))).await;
+        if common::have_redis() {
+            near_cache_survives_channel_loss(inv, common::redis_on).await;
+        }
+    }
+}
+
+/// RESP2 has no disconnection message: a redirected tracking connection
+/// killed on its own (its subscriber stays up, so no message says so) is
+/// noticed by the liveness check, and the near cache is flushed before it
+/// serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirected_tracking_connection_killed_alone() {
+    for srv in common::servers() {
+        let c = Cache::builder(common::ns("redir"))
+            .server(srv.url())
+            .near_cache(1 << 20, Duration::from_secs(60))
+            .invalidation(Invalidation::TrackingRedirect)
+            .build()
+            .unwrap();
+        wait_until("tracking up", || c.near_ready()).await;
+        c.set("k", &1u32).await.unwrap();
+        let load = || async { Ok::<u32, BoxError>(0) };
+        assert_eq!(c.get_or_load("k", load).await.unwrap(), 1);
+        assert_eq!(c.near_len(), 1, "{}", srv.name());
+        let mut conn = redis::Client::open(srv.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        // The tracking connection is the one with a redirect target.
+        let tracking = list.lines().find_map(|line| {
+            let field = |name: &str| {
+                line.split(' ')
+                    .find_map(|f| f.strip_prefix(name)?.parse::<i64>().ok())
+            };
+            (field("redir=")? > 0).then(|| field("id=")).flatten()
+        });
+        let id =
+            tracking.unwrap_or_else(|| panic!("{}: no redirected client in {list}", srv.name()));
+        let killed: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(killed, 1);
+        wait_until("flushed", || c.near_len() == 0).await;
+        wait_until("tracking back", || c.near_ready()).await;
+        // Tracking works again: a foreign write drops the new near copy.
+        assert_eq!(c.get_or_load("k", load).await.unwrap(), 1);
+        assert_eq!(c.near_len(), 1);
+        let _: i64 = redis::cmd("DEL")
+            .arg(c.server_key("k"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        wait_until("invalidated", || c.near_len() == 0).await;
     }
 }
