@@ -14,6 +14,9 @@ pub struct EngineConfig {
     lfu_log_factor: AtomicU32,
     lfu_decay_time: AtomicU32,
     active_expire: AtomicBool,
+    /// CLIENT PAUSE's end (Unix ms, 0 = none): until then keys are neither
+    /// expired nor evicted, as in Redis (an expired key reads as missing).
+    paused_until: AtomicU64,
     /// Collection encoding thresholds, under Redis's directive names.
     list_max_listpack_size: AtomicI32,
     hash_max_listpack_entries: AtomicUsize,
@@ -59,6 +62,7 @@ impl Default for EngineConfig {
             lfu_log_factor: AtomicU32::new(10),
             lfu_decay_time: AtomicU32::new(1),
             active_expire: AtomicBool::new(true),
+            paused_until: AtomicU64::new(0),
             list_max_listpack_size: AtomicI32::new(Limits::default().list_max_listpack_size),
             hash_max_listpack_entries: AtomicUsize::new(512),
             hash_max_listpack_value: AtomicUsize::new(64),
@@ -109,6 +113,15 @@ impl EngineConfig {
     }
     pub fn set_active_expire(&self, on: bool) {
         self.active_expire.store(on, Relaxed)
+    }
+
+    /// Whether a CLIENT PAUSE holds expiry and eviction at `now_ms`.
+    pub fn paused(&self, now_ms: u64) -> bool {
+        let until = self.paused_until.load(Relaxed);
+        until != 0 && now_ms <= until
+    }
+    pub fn set_paused_until(&self, until_ms: u64) {
+        self.paused_until.store(until_ms, Relaxed)
     }
 
     /// The collection encoding thresholds, read once per command.

@@ -45,13 +45,14 @@ fn score_text(score: f64) -> Vec<u8> {
 /// Redis's `xorObjectDigest`: the value (and TTL marker) of one entry,
 /// mixed into `d`.
 fn mix_value(d: &mut Digest, e: EntryRef<'_>) {
-    // OBJ_STRING 0, OBJ_LIST 1, OBJ_SET 2, OBJ_ZSET 3, OBJ_HASH 4.
+    // OBJ_STRING 0, OBJ_LIST 1, OBJ_SET 2, OBJ_ZSET 3, OBJ_HASH 4, OBJ_STREAM 6.
     let type_code: u32 = match e.object() {
         None => 0,
         Some(Object::List(_)) => 1,
         Some(Object::Set(_)) => 2,
         Some(Object::ZSet(_)) => 3,
         Some(Object::Hash(_)) => 4,
+        Some(Object::Stream(_)) => 6,
     };
     mix(d, &type_code.to_be_bytes());
     let pair = |d: &mut Digest, a: &[u8], b: &[u8]| {
@@ -73,6 +74,18 @@ fn mix_value(d: &mut Digest, e: EntryRef<'_>) {
             }
         }
         Some(Object::Hash(h)) => h.pairs().for_each(|(f, v)| pair(d, f, v)),
+        Some(Object::Stream(s)) => {
+            use crate::types::stream::StreamId;
+            s.range(StreamId::MIN, StreamId::MAX, false, |e, lp| {
+                mix(d, format!("{}.{}", e.id.ms, e.id.seq).as_bytes());
+                s.pairs(lp, e, |f, v| {
+                    let (mut fb, mut vb) = (itoa::Buffer::new(), itoa::Buffer::new());
+                    mix(d, f.bytes(&mut fb));
+                    mix(d, v.bytes(&mut vb));
+                });
+                true
+            });
+        }
     }
     if e.expire_at() != 0 {
         xor(d, b"!!expire!!");

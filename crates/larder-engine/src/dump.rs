@@ -14,7 +14,9 @@
 //! every payload Redis 7.0 or older produces RESTOREs here. Like Redis, the
 //! value is parsed from the whole payload (the footer included), and
 //! lengths are checked against the bytes present before anything is
-//! allocated. This module also owns the CRC64 shared with RDB files.
+//! allocated. This module also owns the CRC64 shared with RDB files, and
+//! FUNCTION DUMP / RESTORE's payload: FUNCTION2 records (opcode 245 + the
+//! library's code as an RDB string) followed by the same footer.
 
 use crc::{Crc, Digest, Table, CRC_64_REDIS};
 
@@ -78,6 +80,38 @@ pub fn deserialize(payload: &[u8], lim: &Limits) -> Result<Restored, DumpError> 
     let mut inp = Input::new(payload, payload.len() as u64, false);
     let ty = inp.byte().map_err(|_| DumpError::BadFormat)?;
     load_value(&mut inp, ty, lim).map_err(|_| DumpError::BadFormat)
+}
+
+/// FUNCTION DUMP: each library as FUNCTION2 + code, then the footer.
+pub fn serialize_functions(codes: &[std::sync::Arc<[u8]>], compress: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    crate::rdb::write::save_functions(&mut out, codes, compress);
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// FUNCTION RESTORE's reading of a payload: the libraries' code, or
+/// Redis's error text.
+pub fn deserialize_functions(payload: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
+    verify(payload).map_err(|_| "DUMP payload version or checksum are wrong")?;
+    // As Redis, records are read from the whole payload (a last string may
+    // run into the footer) while they start before it.
+    let end = (payload.len() - FOOTER) as u64;
+    let mut inp = Input::new(payload, payload.len() as u64, false);
+    let mut codes = Vec::new();
+    while inp.offset() < end {
+        let ty = inp.byte().map_err(|_| "can not read data type")?;
+        if ty != crate::rdb::opcodes::FUNCTION2 && ty != crate::rdb::opcodes::FUNCTION_PRE_GA {
+            return Err("given type is not a function");
+        }
+        if ty == crate::rdb::opcodes::FUNCTION_PRE_GA {
+            return Err("Pre-GA function format not supported");
+        }
+        codes.push(inp.bytes().map_err(|_| "Failed loading library payload")?);
+    }
+    Ok(codes)
 }
 
 #[cfg(test)]
@@ -267,7 +301,7 @@ mod tests {
             b"\x12\x01\x02",
             // An empty hash.
             b"\x04\x00",
-            // A stream.
+            // A truncated stream.
             b"\x13\x00",
         ] {
             let p = with_footer(b);

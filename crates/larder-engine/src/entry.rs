@@ -83,6 +83,15 @@ impl McMeta {
     pub const TOKEN_SENT: u8 = 4;
     /// Stored with a base64 (`b`) key: `k` echoes it encoded.
     pub const BINARY_KEY: u8 = 8;
+    /// The bits that outlive a restart (RDB, AOF); `FETCHED` is read state.
+    pub const DURABLE_BITS: u8 = Self::STALE | Self::TOKEN_SENT | Self::BINARY_KEY;
+
+    /// Whether this trailer holds what a plain string cannot express
+    /// (non-zero flags, a durable bit): only then do the RDB and the AOF
+    /// carry it (the CAS and last access are not kept across a restart).
+    pub fn is_durable(&self) -> bool {
+        self.flags != 0 || self.bits & Self::DURABLE_BITS != 0
+    }
 }
 
 /// Strings up to this length are `embstr` in Redis's OBJECT ENCODING.

@@ -344,7 +344,8 @@ impl crate::keyspace::Engine {
     /// can be evicted (or the policy is `noeviction`).
     pub fn evict_until_fits(&self) -> Result<(), OutOfMemory> {
         let max = self.config.maxmemory() as usize;
-        if max == 0 || self.used_memory() <= max {
+        // CLIENT PAUSE holds eviction too (Redis's isSafeToPerformEvictions).
+        if max == 0 || self.used_memory() <= max || self.config.paused(crate::access::now_ms()) {
             return Ok(());
         }
         let policy = self.config.policy();

@@ -123,6 +123,8 @@ pub struct Engine {
     pub tracking: Arc<crate::tracking::Tracking>,
     /// The open snapshot, if any (`snapshot.rs`).
     pub(crate) snap: Arc<crate::snapshot::SnapState>,
+    /// The last memcached CAS unique handed out (`next_mc_cas`).
+    mc_cas: AtomicU64,
 }
 
 impl Engine {
@@ -157,6 +159,28 @@ impl Engine {
             events: crate::events::Events::default(),
             tracking,
             snap: Arc::default(),
+            // Seeded from the clock (seconds << 24): CAS uniques are not
+            // persisted, and a restart must not hand out one a client
+            // still holds (it would if fewer than 2^24 a second were
+            // used on average before the restart).
+            mc_cas: AtomicU64::new((now_ms() / 1000) << 24),
+        }
+    }
+
+    /// A fresh memcached CAS unique: for items the memcached front end
+    /// stores, and for trailers loaded from an RDB or AOF.
+    pub fn next_mc_cas(&self) -> u64 {
+        self.mc_cas.fetch_add(1, Relaxed) + 1
+    }
+
+    /// The trailer of a memcached item loaded from an RDB or AOF: its
+    /// flags and durable bits, a fresh CAS, last access now.
+    pub fn restored_mc(&self, flags: u32, bits: u8) -> crate::McMeta {
+        crate::McMeta {
+            cas: self.next_mc_cas(),
+            flags,
+            atime: (now_ms() / 1000) as u32,
+            bits: bits & crate::McMeta::DURABLE_BITS,
         }
     }
 

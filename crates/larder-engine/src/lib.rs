@@ -14,7 +14,8 @@
 //! - [`access`], [`config`], [`glob`]: clocks and counters, runtime settings,
 //!   Redis-style pattern matching;
 //! - [`bitops`], [`hll`]: bitmap arithmetic and Redis's HyperLogLog
-//!   encodings over string values;
+//!   encodings over string values; [`geohash`]: GEO's encoding and cell
+//!   search over sorted sets;
 //! - [`events`]: keyspace events (notifications) and the sink the server installs;
 //! - [`tracking`]: which clients may cache which keys (CLIENT TRACKING);
 //! - [`rdb`], [`dump`]: Redis's RDB format (files, and the DUMP/RESTORE
@@ -32,6 +33,7 @@ pub mod entry;
 pub mod events;
 pub mod evict;
 pub mod expire;
+pub mod geohash;
 pub mod glob;
 pub mod hll;
 pub mod hold;

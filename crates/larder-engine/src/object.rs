@@ -7,7 +7,7 @@
 //! handle of one or two words (24 bytes at most) to the collection's data. [`ObjType`] lets
 //! generic code (the `Txn` helpers) ask for "the list at this key".
 
-use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
+use crate::types::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 
 #[derive(Clone, Debug)]
 pub enum Object {
@@ -15,6 +15,8 @@ pub enum Object {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    /// Boxed: a stream's header is larger than the other handles.
+    Stream(Box<Stream>),
 }
 
 impl Object {
@@ -25,6 +27,7 @@ impl Object {
             Object::Hash(_) => "hash",
             Object::Set(_) => "set",
             Object::ZSet(_) => "zset",
+            Object::Stream(_) => "stream",
         }
     }
 
@@ -35,6 +38,7 @@ impl Object {
             Object::Hash(h) => h.encoding(),
             Object::Set(s) => s.encoding(),
             Object::ZSet(z) => z.encoding(),
+            Object::Stream(_) => "stream",
         }
     }
 
@@ -45,6 +49,7 @@ impl Object {
             Object::Hash(h) => h.len(),
             Object::Set(s) => s.len(),
             Object::ZSet(z) => z.len(),
+            Object::Stream(s) => s.len(),
         }
     }
 
@@ -53,13 +58,15 @@ impl Object {
     pub fn free_effort(&self) -> usize {
         match self {
             Object::List(l) => l.node_count(),
+            Object::Stream(s) => s.node_count(),
             o => o.len(),
         }
     }
 
-    /// Redis deletes a collection's key when it becomes empty.
+    /// Redis deletes a collection's key when it becomes empty (never a
+    /// stream's: an empty stream keeps its IDs and groups).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        !matches!(self, Object::Stream(_)) && self.len() == 0
     }
 }
 
@@ -96,3 +103,21 @@ obj_type!(List, List);
 obj_type!(Hash, Hash);
 obj_type!(Set, Set);
 obj_type!(ZSet, ZSet);
+
+impl ObjType for Stream {
+    fn of(o: &Object) -> Option<&Self> {
+        match o {
+            Object::Stream(x) => Some(x),
+            _ => None,
+        }
+    }
+    fn of_mut(o: &mut Object) -> Option<&mut Self> {
+        match o {
+            Object::Stream(x) => Some(x),
+            _ => None,
+        }
+    }
+    fn wrap(self) -> Object {
+        Object::Stream(Box::new(self))
+    }
+}

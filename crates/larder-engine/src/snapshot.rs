@@ -53,13 +53,20 @@ pub(crate) struct SnapState {
     epoch: AtomicU64,
     last_epoch: AtomicU64,
     active: Mutex<Option<Arc<dyn DumpShard>>>,
+    /// The last closed snapshot's final progress (see `snapshot_progress`).
+    last_progress: Mutex<(u64, u64)>,
 }
 
 /// An open snapshot's output, type-erased for the engine's slot.
 trait DumpShard: Send + Sync {
     fn epoch(&self) -> u64;
     fn dump(&self, shard: &Shard, by_writer: bool);
+    /// (keys serialized so far, keys at the start instant).
+    fn progress(&self) -> (u64, u64);
 }
+
+/// Serialized keys are added to the shared progress count in steps of this.
+const PROGRESS_STEP: u64 = 4096;
 
 /// Another snapshot is running (one at a time, as one fork at a time in Redis).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -101,6 +108,11 @@ impl<W: Write + Send> DumpShard for Active<W> {
         self.epoch
     }
 
+    fn progress(&self) -> (u64, u64) {
+        let total = self.sizes.iter().map(|s| s.0 as u64).sum();
+        (self.keys.load(Relaxed), total)
+    }
+
     fn dump(&self, shard: &Shard, by_writer: bool) {
         // Serialize outside the output lock, so two threads dumping two
         // shards work in parallel; only the copy to the sink is serialized.
@@ -118,6 +130,10 @@ impl<W: Write + Send> DumpShard for Active<W> {
                 }
                 save_pair(&mut buf, e, &self.opts, self.start_ms);
                 keys += 1;
+                if keys == PROGRESS_STEP {
+                    self.keys.fetch_add(keys, Relaxed);
+                    keys = 0;
+                }
             }
             if buf.len() > from {
                 parts.push((d, from, buf.len()));
@@ -238,6 +254,17 @@ impl Engine {
     pub fn snapshot_in_progress(&self) -> bool {
         self.snap.running.load(Relaxed)
     }
+
+    /// (keys serialized so far, keys at the start instant, expired ones
+    /// included) of the open snapshot, else the last one's final count,
+    /// for INFO's `current_save_keys_*` while a save runs (its file is
+    /// still being synced and renamed after the snapshot closes).
+    pub fn snapshot_progress(&self) -> (u64, u64) {
+        match self.snap.active.lock().as_ref() {
+            Some(a) => a.progress(),
+            None => *self.snap.last_progress.lock(),
+        }
+    }
 }
 
 impl SnapState {
@@ -253,7 +280,9 @@ impl SnapState {
 
     fn close(&self) {
         self.epoch.store(0, Relaxed);
-        *self.active.lock() = None;
+        if let Some(a) = self.active.lock().take() {
+            *self.last_progress.lock() = a.progress();
+        }
         self.running.store(false, Relaxed);
     }
 }
@@ -269,16 +298,6 @@ impl<W: Write + Send + 'static> Snapshot<W> {
         self.dirty_at_start
     }
 
-    /// Keys at the start instant (expired ones included), for progress reports.
-    pub fn keys_at_start(&self) -> usize {
-        self.active.sizes.iter().map(|s| s.0).sum()
-    }
-
-    /// Keys written so far.
-    pub fn keys_written(&self) -> u64 {
-        self.active.keys.load(Relaxed)
-    }
-
     /// Dumps every shard not dumped yet, ends the file (EOF, checksum),
     /// closes the epoch and returns the writer. `engine` must be the one
     /// the snapshot was begun on.
@@ -288,7 +307,10 @@ impl<W: Write + Send + 'static> Snapshot<W> {
             "snapshot finished on another engine"
         );
         let epoch = self.active.epoch;
-        for i in 0..engine.shard_count() {
+        // Last shard first: whole-keyspace readers (INFO's counters, DBSIZE)
+        // walk the shards upwards, so they wait for at most one shard's
+        // dump instead of trailing this walk to its end.
+        for i in (0..engine.shard_count()).rev() {
             let mut g = engine.lock_shard_plain(i);
             if g.snap_epoch != epoch {
                 self.state.dump_now(epoch, &mut g, false);
@@ -389,6 +411,7 @@ mod tests {
             .begin_snapshot(Vec::new(), RdbOptions::default(), || ran = true)
             .unwrap();
         assert!(ran);
+        assert_eq!(e.snapshot_progress(), (0, 200));
         assert_eq!(
             e.begin_snapshot(Vec::new(), RdbOptions::default(), || {})
                 .err(),
@@ -399,7 +422,11 @@ mod tests {
             set(&e, i % 3, format!("k{i}").as_bytes(), b"after");
         }
         set(&e, 3, b"new", b"x");
+        // The shards the writers dumped count as processed.
+        let (done, total) = e.snapshot_progress();
+        assert!(done > 0 && done <= 200 && total == 200, "{done}/{total}");
         let (bytes, stats) = snap.finish(&e).unwrap();
+        assert_eq!(e.snapshot_progress(), (200, 200));
         assert_eq!(stats.keys, 200);
         assert!(stats.shards_by_writers > 0);
         assert!(!e.snapshot_in_progress());
@@ -417,6 +444,42 @@ mod tests {
         let back = reload(&bytes);
         assert_eq!(get(&back, 1, b"k1").as_deref(), Some(&b"after"[..]));
         assert_eq!(get(&back, 3, b"new").as_deref(), Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn memcached_trailers_keep_flags_and_durable_bits() {
+        use crate::McMeta;
+        let e = engine();
+        let mc = |flags, bits| McMeta {
+            cas: 99,
+            flags,
+            atime: 1,
+            bits,
+        };
+        let put = |k: &[u8], v: StrValue<'_>, m: McMeta| {
+            let key = e.key(k);
+            e.lock_key(0, &key).set_mc(&key, v, 0, m);
+        };
+        put(b"flags", StrValue::Auto(b"v"), mc(7, McMeta::FETCHED));
+        put(b"stale", StrValue::Auto(b"12"), mc(0, McMeta::STALE));
+        put(b"plain", StrValue::Auto(b"v"), mc(0, McMeta::FETCHED));
+        let (bytes, _) = save(&e, Vec::new(), RdbOptions::default()).unwrap();
+        let back = reload(&bytes);
+        let trailer = |k: &[u8]| {
+            let key = back.key(k);
+            let mut t = back.lock_key(0, &key);
+            t.get(&key).and_then(|r| r.mc())
+        };
+        let m = trailer(b"flags").unwrap();
+        assert_eq!((m.flags, m.bits), (7, 0));
+        assert_ne!(m.cas, 99, "CAS uniques are fresh after a load");
+        let m = trailer(b"stale").unwrap();
+        assert_eq!((m.flags, m.bits), (0, McMeta::STALE));
+        assert_eq!(get(&back, 0, b"stale").as_deref(), Some(&b"12"[..]));
+        // Nothing a plain string cannot say: no trailer, no AUX field.
+        assert_eq!(trailer(b"plain"), None);
+        let aux = bytes.windows(9).filter(|w| *w == b"larder-mc").count();
+        assert_eq!(aux, 2);
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct Txn<'e> {
     policy: Policy,
     /// Writes made under these locks (for write propagation).
     changes: u32,
+    /// Keys found expired (and deleted) by this transaction's lookups.
+    lazy_expired: u32,
 }
 
 impl Drop for Txn<'_> {
@@ -80,11 +82,18 @@ impl<'e> Txn<'e> {
             now,
             policy: engine.config.policy(),
             changes: 0,
+            lazy_expired: 0,
         }
     }
 
     pub fn engine(&self) -> &'e Engine {
         self.engine
+    }
+
+    /// How many keys this transaction's lookups found expired and deleted
+    /// (memcached's `get_expired`).
+    pub fn lazy_expired(&self) -> u32 {
+        self.lazy_expired
     }
 
     pub(crate) fn shard(&mut self, hash: u64) -> &mut Shard {
@@ -158,6 +167,9 @@ impl<'e> Txn<'e> {
         let expired = shard.dbs[db]
             .get(key.hash, key.bytes)
             .map(|e| e.expire_at() != 0 && e.expire_at() < now && !engine.events.writes.loading());
+        // Under CLIENT PAUSE an expired key reads as missing but stays.
+        let held = expired == Some(true) && engine.config.paused(now);
+        let expired = if held { Some(false) } else { expired };
         let found = match expired {
             None => false,
             Some(true) => {
@@ -172,8 +184,12 @@ impl<'e> Txn<'e> {
                 engine.events.writes.deleted(db, key.bytes);
                 false
             }
-            Some(false) => true,
+            Some(false) => !held,
         };
+        if expired == Some(true) {
+            self.lazy_expired += 1;
+        }
+        let shard = self.shard(key.hash);
         if matches!(how, Lookup::Read | Lookup::ReadNoTouch) {
             if found {
                 shard.stats.keyspace_hits += 1;

@@ -1,5 +1,6 @@
 //! Blocking pops (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX
-//! BZMPOP): Redis's blocked.c, for connections that are async tasks.
+//! BZMPOP) and stream reads (XREAD, XREADGROUP with BLOCK): Redis's
+//! blocked.c, for connections that are async tasks.
 //!
 //! A handler cannot await, so a blocking command with nothing to pop calls
 //! [`block`]: it copies the command's arguments into `client.block` and
@@ -211,15 +212,24 @@ pub fn block(
     if ctx.client.nesting > 1 {
         return empty(&mut ctx.out);
     }
+    let args: Vec<&[u8]> = ctx.args.iter().collect();
+    block_as(ctx, keys, ms, &args);
+}
+
+/// Blocks the client on the keys at positions `keys` to run `args` again
+/// (a command that resolves arguments when it blocks, as XREAD's `$`),
+/// for `ms` milliseconds or forever. The caller has checked that it may
+/// block (see [`block`]).
+pub fn block_as(ctx: &mut Ctx<'_>, keys: Range<usize>, ms: Option<u64>, args: &[&[u8]]) {
     let mut buf = Vec::new();
-    let mut ranges = Vec::with_capacity(ctx.args.len());
-    for a in ctx.args.iter() {
+    let mut ranges = Vec::with_capacity(args.len());
+    for a in args {
         ranges.push((buf.len(), buf.len() + a.len()));
         buf.extend_from_slice(a);
     }
     ctx.client.block = Some(Box::new(BlockSpec {
         db: ctx.client.db,
-        keys: keys.map(|i| ctx.arg(i).to_vec()).collect(),
+        keys: keys.map(|i| args[i].to_vec()).collect(),
         deadline: ms.and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms))),
         cmd: ctx.client.last_cmd,
         buf,
@@ -246,6 +256,10 @@ pub async fn serve_ready(shared: &Shared, client: u64) {
         };
         let Some((_, db, key)) = next else { return };
         let mut tried: Vec<u64> = Vec::new();
+        // A deleted key is offered to every waiter (an XREADGROUP answers
+        // with an error); a key that empties while served stops the round.
+        let k = shared.engine.key(&key);
+        let deleted = !shared.engine.lock_key(db, &k).exists(&k);
         loop {
             let w = {
                 let inner = shared.blocking.inner.lock();
@@ -261,8 +275,7 @@ pub async fn serve_ready(shared: &Shared, client: u64) {
             if !popped {
                 tried.push(w.id);
             }
-            let k = shared.engine.key(&key);
-            if !shared.engine.lock_key(db, &k).exists(&k) {
+            if !deleted && !shared.engine.lock_key(db, &k).exists(&k) {
                 break;
             }
         }

@@ -37,6 +37,8 @@ pub struct Client {
     pub db: usize,
     pub proto: Protocol,
     pub authenticated: bool,
+    /// The ACL user; None = `default` (see `acl::unrestricted`).
+    pub user: Option<Arc<crate::acl::User>>,
     pub reply_mode: ReplyMode,
     pub after: After,
     /// Index of the command being run, for CLIENT LIST `cmd=`.
@@ -66,6 +68,7 @@ impl Client {
             db: 0,
             proto: Protocol::Resp2,
             authenticated,
+            user: None,
             reply_mode: ReplyMode::On,
             after: After::Continue,
             last_cmd: usize::MAX,
@@ -107,6 +110,8 @@ pub struct ClientHandle {
     /// Subscriptions: channels, patterns, shard channels (CLIENT LIST).
     pub subs: [AtomicUsize; 3],
     pub no_evict: AtomicBool,
+    /// The ACL user, as `Client::user` (CLIENT LIST, CLIENT KILL USER, ACL DELUSER).
+    pub user: Mutex<Option<Arc<crate::acl::User>>>,
     pub killed: AtomicBool,
     pub kill: Notify,
 }
@@ -163,6 +168,7 @@ impl Registry {
             monitor: AtomicBool::new(false),
             subs: Default::default(),
             no_evict: AtomicBool::new(false),
+            user: Mutex::new(None),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
         });

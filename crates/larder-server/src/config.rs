@@ -26,6 +26,14 @@ pub struct Config {
     pub unixsocketperm: u32,
     pub protected_mode: bool,
     pub requirepass: Option<Vec<u8>>,
+    /// `aclfile`: where ACL SAVE/LOAD keep users ("" = none).
+    pub aclfile: String,
+    /// `acllog-max-len`: ACL LOG entries kept.
+    pub acllog_max_len: u64,
+    /// `acl-pubsub-default`: `resetchannels` or `allchannels` for new users.
+    pub acl_pubsub_default: String,
+    /// The config file's `user` lines (the words after `user`), loaded at startup.
+    pub users: Vec<String>,
     pub databases: usize,
     /// Idle client timeout in seconds; 0 = never.
     pub timeout: u64,
@@ -138,6 +146,10 @@ impl Default for Config {
             unixsocketperm: 0,
             protected_mode: true,
             requirepass: None,
+            aclfile: String::new(),
+            acllog_max_len: 128,
+            acl_pubsub_default: "resetchannels".into(),
+            users: Vec::new(),
             databases: 16,
             timeout: 0,
             tcp_keepalive: 300,

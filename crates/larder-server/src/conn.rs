@@ -107,6 +107,19 @@ where
             match parser.parse(&input, &limits) {
                 Ok(Parse::Request { consumed }) => {
                     let args = parser.args(&input);
+                    if shared.pause.on() {
+                        // CLIENT PAUSE: earlier replies go out, then this waits.
+                        if !out.is_empty()
+                            && reply_out(&shared, &mut client, &mut stream, &mut out)
+                                .await
+                                .is_err()
+                        {
+                            break 'conn;
+                        }
+                        if !crate::pause::wait(&shared, &client, &args, &mut shutdown).await {
+                            break 'conn;
+                        }
+                    }
                     let reply_at = out.len();
                     dispatch(&shared, &mut client, args, &mut out);
                     // Pushes queued by now precede this reply, as in Redis.
@@ -215,10 +228,7 @@ async fn reply_out<S: AsyncWrite + Unpin>(
     stream: &mut S,
     out: &mut Vec<u8>,
 ) -> std::io::Result<()> {
-    if client.aof_wait != 0 {
-        let offset = std::mem::take(&mut client.aof_wait);
-        shared.propagate.feed.wait_synced(offset).await;
-    }
+    shared.propagate.feed.settle(&mut client.aof_wait).await;
     write_out(shared, stream, out).await
 }
 

@@ -461,6 +461,14 @@ pub const DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    str_d!("aclfile", aclfile, IMMUTABLE),
+    int_d!("acllog-max-len", acllog_max_len, u64, 0, LLONG_MAX, 0),
+    enum_d!(
+        "acl-pubsub-default",
+        acl_pubsub_default,
+        &["allchannels", "resetchannels"],
+        0
+    ),
     int_d!("databases", databases, usize, 1, INT_MAX, IMMUTABLE),
     int_d!("timeout", timeout, u64, 0, INT_MAX, 0),
     int_d!("tcp-keepalive", tcp_keepalive, u64, 0, INT_MAX, 0),
@@ -729,6 +737,11 @@ pub fn parse_file(text: &str, config: &mut Config) -> Result<(), String> {
             continue;
         };
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if name == "user" {
+            // Users are ACL rules, loaded after the config (`acl::load_at_startup`).
+            config.users.push(args.join(" "));
+            continue;
+        }
         let d = find(name).ok_or_else(|| format!("line {n}: unknown directive '{name}'"))?;
         if !d.has(flags::MULTI_ARG) && args.len() != 1 {
             return Err(format!(

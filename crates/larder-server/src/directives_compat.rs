@@ -161,7 +161,8 @@ pub const COMPAT: &[Directive] = &[
     ),
     c!("socket-mark-id", Int(0, u32::MAX as i64), "0"),
     c!("bind-source-addr", Text, ""),
-    // Streams' node sizes (Larder's stream layout has no nodes to size).
+    // Streams' node sizes: Larder's stream nodes are fixed at Redis's
+    // defaults (100 entries, 4096 bytes).
     c!("stream-node-max-bytes", Mem(0, LLONG_MAX), "4096"),
     c!("stream-node-max-entries", Int(0, LLONG_MAX), "100"),
     // Replication: Larder has no replicas.

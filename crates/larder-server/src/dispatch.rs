@@ -1,4 +1,4 @@
-//! Running one parsed request: lookup, arity, authentication, `maxmemory`,
+//! Running one parsed request: lookup, arity, authentication, ACL, `maxmemory`,
 //! the handler, then counters, SLOWLOG and MONITOR. Inside MULTI, a command
 //! that passes the checks is queued instead (`commands/multi.rs`); one that
 //! fails them marks the transaction dirty. [`call`] is the part EXEC and
@@ -77,6 +77,14 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
     if !client.authenticated && !cmd.has(flags::NO_AUTH) && shared.hot.requirepass.load(Relaxed) {
         stats.rejected.fetch_add(1, Relaxed);
         return fail(out, crate::commands::multi::rejected(client, cmd, NOAUTH));
+    }
+    // ACL: one load and a branch for a user allowed everything.
+    if !crate::acl::unrestricted(shared, client) {
+        if let Err(e) = crate::acl::enforce(shared, client, idx, &args, crate::acl::Site::TopLevel)
+        {
+            stats.rejected.fetch_add(1, Relaxed);
+            return fail(out, crate::commands::multi::rejected(client, cmd, e));
+        }
     }
     if let Some(e) = crate::commands::scripting::busy_error(shared, cmd, &args) {
         stats.rejected.fetch_add(1, Relaxed);
@@ -168,7 +176,12 @@ pub(crate) fn call(
 }
 
 /// Replies an error and counts it (INFO errorstats).
-fn reply_error(shared: &Shared, out: &mut Vec<u8>, proto: larder_resp::Protocol, e: CmdError) {
+pub(crate) fn reply_error(
+    shared: &Shared,
+    out: &mut Vec<u8>,
+    proto: larder_resp::Protocol,
+    e: CmdError,
+) {
     shared.stats.total_error_replies.fetch_add(1, Relaxed);
     shared.admin.count_error(e.as_bytes());
     Reply::new(out, proto).error(e.as_bytes());

@@ -61,6 +61,16 @@ pub fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
     ))
 }
 
+/// Redis's addReplySubcommandSyntaxError: `ERR unknown subcommand or wrong
+/// number of arguments for 'foo'. Try CLIENT HELP.`
+pub fn subcommand_syntax(sub: &[u8], container: &str) -> CmdError {
+    CmdError::owned(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        truncate_lossy(sub, 128),
+        container.to_ascii_uppercase()
+    ))
+}
+
 /// Redis prints arguments into error texts with `%.128s`: at most `max`
 /// bytes, and, being a C string, only up to a NUL byte.
 pub fn truncate_lossy(b: &[u8], max: usize) -> String {

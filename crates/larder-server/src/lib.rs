@@ -3,6 +3,7 @@
 //! - [`server`]: listeners, accept loop, cron, shutdown;
 //! - [`conn`]: one connection's read–parse–run–reply loop;
 //! - [`dispatch`]: lookup, arity, auth, `maxmemory`, counters around a handler;
+//! - [`acl`]: users, rules and the permission check (ACL);
 //! - [`command`]: the table, flags, and the [`command::Ctx`] handlers receive;
 //! - [`commands`]: one module per command family;
 //! - [`client`], [`shared`], [`config`]: per-client and server-wide state;
@@ -12,6 +13,8 @@
 //! - [`longdouble`]: software x87 `long double` for INCRBYFLOAT;
 //! - [`alloc`]: the counting allocator behind `used_memory`.
 
+pub mod acl;
+mod acl_keyspecs;
 pub mod admin;
 pub mod alloc;
 pub mod blocking;
@@ -24,10 +27,12 @@ pub mod directives;
 mod directives_compat;
 pub mod dispatch;
 pub mod error;
+pub mod keyspecs;
 pub mod longdouble;
 pub mod memcache;
 pub mod monitor;
 pub mod notify;
+pub mod pause;
 pub mod persist;
 pub mod propagate;
 pub mod pubsub;

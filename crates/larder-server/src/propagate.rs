@@ -7,7 +7,10 @@
 //!   database the stream last SELECTed and the total bytes ever appended (its
 //!   *offset*). Appending is a memcpy under a mutex. The AOF writer thread
 //!   (`persist/aof.rs`) drains it; `appendfsync always` clients wait until the
-//!   writer has fsynced past the offset their commands reached.
+//!   writer has fsynced past the offset their commands reached. Writes made
+//!   outside the command table (the memcached protocol, `memcache/exec.rs`)
+//!   append their command directly, under their key's lock
+//!   ([`Feed::append_command`]).
 //! - A per-thread stack of *frames*, one per running command (`call` nests:
 //!   EXEC and scripts call their inner commands through it). A frame holds the
 //!   command's arguments encoded as RESP (write commands only), the database
@@ -125,7 +128,7 @@ impl Feed {
     }
 
     /// Waits until the feed is synced past `offset`.
-    pub async fn wait_synced(&self, offset: u64) {
+    async fn wait_synced(&self, offset: u64) {
         if self.synced.load(Relaxed) >= offset {
             return;
         }
@@ -158,11 +161,49 @@ impl Feed {
             select(g, last_db);
             encode(&mut g.buf, [&b"EXEC"[..]]);
         }
+        self.appended(g, before)
+    }
+
+    /// Appends one command in database `db` at once, for writes made
+    /// outside the command table (the memcached protocol; call it under
+    /// the key's lock, so the stream keeps each key's order). Under
+    /// `appendfsync always`, raises `wait` to its offset (see [`settle`]).
+    ///
+    /// [`settle`]: Feed::settle
+    pub fn append_command<'b>(
+        &self,
+        db: usize,
+        args: impl IntoIterator<Item = &'b [u8]>,
+        wait: &mut u64,
+    ) {
+        let mut g = self.inner.lock();
+        let g = &mut *g;
+        let before = g.buf.len();
+        select(g, db);
+        encode(&mut g.buf, args);
+        let offset = self.appended(g, before);
+        if self.sync_always.load(Relaxed) {
+            *wait = (*wait).max(offset);
+        }
+    }
+
+    /// Counts bytes appended since `before` and wakes the consumer.
+    fn appended(&self, g: &mut FeedInner, before: usize) -> u64 {
         g.offset += (g.buf.len() - before) as u64;
         if g.idle {
             self.ready.notify_one();
         }
         g.offset
+    }
+
+    /// Before a connection's replies go out: waits until the writes they
+    /// acknowledge are on disk (`appendfsync always`; `wait` is the feed
+    /// offset its writes reached, 0 for none), then clears `wait`.
+    pub async fn settle(&self, wait: &mut u64) {
+        let offset = std::mem::take(wait);
+        if offset != 0 {
+            self.wait_synced(offset).await;
+        }
     }
 }
 

@@ -98,6 +98,7 @@ impl Server {
         let memcache = crate::memcache::bind(&config)?;
         let table = crate::commands::table();
         let shared = Arc::new(Shared::new(config, engine, table));
+        crate::acl::load_at_startup(&shared).map_err(std::io::Error::other)?;
         crate::persist::snapshot::start(&shared)?;
         crate::persist::aof::start(&shared)?;
         Ok(Server {

@@ -90,6 +90,8 @@ pub struct Shared {
     pub config: RwLock<Config>,
     pub hot: Hot,
     pub commands: CommandTable,
+    /// Users and the ACL log (`acl.rs`).
+    pub acl: crate::acl::Acl,
     pub clients: Registry,
     pub stats: ServerStats,
     pub slowlog: Mutex<VecDeque<SlowEntry>>,
@@ -101,6 +103,8 @@ pub struct Shared {
     pub pubsub: std::sync::Arc<crate::pubsub::PubSub>,
     /// Scripts loaded by EVAL / SCRIPT LOAD (`commands/scripting.rs`).
     pub scripts: crate::commands::scripting::ScriptCache,
+    /// Function libraries (FUNCTION LOAD, FCALL: `commands/functions.rs`).
+    pub functions: crate::commands::functions::Functions,
     pub started: Instant,
     pub run_id: String,
     /// Unix time of the last successful save (LASTSAVE).
@@ -119,6 +123,8 @@ pub struct Shared {
     pub rdb: crate::persist::snapshot::RdbState,
     /// Client-side caching: tracking clients and prefixes.
     pub tracking: std::sync::Arc<crate::tracking::Tracker>,
+    /// CLIENT PAUSE state (`pause.rs`).
+    pub pause: crate::pause::Pause,
     /// The memcached front end's counters and CAS clock (`memcache/`).
     pub memcache: crate::memcache::McState,
 }
@@ -130,7 +136,9 @@ impl Shared {
         let pubsub: std::sync::Arc<crate::pubsub::PubSub> = Default::default();
         let tracking = crate::tracking::Tracker::new(pubsub.clone());
         tracking.install(&engine);
+        let acl = crate::acl::Acl::new(&commands);
         let shared = Shared {
+            acl,
             engine,
             config: RwLock::new(config),
             hot,
@@ -144,6 +152,7 @@ impl Shared {
             pubsub,
             memcache: Default::default(),
             scripts: Default::default(),
+            functions: Default::default(),
             started: Instant::now(),
             run_id: run_id(),
             lastsave: AtomicU64::new(unix_secs()),
@@ -154,6 +163,7 @@ impl Shared {
             aof: Default::default(),
             rdb: Default::default(),
             tracking,
+            pause: Default::default(),
         };
         shared.apply_config();
         crate::notify::install(&shared);
@@ -173,7 +183,7 @@ impl Shared {
         e.set_lfu_decay_time(c.lfu_decay_time);
         e.set_limits(&c.limits);
         let h = &self.hot;
-        h.requirepass.store(c.requirepass.is_some(), Relaxed);
+        crate::acl::apply_config(self, &c);
         h.proto_max_bulk_len.store(c.proto_max_bulk_len, Relaxed);
         h.hll_sparse_max_bytes
             .store(c.hll_sparse_max_bytes, Relaxed);

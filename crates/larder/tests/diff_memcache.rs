@@ -386,3 +386,39 @@ fn random_sequences() {
         }
     }
 }
+
+/// `get_flushed` (and the counters around it) after a `flush_all`: every
+/// command that finds a flushed item counts once, as in memcached (checked
+/// in the same batch as the flush, before memcached's background LRU
+/// maintainer could reclaim anything).
+#[test]
+fn flushed_items_count_in_get_flushed() {
+    let Some(mut p) = Pair::start() else { return };
+    p.case(b"stats reset\r\n");
+    p.case(
+        b"set a 0 0 1\r\nx\r\nset b 0 0 1\r\nx\r\nset c 0 0 1\r\nx\r\nset d 0 0 1\r\nx\r\n\
+          set e 0 0 1\r\nx\r\nset f 0 0 1\r\nx\r\nset g 0 0 1\r\nx\r\nflush_all\r\n\
+          get a\r\nset b 0 0 1\r\ny\r\ndelete c\r\ntouch d 0\r\nincr e 1\r\nmg f v\r\n\
+          get a\r\nget zz\r\nmd g\r\nms h 1\r\nx\r\nget b h\r\n",
+    );
+    let pick = |lines: Vec<Vec<u8>>| -> Vec<String> {
+        let names = [
+            "get_hits",
+            "get_misses",
+            "get_expired",
+            "get_flushed",
+            "delete_misses",
+            "incr_misses",
+            "touch_misses",
+        ];
+        lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .filter(|l| names.iter().any(|n| l.split(' ').nth(1) == Some(*n)))
+            .collect()
+    };
+    let l = pick(p.l.exchange(b"stats\r\n").expect("larder stats"));
+    let m = pick(p.m.exchange(b"stats\r\n").expect("memcached stats"));
+    assert_eq!(l, m);
+    assert!(m.contains(&"STAT get_flushed 7".to_string()), "{m:?}");
+}

@@ -366,6 +366,130 @@ fn diff_command_introspection() {
     }
 }
 
+/// COMMAND GETKEYS / GETKEYSANDFLAGS with Redis's key specs (index,
+/// keyword and keynum searches, SORT's and SET's own rules, the three
+/// errors), COMMAND INFO's key specs and `movablekeys`, ROLE and LOLWUT.
+#[test]
+fn diff_getkeys_role_lolwut() {
+    let mut d = session!(&[]);
+    let getkeys: &[&[&str]] = &[
+        &["set", "k", "v", "get"],
+        &["set", "k", "v"],
+        &["bitfield", "k", "get", "u8", "0"],
+        &["bitfield", "k", "set", "u8", "0", "1"],
+        &[
+            "sort", "k", "by", "x", "store", "d", "limit", "0", "1", "store", "e",
+        ],
+        &["sort", "k", "store"],
+        &["sort_ro", "k", "by", "x"],
+        &["eval", "s", "0"],
+        &["eval", "s", "3", "a"],
+        &["eval", "s", "2", "a", "b", "c"],
+        &["eval", "s", "-1", "a"],
+        &["zunionstore", "d", "0", "a"],
+        &["zunionstore", "d", "2", "a", "b", "weights", "1", "2"],
+        &["zinter", "2", "a", "b"],
+        &["lmove", "mylist1", "mylist2", "left", "left"],
+        &["blmpop", "0", "2", "a", "b", "left"],
+        &[
+            "georadius",
+            "k",
+            "1",
+            "2",
+            "3",
+            "km",
+            "store",
+            "s1",
+            "storedist",
+            "s2",
+        ],
+        &["georadiusbymember", "k", "m", "3", "km", "storedist", "s2"],
+        &[
+            "geosearchstore",
+            "d",
+            "s",
+            "frommember",
+            "m",
+            "byradius",
+            "1",
+            "km",
+        ],
+        &["mset", "a", "1", "b"],
+        &["config", "get", "x"],
+        &["config", "foo"],
+        &["config"],
+        &["spublish", "c", "m"],
+        &["object", "encoding", "k"],
+        &["memory", "usage", "k"],
+        &["rename", "a", "b"],
+        &["getex", "a"],
+        &["pfcount", "a", "b"],
+        &["sintercard", "2", "a", "b", "limit", "3"],
+        &["fcall", "f", "1", "a", "x"],
+    ];
+    for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
+        for c in getkeys {
+            let mut args = vec!["COMMAND", sub];
+            args.extend_from_slice(c);
+            d.case_with(&args, Cmp::Exact);
+        }
+    }
+    let info: &[&[&str]] = &[
+        &[
+            "COMMAND",
+            "INFO",
+            "georadius",
+            "geosearchstore",
+            "geoadd",
+            "get",
+            "set",
+        ],
+        &["COMMAND", "INFO", "sort", "zunionstore", "lmove", "sort_ro"],
+        &[
+            "COMMAND",
+            "INFO",
+            "client|pause",
+            "client|unpause",
+            "role",
+            "lolwut",
+        ],
+        &["COMMAND", "INFO", "bitfield", "spublish", "memory|usage"],
+    ];
+    for c in info {
+        d.case_with(c, Cmp::Exact);
+    }
+    for c in [
+        &["ROLE"][..],
+        &["ROLE", "x"],
+        &["LOLWUT"],
+        &["LOLWUT", "VERSION", "7"],
+        &["LOLWUT", "VERSION", "x"],
+        &["LOLWUT", "VERSION", "5", "x"],
+        &["LOLWUT", "VERSION", "6", "1", "x"],
+        &["LOLWUT", "VERSION"],
+        &["LOLWUT", "foo"],
+    ] {
+        d.case_with(c, Cmp::Exact);
+    }
+    d.case(&["HELLO", "3"]);
+    for c in [
+        &["LOLWUT"][..],
+        &["ROLE"],
+        &["COMMAND", "INFO", "georadius", "lmove"],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "lmove",
+            "a",
+            "b",
+            "left",
+            "left",
+        ],
+    ] {
+        d.case_with(c, Cmp::Exact);
+    }
+}
+
 #[test]
 fn diff_diagnostics() {
     let mut d = session!(&[]);

@@ -251,3 +251,75 @@ fn overlong_lines_close_and_noeviction_refuses() {
     c2.send(&[b'x'; 3000]);
     assert!(c2.read_until_mn().is_err());
 }
+
+/// `get_expired` and `get_flushed`: commands that found their item expired
+/// (active expiry off, so none is reclaimed before) or removed by
+/// `flush_all` count once each; a key stored again over RESP after the
+/// flush is a plain hit. (The differential flush case is in
+/// diff_memcache.rs; memcached reclaims expired items in the background,
+/// so its `get_expired` is not deterministic.)
+#[test]
+fn get_expired_and_get_flushed_count_like_memcached() {
+    let s = start_larder_memcache(&["--enable-debug-command", "yes"]);
+    let mut resp = RawClient::connect(s.proc.port);
+    assert_eq!(
+        resp.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]),
+        b"+OK\r\n"
+    );
+    let mut mc = McConn::connect(s.port);
+    let mut batch = String::new();
+    for k in ["e1", "e2", "e3", "e4", "e5", "e6", "e7"] {
+        batch.push_str(&format!("set {k} 0 1 1\r\n5\r\n"));
+    }
+    batch.push_str("set long 0 0 1\r\nl\r\n");
+    mc.exchange(batch.as_bytes()).expect("sets");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let r = mc
+        .exchange(
+            b"get e1\r\ngets e2\r\ntouch e3 10\r\nincr e4 1\r\ndelete e5\r\n\
+              set e6 0 0 1\r\nx\r\nmg e7 v\r\nget e1\r\nget long\r\n",
+        )
+        .expect("reply");
+    let text: Vec<String> = r
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect();
+    assert_eq!(
+        text,
+        [
+            "END",
+            "END",
+            "NOT_FOUND",
+            "NOT_FOUND",
+            "NOT_FOUND",
+            "STORED",
+            "EN",
+            "END",
+            "VALUE long 0 1",
+            "l",
+            "END"
+        ]
+    );
+    let stat = |mc: &mut McConn, name: &str| -> String {
+        let r = mc.exchange(b"stats\r\n").expect("stats");
+        r.iter()
+            .find_map(|l| {
+                String::from_utf8_lossy(l)
+                    .strip_prefix(&format!("STAT {name} "))
+                    .map(str::to_string)
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(stat(&mut mc, "get_expired"), "7");
+    assert_eq!(stat(&mut mc, "get_flushed"), "0");
+    // flush_all: each removed key counts once, on any command.
+    mc.exchange(b"set f1 0 0 1\r\n1\r\nset f2 0 0 1\r\n2\r\nset f3 0 0 1\r\n3\r\nflush_all\r\n")
+        .expect("flush");
+    assert_eq!(resp.cmd_str(&["SET", "f3", "again"]), b"+OK\r\n");
+    let r = mc
+        .exchange(b"get f1\r\nget f1\r\nset f2 0 0 1\r\nn\r\nget f3\r\n")
+        .expect("reply");
+    assert_eq!(r.len(), 6, "{r:?}");
+    assert_eq!(stat(&mut mc, "get_flushed"), "2");
+    assert_eq!(stat(&mut mc, "get_expired"), "7");
+}

@@ -6,6 +6,7 @@
 //! Peer-dependent checks skip with a notice unless LARDER_REQUIRE_PEERS=1.
 
 mod common;
+mod memcache_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{reply_int, require_peers, scalar_payload, start_larder, RawClient, ServerProc};
+use common::{
+    reply_int, require_peers, scalar_payload, start_larder, start_larder_memcache, McServer,
+    RawClient, ServerProc,
+};
+use memcache_common::McConn;
 
 /// The elements of an array reply, as plain bytes.
 fn aggregate_elements(raw: &[u8]) -> Option<Vec<Vec<u8>>> {
@@ -420,5 +425,299 @@ fn torn_tail_and_corrupt_middle() {
         msg.contains("Bad file format") && msg.contains("at offset"),
         "{msg}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------
+// memcached writes
+// ---------------------------------------------------------------------------
+
+fn larder_mc_aof(dir: &Path, extra: &[&str]) -> McServer {
+    let d = dir.to_str().expect("utf-8 path");
+    let mut args = vec!["--dir", d, "--appendonly", "yes"];
+    args.extend_from_slice(extra);
+    start_larder_memcache(&args)
+}
+
+fn kill9(s: &mut McServer) {
+    let _ = s.proc.child.kill();
+    let _ = s.proc.child.wait();
+}
+
+fn lines(l: &[Vec<u8>]) -> String {
+    l.iter()
+        .map(|x| String::from_utf8_lossy(x).into_owned())
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// Sends memcached requests, returns the replies as one `|`-joined string.
+fn mc(c: &mut McConn, req: &str) -> String {
+    lines(&c.exchange(req.as_bytes()).expect("memcached reply"))
+}
+
+/// Every key of database 0 as memcached and RESP see it: the `mg` line
+/// (key as stored, flags, value, stale / win-token flags) and the
+/// absolute expiry.
+fn mc_fingerprint(s: &McServer) -> Vec<String> {
+    let mut r = s.proc.client();
+    let mut m = McConn::connect(s.port);
+    let mut keys = aggregate_elements(&cmd(&mut r, &["KEYS", "*"])).unwrap_or_default();
+    keys.sort();
+    keys.iter()
+        .map(|k| {
+            let k = String::from_utf8_lossy(k).into_owned();
+            let at = reply_int(&cmd(&mut r, &["PEXPIRETIME", &k]));
+            format!("{at:?} {}", mc(&mut m, &format!("mg {k} k f s v\r\n")))
+        })
+        .collect()
+}
+
+/// memcached writes of every kind (text and meta), with their replies.
+fn run_mc_script(s: &McServer) {
+    let mut c = McConn::connect(s.port);
+    let mut r = s.proc.client();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let abs = now + 5000;
+    let steps: Vec<(String, &str)> = vec![
+        ("set old 1 0 1\r\no\r\nflush_all\r\n".into(), "STORED|OK"),
+        ("set f1 123 0 5\r\nhello\r\n".into(), "STORED"),
+        ("set t1 0 1000 2\r\nt1\r\n".into(), "STORED"),
+        (format!("set t2 0 {abs} 2\r\nt2\r\n"), "STORED"),
+        (
+            "set gone 0 0 1\r\ng\r\nset gone 0 -1 1\r\ng\r\n".into(),
+            "STORED|STORED",
+        ),
+        (
+            "add a1 7 0 2\r\na1\r\nadd a1 8 0 2\r\nzz\r\n".into(),
+            "STORED|NOT_STORED",
+        ),
+        ("replace f1 9 500 6\r\nhello2\r\n".into(), "STORED"),
+        (
+            "append f1 0 0 2\r\n++\r\nprepend f1 0 0 2\r\n--\r\n".into(),
+            "STORED|STORED",
+        ),
+        ("set i1 5 0 2\r\n42\r\nincr i1 100\r\n".into(), "STORED|142"),
+        ("set i2 0 0 3\r\n100\r\ndecr i2 1\r\n".into(), "STORED|99"),
+        ("set i3 0 0 1\r\n7\r\ndecr i3 1000\r\n".into(), "STORED|0"),
+        (
+            "set d1 0 0 1\r\nd\r\ndelete d1\r\ndelete d1\r\n".into(),
+            "STORED|DELETED|NOT_FOUND",
+        ),
+        ("touch t1 2000\r\n".into(), "TOUCHED"),
+        ("gat 3000 a1\r\n".into(), "VALUE a1 7 2|a1|END"),
+        ("gat 0 t2\r\n".into(), "VALUE t2 0 2|t2|END"),
+        (
+            "set nr 77 0 2 noreply\r\nnr\r\nincr i1 1 noreply\r\n".into(),
+            "",
+        ),
+        (
+            "set x1 0 0 1\r\nx\r\ngat -1 x1\r\n".into(),
+            "STORED|VALUE x1 0 1|x|END",
+        ),
+        (
+            "set x2 0 0 1\r\nx\r\ntouch x2 -1\r\n".into(),
+            "STORED|TOUCHED",
+        ),
+        ("ms m1 2 F5 T100\r\nm1\r\n".into(), "HD"),
+        ("md m1 I T30\r\n".into(), "HD"),
+        (
+            "ma c1 N0 J10\r\nma c1 D5\r\nma c1 MD D3 v\r\n".into(),
+            "HD|HD|VA 2|12",
+        ),
+        ("mg v1 N30 s\r\n".into(), "HD s0 W"),
+        (
+            "set r1 0 10 1\r\nr\r\nmg r1 R30 s\r\n".into(),
+            "STORED|HD s1 W",
+        ),
+        ("ms Zm9v 1 b F4\r\nb\r\n".into(), "HD"),
+        ("mg a1 T4000\r\n".into(), "HD"),
+    ];
+    for (req, want) in &steps {
+        assert_eq!(mc(&mut c, req), *want, "{req:?}");
+    }
+    // cas: a good and a bad token.
+    let got = c.exchange(b"gets f1\r\n").unwrap();
+    let cas = memcache_common::cas_of(&got).expect("gets cas");
+    assert_eq!(
+        mc(&mut c, &format!("cas f1 11 0 3 {cas}\r\ncas\r\n")),
+        "STORED"
+    );
+    assert_eq!(
+        mc(&mut c, &format!("cas f1 12 0 3 {cas}\r\nbad\r\n")),
+        "EXISTS"
+    );
+    // A stale set (ms I with an older CAS) keeps the item, marked stale.
+    assert_eq!(mc(&mut c, "ms m2 2 F6\r\nm2\r\n"), "HD");
+    let got = c.exchange(b"mg m2 c\r\n").unwrap();
+    let cas = memcache_common::cas_of(&got).expect("mg c");
+    assert_eq!(
+        mc(&mut c, &format!("ms m2 2 C{} I F3\r\nst\r\n", cas - 1)),
+        "HD"
+    );
+    // A RESP write, then memcached reads: no memcached state to keep.
+    assert_eq!(cmd(&mut r, &["SET", "rs", "plain"]), b"+OK\r\n");
+    assert_eq!(
+        mc(&mut c, "gets rs\r\nmg rs v\r\n")
+            .matches("plain")
+            .count(),
+        2
+    );
+}
+
+/// What an AOF's commands are named, and that every expiry is absolute.
+fn aof_commands(dir: &Path) -> Vec<String> {
+    let data = std::fs::read(incr_path(dir)).unwrap();
+    let mut names = Vec::new();
+    for cmd in String::from_utf8_lossy(&data).split('*').skip(1) {
+        let parts: Vec<&str> = cmd.split("\r\n").collect();
+        let name = parts.get(2).copied().unwrap_or("").to_uppercase();
+        let args: Vec<&str> = parts.iter().skip(2).step_by(2).copied().collect();
+        if name == "SET" {
+            assert!(
+                args.len() == 3 || (args.len() == 5 && args[3] == "PXAT"),
+                "{args:?}"
+            );
+        }
+        names.push(name);
+    }
+    names
+}
+
+#[test]
+fn memcached_writes_survive_restart_rewrite_and_rdb() {
+    let dir = temp_dir("mc");
+    let mut s = larder_mc_aof(&dir, &["--appendfsync", "always"]);
+    run_mc_script(&s);
+    // The first read hands out win tokens of stale items (a logged write);
+    // the second is the stable state.
+    mc_fingerprint(&s);
+    let before = mc_fingerprint(&s);
+    assert!(before.len() >= 15, "{before:#?}");
+    for want in ["kZm9v b f4", " X", " Z", "knr f77", "kf1 f11 s3|cas"] {
+        assert!(
+            before.iter().any(|l| l.contains(want)),
+            "{want}: {before:#?}"
+        );
+    }
+    let mut names = aof_commands(&dir);
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        names,
+        [
+            "DEL",
+            "FLUSHDB",
+            "LARDER.MCSET",
+            "PERSIST",
+            "PEXPIREAT",
+            "SELECT",
+            "SET"
+        ]
+    );
+    kill9(&mut s);
+
+    // From the AOF's commands.
+    let mut s = larder_mc_aof(&dir, &[]);
+    assert_eq!(mc_fingerprint(&s), before);
+    // From a rewrite with an RDB preamble.
+    let mut r = s.proc.client();
+    cmd(&mut r, &["BGREWRITEAOF"]);
+    wait_rewrite(&mut r);
+    kill9(&mut s);
+    let mut s = larder_mc_aof(&dir, &[]);
+    assert_eq!(mc_fingerprint(&s), before);
+    // From a rewrite as commands (RESTORE, and LARDER.MCSET for items
+    // with flags or meta bits).
+    let mut r = s.proc.client();
+    cmd(&mut r, &["CONFIG", "SET", "aof-use-rdb-preamble", "no"]);
+    cmd(&mut r, &["BGREWRITEAOF"]);
+    wait_rewrite(&mut r);
+    kill9(&mut s);
+    let s = larder_mc_aof(&dir, &[]);
+    assert_eq!(mc_fingerprint(&s), before);
+    // An RDB snapshot keeps them too, and Redis loads it (ignoring the
+    // larder-mc AUX fields).
+    let mut r = s.proc.client();
+    assert_eq!(cmd(&mut r, &["SAVE"]), b"+OK\r\n");
+    let values = |c: &mut RawClient| -> Vec<Vec<u8>> {
+        let mut keys = aggregate_elements(&cmd(c, &["KEYS", "*"])).unwrap_or_default();
+        keys.sort();
+        keys.iter()
+            .map(|k| cmd(c, &["GET", &String::from_utf8_lossy(k)]))
+            .collect()
+    };
+    let resp_view = values(&mut r);
+    drop(r);
+    drop(s);
+    let d = dir.to_str().unwrap();
+    let s = start_larder_memcache(&["--dir", d]);
+    assert_eq!(mc_fingerprint(&s), before);
+    drop(s);
+    if let Some(redis) = common::start_redis(&["--dir", d]) {
+        assert_eq!(values(&mut redis.client()), resp_view);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn memcached_always_keeps_every_acknowledged_write_across_kill9() {
+    let dir = temp_dir("mc-always");
+    let mut s = larder_mc_aof(&dir, &["--appendfsync", "always"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let port = s.port;
+    // Each writer stores item i with flags i (noreply: durable before the
+    // next reply), then increments its counter and waits for the reply.
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut c = McConn::connect(port);
+                c.exchange(format!("set c{w} 0 0 1\r\n0\r\n").as_bytes())
+                    .expect("set counter");
+                let mut acked = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let i = acked + 1;
+                    let req = format!("set w{w}:{i} {i} 0 1 noreply\r\nx\r\nincr c{w} 1\r\n");
+                    match c.exchange(req.as_bytes()) {
+                        Ok(l)
+                            if l.first().map(|x| x.as_slice())
+                                == Some(i.to_string().as_bytes()) =>
+                        {
+                            acked = i
+                        }
+                        _ => break,
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    kill9(&mut s);
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<u64> = writers.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(acked.iter().sum::<u64>() > 100, "{acked:?}");
+    let s = larder_mc_aof(&dir, &[]);
+    let mut c = McConn::connect(s.port);
+    for (w, &n) in acked.iter().enumerate() {
+        let got = mc(&mut c, &format!("get c{w}\r\n"));
+        let count: u64 = got
+            .split('|')
+            .nth(1)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap();
+        assert!(count >= n && count <= n + 1, "c{w}: {count} vs acked {n}");
+        for i in 1..=n {
+            assert_eq!(
+                mc(&mut c, &format!("mg w{w}:{i} f v\r\n")),
+                format!("VA 1 f{i}|x"),
+                "w{w}:{i} lost"
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

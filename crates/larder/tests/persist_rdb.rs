@@ -1,6 +1,6 @@
 //! RDB persistence against real Redis 7.0: files written by one server are
 //! loaded by the other with the same keyspace (types, values, TTLs,
-//! databases), DUMP payloads RESTORE across both ways, Larder restarts from
+//! databases, streams with their groups), DUMP payloads RESTORE across both ways, Larder restarts from
 //! its own snapshot, refuses corrupt files with the offset, and BGSAVE under
 //! concurrent MULTI/EXEC writers yields a consistent cut.
 //!
@@ -53,10 +53,15 @@ fn image(c: &mut RawClient, dbs: &[usize]) -> Image {
                     "hash" => elems(c.cmd(&[b"HGETALL", &k])),
                     "set" => elems(c.cmd(&[b"SMEMBERS", &k])),
                     "zset" => elems(c.cmd(&[b"ZRANGE", &k, b"0", b"-1", b"WITHSCORES"])),
+                    // The whole stream: entries, nodes, groups, PELs, consumers.
+                    "stream" => vec![c.cmd(&[b"XINFO", b"STREAM", &k, b"FULL", b"COUNT", b"0"])],
                     t => panic!("unexpected type {t}"),
                 };
-                let mut vals: Vec<Vec<u8>> =
-                    raw.iter().map(|v| scalar_payload(v).unwrap()).collect();
+                let mut vals: Vec<Vec<u8>> = if ty == "stream" {
+                    raw.iter().map(|v| mask_times(v)).collect()
+                } else {
+                    raw.iter().map(|v| scalar_payload(v).unwrap()).collect()
+                };
                 match ty.as_str() {
                     "hash" => {
                         let mut pairs: Vec<Vec<u8>> = vals
@@ -138,8 +143,86 @@ fn populate(c: &mut RawClient) {
         c.cmd(&a);
         c.cmd(&[b"PEXPIREAT", b"bigzset", far.as_bytes()]);
         c.cmd(&[b"PEXPIREAT", b"hash", far.as_bytes()]);
+        populate_stream(c);
     }
     ok(c, &[b"SELECT", b"0"]);
+}
+
+/// A reply with its Unix-ms times (integers of 13+ digits) masked: the
+/// seen and delivery times of streams populated on two servers differ.
+fn mask_times(reply: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(reply);
+    let lines: Vec<&str> = text
+        .split("\r\n")
+        .map(|l| match l.strip_prefix(':') {
+            Some(d) if d.len() >= 13 && d.bytes().all(|c| c.is_ascii_digit()) => ":T",
+            _ => l,
+        })
+        .collect();
+    lines.join("\r\n").into_bytes()
+}
+
+/// A stream of several nodes with deleted entries, trimmed, with groups,
+/// consumers and pending entries (one of them deleted from the stream).
+fn populate_stream(c: &mut RawClient) {
+    for i in 1..=260 {
+        let (id, v) = (format!("{i}-{}", i % 4), format!("v{i}"));
+        let r = if i % 9 == 0 {
+            c.cmd(&[b"XADD", b"stream", id.as_bytes(), b"other", v.as_bytes()])
+        } else {
+            c.cmd(&[
+                b"XADD",
+                b"stream",
+                id.as_bytes(),
+                b"f",
+                v.as_bytes(),
+                b"n",
+                b"7",
+            ])
+        };
+        assert!(r.starts_with(b"$"), "{}", String::from_utf8_lossy(&r));
+    }
+    for cmd in [
+        &[&b"XDEL"[..], b"stream", b"120-0", b"121-1", b"250-2"][..],
+        &[b"XTRIM", b"stream", b"MAXLEN", b"230"],
+        &[b"XGROUP", b"CREATE", b"stream", b"g1", b"0"],
+        &[b"XGROUP", b"CREATE", b"stream", b"g2", b"$"],
+        &[
+            b"XREADGROUP",
+            b"GROUP",
+            b"g1",
+            b"alice",
+            b"COUNT",
+            b"5",
+            b"STREAMS",
+            b"stream",
+            b">",
+        ],
+        &[
+            b"XREADGROUP",
+            b"GROUP",
+            b"g1",
+            b"bob",
+            b"COUNT",
+            b"3",
+            b"STREAMS",
+            b"stream",
+            b">",
+        ],
+        &[b"XGROUP", b"CREATECONSUMER", b"stream", b"g2", b"idle"],
+        &[b"XDEL", b"stream", b"32-0"],
+        &[
+            b"XGROUP",
+            b"CREATE",
+            b"emptystream",
+            b"g",
+            b"$",
+            b"MKSTREAM",
+        ],
+    ] {
+        let r = c.cmd(cmd);
+        assert!(!r.starts_with(b"-"), "{}", String::from_utf8_lossy(&r));
+    }
 }
 
 const DBS: &[usize] = &[0, 3, 7];
@@ -274,7 +357,15 @@ fn dump_restore_across_servers() {
         ok(c, &[b"CONFIG", b"SET", b"rdbcompression", b"no"]);
     }
     for k in [
-        "str", "int", "long", "list", "hash", "intset", "zset", "biglist",
+        "str",
+        "int",
+        "long",
+        "list",
+        "hash",
+        "intset",
+        "zset",
+        "biglist",
+        "emptystream",
     ] {
         assert_eq!(
             l.cmd(&[b"DUMP", k.as_bytes()]),
@@ -474,4 +565,54 @@ fn save_commands_info_and_misconf() {
     for cmd in [&[&b"SAVE"[..], b"x"][..], &[b"BGSAVE", b"SCHEDULE", b"x"]] {
         assert_eq!(l.cmd(cmd), r.cmd(cmd));
     }
+}
+
+/// INFO's `current_save_keys_*` follow a running BGSAVE: the total is the
+/// keyspace at its start, the processed count grows to it, both read 0
+/// when no save runs.
+#[test]
+fn bgsave_reports_its_progress() {
+    let larder = start_larder(&[]);
+    let mut c = larder.client();
+    let n = 400_000;
+    for chunk in 0..n / 1000 {
+        let mut args: Vec<Vec<u8>> = vec![b"MSET".to_vec()];
+        for i in chunk * 1000..(chunk + 1) * 1000 {
+            args.push(format!("key:{i}").into_bytes());
+            args.push(format!("value number {i}").into_bytes());
+        }
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        ok(&mut c, &refs);
+    }
+    let field = |info: &str, name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {info}"))
+    };
+    let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"persistence"])).into_owned();
+    assert_eq!(field(&info, "current_save_keys_total"), 0);
+    assert_eq!(field(&info, "current_save_keys_processed"), 0);
+    assert_eq!(c.cmd(&[b"BGSAVE"]), b"+Background saving started\r\n");
+    let mut seen: Vec<u64> = Vec::new();
+    loop {
+        let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"persistence"])).into_owned();
+        if field(&info, "rdb_bgsave_in_progress") == 0 {
+            break;
+        }
+        let total = field(&info, "current_save_keys_total");
+        let done = field(&info, "current_save_keys_processed");
+        assert_eq!(total, n, "{info}");
+        assert!(done <= total, "{info}");
+        seen.push(done);
+    }
+    assert!(!seen.is_empty(), "the save was never seen running");
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert!(
+        seen.iter().any(|&d| d > 0 && d < n),
+        "no progress seen mid-save: {seen:?}"
+    );
+    let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"persistence"])).into_owned();
+    assert_eq!(field(&info, "current_save_keys_total"), 0);
+    assert_eq!(field(&info, "current_save_keys_processed"), 0);
 }

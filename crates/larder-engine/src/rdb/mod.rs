@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!   file     "REDIS0010"  AUX*  { SELECTDB db [RESIZEDB n e] pair* }*  EOF  crc64 (u64 LE)
-//!   pair     [EXPIRETIME_MS u64 LE] [IDLE len | FREQ u8]  type  key  value
+//!   pair     [AUX "larder-mc" "<flags> <bits>"] [EXPIRETIME_MS u64 LE] [IDLE len | FREQ u8]  type  key  value
 //!   payload  type  value  version (u16 LE)  crc64 (u64 LE)        (DUMP)
 //! ```
 //!
@@ -12,7 +12,7 @@
 //!   type, the header and one key/value pair. Types written: STRING; lists
 //!   as QUICKLIST_2 of listpack nodes; small hashes / sorted sets as
 //!   HASH_LISTPACK / ZSET_LISTPACK, large ones as HASH / ZSET_2; sets as
-//!   SET_INTSET or SET — all loadable by Redis 7.0.
+//!   SET_INTSET or SET; streams as STREAM_LISTPACKS_2 — all loadable by Redis 7.0.
 //! - [`read`]: a bounded, checksumming reader over any `io::Read`, the value
 //!   decoders for every type Redis 7.0 (and 7.2's SET_LISTPACK) writes, and
 //!   the whole-file loader into an [`Engine`](crate::Engine).
@@ -77,6 +77,13 @@ pub mod opcodes {
     pub const SELECTDB: u8 = 254;
     pub const EOF: u8 = 255;
 }
+
+/// The AUX field Larder writes before a string a memcached client stored
+/// with non-zero flags or meta bits (`McMeta::is_durable`): its value is
+/// `"<flags> <bits>"` in decimal. Redis ignores AUX fields it does not know
+/// (the RDB contract), so files stay loadable there; the field applies to
+/// the next key only.
+pub const MC_AUX: &[u8] = b"larder-mc";
 
 /// Quicklist node containers in QUICKLIST_2.
 pub(crate) const QUICKLIST_PLAIN: u64 = 1;

@@ -72,6 +72,65 @@ fn backlen_size(l: usize) -> usize {
     }
 }
 
+/// Appends one listpack element holding integer `v` (and its backlen).
+pub fn lp_encode_int(b: &mut Vec<u8>, v: i64) {
+    let start = b.len();
+    if (0..=127).contains(&v) {
+        b.push(v as u8);
+    } else if (-4096..=4095).contains(&v) {
+        let u = (v as u16) & 0x1fff;
+        b.extend_from_slice(&[0xC0 | (u >> 8) as u8, u as u8]);
+    } else if let Ok(x) = i16::try_from(v) {
+        b.push(0xF1);
+        b.extend_from_slice(&x.to_le_bytes());
+    } else if (-(1 << 23)..(1 << 23)).contains(&v) {
+        b.push(0xF2);
+        b.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+    } else if let Ok(x) = i32::try_from(v) {
+        b.push(0xF3);
+        b.extend_from_slice(&x.to_le_bytes());
+    } else {
+        b.push(0xF4);
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    finish_element(b, start);
+}
+
+/// Appends one listpack element holding string `s` as a string.
+pub fn lp_encode_str(b: &mut Vec<u8>, s: &[u8]) {
+    let start = b.len();
+    let n = s.len();
+    if n < 64 {
+        b.push(0x80 | n as u8);
+    } else if n < 4096 {
+        b.extend_from_slice(&[0xE0 | (n >> 8) as u8, n as u8]);
+    } else {
+        b.push(0xF0);
+        b.extend_from_slice(&(n as u32).to_le_bytes());
+    }
+    b.extend_from_slice(s);
+    finish_element(b, start);
+}
+
+/// Appends `s` as `lpAppend` does: canonical integers take an integer encoding.
+pub fn lp_encode(b: &mut Vec<u8>, s: &[u8]) {
+    match parse_canonical_i64(s) {
+        Some(v) => lp_encode_int(b, v),
+        None => lp_encode_str(b, s),
+    }
+}
+
+/// lpEncodeBacklen: the element's length, most significant 7 bits first,
+/// every byte but the first flagged with 0x80 (read from the right).
+fn finish_element(b: &mut Vec<u8>, start: usize) {
+    let l = b.len() - start;
+    let n = backlen_size(l);
+    for i in (0..n).rev() {
+        let part = ((l >> (7 * i)) & 127) as u8;
+        b.push(if i == n - 1 { part } else { part | 128 });
+    }
+}
+
 impl ListpackWriter {
     /// Bytes so far (the final size is one more).
     pub fn len(&self) -> usize {
@@ -94,54 +153,12 @@ impl ListpackWriter {
     }
 
     pub fn push_int(&mut self, v: i64) {
-        let b = &mut self.buf;
-        let start = b.len();
-        if (0..=127).contains(&v) {
-            b.push(v as u8);
-        } else if (-4096..=4095).contains(&v) {
-            let u = (v as u16) & 0x1fff;
-            b.extend_from_slice(&[0xC0 | (u >> 8) as u8, u as u8]);
-        } else if let Ok(x) = i16::try_from(v) {
-            b.push(0xF1);
-            b.extend_from_slice(&x.to_le_bytes());
-        } else if (-(1 << 23)..(1 << 23)).contains(&v) {
-            b.push(0xF2);
-            b.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-        } else if let Ok(x) = i32::try_from(v) {
-            b.push(0xF3);
-            b.extend_from_slice(&x.to_le_bytes());
-        } else {
-            b.push(0xF4);
-            b.extend_from_slice(&v.to_le_bytes());
-        }
-        self.finish_entry(start);
+        lp_encode_int(&mut self.buf, v);
+        self.count += 1;
     }
 
     pub fn push_str(&mut self, s: &[u8]) {
-        let b = &mut self.buf;
-        let start = b.len();
-        let n = s.len();
-        if n < 64 {
-            b.push(0x80 | n as u8);
-        } else if n < 4096 {
-            b.extend_from_slice(&[0xE0 | (n >> 8) as u8, n as u8]);
-        } else {
-            b.push(0xF0);
-            b.extend_from_slice(&(n as u32).to_le_bytes());
-        }
-        b.extend_from_slice(s);
-        self.finish_entry(start);
-    }
-
-    /// lpEncodeBacklen: the entry's length, most significant 7 bits first,
-    /// every byte but the first flagged with 0x80 (read from the right).
-    fn finish_entry(&mut self, start: usize) {
-        let l = self.buf.len() - start;
-        let n = backlen_size(l);
-        for i in (0..n).rev() {
-            let part = ((l >> (7 * i)) & 127) as u8;
-            self.buf.push(if i == n - 1 { part } else { part | 128 });
-        }
+        lp_encode_str(&mut self.buf, s);
         self.count += 1;
     }
 
@@ -179,42 +196,44 @@ pub fn listpack_for_each<'a>(lp: &'a [u8], mut visit: impl FnMut(Item<'a>)) -> O
     let mut p = LP_HEADER;
     let mut n = 0usize;
     while p < end {
-        let b = lp[p];
-        let (item, size) = if b < 0x80 {
-            (Item::Int(i64::from(b)), 1)
-        } else if b & 0xC0 == 0x80 {
-            let l = usize::from(b & 0x3f);
-            (Item::Str(lp.get(p + 1..p + 1 + l)?), 1 + l)
-        } else if b & 0xE0 == 0xC0 {
-            let v = (u64::from(b & 0x1f) << 8) | u64::from(*lp.get(p + 1)?);
-            (Item::Int(signed(v, 13)), 2)
-        } else if b & 0xF0 == 0xE0 {
-            let l = (usize::from(b & 0x0f) << 8) | usize::from(*lp.get(p + 1)?);
-            (Item::Str(lp.get(p + 2..p + 2 + l)?), 2 + l)
-        } else {
-            let width = match b {
-                0xF0 => {
-                    let l = le(lp.get(p + 1..p + 5)?) as usize;
-                    let s = lp.get(p + 5..(p + 5).checked_add(l)?)?;
-                    n += 1;
-                    p = skip_backlen(p, 5 + l, end)?;
-                    visit(Item::Str(s));
-                    continue;
-                }
-                0xF1 => 2,
-                0xF2 => 3,
-                0xF3 => 4,
-                0xF4 => 8,
-                _ => return None,
-            };
-            let v = le(lp.get(p + 1..p + 1 + width)?);
-            (Item::Int(signed(v, 8 * width as u32)), 1 + width)
-        };
+        let (item, next) = lp_decode(lp, p, end)?;
         n += 1;
-        p = skip_backlen(p, size, end)?;
+        p = next;
         visit(item);
     }
     (declared == usize::from(u16::MAX) || declared == n).then_some(n)
+}
+
+/// The listpack element at `p` (elements end at `end`, the EOF byte) and
+/// the offset of the next one; `None` if malformed.
+pub fn lp_decode(lp: &[u8], p: usize, end: usize) -> Option<(Item<'_>, usize)> {
+    let b = *lp.get(p)?;
+    let (item, size) = if b < 0x80 {
+        (Item::Int(i64::from(b)), 1)
+    } else if b & 0xC0 == 0x80 {
+        let l = usize::from(b & 0x3f);
+        (Item::Str(lp.get(p + 1..p + 1 + l)?), 1 + l)
+    } else if b & 0xE0 == 0xC0 {
+        let v = (u64::from(b & 0x1f) << 8) | u64::from(*lp.get(p + 1)?);
+        (Item::Int(signed(v, 13)), 2)
+    } else if b & 0xF0 == 0xE0 {
+        let l = (usize::from(b & 0x0f) << 8) | usize::from(*lp.get(p + 1)?);
+        (Item::Str(lp.get(p + 2..p + 2 + l)?), 2 + l)
+    } else if b == 0xF0 {
+        let l = le(lp.get(p + 1..p + 5)?) as usize;
+        (Item::Str(lp.get(p + 5..(p + 5).checked_add(l)?)?), 5 + l)
+    } else {
+        let width = match b {
+            0xF1 => 2,
+            0xF2 => 3,
+            0xF3 => 4,
+            0xF4 => 8,
+            _ => return None,
+        };
+        let v = le(lp.get(p + 1..p + 1 + width)?);
+        (Item::Int(signed(v, 8 * width as u32)), 1 + width)
+    };
+    Some((item, skip_backlen(p, size, end)?))
 }
 
 /// The offset after the entry at `p` of `size` bytes and its backlen.

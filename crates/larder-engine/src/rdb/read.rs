@@ -8,9 +8,9 @@
 //! types' own APIs, so they take the encodings Larder (and Redis) would give
 //! them under the current `*-max-listpack-*` limits; every type Redis 7.0
 //! writes is read, plus 7.0's older forms (ziplists, zipmaps, plain lists)
-//! and 7.2's SET_LISTPACK. Streams and module values are refused with the
-//! key's name; FUNCTION2 libraries are skipped (Larder has no functions)
-//! and counted in the report, for the caller to log.
+//! and 7.2's SET_LISTPACK and STREAM_LISTPACKS_3. Module values are refused with the
+//! key's name; FUNCTION2 libraries are returned in the report as opaque
+//! code, for the server to compile.
 
 use std::io::Read;
 
@@ -501,7 +501,7 @@ pub fn load_value<R: Read>(inp: &mut Input<R>, ty: u8, lim: &Limits) -> Result<L
             z.finish(at, lim)?
         }
         types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {
-            return Err(RdbError::new(at, "streams are not supported by Larder"))
+            Object::Stream(Box::new(crate::types::stream_rdb::load(inp, ty)?))
         }
         types::MODULE_PRE_GA | types::MODULE_2 => {
             return Err(RdbError::new(
@@ -533,8 +533,8 @@ pub struct LoadReport {
     pub keys: u64,
     pub expired_skipped: u64,
     pub empty_skipped: u64,
-    /// FUNCTION2 libraries skipped (Larder has no functions).
-    pub functions_skipped: u64,
+    /// The code of each FUNCTION2 library, in file order.
+    pub functions: Vec<Vec<u8>>,
     /// Bytes consumed, up to and including the checksum.
     pub bytes: u64,
     /// The `redis-ver` AUX field, if any.
@@ -572,6 +572,8 @@ pub fn load<R: Read>(engine: &Engine, r: R, len: u64, opts: &LoadOptions) -> Res
     let lim = engine.config.limits();
     let mut db = 0usize;
     let (mut expire_at, mut idle, mut freq) = (0u64, None, None);
+    // A `larder-mc` AUX field: the next key's memcached (flags, bits).
+    let mut mc: Option<(u32, u8)> = None;
     loop {
         let op_at = inp.offset();
         let op = inp.byte()?;
@@ -618,6 +620,10 @@ pub fn load<R: Read>(engine: &Engine, r: R, len: u64, opts: &LoadOptions) -> Res
                 let v = inp.bytes()?;
                 if k == b"redis-ver" {
                     rep.redis_ver = Some(String::from_utf8_lossy(&v).into_owned());
+                } else if k == super::MC_AUX {
+                    mc = Some(parse_mc_aux(&v).ok_or_else(|| {
+                        RdbError::new(op_at, "Bad larder-mc AUX field (memcached flags)")
+                    })?);
                 }
                 continue;
             }
@@ -637,8 +643,7 @@ pub fn load<R: Read>(engine: &Engine, r: R, len: u64, opts: &LoadOptions) -> Res
                 ));
             }
             opcodes::FUNCTION2 => {
-                inp.bytes()?;
-                rep.functions_skipped += 1;
+                rep.functions.push(inp.bytes()?);
                 continue;
             }
             _ => {}
@@ -646,15 +651,6 @@ pub fn load<R: Read>(engine: &Engine, r: R, len: u64, opts: &LoadOptions) -> Res
         let key = inp.bytes()?;
         let val_at = inp.offset();
         let value = match op {
-            types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {
-                return Err(RdbError::new(
-                    val_at,
-                    format!(
-                        "key '{}' holds a stream: Larder has no streams",
-                        String::from_utf8_lossy(&key)
-                    ),
-                ));
-            }
             types::MODULE_PRE_GA | types::MODULE_2 => {
                 return Err(RdbError::new(
                     val_at,
@@ -674,7 +670,7 @@ pub fn load<R: Read>(engine: &Engine, r: R, len: u64, opts: &LoadOptions) -> Res
             },
         };
         let at = std::mem::take(&mut expire_at);
-        let (i, f) = (idle.take(), freq.take());
+        let (i, f, m) = (idle.take(), freq.take(), mc.take());
         let Some(value) = value else {
             rep.empty_skipped += 1;
             continue;
@@ -695,7 +691,18 @@ pub fn load<R: Read>(engine: &Engine, r: R, len: u64, opts: &LoadOptions) -> Res
             ));
         }
         let access = txn.restored_access(i, f);
-        txn.put(&k, entry_of(&key, value, at, access));
+        let entry = match (m, value) {
+            (Some((flags, bits)), Loaded::Int(n)) => {
+                let mc = engine.restored_mc(flags, bits);
+                Entry::new_mc(&key, StrValue::Int(n), at, access, mc)
+            }
+            (Some((flags, bits)), Loaded::Bytes(b)) => {
+                let mc = engine.restored_mc(flags, bits);
+                Entry::new_mc(&key, StrValue::Auto(&b), at, access, mc)
+            }
+            (_, value) => entry_of(&key, value, at, access),
+        };
+        txn.put(&k, entry);
         rep.keys += 1;
     }
     let computed = inp.crc();
@@ -711,6 +718,13 @@ pub fn load<R: Read>(engine: &Engine, r: R, len: u64, opts: &LoadOptions) -> Res
     }
     rep.bytes = inp.offset();
     Ok(rep)
+}
+
+/// `"<flags> <bits>"` of a `larder-mc` AUX field.
+fn parse_mc_aux(v: &[u8]) -> Option<(u32, u8)> {
+    let s = std::str::from_utf8(v).ok()?;
+    let (f, b) = s.split_once(' ')?;
+    Some((f.parse().ok()?, b.parse().ok()?))
 }
 
 /// The entry a loaded value is stored as.

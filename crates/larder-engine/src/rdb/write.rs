@@ -35,6 +35,9 @@ pub struct RdbOptions {
     pub used_mem: u64,
     /// The `redis-ver` AUX field.
     pub redis_ver: &'static str,
+    /// Function libraries' code (opaque to the engine), written after the
+    /// AUX fields as FUNCTION2 records.
+    pub functions: Vec<std::sync::Arc<[u8]>>,
 }
 
 impl Default for RdbOptions {
@@ -48,6 +51,7 @@ impl Default for RdbOptions {
             list_fill: -2,
             used_mem: 0,
             redis_ver: "7.0.15",
+            functions: Vec::new(),
         }
     }
 }
@@ -142,6 +146,7 @@ pub fn value_type(e: EntryRef<'_>) -> u8 {
         Some(Object::Set(Set::Table(_))) => types::SET,
         Some(Object::ZSet(ZSet::Pack(_))) => types::ZSET_LISTPACK,
         Some(Object::ZSet(ZSet::Skip(_))) => types::ZSET_2,
+        Some(Object::Stream(_)) => types::STREAM_LISTPACKS_2,
     }
 }
 
@@ -153,6 +158,7 @@ pub fn save_value(out: &mut Vec<u8>, e: EntryRef<'_>, compress: bool, list_fill:
         Some(Object::Hash(h)) => save_hash(out, h, compress),
         Some(Object::Set(s)) => save_set(out, s, compress),
         Some(Object::ZSet(z)) => save_zset(out, z, compress),
+        Some(Object::Stream(s)) => crate::types::stream_rdb::save(out, s, compress),
     }
 }
 
@@ -272,6 +278,15 @@ pub fn save_header(out: &mut Vec<u8>, o: &RdbOptions, ctime_secs: u64) {
     aux("ctime", buf.format(ctime_secs).as_bytes());
     aux("used-mem", buf.format(o.used_mem).as_bytes());
     aux("aof-base", if o.aof_base { b"1" } else { b"0" });
+    save_functions(out, &o.functions, o.compress);
+}
+
+/// rdbSaveFunctions: each library's code as FUNCTION2 + string.
+pub fn save_functions(out: &mut Vec<u8>, codes: &[std::sync::Arc<[u8]>], compress: bool) {
+    for code in codes {
+        out.push(opcodes::FUNCTION2);
+        save_string(out, code, compress);
+    }
 }
 
 pub fn save_selectdb(out: &mut Vec<u8>, db: usize) {
@@ -285,8 +300,19 @@ pub fn save_resizedb(out: &mut Vec<u8>, keys: usize, expires: usize) {
     save_len(out, expires as u64);
 }
 
-/// rdbSaveKeyValuePair: expiry, IDLE or FREQ per the policy, type, key, value.
+/// rdbSaveKeyValuePair: expiry, IDLE or FREQ per the policy, type, key,
+/// value; a memcached item's durable trailer first, as an AUX field.
 pub fn save_pair(out: &mut Vec<u8>, e: EntryRef<'_>, o: &RdbOptions, now_ms: u64) {
+    if let Some(m) = e.mc().filter(|m| m.is_durable()) {
+        // "<u32> <u8>": at most 14 bytes, formatted on the stack.
+        let mut v = [0u8; 16];
+        let mut w = &mut v[..];
+        let _ = write!(w, "{} {}", m.flags, m.bits);
+        let n = 16 - w.len();
+        out.push(opcodes::AUX);
+        save_string(out, super::MC_AUX, false);
+        save_string(out, &v[..n], false);
+    }
     if e.expire_at() != 0 {
         out.push(opcodes::EXPIRETIME_MS);
         out.extend_from_slice(&e.expire_at().to_le_bytes());

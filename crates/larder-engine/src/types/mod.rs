@@ -8,7 +8,7 @@
 //! - [`dict`]: a SCAN-safe open-addressing table of thin pointers, and the
 //!   blobs it holds for sets and hashes;
 //! - [`skiplist`]: Redis's zskiplist with members stored in the nodes;
-//! - [`list`], [`hash`], [`set`], [`zset`]: the types themselves.
+//! - [`list`], [`hash`], [`set`], [`zset`], [`stream`]: the types themselves.
 
 pub mod dict;
 pub mod hash;
@@ -17,5 +17,7 @@ pub mod list;
 pub mod pack;
 pub mod set;
 pub mod skiplist;
+pub mod stream;
+pub mod stream_rdb;
 pub mod thin;
 pub mod zset;

@@ -1,6 +1,7 @@
 //! CLIENT ID / SETNAME / GETNAME / LIST / INFO / KILL / NO-EVICT / REPLY /
-//! SETINFO / UNBLOCK / HELP, over the client registry (`client.rs`); the
-//! tracking subcommands are in `client_tracking.rs`.
+//! SETINFO / UNBLOCK / PAUSE / UNPAUSE (state in `pause.rs`) / HELP, over
+//! the client registry (`client.rs`); the tracking subcommands are in
+//! `client_tracking.rs`.
 //!
 //! CLIENT LIST prints Redis 7.0's line format. Larder keeps no per-client
 //! socket descriptor or argument-memory accounting, so `fd`, `qbuf-free`,
@@ -19,7 +20,8 @@ use crate::command::{flags::*, Command, Ctx};
 use crate::commands::client_tracking::{caching, getredir, redirect_of, tracking, trackinginfo};
 use crate::commands::connection::valid_client_name;
 use crate::commands::server::{cmd, container, reply_help, reply_text};
-use crate::error::{truncate_lossy, CmdError, CmdResult, SYNTAX};
+use crate::error::{subcommand_syntax, truncate_lossy, CmdError, CmdResult, SYNTAX};
+use crate::shared::Shared;
 
 const SUB: u32 = NOSCRIPT | LOADING | STALE;
 const ADMIN_SUB: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
@@ -53,6 +55,20 @@ const SUBCOMMANDS: &[Command] = &[
         no_evict,
     ),
     cmd("client|reply", 3, SUB, "slow connection", reply),
+    cmd(
+        "client|pause",
+        -3,
+        ADMIN_SUB,
+        "admin slow dangerous connection",
+        pause,
+    ),
+    cmd(
+        "client|unpause",
+        2,
+        ADMIN_SUB,
+        "admin slow dangerous connection",
+        unpause,
+    ),
     cmd(
         "client|unblock",
         -3,
@@ -142,7 +158,7 @@ fn local_addr(h: &ClientHandle) -> String {
 
 /// One CLIENT LIST line. `own` is the calling client's (db, full command
 /// name), which its handle only learns after the batch.
-fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> String {
+pub(crate) fn client_line(shared: &Shared, h: &ClientHandle, own: Option<(usize, &str)>) -> String {
     let name = h
         .name
         .lock()
@@ -156,7 +172,7 @@ fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> S
     if client_type(h) == "pubsub" {
         flags.push('P');
     }
-    if ctx.shared.blocking.is_blocked(h.id) {
+    if shared.blocking.is_blocked(h.id) {
         flags.push('b');
     }
     let tracking = h.tracking.load(Relaxed);
@@ -182,7 +198,7 @@ fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> S
         Some((db, cmd)) => (db, cmd.to_string()),
         None => {
             let i = h.last_cmd.load(Relaxed);
-            let cmds = &ctx.shared.commands.commands;
+            let cmds = &shared.commands.commands;
             let cmd = cmds.get(i).map_or("NULL", |c| c.name).to_string();
             (h.db.load(Relaxed), cmd)
         }
@@ -192,7 +208,7 @@ fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> S
     format!(
         "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
          multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} \
-         tot-mem={} events=r cmd={} user=default redir={} resp={}\n",
+         tot-mem={} events=r cmd={} user={} redir={} resp={}\n",
         h.id,
         h.addr,
         local_addr(h),
@@ -208,6 +224,12 @@ fn client_line(ctx: &Ctx<'_>, h: &ClientHandle, own: Option<(usize, &str)>) -> S
         omem,
         1024 + qbuf + omem,
         cmd,
+        h.user
+            .lock()
+            .as_ref()
+            .map_or(std::borrow::Cow::Borrowed("default"), |u| {
+                String::from_utf8_lossy(&u.name)
+            }),
         redirect_of(h),
         h.resp.load(Relaxed)
     )
@@ -240,7 +262,7 @@ fn list(ctx: &mut Ctx<'_>) -> CmdResult {
             continue;
         }
         let me = (h.id == ctx.client.id).then_some(own);
-        text.push_str(&client_line(ctx, &h, me));
+        text.push_str(&client_line(ctx.shared, &h, me));
     }
     reply_text(ctx, &text);
     Ok(())
@@ -248,7 +270,7 @@ fn list(ctx: &mut Ctx<'_>) -> CmdResult {
 
 fn info(ctx: &mut Ctx<'_>) -> CmdResult {
     let h = ctx.client.handle.clone();
-    let line = client_line(ctx, &h, Some((ctx.client.db, "client|info")));
+    let line = client_line(ctx.shared, &h, Some((ctx.client.db, "client|info")));
     reply_text(ctx, &line);
     Ok(())
 }
@@ -286,6 +308,7 @@ fn kill(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut laddr: Option<&[u8]> = None;
     let mut kind: Option<&str> = None;
     let mut skipme = true;
+    let mut user: Option<std::sync::Arc<crate::acl::User>> = None;
     for i in (2..ctx.argc()).step_by(2) {
         // As in Redis, an option without a value is a syntax error where met.
         if i + 1 >= ctx.argc() {
@@ -306,11 +329,14 @@ fn kill(ctx: &mut Ctx<'_>) -> CmdResult {
         } else if ctx.arg_is(i, "laddr") {
             laddr = Some(v);
         } else if ctx.arg_is(i, "user") {
-            if v != b"default" {
-                return Err(CmdError::owned(format!(
-                    "ERR No such user '{}'",
-                    truncate_lossy(v, 128)
-                )));
+            match ctx.shared.acl.get(v) {
+                Some(u) => user = Some(u),
+                None => {
+                    return Err(CmdError::owned(format!(
+                        "ERR No such user '{}'",
+                        truncate_lossy(v, 128)
+                    )))
+                }
             }
         } else if ctx.arg_is(i, "skipme") {
             skipme = if v.eq_ignore_ascii_case(b"yes") {
@@ -330,6 +356,13 @@ fn kill(ctx: &mut Ctx<'_>) -> CmdResult {
             && addr.is_none_or(|a| h.addr.as_bytes() == a)
             && laddr.is_none_or(|a| local_addr(&h).as_bytes() == a)
             && kind.is_none_or(|k| k == client_type(&h))
+            && user.as_ref().is_none_or(|u| {
+                let theirs = h.user.lock();
+                match &*theirs {
+                    Some(t) => std::sync::Arc::ptr_eq(t, u),
+                    None => std::sync::Arc::ptr_eq(ctx.shared.acl.default_user(), u),
+                }
+            })
             && !(skipme && h.id == ctx.client.id);
         if matches {
             kill_one(ctx, &h);
@@ -424,6 +457,10 @@ const HELP: &[&str] = &[
     "    Return information about client connections. Options:",
     "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
     "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
@@ -443,6 +480,42 @@ const HELP: &[&str] = &[
 
 fn help(ctx: &mut Ctx<'_>) -> CmdResult {
     reply_help(ctx, "CLIENT", HELP)
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL] (`pause.rs`).
+fn pause(ctx: &mut Ctx<'_>) -> CmdResult {
+    use crate::pause::Kind;
+    if ctx.argc() > 4 {
+        return Err(subcommand_syntax(ctx.arg(1), "client"));
+    }
+    let kind = if ctx.argc() == 3 || ctx.arg_is(3, "all") {
+        Kind::All
+    } else if ctx.arg_is(3, "write") {
+        Kind::Write
+    } else {
+        return Err(CmdError::new("ERR CLIENT PAUSE mode must be WRITE or ALL"));
+    };
+    let ms = crate::command::parse_i64(ctx.arg(2)).ok_or(CmdError::new(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    if ms < 0 {
+        return Err(CmdError::new("ERR timeout is negative"));
+    }
+    // Redis adds without an overflow check: a wrapped end is no pause.
+    let end = if ms > 0 {
+        ms.wrapping_add(ctx.now_ms as i64).max(0) as u64
+    } else {
+        0
+    };
+    ctx.shared.pause.pause(ctx.shared, kind, end);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unpause(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.shared.pause.unpause(ctx.shared);
+    ctx.out.ok();
+    Ok(())
 }
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if the client was blocked on keys.

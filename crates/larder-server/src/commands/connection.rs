@@ -117,25 +117,16 @@ fn quit(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Checks credentials against `requirepass` for the only user, `default`.
-fn credentials_ok(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    match &ctx.shared.config.read().requirepass {
-        None => true,
-        Some(p) => constant_time_eq(p, pass),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Authenticates the client as `user` (ACL users; failures go to the ACL log).
+fn credentials_ok(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
+    let cmd = ctx.arg(0);
+    crate::acl::auth(ctx.shared, ctx.client, user, pass, cmd)
 }
 
 fn auth(ctx: &mut Ctx<'_>) -> CmdResult {
     let (user, pass) = match ctx.argc() {
         2 => {
-            if ctx.shared.config.read().requirepass.is_none() {
+            if ctx.shared.acl.default_nopass() {
                 return Err(CmdError::new("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
             }
             (&b"default"[..], ctx.arg(1))
@@ -144,7 +135,6 @@ fn auth(ctx: &mut Ctx<'_>) -> CmdResult {
         _ => return Err(SYNTAX),
     };
     if credentials_ok(ctx, user, pass) {
-        ctx.client.authenticated = true;
         ctx.out.ok();
         Ok(())
     } else {
@@ -197,10 +187,9 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
         if !credentials_ok(ctx, user, pass) {
             return Err(WRONGPASS);
         }
-        ctx.client.authenticated = true;
     }
     if !ctx.client.authenticated && ctx.shared.hot.requirepass.load(Relaxed) {
-        return Err(CmdError::new("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+        return Err(CmdError::new("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(n) = name {
         *ctx.client.handle.name.lock() = if n.is_empty() { None } else { Some(n.to_vec()) };
@@ -252,7 +241,7 @@ fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
     crate::commands::multi::discard_all(ctx.shared, c);
     ctx.shared.tracking.disable(&ctx.shared.engine, &c.handle);
     c.caching = false;
-    c.authenticated = !ctx.shared.hot.requirepass.load(Relaxed);
+    crate::acl::reset_user(ctx.shared, c);
     ctx.out.simple(b"RESET");
     Ok(())
 }

@@ -3,11 +3,13 @@
 //!
 //! Each COMMAND INFO entry has Redis 7.0's ten fields: name, arity, flags,
 //! first key, last key, step, ACL categories, tips, key specs, subcommands.
-//! Larder's table records key positions as (first, last, step) only, so the
-//! key spec is derived from them (one `index` begin-search and one `range`
-//! find-keys spec, flagged `RO access` or `RW update`) and is exact for
-//! commands whose keys are a plain range, which is all Larder has. DOCS is
-//! minimal: each command's group and its subcommands.
+//! Key specs (and the `movablekeys` flag) come from Redis's own table
+//! (`keyspecs.rs`); a command Redis lacks gets one derived from its
+//! (first, last, step). GETKEYS / GETKEYSANDFLAGS search the arguments
+//! with those specs (Redis's `getKeysUsingKeySpecs`), falling back, as
+//! Redis does, to the command's own rules where the specs cannot say:
+//! SORT's STORE, SET's and BITFIELD's flags that depend on the arguments.
+//! DOCS is minimal: each command's group and its subcommands.
 
 use larder_engine::glob;
 use larder_resp::Reply;
@@ -15,6 +17,7 @@ use larder_resp::Reply;
 use crate::command::{flags, Command, Ctx};
 use crate::commands::server::{cmd, reply_help};
 use crate::error::{CmdError, CmdResult, SYNTAX};
+use crate::keyspecs::{self, Begin, Find, KeySpec};
 
 const SUB: u32 = flags::LOADING | flags::STALE;
 
@@ -82,11 +85,16 @@ fn find_sub(c: &'static Command, sub: &[u8]) -> Option<&'static Command> {
     })
 }
 
+/// COMMAND INFO's flags: the table's, with Redis's `movablekeys` before
+/// `allow_busy`.
 fn flag_names(c: &Command) -> impl Iterator<Item = &'static str> + '_ {
+    let movable = keyspecs::lookup(c.name).is_some_and(|k| k.movable);
     flags::NAMES
         .iter()
-        .filter(|(f, _)| c.has(*f))
+        .filter(|(f, _)| c.has(*f) && *f != flags::ALLOW_BUSY)
         .map(|(_, n)| *n)
+        .chain(movable.then_some("movablekeys"))
+        .chain(c.has(flags::ALLOW_BUSY).then_some("allow_busy"))
 }
 
 /// One COMMAND INFO entry.
@@ -107,59 +115,123 @@ fn write_info(out: &mut Reply<'_>, c: &Command) {
     for cat in cats {
         out.simple(format!("@{cat}").as_bytes());
     }
-    out.set(0); // tips
-    if first == 0 {
-        out.array(0);
+    // Tips, key specs and subcommands are sets in RESP3, as in Redis.
+    out.set(0);
+    if let Some(k) = keyspecs::lookup(c.name) {
+        out.set(k.specs.len());
+        for spec in k.specs {
+            write_key_spec(out, spec);
+        }
+    } else if first == 0 {
+        out.set(0);
     } else {
-        out.array(1);
-        write_key_spec(out, c);
+        out.set(1);
+        write_key_spec(out, &derived_spec(c));
     }
-    out.array(c.subcommands.len());
+    out.set(c.subcommands.len());
     for s in c.subcommands {
         write_info(out, s);
     }
 }
 
-/// A key spec's flags: shard channels (SSUBSCRIBE, SPUBLISH) are `not_key`.
-fn key_spec_flags(c: &Command) -> &'static [&'static str] {
-    if c.has(flags::PUBSUB) {
-        &["not_key"]
-    } else if c.has(flags::WRITE) {
-        &["RW", "update"]
-    } else {
-        &["RO", "access"]
+/// The key spec of a command Redis does not have: its (first, last, step)
+/// as one range, read-only or read-write by its flags.
+fn derived_spec(c: &Command) -> KeySpec {
+    let (first, last, step) = c.keys;
+    KeySpec {
+        notes: "",
+        flags: if c.has(flags::WRITE) {
+            &["RW", "update"]
+        } else {
+            &["RO", "access"]
+        },
+        begin: Begin::Index(first),
+        find: Find::Range(if last < 0 { last } else { last - first }, step, 0),
     }
 }
 
-fn write_key_spec(out: &mut Reply<'_>, c: &Command) {
-    let (first, last, step) = c.keys;
-    out.map(3);
+fn write_key_spec(out: &mut Reply<'_>, spec: &KeySpec) {
+    out.map(if spec.notes.is_empty() { 3 } else { 4 });
+    if !spec.notes.is_empty() {
+        out.bulk(b"notes");
+        out.bulk(spec.notes.as_bytes());
+    }
     out.bulk(b"flags");
-    let f = key_spec_flags(c);
+    write_spec_flags(out, spec.flags);
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    let fields: &[(&str, i64)] = match spec.begin {
+        Begin::Index(i) => {
+            out.bulk(b"index");
+            &[("index", i64::from(i))]
+        }
+        Begin::Keyword(kw, from) => {
+            out.bulk(b"keyword");
+            out.bulk(b"spec");
+            out.map(2);
+            out.bulk(b"keyword");
+            out.bulk(kw.as_bytes());
+            out.bulk(b"startfrom");
+            out.int(i64::from(from));
+            &[]
+        }
+        Begin::Unknown => {
+            out.bulk(b"unknown");
+            &[]
+        }
+    };
+    if !matches!(spec.begin, Begin::Keyword(..)) {
+        write_spec_fields(out, fields);
+    }
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    match spec.find {
+        Find::Range(last, step, limit) => {
+            out.bulk(b"range");
+            write_spec_fields(
+                out,
+                &[
+                    ("lastkey", i64::from(last)),
+                    ("keystep", i64::from(step)),
+                    ("limit", i64::from(limit)),
+                ],
+            );
+        }
+        Find::Keynum(idx, first, step) => {
+            out.bulk(b"keynum");
+            write_spec_fields(
+                out,
+                &[
+                    ("keynumidx", i64::from(idx)),
+                    ("firstkey", i64::from(first)),
+                    ("keystep", i64::from(step)),
+                ],
+            );
+        }
+        Find::Unknown => {
+            out.bulk(b"unknown");
+            write_spec_fields(out, &[]);
+        }
+    }
+}
+
+/// `spec` and its map of integer fields.
+fn write_spec_fields(out: &mut Reply<'_>, fields: &[(&str, i64)]) {
+    out.bulk(b"spec");
+    out.map(fields.len());
+    for (name, v) in fields {
+        out.bulk(name.as_bytes());
+        out.int(*v);
+    }
+}
+
+fn write_spec_flags(out: &mut Reply<'_>, f: &[&str]) {
     out.set(f.len());
     for x in f {
         out.simple(x.as_bytes());
     }
-    out.bulk(b"begin_search");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"index");
-    out.bulk(b"spec");
-    out.map(1);
-    out.bulk(b"index");
-    out.int(i64::from(first));
-    out.bulk(b"find_keys");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"range");
-    out.bulk(b"spec");
-    out.map(3);
-    out.bulk(b"lastkey");
-    out.int(i64::from(if last < 0 { last } else { last - first }));
-    out.bulk(b"keystep");
-    out.int(i64::from(step));
-    out.bulk(b"limit");
-    out.int(0);
 }
 
 fn info(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -272,62 +344,195 @@ fn list(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// The key positions (in `ctx.args`) of the command in arguments 2...
-fn keys_of(ctx: &Ctx<'_>) -> Result<(&'static Command, Vec<usize>), CmdError> {
-    let mut c = find(ctx, ctx.arg(2)).ok_or(CmdError::new("ERR Invalid command specified"))?;
+/// Redis's getKeysSubcommandImpl: the key positions (in `ctx.args`) of
+/// the command in arguments 2..., each with its spec flags.
+fn keys_of(ctx: &Ctx<'_>) -> Result<Vec<(usize, &'static [&'static str])>, CmdError> {
+    const INVALID: CmdError = CmdError::new("ERR Invalid command specified");
+    let top = ctx.shared.commands.lookup(ctx.arg(2)).ok_or(INVALID)?;
+    let mut c = ctx.shared.commands.get(top);
     if !c.subcommands.is_empty() && ctx.argc() > 3 {
-        if let Some(s) = find_sub(c, ctx.arg(3)) {
-            c = s;
-        }
+        c = find_sub(c, ctx.arg(3)).ok_or(INVALID)?;
     }
-    let (first, last, step) = c.keys;
-    // Shard channels are `not_key` arguments, which GETKEYS leaves out.
-    if first == 0 || c.has(flags::PUBSUB) {
+    let table = keyspecs::lookup(c.name);
+    let derived;
+    let specs: &[KeySpec] = match table {
+        Some(k) => k.specs,
+        // Shard channels are `not_key` arguments, which GETKEYS leaves out.
+        None if c.keys.0 == 0 || c.has(flags::PUBSUB) => &[],
+        None => {
+            derived = [derived_spec(c)];
+            &derived
+        }
+    };
+    if specs.iter().all(|s| s.has("not_key")) {
         return Err(CmdError::new("ERR The command has no key arguments"));
     }
-    let argc = (ctx.argc() - 2) as i64;
-    if !c.arity_ok(argc as usize) {
+    let argc = ctx.argc() - 2;
+    if !c.arity_ok(argc) {
         return Err(CmdError::new(
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let last = if last < 0 {
-        argc + i64::from(last)
-    } else {
-        i64::from(last)
+    let args = |i: usize| ctx.arg(i + 2);
+    let varflags = specs.iter().any(|s| s.has("variable_flags"));
+    let found = match (varflags, search_specs(specs, argc, &args)) {
+        (false, Some(keys)) => keys,
+        _ => own_rules(c.name, argc, &args),
     };
-    let mut pos = Vec::new();
-    let mut i = i64::from(first);
-    while i <= last && i < argc {
-        pos.push(i as usize + 2);
-        i += i64::from(step.max(1));
-    }
-    if pos.is_empty() {
+    if found.is_empty() {
+        if NO_MANDATORY_KEYS.contains(&c.name) {
+            return Ok(found);
+        }
         return Err(CmdError::new("ERR Invalid arguments specified for command"));
     }
-    Ok((c, pos))
+    Ok(found.into_iter().map(|(p, f)| (p + 2, f)).collect())
+}
+
+type Found = Vec<(usize, &'static [&'static str])>;
+
+/// Commands Redis flags `no_mandatory_keys`: no keys is an empty reply.
+const NO_MANDATORY_KEYS: &[&str] = &[
+    "eval",
+    "evalsha",
+    "eval_ro",
+    "evalsha_ro",
+    "fcall",
+    "fcall_ro",
+];
+
+/// Redis's getKeysUsingKeySpecs; `None` where a spec cannot tell (unknown,
+/// incomplete, or out of bounds: a syntax error for the command).
+fn search_specs<'a>(
+    specs: &[KeySpec],
+    argc: usize,
+    arg: &impl Fn(usize) -> &'a [u8],
+) -> Option<Found> {
+    let argc = argc as i64;
+    let mut keys = Vec::new();
+    for spec in specs {
+        if spec.has("not_key") {
+            continue;
+        }
+        let mut first = match spec.begin {
+            Begin::Index(i) => i64::from(i),
+            Begin::Keyword(kw, from) => {
+                let from = i64::from(from);
+                let (start, end) = if from > 0 {
+                    (from, argc - 1)
+                } else {
+                    (argc + from, 0)
+                };
+                let mut found = 0;
+                let mut i = start;
+                while i != end {
+                    if i >= argc || i < 1 {
+                        break;
+                    }
+                    if arg(i as usize).eq_ignore_ascii_case(kw.as_bytes()) {
+                        found = i + 1;
+                        break;
+                    }
+                    i += if start <= end { 1 } else { -1 };
+                }
+                if found == 0 {
+                    continue;
+                }
+                found
+            }
+            Begin::Unknown => return None,
+        };
+        let (last, step) = match spec.find {
+            Find::Range(lastkey, step, limit) => {
+                let (lastkey, limit) = (i64::from(lastkey), i64::from(limit));
+                let last = if lastkey >= 0 {
+                    first + lastkey
+                } else if limit == 0 {
+                    argc + lastkey
+                } else {
+                    first + ((argc - first) / limit + lastkey)
+                };
+                (last, i64::from(step))
+            }
+            Find::Keynum(idx, firstkey, step) => {
+                let idx = i64::from(idx);
+                if idx >= argc || first + idx >= argc {
+                    return None;
+                }
+                let n = larder_resp::string2ll(arg((first + idx) as usize)).filter(|n| *n >= 0)?;
+                first += i64::from(firstkey);
+                (first + n - 1, i64::from(step))
+            }
+            Find::Unknown => return None,
+        };
+        if last >= argc || last < first || first >= argc {
+            return None;
+        }
+        let mut i = first;
+        while i <= last {
+            keys.push((i as usize, spec.flags));
+            i += step.max(1);
+        }
+        if spec.has("incomplete") {
+            return None;
+        }
+    }
+    Some(keys)
+}
+
+/// The getkeys procedures Redis falls back to: SORT's STORE (the last one
+/// wins; LIMIT, GET and BY skip their arguments), and SET's and
+/// BITFIELD's flags, which depend on GET / on a write operation. Others
+/// find no keys where the specs found none.
+fn own_rules<'a>(name: &str, argc: usize, arg: &impl Fn(usize) -> &'a [u8]) -> Found {
+    const RO: &[&str] = &["RO", "access"];
+    const RW: &[&str] = &["RW", "access", "update"];
+    let is = |i: usize, w: &str| arg(i).eq_ignore_ascii_case(w.as_bytes());
+    match name {
+        "sort" | "sort_ro" => {
+            let mut keys = vec![(1, RO)];
+            let mut store = None;
+            let mut i = 2;
+            while name == "sort" && i < argc {
+                if is(i, "limit") {
+                    i += 2;
+                } else if is(i, "get") || is(i, "by") {
+                    i += 1;
+                } else if is(i, "store") && i + 1 < argc {
+                    store = Some(i + 1);
+                }
+                i += 1;
+            }
+            keys.extend(store.map(|p| (p, &["OW", "update"][..])));
+            keys
+        }
+        "set" => {
+            let get = (3..argc).any(|i| is(i, "get"));
+            vec![(1, if get { RW } else { &["OW", "update"][..] })]
+        }
+        "bitfield" => {
+            let writes = (2..argc).any(|i| is(i, "set") || is(i, "incrby"));
+            vec![(1, if writes { RW } else { RO })]
+        }
+        _ => Vec::new(),
+    }
 }
 
 fn getkeys(ctx: &mut Ctx<'_>) -> CmdResult {
-    let (_, pos) = keys_of(ctx)?;
-    ctx.out.array(pos.len());
-    for p in pos {
+    let keys = keys_of(ctx)?;
+    ctx.out.array(keys.len());
+    for (p, _) in keys {
         ctx.out.bulk(ctx.arg(p));
     }
     Ok(())
 }
 
 fn getkeysandflags(ctx: &mut Ctx<'_>) -> CmdResult {
-    let (c, pos) = keys_of(ctx)?;
-    let f = key_spec_flags(c);
-    ctx.out.array(pos.len());
-    for p in pos {
+    let keys = keys_of(ctx)?;
+    ctx.out.array(keys.len());
+    for (p, f) in keys {
         ctx.out.array(2);
         ctx.out.bulk(ctx.arg(p));
-        ctx.out.set(f.len());
-        for x in f {
-            ctx.out.simple(x.as_bytes());
-        }
+        write_spec_flags(&mut ctx.out, f);
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use crate::command::CommandTable;
 
+pub mod acl_cmd;
 pub mod bitmaps;
 pub mod blocking;
 pub mod client_cmd;
@@ -11,6 +12,8 @@ pub mod config_cmd;
 pub mod connection;
 pub mod debug;
 pub mod diagnostics;
+pub mod functions;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
@@ -24,12 +27,14 @@ pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod zsets;
 
 pub fn table() -> CommandTable {
     CommandTable::new(&[
         connection::COMMANDS,
+        acl_cmd::COMMANDS,
         strings::COMMANDS,
         bitmaps::COMMANDS,
         hyperloglog::COMMANDS,
@@ -40,6 +45,8 @@ pub fn table() -> CommandTable {
         hashes::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        streams::COMMANDS,
+        geo::COMMANDS,
         server::COMMANDS,
         debug::COMMANDS,
         info::COMMANDS,
@@ -50,6 +57,7 @@ pub fn table() -> CommandTable {
         pubsub::COMMANDS,
         multi::COMMANDS,
         scripting::COMMANDS,
+        functions::COMMANDS,
         crate::persist::snapshot::COMMANDS,
         crate::persist::aof::COMMANDS,
     ])

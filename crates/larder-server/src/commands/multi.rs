@@ -54,6 +54,11 @@ impl TxState {
     pub fn in_multi(&self) -> bool {
         self.multi.is_some()
     }
+
+    /// The command-table indexes of the queued commands.
+    pub fn queued(&self) -> impl Iterator<Item = usize> + '_ {
+        self.multi.iter().flat_map(|q| q.cmds.iter().map(|c| c.0))
+    }
 }
 
 /// Commands that run at once even inside MULTI (Redis's processCommand list).
@@ -247,6 +252,14 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
     let exec_idx = ctx.client.last_cmd;
     for &(idx, first, argc) in &q.cmds {
         let args = Args::from_parts(&q.buf, &q.ranges[first..first + argc]);
+        // ACL rules may have changed since the command was queued.
+        if !crate::acl::unrestricted(shared, ctx.client) {
+            let site = crate::acl::Site::Exec;
+            if let Err(e) = crate::acl::enforce(shared, ctx.client, idx, &args, site) {
+                crate::dispatch::reply_error(shared, ctx.out.out, ctx.out.proto, e);
+                continue;
+            }
+        }
         crate::dispatch::call(shared, ctx.client, idx, args, ctx.out.out);
     }
     ctx.client.last_cmd = exec_idx;

@@ -58,8 +58,8 @@ pub struct ScriptCache {
 
 /// The script running now (scripts run one at a time: each holds every
 /// shard). Past `busy-reply-threshold`, other clients get BUSY and may
-/// SCRIPT KILL it; a Lua count hook (every [`HOOK_EVERY`] instructions)
-/// marks it busy and stops it when killed.
+/// SCRIPT KILL (or FUNCTION KILL) it; a Lua count hook (every
+/// [`HOOK_EVERY`] instructions) marks it busy and stops it when killed.
 #[derive(Default)]
 struct Running {
     /// Start of the running script (Unix ms), 0 when none runs.
@@ -68,6 +68,10 @@ struct Running {
     busy: AtomicBool,
     kill: AtomicBool,
     wrote: AtomicBool,
+    /// The running script is a function (FCALL), not EVAL.
+    function: AtomicBool,
+    /// A running function's name and its caller's command (FUNCTION STATS).
+    caller: Mutex<Option<(String, Vec<Vec<u8>>)>>,
 }
 
 const HOOK_EVERY: u32 = 100_000;
@@ -75,16 +79,78 @@ const HOOK_EVERY: u32 = 100_000;
 const BUSY: CmdError = CmdError::new(
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
 );
+const BUSY_FUNCTION: CmdError = CmdError::new(
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+);
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
+/// The BUSY refusal for the kind of script running now.
+fn busy_for(running: &Running) -> CmdError {
+    if running.function.load(Relaxed) {
+        BUSY_FUNCTION
+    } else {
+        BUSY
+    }
+}
+
 /// The BUSY refusal for a command sent while a script runs past its
-/// threshold (one relaxed load otherwise).
+/// threshold (one relaxed load otherwise). Commands (or subcommands, such
+/// as SCRIPT KILL and FUNCTION STATS) flagged `allow_busy` pass.
 pub fn busy_error(shared: &Shared, cmd: &Command, args: &Args<'_>) -> Option<CmdError> {
-    if !shared.scripts.running.busy.load(Relaxed) || cmd.has(ALLOW_BUSY) {
+    let running = &shared.scripts.running;
+    if !running.busy.load(Relaxed) || cmd.has(ALLOW_BUSY) {
         return None;
     }
-    let kill = cmd.name == "script" && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"kill"));
-    (!kill).then_some(BUSY)
+    let sub = args.get(1).unwrap_or(&[]);
+    let allowed = cmd.subcommands.iter().any(|c| {
+        c.has(ALLOW_BUSY)
+            && c.name
+                .split_once('|')
+                .is_some_and(|(_, s)| s.as_bytes().eq_ignore_ascii_case(sub))
+    });
+    (!allowed).then(|| busy_for(running))
+}
+
+/// SCRIPT KILL (`eval`) and FUNCTION KILL: each kills only its own kind.
+pub(crate) fn kill(shared: &Shared, eval: bool) -> CmdResult {
+    let running = &shared.scripts.running;
+    if running.started_ms.load(Relaxed) == 0 {
+        return Err(CmdError::new("NOTBUSY No scripts in execution right now."));
+    }
+    if running.wrote.load(Relaxed) {
+        return Err(CmdError::new(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. \
+             You can either wait the script termination or kill the server in a hard way \
+             using the SHUTDOWN NOSAVE command.",
+        ));
+    }
+    if eval == running.function.load(Relaxed) {
+        return Err(busy_for(running));
+    }
+    running.kill.store(true, Relaxed);
+    Ok(())
+}
+
+/// What FUNCTION STATS shows: `Err(BUSY)` while EVAL runs, else the
+/// running function (name, its caller's command, milliseconds so far).
+#[allow(clippy::type_complexity)]
+pub(crate) fn running_function(
+    shared: &Shared,
+    now_ms: u64,
+) -> Result<Option<(String, Vec<Vec<u8>>, u64)>, CmdError> {
+    let running = &shared.scripts.running;
+    let started = running.started_ms.load(Relaxed);
+    if started == 0 {
+        return Ok(None);
+    }
+    if !running.function.load(Relaxed) {
+        return Err(BUSY);
+    }
+    Ok(running
+        .caller
+        .lock()
+        .clone()
+        .map(|(name, argv)| (name, argv, now_ms.saturating_sub(started))))
 }
 
 /// Redis's `rand48` state (rand.c), process-wide and never reseeded between
@@ -162,25 +228,148 @@ r.pcall = function(...)
   local ok, v = r.__raw(...)
   return v
 end
+local select, next, tonumber, pcall, lower = select, next, tonumber, pcall, string.lower
+local function fail(msg) error({err = 'ERR ' .. msg}) end
+-- redis.log's checks (the C function redis.log raises what this returns).
+local function logcheck(...)
+  local n, level = select('#', ...), ...
+  if n < 2 then return false, {err = 'ERR redis.log() requires two arguments or more.'} end
+  level = tonumber(level)
+  if not level then return false, {err = 'ERR First argument must be a number (log level).'} end
+  if level < 0 or level > 3 then return false, {err = 'ERR Invalid debug level.'} end
+  return true, nil
+end
+-- FUNCTION LOAD: the library's code runs with only `redis` (below) as
+-- globals; redis.register_function collects into `reg`.
+local loading, reg = false, nil
+local FLAGS = {['no-writes'] = true, ['allow-oom'] = true, ['allow-stale'] = true,
+               ['no-cluster'] = true, ['allow-cross-slot-keys'] = true}
+local function isstr(v) local t = type(v) return t == 'string' or t == 'number' end
+local function register(...)
+  if not loading then fail('redis.register_function can only be called on FUNCTION LOAD command') end
+  local n = select('#', ...)
+  if n < 1 or n > 2 then fail('wrong number of arguments to redis.register_function') end
+  local name, cb, desc, flags = nil, nil, nil, {}
+  if n == 1 then
+    local t = ...
+    if type(t) ~= 'table' then
+      fail('calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).')
+    end
+    for k, v in next, t do
+      if not isstr(k) then fail('named argument key given to redis.register_function is not a string') end
+      k = lower(tostring(k))
+      if k == 'function_name' then
+        if not isstr(v) then fail('function_name argument given to redis.register_function must be a string') end
+        name = tostring(v)
+      elseif k == 'description' then
+        if not isstr(v) then fail('description argument given to redis.register_function must be a string') end
+        desc = tostring(v)
+      elseif k == 'callback' then
+        if type(v) ~= 'function' then fail('callback argument given to redis.register_function must be a function') end
+        cb = v
+      elseif k == 'flags' then
+        if type(v) ~= 'table' then fail('flags argument to redis.register_function must be a table representing function flags') end
+        local j = 1
+        while true do
+          local f = v[j]
+          if f == nil then break end
+          f = isstr(f) and lower(tostring(f))
+          if not f or not FLAGS[f] then fail('unknown flag given') end
+          flags[#flags + 1] = f
+          j = j + 1
+        end
+      else
+        fail('unknown argument given to redis.register_function')
+      end
+    end
+    if not name then fail('redis.register_function must get a function name argument') end
+    if not cb then fail('redis.register_function must get a callback argument') end
+  else
+    local a, b = ...
+    if not isstr(a) then fail('first argument to redis.register_function must be a string') end
+    if type(b) ~= 'function' then fail('second argument to redis.register_function must be a function') end
+    name, cb = tostring(a), b
+  end
+  if not name:find('^[A-Za-z0-9_]+$') then
+    fail('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long')
+  end
+  if reg.names[name] then fail('Function already exists in the library') end
+  reg.names[name] = true
+  reg.list[#reg.list + 1] = {name = name, desc = desc, flags = flags, callback = cb}
+end
+local function nonexistent(k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 3)
+end
+-- redis.register_function (a C function, raising what this returns).
+local function register_check(...)
+  local ok, e = pcall(register, ...)
+  if ok then return true, nil end
+  return false, e
+end
+local libredis = {register_function = r.register_function, log = r.log, REDIS_VERSION = r.REDIS_VERSION,
+                  REDIS_VERSION_NUM = r.REDIS_VERSION_NUM, LOG_DEBUG = r.LOG_DEBUG,
+                  LOG_VERBOSE = r.LOG_VERBOSE, LOG_NOTICE = r.LOG_NOTICE, LOG_WARNING = r.LOG_WARNING}
+local libapi = {redis = setmetatable({}, {
+  __index = function(_, k) local v = rawget(libredis, k) if v == nil then nonexistent(k) end return v end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})}
+-- Functions' globals: the load API while loading, else the scripts' globals.
+local fenv = setmetatable({}, {
+  __index = function(_, k)
+    local v = rawget(loading and libapi or G, k)
+    if v == nil then nonexistent(k) end
+    return v
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+local function loadlib(f)
+  loading, reg = true, {list = {}, names = {}}
+  local ok, e = pcall(f)
+  local list = reg.list
+  loading, reg = false, nil
+  return ok, e, list
+end
+r.register_function = nil
 for _, k in ipairs({'string', 'math', 'table', 'coroutine', 'redis', 'cjson', 'bit', 'cmsgpack', 'struct'}) do
   if type(G[k]) == 'table' then G[k] = readonly(G[k]) end
 end
 G._G = env
-return env, function(f) return xpcall(f, G.__redis__err__handler) end
+local handler = G.__redis__err__handler
+local function runner(f, keys, args)
+  if keys == nil then return xpcall(f, handler) end
+  return xpcall(function() return f(keys, args) end, handler)
+end
+return env, runner, fenv, loadlib, logcheck, register_check
 "#;
 
-struct Vm {
+pub(crate) struct Vm {
     lua: Lua,
     owner: usize,
     generation: u64,
     env: Table,
     runner: Function,
     funcs: HashMap<String, Function>,
+    /// Functions' globals (the load API during FUNCTION LOAD).
+    fenv: Table,
+    /// Runs a library's code with `redis.register_function` enabled.
+    loadlib: Function,
+    /// Compiled function libraries by library id: function (lowercase) ->
+    /// callback; dropped for libraries gone at `lib_generation`.
+    libs: HashMap<u64, HashMap<String, Function>>,
+    lib_generation: u64,
 }
 
 thread_local! {
     static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    /// FUNCTION LOAD's deadline (Unix ms, 0 = none) and whether it passed.
+    static LOAD_DEADLINE: Cell<u64> = const { Cell::new(0) };
+    static LOAD_TIMED_OUT: Cell<bool> = const { Cell::new(false) };
 }
+
+/// How long a library's code may run at FUNCTION LOAD (Redis's LOAD_TIMEOUT_MS).
+const LOAD_TIMEOUT_MS: u64 = 500;
 
 /// The state of a running script that its `redis.*` callbacks reach.
 struct Run<'a> {
@@ -199,6 +388,11 @@ fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<
     lua.set_hook(
         mlua::HookTriggers::new().every_nth_instruction(HOOK_EVERY),
         move |_, _| {
+            let deadline = LOAD_DEADLINE.get();
+            if deadline != 0 && larder_engine::access::now_ms() > deadline {
+                LOAD_TIMED_OUT.set(true);
+                return Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into()));
+            }
             let start = running.started_ms.load(Relaxed);
             let limit = running.threshold_ms.load(Relaxed);
             if start != 0 && limit > 0 && larder_engine::access::now_ms() >= start + limit {
@@ -252,7 +446,6 @@ fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<
             Ok(t)
         })?,
     )?;
-    redis.set("log", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     redis.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     redis.set(
         "replicate_commands",
@@ -261,6 +454,11 @@ fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<
     // SAFETY: `redis_call_c` follows the Lua C API protocol (see below).
     redis.set("call", unsafe { lua.create_c_function(raising::<0>)? })?;
     redis.set("setresp", unsafe { lua.create_c_function(raising::<1>)? })?;
+    redis.set("log", unsafe { lua.create_c_function(raising::<2>)? })?;
+    // Only in the load-time `redis` table (the prelude moves it there).
+    redis.set("register_function", unsafe {
+        lua.create_c_function(raising::<3>)?
+    })?;
     g.set("redis", redis)?;
     let math: Table = g.get("math")?;
     math.set(
@@ -296,7 +494,17 @@ fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<
     // The error handler's `debug.getinfo`; the prelude hides it from scripts.
     let dbg = debug_lib(&lua)?;
     g.set("debug", dbg)?;
-    let (env, runner): (Table, Function) = lua.load(PRELUDE).set_name("=prelude").call(())?;
+    let (env, runner, fenv, loadlib, logcheck, register): (
+        Table,
+        Function,
+        Table,
+        Function,
+        Function,
+        Function,
+    ) = lua.load(PRELUDE).set_name("=prelude").call(())?;
+    for (backend, f) in [(BACKENDS[2], logcheck), (BACKENDS[3], register)] {
+        lua.set_named_registry_value(backend.to_str().unwrap_or_default(), f)?;
+    }
     Ok(Vm {
         lua,
         owner,
@@ -304,14 +512,25 @@ fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<
         env,
         runner,
         funcs: HashMap::new(),
+        fenv,
+        loadlib,
+        libs: HashMap::new(),
+        lib_generation: 0,
     })
 }
 
-/// Registry keys of the running script's backends for `redis.call` and
-/// `redis.setresp` (scoped Rust functions stored for the script's run).
-const BACKENDS: [&std::ffi::CStr; 2] = [c"larder_raw_call", c"larder_setresp"];
+/// Registry keys of the backends of `redis.call` and `redis.setresp`
+/// (scoped Rust functions stored for the script's run), `redis.log` and
+/// `redis.register_function` (the prelude's).
+const BACKENDS: [&std::ffi::CStr; 4] = [
+    c"larder_raw_call",
+    c"larder_setresp",
+    c"larder_log",
+    c"larder_register",
+];
 
-/// `redis.call` and `redis.setresp`: C functions, like Redis's, so that a
+/// `redis.call`, `redis.setresp`, `redis.log` and
+/// `redis.register_function`: C functions, like Redis's, so that a
 /// script's `return redis.call(...)` is not a Lua tail call and the error
 /// handler still sees the script's frame (for `on @user_script:<line>`).
 /// Each calls its backend, which returns `(ok, value)`, and raises `value`
@@ -596,21 +815,94 @@ fn function(vm: &mut Vm, sha: &str, body: &[u8]) -> Result<Function, CmdError> {
 }
 
 fn compile(vm: &Vm, body: &[u8]) -> Result<Function, CmdError> {
+    compile_in(vm, body, "@user_script", &vm.env).map_err(|msg| {
+        CmdError::owned(format!(
+            "ERR Error compiling script (new function): {}",
+            msg.replace(['\r', '\n'], " ")
+        ))
+    })
+}
+
+/// Compiles a chunk named `name` with globals `env`; Err is Lua's message.
+fn compile_in(vm: &Vm, body: &[u8], name: &str, env: &Table) -> Result<Function, String> {
     vm.lua
         .load(body)
-        .set_name("@user_script")
-        .set_environment(vm.env.clone())
+        .set_name(name)
+        .set_environment(env.clone())
         .into_function()
-        .map_err(|e| {
-            let msg = match e {
-                mlua::Error::SyntaxError { message, .. } => message,
-                other => other.to_string(),
-            };
-            CmdError::owned(format!(
-                "ERR Error compiling script (new function): {}",
-                msg.replace(['\r', '\n'], " ")
-            ))
+        .map_err(|e| match e {
+            mlua::Error::SyntaxError { message, .. } => message,
+            other => other.to_string(),
         })
+}
+
+/// A function a library registered (`redis.register_function`).
+pub(crate) struct Registered {
+    pub name: String,
+    pub desc: Option<Vec<u8>>,
+    /// Flag names as given (lowercase, possibly repeated).
+    pub flags: Vec<String>,
+}
+
+/// Runs a library's code (after its shebang line) in this thread's Lua
+/// state as FUNCTION LOAD does, and keeps its compiled functions under
+/// `id`. Errors are FUNCTION LOAD's texts (without "ERR ").
+pub(crate) fn load_library(
+    shared: &Shared,
+    id: u64,
+    body: &[u8],
+) -> Result<Vec<Registered>, String> {
+    with_vm(shared, |vm| {
+        compile_library(vm, body).map(|(meta, funcs)| {
+            vm.libs.insert(id, funcs);
+            meta
+        })
+    })
+    .map_err(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())?
+}
+
+fn compile_library(
+    vm: &Vm,
+    body: &[u8],
+) -> Result<(Vec<Registered>, HashMap<String, Function>), String> {
+    let chunk = compile_in(vm, body, "@user_function", &vm.fenv)
+        .map_err(|m| format!("Error compiling function: {m}"))?;
+    LOAD_TIMED_OUT.set(false);
+    LOAD_DEADLINE.set(larder_engine::access::now_ms() + LOAD_TIMEOUT_MS);
+    let r: mlua::Result<(bool, Value, Table)> = vm.loadlib.call(chunk);
+    LOAD_DEADLINE.set(0);
+    let (ok, err, list) = r.map_err(|e| format!("Error registering functions: ERR {e}"))?;
+    if !ok {
+        let msg = match err {
+            _ if LOAD_TIMED_OUT.get() => "ERR FUNCTION LOAD timeout".to_string(),
+            Value::String(s) => format!("ERR {}", s.to_string_lossy()),
+            Value::Table(t) => t
+                .raw_get::<mlua::String>("err")
+                .map(|s| s.to_string_lossy())
+                .unwrap_or_default(),
+            other => format!("ERR {}", other.to_string().unwrap_or_default()),
+        };
+        return Err(format!("Error registering functions: {msg}"));
+    }
+    let bad = |e: mlua::Error| e.to_string();
+    let mut meta = Vec::new();
+    let mut funcs = HashMap::new();
+    for entry in list.sequence_values::<Table>() {
+        let entry = entry.map_err(bad)?;
+        let name: String = entry.raw_get("name").map_err(bad)?;
+        let desc: Option<mlua::String> = entry.raw_get("desc").map_err(bad)?;
+        let flags: Vec<String> = entry.raw_get("flags").map_err(bad)?;
+        funcs.insert(
+            name.to_ascii_lowercase(),
+            entry.raw_get("callback").map_err(bad)?,
+        );
+        meta.push(Registered {
+            name,
+            desc: desc.map(|d| d.as_bytes().to_vec()),
+            flags,
+        });
+    }
+    Ok((meta, funcs))
 }
 
 /// Stores a script in the cache after checking it compiles; returns its SHA1.
@@ -641,8 +933,10 @@ fn off_worker<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-fn numkeys(ctx: &Ctx<'_>) -> Result<usize, CmdError> {
-    let n = ctx.i64_arg(2)?;
+/// EVAL's and FCALL's argument 2; `not_int` is the command's error for a
+/// non-integer.
+pub(crate) fn numkeys(ctx: &Ctx<'_>, not_int: CmdError) -> Result<usize, CmdError> {
+    let n = crate::command::parse_i64(ctx.arg(2)).ok_or(not_int)?;
     if n < 0 {
         return Err(CmdError::new("ERR Number of keys can't be negative"));
     }
@@ -670,7 +964,7 @@ fn evalsha_ro(ctx: &mut Ctx<'_>) -> CmdResult {
 const NOSCRIPT_ERR: CmdError = CmdError::new("NOSCRIPT No matching script. Please use EVAL.");
 
 fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
-    let nkeys = numkeys(ctx)?;
+    let nkeys = numkeys(ctx, crate::error::NOT_INTEGER)?;
     let shared = ctx.shared;
     let (sha, body) = if by_sha {
         let sha = String::from_utf8_lossy(ctx.arg(1)).to_ascii_lowercase();
@@ -684,8 +978,78 @@ fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
         let sha = load_script(shared, &body)?;
         (sha, body)
     };
-    let keys: Vec<&[u8]> = (3..3 + nkeys).map(|i| ctx.arg(i)).collect();
-    let argv: Vec<&[u8]> = (3 + nkeys..ctx.argc()).map(|i| ctx.arg(i)).collect();
+    let inv = Invocation {
+        name: &sha,
+        function: false,
+        nkeys,
+        read_only,
+    };
+    run_script(ctx, &inv, |vm| function(vm, &sha, &body))
+}
+
+/// FCALL / FCALL_RO of function `name` (lowercase) of library `id`, whose
+/// code is `body`: compiled in this thread's Lua state on first use.
+pub(crate) fn fcall(
+    ctx: &mut Ctx<'_>,
+    id: u64,
+    body: &[u8],
+    name: &str,
+    nkeys: usize,
+    read_only: bool,
+) -> CmdResult {
+    let shared = ctx.shared;
+    let generation = shared.functions.generation();
+    let inv = Invocation {
+        name,
+        function: true,
+        nkeys,
+        read_only,
+    };
+    *shared.scripts.running.caller.lock() = Some((
+        name.to_string(),
+        ctx.args.iter().map(<[u8]>::to_vec).collect(),
+    ));
+    let r = run_script(ctx, &inv, |vm| {
+        if vm.lib_generation != generation {
+            vm.libs.retain(|id, _| shared.functions.is_live(*id));
+            vm.lib_generation = generation;
+        }
+        if !vm.libs.contains_key(&id) {
+            let (_, funcs) = compile_library(vm, body).map_err(CmdError::owned)?;
+            vm.libs.insert(id, funcs);
+        }
+        vm.libs
+            .get(&id)
+            .and_then(|l| l.get(name))
+            .cloned()
+            .ok_or(CmdError::new("ERR Function not found"))
+    });
+    *shared.scripts.running.caller.lock() = None;
+    r
+}
+
+/// A script run: EVAL's (keys and arguments in `KEYS` / `ARGV`) or a
+/// function's (passed as its two parameters).
+struct Invocation<'a> {
+    /// The script's SHA1 or the function's name, for error texts.
+    name: &'a str,
+    function: bool,
+    /// Arguments 3.. are `nkeys` keys, then the arguments.
+    nkeys: usize,
+    /// EVAL_RO, or a function flagged `no-writes`.
+    read_only: bool,
+}
+
+/// Runs the function `get` returns from this thread's Lua state, holding
+/// every shard, with busy/kill handling, and writes its reply.
+fn run_script(
+    ctx: &mut Ctx<'_>,
+    inv: &Invocation<'_>,
+    get: impl FnOnce(&mut Vm) -> Result<Function, CmdError>,
+) -> CmdResult {
+    let shared = ctx.shared;
+    let keys: Vec<&[u8]> = (3..3 + inv.nkeys).map(|i| ctx.arg(i)).collect();
+    let argv: Vec<&[u8]> = (3 + inv.nkeys..ctx.argc()).map(|i| ctx.arg(i)).collect();
     let _hold = shared.engine.hold(None);
     // Dropped first: the script's effects reach the AOF feed while the hold lasts.
     let _flush = crate::propagate::flush_on_drop(shared);
@@ -694,12 +1058,14 @@ fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
     running.threshold_ms.store(threshold, Relaxed);
     running.wrote.store(false, Relaxed);
     running.kill.store(false, Relaxed);
+    running.function.store(inv.function, Relaxed);
     running.started_ms.store(ctx.now_ms.max(1), Relaxed);
     let (saved_db, saved_proto) = (ctx.client.db, ctx.client.proto);
     let out_proto = ctx.out.proto;
+    let name = inv.name;
     let result = off_worker(|| {
         with_vm(shared, |vm| -> Result<(), CmdError> {
-            let f = function(vm, &sha, &body)?;
+            let f = get(vm)?;
             let lua = &vm.lua;
             let lerr = |e: mlua::Error| CmdError::owned(format!("ERR {e}"));
             let g = lua.globals();
@@ -710,8 +1076,14 @@ fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
                 }
                 Ok(t)
             };
-            g.raw_set("KEYS", mk(&keys).map_err(lerr)?).map_err(lerr)?;
-            g.raw_set("ARGV", mk(&argv).map_err(lerr)?).map_err(lerr)?;
+            let (keys, argv) = (mk(&keys).map_err(lerr)?, mk(&argv).map_err(lerr)?);
+            let params = if inv.function {
+                Some((keys, argv))
+            } else {
+                g.raw_set("KEYS", keys).map_err(lerr)?;
+                g.raw_set("ARGV", argv).map_err(lerr)?;
+                None
+            };
             let redis: Table = g.raw_get("redis").map_err(lerr)?;
             let real: Table = match redis.metatable() {
                 Some(mt) => mt.raw_get("__index").map_err(lerr)?,
@@ -721,7 +1093,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
                 shared,
                 client: &mut *ctx.client,
                 resp3: Cell::new(false),
-                read_only,
+                read_only: inv.read_only,
             };
             let run = RefCell::new(run);
             let mut reply = Vec::new();
@@ -742,13 +1114,16 @@ fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
                 lua.set_named_registry_value("larder_raw_call", &raw)?;
                 lua.set_named_registry_value("larder_setresp", setresp)?;
                 real.raw_set("__raw", raw)?;
-                let (ok, v): (bool, Value) = vm.runner.call(f.clone())?;
+                let (ok, v): (bool, Value) = match params {
+                    Some((k, a)) => vm.runner.call((f.clone(), k, a))?,
+                    None => vm.runner.call(f.clone())?,
+                };
                 let resp3 = run.borrow().resp3.get();
                 let mut out = Reply::new(&mut reply, out_proto);
                 if ok {
                     Ok(lua_to_reply(&v, &mut out, resp3, true))
                 } else {
-                    Ok(Err(script_error(&v, &sha)))
+                    Ok(Err(script_error(&v, name)))
                 }
             });
             real.raw_set("__raw", Value::Nil).ok();
@@ -759,7 +1134,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
             g.raw_set("KEYS", Value::Nil).ok();
             g.raw_set("ARGV", Value::Nil).ok();
             let top = outcome.map_err(|e| {
-                CmdError::owned(format!("ERR Error running script (call to f_{sha}): {e}"))
+                CmdError::owned(format!("ERR Error running script (call to f_{name}): {e}"))
             })?;
             ctx.out.out.extend_from_slice(&reply);
             top
@@ -937,6 +1312,12 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: MultiValue) -> mlua::Result<(b
     if cmd.has(NOSCRIPT) {
         return fail("ERR This Redis command is not allowed from script");
     }
+    if !crate::acl::unrestricted(shared, run.client) {
+        let site = crate::acl::Site::Script;
+        if let Err(e) = crate::acl::enforce(shared, run.client, idx, &args, site) {
+            return fail(&String::from_utf8_lossy(e.as_bytes()));
+        }
+    }
     if run.read_only && cmd.has(WRITE) {
         return fail("ERR Write commands are not allowed from read-only scripts.");
     }
@@ -950,7 +1331,10 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: MultiValue) -> mlua::Result<(b
         Protocol::Resp2
     };
     let mut out = Vec::new();
+    // The caller's client still runs EVAL (CLIENT LIST `cmd=`, the ACL log).
+    let outer = run.client.last_cmd;
     crate::dispatch::call(shared, run.client, idx, args, &mut out);
+    run.client.last_cmd = outer;
     match decode_value(&out) {
         Ok(Some((Resp::Error(e), _))) => {
             let mut full = b"-".to_vec();
@@ -1059,18 +1443,7 @@ fn script_flush(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn script_kill(ctx: &mut Ctx<'_>) -> CmdResult {
-    let running = &ctx.shared.scripts.running;
-    if running.started_ms.load(Relaxed) == 0 {
-        return Err(CmdError::new("NOTBUSY No scripts in execution right now."));
-    }
-    if running.wrote.load(Relaxed) {
-        return Err(CmdError::new(
-            "UNKILLABLE Sorry the script already executed write commands against the dataset. \
-             You can either wait the script termination or kill the server in a hard way \
-             using the SHUTDOWN NOSAVE command.",
-        ));
-    }
-    running.kill.store(true, Relaxed);
+    kill(ctx.shared, true)?;
     ctx.out.ok();
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Server commands on the whole keyspace and the process: DBSIZE FLUSHDB
-//! FLUSHALL SWAPDB TIME LASTSAVE SHUTDOWN MONITOR, plus the small
-//! helpers every admin command module shares (`cmd`, `container`,
-//! `reply_help`). INFO, CONFIG, COMMAND, CLIENT and the diagnostics
+//! FLUSHALL SWAPDB TIME LASTSAVE SHUTDOWN MONITOR ROLE LOLWUT, plus
+//! the small helpers every admin command module shares (`cmd`,
+//! `container`, `reply_help`). INFO, CONFIG, COMMAND, CLIENT and the diagnostics
 //! (SLOWLOG, LATENCY, MEMORY) live in their own modules.
 //!
 //! Whole-keyspace writes lock every shard (`Engine::lock_all`) once, so
@@ -120,7 +120,49 @@ pub const COMMANDS: &[Command] = &[
         shutdown,
     ),
     cmd("monitor", 1, ADMIN_FLAGS, "admin slow dangerous", monitor),
+    cmd(
+        "role",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST,
+        "admin fast dangerous",
+        role,
+    ),
+    cmd("lolwut", -1, READONLY | FAST, "read fast", lolwut),
 ];
+
+/// ROLE: Larder has no replication, so it is a master without replicas.
+fn role(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(0);
+    ctx.out.array(0);
+    Ok(())
+}
+
+/// LOLWUT [VERSION v [arg ...]]: Redis 7.0's default output, the version
+/// line (verbatim text in RESP3). Versions 5 and 6 draw random art in
+/// Redis; here they check their integer arguments as Redis does and print
+/// the same line.
+fn lolwut(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.argc() >= 3 && ctx.arg_is(1, "version") {
+        let v = ctx.i64_arg(2)? as u32;
+        // Version 5 reads three integers, version 6 two.
+        let ints = match v {
+            5 => 3,
+            6 => 2,
+            _ => 0,
+        };
+        for i in 3..ctx.argc().min(3 + ints) {
+            ctx.i64_arg(i)?;
+        }
+    }
+    let text = format!(
+        "Redis ver. {}\n",
+        crate::commands::connection::REDIS_COMPAT_VERSION
+    );
+    ctx.out.verbatim(b"txt", text.as_bytes());
+    Ok(())
+}
 
 fn dbsize(ctx: &mut Ctx<'_>) -> CmdResult {
     let n = ctx.engine().dbsize(ctx.client.db);

@@ -385,7 +385,7 @@ fn hex_float(s: &[u8]) -> (f64, usize) {
 
 /// Redis's getDoubleFromObject: all of `s` is a number, no leading space,
 /// not NaN, no overflow or underflow to zero.
-fn parse_score(s: &[u8]) -> Option<f64> {
+pub(crate) fn parse_score(s: &[u8]) -> Option<f64> {
     if s.is_empty() || is_c_space(s[0]) {
         return None;
     }
@@ -628,6 +628,19 @@ fn zadd_generic(ctx: &mut Ctx<'_>, incr: bool) -> CmdResult {
         .step_by(2)
         .map(|j| parse_score(ctx.arg(j)).ok_or(NOT_FLOAT))
         .collect::<Result<_, _>>()?;
+    zadd_apply(ctx, f, ch, &scores, (i + 1, 2))
+}
+
+/// The write half of zaddGenericCommand, shared with GEOADD: adds member
+/// argument `first + k * stride` with `scores[k]` to the set at argument 1
+/// under `f`, notifies, and replies as ZADD (or ZINCRBY with `f.incr`).
+pub(crate) fn zadd_apply(
+    ctx: &mut Ctx<'_>,
+    f: AddFlags,
+    ch: bool,
+    scores: &[f64],
+    (first, stride): (usize, usize),
+) -> CmdResult {
     let key = ctx.key(1);
     let lim = limits(ctx);
     let mut txn = ctx.lock(&key);
@@ -640,7 +653,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, incr: bool) -> CmdResult {
     let mut last = 0.0;
     if let Some(z) = z {
         for (k, &score) in scores.iter().enumerate() {
-            let m = ctx.arg(i + 2 * k + 1);
+            let m = ctx.arg(first + stride * k);
             match z.add(m, score, f, &lim).map_err(|_| NAN_ERR)? {
                 AddResult::Nop => {}
                 AddResult::Added(s) => (added, processed, last) = (added + 1, processed + 1, s),
@@ -944,7 +957,7 @@ fn zrange_generic(
 
 /// Stores `items` (sorted) under `dst` with the keyspace event `event`, or
 /// deletes `dst` when there are none; replies with the count.
-fn store_result(
+pub(crate) fn store_result(
     ctx: &mut Ctx<'_>,
     txn: &mut Txn<'_>,
     dst: &Key<'_>,

@@ -6,6 +6,10 @@
 //! (`swallow`), so the stream stays in sync and memory stays bounded: the
 //! buffer holds at most one line plus one accepted data block (bounded by
 //! the item size limit) plus a read's worth.
+//!
+//! Under `appendfsync always`, replies go out only once the writes they
+//! follow are on disk (`Feed::settle`, as on RESP connections): a batch's
+//! writes share one fsync, and a `noreply` write holds the next reply.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -80,22 +84,16 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                             break;
                         }
                     }
-                    if out.len() >= OUT_FLUSH {
-                        if stream.write_all(&out).await.is_err() {
-                            break 'conn;
-                        }
-                        session.local.bytes_written += out.len() as u64;
-                        out.clear();
+                    if out.len() >= OUT_FLUSH
+                        && send(&mut stream, &mut out, &mut session).await.is_err()
+                    {
+                        break 'conn;
                     }
                 }
             }
         }
-        if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
-                break;
-            }
-            session.local.bytes_written += out.len() as u64;
-            out.clear();
+        if !out.is_empty() && send(&mut stream, &mut out, &mut session).await.is_err() {
+            break;
         }
         session.end_batch();
         if close {
@@ -111,4 +109,19 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
     session.end_batch();
     let _ = stream.shutdown().await;
     shared.memcache.curr_connections.fetch_sub(1, Relaxed);
+}
+
+/// Writes the replies in `out`, once the writes they acknowledge are
+/// durable (see the module comment).
+async fn send(
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    session: &mut Session<'_>,
+) -> std::io::Result<()> {
+    let feed = &session.shared.propagate.feed;
+    feed.settle(&mut session.aof_wait).await;
+    stream.write_all(out).await?;
+    session.local.bytes_written += out.len() as u64;
+    out.clear();
+    Ok(())
 }

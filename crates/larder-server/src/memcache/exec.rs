@@ -11,6 +11,14 @@
 //! into the engine's absolute milliseconds once per request. An item stored
 //! already expired is not kept (memcached keeps it until touched; no client
 //! can tell the difference).
+//!
+//! Every write is logged for the AOF under its key's lock (`aof.rs`), and
+//! under `appendfsync always` the connection holds its next reply until
+//! the log is on disk (`Session::aof_wait`).
+
+use std::collections::HashSet;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use larder_engine::{Entry, EntryRef, Key, Lookup, McMeta, StrRef, StrValue, Txn};
 use larder_memcache::reply::{self, flag_key, flag_num, line, uint};
@@ -97,8 +105,11 @@ enum Arith {
 
 /// A connection's memcached state.
 pub struct Session<'s> {
-    shared: &'s Shared,
+    pub(super) shared: &'s Shared,
     pub local: Local,
+    /// The feed offset this connection's logged writes reached: under
+    /// `appendfsync always` its next reply waits for it (`Feed::settle`).
+    pub aof_wait: u64,
     /// The batch's clock, Unix ms.
     now: u64,
     /// Scratch for append/prepend and incr results.
@@ -126,6 +137,7 @@ impl<'s> Session<'s> {
             local: Local::default(),
             now: larder_engine::access::now_ms(),
             scratch: Vec::new(),
+            aof_wait: 0,
         }
     }
 
@@ -145,12 +157,22 @@ impl<'s> Session<'s> {
         (self.now / 1000) as u32
     }
 
-    fn lock<'k>(&self, key: &Key<'k>) -> Txn<'s> {
-        self.shared.engine.lock_key_at(0, key, self.now)
+    /// Locks `key`'s shard in database 0. A key the last `flush_all`
+    /// removed and nobody has stored again counts in `get_flushed`.
+    fn lock<'k>(&self, key: &Key<'k>) -> McTxn<'s> {
+        let mut txn = self.shared.engine.lock_key_at(0, key, self.now);
+        let mc = &self.shared.memcache;
+        if mc.take_flushed(key.hash) && txn.lookup(key, Lookup::Peek).is_none() {
+            mc.counters.get_flushed.fetch_add(1, Relaxed);
+        }
+        McTxn {
+            txn,
+            expired: &mc.counters.get_expired,
+        }
     }
 
     fn next_cas(&self) -> u64 {
-        self.shared.memcache.next_cas()
+        self.shared.engine.next_mc_cas()
     }
 
     /// Runs one request, writing its reply to `out`.
@@ -207,7 +229,7 @@ impl<'s> Session<'s> {
                     self.shared.memcache.schedule_flush(at.max(1));
                 } else {
                     self.shared.memcache.schedule_flush(0);
-                    flush_db0(self.shared);
+                    flush_db0(self.shared, self.now, &mut self.aof_wait);
                 }
                 if !noreply {
                     line(out, b"OK");
@@ -318,8 +340,8 @@ impl<'s> Session<'s> {
         if touch == Some(Exp::Past) {
             // gat with a past exptime: memcached returns the item, then it is gone.
             let hit = self.get_one(txn, key, with_cas, None, out);
-            if hit {
-                txn.remove(key);
+            if hit && txn.remove(key).is_some() {
+                self.log(&[b"DEL", key.bytes]);
             }
             return hit;
         }
@@ -363,6 +385,7 @@ impl<'s> Session<'s> {
         if let Some(t) = touch {
             // The expiry changed: let the engine's volatile index know.
             txn.set_expire(key, t.ms());
+            self.log_ttl(key.bytes, t.ms());
         }
         true
     }
@@ -495,7 +518,9 @@ impl<'s> Session<'s> {
         let cas = opts.new_cas.unwrap_or_else(|| self.next_cas());
         self.local.total_items += 1;
         if exp == Exp::Past {
-            txn.remove(&key);
+            if txn.remove(&key).is_some() {
+                self.log(&[b"DEL", kb]);
+            }
             return Outcome::Stored(cas);
         }
         let mut bits = 0;
@@ -512,6 +537,7 @@ impl<'s> Session<'s> {
             bits,
         };
         let old = txn.set_mc(&key, StrValue::Auto(value), exp.ms(), mc);
+        self.log_item(&mut txn, &key);
         drop(txn);
         drop(old);
         Outcome::Stored(cas)
@@ -519,12 +545,15 @@ impl<'s> Session<'s> {
 
     fn delete(&mut self, kb: &[u8]) -> bool {
         let key = self.shared.engine.key(kb);
-        let old = self.lock(&key).remove(&key);
+        let mut txn = self.lock(&key);
+        let old = txn.remove(&key);
         if old.is_some() {
             self.local.delete_hits += 1;
+            self.log(&[b"DEL", kb]);
         } else {
             self.local.delete_misses += 1;
         }
+        drop(txn);
         old.is_some()
     }
 
@@ -548,8 +577,10 @@ impl<'s> Session<'s> {
         }
         if exp == Exp::Past {
             txn.remove(&key);
+            self.log(&[b"DEL", kb]);
         } else {
             txn.set_expire(&key, exp.ms());
+            self.log_ttl(kb, exp.ms());
         }
         true
     }
@@ -609,6 +640,7 @@ impl<'s> Session<'s> {
                 exp.ms(),
                 mc,
             );
+            self.log_item(&mut txn, &key);
             return Arith::Value(initial, cas, mc, true);
         };
         // memcached's order: empty data, then the CAS (0 = none), then the number.
@@ -661,6 +693,9 @@ impl<'s> Session<'s> {
         txn.set_mc(&key, StrValue::Auto(&self.scratch), expire_at, m);
         if ttl == Some(Exp::Past) {
             txn.remove(&key);
+            self.log(&[b"DEL", kb]);
+        } else {
+            self.log_item(&mut txn, &key);
         }
         Arith::Value(new, cas, m, false)
     }
@@ -745,6 +780,7 @@ impl<'s> Session<'s> {
         let Some(mut e) = txn.lookup(&key, Lookup::Peek) else {
             return;
         };
+        let old_bits = e.get().mc().map_or(0, |m| m.bits);
         // A RESP-written string gets its trailer (and a CAS) now.
         let mut mc = match e.get().mc() {
             Some(mc) => mc,
@@ -831,6 +867,7 @@ impl<'s> Session<'s> {
         if expire_at == 1 {
             // A past TTL: the item is gone after this read.
             txn.remove(&key);
+            self.log(&[b"DEL", key.bytes]);
             return;
         }
         let rebuilt = if e.get().mc().is_some() {
@@ -842,12 +879,19 @@ impl<'s> Session<'s> {
         if let Some(up) = rebuilt {
             txn.put(&key, up);
         }
-        if expire_at
+        let ttl_changed = expire_at
             != txn
                 .lookup(&key, Lookup::Peek)
-                .map_or(0, |e| e.get().expire_at())
-        {
+                .map_or(0, |e| e.get().expire_at());
+        if ttl_changed {
             txn.set_expire(&key, expire_at);
+        }
+        // Log what outlives a restart: a new item, a win token handed
+        // out (durable bits), a TTL.
+        if created || (mc.bits ^ old_bits) & McMeta::DURABLE_BITS != 0 {
+            self.log_item(&mut txn, &key);
+        } else if ttl_changed {
+            self.log_ttl(key.bytes, expire_at);
         }
     }
 
@@ -925,16 +969,24 @@ impl<'s> Session<'s> {
                             txn.put(&key, up);
                         }
                     }
-                    if let Some(t) = f.ttl {
-                        let exp = Exp::of(t, self.now);
-                        if exp == Exp::Past {
+                    let exp = f.ttl.map(|t| Exp::of(t, self.now));
+                    match exp {
+                        Some(Exp::Past) => {
                             txn.remove(&key);
-                        } else {
+                        }
+                        Some(exp) => {
                             txn.set_expire(&key, exp.ms());
                         }
+                        None => {}
+                    }
+                    if exp == Some(Exp::Past) {
+                        self.log(&[b"DEL", key.bytes]);
+                    } else {
+                        self.log_item(&mut txn, &key);
                     }
                 } else {
                     txn.remove(&key);
+                    self.log(&[b"DEL", key.bytes]);
                 }
                 b"HD"
             }
@@ -1070,9 +1122,55 @@ impl<'s> Session<'s> {
     }
 }
 
-/// `flush_all`: empties database 0 (memcached's whole cache).
-pub fn flush_db0(shared: &Shared) {
-    // Entries are freed after the locks are released.
-    let taken: Vec<Entry> = shared.engine.lock_all(0).take_db(0);
+/// A memcached command's lock on its key's shard (a `Txn`). When it
+/// ends, the keys its lookups found expired (and deleted) are counted in
+/// `get_expired`: memcached's "found, but expired and not yet reclaimed".
+struct McTxn<'s> {
+    txn: Txn<'s>,
+    expired: &'s AtomicU64,
+}
+
+impl<'s> Deref for McTxn<'s> {
+    type Target = Txn<'s>;
+    fn deref(&self) -> &Txn<'s> {
+        &self.txn
+    }
+}
+
+impl<'s> DerefMut for McTxn<'s> {
+    fn deref_mut(&mut self) -> &mut Txn<'s> {
+        &mut self.txn
+    }
+}
+
+impl Drop for McTxn<'_> {
+    fn drop(&mut self) {
+        let n = self.txn.lazy_expired();
+        if n > 0 {
+            self.expired.fetch_add(u64::from(n), Relaxed);
+        }
+    }
+}
+
+/// `flush_all`: empties database 0 (memcached's whole cache), logs it for
+/// the AOF (`wait`: see `Session::aof_wait`), and remembers the removed
+/// strings for `get_flushed`.
+pub fn flush_db0(shared: &Shared, now_ms: u64, wait: &mut u64) {
+    let mut txn = shared.engine.lock_all(0);
+    let taken: Vec<Entry> = txn.take_db(0);
+    if shared.engine.events.writes.on() {
+        let feed = &shared.propagate.feed;
+        feed.append_command(0, [&b"FLUSHDB"[..]], wait);
+    }
+    // Entries are freed, and their keys hashed, after the locks go.
+    drop(txn);
+    let hashes: HashSet<u64> = taken
+        .iter()
+        .map(Entry::as_ref)
+        .filter(|e| e.object().is_none())
+        .take(super::FLUSHED_MAX)
+        .map(|e| shared.engine.key(e.key()).hash)
+        .collect();
+    shared.memcache.record_flushed(hashes, now_ms);
     drop(taken);
 }

@@ -5,7 +5,9 @@
 //!   batch of pipelined requests, data blocks refused by the parser skipped
 //!   across reads);
 //! - [`exec`]: the commands against the engine (text and meta);
-//! - [`stats`]: `stats`, `stats settings|items|slabs|reset`.
+//! - [`stats`]: `stats`, `stats settings|items|slabs|reset`;
+//! - [`aof`]: how memcached writes are logged to the append-only file and
+//!   loaded back.
 //!
 //! Keyspace mapping: memcached items are the string values of database 0.
 //! An item stored by a memcached client keeps memcached's metadata (client
@@ -17,16 +19,30 @@
 //! memcached reads; `set` overwrites them, `add` refuses them, `delete`
 //! deletes them.
 //!
-//! State here is small: the CAS counter, a pending delayed `flush_all`
-//! deadline, and the counters `stats` reports, which connections gather
-//! locally and add in once per batch (no shared write per command).
+//! State here is small: a pending delayed `flush_all` deadline, the keys
+//! the last `flush_all` removed (for `get_flushed`, below), and the
+//! counters `stats` reports, which connections gather locally and add in
+//! once per batch (no shared write per command; the rare `get_expired` and
+//! `get_flushed` are added at once). The CAS counter is the engine's
+//! (`Engine::next_mc_cas`), as RDB and AOF loading hand out CAS uniques too.
+//!
+//! `get_expired` / `get_flushed` count, as in memcached, the commands that
+//! found their key expired / flushed but not yet reclaimed. Expired keys
+//! are found by the engine's lazy expiry (`Txn::lazy_expired`). `flush_all`
+//! removes database 0's items at once (RESP clients see it empty), so it
+//! remembers the hashes of the strings it removed — at most
+//! [`FLUSHED_MAX`], for at most [`FLUSHED_KEEP_MS`] (memcached's LRU
+//! maintainer reclaims flushed items in the background too) — and a
+//! memcached command on one of those keys, still absent, counts once.
 
+pub mod aof;
 pub mod conn;
 pub mod exec;
 pub mod stats;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,23 +112,65 @@ counters!(
     rejected_connections,
 );
 
+/// Most keys a `flush_all` remembers for `get_flushed` (about 1 MB).
+pub const FLUSHED_MAX: usize = 65_536;
+/// How long it remembers them.
+pub const FLUSHED_KEEP_MS: u64 = 60_000;
+
 /// memcached state shared by its connections (`Shared::memcache`).
 #[derive(Default)]
 pub struct McState {
     pub counters: Counters,
     pub curr_connections: AtomicU64,
-    /// The last CAS handed out.
-    cas: AtomicU64,
     /// A delayed `flush_all`: Unix ms when it takes effect; 0 = none.
     flush_at: AtomicU64,
     /// `memcache-max-item-size`, mirrored by `Shared::apply_config`.
     pub item_max: AtomicU64,
+    /// Key hashes the last `flush_all` removed, not looked up since.
+    flushed: parking_lot::Mutex<Flushed>,
+    /// `flushed` is not empty (spares the lock on every command).
+    flushed_any: AtomicBool,
+}
+
+#[derive(Default)]
+struct Flushed {
+    hashes: HashSet<u64>,
+    /// When the flush ran, Unix ms.
+    at: u64,
 }
 
 impl McState {
-    /// A fresh CAS unique.
-    pub fn next_cas(&self) -> u64 {
-        self.cas.fetch_add(1, Relaxed) + 1
+    /// Remembers the keys a flush removed (replacing the last flush's).
+    fn record_flushed(&self, hashes: HashSet<u64>, now_ms: u64) {
+        let mut f = self.flushed.lock();
+        self.flushed_any.store(!hashes.is_empty(), Relaxed);
+        *f = Flushed { hashes, at: now_ms };
+    }
+
+    /// Whether the key of `hash` was removed by the last flush and not
+    /// looked up since (it is forgotten now).
+    pub fn take_flushed(&self, hash: u64) -> bool {
+        if !self.flushed_any.load(Relaxed) {
+            return false;
+        }
+        let mut f = self.flushed.lock();
+        let found = f.hashes.remove(&hash);
+        if f.hashes.is_empty() {
+            self.flushed_any.store(false, Relaxed);
+        }
+        found
+    }
+
+    /// Forgets flushed keys older than [`FLUSHED_KEEP_MS`].
+    fn reclaim_flushed(&self, now_ms: u64) {
+        if !self.flushed_any.load(Relaxed) {
+            return;
+        }
+        let mut f = self.flushed.lock();
+        if now_ms.saturating_sub(f.at) >= FLUSHED_KEEP_MS {
+            self.flushed_any.store(false, Relaxed);
+            *f = Flushed::default();
+        }
     }
 
     /// Schedules (`at` > 0) a flush of database 0.
@@ -130,7 +188,8 @@ impl McState {
                 .compare_exchange(at, 0, Relaxed, Relaxed)
                 .is_ok()
         {
-            exec::flush_db0(shared);
+            // Nobody waits for this one's fsync.
+            exec::flush_db0(shared, now_ms, &mut 0);
         }
     }
 }
@@ -196,14 +255,16 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// Four times a second: a delayed `flush_all` that came due.
+/// Four times a second: a delayed `flush_all` that came due, and the
+/// flushed keys to forget.
 pub async fn cron(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let s = shared.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            s.memcache
-                .run_due_flush(&s, larder_engine::access::now_ms())
+            let now = larder_engine::access::now_ms();
+            s.memcache.run_due_flush(&s, now);
+            s.memcache.reclaim_flushed(now);
         })
         .await;
     }

@@ -35,10 +35,12 @@
 //! **Loading** at startup (AOF wins over RDB when `appendonly yes`, as in
 //! Redis): the BASE (via the RDB loader, or as commands), then each INCR file
 //! in manifest order, each command run through the normal dispatcher by a
-//! fake client with lazy expiry off. A torn last command in the last file is
-//! cut off (the file truncated at the last complete command, or before an
-//! unfinished MULTI) when `aof-load-truncated yes`, and refused otherwise;
-//! anything malformed elsewhere stops the server with the file and offset.
+//! fake client with lazy expiry off (`LARDER.MCSET`, a memcached item with
+//! its flags, is run by `memcache/aof.rs` instead). A torn last command in
+//! the last file is cut off (the file truncated at the last complete
+//! command, or before an unfinished MULTI) when `aof-load-truncated yes`,
+//! and refused otherwise; anything malformed elsewhere stops the server
+//! with the file and offset.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -532,6 +534,7 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
         lfu_decay_time: shared.engine.config.lfu_decay_time(),
         list_fill: shared.config.read().limits.list_max_listpack_size,
         used_mem: shared.engine.used_memory() as u64,
+        functions: shared.functions.codes(),
         ..RdbOptions::default()
     };
     // Runs at the instant, with every shard locked.
@@ -607,6 +610,10 @@ fn write_base(
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut itoa = itoa::Buffer::new();
     let mut payload = Vec::new();
+    // rewriteFunctions: each library as FUNCTION LOAD, before the keys.
+    for code in &opts.functions {
+        crate::propagate::encode(&mut buf, [&b"FUNCTION"[..], b"LOAD", code]);
+    }
     for db in 0..engine.databases() {
         txn.db = db;
         keys.clear();
@@ -618,10 +625,17 @@ fn write_base(
         for k in &keys {
             let key = engine.key(k);
             let Some(e) = txn.get_ref(&key) else { continue };
-            payload.clear();
-            rdb::write::dump_payload(&mut payload, e, opts.compress, opts.list_fill);
-            let ttl = itoa.format(e.expire_at()).as_bytes().to_vec();
-            crate::propagate::encode(&mut buf, [&b"RESTORE"[..], k, &ttl, &payload, b"ABSTTL"]);
+            if e.mc().is_some_and(|m| m.is_durable()) {
+                // A memcached item's flags and bits: LARDER.MCSET.
+                crate::memcache::aof::with_item_command(&e, |args| {
+                    crate::propagate::encode(&mut buf, args.iter().copied())
+                });
+            } else {
+                payload.clear();
+                rdb::write::dump_payload(&mut payload, e, opts.compress, opts.list_fill);
+                let ttl = itoa.format(e.expire_at()).as_bytes().to_vec();
+                crate::propagate::encode(&mut buf, [&b"RESTORE"[..], k, &ttl, &payload, b"ABSTTL"]);
+            }
             if buf.len() >= 64 * 1024 {
                 out.write_all(&buf)?;
                 buf.clear();
@@ -688,8 +702,8 @@ fn load_rdb_base(shared: &Shared, path: &Path, name: &str) -> Result<(), String>
         len,
         &opts,
     )
-    .map(|_| ())
     .map_err(|e| format!("Bad file format reading the append only file {name}: {e}"))
+    .and_then(|rep| crate::commands::functions::load_from_rdb(shared, &rep.functions))
 }
 
 /// How a command failed to parse.
@@ -793,6 +807,15 @@ fn load_commands(
             }
         };
         let args = Args::from_parts(&data, &ranges);
+        if args[0].eq_ignore_ascii_case(crate::memcache::aof::MCSET) {
+            // A memcached item (not a client command: run here).
+            crate::memcache::aof::load_item(shared, client.db, &args).map_err(|e| {
+                format!("Bad file format reading the append only file {name} at offset {pos}: {e}")
+            })?;
+            cmds += 1;
+            pos = next;
+            continue;
+        }
         let Some(idx) = shared.commands.lookup(&args[0]) else {
             return Err(format!(
                 "Unknown command '{}' reading the append only file {name} at offset {pos}",

@@ -49,8 +49,6 @@ pub struct RdbState {
     last_try: AtomicU64,
     /// Bytes a snapshot held beyond the dataset (its largest shard chunk).
     pub last_cow: AtomicU64,
-    /// Keys of the running snapshot: total, written (INFO current_save_keys_*).
-    keys_total: AtomicU64,
     pub last_load_keys: AtomicU64,
     pub last_load_expired: AtomicU64,
     /// MISCONF: save points, stop-writes-on-bgsave-error and a failed last save.
@@ -70,7 +68,6 @@ impl Default for RdbState {
             scheduled: AtomicBool::new(false),
             last_try: AtomicU64::new(0),
             last_cow: AtomicU64::new(0),
-            keys_total: AtomicU64::new(0),
             last_load_keys: AtomicU64::new(0),
             last_load_expired: AtomicU64::new(0),
             deny_writes: AtomicBool::new(false),
@@ -97,6 +94,7 @@ pub fn rdb_options(sh: &Shared) -> RdbOptions {
         list_fill: e.limits().list_max_listpack_size,
         used_mem: sh.engine.used_memory() as u64,
         redis_ver: crate::commands::connection::REDIS_COMPAT_VERSION,
+        functions: sh.functions.codes(),
     }
 }
 
@@ -159,12 +157,12 @@ pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
             format!("Short read or OOM loading DB. Unrecoverable error, aborting now. {} is corrupt: {e}", path.display()),
         )
     })?;
-    if rep.functions_skipped > 0 {
-        tracing::warn!(
-            libraries = rep.functions_skipped,
-            "the RDB file holds Redis functions (FUNCTION2): skipped, Larder has no functions"
-        );
-    }
+    crate::commands::functions::load_from_rdb(shared, &rep.functions).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("Failed loading the functions of {}: {e}", path.display()),
+        )
+    })?;
     if rep.empty_skipped > 0 {
         tracing::warn!(keys = rep.empty_skipped, "empty keys skipped while loading");
     }
@@ -285,9 +283,6 @@ pub fn bgsave(sh: &Shared) -> io::Result<()> {
     sh.rdb.last_try.store(unix_secs(), Relaxed);
     let (snap, tmp, path) = begin_to_temp(sh)?;
     sh.rdb.in_progress.store(true, Relaxed);
-    sh.rdb
-        .keys_total
-        .store(snap.keys_at_start() as u64, Relaxed);
     *sh.rdb.started.lock() = Some(Instant::now());
     tracing::info!("Background saving started");
     let spawned = std::thread::Builder::new()
@@ -429,8 +424,10 @@ pub fn info(sh: &Shared, s: &mut String) {
         .started
         .lock()
         .map_or(-1, |t| t.elapsed().as_secs() as i64);
-    let (total, done) = if running {
-        (rdb.keys_total.load(Relaxed), 0)
+    // While a BGSAVE or an AOF rewrite runs (Redis reports its rewrite
+    // child's progress here too).
+    let (done, total) = if running || sh.aof.rewrite_in_progress.load(Relaxed) {
+        sh.engine.snapshot_progress()
     } else {
         (0, 0)
     };
