@@ -78,6 +78,22 @@ impl Command {
         self.flags & flag != 0
     }
 
+    /// The entry that runs `args`: for a container (CONFIG, CLIENT, ...) the
+    /// subcommand named by argument 1, if there is one; else this command.
+    pub fn resolve(&self, args: &Args<'_>) -> &Command {
+        let Some(sub) = args.get(1).filter(|_| !self.subcommands.is_empty()) else {
+            return self;
+        };
+        self.subcommands
+            .iter()
+            .find(|c| {
+                c.name
+                    .split_once('|')
+                    .is_some_and(|(_, s)| s.as_bytes().eq_ignore_ascii_case(sub))
+            })
+            .unwrap_or(self)
+    }
+
     pub fn arity_ok(&self, argc: usize) -> bool {
         let a = self.arity;
         if a >= 0 {

@@ -117,7 +117,11 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
             }
         }
     }
-    if shared.monitor_count.load(Relaxed) > 0 && !cmd.has(flags::SKIP_MONITOR) {
+    // As Redis: admin commands are never shown; scripts feed themselves
+    // (before the commands they run), so they are SKIP_MONITOR here.
+    if shared.monitor_count.load(Relaxed) > 0
+        && !cmd.resolve(&args).has(flags::SKIP_MONITOR | flags::ADMIN)
+    {
         crate::monitor::feed(shared, client, &args);
     }
     call(shared, client, idx, args, out);

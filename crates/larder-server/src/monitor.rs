@@ -35,7 +35,23 @@ pub fn repr(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
 }
 
+/// A command sent by `client`.
 pub fn feed(shared: &Shared, client: &Client, args: &Args<'_>) {
+    let source = if client.handle.unix {
+        format!("unix:{}", client.handle.laddr)
+    } else {
+        client.handle.addr.clone()
+    };
+    feed_from(shared, client.db, &source, args);
+}
+
+/// A command run by a script (`redis.call`), shown as Redis shows it:
+/// `[<db> lua]`.
+pub fn feed_script(shared: &Shared, db: usize, args: &Args<'_>) {
+    feed_from(shared, db, "lua", args);
+}
+
+fn feed_from(shared: &Shared, db: usize, source: &str, args: &Args<'_>) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -43,12 +59,8 @@ pub fn feed(shared: &Shared, client: &Client, args: &Args<'_>) {
         "+{}.{:06} [{} {}]",
         now.as_secs(),
         now.subsec_micros(),
-        client.db,
-        if client.handle.unix {
-            format!("unix:{}", client.handle.laddr)
-        } else {
-            client.handle.addr.clone()
-        }
+        db,
+        source
     )
     .into_bytes();
     for a in args.iter() {

@@ -657,3 +657,34 @@ fn diff_debug_disabled_by_default() {
         &["DEBUG"],
     ]);
 }
+
+/// Cluster, replication and module commands, answered as a standalone
+/// Redis without them answers.
+#[test]
+fn diff_standalone_cluster_replication_module() {
+    let mut d = session!(&[]);
+    d.run(&[
+        &["CLUSTER", "INFO"],
+        &["CLUSTER", "INFO", "x"],
+        &["CLUSTER", "foo"],
+        &["CLUSTER", "HELP"],
+        &["CLUSTER", "KEYSLOT", "foo"],
+        &["CLUSTER"],
+        &["READONLY"],
+        &["READWRITE"],
+        &["ASKING"],
+        &["MODULE", "LIST"],
+        &["MODULE", "HELP"],
+        &["MODULE", "LOAD", "/nonexistent.so"],
+        &["MODULE", "foo"],
+        &["REPLICAOF", "NO", "ONE"],
+        &["REPLICAOF", "no"],
+        &["REPLICAOF", "no", "two"],
+        &["SLAVEOF", "NO", "ONE"],
+        &["WAIT", "0", "0"],
+        &["WAIT", "x", "1"],
+        &["WAIT", "1", "x"],
+        &["WAIT", "1", "-1"],
+        &["WAIT", "2", "10"],
+    ]);
+}

@@ -566,3 +566,32 @@ fn redis_cli_talks_to_larder() {
     assert!(run(&["CLIENT", "LIST"]).contains("cmd=client|list"));
     assert!(run(&["COMMAND", "COUNT"]).trim().parse::<u32>().unwrap() > 10);
 }
+
+/// As Redis: a script shows itself before the commands it runs, which show
+/// as `[<db> lua]`; admin commands (CONFIG) are never shown.
+#[test]
+fn monitor_shows_scripts_and_their_commands_but_not_admin_commands() {
+    let p = start_larder(&[]);
+    let mut m = p.client();
+    assert_eq!(m.cmd_str(&["MONITOR"]), b"+OK\r\n");
+    let mut c = p.client();
+    c.cmd_str(&["CONFIG", "GET", "maxmemory"]);
+    c.cmd_str(&["EVAL", "return redis.call('GET', 'foo')", "0"]);
+    c.cmd_str(&["PING"]);
+    let mut lines = Vec::new();
+    while !lines
+        .last()
+        .is_some_and(|l: &String| l.contains("\"PING\""))
+    {
+        lines.push(String::from_utf8_lossy(&m.read_reply()).into_owned());
+    }
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].contains(" [0 127.0.0.1:") && lines[0].contains("\"EVAL\""),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].ends_with("[0 lua] \"GET\" \"foo\"\r\n"),
+        "{lines:?}"
+    );
+}

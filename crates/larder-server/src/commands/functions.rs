@@ -560,6 +560,7 @@ fn fcall_ro(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn fcall_generic(ctx: &mut Ctx<'_>, ro: bool) -> CmdResult {
+    crate::commands::scripting::feed_monitors(ctx);
     let found = {
         let key = String::from_utf8_lossy(ctx.arg(1)).to_ascii_lowercase();
         let reg = ctx.shared.functions.registry.read();

@@ -27,6 +27,7 @@ pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod standalone;
 pub mod streams;
 pub mod strings;
 pub mod zsets;
@@ -49,6 +50,7 @@ pub fn table() -> CommandTable {
         geo::COMMANDS,
         server::COMMANDS,
         debug::COMMANDS,
+        standalone::COMMANDS,
         info::COMMANDS,
         config_cmd::COMMANDS,
         introspection::COMMANDS,

@@ -964,6 +964,7 @@ fn evalsha_ro(ctx: &mut Ctx<'_>) -> CmdResult {
 const NOSCRIPT_ERR: CmdError = CmdError::new("NOSCRIPT No matching script. Please use EVAL.");
 
 fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
+    feed_monitors(ctx);
     let nkeys = numkeys(ctx, crate::error::NOT_INTEGER)?;
     let shared = ctx.shared;
     let (sha, body) = if by_sha {
@@ -985,6 +986,14 @@ fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
         read_only,
     };
     run_script(ctx, &inv, |vm| function(vm, &sha, &body))
+}
+
+/// Scripts are SKIP_MONITOR in dispatch and show themselves here, so that
+/// MONITOR lists EVAL (or FCALL) before the commands it runs, as Redis.
+pub(crate) fn feed_monitors(ctx: &Ctx<'_>) {
+    if ctx.shared.monitor_count.load(Relaxed) > 0 {
+        crate::monitor::feed(ctx.shared, ctx.client, &ctx.args);
+    }
 }
 
 /// FCALL / FCALL_RO of function `name` (lowercase) of library `id`, whose
@@ -1333,6 +1342,9 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: MultiValue) -> mlua::Result<(b
     let mut out = Vec::new();
     // The caller's client still runs EVAL (CLIENT LIST `cmd=`, the ACL log).
     let outer = run.client.last_cmd;
+    if shared.monitor_count.load(Relaxed) > 0 && !cmd.has(SKIP_MONITOR | ADMIN) {
+        crate::monitor::feed_script(shared, run.client.db, &args);
+    }
     crate::dispatch::call(shared, run.client, idx, args, &mut out);
     run.client.last_cmd = outer;
     match decode_value(&out) {
