@@ -269,20 +269,26 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(|s| s.as_str()).collect()
 }
 
+const DEBUG_ON: &[&str] = &["--enable-debug-command", "yes"];
+
 #[test]
 fn larder_snapshot_loads_in_redis() {
-    let larder = start_larder(&[]);
+    let larder = start_larder(DEBUG_ON);
     let mut l = larder.client();
     populate(&mut l);
     let want = image(&mut l, DBS);
     ok(&mut l, &[b"SAVE"]);
     let path = larder.dir.join("dump.rdb");
     check_rdb(&path);
-    let Some(redis) = start_redis(&strs(&dir_args(&larder.dir, "dump.rdb"))) else {
+    let mut args = dir_args(&larder.dir, "dump.rdb");
+    args.extend(DEBUG_ON.iter().map(|s| s.to_string()));
+    let Some(redis) = start_redis(&strs(&args)) else {
         return;
     };
     let mut r = redis.client();
     assert_eq!(image(&mut r, DBS), want);
+    // Redis's own dataset digest agrees (DEBUG DIGEST is bit-compatible).
+    assert_eq!(l.cmd(&[b"DEBUG", b"DIGEST"]), r.cmd(&[b"DEBUG", b"DIGEST"]));
     // OBJECT ENCODING agrees after loading, for every key.
     for (db, k) in want.keys() {
         for c in [&mut l, &mut r] {
@@ -300,16 +306,19 @@ fn larder_snapshot_loads_in_redis() {
 
 #[test]
 fn redis_snapshot_loads_in_larder() {
-    let Some(redis) = start_redis(&[]) else {
+    let Some(redis) = start_redis(DEBUG_ON) else {
         return;
     };
     let mut r = redis.client();
     populate(&mut r);
     let want = image(&mut r, DBS);
     ok(&mut r, &[b"SAVE"]);
-    let larder = start_larder(&strs(&dir_args(&redis.dir, "dump.rdb")));
+    let mut args = dir_args(&redis.dir, "dump.rdb");
+    args.extend(DEBUG_ON.iter().map(|s| s.to_string()));
+    let larder = start_larder(&strs(&args));
     let mut l = larder.client();
     assert_eq!(image(&mut l, DBS), want);
+    assert_eq!(l.cmd(&[b"DEBUG", b"DIGEST"]), r.cmd(&[b"DEBUG", b"DIGEST"]));
     assert!(String::from_utf8_lossy(&l.cmd(&[b"INFO", b"persistence"]))
         .contains("rdb_last_load_keys_loaded:"));
 }
