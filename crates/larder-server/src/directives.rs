@@ -33,6 +33,9 @@ pub mod flags {
     /// Takes several words (`save 3600 1 300 100`); CONFIG SET splits its
     /// value on spaces.
     pub const MULTI_ARG: u8 = 4;
+    /// Redis's HIDDEN_CONFIG: CONFIG GET shows it only when asked by its
+    /// exact name, never for a pattern.
+    pub const HIDDEN: u8 = 8;
 }
 
 pub struct Directive {

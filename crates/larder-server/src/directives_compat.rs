@@ -23,6 +23,9 @@ pub enum Kind {
     Mem(i64, i64),
     /// One of these words.
     Enum(&'static [&'static str]),
+    /// One of these words, each shown as its pair's second word (Redis
+    /// prints an enum value by its first name: `relative` reads `yes`).
+    EnumAs(&'static [(&'static str, &'static str)]),
     /// Any text; several words are kept as typed.
     Text,
 }
@@ -30,6 +33,8 @@ pub enum Kind {
 const INT_MAX: i64 = i32::MAX as i64;
 const LLONG_MAX: i64 = i64::MAX;
 const IMM: u8 = flags::IMMUTABLE;
+const HIDDEN: u8 = flags::HIDDEN;
+const INT_MIN: i64 = i32::MIN as i64;
 const SHUTDOWN_ON_SIG: &[&str] = &["default", "save", "nosave", "now", "force"];
 
 /// The value in force: what was set, else Redis's default.
@@ -48,6 +53,15 @@ fn set(config: &mut Config, name: &'static str, kind: Kind, args: &[&str]) -> Re
         Kind::Int(lo, hi) => check_int(&v, lo, hi)?.to_string(),
         Kind::Mem(lo, hi) => check_mem(&v, lo, hi)?.to_string(),
         Kind::Enum(names) => check_enum(&v, names)?.to_string(),
+        Kind::EnumAs(pairs) => {
+            let names: Vec<&'static str> = pairs.iter().map(|p| p.0).collect();
+            let n = check_enum(&v, &names)?;
+            pairs
+                .iter()
+                .find(|p| p.0 == n)
+                .map_or(n, |p| p.1)
+                .to_string()
+        }
         Kind::Text => v,
     };
     config.compat.insert(name, stored);
@@ -96,7 +110,12 @@ pub const COMPAT: &[Directive] = &[
     c!("maxmemory-clients", Mem(0, LLONG_MAX), "0"),
     c!(
         "oom-score-adj",
-        Enum(&["no", "yes", "relative", "absolute"]),
+        Kind::EnumAs(&[
+            ("no", "no"),
+            ("yes", "yes"),
+            ("relative", "yes"),
+            ("absolute", "absolute")
+        ]),
         "no"
     ),
     c!("oom-score-adj-values", Text, "0 200 800"),
@@ -160,6 +179,17 @@ pub const COMPAT: &[Directive] = &[
         IMM
     ),
     c!("socket-mark-id", Int(0, u32::MAX as i64), "0"),
+    // Redis's hidden test hooks (shown only when named exactly).
+    c!("rdb-key-save-delay", Int(INT_MIN, INT_MAX), "0", HIDDEN),
+    c!("key-load-delay", Int(INT_MIN, INT_MAX), "0", HIDDEN),
+    c!("watchdog-period", Int(0, INT_MAX), "0", HIDDEN),
+    c!("use-exit-on-panic", Bool, "no", HIDDEN),
+    c!(
+        "loading-process-events-interval-bytes",
+        Int(1024, INT_MAX),
+        "2097152",
+        HIDDEN
+    ),
     c!("bind-source-addr", Text, ""),
     // Streams' node sizes: Larder's stream nodes are fixed at Redis's
     // defaults (100 entries, 4096 bytes).

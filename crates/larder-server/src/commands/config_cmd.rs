@@ -52,7 +52,7 @@ fn get(ctx: &mut Ctx<'_>) -> CmdResult {
     for i in 2..ctx.argc() {
         let pat = ctx.arg(i);
         if pat.iter().any(|c| matches!(c, b'*' | b'?' | b'[')) {
-            for d in directives::all() {
+            for d in directives::all().filter(|d| !d.has(dflags::HIDDEN)) {
                 for n in std::iter::once(d.name).chain(d.alias) {
                     if glob::matches(pat, n.as_bytes(), true) && !seen(&found, n) {
                         found.push((n.to_string(), d));
