@@ -1,6 +1,9 @@
 //! SLOWLOG: the last `slowlog-max-len` commands slower than
 //! `slowlog-log-slower-than` microseconds, with arguments trimmed as Redis
-//! trims them (32 arguments at most, 128 bytes each).
+//! trims them (32 arguments at most, 128 bytes each), and with secrets
+//! replaced by `(redacted)` where Redis redacts them: passwords of AUTH and
+//! HELLO AUTH, every argument of ACL SETUSER, the values of CONFIG SET
+//! requirepass/masterauth/masteruser.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -17,8 +20,13 @@ pub fn record(shared: &Shared, client: &Client, args: &Args<'_>, micros: u64) {
     if threshold < 0 || micros < threshold as u64 {
         return;
     }
+    let secret = redacted(args);
     let mut kept: Vec<Vec<u8>> = Vec::with_capacity(args.len().min(MAX_ARGC));
     for (i, a) in args.iter().enumerate() {
+        if secret.contains(&i) {
+            kept.push(b"(redacted)".to_vec());
+            continue;
+        }
         if i == MAX_ARGC - 1 && args.len() > MAX_ARGC {
             kept.push(format!("... ({} more arguments)", args.len() - MAX_ARGC + 1).into_bytes());
             break;
@@ -43,4 +51,46 @@ pub fn record(shared: &Shared, client: &Client, args: &Args<'_>, micros: u64) {
     let mut log = shared.slowlog.lock();
     log.push_front(entry);
     log.truncate(max);
+}
+
+/// Which arguments Redis replaces by `(redacted)` (its
+/// `redactClientCommandArgument` call sites).
+fn redacted(args: &Args<'_>) -> Vec<usize> {
+    let is = |i: usize, w: &str| {
+        args.get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()))
+    };
+    let n = args.len();
+    if is(0, "auth") {
+        return if n == 3 { vec![1, 2] } else { vec![1] };
+    }
+    if is(0, "acl") && is(1, "setuser") && n >= 3 {
+        return (2..n).collect();
+    }
+    if is(0, "config") && is(1, "set") {
+        return (2..n)
+            .step_by(2)
+            .filter(|&i| {
+                ["requirepass", "masterauth", "masteruser"]
+                    .iter()
+                    .any(|w| is(i, w))
+            })
+            .map(|i| i + 1)
+            .filter(|&i| i < n)
+            .collect();
+    }
+    if is(0, "hello") {
+        let mut out = Vec::new();
+        let mut j = 2;
+        while j < n {
+            if is(j, "auth") && j + 2 < n {
+                out.extend([j + 1, j + 2]);
+                j += 3;
+            } else {
+                j += 1;
+            }
+        }
+        return out;
+    }
+    Vec::new()
 }

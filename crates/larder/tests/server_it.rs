@@ -595,3 +595,25 @@ fn monitor_shows_scripts_and_their_commands_but_not_admin_commands() {
         "{lines:?}"
     );
 }
+
+/// SLOWLOG keeps secrets out, as Redis: `(redacted)` for AUTH and HELLO
+/// passwords, every ACL SETUSER argument, CONFIG SET requirepass's value.
+#[test]
+fn slowlog_redacts_secrets() {
+    let p = start_larder(&[]);
+    let mut c = p.client();
+    c.cmd_str(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    c.cmd_str(&["SLOWLOG", "RESET"]);
+    c.cmd_str(&["ACL", "SETUSER", "someone", "on", ">pw", "+get"]);
+    c.cmd_str(&["CONFIG", "SET", "masterauth", "secret"]);
+    c.cmd_str(&["SET", "k", "visible"]);
+    let mut other = p.client();
+    other.cmd_str(&["AUTH", "someone", "pw"]);
+    other.cmd_str(&["HELLO", "2", "AUTH", "someone", "pw", "SETNAME", "n"]);
+    let log = String::from_utf8_lossy(&c.cmd_str(&["SLOWLOG", "GET", "10"])).into_owned();
+    for secret in ["someone", ">pw", "+get", "secret", "$2\r\npw\r\n"] {
+        assert!(!log.contains(secret), "{secret} leaked: {log}");
+    }
+    assert!(log.contains("visible") && log.contains("SETNAME"), "{log}");
+    assert!(log.matches("(redacted)").count() >= 4 + 1 + 2 + 2, "{log}");
+}
