@@ -128,7 +128,7 @@ fn sci_parts(s: &[u8]) -> (bool, &[u8], i32, usize) {
 
 /// Append the glibc `printf("%.*g", prec, v)` rendering of a finite or
 /// non-finite `v`.
-fn fmt_g(v: f64, prec: usize, out: &mut Vec<u8>) {
+pub fn fmt_g(v: f64, prec: usize, out: &mut Vec<u8>) {
     if v.is_nan() {
         out.extend_from_slice(if v.is_sign_negative() {
             b"-nan"

@@ -72,3 +72,45 @@ fn cmsgpack_and_struct_match_redis() {
     s.case(&["EVAL", "cmsgpack.pack = nil", "0"]);
     s.case(&["EVAL", "struct.x = 1", "0"]);
 }
+
+/// `cjson` as Redis's bundled lua-cjson: key order, `\/`, `%.14g`, sparse
+/// arrays, empty tables, invalid numbers, nesting limits, settings.
+const CJSON_SCRIPTS: &[&str] = &[
+    "return cjson.encode({a='x/y', b=1.5, c=100000000000000, d=0.1, e={1,2,3}, f='\"q\"\\n\\1\\127\\200', g={}, h=true, i=false})",
+    "return cjson.encode({1,2,nil,4})",
+    "return cjson.encode({[1]=1,[3]=3})",
+    "return cjson.encode({[1]=1,[30]=3})",
+    "return cjson.encode({one='one',[1]='one',[2.5]='x',[-1]='m'})",
+    "return cjson.encode(3.14159265358979)",
+    "return cjson.encode(-0.0)",
+    "return cjson.encode(1e300)",
+    "return cjson.encode(123456789012345678)",
+    "return cjson.encode('')",
+    "return cjson.encode(cjson.null)",
+    "return cjson.encode(0/0)",
+    "return cjson.encode(function() end)",
+    "return cjson.encode({[true]=1})",
+    "return {pcall(cjson.encode, {a=function() end})}",
+    "cjson.encode_invalid_numbers(true); local r = cjson.encode({1/0, -1/0, 0/0}); cjson.encode_invalid_numbers(false); return r",
+    "cjson.encode_invalid_numbers('null'); local r = cjson.encode({1/0}); cjson.encode_invalid_numbers(false); return r",
+    "cjson.encode_max_depth(1); local ok, e = pcall(cjson.encode, {{1}}); cjson.encode_max_depth(1000); return e",
+    "cjson.decode_max_depth(1); local ok, e = pcall(cjson.decode, '{\"obj\": {\"a\": 1}}'); cjson.decode_max_depth(1000); return e",
+    "cjson.encode_sparse_array(true); local r = cjson.encode({[1]=1,[30]=3}); cjson.encode_sparse_array(false); return r",
+    "return {cjson.encode_sparse_array()}",
+    "return cjson.encode_keep_buffer(false)",
+    "return cjson.encode_number_precision()",
+    "cjson.encode_number_precision(3); local r = cjson.encode(3.14159); cjson.encode_number_precision(14); return r",
+    "return cjson.decode('[1,{\"a\":null}]')[2].a == cjson.null",
+    "local t = cjson.decode('{\"a\":[1,2,{\"b\":\"c\\\\/d\"}],\"n\":-1.5e3}'); return {t.a[3].b, tostring(t.n), #t.a}",
+    "return cjson.encode(cjson.decode('[\"\\\\u00e9\",1,true,null]'))",
+];
+
+#[test]
+fn cjson_matches_redis() {
+    let Some(mut s) = DiffSession::start(&[]) else {
+        return;
+    };
+    for script in CJSON_SCRIPTS {
+        s.case(&["EVAL", script, "0"]);
+    }
+}

@@ -18,11 +18,11 @@ use std::ffi::{c_int, CStr};
 
 use mlua::{Lua, MultiValue, Table, Value};
 
-type Outcome = Result<MultiValue, String>;
-type Impl = fn(&Lua, MultiValue) -> Outcome;
+pub(crate) type Outcome = Result<MultiValue, String>;
+pub(crate) type Impl = fn(&Lua, MultiValue) -> Outcome;
 
 /// Registry names of the library functions' Rust halves, by trampoline index.
-const NAMES: [&CStr; 7] = [
+const NAMES: [&CStr; 9] = [
     c"larder_mp_pack",
     c"larder_mp_unpack",
     c"larder_mp_unpack_one",
@@ -30,6 +30,8 @@ const NAMES: [&CStr; 7] = [
     c"larder_st_pack",
     c"larder_st_unpack",
     c"larder_st_size",
+    c"larder_cj_encode",
+    c"larder_cj_decode",
 ];
 
 /// The C function a script calls: runs its Rust half (registry entry
@@ -38,7 +40,9 @@ const NAMES: [&CStr; 7] = [
 /// script line. Being a C function, `return struct.pack(...)` is no Lua
 /// tail call and the script's frame stays visible. Nothing with a
 /// destructor lives in this frame, so `lua_error`'s longjmp is sound.
-unsafe extern "C-unwind" fn trampoline<const N: usize>(state: *mut mlua::lua_State) -> c_int {
+pub(crate) unsafe extern "C-unwind" fn trampoline<const N: usize>(
+    state: *mut mlua::lua_State,
+) -> c_int {
     use mlua::ffi;
     let n = ffi::lua_gettop(state);
     ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, NAMES[N].as_ptr());
@@ -54,7 +58,7 @@ unsafe extern "C-unwind" fn trampoline<const N: usize>(state: *mut mlua::lua_Sta
 }
 
 /// Builds a library table: `(name, trampoline, rust half)` per function.
-fn library(
+pub(crate) fn library(
     lua: &Lua,
     funcs: &[(&str, mlua::ffi::lua_CFunction, usize, Impl)],
 ) -> mlua::Result<Table> {

@@ -20,6 +20,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod lua_cjson;
 pub mod lua_pack;
 pub mod multi;
 pub mod pubsub;

@@ -10,7 +10,7 @@
 //! global variable"), no `os`, `io`, `debug`, `print`, `loadfile`, `dofile`,
 //! `require`; `math.random` driven by Redis's process-wide `rand48`
 //! generator; `KEYS` and `ARGV`; the `redis` library; `cjson`, `bit`, and
-//! `cmsgpack` and `struct` (`lua_pack.rs`).
+//! `cmsgpack` and `struct` (`lua_pack.rs`), `cjson` (`lua_cjson.rs`).
 //!
 //! Atomicity: a script holds every shard ([`Engine::hold`]) for its whole run,
 //! since it may touch keys it did not declare; that serialises scripts with
@@ -487,7 +487,7 @@ fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<
             Ok(())
         })?,
     )?;
-    g.set("cjson", cjson(&lua)?)?;
+    g.set("cjson", super::lua_cjson::cjson(&lua)?)?;
     g.set("bit", bit(&lua)?)?;
     g.set("cmsgpack", super::lua_pack::cmsgpack(&lua)?)?;
     g.set("struct", super::lua_pack::structlib(&lua)?)?;
@@ -677,108 +677,6 @@ fn bit(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     Ok(t)
-}
-
-/// `cjson.encode` / `cjson.decode` over serde_json.
-fn cjson(lua: &Lua) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    t.set(
-        "encode",
-        lua.create_function(|lua, v: Value| {
-            let j = to_json(&v, 0).map_err(mlua::Error::RuntimeError)?;
-            lua.create_string(j.to_string())
-        })?,
-    )?;
-    t.set(
-        "null",
-        Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
-    )?;
-    t.set(
-        "decode",
-        lua.create_function(|lua, s: mlua::String| {
-            let j: serde_json::Value = serde_json::from_slice(&s.as_bytes())
-                .map_err(|e| mlua::Error::RuntimeError(e.to_string()))?;
-            from_json(lua, &j)
-        })?,
-    )?;
-    Ok(t)
-}
-
-fn to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
-    use serde_json::Value as J;
-    if depth > 1000 {
-        return Err("Cannot serialise, excessive nesting (1001)".into());
-    }
-    Ok(match v {
-        Value::Nil | Value::LightUserData(_) => J::Null,
-        Value::Boolean(b) => J::Bool(*b),
-        Value::Integer(i) => J::from(*i),
-        Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => J::from(*n as i64),
-        Value::Number(n) => serde_json::Number::from_f64(*n).map_or(J::Null, J::Number),
-        Value::String(s) => J::String(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
-        Value::Table(t) => {
-            let n = t.raw_len();
-            let count = t.clone().pairs::<Value, Value>().count();
-            if n > 0 && count == n || count == 0 {
-                let mut a = Vec::with_capacity(n);
-                for i in 1..=n {
-                    a.push(to_json(
-                        &t.raw_get::<Value>(i).map_err(|e| e.to_string())?,
-                        depth + 1,
-                    )?);
-                }
-                J::Array(a)
-            } else {
-                let mut m = serde_json::Map::new();
-                for pair in t.clone().pairs::<Value, Value>() {
-                    let (k, v) = pair.map_err(|e| e.to_string())?;
-                    let key = match &k {
-                        Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
-                        Value::Integer(i) => i.to_string(),
-                        Value::Number(n) => n.to_string(),
-                        _ => {
-                            return Err(
-                                "Cannot serialise table: table key must be a number or string"
-                                    .into(),
-                            )
-                        }
-                    };
-                    m.insert(key, to_json(&v, depth + 1)?);
-                }
-                J::Object(m)
-            }
-        }
-        other => {
-            return Err(format!(
-                "Cannot serialise {}: type not supported",
-                other.type_name()
-            ))
-        }
-    })
-}
-
-fn from_json(lua: &Lua, j: &serde_json::Value) -> mlua::Result<Value> {
-    use serde_json::Value as J;
-    Ok(match j {
-        J::Null => Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
-        J::Bool(b) => Value::Boolean(*b),
-        J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
-        J::String(s) => Value::String(lua.create_string(s)?),
-        J::Array(a) => {
-            let t = lua.create_table()?;
-            for (i, v) in a.iter().enumerate() {
-                t.raw_set(i + 1, from_json(lua, v)?)?;
-            }
-            Value::Table(t)
-        }
-        J::Object(m) => {
-            let t = lua.create_table()?;
-            for (k, v) in m {
-                t.raw_set(k.as_str(), from_json(lua, v)?)?;
-            }
-            Value::Table(t)
-        }
-    })
 }
 
 /// Runs `f` with this thread's Lua state for `shared`, (re)building it as needed.
