@@ -46,6 +46,13 @@ impl Db {
         Some(unsafe { EntryRef::from_ptr(self.main.ptr_at(i)) })
     }
 
+    /// The entry whose key hashes to `hash`, if any (see `RawTable::find_hash`).
+    pub fn get_by_hash(&self, hash: u64, hash_of: HashFn<'_>) -> Option<EntryRef<'_>> {
+        let i = self.main.find_hash(hash, hash_of)?;
+        // SAFETY: the entry lives as long as `self` is borrowed.
+        Some(unsafe { EntryRef::from_ptr(self.main.ptr_at(i)) })
+    }
+
     pub fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<EntryMut<'_>> {
         let i = self.main.find(hash, key)?;
         // SAFETY: `&mut self` gives exclusive access to the entry.

@@ -441,6 +441,20 @@ impl crate::keyspace::Engine {
                     break;
                 }
             }
+            // The keys that just left the window untouched: the duel's candidates.
+            if let Some(s) = &scorer {
+                let hash_of = self.hash_fn();
+                while let Some((hash, stamp)) = s.next_leaving(resident) {
+                    let g = self.lock_shard(self.shard_of(hash));
+                    for db in self.used_dbs() {
+                        if let Some(e) = g.dbs[db].get_by_hash(hash, &hash_of) {
+                            if e.access() == stamp && (!volatile || e.expire_at() != 0) {
+                                pool.offer(score(e, resident), db, e.key());
+                            }
+                        }
+                    }
+                }
+            }
             while let Some(c) = pool.pop_best() {
                 let hash = self.hash(&c.key);
                 let mut g = self.lock_shard(self.shard_of(hash));
@@ -516,7 +530,7 @@ impl crate::keyspace::Engine {
         }
         match old {
             Some(a) => s.touch(a),
-            None => s.admit(),
+            None => s.admit(key),
         }
     }
 

@@ -106,6 +106,31 @@ impl RawTable {
         }
     }
 
+    /// Slot index of an entry whose key hashes to `hash` under `hash_of`
+    /// (`allkeys-adaptive` remembers recent admissions by hash only).
+    pub fn find_hash(&self, hash: u64, hash_of: &dyn Fn(&[u8]) -> u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let t = tag(hash);
+        let mask = self.mask();
+        let mut i = self.home(hash);
+        loop {
+            let s = self.slots[i];
+            if s == EMPTY {
+                return None;
+            }
+            if is_full(s) && s & !PTR_MASK == t {
+                // SAFETY: full slots point at live entries.
+                let e = unsafe { EntryRef::from_ptr(unpack(s)) };
+                if hash_of(e.key()) == hash {
+                    return Some(i);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
     pub fn ptr_at(&self, idx: usize) -> NonNull<u8> {
         unpack(self.slots[idx])
     }

@@ -34,13 +34,23 @@
 //! duel, where a candidate leaving the window loses ties to the incumbent
 //! victim (it keeps loops and scans from flushing the frequent keys). The
 //! window the scorer uses is the tuner's capped at `SAMPLED_WINDOW_MAX`;
-//! rounds sample at least [`MIN_SAMPLES`] keys. The
-//! shared side structures: a sketch of 4 counters per entry (2 bytes per
-//! entry, at least 8 KiB) and the same tuner. Per-key cost: 4 + 2 = 6 bytes,
-//! of which the 4 are the access word every entry already has; plus a fixed
+//! rounds sample at least [`MIN_SAMPLES`] keys. The duel's candidate is not
+//! left to chance: a ring remembers the hash of each of the last
+//! `SAMPLED_WINDOW_MAX × capacity` admitted keys, indexed by admission
+//! number, and each eviction round also offers to the pool the keys that have
+//! just left the window untouched since their admission
+//! ([`Scorer::next_leaving`]), as W-TinyLFU offers its window's LRU key
+//! (random samples found such a newcomer only one time in ten at 100 keys,
+//! which cost cpp@100 most of its gap to the exact form). The shared side
+//! structures: a sketch of 4 counters per entry (2 bytes per entry, at least
+//! 8 KiB), the ring (8 bytes per slot for a fifth of the capacity: 1.6 bytes
+//! per entry) and the same tuner. Per-key cost: 4 + 2 + 1.6 = 7.6 bytes, of
+//! which the 4 are the access word every entry already has; plus a fixed
 //! ≤ 0.75 MB for the tuner.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use parking_lot::Mutex;
 
 use super::sketch::{mix, Sketch};
 use super::wtinylfu::{Segments, WTinyLfu};
@@ -59,6 +69,16 @@ const MEMORY: f64 = 8.0;
 /// this (8 KiB): small caches would otherwise lose their frequency estimates
 /// to collisions.
 const SKETCH_MIN_COUNTERS: usize = 16384;
+/// The sampled form's sketch halves its counters every this many times the
+/// capacity in increments (the exact form's W-TinyLFU uses 10). With no
+/// protected segment, the sketch is the sampled form's only long memory of
+/// which keys are frequent: at 10 a hot key of `2_pools` (one request in 200)
+/// fell to the estimate of a one-hit newcomer after a long gap and was
+/// evicted, while 15 and beyond cost the recency trace `sprite@512` its lead
+/// over LRU. A measured choice: of the periods tried on the reference
+/// traces (10–15 and 20), 13 is the one that clears max(LRU, ARC) on every
+/// row for each of seven seeds.
+const SAMPLED_SKETCH_PERIOD: u64 = 13;
 /// Standard deviations by which a window must lead to be adopted.
 const CONFIDENCE: f64 = 2.0;
 /// The sampled form's window never exceeds this share of the resident keys,
@@ -76,6 +96,18 @@ pub const MIN_SAMPLES: usize = 10;
 /// Keys the sampled form samples per round for `maxmemory-samples` = `configured`.
 pub fn samples(configured: usize) -> usize {
     configured.max(MIN_SAMPLES)
+}
+
+/// Slots of the sampled form's admission ring: the widest window it uses
+/// (plus one so that the newest admission never overwrites the oldest one
+/// still in the window).
+fn ring_len(capacity: u64) -> usize {
+    (SAMPLED_WINDOW_MAX * capacity as f64) as usize + 2
+}
+
+/// The access word of admission `n`.
+fn stamp(n: u64) -> u32 {
+    access::pack((n as u32) & access::CLOCK_MAX, 0)
 }
 
 /// The tuner of a cache of `capacity` sees one key in this many.
@@ -205,11 +237,18 @@ pub fn less_evictable(fresh: u64, old: u64) -> bool {
 pub struct Scorer {
     capacity: u64,
     sketch: Sketch,
-    tuner: parking_lot::Mutex<Tuner>,
+    tuner: Mutex<Tuner>,
     /// Index into [`WINDOWS`] of the tuner's current window.
     window: AtomicUsize,
     /// Keys admitted so far (the clock of the access words).
     admissions: AtomicU64,
+    /// Hash of the key of admission `n` at `n % len` (0 = none); the last
+    /// `SAMPLED_WINDOW_MAX × capacity` admissions are kept.
+    ring: Box<[AtomicU64]>,
+    /// The next admission [`Scorer::next_leaving`] looks at. Behind a mutex
+    /// because an admission is handed out once; taken by the evicting
+    /// thread only.
+    leaving: Mutex<u64>,
 }
 
 impl Scorer {
@@ -218,11 +257,13 @@ impl Scorer {
             capacity,
             sketch: Sketch::with_counters(
                 (capacity.min(1 << 26) as usize * 4).max(SKETCH_MIN_COUNTERS),
-                10 * capacity.max(1),
+                SAMPLED_SKETCH_PERIOD * capacity.max(1),
             ),
-            tuner: parking_lot::Mutex::new(Tuner::new(capacity)),
+            tuner: Mutex::new(Tuner::new(capacity)),
             window: AtomicUsize::new(0),
             admissions: AtomicU64::new(0),
+            ring: (0..ring_len(capacity)).map(|_| AtomicU64::new(0)).collect(),
+            leaving: Mutex::new(0),
         }
     }
 
@@ -231,7 +272,9 @@ impl Scorer {
     /// regrows its scorer as the keyspace grows).
     pub fn resized(&self, capacity: u64) -> Scorer {
         let s = Scorer::new(capacity);
-        s.admissions.store(self.admissions.load(Relaxed), Relaxed);
+        let n = self.admissions.load(Relaxed);
+        s.admissions.store(n, Relaxed);
+        *s.leaving.lock() = n;
         s
     }
 
@@ -241,9 +284,10 @@ impl Scorer {
     }
 
     /// Bytes of shared side structures beyond the per-key access word
-    /// (the sketch; the tuner's fixed cost is reported by the docs).
+    /// (the sketch and the admission ring; the tuner's fixed cost is
+    /// reported by the docs).
     pub fn sketch_bytes(&self) -> usize {
-        self.sketch.bytes()
+        self.sketch.bytes() + self.ring.len() * 8
     }
 
     fn clock(&self) -> u32 {
@@ -267,10 +311,42 @@ impl Scorer {
         }
     }
 
-    /// The access word of a key being admitted.
-    pub fn admit(&self) -> u32 {
+    /// The access word of a key being admitted (`key`: its hash, when known,
+    /// so that it can be offered for eviction as it leaves the window).
+    pub fn admit(&self, key: Option<u64>) -> u32 {
         let n = self.admissions.fetch_add(1, Relaxed) + 1;
-        access::pack((n as u32) & access::CLOCK_MAX, 0)
+        self.ring[(n % self.ring.len() as u64) as usize].store(key.unwrap_or(0), Relaxed);
+        stamp(n)
+    }
+
+    /// The next key admitted that has left the window since the last call,
+    /// as (hash, the access word it was admitted with): the candidate of
+    /// W-TinyLFU's duel. It is still a candidate if it is resident with that
+    /// access word (not hit since its admission); the caller checks, and
+    /// offers it to the pool. Admissions older than the ring are skipped.
+    pub fn next_leaving(&self, resident: usize) -> Option<(u64, u32)> {
+        let now = self.admissions.load(Relaxed);
+        // The newest admission stays out even when the window rounds to 0.
+        let window = self.window_keys(resident).max(1);
+        let mut next = self.leaving.lock();
+        let len = self.ring.len() as u64;
+        loop {
+            *next = (*next).max(now.saturating_sub(len - 1));
+            if *next + window > now {
+                return None;
+            }
+            let n = *next;
+            *next += 1;
+            let key = self.ring[(n % len) as usize].load(Relaxed);
+            if key != 0 {
+                return Some((key, stamp(n)));
+            }
+        }
+    }
+
+    /// The window, in keys, for `resident` keys.
+    fn window_keys(&self, resident: usize) -> u64 {
+        (self.window().min(SAMPLED_WINDOW_MAX) * resident as f64) as u64
     }
 
     /// The access word of a key just hit.
@@ -282,8 +358,7 @@ impl Scorer {
     /// cache of `resident` keys.
     pub fn score(&self, key: u64, access_word: u32, resident: usize) -> u64 {
         let age = u64::from(access::elapsed(self.clock(), access::clock_of(access_word)));
-        let window = (self.window().min(SAMPLED_WINDOW_MAX) * resident as f64) as u64;
-        if age < window {
+        if age < self.window_keys(resident) {
             // In the window: evictable only if the whole sample is, oldest first.
             return age;
         }

@@ -12,8 +12,9 @@
 //! the LFU counter decays one step per `DECAY_REQUESTS` (Redis's one minute
 //! at 1,000 requests per second). `Adaptive` is the server-side form of
 //! [`super::adaptive`]: see there; for it alone a round samples at least
-//! [`super::adaptive::MIN_SAMPLES`] keys and a pooled candidate is re-scored
-//! before eviction, as `evict.rs` does. Cost per key: the 4-byte access word
+//! [`super::adaptive::MIN_SAMPLES`] keys, also offers the keys that just
+//! left the window untouched (the duel's candidates), and a pooled candidate
+//! is re-scored before eviction, as `evict.rs` does. Cost per key: the 4-byte access word
 //! (plus what the adaptive score shares: a sketch and the window tuner).
 
 use std::collections::HashMap;
@@ -136,6 +137,17 @@ impl Sampled {
                 let slot = self.rng.below(self.keys.len());
                 self.offer(self.score(slot), self.keys[slot].key);
             }
+            while let Some((key, stamp)) = self
+                .scorer
+                .as_ref()
+                .and_then(|s| s.next_leaving(self.keys.len()))
+            {
+                if let Some(&slot) = self.pos.get(&key) {
+                    if self.keys[slot as usize].access == stamp {
+                        self.offer(self.score(slot as usize), key);
+                    }
+                }
+            }
             while let Some((old, key)) = self.pool.pop() {
                 if let Some(&slot) = self.pos.get(&key) {
                     // The adaptive score moves with the sketch and the window:
@@ -188,7 +200,7 @@ impl CachePolicy for Sampled {
             Score::Lru => access::pack(self.clock(), access::LFU_INIT),
             Score::Lfu => access::pack(self.decay_clock(), access::LFU_INIT),
             Score::Adaptive => match &self.scorer {
-                Some(s) => s.admit(),
+                Some(s) => s.admit(Some(key)),
                 None => 0,
             },
         };

@@ -366,6 +366,14 @@ thread_local! {
     /// FUNCTION LOAD's deadline (Unix ms, 0 = none) and whether it passed.
     static LOAD_DEADLINE: Cell<u64> = const { Cell::new(0) };
     static LOAD_TIMED_OUT: Cell<bool> = const { Cell::new(false) };
+    /// A command is running from `redis.call` on this thread.
+    static IN_SCRIPT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the command running on this thread was called by a script
+/// (Redis's CLIENT_SCRIPT), e.g. to refuse XREAD BLOCK there.
+pub(crate) fn in_script() -> bool {
+    IN_SCRIPT.get()
 }
 
 /// How long a library's code may run at FUNCTION LOAD (Redis's LOAD_TIMEOUT_MS).
@@ -1243,7 +1251,9 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: MultiValue) -> mlua::Result<(b
     if shared.monitor_count.load(Relaxed) > 0 && !cmd.has(SKIP_MONITOR | ADMIN) {
         crate::monitor::feed_script(shared, run.client.db, &args);
     }
+    IN_SCRIPT.set(true);
     crate::dispatch::call(shared, run.client, idx, args, &mut out);
+    IN_SCRIPT.set(false);
     run.client.last_cmd = outer;
     match decode_value(&out) {
         Ok(Some((Resp::Error(e), _))) => {

@@ -702,6 +702,12 @@ fn read_generic(ctx: &mut Ctx<'_>, group_cmd: bool) -> CmdResult {
     while i < argc {
         let more = argc - i - 1;
         if ctx.arg_is(i, "block") && more > 0 {
+            if crate::commands::scripting::in_script() {
+                return Err(CmdError::owned(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(ctx.arg(0))
+                )));
+            }
             i += 1;
             let t = parse_i64(ctx.arg(i)).ok_or(CmdError::new(
                 "ERR timeout is not an integer or out of range",
