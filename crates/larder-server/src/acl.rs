@@ -6,7 +6,7 @@
 //!   (an *ACL id*): top-level commands keep their command-table index,
 //!   subcommands follow. Each id carries its category bits (`acl` field plus
 //!   the categories Redis derives from the flags) and its key specs
-//!   (`acl_keyspecs.rs`, Redis 7.0.15's).
+//!   (Redis 7.0.15's, from `keyspecs.rs`).
 //! - A [`Selector`] is one set of permissions: a bitmap of allowed command
 //!   ids (one bit per id, plus the "future commands" bit that only
 //!   `+@all`/`-@all` touch), first-arg exceptions (`+select|0`), key
@@ -26,7 +26,7 @@
 //! unless the check fails. Describing a user (ACL LIST/GETUSER) replays
 //! Redis's best-fit category algorithm: O(categories² × commands).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -38,6 +38,7 @@ use sha2::{Digest, Sha256};
 use crate::client::Client;
 use crate::command::{flags, Command, CommandTable};
 use crate::error::CmdError;
+use crate::keyspecs::{Begin, Find};
 use crate::shared::Shared;
 
 /// Key permission bits (a key spec's needs, a pattern's grants).
@@ -45,7 +46,9 @@ pub const READ: u8 = 1;
 pub const WRITE: u8 = 2;
 const ALL_PERMS: u8 = READ | WRITE;
 
-/// One key spec: where its keys are and what access they need.
+/// One key spec, as ACL checks it: where its keys are (Redis's key specs,
+/// `keyspecs.rs`) and what access they need (`access` needs READ;
+/// `insert`, `delete`, `update` need WRITE).
 pub struct Spec {
     pub need: u8,
     pub begin: Begin,
@@ -53,19 +56,28 @@ pub struct Spec {
     pub incomplete: bool,
 }
 
-pub enum Begin {
-    Index(i32),
-    /// Keyword, start index (negative: from the end, searching backwards).
-    Keyword(&'static str, i32),
-    Unknown,
-}
-
-pub enum Find {
-    /// Last key (relative, or negative from the end), step, limit.
-    Range(i32, i32, i32),
-    /// Index of the key count, first key, step (relative to the begin index).
-    Keynum(i32, i32, i32),
-    Unknown,
+impl Spec {
+    /// The ACL view of command `name`'s key specs (`not_key` ones skipped).
+    fn of(name: &str) -> Vec<Spec> {
+        let Some(keys) = crate::keyspecs::lookup(name) else {
+            return Vec::new();
+        };
+        keys.specs
+            .iter()
+            .filter(|s| !s.has("not_key"))
+            .map(|s| Spec {
+                need: if s.has("access") { READ } else { 0 }
+                    | if s.has("insert") || s.has("delete") || s.has("update") {
+                        WRITE
+                    } else {
+                        0
+                    },
+                begin: s.begin,
+                find: s.find,
+                incomplete: s.has("incomplete"),
+            })
+            .collect()
+    }
 }
 
 /// Redis's ACL categories, in ACL CAT order.
@@ -159,7 +171,7 @@ pub struct AclCmd {
     pub cats: u32,
     /// Ids of its subcommands.
     pub subs: std::ops::Range<usize>,
-    specs: &'static [Spec],
+    specs: Vec<Spec>,
     proc_: KeyProc,
 }
 
@@ -177,8 +189,6 @@ pub struct AclCommands {
 
 impl AclCommands {
     pub fn new(table: &CommandTable) -> AclCommands {
-        let specs: HashMap<&str, &'static [Spec]> =
-            crate::acl_keyspecs::KEY_SPECS.iter().copied().collect();
         let entry = |name: String, cmd: &'static Command, parent| {
             let proc_ = match name.as_str() {
                 "set" => KeyProc::Set,
@@ -188,7 +198,7 @@ impl AclCommands {
                 _ => KeyProc::None,
             };
             AclCmd {
-                specs: specs.get(name.as_str()).copied().unwrap_or(&[]),
+                specs: Spec::of(&name),
                 name,
                 cmd,
                 parent,
@@ -308,7 +318,7 @@ fn for_each_key(c: &AclCmd, args: &dyn ArgSource, f: &mut dyn FnMut(usize, u8) -
         _ => {}
     }
     let mut found: smallvec::SmallVec<[(usize, u8); 8]> = smallvec::SmallVec::new();
-    if specs_keys(c.specs, args, &mut found) {
+    if specs_keys(&c.specs, args, &mut found) {
         for (p, n) in found {
             if !f(p, n) {
                 return;

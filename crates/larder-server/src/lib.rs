@@ -14,7 +14,6 @@
 //! - [`alloc`]: the counting allocator behind `used_memory`.
 
 pub mod acl;
-mod acl_keyspecs;
 pub mod admin;
 pub mod alloc;
 pub mod blocking;
