@@ -344,12 +344,23 @@ impl crate::keyspace::Engine {
     /// can be evicted (or the policy is `noeviction`).
     pub fn evict_until_fits(&self) -> Result<(), OutOfMemory> {
         let max = self.config.maxmemory() as usize;
-        // CLIENT PAUSE holds eviction too (Redis's isSafeToPerformEvictions).
-        if max == 0 || self.used_memory() <= max || self.config.paused(crate::access::now_ms()) {
+        if max == 0 {
             return Ok(());
         }
         let policy = self.config.policy();
-        let Some(rank) = policy.rank() else {
+        let rank = policy.rank();
+        // noeviction only refuses: it decides on the exact count near the
+        // limit, so a write is never let through by which thread happened to
+        // read the counter.
+        let fits = match rank {
+            Some(_) => self.used_memory() <= max,
+            None => self.fits_exactly(max),
+        };
+        // CLIENT PAUSE holds eviction too (Redis's isSafeToPerformEvictions).
+        if fits || self.config.paused(crate::access::now_ms()) {
+            return Ok(());
+        }
+        let Some(rank) = rank else {
             return Err(OutOfMemory);
         };
         let start = std::time::Instant::now();

@@ -96,7 +96,15 @@ impl Default for EngineOptions {
     }
 }
 
-pub type MemoryGauge = Box<dyn Fn() -> usize + Send + Sync>;
+/// How the server measures used memory: its allocator's count (`alloc.rs`).
+#[derive(Clone, Copy)]
+pub struct MemoryGauge {
+    /// A cheap reading, within `slack()` bytes of the exact one.
+    pub read: fn() -> usize,
+    /// The exact reading (costlier).
+    pub exact: fn() -> usize,
+    pub slack: fn() -> usize,
+}
 
 pub struct Engine {
     /// `Arc` so a MULTI/EXEC can park guards that own their mutex (`hold.rs`).
@@ -316,8 +324,24 @@ impl Engine {
     /// Bytes used, as `maxmemory` counts them.
     pub fn used_memory(&self) -> usize {
         match &self.gauge {
-            Some(g) => g(),
+            Some(g) => (g.read)(),
             None => self.dataset_bytes(),
+        }
+    }
+
+    /// Whether used memory is within `max`, deciding on the exact count when
+    /// the cheap reading is too close to tell.
+    pub fn fits_exactly(&self, max: usize) -> bool {
+        let Some(g) = &self.gauge else {
+            return self.dataset_bytes() <= max;
+        };
+        let (read, slack) = ((g.read)(), (g.slack)());
+        if read.saturating_add(slack) <= max {
+            true
+        } else if read > max.saturating_add(slack) {
+            false
+        } else {
+            (g.exact)() <= max
         }
     }
 

@@ -112,8 +112,7 @@ fn run() -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let gauge: larder_server::server::Gauge = Box::new(larder_server::alloc::allocated);
-        let server = Server::bind(config, Some(gauge)).await?;
+        let server = Server::bind(config, Some(larder_server::alloc::GAUGE)).await?;
         let shared = server.shared();
         let ports: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
         println!(
