@@ -123,8 +123,6 @@ pub struct Engine {
     /// skip empty databases without locking shards.
     used_dbs: AtomicU64,
     reset_stats: Mutex<Stats>,
-    /// Active holds (`hold.rs`) on any thread: 0 lets `lock_shard` skip the held set.
-    pub(crate) holds: AtomicUsize,
     /// Keyspace events (notifications), off unless the server enables them.
     pub events: crate::events::Events,
     /// Client-side caching (CLIENT TRACKING): sink and totals.
@@ -163,7 +161,6 @@ impl Engine {
             expire_cursor: AtomicUsize::new(0),
             used_dbs: AtomicU64::new(0),
             reset_stats: Mutex::new(Stats::default()),
-            holds: AtomicUsize::new(0),
             events: crate::events::Events::default(),
             tracking,
             snap: Arc::default(),
@@ -252,6 +249,7 @@ impl Engine {
     /// Locks the shard of one key, for a command whose clock reads `now` (Unix ms).
     pub fn lock_key_at(&self, db: usize, key: &Key<'_>, now: u64) -> Txn<'_> {
         let i = self.shard_of(key.hash);
+        self.narrow_batch(i);
         let mut guards = SmallVec::new();
         guards.push((i, self.lock_shard(i)));
         Txn::new(self, guards, db, false, now)
@@ -267,6 +265,9 @@ impl Engine {
         let mut idx: SmallVec<[usize; 8]> = keys.iter().map(|k| self.shard_of(k.hash)).collect();
         idx.sort_unstable();
         idx.dedup();
+        if let [i] = idx[..] {
+            self.narrow_batch(i);
+        }
         let guards = idx.into_iter().map(|i| (i, self.lock_shard(i))).collect();
         Txn::new(self, guards, db, false, now)
     }

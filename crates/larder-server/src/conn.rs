@@ -103,83 +103,83 @@ where
             ..Limits::default()
         };
         let mut close = false;
+        let mut admitted = false;
         loop {
-            match parser.parse(&input, &limits) {
-                Ok(Parse::Request { consumed }) => {
-                    let args = parser.args(&input);
-                    if shared.pause.on() {
-                        // CLIENT PAUSE: earlier replies go out, then this waits.
-                        if !out.is_empty()
-                            && reply_out(&shared, &mut client, &mut stream, &mut out)
-                                .await
-                                .is_err()
-                        {
-                            break 'conn;
-                        }
+            let step = run_batch(
+                &shared,
+                &mut client,
+                &mut parser,
+                &mut input,
+                &mut out,
+                &limits,
+                std::mem::take(&mut admitted),
+            );
+            match step {
+                Step::Read(hint) => {
+                    want = hint.map_or(READ_CHUNK, |h| h.saturating_sub(input.len()));
+                    break;
+                }
+                Step::Close => {
+                    close = true;
+                    break;
+                }
+                Step::Yield => {}
+                Step::Paused => {
+                    // CLIENT PAUSE: earlier replies go out, then this waits.
+                    if !out.is_empty()
+                        && reply_out(&shared, &mut client, &mut stream, &mut out)
+                            .await
+                            .is_err()
+                    {
+                        break 'conn;
+                    }
+                    // The request run_batch stopped at, parsed again.
+                    if let Ok(Parse::Request { .. }) = parser.parse(&input, &limits) {
+                        let args = parser.args(&input);
                         if !crate::pause::wait(&shared, &client, &args, &mut shutdown).await {
                             break 'conn;
                         }
                     }
-                    let reply_at = out.len();
-                    dispatch(&shared, &mut client, args, &mut out);
-                    // Pushes queued by now precede this reply, as in Redis.
-                    handle
-                        .outbox
-                        .splice_before(&mut out, reply_at, client.proto);
-                    input.advance(consumed);
-                    if client.block.is_some() {
-                        // Replies of the commands before it go out first.
-                        if !out.is_empty()
-                            && reply_out(&shared, &mut client, &mut stream, &mut out)
-                                .await
-                                .is_err()
-                        {
-                            break 'conn;
-                        }
-                        let live = crate::blocking::wait(
-                            &shared,
-                            &mut client,
-                            &mut stream,
-                            &mut input,
-                            &mut out,
-                            &mut shutdown,
-                        )
-                        .await;
-                        if !live {
-                            break 'conn;
-                        }
+                    admitted = true;
+                }
+                Step::Blocked => {
+                    // Replies of the commands before it go out first.
+                    if !out.is_empty()
+                        && reply_out(&shared, &mut client, &mut stream, &mut out)
+                            .await
+                            .is_err()
+                    {
+                        break 'conn;
                     }
-                    if shared.blocking.count() > 0 {
-                        crate::blocking::serve_ready(&shared, client.id).await;
-                    }
-                    parser.set_auth_required(!client.authenticated);
-                    if client.after == After::Close {
-                        close = true;
-                        break;
-                    }
-                    if out.len() >= OUT_FLUSH {
-                        if !over_limit(&shared, &out)
-                            && reply_out(&shared, &mut client, &mut stream, &mut out)
-                                .await
-                                .is_err()
-                        {
-                            break 'conn;
-                        }
-                        if over_limit(&shared, &out) {
-                            break 'conn;
-                        }
+                    let live = crate::blocking::wait(
+                        &shared,
+                        &mut client,
+                        &mut stream,
+                        &mut input,
+                        &mut out,
+                        &mut shutdown,
+                    )
+                    .await;
+                    if !live {
+                        break 'conn;
                     }
                 }
-                Ok(Parse::Skip { consumed }) => input.advance(consumed),
-                Ok(Parse::Incomplete { hint }) => {
-                    want = hint.map_or(READ_CHUNK, |h| h.saturating_sub(input.len()));
-                    break;
+                Step::ServeBlocked => {}
+                Step::Flush => {
+                    if !over_limit(&shared, &out)
+                        && reply_out(&shared, &mut client, &mut stream, &mut out)
+                            .await
+                            .is_err()
+                    {
+                        break 'conn;
+                    }
+                    if over_limit(&shared, &out) {
+                        break 'conn;
+                    }
                 }
-                Err(e) => {
-                    e.write_reply(&mut out);
-                    close = true;
-                    break;
-                }
+            }
+            if shared.blocking.count() > 0 {
+                crate::blocking::serve_ready(&shared, client.id).await;
             }
         }
         handle.touch();
@@ -211,6 +211,85 @@ where
     shared.tracking.disable(&shared.engine, &handle);
     crate::pubsub::leave_all(&shared, &mut client);
     crate::commands::multi::discard_all(&shared, &mut client);
+}
+
+/// Commands run under one batch of shard locks at most (see `run_batch`).
+const BATCH_COMMANDS: usize = 32;
+
+/// Why [`run_batch`] stopped: each needs the socket or a wait.
+enum Step {
+    /// No complete request is buffered: read (the parser's size hint).
+    Read(Option<usize>),
+    /// Send what is buffered, then close.
+    Close,
+    /// `BATCH_COMMANDS` ran: let other clients at the shards, then go on.
+    Yield,
+    /// CLIENT PAUSE is on: the next request (not consumed) may have to wait.
+    Paused,
+    /// The last command blocked the client (BLPOP and co.).
+    Blocked,
+    /// Clients are blocked somewhere: the last command may have readied them.
+    ServeBlocked,
+    /// The replies passed `OUT_FLUSH`: send them before going on.
+    Flush,
+}
+
+/// Runs the complete requests in `input`, appending their replies to `out`,
+/// until one needs the socket or a wait. All of it is one shard-lock batch
+/// (`larder_engine::hold`): pipelined commands on the same shards lock them
+/// once; and one clock chain (`dispatch::ClockChain`). Neither is `Send`, so
+/// both end here, before any `.await`.
+/// `admitted`: the first request already passed CLIENT PAUSE.
+fn run_batch(
+    shared: &Shared,
+    client: &mut Client,
+    parser: &mut RequestParser,
+    input: &mut BytesMut,
+    out: &mut Vec<u8>,
+    limits: &Limits,
+    mut admitted: bool,
+) -> Step {
+    let _batch = shared.engine.batch();
+    let _clock = crate::dispatch::ClockChain::start();
+    for _ in 0..BATCH_COMMANDS {
+        let consumed = loop {
+            match parser.parse(input, limits) {
+                Ok(Parse::Request { consumed }) => break consumed,
+                Ok(Parse::Skip { consumed }) => input.advance(consumed),
+                Ok(Parse::Incomplete { hint }) => return Step::Read(hint),
+                Err(e) => {
+                    e.write_reply(out);
+                    return Step::Close;
+                }
+            }
+        };
+        if shared.pause.on() && !std::mem::take(&mut admitted) {
+            return Step::Paused;
+        }
+        let args = parser.args(input);
+        let reply_at = out.len();
+        dispatch(shared, client, args, out);
+        // Pushes queued by now precede this reply, as in Redis.
+        client
+            .handle
+            .outbox
+            .splice_before(out, reply_at, client.proto);
+        input.advance(consumed);
+        parser.set_auth_required(!client.authenticated);
+        if client.block.is_some() {
+            return Step::Blocked;
+        }
+        if client.after == After::Close {
+            return Step::Close;
+        }
+        if shared.blocking.count() > 0 {
+            return Step::ServeBlocked;
+        }
+        if out.len() >= OUT_FLUSH {
+            return Step::Flush;
+        }
+    }
+    Step::Yield
 }
 
 /// `client-output-buffer-limit normal <hard>`: replies of one batch past it close the client.

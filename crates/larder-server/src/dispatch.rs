@@ -4,6 +4,8 @@
 //! fails them marks the transaction dirty. [`call`] is the part EXEC and
 //! scripts reuse for their inner commands.
 
+use std::cell::Cell;
+use std::marker::PhantomData;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -141,8 +143,12 @@ pub(crate) fn call(
     let stats = &shared.commands.stats[idx];
     client.last_cmd = idx;
     // One wall-clock read serves as the command's time and as the start of
-    // its duration (Redis does the same with ustime()).
-    let start_us = unix_micros();
+    // its duration (Redis does the same with ustime()); in a pipeline it is
+    // the previous command's end.
+    let start_us = CHAIN.with(|c| match c.get() {
+        Some(t) if t > 0 => t,
+        _ => unix_micros(),
+    });
     if shared.tracking.active() {
         shared.tracking.before_call(shared, client, cmd, &args);
     }
@@ -165,7 +171,13 @@ pub(crate) fn call(
         crate::propagate::leave(shared, client);
     }
     client.nesting -= 1;
-    let micros = unix_micros().saturating_sub(start_us);
+    let end_us = unix_micros();
+    CHAIN.with(|c| {
+        if c.get().is_some() {
+            c.set(Some(end_us));
+        }
+    });
+    let micros = end_us.saturating_sub(start_us);
     stats.calls.fetch_add(1, Relaxed);
     stats.usec.fetch_add(micros, Relaxed);
     shared.stats.total_commands_processed.fetch_add(1, Relaxed);
@@ -189,6 +201,31 @@ pub(crate) fn reply_error(
     shared.stats.total_error_replies.fetch_add(1, Relaxed);
     shared.admin.count_error(e.as_bytes());
     Reply::new(out, proto).error(e.as_bytes());
+}
+
+thread_local! {
+    /// While a [`ClockChain`] lives on this thread: when the last command
+    /// ended (Unix µs; 0 before the first).
+    static CHAIN: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Commands run back to back, with nothing in between that can wait: each
+/// one starts when the previous one ended, so a pipeline reads the clock
+/// once per command instead of twice. Not `Send`: it cannot live across an
+/// `.await`.
+pub(crate) struct ClockChain(PhantomData<*const ()>);
+
+impl ClockChain {
+    pub(crate) fn start() -> ClockChain {
+        CHAIN.with(|c| c.set(Some(0)));
+        ClockChain(PhantomData)
+    }
+}
+
+impl Drop for ClockChain {
+    fn drop(&mut self) {
+        CHAIN.with(|c| c.set(None));
+    }
 }
 
 fn unix_micros() -> u64 {
