@@ -237,12 +237,35 @@ pub fn block_as(ctx: &mut Ctx<'_>, keys: Range<usize>, ms: Option<u64>, args: &[
     }));
 }
 
-/// Reports a key change to the blocking registry (see the module comment).
+/// Reports a change to `key` of database `db` to the blocking registry
+/// (see the module comment).
 #[inline]
-pub fn signal(ctx: &Ctx<'_>, key: &[u8]) {
+pub fn signal(ctx: &Ctx<'_>, db: usize, key: &[u8]) {
     let b = &ctx.shared.blocking;
     if b.count() > 0 {
-        b.key_changed(ctx.client.id, ctx.client.db, key);
+        b.key_changed(ctx.client.id, db, key);
+    }
+}
+
+/// After SWAPDB: every key waited on in database `db` that now exists is
+/// ready (Redis's scanDatabaseForReadyKeys).
+pub fn signal_existing(ctx: &Ctx<'_>, db: usize) {
+    let b = &ctx.shared.blocking;
+    if b.count() == 0 {
+        return;
+    }
+    let waited: Vec<Vec<u8>> = b
+        .inner
+        .lock()
+        .keys
+        .get(&db)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    for key in waited {
+        let k = ctx.shared.engine.key(&key);
+        if ctx.shared.engine.lock_key(db, &k).exists(&k) {
+            b.key_changed(ctx.client.id, db, &key);
+        }
     }
 }
 

@@ -53,10 +53,13 @@ impl Ctx<'_> {
     /// Redis's notifyKeyspaceEvent for a key of the selected database.
     #[inline]
     pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
-        crate::blocking::signal(self, key);
-        self.shared
-            .engine
-            .events
-            .emit(class, event, self.client.db, key);
+        self.notify_db(class, event, self.client.db, key);
+    }
+
+    /// [`Ctx::notify`] for a key of database `db` (MOVE, COPY ... DB).
+    #[inline]
+    pub fn notify_db(&self, class: u32, event: &str, db: usize, key: &[u8]) {
+        crate::blocking::signal(self, db, key);
+        self.shared.engine.events.emit(class, event, db, key);
     }
 }

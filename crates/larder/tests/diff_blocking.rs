@@ -279,6 +279,40 @@ fn wakeups() {
             &[&["rpush", "tmp", "v"], &["rename", "tmp", "dst"]],
             &[&["exists", "dst"]],
         );
+        // Keys arriving from another database: MOVE, COPY ... DB, SWAPDB.
+        wake_case(
+            &mut t,
+            &["blpop", "mv", "0"],
+            &[
+                &["select", "1"],
+                &["rpush", "mv", "v"],
+                &["move", "mv", "0"],
+                &["select", "0"],
+            ],
+            &[&["exists", "mv"]],
+        );
+        wake_case(
+            &mut t,
+            &["bzpopmin", "cp", "0"],
+            &[&["zadd", "zsrc", "1", "m"], &["copy", "zsrc", "cp"]],
+            &[&["exists", "cp", "zsrc"], &["del", "zsrc"]],
+        );
+        t.cmd(1, &["rpush", "src2", "v"]);
+        t.cmd(0, &["select", "2"]);
+        t.block(0, &["blpop", "cpdb", "0"]);
+        t.cmd(1, &["copy", "src2", "cpdb", "db", "2"]);
+        t.read(0, "blpop served after copy ... db");
+        t.cmd(0, &["select", "0"]);
+        t.cmd(1, &["del", "src2"]);
+        t.cmd(1, &["select", "3"]);
+        t.cmd(1, &["rpush", "sw", "a", "b"]);
+        t.cmd(1, &["select", "0"]);
+        t.block(0, &["blpop", "sw", "nothere", "0"]);
+        t.cmd(1, &["swapdb", "0", "3"]);
+        t.read(0, "blpop served after swapdb");
+        t.cmd(1, &["lrange", "sw", "0", "-1"]);
+        t.cmd(1, &["swapdb", "0", "3"]);
+        t.cmd(1, &["flushall"]);
         // A key changed to another type keeps the client waiting.
         t.block(0, &["blpop", "k", "0"]);
         t.cmd(1, &["set", "k", "str"]);

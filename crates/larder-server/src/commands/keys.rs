@@ -451,7 +451,7 @@ fn move_cmd(ctx: &mut Ctx<'_>) -> CmdResult {
                         txn.put(&key, e);
                         let ev = &ctx.engine().events;
                         ev.emit(events::GENERIC, "move_from", src_db, key.bytes);
-                        ev.emit(events::GENERIC, "move_to", dst_db, key.bytes);
+                        ctx.notify_db(events::GENERIC, "move_to", dst_db, key.bytes);
                         true
                     }
                     None => false,
@@ -503,8 +503,7 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
                     false
                 } else {
                     freed.extend(txn.put(&dst, c));
-                    let ev = &ctx.engine().events;
-                    ev.emit(events::GENERIC, "copy_to", dst_db, dst.bytes);
+                    ctx.notify_db(events::GENERIC, "copy_to", dst_db, dst.bytes);
                     true
                 }
             }

@@ -252,6 +252,9 @@ fn swapdb(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     if a != b {
         ctx.engine().lock_all(0).swap_dbs(a as usize, b as usize);
+        // Clients blocked on a key the swap brought in are served.
+        crate::blocking::signal_existing(ctx, a as usize);
+        crate::blocking::signal_existing(ctx, b as usize);
     }
     ctx.out.ok();
     Ok(())
