@@ -349,71 +349,13 @@ fn specs_keys(
     args: &dyn ArgSource,
     out: &mut smallvec::SmallVec<[(usize, u8); 8]>,
 ) -> bool {
-    let argc = args.count() as i64;
     for spec in specs {
-        let mut first: i64 = match spec.begin {
-            Begin::Index(i) => i64::from(i),
-            Begin::Keyword(kw, from) => {
-                let from = i64::from(from);
-                let (start, end) = if from > 0 {
-                    (from, argc - 1)
-                } else {
-                    (argc + from, 0)
-                };
-                let mut i = start;
-                let mut found = 0;
-                while i != end {
-                    if i >= argc || i < 1 {
-                        break;
-                    }
-                    if args.at(i as usize).eq_ignore_ascii_case(kw.as_bytes()) {
-                        found = i + 1;
-                        break;
-                    }
-                    i += if start <= end { 1 } else { -1 };
-                }
-                if found == 0 {
-                    continue;
-                }
-                found
+        match crate::keyspecs::search(spec.begin, spec.find, args.count(), |i| args.at(i)) {
+            Err(crate::keyspecs::Undecidable) => return false,
+            Ok(None) => continue,
+            Ok(Some((first, last, step))) => {
+                out.extend((first..=last).step_by(step).map(|i| (i, spec.need)));
             }
-            Begin::Unknown => return false,
-        };
-        let (last, step) = match spec.find {
-            Find::Range(lastkey, step, limit) => {
-                let (lastkey, limit) = (i64::from(lastkey), i64::from(limit));
-                let last = if lastkey >= 0 {
-                    first + lastkey
-                } else if limit == 0 {
-                    argc + lastkey
-                } else {
-                    first + ((argc - first) / limit + lastkey)
-                };
-                (last, i64::from(step))
-            }
-            Find::Keynum(idx, firstkey, step) => {
-                if i64::from(idx) >= argc {
-                    return false;
-                }
-                let at = first + i64::from(idx);
-                let n = (at < argc)
-                    .then(|| larder_resp::number::string2ll(args.at(at as usize)))
-                    .flatten();
-                let Some(n) = n.filter(|&n| n >= 0) else {
-                    return false;
-                };
-                first += i64::from(firstkey);
-                (first + n - 1, i64::from(step))
-            }
-            Find::Unknown => return false,
-        };
-        if last >= argc || last < first || first >= argc {
-            return false;
-        }
-        let mut i = first;
-        while i <= last {
-            out.push((i as usize, spec.need));
-            i += step.max(1);
         }
         if spec.incomplete {
             return false;

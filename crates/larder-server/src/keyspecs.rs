@@ -60,6 +60,76 @@ pub fn lookup(name: &str) -> Option<&'static CommandKeys> {
         .map(|i| &TABLE[i])
 }
 
+/// A key spec that cannot say where the keys are (see [`search`]).
+#[derive(Debug)]
+pub struct Undecidable;
+
+/// Where one spec finds keys among `argc` arguments (`arg(i)` is argument
+/// `i`), Redis's getKeysUsingKeySpecs for one spec: `Ok(None)` when its
+/// keyword is absent (no key here), `Ok(Some((first, last, step)))`, or
+/// [`Undecidable`] when the spec cannot tell (unknown, or out of bounds: a
+/// syntax error the command will report). COMMAND GETKEYS and ACL both
+/// search with it.
+pub fn search<'a>(
+    begin: Begin,
+    find: Find,
+    argc: usize,
+    arg: impl Fn(usize) -> &'a [u8],
+) -> Result<Option<(usize, usize, usize)>, Undecidable> {
+    let argc = argc as i64;
+    let mut first = match begin {
+        Begin::Index(i) => i64::from(i),
+        Begin::Keyword(kw, from) => {
+            let from = i64::from(from);
+            let (start, end) = if from > 0 {
+                (from, argc - 1)
+            } else {
+                (argc + from, 0)
+            };
+            let mut i = start;
+            loop {
+                if i == end || i >= argc || i < 1 {
+                    return Ok(None);
+                }
+                if arg(i as usize).eq_ignore_ascii_case(kw.as_bytes()) {
+                    break i + 1;
+                }
+                i += if start <= end { 1 } else { -1 };
+            }
+        }
+        Begin::Unknown => return Err(Undecidable),
+    };
+    let (last, step) = match find {
+        Find::Range(lastkey, step, limit) => {
+            let (lastkey, limit) = (i64::from(lastkey), i64::from(limit));
+            let last = if lastkey >= 0 {
+                first + lastkey
+            } else if limit == 0 {
+                argc + lastkey
+            } else {
+                first + ((argc - first) / limit + lastkey)
+            };
+            (last, i64::from(step))
+        }
+        Find::Keynum(idx, firstkey, step) => {
+            let idx = i64::from(idx);
+            if idx >= argc || first + idx >= argc {
+                return Err(Undecidable);
+            }
+            let n = larder_resp::number::string2ll(arg((first + idx) as usize))
+                .filter(|n| *n >= 0)
+                .ok_or(Undecidable)?;
+            first += i64::from(firstkey);
+            (first + n - 1, i64::from(step))
+        }
+        Find::Unknown => return Err(Undecidable),
+    };
+    if last >= argc || last < first || first >= argc {
+        return Err(Undecidable);
+    }
+    Ok(Some((first as usize, last as usize, step.max(1) as usize)))
+}
+
 static TABLE: &[CommandKeys] = &[
     CommandKeys {
         name: "append",

@@ -407,71 +407,17 @@ fn search_specs<'a>(
     argc: usize,
     arg: &impl Fn(usize) -> &'a [u8],
 ) -> Option<Found> {
-    let argc = argc as i64;
     let mut keys = Vec::new();
     for spec in specs {
         if spec.has("not_key") {
             continue;
         }
-        let mut first = match spec.begin {
-            Begin::Index(i) => i64::from(i),
-            Begin::Keyword(kw, from) => {
-                let from = i64::from(from);
-                let (start, end) = if from > 0 {
-                    (from, argc - 1)
-                } else {
-                    (argc + from, 0)
-                };
-                let mut found = 0;
-                let mut i = start;
-                while i != end {
-                    if i >= argc || i < 1 {
-                        break;
-                    }
-                    if arg(i as usize).eq_ignore_ascii_case(kw.as_bytes()) {
-                        found = i + 1;
-                        break;
-                    }
-                    i += if start <= end { 1 } else { -1 };
-                }
-                if found == 0 {
-                    continue;
-                }
-                found
-            }
-            Begin::Unknown => return None,
+        let (first, last, step) = match keyspecs::search(spec.begin, spec.find, argc, arg) {
+            Err(crate::keyspecs::Undecidable) => return None,
+            Ok(None) => continue,
+            Ok(Some(range)) => range,
         };
-        let (last, step) = match spec.find {
-            Find::Range(lastkey, step, limit) => {
-                let (lastkey, limit) = (i64::from(lastkey), i64::from(limit));
-                let last = if lastkey >= 0 {
-                    first + lastkey
-                } else if limit == 0 {
-                    argc + lastkey
-                } else {
-                    first + ((argc - first) / limit + lastkey)
-                };
-                (last, i64::from(step))
-            }
-            Find::Keynum(idx, firstkey, step) => {
-                let idx = i64::from(idx);
-                if idx >= argc || first + idx >= argc {
-                    return None;
-                }
-                let n = larder_resp::string2ll(arg((first + idx) as usize)).filter(|n| *n >= 0)?;
-                first += i64::from(firstkey);
-                (first + n - 1, i64::from(step))
-            }
-            Find::Unknown => return None,
-        };
-        if last >= argc || last < first || first >= argc {
-            return None;
-        }
-        let mut i = first;
-        while i <= last {
-            keys.push((i as usize, spec.flags));
-            i += step.max(1);
-        }
+        keys.extend((first..=last).step_by(step).map(|i| (i, spec.flags)));
         if spec.has("incomplete") {
             return None;
         }
