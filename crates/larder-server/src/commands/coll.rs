@@ -65,6 +65,42 @@ pub fn ranged_arg(
     }
 }
 
+/// The arguments of LMPOP and ZMPOP (and BLMPOP, BZMPOP): `numkeys` at
+/// argument `nk`, the keys, a direction word that `dir` parses, then
+/// `[COUNT count]`, checked in Redis's order. Returns the direction, the
+/// index of the direction word (the keys end before it) and the count.
+pub fn mpop_args<T>(
+    ctx: &Ctx<'_>,
+    nk: usize,
+    dir: impl FnOnce(&Ctx<'_>, usize) -> Result<T, CmdError>,
+) -> Result<(T, usize, Option<usize>), CmdError> {
+    let numkeys = ranged_arg(ctx, nk, 1, i64::MAX, "ERR numkeys should be greater than 0")?;
+    let where_idx = usize::try_from(numkeys)
+        .ok()
+        .and_then(|n| n.checked_add(nk + 1))
+        .filter(|&w| w < ctx.argc())
+        .ok_or(SYNTAX)?;
+    let direction = dir(ctx, where_idx)?;
+    let mut count = None;
+    let mut j = where_idx + 1;
+    while j < ctx.argc() {
+        if count.is_none() && ctx.arg_is(j, "count") && j + 1 < ctx.argc() {
+            let n = ranged_arg(
+                ctx,
+                j + 1,
+                1,
+                i64::MAX,
+                "ERR count should be greater than 0",
+            )?;
+            count = Some(n as usize);
+            j += 2;
+        } else {
+            return Err(SYNTAX);
+        }
+    }
+    Ok((direction, where_idx, count))
+}
+
 /// The optional `count` of LPOP/RPOP, SPOP and ZPOPMIN/ZPOPMAX at argument
 /// 2: absent, or a non-negative integer.
 pub fn pop_count_arg(ctx: &Ctx<'_>) -> Result<Option<usize>, CmdError> {

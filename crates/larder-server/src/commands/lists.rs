@@ -14,7 +14,7 @@ use larder_engine::types::list::{End, List};
 use larder_engine::{events, Key, Lookup};
 
 use crate::command::{flags::*, Command, Ctx};
-use crate::commands::coll::{cmd, end_arg, limits, pop_count_arg, ranged_arg};
+use crate::commands::coll::{cmd, end_arg, limits, mpop_args, pop_count_arg};
 use crate::error::{wrong_arity, CmdError, CmdResult, NO_SUCH_KEY, SYNTAX};
 
 const ONE: (i32, i32, i32) = (1, 1, 1);
@@ -515,29 +515,7 @@ fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
 /// argument `nk`; BLMPOP (`nk` = 2, its timeout at 1) blocks when every list
 /// is empty.
 pub(crate) fn lmpop_generic(ctx: &mut Ctx<'_>, nk: usize) -> CmdResult {
-    let numkeys = ranged_arg(ctx, nk, 1, i64::MAX, "ERR numkeys should be greater than 0")?;
-    let where_idx = usize::try_from(numkeys)
-        .ok()
-        .and_then(|n| n.checked_add(nk + 1))
-        .filter(|&w| w < ctx.argc())
-        .ok_or(SYNTAX)?;
-    let end = end_arg(ctx, where_idx)?;
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < ctx.argc() {
-        if count.is_none() && ctx.arg_is(j, "count") && j + 1 < ctx.argc() {
-            count = Some(ranged_arg(
-                ctx,
-                j + 1,
-                1,
-                i64::MAX,
-                "ERR count should be greater than 0",
-            )? as usize);
-            j += 2;
-        } else {
-            return Err(SYNTAX);
-        }
-    }
+    let (end, where_idx, count) = mpop_args(ctx, nk, end_arg)?;
     let count = count.unwrap_or(1);
     let timeout = crate::blocking::timeout_if_blocking(ctx, nk)?;
     let keys: Vec<Key<'_>> = (nk + 1..where_idx).map(|i| ctx.key(i)).collect();

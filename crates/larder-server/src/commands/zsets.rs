@@ -28,8 +28,8 @@ use smallvec::SmallVec;
 
 use crate::command::{flags::*, Command, Ctx};
 use crate::commands::coll::{
-    cmd, empty_scan, limits, pop_count_arg, rand_count_arg, ranged_arg, scan_cursor, scan_reply,
-    ScanOpts,
+    cmd, empty_scan, limits, mpop_args, pop_count_arg, rand_count_arg, ranged_arg, scan_cursor,
+    scan_reply, ScanOpts,
 };
 use crate::commands::keys::KeyList;
 use crate::error::{CmdError, CmdResult, NOT_FLOAT, SYNTAX, WRONGTYPE};
@@ -1118,35 +1118,15 @@ fn zmpop(ctx: &mut Ctx<'_>) -> CmdResult {
 /// argument `nk`; BZMPOP (`nk` = 2, its timeout at 1) blocks when every
 /// sorted set is empty.
 pub(crate) fn zmpop_generic(ctx: &mut Ctx<'_>, nk: usize) -> CmdResult {
-    let numkeys = ranged_arg(ctx, nk, 1, i64::MAX, "ERR numkeys should be greater than 0")?;
-    let where_idx = usize::try_from(numkeys)
-        .ok()
-        .and_then(|n| n.checked_add(nk + 1))
-        .filter(|&w| w < ctx.argc())
-        .ok_or(SYNTAX)?;
-    let max = if ctx.arg_is(where_idx, "min") {
-        false
-    } else if ctx.arg_is(where_idx, "max") {
-        true
-    } else {
-        return Err(SYNTAX);
-    };
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < ctx.argc() {
-        if count.is_none() && ctx.arg_is(j, "count") && j + 1 < ctx.argc() {
-            count = Some(ranged_arg(
-                ctx,
-                j + 1,
-                1,
-                i64::MAX,
-                "ERR count should be greater than 0",
-            )? as usize);
-            j += 2;
+    let (max, where_idx, count) = mpop_args(ctx, nk, |ctx, i| {
+        if ctx.arg_is(i, "min") {
+            Ok(false)
+        } else if ctx.arg_is(i, "max") {
+            Ok(true)
         } else {
-            return Err(SYNTAX);
+            Err(SYNTAX)
         }
-    }
+    })?;
     let timeout = crate::blocking::timeout_if_blocking(ctx, nk)?;
     let keys: Vec<Key<'_>> = (nk + 1..where_idx).map(|i| ctx.key(i)).collect();
     let mut txn = ctx.lock_keys(&keys);
