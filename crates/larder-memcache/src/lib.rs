@@ -58,9 +58,14 @@ impl Limits {
     /// 4 bytes of client flags when nonzero, the data with its `\r\n`, and
     /// the 8-byte CAS must fit in the largest item.
     pub fn item_fits(&self, nkey: usize, flags: u32, vlen: usize) -> bool {
-        let total = 48 + nkey + 1 + if flags == 0 { 0 } else { 4 } + vlen + 2 + 8;
-        total <= self.item_size_max
+        item_total(nkey, flags, vlen) <= self.item_size_max
     }
+}
+
+/// memcached's `ITEM_ntotal`: the size of an item of that key, flags and
+/// data length (as `stats sizes` and `lru_crawler metadump` count it).
+pub fn item_total(nkey: usize, flags: u32, vlen: usize) -> usize {
+    48 + nkey + 1 + if flags == 0 { 0 } else { 4 } + vlen + 2 + 8
 }
 
 /// What [`parse`] found at the start of the buffer. (A meta request's
@@ -145,6 +150,7 @@ pub enum Request<'a> {
     },
     Version,
     Verbosity {
+        level: u32,
         noreply: bool,
     },
     Quit,
@@ -152,15 +158,14 @@ pub enum Request<'a> {
         graceful: bool,
     },
     CacheMemlimit {
-        megabytes: u64,
+        megabytes: u32,
         noreply: bool,
     },
-    /// `stats [group]`: the first word after `stats` (empty for the
-    /// general stats) and how many words followed `stats`.
-    Stats {
-        group: &'a [u8],
-        nargs: usize,
-    },
+    /// `stats [group [args]]`: the whole line's tokens.
+    Stats(Tokens<'a>),
+    /// The rarely used administrative commands (`lru_crawler`, `watch`,
+    /// `slabs`, `lru`), left as tokens for the server to interpret.
+    Admin(Tokens<'a>),
     Meta(Meta<'a>),
     /// Answer `msg` (unless `noreply`), then skip `swallow` bytes of a data
     /// block that follows the line.
@@ -196,6 +201,7 @@ pub fn words(s: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// A request line split as memcached's `tokenize_command` splits it.
+#[derive(Clone, Copy, Debug)]
 pub struct Tokens<'a> {
     toks: [&'a [u8]; MAX_TOKENS],
     n: usize,
@@ -253,7 +259,7 @@ impl<'a> Tokens<'a> {
     }
 
     /// memcached's `set_noreply_maybe`: the last token is `noreply`.
-    fn noreply(&self) -> bool {
+    pub fn noreply(&self) -> bool {
         self.n > 0 && self.toks[self.n - 1] == b"noreply"
     }
 }
@@ -407,9 +413,9 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parse<'a> {
                 err("ERROR", false)
             } else {
                 let noreply = t.noreply();
-                match num::strtoull(t.get(1)) {
+                match num::strtoflags(t.get(1)) {
                     None => err(E_FORMAT, noreply),
-                    Some(_) => Request::Verbosity { noreply },
+                    Some(level) => Request::Verbosity { level, noreply },
                 }
             }
         }
@@ -421,16 +427,15 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parse<'a> {
                 err("ERROR", false)
             } else {
                 let noreply = t.noreply();
-                match num::strtoull(t.get(1)) {
+                // `safe_strtoul`: a 32-bit count of megabytes.
+                match num::strtoflags(t.get(1)) {
                     None => err("ERROR", noreply),
                     Some(megabytes) => Request::CacheMemlimit { megabytes, noreply },
                 }
             }
         }
-        b"stats" => Request::Stats {
-            group: t.get(1),
-            nargs: n - 1,
-        },
+        b"stats" => Request::Stats(t),
+        b"lru_crawler" | b"watch" | b"slabs" | b"lru" => Request::Admin(t),
         _ => {
             // memcached hangs up on what looks like an HTTP request.
             if n >= 1 && t.get(n - 1).starts_with(b"HTTP/") {

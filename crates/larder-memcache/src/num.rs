@@ -75,8 +75,9 @@ pub fn strtoull(tok: &[u8]) -> Option<u64> {
     strtoull_tail(tok, 0)
 }
 
-/// `safe_strtoul` into a `uint32_t` (client flags): parsed as 64 bits,
-/// then truncated, as memcached does.
+/// `safe_strtoul` into a `uint32_t` (client flags, and the 32-bit
+/// arguments of `verbosity`, `cache_memlimit`, `lru_crawler`...): parsed as
+/// 64 bits, then truncated, as memcached does.
 pub fn strtoflags(tok: &[u8]) -> Option<u32> {
     strtoull(tok).map(|v| v as u32)
 }

@@ -323,3 +323,53 @@ fn get_expired_and_get_flushed_count_like_memcached() {
     assert_eq!(stat(&mut mc, "get_flushed"), "2");
     assert_eq!(stat(&mut mc, "get_expired"), "7");
 }
+
+/// memcached's own `memcached-tool` (shipped with memcached) against
+/// Larder: `display` (from `stats items`/`stats slabs`), `stats`,
+/// `settings`, `sizes`, and `dump` (from `lru_crawler metadump all`, then a
+/// `get` per key) giving back the stored items as `add` commands.
+#[test]
+fn memcached_tool_works() {
+    let tool = "/usr/share/memcached/scripts/memcached-tool";
+    if !peer(tool) {
+        return;
+    }
+    let s = start_larder_memcache(&[]);
+    let mut mc = McConn::connect(s.port);
+    mc.exchange(b"set plain 0 0 3\r\nabc\r\nset with:flags 5 1000 2\r\nhi\r\n")
+        .expect("stores");
+    let run = |mode: &str| -> String {
+        let out = Command::new("perl")
+            .args([tool, &format!("127.0.0.1:{}", s.port), mode])
+            .output()
+            .expect("run memcached-tool");
+        assert!(out.status.success(), "memcached-tool {mode} failed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let display = run("display");
+    assert!(
+        display.lines().any(|l| l.trim_start().starts_with("1 ")),
+        "display shows class 1:\n{display}"
+    );
+    let stats = run("stats");
+    assert!(
+        stats.contains("curr_items") && stats.contains("version"),
+        "{stats}"
+    );
+    let settings = run("settings");
+    assert!(settings.contains("item_size_max"), "{settings}");
+    let sizes = run("sizes");
+    assert!(sizes.contains("sizes_status"), "{sizes}");
+    let dump = run("dump");
+    assert!(dump.contains("add plain 0 0 3\r\nabc\r\n"), "{dump}");
+    let flagged = dump
+        .split("add with:flags 5 ")
+        .nth(1)
+        .expect("flagged item dumped");
+    let (exp, rest) = flagged.split_once(' ').expect("exptime");
+    assert!(
+        exp.parse::<u64>().is_ok_and(|e| e > 1_600_000_000),
+        "{dump}"
+    );
+    assert!(rest.starts_with("2\r\nhi\r\n"), "{dump}");
+}

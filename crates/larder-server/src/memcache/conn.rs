@@ -10,7 +10,12 @@
 //! Under `appendfsync always`, replies go out only once the writes they
 //! follow are on disk (`Feed::settle`, as on RESP connections): a batch's
 //! writes share one fsync, and a `noreply` write holds the next reply.
+//!
+//! The connection is registered for `stats conns` (named by its socket's
+//! fd, as memcached does) and updates its state and last-command time once
+//! per batch. After a `watch` it becomes a log stream (`watch::serve`).
 
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -19,24 +24,34 @@ use larder_memcache::{Limits, Parse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::conns::State;
 use super::exec::{Flow, Session};
-use crate::shared::Shared;
+use crate::shared::{unix_secs, Shared};
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Flush replies mid-batch past this size, to bound the output buffer.
 const OUT_FLUSH: usize = 1 << 20;
 
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
-    shared.memcache.curr_connections.fetch_add(1, Relaxed);
+    let mc = &shared.memcache;
+    mc.curr_connections.fetch_add(1, Relaxed);
+    let fd = stream.as_raw_fd();
+    let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    let peer = stream.peer_addr().unwrap_or(unspecified);
+    let local = stream.local_addr().unwrap_or(unspecified);
+    let info = mc.conns.open(fd, peer, local, unix_secs() as u32);
+    mc.logger.conn_event(&peer, fd, None);
     let mut shutdown = shared.shutdown.subscribe();
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut session = Session::new(&shared);
+    let mut session = Session::new(&shared, fd);
     let mut swallow: usize = 0;
     let mut want = READ_CHUNK;
+    let mut reason = "normal";
 
     'conn: loop {
         if *shutdown.borrow() {
+            reason = "shutdown";
             break;
         }
         if input.capacity() - input.len() < READ_CHUNK.min(want) {
@@ -47,14 +62,21 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                 Ok(0) | Err(_) => break 'conn,
                 Ok(n) => n,
             },
-            _ = shutdown.changed() => break 'conn,
+            _ = shutdown.changed() => {
+                reason = "shutdown";
+                break 'conn;
+            }
         };
         session.local.bytes_read += n as u64;
+        info.set_state(State::ParseCmd);
         let limits = Limits {
             item_size_max: shared.memcache.item_max.load(Relaxed) as usize,
         };
         session.begin_batch();
+        info.touch(session.secs());
         let mut close = false;
+        let mut watch = None;
+        let mut state = State::Read;
         loop {
             if swallow > 0 {
                 let k = swallow.min(input.len());
@@ -66,10 +88,14 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
             }
             match larder_memcache::parse(&input, &limits) {
                 Parse::Incomplete { need } => {
+                    if need.is_some() {
+                        state = State::Nread;
+                    }
                     want = need.map_or(READ_CHUNK, |n| n.saturating_sub(input.len()));
                     break;
                 }
                 Parse::Close => {
+                    reason = "error";
                     close = true;
                     break;
                 }
@@ -83,6 +109,10 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                             close = true;
                             break;
                         }
+                        Flow::Watch(kinds) => {
+                            watch = Some(kinds);
+                            break;
+                        }
                     }
                     if out.len() >= OUT_FLUSH
                         && send(&mut stream, &mut out, &mut session).await.is_err()
@@ -92,10 +122,17 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                 }
             }
         }
+        if let Some(kinds) = watch {
+            session.end_batch();
+            info.set_state(State::Watch);
+            super::watch::serve(&mc.logger, &mut stream, kinds, &out, &mut shutdown).await;
+            break;
+        }
         if !out.is_empty() && send(&mut stream, &mut out, &mut session).await.is_err() {
             break;
         }
         session.end_batch();
+        info.set_state(state);
         if close {
             break;
         }
@@ -108,7 +145,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
     }
     session.end_batch();
     let _ = stream.shutdown().await;
-    shared.memcache.curr_connections.fetch_sub(1, Relaxed);
+    mc.conns.close(fd);
+    mc.logger.conn_event(&peer, fd, Some(reason));
+    mc.curr_connections.fetch_sub(1, Relaxed);
 }
 
 /// Writes the replies in `out`, once the writes they acknowledge are

@@ -24,7 +24,7 @@ use larder_engine::{Entry, EntryRef, Key, Lookup, McMeta, StrRef, StrValue, Txn}
 use larder_memcache::reply::{self, flag_key, flag_num, line, uint};
 use larder_memcache::{num, Get, Meta, MetaCmd, Request, Store, StoreOp};
 
-use super::Local;
+use super::{detail, watch, Local};
 use crate::shared::Shared;
 
 /// What the connection does after a request.
@@ -33,6 +33,8 @@ pub enum Flow {
     /// Skip this many bytes of input (a refused data block).
     Swallow(usize),
     Close,
+    /// The connection becomes a `watch` log stream for these kinds.
+    Watch(u32),
 }
 
 /// memcached's REALTIME_MAXDELTA: exptimes above are absolute Unix times.
@@ -114,6 +116,11 @@ pub struct Session<'s> {
     now: u64,
     /// Scratch for append/prepend and incr results.
     scratch: Vec<u8>,
+    /// The connection's socket fd (memcached's connection id).
+    fd: i32,
+    /// The batch's copy of `stats detail on` and of the watched kinds.
+    detail: bool,
+    watching: u32,
 }
 
 const E_NON_NUMERIC: &[u8] = b"CLIENT_ERROR cannot increment or decrement non-numeric value";
@@ -131,20 +138,76 @@ fn str_bytes<'a>(e: &EntryRef<'a>, buf: &'a mut itoa::Buffer) -> Option<&'a [u8]
 }
 
 impl<'s> Session<'s> {
-    pub fn new(shared: &'s Shared) -> Session<'s> {
+    pub fn new(shared: &'s Shared, fd: i32) -> Session<'s> {
         Session {
             shared,
             local: Local::default(),
             now: larder_engine::access::now_ms(),
             scratch: Vec::new(),
             aof_wait: 0,
+            fd,
+            detail: false,
+            watching: 0,
         }
     }
 
-    /// Reads the clock for a batch of requests and runs a due delayed flush.
+    /// Reads the clock for a batch of requests, runs a due delayed flush,
+    /// and looks at whether `stats detail` or a `watch` wants events.
     pub fn begin_batch(&mut self) {
+        let mc = &self.shared.memcache;
         self.now = larder_engine::access::now_ms();
-        self.shared.memcache.run_due_flush(self.shared, self.now);
+        mc.run_due_flush(self.shared, self.now);
+        self.detail = mc.detail_on.load(Relaxed);
+        self.watching = mc.logger.mask();
+    }
+
+    /// `stats detail`: counts a text-protocol get, set or delete.
+    fn detail(&self, key: &[u8], op: detail::Op) {
+        if self.detail {
+            self.shared.memcache.detail.record(key, op);
+        }
+    }
+
+    /// `watch fetchers`: the `item_get` of a command's key lookup.
+    fn watch_get(&self, txn: &mut Txn<'_>, key: &Key<'_>) {
+        if self.watching & watch::FETCHERS != 0 {
+            let mut buf = itoa::Buffer::new();
+            let size = txn
+                .lookup(key, Lookup::Peek)
+                .and_then(|e| str_bytes(&e.get(), &mut buf).map(<[u8]>::len));
+            self.shared
+                .memcache
+                .logger
+                .item_get(key.bytes, size, self.fd);
+        }
+    }
+
+    /// `watch mutations`: a store's `item_store`.
+    fn watch_store(&self, key: &[u8], op: StoreOp, r: &Outcome, exp: Exp, size: usize) {
+        if self.watching & watch::MUTATIONS == 0 {
+            return;
+        }
+        let status = match r {
+            Outcome::Stored(_) => "stored",
+            Outcome::NotStored => "not_stored",
+            Outcome::Exists => "exists",
+            Outcome::NotFound => "not_found",
+            Outcome::NoMemory => "no_memory",
+        };
+        let cmd = match op {
+            StoreOp::Set => "set",
+            StoreOp::Add => "add",
+            StoreOp::Replace => "replace",
+            StoreOp::Append => "append",
+            StoreOp::Prepend => "prepend",
+            StoreOp::Cas => "cas",
+        };
+        let ttl = match exp {
+            Exp::At(t) => t.saturating_sub(self.now).div_ceil(1000),
+            _ => 0,
+        };
+        let logger = &self.shared.memcache.logger;
+        logger.item_store(key, status, cmd, ttl, self.fd, size);
     }
 
     /// Adds the batch's counters to the server's.
@@ -153,7 +216,8 @@ impl<'s> Session<'s> {
         self.local = Local::default();
     }
 
-    fn secs(&self) -> u32 {
+    /// The batch's clock, Unix seconds.
+    pub fn secs(&self) -> u32 {
         (self.now / 1000) as u32
     }
 
@@ -181,6 +245,7 @@ impl<'s> Session<'s> {
             Request::Get(g) => self.get(&g, out),
             Request::Store(s) => self.text_store(&s, out),
             Request::Delete { key, noreply } => {
+                self.detail(key, detail::Op::Delete);
                 let found = self.delete(key);
                 if !noreply {
                     line(out, if found { b"DELETED" } else { b"NOT_FOUND" });
@@ -239,7 +304,9 @@ impl<'s> Session<'s> {
                 out.extend_from_slice(b"VERSION ");
                 line(out, larder_memcache::MEMCACHED_COMPAT_VERSION.as_bytes());
             }
-            Request::Verbosity { noreply } => {
+            Request::Verbosity { level, noreply } => {
+                // memcached's MAX_VERBOSITY_LEVEL.
+                self.shared.memcache.tunables.lock().verbosity = level.min(2);
                 if !noreply {
                     line(out, b"OK");
                 }
@@ -255,8 +322,10 @@ impl<'s> Session<'s> {
             Request::CacheMemlimit { megabytes, noreply } => {
                 let reply: &[u8] = if megabytes < 8 {
                     b"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m"
+                } else if megabytes > 1_000_000_000 {
+                    b"MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes"
                 } else {
-                    self.shared.config.write().maxmemory = megabytes.saturating_mul(1 << 20);
+                    self.shared.config.write().maxmemory = u64::from(megabytes) << 20;
                     self.shared.apply_config();
                     b"OK"
                 };
@@ -264,7 +333,12 @@ impl<'s> Session<'s> {
                     line(out, reply);
                 }
             }
-            Request::Stats { group, nargs } => super::stats::stats(self.shared, group, nargs, out),
+            Request::Stats(t) => {
+                super::stats::stats(self.shared, &t, out);
+                // `stats detail on|off` applies from the next request.
+                self.detail = self.shared.memcache.detail_on.load(Relaxed);
+            }
+            Request::Admin(t) => return super::admin::run(self.shared, &t, out),
             Request::Meta(m) => {
                 self.local.cmd_meta += 1;
                 self.meta(&m, out);
@@ -288,6 +362,7 @@ impl<'s> Session<'s> {
                 swallow,
             } => {
                 self.local.store_too_large += 1;
+                self.detail(key, detail::Op::Set);
                 if unlink {
                     self.delete(key);
                 }
@@ -311,7 +386,9 @@ impl<'s> Session<'s> {
             if touch.is_some() {
                 self.local.cmd_touch += 1;
             }
+            self.watch_get(&mut txn, &key);
             let hit = self.get_one(&mut txn, &key, g.with_cas, touch, out);
+            self.detail(k, detail::Op::Get { hit });
             match (hit, touch.is_some()) {
                 (true, false) => self.local.get_hits += 1,
                 (false, false) => self.local.get_misses += 1,
@@ -392,12 +469,14 @@ impl<'s> Session<'s> {
 
     fn text_store(&mut self, s: &Store<'_>, out: &mut Vec<u8>) {
         self.local.cmd_set += 1;
+        self.detail(s.key, detail::Op::Set);
         let opts = StoreOpts {
             cas_in: s.cas,
             ..StoreOpts::default()
         };
         let exp = Exp::of(s.exptime, self.now);
         let r = self.store(s.key, s.op, s.flags, exp, s.data, opts);
+        self.watch_store(s.key, s.op, &r, exp, s.data.len());
         if s.noreply {
             return;
         }
@@ -431,6 +510,7 @@ impl<'s> Session<'s> {
         }
         let key = engine.key(kb);
         let mut txn = self.lock(&key);
+        self.watch_get(&mut txn, &key);
         // (exists at all, its string value's metadata, expiry)
         // A plain set needs nothing of the old item: skip its lookup (the
         // store itself finds the slot).
@@ -546,6 +626,7 @@ impl<'s> Session<'s> {
     fn delete(&mut self, kb: &[u8]) -> bool {
         let key = self.shared.engine.key(kb);
         let mut txn = self.lock(&key);
+        self.watch_get(&mut txn, &key);
         let old = txn.remove(&key);
         if old.is_some() {
             self.local.delete_hits += 1;
@@ -560,6 +641,7 @@ impl<'s> Session<'s> {
     fn touch(&mut self, kb: &[u8], exp: Exp) -> bool {
         let key = self.shared.engine.key(kb);
         let mut txn = self.lock(&key);
+        self.watch_get(&mut txn, &key);
         let now_secs = self.secs();
         let Some(mut e) = txn.lookup(&key, Lookup::Write) else {
             return false;
@@ -597,6 +679,7 @@ impl<'s> Session<'s> {
     ) -> Arith {
         let key = self.shared.engine.key(kb);
         let mut txn = self.lock(&key);
+        self.watch_get(&mut txn, &key);
         let now_secs = self.secs();
         // (the number if any, data length), trailer, expiry; a collection
         // is invisible: not found, and not replaced by a vivify either.
@@ -733,6 +816,7 @@ impl<'s> Session<'s> {
         let now = self.now;
         let now_secs = self.secs();
         let mut txn = self.lock(&key);
+        self.watch_get(&mut txn, &key);
         let how = if f.no_update {
             Lookup::ReadNoTouch
         } else {
@@ -916,6 +1000,7 @@ impl<'s> Session<'s> {
         };
         let exp = f.ttl.map_or(Exp::Never, |t| Exp::of(t, self.now));
         let r = self.store(m.key.bytes(), op, f.client_flags, exp, m.data, opts);
+        self.watch_store(m.key.bytes(), op, &r, exp, m.data.len());
         let (code, cas): (&[u8], u64) = match r {
             Outcome::Stored(cas) => (b"HD", cas),
             Outcome::NotStored => (b"NS", 0),
@@ -948,6 +1033,7 @@ impl<'s> Session<'s> {
         let f = &m.flags;
         let key = self.shared.engine.key(m.key.bytes());
         let mut txn = self.lock(&key);
+        self.watch_get(&mut txn, &key);
         let found = txn
             .lookup(&key, Lookup::Write)
             .filter(|e| e.get().object().is_none())

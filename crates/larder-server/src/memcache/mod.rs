@@ -5,7 +5,11 @@
 //!   batch of pipelined requests, data blocks refused by the parser skipped
 //!   across reads);
 //! - [`exec`]: the commands against the engine (text and meta);
-//! - [`stats`]: `stats`, `stats settings|items|slabs|reset`;
+//! - [`stats`]: `stats` and its groups;
+//! - [`detail`]: `stats detail`'s per-prefix counters;
+//! - [`conns`]: the connection registry behind `stats conns`;
+//! - [`admin`]: `lru_crawler`, `slabs`, `lru`, `watch` and the item dumps;
+//! - [`watch`]: the `watch` log stream;
 //! - [`aof`]: how memcached writes are logged to the append-only file and
 //!   loaded back.
 //!
@@ -35,10 +39,14 @@
 //! maintainer reclaims flushed items in the background too) — and a
 //! memcached command on one of those keys, still absent, counts once.
 
+pub mod admin;
 pub mod aof;
 pub mod conn;
+pub mod conns;
+pub mod detail;
 pub mod exec;
 pub mod stats;
+pub mod watch;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -130,6 +138,14 @@ pub struct McState {
     flushed: parking_lot::Mutex<Flushed>,
     /// `flushed` is not empty (spares the lock on every command).
     flushed_any: AtomicBool,
+    /// `stats detail on` (connections copy it once per batch).
+    pub detail_on: AtomicBool,
+    pub detail: detail::Prefixes,
+    pub logger: watch::Logger,
+    pub conns: conns::Registry,
+    /// What `lru_crawler`, `slabs`, `lru`, `verbosity` and `stats
+    /// sizes_enable` set.
+    pub tunables: parking_lot::Mutex<admin::Tunables>,
 }
 
 #[derive(Default)]
@@ -238,6 +254,11 @@ pub fn bind(config: &crate::Config) -> std::io::Result<Vec<TcpListener>> {
 
 /// Accepts memcached clients until the server stops.
 pub async fn accept(shared: Arc<Shared>, listener: TcpListener) {
+    if let Ok(addr) = listener.local_addr() {
+        use std::os::fd::AsRawFd;
+        let now = crate::shared::unix_secs() as u32;
+        (shared.memcache.conns).add_listener(listener.as_raw_fd(), addr, now);
+    }
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;

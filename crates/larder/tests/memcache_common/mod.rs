@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::common::{self_mode, start_larder_memcache, start_memcached, McServer};
+
 pub struct McConn {
     stream: TcpStream,
     buf: Vec<u8>,
@@ -215,4 +217,92 @@ pub fn normalize(lines: &[Vec<u8>]) -> Vec<String> {
         out.push(norm);
     }
     out
+}
+
+/// A Larder and a real memcached, one connection to each; `case` sends the
+/// same bytes to both and asserts the (normalized) replies are equal.
+pub struct Pair {
+    _larder: McServer,
+    _memcached: McServer,
+    pub l: McConn,
+    pub m: McConn,
+    history: Vec<String>,
+    /// Compare with [`normalize_loose`] (the random sequences).
+    pub loose: bool,
+}
+
+impl Pair {
+    pub fn start() -> Option<Pair> {
+        Pair::start_with(&[], &[])
+    }
+
+    /// Larder with `larder_args`, memcached with `memcached_args` (also
+    /// the "Larder" side under `LARDER_DIFF_SELF=1`).
+    pub fn start_with(larder_args: &[&str], memcached_args: &[&str]) -> Option<Pair> {
+        let memcached = start_memcached(memcached_args)?;
+        let larder = if self_mode() {
+            start_memcached(memcached_args)?
+        } else {
+            start_larder_memcache(larder_args)
+        };
+        let l = McConn::connect(larder.port);
+        let m = McConn::connect(memcached.port);
+        Some(Pair {
+            _larder: larder,
+            _memcached: memcached,
+            l,
+            m,
+            history: Vec::new(),
+            loose: false,
+        })
+    }
+
+    pub fn larder_port(&self) -> u16 {
+        self._larder.port
+    }
+
+    pub fn memcached_port(&self) -> u16 {
+        self._memcached.port
+    }
+
+    /// Sends `req` to both and asserts equal (normalized) replies.
+    pub fn case(&mut self, req: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        self.case2(req, req)
+    }
+
+    pub fn case2(&mut self, to_larder: &[u8], to_memcached: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        self.history
+            .push(String::from_utf8_lossy(to_memcached).replace("\r\n", "\\r\\n"));
+        let l = self.l.exchange(to_larder);
+        let m = self.m.exchange(to_memcached);
+        let (lo, mo) = match (&l, &m) {
+            (Ok(a), Ok(b)) => (a.clone(), b.clone()),
+            (Err(a), Err(b)) => (a.clone(), b.clone()),
+            _ => panic!(
+                "one server closed or stalled: larder {:?} memcached {:?}\nhistory:\n{}",
+                l.as_ref().map(|x| normalize(x)).map_err(|x| normalize(x)),
+                m.as_ref().map(|x| normalize(x)).map_err(|x| normalize(x)),
+                self.tail()
+            ),
+        };
+        let norm = if self.loose {
+            normalize_loose
+        } else {
+            normalize
+        };
+        let (ln, mn) = (norm(&lo), norm(&mo));
+        assert_eq!(
+            ln,
+            mn,
+            "reply differs for {:?}\nhistory:\n{}",
+            String::from_utf8_lossy(to_memcached),
+            self.tail()
+        );
+        (lo, mo)
+    }
+
+    fn tail(&self) -> String {
+        let n = self.history.len();
+        self.history[n.saturating_sub(30)..].join("\n")
+    }
 }
