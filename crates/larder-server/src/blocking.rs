@@ -313,7 +313,7 @@ fn retry(shared: &Shared, client: &mut Client, spec: &BlockSpec, out: &mut Vec<u
     let cmd = shared.commands.get(spec.cmd);
     let proto = client.proto;
     let saved_db = std::mem::replace(&mut client.db, spec.db);
-    let propagating = shared.engine.events.writes.on();
+    let propagating = crate::propagate::command_begins(shared);
     if propagating {
         let args = Args::from_parts(&spec.buf, &spec.ranges);
         crate::propagate::enter(cmd, &args, spec.db);
@@ -331,6 +331,7 @@ fn retry(shared: &Shared, client: &mut Client, spec: &BlockSpec, out: &mut Vec<u
     if propagating {
         crate::propagate::leave(shared, client);
     }
+    crate::propagate::command_ends();
     client.db = saved_db;
     match result {
         Err(e) if e.as_bytes() == WRONGTYPE.as_bytes() => false,

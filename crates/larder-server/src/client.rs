@@ -59,6 +59,11 @@ pub struct Client {
     /// `appendfsync always`: the feed offset that must be fsynced before
     /// this client's pending replies go out (0: none).
     pub aof_wait: u64,
+    /// The replication offset after this client's last write (WAIT).
+    pub repl_woff: u64,
+    /// Replication state of a connection that spoke REPLCONF, SYNC or WAIT
+    /// (`replication::ReplClient`); None for ordinary clients.
+    pub repl: Option<Box<crate::replication::ReplClient>>,
 }
 
 impl Client {
@@ -79,6 +84,8 @@ impl Client {
             nesting: 0,
             caching: false,
             aof_wait: 0,
+            repl_woff: 0,
+            repl: None,
         }
     }
 }
@@ -100,6 +107,8 @@ pub struct ClientHandle {
     pub last_cmd: AtomicUsize,
     pub resp: AtomicU64,
     pub qbuf: AtomicU64,
+    /// Unused capacity of the input buffer (CLIENT LIST `qbuf-free`).
+    pub qbuf_free: AtomicU64,
     /// Pushes for this client (pub/sub, MONITOR, invalidations); any task may queue.
     pub outbox: Arc<crate::pubsub::Outbox>,
     /// CLIENT TRACKING flags (`tracking::ON`, ...), read by other clients' writes.
@@ -114,6 +123,8 @@ pub struct ClientHandle {
     pub user: Mutex<Option<Arc<crate::acl::User>>>,
     pub killed: AtomicBool,
     pub kill: Notify,
+    /// The cron asks the connection to shrink its idle input buffer.
+    pub shrink: Notify,
 }
 
 impl ClientHandle {
@@ -161,6 +172,7 @@ impl Registry {
             last_cmd: AtomicUsize::new(usize::MAX),
             resp: AtomicU64::new(2),
             qbuf: AtomicU64::new(0),
+            qbuf_free: AtomicU64::new(0),
             outbox: Arc::new(crate::pubsub::Outbox::new(weak.clone())),
             tracking: AtomicU32::new(0),
             tracking_settings: Mutex::new(Default::default()),
@@ -171,6 +183,7 @@ impl Registry {
             user: Mutex::new(None),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            shrink: Notify::new(),
         });
         self.clients.lock().insert(id, h.clone());
         h

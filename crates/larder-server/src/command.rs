@@ -123,6 +123,8 @@ impl CommandStats {
 pub struct CommandTable {
     pub commands: Vec<&'static Command>,
     pub stats: Vec<CommandStats>,
+    /// Latency histograms per command and subcommand (`admin.rs`).
+    pub hist: crate::admin::Histograms,
     index: std::collections::HashMap<&'static [u8], usize, foldhash::fast::RandomState>,
 }
 
@@ -138,9 +140,11 @@ impl CommandTable {
             .collect::<std::collections::HashMap<_, _, _>>();
         assert_eq!(index.len(), commands.len(), "duplicate command name");
         let stats = commands.iter().map(|_| CommandStats::default()).collect();
+        let hist = crate::admin::Histograms::new(&commands);
         CommandTable {
             commands,
             stats,
+            hist,
             index,
         }
     }

@@ -51,13 +51,15 @@ where
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut shutdown = shared.shutdown.subscribe();
     let mut want: usize = READ_CHUNK;
+    // The input buffer was given back while idle: the next read refills it.
+    let mut released = false;
 
     'conn: loop {
         if *shutdown.borrow() || handle.killed.load(Relaxed) {
             break;
         }
         let spare = input.capacity() - input.len();
-        if spare < READ_CHUNK.min(want) {
+        if !released && spare < READ_CHUNK.min(want) {
             input.reserve(want.clamp(READ_CHUNK, MAX_READ_AHEAD));
         }
         let timeout = shared.hot.timeout_secs.load(Relaxed);
@@ -78,6 +80,16 @@ where
             _ = handle.kill.notified() => break 'conn,
             _ = shutdown.changed() => break 'conn,
             _ = idle => break 'conn,
+            _ = handle.shrink.notified() => {
+                // Redis's clientsCronResizeQueryBuffer: free it when idle
+                // for 2 s, else bring a big empty one back to one chunk.
+                if input.is_empty() {
+                    released = handle.idle_secs() >= 2;
+                    input = BytesMut::with_capacity(if released { 0 } else { READ_CHUNK });
+                    handle.qbuf_free.store(input.capacity() as u64, Relaxed);
+                }
+                continue;
+            }
             _ = handle.outbox.ready() => {
                 handle.outbox.drain(&mut out, client.proto, OUT_FLUSH);
                 // A subscriber that stops reading is cut off by its push
@@ -97,6 +109,12 @@ where
             .stats
             .total_net_input_bytes
             .fetch_add(n as u64, Relaxed);
+        released = false;
+        // CLIENT LIST/INFO run from this batch show it as Redis does.
+        handle.qbuf.store(input.len() as u64, Relaxed);
+        handle
+            .qbuf_free
+            .store((input.capacity() - input.len()) as u64, Relaxed);
 
         let limits = Limits {
             max_bulk_len: shared.hot.proto_max_bulk_len.load(Relaxed) as usize,
@@ -164,6 +182,28 @@ where
                         break 'conn;
                     }
                 }
+                Step::Replication => {
+                    // SYNC/PSYNC take the socket over; WAIT waits for acks.
+                    if !out.is_empty()
+                        && reply_out(&shared, &mut client, &mut stream, &mut out)
+                            .await
+                            .is_err()
+                    {
+                        break 'conn;
+                    }
+                    let live = crate::replication::serve(
+                        &shared,
+                        &mut client,
+                        &mut stream,
+                        &mut input,
+                        &mut out,
+                        &mut shutdown,
+                    )
+                    .await;
+                    if !live {
+                        break 'conn;
+                    }
+                }
                 Step::ServeBlocked => {}
                 Step::Flush => {
                     if !over_limit(&shared, &out)
@@ -186,6 +226,9 @@ where
         handle.db.store(client.db, Relaxed);
         handle.last_cmd.store(client.last_cmd, Relaxed);
         handle.qbuf.store(input.len() as u64, Relaxed);
+        handle
+            .qbuf_free
+            .store((input.capacity() - input.len()) as u64, Relaxed);
         if over_limit(&shared, &out) {
             break;
         }
@@ -228,6 +271,8 @@ enum Step {
     Paused,
     /// The last command blocked the client (BLPOP and co.).
     Blocked,
+    /// The last command was SYNC/PSYNC/WAIT (`replication`).
+    Replication,
     /// Clients are blocked somewhere: the last command may have readied them.
     ServeBlocked,
     /// The replies passed `OUT_FLUSH`: send them before going on.
@@ -278,6 +323,9 @@ fn run_batch(
         parser.set_auth_required(!client.authenticated);
         if client.block.is_some() {
             return Step::Blocked;
+        }
+        if crate::replication::master::pending(client) {
+            return Step::Replication;
         }
         if client.after == After::Close {
             return Step::Close;

@@ -1,5 +1,8 @@
 //! Redis directives Larder accepts for compatibility but that have no
-//! effect here: replication, cluster, TLS, active defragmentation, I/O
+//! effect here (but for the replication ones that `replication/` reads
+//! through `directives::find`: `replicaof`, `masterauth`, `masteruser`,
+//! `repl-backlog-size`, `repl-ping-replica-period`, `repl-timeout`,
+//! `replica-read-only`): cluster, TLS, active defragmentation, I/O
 //! threads, process-title and syslog settings, and the like. Clients,
 //! config files and test suites written for Redis set them (`CONFIG SET
 //! repl-ping-replica-period 10`); refusing would break them, and pretending
@@ -28,6 +31,8 @@ pub enum Kind {
     EnumAs(&'static [(&'static str, &'static str)]),
     /// Any text; several words are kept as typed.
     Text,
+    /// `latency-tracking-info-percentiles` (`admin.rs` reads it).
+    Percentiles,
 }
 
 const INT_MAX: i64 = i32::MAX as i64;
@@ -63,6 +68,7 @@ fn set(config: &mut Config, name: &'static str, kind: Kind, args: &[&str]) -> Re
                 .to_string()
         }
         Kind::Text => v,
+        Kind::Percentiles => crate::admin::check_percentiles(&v)?,
     };
     config.compat.insert(name, stored);
     Ok(())
@@ -128,8 +134,13 @@ pub const COMPAT: &[Directive] = &[
         Enum(&["no", "yes", "clients"]),
         "no"
     ),
+    // These two do act: `admin::apply_config` reads them (latency histograms).
     c!("latency-tracking", Bool, "yes"),
-    c!("latency-tracking-info-percentiles", Text, "50 99 99.9"),
+    c!(
+        "latency-tracking-info-percentiles",
+        Kind::Percentiles,
+        "50 99 99.9"
+    ),
     c!(
         "propagation-error-behavior",
         Enum(&["ignore", "panic", "panic-on-replicas"]),
@@ -195,7 +206,7 @@ pub const COMPAT: &[Directive] = &[
     // defaults (100 entries, 4096 bytes).
     c!("stream-node-max-bytes", Mem(0, LLONG_MAX), "4096"),
     c!("stream-node-max-entries", Int(0, LLONG_MAX), "100"),
-    // Replication: Larder has no replicas.
+    // Replication: read by `replication/` (CONFIG GET shows what it uses).
     c!("replicaof", Some("slaveof"), Text, "", IMM),
     c!("masterauth", Text, ""),
     c!("masteruser", Text, ""),

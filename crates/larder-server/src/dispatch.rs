@@ -52,6 +52,9 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut 
         ReplyMode::On => {}
         // CLIENT REPLY ON is answered even from OFF or SKIP mode.
         _ if client.reply_mode == ReplyMode::On => {}
+        // RESP3 pushes (SUBSCRIBE's confirmations) are sent whatever the
+        // mode, as Redis's CLIENT_PUSHING.
+        _ if out.get(reply_start) == Some(&b'>') => {}
         ReplyMode::Off => out.truncate(reply_start),
         ReplyMode::Skip => {
             out.truncate(reply_start);
@@ -100,6 +103,10 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
         return fail(out, crate::commands::multi::rejected(client, cmd, OOM));
     }
     if let Some(e) = crate::persist::snapshot::misconf(shared, cmd) {
+        stats.rejected.fetch_add(1, Relaxed);
+        return fail(out, crate::commands::multi::rejected(client, cmd, e));
+    }
+    if let Some(e) = crate::replication::write_error(shared, client, cmd) {
         stats.rejected.fetch_add(1, Relaxed);
         return fail(out, crate::commands::multi::rejected(client, cmd, e));
     }
@@ -153,7 +160,7 @@ pub(crate) fn call(
         shared.tracking.before_call(shared, client, cmd, &args);
     }
     client.nesting += 1;
-    let propagating = shared.engine.events.writes.on();
+    let propagating = crate::propagate::command_begins(shared);
     if propagating {
         crate::propagate::enter(cmd, &args, client.db);
     }
@@ -170,6 +177,7 @@ pub(crate) fn call(
     if propagating {
         crate::propagate::leave(shared, client);
     }
+    crate::propagate::command_ends();
     client.nesting -= 1;
     let end_us = unix_micros();
     CHAIN.with(|c| {
@@ -189,6 +197,7 @@ pub(crate) fn call(
         crate::slowlog::record(shared, client, &args, micros);
     }
     shared.admin.command_latency(micros, cmd.has(flags::FAST));
+    shared.commands.hist.record(idx, cmd, &args, micros);
 }
 
 /// Replies an error and counts it (INFO errorstats).

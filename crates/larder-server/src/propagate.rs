@@ -31,12 +31,28 @@
 //! lazy/active expiry and eviction are appended at once as `DEL` (7.0
 //! propagates them immediately, outside any transaction).
 //!
-//! Cost when propagation is off (no AOF): one relaxed load and a branch per
+//! Consumers: the AOF writer drains `buf` (kept only while the AOF runs,
+//! `FeedInner::aof`), and the replication backlog
+//! (`replication/backlog.rs`), when one exists, gets a copy of every
+//! appended byte under the same lock, so replicas see exactly the AOF's
+//! stream, in the same order. Propagation is on while either exists
+//! ([`attach_aof`], `replication::master`).
+//!
+//! Turning propagation on while clients run (the first replica): a command
+//! reads the switch once, when it starts ([`command_begins`]), so one that
+//! started just before the switch would propagate nothing. Each thread
+//! therefore publishes a *gate* counter, odd while it runs an outermost
+//! command; after turning the switch on, [`quiesce`] waits until every
+//! thread seen inside a command has left it (a store and a fence per
+//! command pair with a fence and a load per thread here, so either the
+//! command sees the switch on or `quiesce` sees the command running).
+//!
+//! Cost when propagation is off (no AOF, no replica): one relaxed load and a branch per
 //! command in `dispatch::call` and per `Txn` drop. When on: a copy of each
 //! write command's arguments, and a mutex-protected append per command.
 
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 
 use larder_engine::events::WriteSink;
@@ -71,6 +87,17 @@ pub struct FeedInner {
     pub offset: u64,
     /// The consumer is asleep on `ready`.
     pub idle: bool,
+    /// The AOF writer consumes `buf` (else appends only feed the backlog).
+    pub aof: bool,
+    /// The replication backlog, once a replica has attached.
+    pub backlog: Option<crate::replication::backlog::Backlog>,
+}
+
+impl FeedInner {
+    /// The replication offset (bytes ever fed to the backlog).
+    pub fn repl_offset(&self) -> u64 {
+        self.backlog.as_ref().map_or(0, |b| b.end())
+    }
 }
 
 impl Feed {
@@ -86,6 +113,18 @@ impl Feed {
     /// resets `db` at its switch).
     pub fn lock(&self) -> parking_lot::MutexGuard<'_, FeedInner> {
         self.inner.lock()
+    }
+
+    /// The feed at a snapshot's start instant (call it from the snapshot's
+    /// `at_start`, with every shard locked): the AOF rewrite switches files
+    /// here and a replica's full resync takes its offset here, so every
+    /// write is either in the snapshot or after this point of the stream,
+    /// never both. The stream's next command SELECTs its database, as a
+    /// new base or a replica's empty selection needs.
+    pub fn switch_point(&self) -> parking_lot::MutexGuard<'_, FeedInner> {
+        let mut g = self.inner.lock();
+        g.db = None;
+        g
     }
 
     /// Sleeps until bytes are queued or `timeout` passes.
@@ -139,8 +178,9 @@ impl Feed {
     }
 
     /// Appends commands, each `(db, bytes)`, SELECTing as needed; more than
-    /// one is wrapped in MULTI/EXEC. Returns the offset after them.
-    fn append<'b>(&self, ops: impl ExactSizeIterator<Item = (usize, &'b [u8])>) -> u64 {
+    /// one is wrapped in MULTI/EXEC. Returns the offset after them (0 when
+    /// no AOF consumes the feed) and the replication offset after them.
+    fn append<'b>(&self, ops: impl ExactSizeIterator<Item = (usize, &'b [u8])>) -> (u64, u64) {
         let n = ops.len();
         let mut g = self.inner.lock();
         let g = &mut *g;
@@ -161,7 +201,9 @@ impl Feed {
             select(g, last_db);
             encode(&mut g.buf, [&b"EXEC"[..]]);
         }
-        self.appended(g, before)
+        let aof = g.aof;
+        let offset = self.appended(g, before);
+        (if aof { offset } else { 0 }, g.repl_offset())
     }
 
     /// Appends one command in database `db` at once, for writes made
@@ -181,19 +223,38 @@ impl Feed {
         let before = g.buf.len();
         select(g, db);
         encode(&mut g.buf, args);
+        let aof = g.aof;
         let offset = self.appended(g, before);
-        if self.sync_always.load(Relaxed) {
+        if aof && self.sync_always.load(Relaxed) {
             *wait = (*wait).max(offset);
         }
     }
 
-    /// Counts bytes appended since `before` and wakes the consumer.
+    /// Counts bytes appended since `before`, copies them to the backlog
+    /// and wakes the consumers.
     fn appended(&self, g: &mut FeedInner, before: usize) -> u64 {
         g.offset += (g.buf.len() - before) as u64;
-        if g.idle {
+        if let Some(b) = &mut g.backlog {
+            b.push(&g.buf[before..]);
+        }
+        if !g.aof {
+            g.buf.truncate(before);
+        } else if g.idle {
             self.ready.notify_one();
         }
         g.offset
+    }
+
+    /// Appends a command to the replication stream only, in no database
+    /// (the master's PING and REPLCONF GETACK: Redis feeds them to
+    /// replicas, not to the AOF, and emits no SELECT for them).
+    pub fn append_replicas_only<'b>(&self, args: impl IntoIterator<Item = &'b [u8]>) {
+        let mut g = self.inner.lock();
+        if let Some(b) = &mut g.backlog {
+            let mut bytes = Vec::with_capacity(48);
+            encode(&mut bytes, args);
+            b.push(&bytes);
+        }
     }
 
     /// Before a connection's replies go out: waits until the writes they
@@ -252,12 +313,75 @@ struct Local {
     /// Recorded commands not yet in the feed: bytes, and (db, start, end).
     pending: Vec<u8>,
     ops: Vec<(usize, usize, usize)>,
-    /// The feed offset after this thread's last append.
+    /// The feed offset after this thread's last append (0: no AOF).
     written: u64,
+    /// The replication offset after it (WAIT's target).
+    repl_written: u64,
 }
 
 thread_local! {
     static LOCAL: RefCell<Local> = RefCell::new(Local::default());
+    /// This thread's gate (odd: inside a command) and command depth.
+    static GATE: (Arc<AtomicU64>, Cell<u32>) = {
+        let g = Arc::new(AtomicU64::new(0));
+        GATES.lock().push(g.clone());
+        (g, Cell::new(0))
+    };
+}
+
+/// Every thread's gate (see the module comment).
+static GATES: Mutex<Vec<Arc<AtomicU64>>> = Mutex::new(Vec::new());
+
+/// A command starts on this thread: marks the thread busy (outermost
+/// command) and returns whether its writes are propagated. Pair with
+/// [`command_ends`].
+#[inline]
+pub(crate) fn command_begins(shared: &Shared) -> bool {
+    gate_enter();
+    shared.engine.events.writes.on()
+}
+
+#[inline]
+fn gate_enter() {
+    let _ = GATE.try_with(|(g, depth)| {
+        if depth.get() == 0 {
+            g.store(g.load(Relaxed) | 1, Relaxed);
+            fence(SeqCst);
+        }
+        depth.set(depth.get() + 1);
+    });
+}
+
+#[inline]
+pub(crate) fn command_ends() {
+    let _ = GATE.try_with(|(g, depth)| {
+        depth.set(depth.get().saturating_sub(1));
+        if depth.get() == 0 {
+            g.store(
+                (g.load(Relaxed) | 1) + 1,
+                std::sync::atomic::Ordering::Release,
+            );
+        }
+    });
+}
+
+/// After turning propagation on: waits until every command that may have
+/// read the switch while it was off has ended.
+pub async fn quiesce() {
+    fence(SeqCst);
+    let busy: Vec<(Arc<AtomicU64>, u64)> = GATES
+        .lock()
+        .iter()
+        .filter_map(|g| {
+            let v = g.load(Relaxed);
+            (v & 1 == 1).then(|| (g.clone(), v))
+        })
+        .collect();
+    for (g, v) in busy {
+        while g.load(std::sync::atomic::Ordering::Acquire) == v {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
 }
 
 impl Local {
@@ -298,7 +422,8 @@ impl Local {
             return;
         }
         let pending = &self.pending;
-        self.written = feed.append(self.ops.iter().map(|&(db, s, e)| (db, &pending[s..e])));
+        (self.written, self.repl_written) =
+            feed.append(self.ops.iter().map(|&(db, s, e)| (db, &pending[s..e])));
         self.ops.clear();
         self.pending.clear();
     }
@@ -347,7 +472,11 @@ pub(crate) fn leave(shared: &Shared, client: &mut Client) {
             if l.written > 0 && feed.sync_always.load(Relaxed) {
                 client.aof_wait = client.aof_wait.max(l.written);
             }
+            if l.repl_written > 0 {
+                client.repl_woff = l.repl_written;
+            }
             l.written = 0;
+            l.repl_written = 0;
         }
     });
 }
@@ -415,8 +544,20 @@ impl Default for Propagator {
     }
 }
 
+/// Attaches or detaches the AOF writer as the feed's consumer (persist/aof.rs);
+/// propagation stays on while a replication backlog needs it.
+pub fn attach_aof(shared: &Shared, on: bool) {
+    let mut g = shared.propagate.feed.lock();
+    g.aof = on;
+    shared
+        .engine
+        .events
+        .writes
+        .set_on(on || g.backlog.is_some());
+}
+
 /// Connects the engine's write hook to the feed (propagation stays off
-/// until the AOF turns it on).
+/// until the AOF or a replica turns it on).
 pub fn install(shared: &Shared) {
     shared
         .engine
@@ -487,5 +628,40 @@ impl Ctx<'_> {
         if self.propagating() {
             with_top(|l, top| l.frames[top].force = true);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiesce_waits_for_running_commands() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            gate_enter();
+            gate_enter(); // nested (EXEC's inner command)
+            command_ends();
+            started_tx.send(()).expect("send");
+            end_rx.recv().expect("recv");
+            command_ends();
+        });
+        started_rx.recv().expect("started");
+        let early = rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_millis(50), quiesce()).await
+        });
+        assert!(early.is_err(), "quiesce returned while a command ran");
+        end_tx.send(()).expect("end");
+        t.join().expect("join");
+        rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(5), quiesce())
+                .await
+                .expect("quiesce after the command ended")
+        });
     }
 }

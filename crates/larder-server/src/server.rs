@@ -150,6 +150,8 @@ impl Server {
             tasks.push(tokio::spawn(accept_unix(shared.clone(), l)));
         }
         tasks.push(tokio::spawn(cron(shared.clone())));
+        crate::replication::start(&shared);
+        tasks.push(tokio::spawn(crate::replication::cron(shared.clone())));
         let mut stop = shared.shutdown.subscribe();
         while !*stop.borrow() {
             if stop.changed().await.is_err() {
@@ -267,6 +269,7 @@ async fn accept_unix(shared: Arc<Shared>, listener: UnixListener) {
 
 /// `hz` times a second: active expiry (at most 25% of the period) and stats sampling.
 async fn cron(shared: Arc<Shared>) {
+    let mut tick: u64 = 0;
     loop {
         let hz = shared.config.read().hz.clamp(1, 500);
         let period = Duration::from_micros(1_000_000 / u64::from(hz));
@@ -276,12 +279,20 @@ async fn cron(shared: Arc<Shared>) {
         // Expiry takes shard locks: run it off the async workers.
         let _ = tokio::task::spawn_blocking(move || {
             let engine = &engine_shared.engine;
+            let started = Instant::now();
             engine.active_expire_cycle(period / 4);
+            engine_shared
+                .admin
+                .event_latency("expire-cycle", started.elapsed());
             crate::persist::aof::cron(&engine_shared);
             crate::persist::snapshot::cron(&engine_shared);
             engine_shared.tracking.cron(engine, max_tracked);
         })
         .await;
+        if tick.is_multiple_of(u64::from(hz)) {
+            crate::commands::client_cmd::resize_query_buffers(&shared);
+        }
+        tick += 1;
         let total = shared.stats.total_commands_processed.load(Relaxed);
         shared
             .stats

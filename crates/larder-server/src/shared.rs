@@ -127,6 +127,8 @@ pub struct Shared {
     pub pause: crate::pause::Pause,
     /// The memcached front end's counters and CAS clock (`memcache/`).
     pub memcache: crate::memcache::McState,
+    /// Replication: IDs, replicas, the link to a master (`replication/`).
+    pub repl: crate::replication::Repl,
 }
 
 impl Shared {
@@ -164,6 +166,7 @@ impl Shared {
             rdb: Default::default(),
             tracking,
             pause: Default::default(),
+            repl: Default::default(),
         };
         shared.apply_config();
         crate::notify::install(&shared);
@@ -203,6 +206,8 @@ impl Shared {
             .store(c.latency_monitor_threshold, Relaxed);
         crate::persist::aof::apply_config(self, &c);
         crate::persist::snapshot::apply_config(self, &c);
+        crate::admin::apply_config(self, &c);
+        crate::replication::apply_config(self, &c);
     }
 
     pub fn request_shutdown(&self) {

@@ -30,7 +30,7 @@ pub mod packed;
 pub mod read;
 pub mod write;
 
-pub use read::{load, LoadOptions, LoadReport};
+pub use read::{load, load_with, LoadOptions, LoadReport};
 pub use write::{RdbOptions, RdbSink};
 
 /// Redis 7.0's RDB_VERSION: written into files and DUMP payloads.

@@ -544,6 +544,18 @@ pub struct LoadReport {
 /// Loads an RDB file of `len` bytes from `r` into `engine` (rdbLoad). Keys
 /// already present are an error ("duplicate key"), as in Redis.
 pub fn load<R: Read>(engine: &Engine, r: R, len: u64, opts: &LoadOptions) -> Result<LoadReport> {
+    load_with(engine, r, len, opts, false)
+}
+
+/// [`load`], where `allow_dup` (Redis's RDBFLAGS_ALLOW_DUP, DEBUG RELOAD
+/// MERGE) lets a key of the file replace one already present.
+pub fn load_with<R: Read>(
+    engine: &Engine,
+    r: R,
+    len: u64,
+    opts: &LoadOptions,
+    allow_dup: bool,
+) -> Result<LoadReport> {
     let mut inp = Input::new(r, len, opts.checksum);
     let magic = inp.take(9)?;
     if &magic[..5] != b"REDIS" {
@@ -681,7 +693,7 @@ pub fn load<R: Read>(engine: &Engine, r: R, len: u64, opts: &LoadOptions) -> Res
         }
         let k = engine.key(&key);
         let mut txn = engine.lock_key_at(db, &k, opts.now_ms);
-        if txn.lookup(&k, Lookup::Peek).is_some() {
+        if !allow_dup && txn.lookup(&k, Lookup::Peek).is_some() {
             return Err(RdbError::new(
                 op_at,
                 format!(

@@ -13,7 +13,7 @@ use crate::blocking::{block, timeout_arg};
 use crate::command::{flags::*, Command, Ctx};
 use crate::commands::coll::{cmd, end_arg};
 use crate::commands::{lists, zsets};
-use crate::error::CmdResult;
+use crate::error::{CmdResult, WRONGTYPE};
 
 const BLOCK: u32 = WRITE | BLOCKING | NOSCRIPT;
 /// BLMPOP and BZMPOP may run in scripts (where they do not block).
@@ -123,10 +123,24 @@ fn brpop(ctx: &mut Ctx<'_>) -> CmdResult {
 /// BLMOVE/BRPOPLPUSH: LMOVE, or block on the source.
 fn bmove(ctx: &mut Ctx<'_>, from: End, to: End, timeout_at: usize) -> CmdResult {
     let timeout = timeout_arg(ctx, timeout_at)?;
-    if !lists::move_generic(ctx, from, to)? {
-        block(ctx, 1..2, Some(timeout), |out| out.null());
+    match lists::move_generic(ctx, from, to) {
+        Ok(true) => {}
+        Ok(false) => block(ctx, 1..2, Some(timeout), |out| out.null()),
+        // A WRONGTYPE with a source list is the destination's: replied
+        // here, as a woken client's retry keeps waiting on a WRONGTYPE
+        // (meant for a source whose type changed) but Redis answers this one.
+        Err(e) if e.as_bytes() == WRONGTYPE.as_bytes() && source_is_list(ctx) => {
+            crate::dispatch::reply_error(ctx.shared, ctx.out.out, ctx.out.proto, e);
+        }
+        Err(e) => return Err(e),
     }
     Ok(())
+}
+
+fn source_is_list(ctx: &Ctx<'_>) -> bool {
+    let src = ctx.key(1);
+    let mut txn = ctx.lock(&src);
+    txn.write_obj::<List>(&src).is_ok_and(|l| l.is_some())
 }
 
 fn blmove(ctx: &mut Ctx<'_>) -> CmdResult {

@@ -4,10 +4,11 @@
 //! `client_tracking.rs`.
 //!
 //! CLIENT LIST prints Redis 7.0's line format. Larder keeps no per-client
-//! socket descriptor or argument-memory accounting, so `fd`, `qbuf-free`,
-//! `argv-mem` and the reply-buffer fields are reported as 0 or fixed sizes;
-//! `qbuf`, `omem`, `age`, `idle`, `db`, `name`, `cmd`, `resp` and the flags
-//! are real. CLIENT KILL takes both the old `ip:port` form (OK, or "No such
+//! socket descriptor or argument-memory accounting, so `fd`, `argv-mem` and
+//! the reply-buffer fields are reported as 0 or fixed sizes; `qbuf` and
+//! `qbuf-free` (the input buffer, which [`resize_query_buffers`] has idle
+//! connections give back), `omem`, `age`, `idle`, `db`, `name`, `cmd`,
+//! `resp` and the flags are real. CLIENT KILL takes both the old `ip:port` form (OK, or "No such
 //! client") and the filter form (ID, ADDR, LADDR, TYPE, USER, SKIPME; replies
 //! with the number killed). Killing the calling client closes it after the
 //! reply, as Redis does. SETINFO is Redis 7.2's (clients such as redis-rs
@@ -204,10 +205,11 @@ pub(crate) fn client_line(shared: &Shared, h: &ClientHandle, own: Option<(usize,
         }
     };
     let qbuf = h.qbuf.load(Relaxed);
+    let qbuf_free = h.qbuf_free.load(Relaxed);
     let omem = h.outbox.omem();
     format!(
         "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
-         multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} \
+         multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} \
          tot-mem={} events=r cmd={} user={} redir={} resp={}\n",
         h.id,
         h.addr,
@@ -221,8 +223,9 @@ pub(crate) fn client_line(shared: &Shared, h: &ClientHandle, own: Option<(usize,
         h.subs[1].load(Relaxed),
         h.subs[2].load(Relaxed),
         qbuf,
+        qbuf_free,
         omem,
-        1024 + qbuf + omem,
+        1024 + qbuf + qbuf_free + omem,
         cmd,
         h.user
             .lock()
@@ -543,4 +546,20 @@ fn unblock(ctx: &mut Ctx<'_>) -> CmdResult {
     let done = u64::try_from(id).is_ok_and(|id| ctx.shared.blocking.unblock(id, error));
     ctx.out.int(i64::from(done));
     Ok(())
+}
+
+/// An empty input buffer bigger than this is shrunk (Redis's
+/// PROTO_RESIZE_THRESHOLD).
+const QUERY_RESIZE: u64 = 32 * 1024;
+
+/// Server cron, once a second: asks each connection whose input buffer is
+/// empty to give it back when idle for 2 s or bigger than 32 KB (Redis's
+/// clientsCronResizeQueryBuffer); the connection task does it between reads.
+pub fn resize_query_buffers(shared: &crate::shared::Shared) {
+    for h in shared.clients.all() {
+        let free = h.qbuf_free.load(Relaxed);
+        if h.qbuf.load(Relaxed) == 0 && ((free > 0 && h.idle_secs() >= 2) || free > QUERY_RESIZE) {
+            h.shrink.notify_one();
+        }
+    }
 }

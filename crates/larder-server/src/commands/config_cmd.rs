@@ -167,6 +167,7 @@ fn resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
     for s in &sh.commands.stats {
         s.reset();
     }
+    sh.commands.hist.reset();
     sh.admin.reset_errors();
     sh.admin
         .mem_peak

@@ -205,6 +205,7 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.client.handle.resp.store(ver as u64, Relaxed);
     }
     let id = ctx.client.id as i64;
+    let replica = ctx.shared.repl.is_replica();
     let o = &mut ctx.out;
     o.map(7);
     o.bulk(b"server");
@@ -222,7 +223,7 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
     o.bulk(b"mode");
     o.bulk(b"standalone");
     o.bulk(b"role");
-    o.bulk(b"master");
+    o.bulk(if replica { &b"replica"[..] } else { b"master" });
     o.bulk(b"modules");
     o.array(0);
     Ok(())

@@ -1,16 +1,20 @@
 //! DEBUG: the introspection and test hooks of Redis's DEBUG command that
-//! make sense for Larder — SLEEP, SET-ACTIVE-EXPIRE, OBJECT, RELOAD,
-//! DIGEST and DIGEST-VALUE (Redis's exact digests: `larder_engine::digest`),
-//! PROTOCOL (one reply of each RESP3 type, for client tests),
-//! QUICKLIST-PACKED-THRESHOLD and CHANGE-REPL-ID (accepted; nothing to
-//! change here). Gated by `enable-debug-command` as in Redis 7.0.
+//! make sense for Larder — SLEEP, SET-ACTIVE-EXPIRE, OBJECT, RELOAD (with
+//! MERGE/NOFLUSH/NOSAVE), LOADAOF, POPULATE, DIGEST and DIGEST-VALUE
+//! (Redis's exact digests: `larder_engine::digest`), PROTOCOL (one reply of
+//! each RESP3 type, for client tests), SET-DISABLE-DENY-SCRIPTS, LOG,
+//! HTSTATS-KEY (sizes only), QUICKLIST-PACKED-THRESHOLD, REPLYBUFFER and
+//! CHANGE-REPL-ID (accepted; nothing to change here). Gated by
+//! `enable-debug-command` as in Redis 7.0.
 //!
 //! DEBUG DIGEST holds every shard while it walks the keyspace (two SHA1s
 //! per element): a test and migration tool, not for busy servers.
 
 use std::time::Duration;
 
-use larder_engine::{access, digest, Lookup, StrRef};
+use std::sync::atomic::Ordering::Relaxed;
+
+use larder_engine::{access, digest, Lookup, StrRef, StrValue, Ttl};
 
 use crate::command::{flags::*, Command, Ctx};
 use crate::commands::server::{cmd, reply_help};
@@ -31,23 +35,52 @@ const DEBUG_HELP: &[&str] = &[
     "    Output a hex signature representing the current DB content.",
     "DIGEST-VALUE <key> [<key> ...]",
     "    Output a hex signature of the values of all the specified keys.",
+    "HTSTATS-KEY <key> [full]",
+    "    Like HTSTATS but for the hash table stored at <key>'s value.",
+    "LOADAOF",
+    "    Flush the AOF buffers on disk and reload the AOF in memory.",
+    "LOG <message>",
+    "    Write <message> to the server log.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
     "PROTOCOL <type>",
     "    Reply with a test value of the specified type. <type> can be: string,",
     "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
     "    true, false.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
     "QUICKLIST-PACKED-THRESHOLD <size>",
     "    Sets the threshold for elements to be inserted as plain vs packed nodes",
     "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
-    "RELOAD",
-    "    Save the RDB on disk and reload it back to memory.",
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory. Available options:",
+    "    * MERGE: Merge the content of the RDB with the current data.",
+    "    * NOFLUSH: Do not empty the current database before loading.",
+    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+    "    Examples:",
+    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+    "      the database.",
+    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+    "      existing RDB file.",
+    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+    "      file to the database.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
     "    default.",
+    "SET-DISABLE-DENY-SCRIPTS <0|1>",
+    "    Enable scripts to run commands that are flagged as not allowed from scripts.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
+    "REPLYBUFFER PEAK-RESET-TIME <NEVER||RESET|time>",
+    "    Sets the time (in milliseconds) to wait between client reply buffer peak resets.",
+    "    In case NEVER is provided the last observed peak will never be reset",
+    "    In case RESET is provided the peak reset time will be restored to the default value",
+    "REPLYBUFFER RESIZING <0|1>",
+    "    Enable or disable the replay buffer resize cron job",
 ];
 
 /// `enable-debug-command`: no, yes, or local (loopback and Unix clients).
@@ -139,9 +172,29 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    if ctx.arg_is(1, "reload") && argc == 2 {
-        crate::persist::snapshot::debug_reload(ctx.shared)
-            .map_err(|e| CmdError::owned(format!("ERR Error trying to load the RDB dump: {e}")))?;
+    if ctx.arg_is(1, "reload") {
+        return debug_reload(ctx);
+    }
+    if ctx.arg_is(1, "loadaof") && argc == 2 {
+        return debug_loadaof(ctx);
+    }
+    if ctx.arg_is(1, "populate") && (3..=5).contains(&argc) {
+        return debug_populate(ctx);
+    }
+    if ctx.arg_is(1, "htstats-key") && (3..=4).contains(&argc) {
+        return debug_htstats_key(ctx);
+    }
+    if ctx.arg_is(1, "set-disable-deny-scripts") && argc == 3 {
+        let on = crate::command::parse_i64(ctx.arg(2)).unwrap_or(0) != 0;
+        ctx.shared.admin.script_disable_deny.store(on, Relaxed);
+        ctx.out.ok();
+        return Ok(());
+    }
+    if ctx.arg_is(1, "replybuffer") && argc == 4 {
+        return debug_replybuffer(ctx);
+    }
+    if ctx.arg_is(1, "log") && argc == 3 {
+        tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(ctx.arg(2)));
         ctx.out.ok();
         return Ok(());
     }
@@ -149,6 +202,158 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
         crate::error::truncate_lossy(ctx.arg(1), 128)
     )))
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE] (debug.c's texts).
+fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (mut save, mut flush, mut merge) = (true, true, false);
+    for i in 2..ctx.argc() {
+        if ctx.arg_is(i, "merge") {
+            merge = true;
+        } else if ctx.arg_is(i, "noflush") {
+            flush = false;
+        } else if ctx.arg_is(i, "nosave") {
+            save = false;
+        } else {
+            return Err(CmdError::new(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    if let Err(e) = crate::persist::snapshot::debug_reload(ctx.shared, save, flush, merge) {
+        tracing::warn!("DEBUG RELOAD failed: {e}");
+        return Err(CmdError::new("ERR Error trying to load the RDB dump"));
+    }
+    tracing::warn!("DB reloaded by DEBUG RELOAD");
+    ctx.out.ok();
+    Ok(())
+}
+
+/// DEBUG LOADAOF: writes out and stops the AOF, empties the dataset and the
+/// functions, then restarts the AOF, which loads its files back (Redis
+/// flushes, empties and loads the same way). An AOF being enabled by
+/// CONFIG SET is waited for (up to 10 s); with none, an error (Redis would
+/// exit).
+fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
+    let sh = ctx.shared;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !sh.aof.enabled()
+        && (sh.aof.rewrite_scheduled.load(Relaxed) || sh.aof.rewrite_in_progress.load(Relaxed))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let arc = crate::persist::snapshot::server_arc(sh);
+    let (Some(arc), true) = (arc, sh.aof.enabled()) else {
+        return Err(CmdError::new("ERR AOF is not enabled"));
+    };
+    crate::persist::aof::stop(sh);
+    {
+        let engine = &sh.engine;
+        let _hold = engine.hold(None);
+        {
+            let mut txn = engine.lock_all(0);
+            for db in 0..engine.databases() {
+                drop(txn.take_db(db));
+            }
+        }
+        crate::commands::functions::reload_from_rdb(sh, &[], true, false)
+            .map_err(|e| CmdError::owned(format!("ERR {e}")))?;
+        if let Err(e) = crate::persist::aof::start(&arc) {
+            tracing::error!("DEBUG LOADAOF failed: {e}");
+            return Err(CmdError::new(
+                "ERR Error trying to load the AOF, check server logs.",
+            ));
+        }
+    }
+    tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
+    ctx.out.ok();
+    Ok(())
+}
+
+/// DEBUG POPULATE <count> [<prefix>] [<size>]: keys `prefix:N` (default
+/// `key`) set to `value:N`, or to `size` bytes of it, zero padded; keys
+/// that exist are left alone.
+fn debug_populate(ctx: &mut Ctx<'_>) -> CmdResult {
+    const OUT_OF_RANGE: CmdError = CmdError::new("ERR value is out of range, must be positive");
+    let positive = |b: &[u8]| {
+        crate::command::parse_i64(b)
+            .filter(|n| *n >= 0)
+            .ok_or(OUT_OF_RANGE)
+    };
+    let count = positive(ctx.arg(2))?;
+    let size = if ctx.argc() == 5 {
+        positive(ctx.arg(4))? as usize
+    } else {
+        0
+    };
+    let prefix = if ctx.argc() >= 4 {
+        ctx.arg(3).to_vec()
+    } else {
+        b"key".to_vec()
+    };
+    let mut name = Vec::new();
+    let mut value = Vec::new();
+    for j in 0..count {
+        name.clear();
+        name.extend_from_slice(&prefix);
+        name.extend_from_slice(format!(":{j}").as_bytes());
+        value.clear();
+        value.extend_from_slice(format!("value:{j}").as_bytes());
+        if size > 0 {
+            value.resize(size, 0);
+        }
+        let key = ctx.engine().key(&name);
+        let mut txn = ctx.lock(&key);
+        if !txn.exists(&key) {
+            txn.set(&key, StrValue::Plain(&value), Ttl::Clear);
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// DEBUG HTSTATS-KEY <key> [full]: Larder's collections are not Redis's
+/// chained hash tables, so only the size and element count lines are shown
+/// (the table size as Redis's power of two would be).
+fn debug_htstats_key(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.key(2);
+    let mut txn = ctx.lock(&key);
+    let e = txn
+        .lookup(&key, Lookup::ReadNoTouch)
+        .ok_or(NO_SUCH_KEY)?
+        .into_ref();
+    if !matches!(e.encoding_name(), "hashtable" | "skiplist") {
+        return Err(CmdError::new(
+            "ERR The value stored at the specified key is not represented using an hash table",
+        ));
+    }
+    let n = e.object().map_or(0, |o| o.len());
+    drop(txn);
+    let text = format!(
+        "Hash table 0 stats (main hash table):\n table size: {}\n number of elements: {n}\n",
+        n.next_power_of_two().max(4)
+    );
+    ctx.out.verbatim(b"txt", text.as_bytes());
+    Ok(())
+}
+
+/// DEBUG REPLYBUFFER PEAK-RESET-TIME <never|reset|ms> / RESIZING <0|1>:
+/// checked and accepted; Larder's reply buffers are per-connection `Vec`s
+/// with their own growth policy, which these do not tune.
+fn debug_replybuffer(ctx: &mut Ctx<'_>) -> CmdResult {
+    let ok = if ctx.arg_is(2, "peak-reset-time") {
+        ctx.arg_is(3, "never")
+            || ctx.arg_is(3, "reset")
+            || crate::command::parse_i64(ctx.arg(3)).is_some()
+    } else {
+        ctx.arg_is(2, "resizing")
+    };
+    if !ok {
+        return Err(CmdError::new("ERR Syntax error, try DEBUG HELP"));
+    }
+    ctx.out.ok();
+    Ok(())
 }
 
 /// `Value at:0x.. refcount:1 encoding:embstr serializedlength:6 lru:.. lru_seconds_idle:..`.

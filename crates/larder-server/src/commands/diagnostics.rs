@@ -1,5 +1,5 @@
 //! Diagnostics: SLOWLOG GET / LEN / RESET / HELP, LATENCY LATEST / HISTORY
-//! / RESET / DOCTOR / HELP and MEMORY USAGE / STATS / DOCTOR / MALLOC-STATS
+//! / RESET / DOCTOR / GRAPH / HISTOGRAM / HELP and MEMORY USAGE / STATS / DOCTOR / MALLOC-STATS
 //! / PURGE / HELP.
 //!
 //! The slow log is filled by the dispatcher (`slowlog.rs`); latency events
@@ -42,6 +42,8 @@ const LATENCY: &[Command] = &[
     cmd("latency|history", 3, ADMIN_SUB, ACL, latency_history),
     cmd("latency|reset", -2, ADMIN_SUB, ACL, latency_reset),
     cmd("latency|doctor", 2, ADMIN_SUB, ACL, latency_doctor),
+    cmd("latency|graph", 3, ADMIN_SUB, ACL, latency_graph),
+    cmd("latency|histogram", -2, ADMIN_SUB, ACL, latency_histogram),
     cmd("latency|help", 2, LOADING | STALE, "slow", latency_help),
 ];
 
@@ -219,6 +221,104 @@ fn latency_doctor(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// LATENCY HISTOGRAM [command ...] (see `admin::Histograms`).
+fn latency_histogram(ctx: &mut Ctx<'_>) -> CmdResult {
+    let names: Vec<&[u8]> = (2..ctx.argc()).map(|i| ctx.arg(i)).collect();
+    let table = &ctx.shared.commands;
+    table.hist.reply(table, &names, &mut ctx.out);
+    Ok(())
+}
+
+/// Width of LATENCY GRAPH (Redis's LATENCY_GRAPH_COLS).
+const GRAPH_COLS: usize = 80;
+/// Rows of the sparkline itself, above the labels.
+const GRAPH_ROWS: usize = 4;
+
+/// LATENCY GRAPH <event>: Redis's sparkline (latency.c + sparkline.c,
+/// filled style), one column per sample, labelled with how long ago it was.
+fn latency_graph(ctx: &mut Ctx<'_>) -> CmdResult {
+    let want = ctx.arg(2);
+    let found = ctx
+        .shared
+        .admin
+        .latency_events()
+        .into_iter()
+        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(want));
+    let Some((name, e)) = found.filter(|(_, e)| !e.history.is_empty()) else {
+        return Err(CmdError::owned(format!(
+            "ERR No samples available for event '{}'",
+            String::from_utf8_lossy(want)
+        )));
+    };
+    let now = crate::shared::unix_secs();
+    let samples: Vec<(f64, String)> = e
+        .history
+        .iter()
+        .map(|&(t, ms)| {
+            let ago = now.saturating_sub(t);
+            let label = match ago {
+                0..60 => format!("{ago}s"),
+                60..3600 => format!("{}m", ago / 60),
+                3600..86400 => format!("{}h", ago / 3600),
+                _ => format!("{}d", ago / 86400),
+            };
+            (ms as f64, label)
+        })
+        .collect();
+    let (min, max) = e
+        .history
+        .iter()
+        .fold((u64::MAX, 0), |(lo, hi), &(_, ms)| (lo.min(ms), hi.max(ms)));
+    let mut g = format!(
+        "{name} - high {max} ms, low {min} ms (all time high {} ms)\n",
+        e.max_ms
+    );
+    g.push_str(&"-".repeat(GRAPH_COLS));
+    g.push('\n');
+    for (i, chunk) in samples.chunks(GRAPH_COLS).enumerate() {
+        if i > 0 {
+            g.push('\n');
+        }
+        sparkline(&mut g, chunk, min as f64, max as f64);
+    }
+    ctx.out.verbatim(b"txt", g.as_bytes());
+    Ok(())
+}
+
+/// sparklineRenderRange with SPARKLINE_FILL: `GRAPH_ROWS` rows of three
+/// levels each, then one blank row and the labels written downwards.
+fn sparkline(out: &mut String, samples: &[(f64, String)], min: f64, max: f64) {
+    const FILL: [char; 3] = ['_', 'o', '#'];
+    let steps = (FILL.len() * GRAPH_ROWS) as i64;
+    let relmax = if max - min == 0.0 { 1.0 } else { max - min };
+    let step = |v: f64| {
+        // C: (int)(relval*steps)/relmax, truncated again to int.
+        let s = (((v - min) * steps as f64) as i64 as f64 / relmax) as i64;
+        s.clamp(0, steps - 1)
+    };
+    for row in 0..GRAPH_ROWS {
+        for &(v, _) in samples {
+            let idx = step(v) - ((GRAPH_ROWS - row - 1) * FILL.len()) as i64;
+            out.push(match idx {
+                i if i < 0 => ' ',
+                i if (i as usize) < FILL.len() => FILL[i as usize],
+                _ => '|',
+            });
+        }
+        out.push('\n');
+    }
+    // The label margin row, then one row per label character.
+    out.push_str(&" ".repeat(samples.len()));
+    out.push('\n');
+    let longest = samples.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
+    for c in 0..longest {
+        for (_, label) in samples {
+            out.push(label.as_bytes().get(c).map_or(' ', |&b| b as char));
+        }
+        out.push('\n');
+    }
+}
+
 fn latency_help(ctx: &mut Ctx<'_>) -> CmdResult {
     reply_help(
         ctx,
@@ -226,6 +326,8 @@ fn latency_help(ctx: &mut Ctx<'_>) -> CmdResult {
         &[
             "DOCTOR",
             "    Return a human readable latency analysis report.",
+            "GRAPH <event>",
+            "    Return an ASCII latency graph for the <event> class.",
             "HISTORY <event>",
             "    Return time-latency samples for the <event> class.",
             "LATEST",
@@ -233,6 +335,9 @@ fn latency_help(ctx: &mut Ctx<'_>) -> CmdResult {
             "RESET [<event> ...]",
             "    Reset latency data of one or more <event> classes.",
             "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
         ],
     )
 }

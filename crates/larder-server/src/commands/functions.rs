@@ -267,6 +267,23 @@ pub fn load_from_rdb(shared: &Shared, codes: &[Vec<u8>]) -> Result<(), String> {
     restore(shared, codes, Policy::Replace)
 }
 
+/// DEBUG RELOAD: the libraries of the reloaded file. `flush` drops the
+/// loaded ones first (even when the file has none); else `merge` lets the
+/// file's replace them and, without it, a name already loaded is an error.
+pub fn reload_from_rdb(
+    shared: &Shared,
+    codes: &[Vec<u8>],
+    flush: bool,
+    merge: bool,
+) -> Result<(), String> {
+    let policy = match (flush, merge) {
+        (true, _) => Policy::Flush,
+        (false, true) => Policy::Replace,
+        (false, false) => Policy::Append,
+    };
+    restore(shared, codes, policy)
+}
+
 fn err(text: String) -> CmdError {
     CmdError::owned(format!("ERR {text}"))
 }

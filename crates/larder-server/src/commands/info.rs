@@ -37,6 +37,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("modules", true),
     ("commandstats", false),
     ("errorstats", true),
+    ("latencystats", false),
     ("cluster", true),
     ("keyspace", true),
 ];
@@ -88,6 +89,7 @@ fn render(ctx: &Ctx<'_>, names: &[&str]) -> String {
             "modules" => s.push_str("# Modules\r\n"),
             "commandstats" => commandstats(ctx.shared, s),
             "errorstats" => errorstats(ctx.shared, s),
+            "latencystats" => ctx.shared.commands.hist.info(s),
             "cluster" => s.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             "keyspace" => keyspace(ctx.shared, s),
             _ => {}
@@ -208,7 +210,14 @@ fn clients(sh: &Shared, s: &mut String) {
     let max_qbuf = all.iter().map(|h| h.qbuf.load(Relaxed)).max().unwrap_or(0);
     let max_omem = all.iter().map(|h| h.outbox.omem()).max().unwrap_or(0);
     s.push_str("# Clients\r\n");
-    field!(s, "connected_clients", "{}", all.len());
+    // As Redis: replicas are not counted as clients.
+    let replicas = sh.repl.replicas.lock().len();
+    field!(
+        s,
+        "connected_clients",
+        "{}",
+        all.len().saturating_sub(replicas)
+    );
     field!(s, "cluster_connections", "0");
     field!(s, "maxclients", "{}", sh.config.read().maxclients);
     field!(s, "client_recent_max_input_buffer", "{max_qbuf}");
@@ -260,7 +269,17 @@ fn memory(sh: &Shared, s: &mut String) {
     field!(s, "mem_fragmentation_ratio", "{ratio:.2}");
     field!(s, "mem_fragmentation_bytes", "{}", rss as i64 - used as i64);
     field!(s, "mem_not_counted_for_evict", "0");
-    field!(s, "mem_replication_backlog", "0");
+    field!(
+        s,
+        "mem_replication_backlog",
+        "{}",
+        sh.propagate
+            .feed
+            .lock()
+            .backlog
+            .as_ref()
+            .map_or(0, |b| b.bytes())
+    );
     field!(s, "mem_clients_slaves", "0");
     field!(s, "mem_clients_normal", "0");
     field!(s, "mem_aof_buffer", "0");
@@ -312,8 +331,18 @@ fn stats(sh: &Shared, s: &mut String) {
         "{}",
         st.total_net_output_bytes.load(Relaxed)
     );
-    field!(s, "total_net_repl_input_bytes", "0");
-    field!(s, "total_net_repl_output_bytes", "0");
+    field!(
+        s,
+        "total_net_repl_input_bytes",
+        "{}",
+        sh.repl.net_in.load(Relaxed)
+    );
+    field!(
+        s,
+        "total_net_repl_output_bytes",
+        "{}",
+        sh.repl.net_out.load(Relaxed)
+    );
     field!(s, "instantaneous_input_kbps", "0.00");
     field!(s, "instantaneous_output_kbps", "0.00");
     field!(
@@ -359,22 +388,7 @@ fn stats(sh: &Shared, s: &mut String) {
 }
 
 fn replication(sh: &Shared, s: &mut String) {
-    s.push_str("# Replication\r\n");
-    field!(s, "role", "master");
-    field!(s, "connected_slaves", "0");
-    field!(s, "master_failover_state", "no-failover");
-    field!(s, "master_replid", "{}", sh.run_id);
-    field!(
-        s,
-        "master_replid2",
-        "0000000000000000000000000000000000000000"
-    );
-    field!(s, "master_repl_offset", "0");
-    field!(s, "second_repl_offset", "-1");
-    field!(s, "repl_backlog_active", "0");
-    field!(s, "repl_backlog_size", "1048576");
-    field!(s, "repl_backlog_first_byte_offset", "0");
-    field!(s, "repl_backlog_histlen", "0");
+    crate::replication::info(sh, s);
 }
 
 /// (user, system, children user, children system) CPU seconds, from

@@ -527,11 +527,13 @@ pub(crate) fn lmpop_generic(ctx: &mut Ctx<'_>, nk: usize) -> CmdResult {
         if list.is_empty() {
             continue;
         }
+        // As Redis 7.0: propagated with the count actually popped.
+        let popped = count.min(list.len());
         ctx.out.array(2);
         ctx.out.bulk(key.bytes);
         pop_into_reply(ctx, list, end, count);
         let mut b = itoa::Buffer::new();
-        ctx.propagate_as([pop_name(end), key.bytes, b.format(count).as_bytes()]);
+        ctx.propagate_as([pop_name(end), key.bytes, b.format(popped).as_bytes()]);
         ctx.notify(events::LIST, pop_event(end), key.bytes);
         txn.touch_dirty(key);
         txn.remove_if_empty(key);

@@ -475,12 +475,19 @@ fn encode_table(buf: &mut Vec<u8>, t: &Table, level: usize) -> mlua::Result<()> 
             encode(buf, &t.raw_get::<Value>(i)?, level + 1)?;
         }
     } else {
-        let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-        header(buf, pairs.len(), 0x80, 0xde, 0xdf);
-        for (k, v) in &pairs {
-            encode(buf, k, level + 1)?;
-            encode(buf, v, level + 1)?;
+        // Each pair is encoded as it is visited: collecting them first would
+        // hold one Lua reference per key and value, and mlua's reference
+        // stack (about 8,000 slots) cannot hold a big map.
+        let mut body = Vec::new();
+        let mut n = 0;
+        for pair in t.pairs::<Value, Value>() {
+            let (k, v) = pair?;
+            encode(&mut body, &k, level + 1)?;
+            encode(&mut body, &v, level + 1)?;
+            n += 1;
         }
+        header(buf, n, 0x80, 0xde, 0xdf);
+        buf.extend_from_slice(&body);
     }
     Ok(())
 }

@@ -63,5 +63,6 @@ pub fn table() -> CommandTable {
         functions::COMMANDS,
         crate::persist::snapshot::COMMANDS,
         crate::persist::aof::COMMANDS,
+        crate::replication::COMMANDS,
     ])
 }

@@ -1036,7 +1036,7 @@ fn run_script(
                 let resp3 = run.borrow().resp3.get();
                 let mut out = Reply::new(&mut reply, out_proto);
                 if ok {
-                    Ok(lua_to_reply(&v, &mut out, resp3, true))
+                    Ok(lua_to_reply(&v, &mut out, resp3, 0))
                 } else {
                     Ok(Err(script_error(&v, name)))
                 }
@@ -1098,7 +1098,11 @@ fn script_error(v: &Value, sha: &str) -> CmdError {
 
 /// Writes a script's return value as Redis's luaReplyToRedisReply. At the
 /// top level an error table becomes the command's error (counted).
-fn lua_to_reply(v: &Value, out: &mut Reply<'_>, resp3: bool, top: bool) -> CmdResult {
+/// Nesting past which a table reply is cut with Redis's stack-limit error
+/// (a script may return a table that contains itself).
+const MAX_REPLY_DEPTH: usize = 500;
+
+fn lua_to_reply(v: &Value, out: &mut Reply<'_>, resp3: bool, depth: usize) -> CmdResult {
     match v {
         Value::Nil => out.null(),
         Value::Boolean(b) if !resp3 => {
@@ -1112,10 +1116,11 @@ fn lua_to_reply(v: &Value, out: &mut Reply<'_>, resp3: bool, top: bool) -> CmdRe
         Value::Integer(i) => out.int(*i),
         Value::Number(n) => out.int(truncate(*n)),
         Value::String(s) => out.bulk(&s.as_bytes()),
+        Value::Table(_) if depth >= MAX_REPLY_DEPTH => out.error(b"ERR reached lua stack limit"),
         Value::Table(t) => {
             if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
                 let text = String::from_utf8_lossy(&e.as_bytes()).replace(['\r', '\n'], " ");
-                if top {
+                if depth == 0 {
                     return Err(CmdError::owned(text));
                 }
                 out.error(text.as_bytes());
@@ -1148,8 +1153,8 @@ fn lua_to_reply(v: &Value, out: &mut Reply<'_>, resp3: bool, top: bool) -> CmdRe
                 let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().flatten().collect();
                 out.map(pairs.len());
                 for (k, v) in &pairs {
-                    lua_to_reply(k, out, resp3, false)?;
-                    lua_to_reply(v, out, resp3, false)?;
+                    lua_to_reply(k, out, resp3, depth + 1)?;
+                    lua_to_reply(v, out, resp3, depth + 1)?;
                 }
                 return Ok(());
             }
@@ -1161,7 +1166,7 @@ fn lua_to_reply(v: &Value, out: &mut Reply<'_>, resp3: bool, top: bool) -> CmdRe
                     .collect();
                 out.set(keys.len());
                 for k in &keys {
-                    lua_to_reply(k, out, resp3, false)?;
+                    lua_to_reply(k, out, resp3, depth + 1)?;
                 }
                 return Ok(());
             }
@@ -1174,7 +1179,7 @@ fn lua_to_reply(v: &Value, out: &mut Reply<'_>, resp3: bool, top: bool) -> CmdRe
             }
             out.array(items.len());
             for v in &items {
-                lua_to_reply(v, out, resp3, false)?;
+                lua_to_reply(v, out, resp3, depth + 1)?;
             }
         }
         _ => out.null(),
@@ -1224,7 +1229,7 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: MultiValue) -> mlua::Result<(b
     if !cmd.arity_ok(args.len()) {
         return fail("ERR Wrong number of args calling Redis command from script");
     }
-    if cmd.has(NOSCRIPT) {
+    if cmd.has(NOSCRIPT) && !shared.admin.script_disable_deny.load(Relaxed) {
         return fail("ERR This Redis command is not allowed from script");
     }
     if !crate::acl::unrestricted(shared, run.client) {

@@ -120,24 +120,8 @@ pub const COMMANDS: &[Command] = &[
         shutdown,
     ),
     cmd("monitor", 1, ADMIN_FLAGS, "admin slow dangerous", monitor),
-    cmd(
-        "role",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST,
-        "admin fast dangerous",
-        role,
-    ),
     cmd("lolwut", -1, READONLY | FAST, "read fast", lolwut),
 ];
-
-/// ROLE: Larder has no replication, so it is a master without replicas.
-fn role(ctx: &mut Ctx<'_>) -> CmdResult {
-    ctx.out.array(3);
-    ctx.out.bulk(b"master");
-    ctx.out.int(0);
-    ctx.out.array(0);
-    Ok(())
-}
 
 /// LOLWUT [VERSION v [arg ...]]: Redis 7.0's default output, the version
 /// line (verbatim text in RESP3). Versions 5 and 6 draw random art in

@@ -1,10 +1,9 @@
-//! The commands of Redis's cluster, replication and module systems, which a
-//! standalone Larder answers the way a standalone Redis without them does:
-//! CLUSTER (every subcommand, with Redis's arities; "cluster support
-//! disabled"), READONLY, READWRITE and ASKING (the same error), MODULE
-//! (LIST is empty; loading is refused as under `enable-module-command no`),
-//! REPLICAOF/SLAVEOF (`NO ONE` is a no-op; pointing at a primary is refused:
-//! Larder has no replication) and WAIT (no replicas: 0 acknowledgements).
+//! The commands of Redis's cluster and module systems, which a standalone
+//! Larder answers the way a standalone Redis without them does: CLUSTER
+//! (every subcommand, with Redis's arities; "cluster support disabled"),
+//! READONLY, READWRITE and ASKING (the same error), MODULE (LIST is empty;
+//! loading is refused as under `enable-module-command no`). Replication's
+//! commands (REPLICAOF, WAIT, ROLE, SYNC, ...) are in `replication/`.
 //! They exist so that clients, proxies and tools that probe for these
 //! features get Redis's own answers, and so that ACL rules can name them.
 
@@ -32,21 +31,6 @@ pub const COMMANDS: &[Command] = &[
         cluster_sub,
     ),
     cmd("asking", 1, FAST, "fast connection", cluster_sub),
-    cmd(
-        "replicaof",
-        3,
-        ADMIN | NOSCRIPT | STALE,
-        "admin slow dangerous",
-        replicaof,
-    ),
-    cmd(
-        "slaveof",
-        3,
-        ADMIN | NOSCRIPT | STALE,
-        "admin slow dangerous",
-        replicaof,
-    ),
-    cmd("wait", 3, NOSCRIPT, "slow connection", wait),
 ];
 
 const CLUSTER: &[Command] = &[
@@ -246,30 +230,4 @@ fn module_sub(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     }
     Err(CmdError::new("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."))
-}
-
-fn replicaof(ctx: &mut Ctx<'_>) -> CmdResult {
-    if ctx.arg_is(1, "no") && ctx.arg_is(2, "one") {
-        ctx.out.ok();
-        return Ok(());
-    }
-    if crate::command::parse_i64(ctx.arg(2)).is_none() {
-        return Err(CmdError::new("ERR Invalid master port"));
-    }
-    Err(CmdError::new(
-        "ERR Larder has no replication: it cannot be made a replica",
-    ))
-}
-
-/// WAIT numreplicas timeout: with no replicas, none acknowledges.
-fn wait(ctx: &mut Ctx<'_>) -> CmdResult {
-    ctx.i64_arg(1)?;
-    let timeout = crate::command::parse_i64(ctx.arg(2)).ok_or(CmdError::new(
-        "ERR timeout is not an integer or out of range",
-    ))?;
-    if timeout < 0 {
-        return Err(CmdError::new("ERR timeout is negative"));
-    }
-    ctx.out.int(0);
-    Ok(())
 }

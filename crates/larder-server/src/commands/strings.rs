@@ -494,9 +494,9 @@ fn set_generic(
         return Ok(());
     }
     if ctx.propagating() {
-        // Redis 7.0: relative times become PXAT; GETSET is a SET.
+        // Redis 7.0.15: any expire becomes `SET key value PXAT ms` (other
+        // options dropped, a given PXAT upper-cased); GETSET is a SET.
         match (ttl, opts.expire) {
-            (_, ExpireOpt::Time(Unit::PxAt, _)) => {}
             (Ttl::At(at), _) => {
                 let mut b = itoa::Buffer::new();
                 let at = b.format(at).as_bytes();

@@ -1141,7 +1141,8 @@ pub(crate) fn zmpop_generic(ctx: &mut Ctx<'_>, nk: usize) -> CmdResult {
         pop_into(&mut ctx.out, z, max, n, true);
         let mut b = itoa::Buffer::new();
         let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
-        ctx.propagate_as([name, key.bytes, b.format(count.unwrap_or(1)).as_bytes()]);
+        // As Redis 7.0: the count actually popped.
+        ctx.propagate_as([name, key.bytes, b.format(n).as_bytes()]);
         txn.touch_dirty(key);
         ctx.notify(events::ZSET, pop_event(max), key.bytes);
         txn.remove_if_empty(key);

@@ -307,7 +307,7 @@ fn open_at_start(
     });
     update_sizes(shared, &aof);
     launch(shared, aof, file);
-    shared.engine.events.writes.set_on(true);
+    crate::propagate::attach_aof(shared, true);
     Ok(())
 }
 
@@ -350,7 +350,7 @@ fn launch(shared: &Arc<Shared>, aof: Arc<Aof>, file: File) {
 /// Stops the writer after it has written and fsynced everything queued
 /// (SHUTDOWN, CONFIG SET appendonly no).
 pub fn stop(shared: &Shared) {
-    shared.engine.events.writes.set_on(false);
+    crate::propagate::attach_aof(shared, false);
     let Some(aof) = shared.aof.run.lock().take() else {
         return;
     };
@@ -542,9 +542,8 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
         let (shared, aof) = (shared.clone(), aof.clone());
         move || {
             let feed = &shared.propagate.feed;
-            let mut g = feed.lock();
+            let mut g = feed.switch_point();
             let tail = std::mem::take(&mut g.buf);
-            g.db = None;
             if enable == Enable::No {
                 *aof.switch.lock() = Some(Switch {
                     tail,
@@ -554,7 +553,7 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
             } else {
                 drop(g);
                 launch(&shared, aof, new_file);
-                shared.engine.events.writes.set_on(true);
+                crate::propagate::attach_aof(&shared, true);
             }
         }
     };

@@ -387,13 +387,17 @@ pub fn after_flushall(sh: &Shared) {
     }
 }
 
-/// DEBUG RELOAD: save, empty the keyspace, load the file back, all while
-/// holding every shard.
-pub fn debug_reload(sh: &Shared) -> io::Result<()> {
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save (unless NOSAVE), empty
+/// the keyspace and the functions (unless NOFLUSH), load the file back (with
+/// MERGE, its keys and libraries replace those present), all while holding
+/// every shard.
+pub fn debug_reload(sh: &Shared, save: bool, flush: bool, merge: bool) -> io::Result<()> {
     let engine = &sh.engine;
     let _hold = engine.hold(None);
-    save_sync(sh)?;
-    {
+    if save {
+        save_sync(sh)?;
+    }
+    if flush {
         let mut txn = engine.lock_all(0);
         for db in 0..engine.databases() {
             drop(txn.take_db(db));
@@ -407,10 +411,17 @@ pub fn debug_reload(sh: &Shared) -> io::Result<()> {
         now_ms: larder_engine::access::now_ms(),
     };
     engine.events.writes.set_loading(true);
-    let r = rdb::load(engine, f, len, &opts);
+    let r = rdb::load_with(engine, f, len, &opts, merge);
     engine.events.writes.set_loading(false);
-    r.map(|_| ())
+    let rep = r.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    crate::commands::functions::reload_from_rdb(sh, &rep.functions, flush, merge)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// The server's `Arc`, for a command that must restart a component taking
+/// one (DEBUG LOADAOF restarts the AOF).
+pub fn server_arc(sh: &Shared) -> Option<Arc<Shared>> {
+    sh.rdb.me.get().and_then(Weak::upgrade)
 }
 
 /// INFO persistence, up to the `aof_*` fields (Redis 7.0's names and order).

@@ -1,0 +1,428 @@
+//! The replica side: the link to our master (REPLICAOF host port).
+//!
+//! One tokio task per link, looping until REPLICAOF changes the master:
+//! connect; handshake (PING, AUTH with `masterauth`/`masteruser`, REPLCONF
+//! listening-port and capa psync2, PSYNC with the cached replid and offset,
+//! or `? -1`); on `+FULLRESYNC` read the `$<len>` RDB into memory (never
+//! announcing `capa eof`, so a Redis master sends a length), empty the
+//! keyspace and load it with the engine's loader on a blocking thread; on
+//! `+CONTINUE` keep the data. Then the stream: each command is parsed
+//! (the connection's RESP parser) and run through the dispatcher by the
+//! *master client*, whose replies are dropped and whose writes are exempt
+//! from READONLY; `offset` advances by each command's bytes. `REPLCONF
+//! GETACK` is answered with the offset before it, as Redis does; an ACK
+//! also goes every second. No data for `repl-timeout` seconds, or any
+//! error, drops the link; the task reconnects a second later and tries a
+//! partial resync from where it stopped.
+//!
+//! Known difference: keys with a TTL also expire on the replica itself
+//! (Redis replicas wait for the master's DEL); the master's DEL then finds
+//! nothing to delete, so the data converge the same way.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use larder_engine::rdb;
+use larder_resp::{Limits, Parse, RequestParser};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::client::Client;
+use crate::shared::{unix_secs, Shared};
+
+pub const CONNECT: u8 = 0;
+pub const CONNECTING: u8 = 1;
+pub const HANDSHAKE: u8 = 2;
+pub const TRANSFER: u8 = 3;
+pub const CONNECTED: u8 = 4;
+
+/// Longest status line accepted from a master.
+const MAX_LINE: usize = 64 * 1024;
+
+/// The link to our master, shared with INFO and ROLE.
+pub struct Link {
+    pub host: String,
+    pub port: u16,
+    state: AtomicU8,
+    /// The master's stream applied so far (-1: none yet).
+    offset: AtomicI64,
+    /// The master's replication ID we follow (PSYNC's first argument).
+    replid: Mutex<Option<String>>,
+    last_io: AtomicU64,
+    down_since: AtomicU64,
+    transfer_size: AtomicI64,
+    transfer_read: AtomicU64,
+    stopped: AtomicBool,
+    stop: Notify,
+}
+
+impl Link {
+    pub fn new(host: String, port: u16, offset: i64) -> Arc<Link> {
+        Arc::new(Link {
+            host,
+            port,
+            state: AtomicU8::new(CONNECT),
+            offset: AtomicI64::new(offset),
+            replid: Mutex::new(None),
+            last_io: AtomicU64::new(0),
+            down_since: AtomicU64::new(unix_secs()),
+            transfer_size: AtomicI64::new(-1),
+            transfer_read: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+            stop: Notify::new(),
+        })
+    }
+
+    pub fn state(&self) -> u8 {
+        self.state.load(Relaxed)
+    }
+
+    /// ROLE's name for the state.
+    pub fn state_name(&self) -> &'static str {
+        match self.state() {
+            CONNECT => "connect",
+            CONNECTING => "connecting",
+            HANDSHAKE => "handshake",
+            TRANSFER => "sync",
+            _ => "connected",
+        }
+    }
+
+    pub fn offset(&self) -> i64 {
+        self.offset.load(Relaxed)
+    }
+
+    pub fn last_io(&self) -> u64 {
+        self.last_io.load(Relaxed)
+    }
+
+    pub fn down_since(&self) -> u64 {
+        self.down_since.load(Relaxed)
+    }
+
+    /// (RDB size, bytes read) of the transfer in progress.
+    pub fn transfer(&self) -> (i64, u64) {
+        (
+            self.transfer_size.load(Relaxed),
+            self.transfer_read.load(Relaxed),
+        )
+    }
+
+    /// Ends the link (REPLICAOF elsewhere or NO ONE).
+    pub fn stop(&self) {
+        self.stopped.store(true, Relaxed);
+        self.stop.notify_waiters();
+        self.stop.notify_one();
+    }
+
+    fn change_state(&self, s: u8) {
+        if s != CONNECTED && self.state() == CONNECTED {
+            self.down_since.store(unix_secs(), Relaxed);
+        }
+        self.state.store(s, Relaxed);
+    }
+}
+
+/// Starts the link's task (on the server's runtime).
+pub fn spawn(sh: Arc<Shared>, link: Arc<Link>) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!("REPLICAOF outside the server's runtime: link not started");
+        return;
+    };
+    rt.spawn(async move {
+        while !link.stopped.load(Relaxed) {
+            let r = tokio::select! {
+                r = run_once(&sh, &link) => r,
+                _ = link.stop.notified() => Ok(()),
+            };
+            set_state(&sh, &link, CONNECT);
+            if let Err(e) = r {
+                if !link.stopped.load(Relaxed) {
+                    tracing::warn!("Replication link with {}:{}: {e}", link.host, link.port);
+                }
+            }
+            if link.stopped.load(Relaxed) {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = link.stop.notified() => break,
+            }
+        }
+    });
+}
+
+/// Changes the link's state and what dispatch refuses with it (MASTERDOWN).
+fn set_state(sh: &Shared, link: &Link, s: u8) {
+    link.change_state(s);
+    super::refresh_deny(sh);
+}
+
+type Res<T> = Result<T, String>;
+
+/// The connection and what was read past the last parsed item.
+struct Conn {
+    s: TcpStream,
+    buf: BytesMut,
+    timeout: Duration,
+}
+
+impl Conn {
+    async fn fill(&mut self, link: &Link) -> Res<()> {
+        if self.buf.capacity() - self.buf.len() < 4096 {
+            self.buf.reserve(64 * 1024);
+        }
+        match tokio::time::timeout(self.timeout, self.s.read_buf(&mut self.buf)).await {
+            Err(_) => Err("timeout, no data from master".into()),
+            Ok(Ok(0)) => Err("connection closed by master".into()),
+            Ok(Ok(_)) => {
+                link.last_io.store(unix_secs(), Relaxed);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+        }
+    }
+
+    /// One `\r\n`-terminated line, without the terminator.
+    async fn line(&mut self, link: &Link) -> Res<String> {
+        loop {
+            if let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
+                let line = self.buf.split_to(nl + 1);
+                let text = line.strip_suffix(b"\n").unwrap_or(&line);
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
+                return Ok(String::from_utf8_lossy(text).into_owned());
+            }
+            if self.buf.len() > MAX_LINE {
+                return Err("line from master too long".into());
+            }
+            self.fill(link).await?;
+        }
+    }
+
+    async fn command(&mut self, link: &Link, args: &[&[u8]]) -> Res<String> {
+        let mut out = Vec::new();
+        crate::propagate::encode(&mut out, args.iter().copied());
+        self.s.write_all(&out).await.map_err(|e| e.to_string())?;
+        self.line(link).await
+    }
+}
+
+async fn run_once(sh: &Arc<Shared>, link: &Arc<Link>) -> Res<()> {
+    set_state(sh, link, CONNECTING);
+    let timeout = Duration::from_secs(sh.repl.settings.timeout.load(Relaxed).max(1));
+    let s = tokio::time::timeout(timeout, TcpStream::connect((link.host.as_str(), link.port)))
+        .await
+        .map_err(|_| "timeout connecting to the master".to_string())?
+        .map_err(|e| format!("error connecting to the master: {e}"))?;
+    let _ = s.set_nodelay(true);
+    let mut c = Conn {
+        s,
+        buf: BytesMut::with_capacity(64 * 1024),
+        timeout,
+    };
+    tracing::info!(
+        "MASTER <-> REPLICA sync started with {}:{}",
+        link.host,
+        link.port
+    );
+    set_state(sh, link, HANDSHAKE);
+    let pong = c.command(link, &[b"PING"]).await?;
+    if pong.starts_with('-') && !pong.starts_with("-NOAUTH") && !pong.starts_with("-NOPERM") {
+        return Err(format!("error reply to PING from master: '{pong}'"));
+    }
+    let (auth, user, port) = {
+        let cfg = sh.config.read();
+        (
+            super::directive(&cfg, "masterauth"),
+            super::directive(&cfg, "masteruser"),
+            cfg.port,
+        )
+    };
+    if !auth.is_empty() {
+        let r = if user.is_empty() {
+            c.command(link, &[b"AUTH", auth.as_bytes()]).await?
+        } else {
+            c.command(link, &[b"AUTH", user.as_bytes(), auth.as_bytes()])
+                .await?
+        };
+        if r.starts_with('-') {
+            return Err(format!("unable to AUTH to MASTER: {r}"));
+        }
+    }
+    let port = port.to_string();
+    let r = c
+        .command(link, &[b"REPLCONF", b"listening-port", port.as_bytes()])
+        .await?;
+    if r.starts_with('-') {
+        tracing::info!("(Non critical) Master does not understand REPLCONF listening-port: {r}");
+    }
+    let r = c.command(link, &[b"REPLCONF", b"capa", b"psync2"]).await?;
+    if r.starts_with('-') {
+        tracing::info!("(Non critical) Master does not understand REPLCONF capa: {r}");
+    }
+    let cached = link.replid.lock().clone();
+    let offset = link.offset();
+    let (id, off) = match (&cached, offset) {
+        (Some(id), o) if o >= 0 => (id.clone(), (o + 1).to_string()),
+        _ => ("?".to_string(), "-1".to_string()),
+    };
+    let reply = c
+        .command(link, &[b"PSYNC", id.as_bytes(), off.as_bytes()])
+        .await?;
+    let reply = skip_newlines(&mut c, link, reply).await?;
+    if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
+        let mut w = rest.split_whitespace();
+        let (Some(id), Some(off)) = (w.next(), w.next().and_then(|o| o.parse::<i64>().ok())) else {
+            return Err(format!("bad FULLRESYNC reply: '{reply}'"));
+        };
+        full_resync(sh, link, &mut c).await?;
+        *link.replid.lock() = Some(id.to_string());
+        sh.repl.set_replid(id);
+        link.offset.store(off, Relaxed);
+    } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        let id = rest.trim();
+        if !id.is_empty() {
+            *link.replid.lock() = Some(id.to_string());
+            sh.repl.set_replid(id);
+        }
+        tracing::info!("Successful partial resynchronization with master.");
+    } else {
+        return Err(format!("unexpected reply to PSYNC from master: '{reply}'"));
+    }
+    set_state(sh, link, CONNECTED);
+    tracing::info!("MASTER <-> REPLICA sync: Finished with success");
+    apply_stream(sh, link, &mut c).await
+}
+
+/// Skips the `\n` keepalives a master sends while it prepares the RDB.
+async fn skip_newlines(c: &mut Conn, link: &Link, mut line: String) -> Res<String> {
+    while line.is_empty() {
+        line = c.line(link).await?;
+    }
+    Ok(line)
+}
+
+/// Reads the RDB payload and replaces the keyspace with it.
+async fn full_resync(sh: &Arc<Shared>, link: &Link, c: &mut Conn) -> Res<()> {
+    set_state(sh, link, TRANSFER);
+    let first = c.line(link).await?;
+    let head = skip_newlines(c, link, first).await?;
+    let len = head
+        .strip_prefix('$')
+        .and_then(|l| l.parse::<usize>().ok())
+        .ok_or_else(|| format!("bad protocol from master, reading the RDB length: '{head}'"))?;
+    link.transfer_size.store(len as i64, Relaxed);
+    link.transfer_read.store(0, Relaxed);
+    while c.buf.len() < len {
+        link.transfer_read.store(c.buf.len() as u64, Relaxed);
+        c.buf.reserve(len - c.buf.len());
+        c.fill(link).await?;
+    }
+    let payload = c.buf.split_to(len);
+    link.transfer_read.store(len as u64, Relaxed);
+    sh.repl.net_in.fetch_add(len as u64, Relaxed);
+    tracing::info!("MASTER <-> REPLICA sync: received {len} bytes of RDB, loading");
+    // Our own replicas must resync with the new data.
+    super::master::disconnect_replicas(sh);
+    let s = sh.clone();
+    tokio::task::spawn_blocking(move || load(&s, &payload))
+        .await
+        .map_err(|_| "the loading task failed".to_string())?
+}
+
+/// Empties the keyspace and loads `payload` (an RDB), holding every shard.
+fn load(sh: &Shared, payload: &[u8]) -> Res<()> {
+    let engine = &sh.engine;
+    let _hold = engine.hold(None);
+    {
+        let mut txn = engine.lock_all(0);
+        for db in 0..engine.databases() {
+            drop(txn.take_db(db));
+        }
+    }
+    engine.events.writes.set_loading(true);
+    let opts = rdb::LoadOptions {
+        checksum: true,
+        now_ms: 0,
+    };
+    let r = rdb::load(engine, payload, payload.len() as u64, &opts);
+    engine.events.writes.set_loading(false);
+    let rep = r.map_err(|e| format!("failed loading the RDB from master: {e}"))?;
+    crate::commands::functions::load_from_rdb(sh, &rep.functions)?;
+    tracing::info!(keys = rep.keys, "MASTER <-> REPLICA sync: loaded the RDB");
+    Ok(())
+}
+
+/// Applies the master's stream until the link fails.
+async fn apply_stream(sh: &Arc<Shared>, link: &Link, c: &mut Conn) -> Res<()> {
+    let handle = sh
+        .clients
+        .register(format!("{}:{}", link.host, link.port), String::new(), false);
+    let mut client = Client::new(handle, true);
+    sh.repl.master_client.store(client.id, Relaxed);
+    let r = apply_loop(sh, link, c, &mut client).await;
+    crate::commands::multi::discard_all(sh, &mut client);
+    sh.clients.unregister(client.id);
+    r
+}
+
+async fn apply_loop(sh: &Arc<Shared>, link: &Link, c: &mut Conn, client: &mut Client) -> Res<()> {
+    let mut parser = RequestParser::new();
+    let limits = Limits {
+        max_bulk_len: sh.hot.proto_max_bulk_len.load(Relaxed) as usize,
+        ..Limits::default()
+    };
+    let mut out = Vec::new();
+    let mut ack = tokio::time::interval(Duration::from_secs(1));
+    send_ack(c, link).await?;
+    loop {
+        loop {
+            match parser.parse(&c.buf, &limits) {
+                Ok(Parse::Request { consumed }) => {
+                    let args = parser.args(&c.buf);
+                    let is =
+                        |i: usize, w: &[u8]| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(w));
+                    let getack = is(0, b"replconf") && is(1, b"getack");
+                    if is(0, crate::memcache::aof::MCSET) {
+                        // A memcached item from a Larder master (as the AOF loader does).
+                        if let Err(e) = crate::memcache::aof::load_item(sh, client.db, &args) {
+                            tracing::warn!("Bad memcached item from master: {e}");
+                        }
+                    } else if !getack {
+                        out.clear();
+                        crate::dispatch::dispatch(sh, client, args, &mut out);
+                    }
+                    c.buf.advance(consumed);
+                    if getack {
+                        send_ack(c, link).await?;
+                    }
+                    link.offset.fetch_add(consumed as i64, Relaxed);
+                    sh.repl.net_in.fetch_add(consumed as u64, Relaxed);
+                }
+                Ok(Parse::Skip { consumed }) => {
+                    c.buf.advance(consumed);
+                    link.offset.fetch_add(consumed as i64, Relaxed);
+                }
+                Ok(Parse::Incomplete { .. }) => break,
+                Err(e) => return Err(format!("protocol error from master: {e:?}")),
+            }
+        }
+        tokio::select! {
+            r = c.fill(link) => {
+                r?;
+            }
+            _ = ack.tick() => send_ack(c, link).await?,
+        }
+    }
+}
+
+async fn send_ack(c: &mut Conn, link: &Link) -> Res<()> {
+    let off = link.offset().max(0).to_string();
+    let mut out = Vec::with_capacity(48);
+    crate::propagate::encode(&mut out, [&b"REPLCONF"[..], b"ACK", off.as_bytes()]);
+    c.s.write_all(&out).await.map_err(|e| e.to_string())
+}

@@ -1,0 +1,495 @@
+//! Replication against real Redis 7.0, both ways:
+//!
+//! - a `redis-server --replicaof <larder>` replicates a dataset written
+//!   before and *during* its full sync (every type, TTLs, several
+//!   databases), `DEBUG DIGEST` of both becomes equal, writes after the
+//!   sync keep flowing, and WAIT counts the replica;
+//! - Larder replicates a redis-server (and a Larder), refuses writes with
+//!   `-READONLY`, and becomes writable again after `REPLICAOF NO ONE`;
+//! - a raw `SYNC` reader (Redis's TCL `attach_to_replication_stream`) sees
+//!   the exact command stream Redis 7.0 sends for a few writes.
+//!
+//! The "Larder" side is a second redis-server under `LARDER_DIFF_SELF=1`,
+//! so every expectation here is checked against Redis itself too.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{reply_int, scalar_payload, start_larder, start_redis, RawClient, ServerProc};
+
+fn text(r: &[u8]) -> String {
+    String::from_utf8_lossy(r).into_owned()
+}
+
+fn info_field(c: &mut RawClient, field: &str) -> Option<String> {
+    let r = c.cmd_str(&["INFO", "replication"]);
+    let body = text(&scalar_payload(&r)?);
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn digest(c: &mut RawClient) -> Vec<u8> {
+    c.cmd_str(&["DEBUG", "DIGEST"])
+}
+
+/// Waits until both servers have the same `DEBUG DIGEST` (and a non-empty
+/// dataset).
+fn wait_same_digest(master: &mut RawClient, replica: &mut RawClient) {
+    let start = Instant::now();
+    loop {
+        let (m, r) = (digest(master), digest(replica));
+        if m == r && !m.starts_with(b"+000000") {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "digests differ: master {} replica {}",
+            text(&m),
+            text(&r)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn link_up(replica: &mut RawClient) {
+    wait_for("master_link_status:up", Duration::from_secs(15), || {
+        info_field(replica, "master_link_status").as_deref() == Some("up")
+    });
+}
+
+/// Every type, TTLs, and two databases.
+fn write_dataset(c: &mut RawClient, tag: &str) {
+    let k = |s: &str| format!("{tag}:{s}");
+    let cmds: Vec<Vec<String>> = vec![
+        vec!["SET".into(), k("str"), "hello".into()],
+        vec!["SET".into(), k("int"), "12345".into()],
+        vec![
+            "SET".into(),
+            k("ttl"),
+            "v".into(),
+            "EX".into(),
+            "1000".into(),
+        ],
+        vec![
+            "SET".into(),
+            k("short"),
+            "v".into(),
+            "PX".into(),
+            "300".into(),
+        ],
+        vec![
+            "RPUSH".into(),
+            k("list"),
+            "a".into(),
+            "b".into(),
+            "c".into(),
+        ],
+        vec![
+            "HSET".into(),
+            k("hash"),
+            "f1".into(),
+            "v1".into(),
+            "f2".into(),
+            "2".into(),
+        ],
+        vec!["SADD".into(), k("set"), "x".into(), "y".into(), "1".into()],
+        vec![
+            "ZADD".into(),
+            k("zset"),
+            "1.5".into(),
+            "a".into(),
+            "2".into(),
+            "b".into(),
+        ],
+        vec![
+            "XADD".into(),
+            k("stream"),
+            "1-1".into(),
+            "f".into(),
+            "v".into(),
+        ],
+        vec!["PEXPIRE".into(), k("hash"), "5000000".into()],
+        vec!["SELECT".into(), "3".into()],
+        vec!["SET".into(), k("db3"), "three".into()],
+        vec![
+            "SADD".into(),
+            k("db3set"),
+            "1".into(),
+            "2".into(),
+            "3".into(),
+        ],
+        vec!["SELECT".into(), "0".into()],
+    ];
+    for cmd in cmds {
+        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let r = c.cmd_str(&args);
+        assert!(!r.starts_with(b"-"), "{args:?} -> {}", text(&r));
+    }
+}
+
+/// Writes from another thread until `stop`: strings, lists, counters and
+/// MULTI/EXEC, across two databases.
+fn writer(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut c = RawClient::connect(port);
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let i = n.to_string();
+            c.cmd_str(&["SET", &format!("during:{i}"), &i]);
+            c.cmd_str(&["INCR", "during:counter"]);
+            c.cmd_str(&["LPUSH", "during:list", &i]);
+            c.cmd_str(&["MULTI"]);
+            c.cmd_str(&["SELECT", "5"]);
+            c.cmd_str(&["HSET", "during:h", &i, &i]);
+            c.cmd_str(&["EXEC"]);
+            c.cmd_str(&["SELECT", "0"]);
+            n += 1;
+        }
+        n
+    })
+}
+
+fn start_pair_master_larder() -> Option<(ServerProc, ServerProc)> {
+    let larder = start_larder(&["--enable-debug-command", "yes"]);
+    let mut m = larder.client();
+    write_dataset(&mut m, "before");
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = writer(larder.port, stop.clone());
+    std::thread::sleep(Duration::from_millis(100));
+    let port = larder.port.to_string();
+    let redis = start_redis(&[
+        "--enable-debug-command",
+        "yes",
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+    ])?;
+    let mut r = redis.client();
+    link_up(&mut r);
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let n = w.join().expect("writer");
+    assert!(n > 0, "the writer made no writes");
+    Some((larder, redis))
+}
+
+/// (a) redis-server replicates Larder: data before and during the sync.
+#[test]
+fn redis_replicates_larder() {
+    let Some((larder, redis)) = start_pair_master_larder() else {
+        return;
+    };
+    let (mut m, mut r) = (larder.client(), redis.client());
+    wait_same_digest(&mut m, &mut r);
+    // Every type arrived, in its database.
+    assert_eq!(r.cmd_str(&["TYPE", "before:stream"]), b"+stream\r\n");
+    assert_eq!(r.cmd_str(&["ZSCORE", "before:zset", "a"]), b"$3\r\n1.5\r\n");
+    assert!(reply_int(&r.cmd_str(&["TTL", "before:ttl"])).is_some_and(|t| t > 900));
+    r.cmd_str(&["SELECT", "3"]);
+    assert_eq!(r.cmd_str(&["GET", "before:db3"]), b"$5\r\nthree\r\n");
+    // The short TTL expires on the master; its DEL reaches the replica.
+    wait_for("the expired key's DEL", Duration::from_secs(5), || {
+        r.cmd_str(&["SELECT", "0"]);
+        r.cmd_str(&["EXISTS", "before:short"]) == b":0\r\n"
+    });
+    // Writes after the sync flow, and WAIT counts the replica.
+    m.cmd_str(&["SET", "after", "1"]);
+    m.cmd_str(&["RPUSH", "before:list", "d"]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), b":1\r\n");
+    assert_eq!(r.cmd_str(&["GET", "after"]), b"$1\r\n1\r\n");
+    wait_same_digest(&mut m, &mut r);
+    // A client that wrote nothing needs no acknowledgement; WAIT 2 times out.
+    let mut fresh = larder.client();
+    assert_eq!(fresh.cmd_str(&["WAIT", "1", "0"]), b":1\r\n");
+    m.cmd_str(&["SET", "x", "y"]);
+    assert_eq!(m.cmd_str(&["WAIT", "2", "300"]), b":1\r\n");
+    // The master reports its replica.
+    let slave0 = info_field(&mut m, "slave0").expect("slave0 in INFO");
+    assert!(slave0.contains("state=online"), "{slave0}");
+    assert_eq!(info_field(&mut m, "connected_slaves").as_deref(), Some("1"));
+    let role = m.cmd_str(&["ROLE"]);
+    assert!(
+        role.starts_with(b"*3\r\n$6\r\nmaster\r\n:"),
+        "{}",
+        text(&role)
+    );
+    // The replica refuses writes.
+    assert_eq!(
+        r.cmd_str(&["SET", "a", "b"]),
+        b"-READONLY You can't write against a read only replica.\r\n"
+    );
+}
+
+/// Starts `replica` replicating `master` with REPLICAOF, then checks the
+/// digest, writes after the sync, READONLY and promotion.
+fn check_replica(master: &ServerProc, replica: &ServerProc) {
+    let (mut m, mut r) = (master.client(), replica.client());
+    write_dataset(&mut m, "m");
+    let port = master.port.to_string();
+    assert_eq!(r.cmd_str(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
+    assert_eq!(
+        r.cmd_str(&["REPLICAOF", "127.0.0.1", &port]),
+        b"+OK Already connected to specified master\r\n"
+    );
+    link_up(&mut r);
+    wait_same_digest(&mut m, &mut r);
+    assert_eq!(info_field(&mut r, "role").as_deref(), Some("slave"));
+    let role = r.cmd_str(&["ROLE"]);
+    assert!(
+        role.starts_with(b"*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:"),
+        "{}",
+        text(&role)
+    );
+    // Writes after the sync, in several databases and in a transaction.
+    m.cmd_str(&["INCR", "m:int"]);
+    m.cmd_str(&["SELECT", "7"]);
+    m.cmd_str(&["MULTI"]);
+    m.cmd_str(&["ZADD", "z7", "3", "c"]);
+    m.cmd_str(&["HINCRBY", "h7", "f", "2"]);
+    m.cmd_str(&["EXEC"]);
+    m.cmd_str(&["SELECT", "0"]);
+    m.cmd_str(&["DEL", "m:list"]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), b":1\r\n");
+    wait_same_digest(&mut m, &mut r);
+    assert_eq!(
+        r.cmd_str(&["SET", "a", "b"]),
+        b"-READONLY You can't write against a read only replica.\r\n"
+    );
+    assert_eq!(
+        r.cmd_str(&["WAIT", "0", "0"]),
+        b"-ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.\r\n"
+    );
+    // Reads work, and so does a write once promoted.
+    assert_eq!(r.cmd_str(&["GET", "m:int"]), b"$5\r\n12346\r\n");
+    assert_eq!(r.cmd_str(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    assert_eq!(r.cmd_str(&["SET", "a", "b"]), b"+OK\r\n");
+    assert_eq!(info_field(&mut r, "role").as_deref(), Some("master"));
+}
+
+/// (b) Larder replicates a redis-server.
+#[test]
+fn larder_replicates_redis() {
+    let Some(redis) = start_redis(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let larder = start_larder(&["--enable-debug-command", "yes"]);
+    check_replica(&redis, &larder);
+}
+
+/// (b) Larder replicates Larder.
+#[test]
+fn larder_replicates_larder() {
+    let master = start_larder(&["--enable-debug-command", "yes"]);
+    let replica = start_larder(&["--enable-debug-command", "yes"]);
+    check_replica(&master, &replica);
+}
+
+/// One RESP array of bulk strings from the stream, as words; PINGs skipped.
+fn next_command(s: &mut TcpStream, buf: &mut Vec<u8>) -> Vec<String> {
+    loop {
+        if let Some((cmd, used)) = parse_array(buf) {
+            buf.drain(..used);
+            if cmd.len() == 1 && cmd[0].eq_ignore_ascii_case("ping") {
+                continue;
+            }
+            return cmd;
+        }
+        let mut tmp = [0u8; 4096];
+        let n = s.read(&mut tmp).expect("read the replication stream");
+        assert!(n > 0, "stream closed; buffered: {:?}", text(buf));
+        buf.extend_from_slice(&tmp[..n]);
+    }
+}
+
+fn parse_array(b: &[u8]) -> Option<(Vec<String>, usize)> {
+    fn line(b: &[u8], at: usize) -> Option<(&[u8], usize)> {
+        let p = b.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+        Some((&b[at..at + p], at + p + 2))
+    }
+    let (head, mut at) = line(b, 0)?;
+    let n: usize = std::str::from_utf8(head.strip_prefix(b"*")?)
+        .ok()?
+        .parse()
+        .ok()?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (l, next) = line(b, at)?;
+        let len: usize = std::str::from_utf8(l.strip_prefix(b"$")?)
+            .ok()?
+            .parse()
+            .ok()?;
+        let end = next + len;
+        if b.len() < end + 2 {
+            return None;
+        }
+        out.push(text(&b[next..end]));
+        at = end + 2;
+    }
+    Some((out, at))
+}
+
+/// Matches each next command against a pattern of words, `*` matching any
+/// one word; as in Redis's TCL helper, only the command name is compared
+/// without case.
+fn assert_stream(s: &mut TcpStream, buf: &mut Vec<u8>, patterns: &[&[&str]]) {
+    for pat in patterns {
+        let got = next_command(s, buf);
+        let ok =
+            got.len() == pat.len()
+                && got.iter().zip(pat.iter()).enumerate().all(|(i, (g, p))| {
+                    *p == "*" || g == p || (i == 0 && g.eq_ignore_ascii_case(p))
+                });
+        assert!(ok, "expected {pat:?}, got {got:?}");
+    }
+}
+
+/// Attaches like Redis's TCL `attach_to_replication_stream`: SYNC, skip the
+/// RDB payload, return the stream.
+fn attach(port: u16) -> (TcpStream, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    s.write_all(b"SYNC\r\n").expect("send SYNC");
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 65536];
+    let (len, start) = loop {
+        let lead = buf.iter().take_while(|&&c| c == b'\n').count();
+        if let Some(p) = buf[lead..].windows(2).position(|w| w == b"\r\n") {
+            let head = text(&buf[lead..lead + p]);
+            let len: usize = head
+                .strip_prefix('$')
+                .and_then(|l| l.parse().ok())
+                .unwrap_or_else(|| panic!("bad SYNC payload header {head:?}"));
+            break (len, lead + p + 2);
+        }
+        let n = s.read(&mut tmp).expect("read the SYNC reply");
+        assert!(n > 0, "closed during SYNC");
+        buf.extend_from_slice(&tmp[..n]);
+    };
+    while buf.len() < start + len {
+        let n = s.read(&mut tmp).expect("read the RDB");
+        assert!(n > 0, "closed during the RDB");
+        buf.extend_from_slice(&tmp[..n]);
+    }
+    assert!(buf[start..].starts_with(b"REDIS"), "not an RDB payload");
+    buf.drain(..start + len);
+    (s, buf)
+}
+
+/// (c) The command stream, as Redis 7.0 sends it.
+#[test]
+fn replication_stream_matches_redis() {
+    let larder = start_larder(&["--enable-debug-command", "yes"]);
+    let mut c = larder.client();
+    c.cmd_str(&["CONFIG", "SET", "repl-ping-replica-period", "3600"]);
+    c.cmd_str(&["SET", "old", "1"]);
+    let (mut s, mut buf) = attach(larder.port);
+    c.cmd_str(&["SET", "foo", "bar", "EX", "100"]);
+    c.cmd_str(&["INCR", "n"]);
+    c.cmd_str(&["EXPIRE", "n", "100"]);
+    c.cmd_str(&["SELECT", "2"]);
+    c.cmd_str(&["GETEX", "missing", "PERSIST"]);
+    c.cmd_str(&["LPUSH", "l", "a"]);
+    c.cmd_str(&["MULTI"]);
+    c.cmd_str(&["SET", "a", "1"]);
+    c.cmd_str(&["SADD", "s", "m"]);
+    c.cmd_str(&["EXEC"]);
+    c.cmd_str(&["SELECT", "0"]);
+    c.cmd_str(&["SET", "p", "v", "pxat", "4102444800000", "GET"]);
+    c.cmd_str(&["SET", "gone", "1", "PX", "1"]);
+    std::thread::sleep(Duration::from_millis(20));
+    c.cmd_str(&["GET", "gone"]);
+    c.cmd_str(&["DEL", "old"]);
+    // Pops with a COUNT larger than the collection: the count popped.
+    c.cmd_str(&["RPUSH", "ml", "a"]);
+    c.cmd_str(&["LMPOP", "1", "ml", "LEFT", "COUNT", "10"]);
+    c.cmd_str(&["ZADD", "mz", "1", "a"]);
+    c.cmd_str(&["ZMPOP", "1", "mz", "MIN", "COUNT", "10"]);
+    assert_stream(
+        &mut s,
+        &mut buf,
+        &[
+            &["select", "0"],
+            &["set", "foo", "bar", "PXAT", "*"],
+            &["incr", "n"],
+            &["pexpireat", "n", "*"],
+            &["select", "2"],
+            &["lpush", "l", "a"],
+            &["multi"],
+            &["set", "a", "1"],
+            &["sadd", "s", "m"],
+            &["exec"],
+            &["select", "0"],
+            &["set", "p", "v", "PXAT", "4102444800000"],
+            &["set", "gone", "1", "PXAT", "*"],
+            &["del", "gone"],
+            &["del", "old"],
+            &["rpush", "ml", "a"],
+            &["lpop", "ml", "1"],
+            &["zadd", "mz", "1", "a"],
+            &["zpopmin", "mz", "1"],
+        ],
+    );
+    // A second attach starts with a SELECT again, at the current offset.
+    let (mut s2, mut buf2) = attach(larder.port);
+    c.cmd_str(&["SET", "k", "v"]);
+    assert_stream(&mut s2, &mut buf2, &[&["select", "0"], &["set", "k", "v"]]);
+    assert_stream(&mut s, &mut buf, &[&["select", "0"], &["set", "k", "v"]]);
+}
+
+/// Writes refused by replication settings: NOREPLICAS on a master short of
+/// good replicas (also for EXEC), MASTERDOWN on a replica whose link is down
+/// under `replica-serve-stale-data no`.
+#[test]
+fn replication_write_refusals() {
+    let larder = start_larder(&[]);
+    let mut c = larder.client();
+    let norep = b"-NOREPLICAS Not enough good replicas to write.\r\n";
+    assert_eq!(c.cmd_str(&["SET", "x", "1"]), b"+OK\r\n");
+    c.cmd_str(&["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    wait_for("NOREPLICAS", Duration::from_secs(3), || {
+        c.cmd_str(&["SET", "x", "2"]) == norep
+    });
+    assert_eq!(c.cmd_str(&["GET", "x"]), b"$1\r\n1\r\n");
+    assert_eq!(
+        info_field(&mut c, "min_slaves_good_slaves").as_deref(),
+        Some("0")
+    );
+    c.cmd_str(&["MULTI"]);
+    assert_eq!(c.cmd_str(&["INCR", "x"]), norep);
+    assert_eq!(
+        c.cmd_str(&["EXEC"]),
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    c.cmd_str(&["CONFIG", "SET", "min-replicas-to-write", "0"]);
+    assert_eq!(c.cmd_str(&["SET", "x", "3"]), b"+OK\r\n");
+
+    let masterdown =
+        b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n";
+    c.cmd_str(&["CONFIG", "SET", "replica-serve-stale-data", "no"]);
+    // Queued while a master, refused at EXEC once the link is down.
+    c.cmd_str(&["MULTI"]);
+    assert_eq!(c.cmd_str(&["PING"]), b"+QUEUED\r\n");
+    let mut other = larder.client();
+    assert_eq!(other.cmd_str(&["REPLICAOF", "127.0.0.1", "1"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd_str(&["EXEC"]),
+        b"-EXECABORT Transaction discarded because of: MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    assert_eq!(c.cmd_str(&["GET", "x"]), masterdown);
+    assert!(c.cmd_str(&["INFO", "replication"]).starts_with(b"$"));
+    assert_eq!(other.cmd_str(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    assert_eq!(c.cmd_str(&["GET", "x"]), b"$1\r\n3\r\n");
+}
