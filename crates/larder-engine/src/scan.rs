@@ -76,24 +76,22 @@ impl Engine {
             } else {
                 attempt - n
             };
-            let mut g = self.lock_shard(i);
             let now = crate::access::now_ms();
             for _ in 0..16 {
                 let r = crate::rng::next();
-                let (key, expired) = match g.dbs[db].random(r, false) {
-                    None => break,
-                    Some(e) => (e.key().to_vec(), e.expire_at() != 0 && e.expire_at() < now),
+                let picked = self.lock_shard(i).dbs[db]
+                    .random(r, false)
+                    .map(|e| (e.key().to_vec(), e.expire_at() != 0 && e.expire_at() < now));
+                let Some((key, expired)) = picked else {
+                    break;
                 };
                 if !expired {
                     return Some(key);
                 }
-                let hash = self.hash(&key);
-                let hash_of = self.hash_fn();
-                if let Some(e) = g.dbs[db].remove(hash, &key, &hash_of) {
-                    g.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
-                    g.stats.expired_keys += 1;
-                    g.watched.touch(db, &key);
-                }
+                // Deleted as any lazy expiry is: counted, propagated, notified.
+                let k = self.key(&key);
+                self.lock_key_at(db, &k, now)
+                    .lookup(&k, crate::txn::Lookup::Peek);
             }
         }
         None

@@ -554,6 +554,32 @@ fn diff_short_expiry_is_honoured() {
     d.case(&["DBSIZE"]);
 }
 
+/// SCAN and RANDOMKEY delete the expired keys they meet (DBSIZE, which
+/// counts keys not yet reclaimed, tells), as Redis's lazy expiry does.
+#[test]
+fn diff_scan_and_randomkey_reclaim_expired_keys() {
+    let Some(mut d) = DiffSession::start(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    d.case(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    for k in ["a1", "a2", "b1"] {
+        d.case(&["SET", k, "v", "PX", "20"]);
+    }
+    d.case(&["SET", "live", "v"]);
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    d.case(&["DBSIZE"]);
+    d.case(&["SCAN", "0", "MATCH", "a*", "COUNT", "100"]);
+    d.case(&["DBSIZE"]);
+    d.case(&["SCAN", "0", "TYPE", "hash", "COUNT", "100"]);
+    d.case(&["DBSIZE"]);
+    d.case(&["DEL", "live"]);
+    d.case(&["SET", "c1", "v", "PX", "20"]);
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    d.case(&["RANDOMKEY"]);
+    d.case(&["DBSIZE"]);
+    d.case(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+}
+
 const OBJECT_CASES: &[&[&str]] = &[
     &["SET", "s", "hello"],
     &["SET", "n", "123"],

@@ -355,15 +355,22 @@ fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let now = ctx.now_ms;
     let mut list = KeyList::new();
+    let mut expired: Vec<Vec<u8>> = Vec::new();
     let count = usize::try_from(count).unwrap_or(usize::MAX);
     let next = ctx.engine().scan(ctx.client.db, cursor, count, |e| {
-        let wanted = !is_expired(e, now)
-            && pattern.matches(e.key())
-            && type_filter.is_none_or(|t| t.eq_ignore_ascii_case(type_name(e).as_bytes()));
-        if wanted {
+        if !pattern.matches(e.key()) {
+        } else if is_expired(e, now) {
+            expired.push(e.key().to_vec());
+        } else if type_filter.is_none_or(|t| t.eq_ignore_ascii_case(type_name(e).as_bytes())) {
             list.push(e.key());
         }
     });
+    // As Redis's scan filter step: an expired key that matched is deleted
+    // (with its DEL propagated and its `expired` event), not just skipped.
+    for key in &expired {
+        let k = ctx.shared.engine.key(key);
+        ctx.lock(&k).lookup(&k, Lookup::Peek);
+    }
     ctx.out.array(2);
     ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
     list.write(&mut ctx.out);
