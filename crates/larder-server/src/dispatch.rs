@@ -48,20 +48,24 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut 
             .map_or("", |c| c.name);
         shared.tracking.after_command(client, out, name);
     }
-    match mode {
-        ReplyMode::On => {}
-        // CLIENT REPLY ON is answered even from OFF or SKIP mode.
-        _ if client.reply_mode == ReplyMode::On => {}
-        // RESP3 pushes (SUBSCRIBE's confirmations) are sent whatever the
-        // mode, as Redis's CLIENT_PUSHING.
-        _ if out.get(reply_start) == Some(&b'>') => {}
-        ReplyMode::Off => out.truncate(reply_start),
-        ReplyMode::Skip => {
-            out.truncate(reply_start);
-            if client.reply_mode == ReplyMode::Skip {
-                client.reply_mode = ReplyMode::On;
-            }
+    // CLIENT REPLY ON is answered even from OFF or SKIP mode.
+    if mode == ReplyMode::On || client.reply_mode == ReplyMode::On {
+        return;
+    }
+    // Subscription confirmations are sent whatever the mode (Redis's
+    // CLIENT_PUSHING); a SKIP is used up all the same.
+    let pushed = match out.get(reply_start) {
+        Some(b'>') => true,
+        Some(b'*') => {
+            crate::pubsub::confirms_subscriptions(shared.commands.get(client.last_cmd).name)
         }
+        _ => false,
+    };
+    if !pushed {
+        out.truncate(reply_start);
+    }
+    if mode == ReplyMode::Skip && client.reply_mode == ReplyMode::Skip {
+        client.reply_mode = ReplyMode::On;
     }
 }
 

@@ -546,7 +546,14 @@ pub fn leave_all(shared: &Shared, client: &mut Client) {
     }
 }
 
-/// Commands a RESP2 client may run while subscribed.
+/// Whether command `name` answers with subscription confirmations, which
+/// Redis pushes whatever CLIENT REPLY says (its CLIENT_PUSHING).
+pub fn confirms_subscriptions(name: &str) -> bool {
+    ALLOWED_SUBSCRIBED[1..7].contains(&name)
+}
+
+/// Commands a RESP2 client may run while subscribed (after PING, the
+/// six that confirm subscriptions).
 const ALLOWED_SUBSCRIBED: &[&str] = &[
     "ping",
     "subscribe",

@@ -234,19 +234,29 @@ fn client_info_query_buffer() {
 }
 
 #[test]
-fn resp3_pushes_survive_client_reply_off() {
-    let mut s = session!(&[]);
-    s.case(&["HELLO", "3"]);
-    // No reply to read: sent on both sides as is.
-    s.larder.send_str(&["CLIENT", "REPLY", "OFF"]);
-    s.redis.send_str(&["CLIENT", "REPLY", "OFF"]);
-    s.run(&[
-        &["SUBSCRIBE", "channel"],
-        &["PSUBSCRIBE", "ch*"],
-        &["UNSUBSCRIBE", "channel"],
-        &["PUNSUBSCRIBE", "ch*"],
-        &["CLIENT", "REPLY", "ON"],
-    ]);
+fn subscription_confirmations_survive_client_reply_off_and_skip() {
+    for proto in ["2", "3"] {
+        let mut s = session!(&[]);
+        s.case(&["HELLO", proto]);
+        // No reply to read: sent on both sides as is.
+        s.larder.send_str(&["CLIENT", "REPLY", "OFF"]);
+        s.redis.send_str(&["CLIENT", "REPLY", "OFF"]);
+        s.run(&[
+            &["SUBSCRIBE", "channel"],
+            &["PSUBSCRIBE", "ch*"],
+            &["UNSUBSCRIBE", "channel"],
+            &["PUNSUBSCRIBE", "ch*"],
+            &["CLIENT", "REPLY", "ON"],
+        ]);
+        // SKIP is used up by a SUBSCRIBE, whose confirmation still comes.
+        s.larder.send_str(&["CLIENT", "REPLY", "SKIP"]);
+        s.redis.send_str(&["CLIENT", "REPLY", "SKIP"]);
+        s.run(&[
+            &["SUBSCRIBE", "other"],
+            &["UNSUBSCRIBE", "other"],
+            &["PING"],
+        ]);
+    }
 }
 
 #[test]
