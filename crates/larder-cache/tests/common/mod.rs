@@ -34,8 +34,13 @@ fn wait_for_port(port: u16) {
     }
 }
 
+/// A fresh directory under the system temp dir, named for this process.
+/// Directories left by test processes that have ended are removed first
+/// (a test binary has no teardown hook, so its own are left to the next run).
 pub fn tempdir(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_dead_tempdirs);
     let d = std::env::temp_dir().join(format!(
         "larder-cache-{tag}-{}-{}",
         std::process::id(),
@@ -44,6 +49,27 @@ pub fn tempdir(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("temp dir");
     d
+}
+
+fn sweep_dead_tempdirs() {
+    // Whether a process is alive is read from /proc (Linux).
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("larder-cache-") else {
+            continue;
+        };
+        // larder-cache-<tag>-<pid>-<n>
+        let pid = rest.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// A cache server under test.
