@@ -226,6 +226,8 @@ fn redis_replicates_larder() {
         "{}",
         text(&role)
     );
+    let listed = text(&m.cmd_str(&["CLIENT", "LIST", "TYPE", "replica"]));
+    assert!(listed.contains(" flags=S "), "{listed}");
     // The replica refuses writes.
     assert_eq!(
         r.cmd_str(&["SET", "a", "b"]),
@@ -264,6 +266,11 @@ fn check_replica(master: &ServerProc, replica: &ServerProc) {
     m.cmd_str(&["DEL", "m:list"]);
     assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), b":1\r\n");
     wait_same_digest(&mut m, &mut r);
+    // Each side lists the link with Redis's flag: S (a replica), M (the master).
+    let replicas = text(&m.cmd_str(&["CLIENT", "LIST", "TYPE", "replica"]));
+    assert!(replicas.contains(" flags=S "), "{replicas}");
+    let masters = text(&r.cmd_str(&["CLIENT", "LIST", "TYPE", "master"]));
+    assert!(masters.contains(" flags=M "), "{masters}");
     assert_eq!(
         r.cmd_str(&["SET", "a", "b"]),
         b"-READONLY You can't write against a read only replica.\r\n"

@@ -125,8 +125,13 @@ fn getname(ctx: &mut Ctx<'_>) -> CmdResult {
 /// A client's type, as CLIENT LIST / KILL TYPE name them: `pubsub` while
 /// it has subscriptions, else `normal` (monitors count as normal, as in
 /// Redis; Larder has no replicas).
-fn client_type(h: &ClientHandle) -> &'static str {
-    if h.subs.iter().any(|n| n.load(Relaxed) > 0) {
+fn client_type(shared: &Shared, h: &ClientHandle) -> &'static str {
+    let repl = &shared.repl;
+    if repl.replicas.lock().iter().any(|r| r.client_id == h.id) {
+        "replica"
+    } else if repl.is_replica() && repl.master_client.load(Relaxed) == h.id {
+        "master"
+    } else if h.subs.iter().any(|n| n.load(Relaxed) > 0) {
         "pubsub"
     } else {
         "normal"
@@ -170,8 +175,11 @@ pub(crate) fn client_line(shared: &Shared, h: &ClientHandle, own: Option<(usize,
     if h.monitor.load(Relaxed) {
         flags.push('O');
     }
-    if client_type(h) == "pubsub" {
-        flags.push('P');
+    match client_type(shared, h) {
+        "replica" => flags.push('S'),
+        "master" => flags.push('M'),
+        "pubsub" => flags.push('P'),
+        _ => {}
     }
     if shared.blocking.is_blocked(h.id) {
         flags.push('b');
@@ -258,7 +266,7 @@ fn list(ctx: &mut Ctx<'_>) -> CmdResult {
     let own = (ctx.client.db, "client|list");
     let mut text = String::new();
     for h in ctx.shared.clients.all() {
-        if kind.is_some_and(|k| k != client_type(&h)) {
+        if kind.is_some_and(|k| k != client_type(ctx.shared, &h)) {
             continue;
         }
         if ids.as_ref().is_some_and(|v| !v.contains(&h.id)) {
@@ -358,7 +366,7 @@ fn kill(ctx: &mut Ctx<'_>) -> CmdResult {
         let matches = id.is_none_or(|i| h.id == i)
             && addr.is_none_or(|a| h.addr.as_bytes() == a)
             && laddr.is_none_or(|a| local_addr(&h).as_bytes() == a)
-            && kind.is_none_or(|k| k == client_type(&h))
+            && kind.is_none_or(|k| k == client_type(ctx.shared, &h))
             && user.as_ref().is_none_or(|u| {
                 let theirs = h.user.lock();
                 match &*theirs {
