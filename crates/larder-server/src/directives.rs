@@ -387,7 +387,7 @@ macro_rules! limit_d {
 use flags::{IMMUTABLE, MULTI_ARG, PROTECTED};
 
 pub const DIRECTIVES: &[Directive] = &[
-    int_d!("port", port, u16, 0, 65535, IMMUTABLE),
+    int_d!("port", port, u16, 0, 65535, 0),
     // The memcached protocol (`memcache/`): its port (0 = off), memcached's
     // `-I` item size limit (1k..1gb, as memcached) and `-A` (shutdown).
     Directive {

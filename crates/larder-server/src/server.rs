@@ -42,38 +42,7 @@ impl Server {
         if let Some(g) = gauge {
             engine = engine.with_memory_gauge(g);
         }
-        let mut tcp = Vec::new();
-        if config.port != 0 {
-            for b in &config.bind {
-                let (optional, host) = match b.strip_prefix('-') {
-                    Some(h) => (true, h),
-                    None => (false, b.as_str()),
-                };
-                let ip: IpAddr = match host {
-                    "*" => "0.0.0.0".parse().expect("literal"),
-                    h => match h.parse() {
-                        Ok(ip) => ip,
-                        Err(_) if optional => continue,
-                        Err(_) => {
-                            return Err(io::Error::new(
-                                io::ErrorKind::InvalidInput,
-                                format!("invalid bind address '{h}'"),
-                            ))
-                        }
-                    },
-                };
-                match bind_tcp(SocketAddr::new(ip, config.port), config.tcp_backlog) {
-                    Ok(l) => tcp.push(l),
-                    Err(_) if optional => {}
-                    Err(e) => {
-                        return Err(io::Error::new(
-                            e.kind(),
-                            format!("could not bind {host}:{}: {e}", config.port),
-                        ))
-                    }
-                }
-            }
-        }
+        let tcp = bind_all(&config.bind, config.port, config.tcp_backlog)?;
         let unix = match &config.unixsocket {
             Some(path) => {
                 let _ = std::fs::remove_file(path);
@@ -144,7 +113,8 @@ impl Server {
             tasks.push(tokio::spawn(crate::memcache::accept(shared.clone(), l)));
         }
         for l in tcp {
-            tasks.push(tokio::spawn(accept_tcp(shared.clone(), l)));
+            let task = tokio::spawn(accept_tcp(shared.clone(), l));
+            shared.accepting.lock().push(task.abort_handle());
         }
         if let Some(l) = unix {
             tasks.push(tokio::spawn(accept_unix(shared.clone(), l)));
@@ -161,12 +131,76 @@ impl Server {
         for t in &tasks {
             t.abort();
         }
+        for t in shared.accepting.lock().drain(..) {
+            t.abort();
+        }
         if let Some(p) = &shared.config.read().unixsocket {
             let _ = std::fs::remove_file(p);
         }
         crate::persist::aof::stop(&shared);
         Ok(())
     }
+}
+
+/// Listeners on every `bind` address at `port` (none for port 0); an
+/// address marked optional (`-`) that cannot be bound is skipped.
+pub(crate) fn bind_all(bind: &[String], port: u16, backlog: u32) -> io::Result<Vec<TcpListener>> {
+    let mut tcp = Vec::new();
+    if port == 0 {
+        return Ok(tcp);
+    }
+    for b in bind {
+        let (optional, host) = match b.strip_prefix('-') {
+            Some(h) => (true, h),
+            None => (false, b.as_str()),
+        };
+        let ip: IpAddr = match host {
+            "*" => "0.0.0.0".parse().expect("literal"),
+            h => match h.parse() {
+                Ok(ip) => ip,
+                Err(_) if optional => continue,
+                Err(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("invalid bind address '{h}'"),
+                    ))
+                }
+            },
+        };
+        match bind_tcp(SocketAddr::new(ip, port), backlog) {
+            Ok(l) => tcp.push(l),
+            Err(_) if optional => {}
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("could not bind {host}:{port}: {e}"),
+                ))
+            }
+        }
+    }
+    Ok(tcp)
+}
+
+/// CONFIG SET port: listens on the new port first (an error leaves the old
+/// listeners and the old setting in place, as Redis's rollback does), then
+/// stops accepting on the old one. Connected clients stay.
+pub(crate) fn rebind(shared: &Shared, port: u16) -> Result<(), String> {
+    let (bind, backlog) = {
+        let c = shared.config.read();
+        (c.bind.clone(), c.tcp_backlog)
+    };
+    let listeners = bind_all(&bind, port, backlog)
+        .map_err(|e| format!("Unable to listen on this port: {e}"))?;
+    let me = crate::persist::snapshot::server_arc(shared)
+        .ok_or_else(|| "Unable to listen on this port: the server is not running".to_string())?;
+    let mut accepting = shared.accepting.lock();
+    for t in accepting.drain(..) {
+        t.abort();
+    }
+    for l in listeners {
+        accepting.push(tokio::spawn(accept_tcp(me.clone(), l)).abort_handle());
+    }
+    Ok(())
 }
 
 pub(crate) fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {

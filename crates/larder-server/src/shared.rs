@@ -86,6 +86,9 @@ pub struct Hot {
 }
 
 pub struct Shared {
+    /// The tasks accepting RESP connections on TCP (CONFIG SET port
+    /// replaces them: `server::rebind`).
+    pub accepting: Mutex<Vec<tokio::task::AbortHandle>>,
     pub engine: Engine,
     pub config: RwLock<Config>,
     pub hot: Hot,
@@ -166,6 +169,7 @@ impl Shared {
             rdb: Default::default(),
             tracking,
             pause: Default::default(),
+            accepting: Default::default(),
             repl: Default::default(),
         };
         shared.apply_config();

@@ -617,3 +617,48 @@ fn slowlog_redacts_secrets() {
     assert!(log.contains("visible") && log.contains("SETNAME"), "{log}");
     assert!(log.matches("(redacted)").count() >= 4 + 1 + 2 + 2, "{log}");
 }
+
+/// CONFIG SET port moves the listener: connected clients stay, new ones
+/// reach the new port only; a port in use is refused with Redis's error and
+/// nothing of that CONFIG SET is applied.
+#[test]
+fn config_set_port_moves_the_listener() {
+    let p = start_larder(&[]);
+    let mut c = p.client();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy_port = busy.local_addr().expect("addr").port().to_string();
+    let r = c.cmd_str(&["CONFIG", "SET", "maxmemory", "10000001", "port", &busy_port]);
+    assert!(
+        r.starts_with(
+            b"-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port"
+        ),
+        "{}",
+        esc(&r)
+    );
+    let old = p.port.to_string();
+    let get = |c: &mut common::RawClient, name: &str| {
+        let r = c.cmd_str(&["CONFIG", "GET", name]);
+        String::from_utf8_lossy(&r)
+            .lines()
+            .nth(4)
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(get(&mut c, "port"), old);
+    assert_eq!(get(&mut c, "maxmemory"), "0");
+    assert_eq!(c.cmd_str(&["CONFIG", "SET", "port", &old]), b"+OK\r\n");
+    let new = free_port();
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "port", &new.to_string()]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.cmd_str(&["PING"]), b"+PONG\r\n", "connected clients stay");
+    assert_eq!(get(&mut c, "port"), new.to_string());
+    let mut moved = common::RawClient::connect(new);
+    assert_eq!(moved.cmd_str(&["PING"]), b"+PONG\r\n");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while TcpStream::connect(("127.0.0.1", p.port)).is_ok() {
+        assert!(Instant::now() < deadline, "the old port still accepts");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -142,6 +142,11 @@ fn set(ctx: &mut Ctx<'_>) -> CmdResult {
         let refs: Vec<&str> = words.iter().map(String::as_str).collect();
         (d.set)(&mut next, &refs).map_err(|why| set_failed(d.name, &why))?;
     }
+    // The one setting whose apply can fail: listening on a new port. On
+    // failure nothing is changed.
+    if next.port != ctx.shared.config.read().port {
+        crate::server::rebind(ctx.shared, next.port).map_err(|why| set_failed("port", &why))?;
+    }
     *ctx.shared.config.write() = next;
     ctx.shared.apply_config();
     ctx.out.ok();
