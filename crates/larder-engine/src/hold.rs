@@ -189,15 +189,20 @@ pub struct Hold<'e> {
 impl Drop for Hold<'_> {
     fn drop(&mut self) {
         if self.outer {
-            let me = self.engine.addr();
-            HELD.with(|h| {
-                let mut set = h.borrow_mut();
-                if set.engine == me {
-                    set.release_all();
-                }
-            });
+            release_held(self.engine);
         }
     }
+}
+
+/// Ends this thread's held set if it belongs to `engine`.
+fn release_held(engine: &Engine) {
+    let me = engine.addr();
+    HELD.with(|h| {
+        let mut set = h.borrow_mut();
+        if set.engine == me {
+            set.release_all();
+        }
+    });
 }
 
 /// A connection's batch of commands (see the module comment). Not `Send`.
@@ -210,13 +215,7 @@ pub struct Batch<'e> {
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
         if self.outer {
-            let me = self.engine.addr();
-            HELD.with(|h| {
-                let mut set = h.borrow_mut();
-                if set.engine == me {
-                    set.release_all();
-                }
-            });
+            release_held(self.engine);
         }
     }
 }

@@ -269,6 +269,14 @@ pub fn signal_existing(ctx: &Ctx<'_>, db: usize) {
     }
 }
 
+/// Sleeps until `deadline`; forever when there is none.
+pub(crate) async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Serves the waiters of the keys `client` made ready (see the module comment).
 pub async fn serve_ready(shared: &Shared, client: u64) {
     loop {
@@ -372,13 +380,7 @@ pub async fn wait<S: AsyncRead + Unpin>(
         id: client.id,
     };
     let handle = client.handle.clone();
-    let deadline = spec.deadline;
-    let sleep = async move {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    };
+    let sleep = sleep_until(spec.deadline);
     tokio::pin!(sleep);
     loop {
         let room = input.len() < MAX_PENDING_INPUT;

@@ -160,7 +160,7 @@ where
                     }
                     admitted = true;
                 }
-                Step::Blocked => {
+                Step::Blocked | Step::Replication => {
                     // Replies of the commands before it go out first.
                     if !out.is_empty()
                         && reply_out(&shared, &mut client, &mut stream, &mut out)
@@ -169,37 +169,29 @@ where
                     {
                         break 'conn;
                     }
-                    let live = crate::blocking::wait(
-                        &shared,
-                        &mut client,
-                        &mut stream,
-                        &mut input,
-                        &mut out,
-                        &mut shutdown,
-                    )
-                    .await;
-                    if !live {
-                        break 'conn;
-                    }
-                }
-                Step::Replication => {
-                    // SYNC/PSYNC take the socket over; WAIT waits for acks.
-                    if !out.is_empty()
-                        && reply_out(&shared, &mut client, &mut stream, &mut out)
-                            .await
-                            .is_err()
-                    {
-                        break 'conn;
-                    }
-                    let live = crate::replication::serve(
-                        &shared,
-                        &mut client,
-                        &mut stream,
-                        &mut input,
-                        &mut out,
-                        &mut shutdown,
-                    )
-                    .await;
+                    // A blocked client waits for its keys; SYNC/PSYNC take
+                    // the socket over; WAIT waits for acks.
+                    let live = if matches!(step, Step::Blocked) {
+                        crate::blocking::wait(
+                            &shared,
+                            &mut client,
+                            &mut stream,
+                            &mut input,
+                            &mut out,
+                            &mut shutdown,
+                        )
+                        .await
+                    } else {
+                        crate::replication::serve(
+                            &shared,
+                            &mut client,
+                            &mut stream,
+                            &mut input,
+                            &mut out,
+                            &mut shutdown,
+                        )
+                        .await
+                    };
                     if !live {
                         break 'conn;
                     }

@@ -214,12 +214,7 @@ async fn wait_acks(
     offset: u64,
     shutdown: &mut watch::Receiver<bool>,
 ) -> usize {
-    let sleep = async move {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    };
+    let sleep = crate::blocking::sleep_until(deadline);
     tokio::pin!(sleep);
     loop {
         let notified = sh.repl.acked.notified();
