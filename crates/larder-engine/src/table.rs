@@ -84,31 +84,19 @@ impl RawTable {
 
     /// Slot index of `key`, if present.
     pub fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let t = tag(hash);
-        let mask = self.mask();
-        let mut i = self.home(hash);
-        loop {
-            let s = self.slots[i];
-            if s == EMPTY {
-                return None;
-            }
-            if is_full(s) && s & !PTR_MASK == t {
-                // SAFETY: full slots point at live entries.
-                let e = unsafe { EntryRef::from_ptr(unpack(s)) };
-                if e.key() == key {
-                    return Some(i);
-                }
-            }
-            i = (i + 1) & mask;
-        }
+        self.probe(hash, |e| e.key() == key)
     }
 
     /// Slot index of an entry whose key hashes to `hash` under `hash_of`
     /// (`allkeys-adaptive` remembers recent admissions by hash only).
     pub fn find_hash(&self, hash: u64, hash_of: &dyn Fn(&[u8]) -> u64) -> Option<usize> {
+        self.probe(hash, |e| hash_of(e.key()) == hash)
+    }
+
+    /// Walks `hash`'s probe sequence to the first entry with its tag that
+    /// `matches`, stopping at an empty slot.
+    #[inline]
+    fn probe(&self, hash: u64, matches: impl Fn(EntryRef<'_>) -> bool) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
@@ -122,8 +110,7 @@ impl RawTable {
             }
             if is_full(s) && s & !PTR_MASK == t {
                 // SAFETY: full slots point at live entries.
-                let e = unsafe { EntryRef::from_ptr(unpack(s)) };
-                if hash_of(e.key()) == hash {
+                if matches(unsafe { EntryRef::from_ptr(unpack(s)) }) {
                     return Some(i);
                 }
             }
