@@ -305,10 +305,24 @@ impl Engine {
     /// Before a single-shard command locks shard `i`: a batch that does not
     /// hold it lets go of what it holds.
     pub(crate) fn narrow_batch(&self, i: usize) {
+        self.release_batch_unless(Some(i));
+    }
+
+    /// Before a command waits on something outside the engine (MIGRATE's
+    /// round trip to another server): a batch lets go of the shards it holds
+    /// idle, so other threads do not wait meanwhile. A hold keeps its shards.
+    pub fn release_batch(&self) {
+        self.release_batch_unless(None);
+    }
+
+    fn release_batch_unless(&self, held: Option<usize>) {
         let me = self.addr();
         HELD.with(|h| {
             let mut set = h.borrow_mut();
-            if set.engine == me && set.elastic && !matches!(set.slots[i], Slot::Here(_)) {
+            if set.engine != me || !set.elastic {
+                return;
+            }
+            if !held.is_some_and(|i| matches!(set.slots[i], Slot::Here(_))) {
                 set.release_idle();
             }
         });

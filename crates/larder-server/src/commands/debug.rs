@@ -35,6 +35,9 @@ const DEBUG_HELP: &[&str] = &[
     "    Output a hex signature representing the current DB content.",
     "DIGEST-VALUE <key> [<key> ...]",
     "    Output a hex signature of the values of all the specified keys.",
+    "ERROR <string>",
+    "    Return a Redis protocol error with <string> as message. Useful for clients",
+    "    unit tests to simulate Redis errors.",
     "HTSTATS-KEY <key> [full]",
     "    Like HTSTATS but for the hash table stored at <key>'s value.",
     "LOADAOF",
@@ -83,9 +86,10 @@ const DEBUG_HELP: &[&str] = &[
     "    Enable or disable the replay buffer resize cron job",
 ];
 
-/// `enable-debug-command`: no, yes, or local (loopback and Unix clients).
-fn debug_allowed(ctx: &Ctx<'_>) -> bool {
-    match ctx.shared.config.read().enable_debug_command.as_str() {
+/// Redis's `allowProtectedAction`: a protected setting (`enable-debug-command`,
+/// `enable-module-command`) is no, yes, or local (loopback and Unix clients).
+pub(crate) fn protected_action_allowed(ctx: &Ctx<'_>, setting: &str) -> bool {
+    match setting {
         "yes" => true,
         "local" => {
             let h = &ctx.client.handle;
@@ -104,7 +108,8 @@ fn debug_allowed(ctx: &Ctx<'_>) -> bool {
 }
 
 fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
-    if !debug_allowed(ctx) {
+    let setting = ctx.shared.config.read().enable_debug_command.clone();
+    if !protected_action_allowed(ctx, &setting) {
         return Err(DEBUG_DENIED);
     }
     let argc = ctx.argc();
@@ -121,6 +126,13 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             .unwrap_or(0.0);
         std::thread::sleep(Duration::from_secs_f64(secs.min(86_400.0)));
         ctx.out.ok();
+        return Ok(());
+    }
+    if ctx.arg_is(1, "error") && argc == 3 {
+        // Redis's addReplySds: "-" and the text as given, line breaks as
+        // spaces, not counted in the error stats.
+        let text = [b"-", ctx.arg(2)].concat();
+        ctx.out.error(&text);
         return Ok(());
     }
     if ctx.arg_is(1, "set-active-expire") && argc == 3 {

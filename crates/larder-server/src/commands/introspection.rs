@@ -426,8 +426,8 @@ fn search_specs<'a>(
 }
 
 /// The getkeys procedures Redis falls back to: SORT's STORE (the last one
-/// wins; LIMIT, GET and BY skip their arguments), and SET's and
-/// BITFIELD's flags, which depend on GET / on a write operation. Others
+/// wins; LIMIT, GET and BY skip their arguments), MIGRATE's KEYS form, and
+/// SET's and BITFIELD's flags, which depend on GET / on a write operation. Others
 /// find no keys where the specs found none.
 fn own_rules<'a>(name: &str, argc: usize, arg: &impl Fn(usize) -> &'a [u8]) -> Found {
     const RO: &[&str] = &["RO", "access"];
@@ -458,6 +458,25 @@ fn own_rules<'a>(name: &str, argc: usize, arg: &impl Fn(usize) -> &'a [u8]) -> F
         "bitfield" => {
             let writes = (2..argc).any(|i| is(i, "set") || is(i, "incrby"));
             vec![(1, if writes { RW } else { RO })]
+        }
+        "migrate" => {
+            // migrateGetKeys: argument 3, or what follows KEYS when it is
+            // empty; AUTH and AUTH2 skip their arguments on the way.
+            let (mut first, mut n) = (3, 1);
+            let mut i = 6;
+            while i < argc {
+                if is(i, "keys") {
+                    if !arg(3).is_empty() {
+                        return Vec::new();
+                    }
+                    (first, n) = (i + 1, argc - i - 1);
+                    break;
+                }
+                i += usize::from(is(i, "auth")) + 2 * usize::from(is(i, "auth2")) + 1;
+            }
+            (first..first + n)
+                .map(|i| (i, &["RW", "access", "delete"][..]))
+                .collect()
         }
         _ => Vec::new(),
     }

@@ -116,6 +116,15 @@ pub const COMMANDS: &[Command] = &[
         "keyspace write slow dangerous",
         restore,
     ),
+    // What MIGRATE sends in cluster mode; RESTORE outside a cluster.
+    key_cmd(
+        "restore-asking",
+        -4,
+        WRITE | DENYOOM | ASKING,
+        ONE,
+        "keyspace write slow dangerous",
+        restore,
+    ),
 ];
 
 /// An OBJECT subcommand that reads the key in argument 2.

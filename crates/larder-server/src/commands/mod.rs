@@ -22,6 +22,7 @@ pub mod keys;
 pub mod lists;
 pub mod lua_cjson;
 pub mod lua_pack;
+pub mod migrate;
 pub mod multi;
 pub mod pubsub;
 pub mod scripting;
@@ -42,6 +43,7 @@ pub fn table() -> CommandTable {
         hyperloglog::COMMANDS,
         sort::COMMANDS,
         keys::COMMANDS,
+        migrate::COMMANDS,
         lists::COMMANDS,
         blocking::COMMANDS,
         hashes::COMMANDS,

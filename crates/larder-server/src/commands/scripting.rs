@@ -830,7 +830,7 @@ fn load_script(shared: &Shared, body: &[u8]) -> Result<String, CmdError> {
 /// worker first hands its other tasks and the I/O driver to another thread
 /// (`block_in_place`), so other connections are served meanwhile (BUSY,
 /// SCRIPT KILL).
-fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn off_worker<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(f)

@@ -229,5 +229,21 @@ fn module_sub(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     }
+    let setting = ctx
+        .shared
+        .config
+        .read()
+        .compat
+        .get("enable-module-command")
+        .cloned()
+        .unwrap_or_default();
+    if crate::commands::debug::protected_action_allowed(ctx, &setting) {
+        // Larder loads no modules: every path fails as a missing library does.
+        return Err(CmdError::new(if ctx.arg_is(1, "unload") {
+            "ERR Error unloading module: no such module with that name"
+        } else {
+            "ERR Error loading the extension. Please check the server logs."
+        }));
+    }
     Err(CmdError::new("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."))
 }
