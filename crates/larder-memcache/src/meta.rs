@@ -274,10 +274,13 @@ pub(crate) fn parse<'a>(
         };
     }
     if n + 1 > MAX_OPT_TOKENS {
-        return done(
-            error("CLIENT_ERROR options flags are too long", 0),
-            line_len,
-        );
+        // (memcached's wording differs between mg and the others.)
+        let msg = if cmd == MetaCmd::Get {
+            "CLIENT_ERROR options flags are too long"
+        } else {
+            "CLIENT_ERROR options flags too long"
+        };
+        return done(error(msg, 0), line_len);
     }
     let (flag_from, vlen) = if cmd == MetaCmd::Set {
         if n == 2 {

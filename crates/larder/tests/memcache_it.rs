@@ -373,3 +373,66 @@ fn memcached_tool_works() {
     );
     assert!(rest.starts_with("2\r\nhi\r\n"), "{dump}");
 }
+
+/// Items given an exptime in the past (a store, `touch`, `gat`, meta `T`)
+/// stay in place already expired, as in memcached: a memcached command
+/// counts them in `get_expired` (checked against memcached in
+/// diff_memcache.rs), RESP sees them absent, and active expiry reclaims
+/// them untouched, so they cannot pile up.
+#[test]
+fn past_exptimes_are_absent_for_resp_and_reclaimed() {
+    let s = start_larder_memcache(&[]);
+    let mut resp = RawClient::connect(s.proc.port);
+    let mut mc = McConn::connect(s.port);
+    let r = mc
+        .exchange(
+            b"set a 0 -1 1\r\nx\r\nset b 0 0 1\r\nx\r\ntouch b -1\r\nset c 0 0 1\r\nx\r\n\
+              gat -1 c\r\nms d 1 T-1\r\nx\r\nset e 0 1000000000 1\r\nx\r\n\
+              ma f N0 J7\r\nma f T-1\r\n",
+        )
+        .expect("reply");
+    assert_eq!(r.len(), 11, "{r:?}");
+    for k in ["a", "b", "c", "d", "e", "f"] {
+        assert_eq!(resp.cmd_str(&["GET", k]), b"$-1\r\n", "GET {k}");
+        assert_eq!(resp.cmd_str(&["EXISTS", k]), b":0\r\n", "EXISTS {k}");
+    }
+    // Many at once: active expiry reclaims them without any access.
+    let mut batch = Vec::new();
+    for i in 0..2000 {
+        batch.extend_from_slice(format!("set x{i} 0 -1 3 noreply\r\nabc\r\n").as_bytes());
+    }
+    mc.exchange(&batch).expect("sets");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let n = resp.cmd_str(&["DBSIZE"]);
+        if n == b":0\r\n" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expired items not reclaimed: DBSIZE {}",
+            String::from_utf8_lossy(&n)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Past `maxclients` memcached connections, a new one is told why before
+/// it is closed, in memcached's words.
+#[test]
+fn connection_over_the_limit_gets_memcached_error() {
+    use std::io::Read;
+    let s = start_larder_memcache(&["--maxclients", "2"]);
+    // (The start-up probe's connection must be gone first.)
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut a = McConn::connect(s.port);
+    let mut b = McConn::connect(s.port);
+    a.exchange(b"version\r\n").expect("first connection");
+    b.exchange(b"version\r\n").expect("second connection");
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+    c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok();
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).expect("read until closed");
+    assert_eq!(got, b"ERROR Too many open connections\r\n");
+}

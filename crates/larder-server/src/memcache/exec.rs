@@ -8,9 +8,13 @@
 //!
 //! Time: memcached's exptime is 0 (never), negative (already expired), up
 //! to 30 days (relative seconds) or an absolute Unix time; [`Exp`] turns it
-//! into the engine's absolute milliseconds once per request. An item stored
-//! already expired is not kept (memcached keeps it until touched; no client
-//! can tell the difference).
+//! into the engine's absolute milliseconds once per request. An exptime in
+//! the past (a store, `touch`, `gat`, meta `T`) leaves the item in place
+//! with an expiry long gone (`Exp::Past`, 1 ms), as memcached does: the next
+//! command on the key finds it expired (`get_expired`), RESP reads see it
+//! absent, and active expiry or eviction reclaims it like any expired key.
+//! Nothing looks the key up again in the same command (that would reclaim
+//! it at once), and the AOF logs it as deleted.
 //!
 //! Every write is logged for the AOF under its key's lock (`aof.rs`), and
 //! under `appendfsync always` the connection holds its next reply until
@@ -22,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use larder_engine::{Entry, EntryRef, Key, Lookup, McMeta, StrRef, StrValue, Txn};
 use larder_memcache::reply::{self, flag_key, flag_num, line, uint};
-use larder_memcache::{num, Get, Meta, MetaCmd, Request, Store, StoreOp};
+use larder_memcache::{num, Get, Meta, MetaCmd, MetaFlags, Request, Store, StoreOp};
 
 use super::{detail, watch, Local};
 use crate::shared::Shared;
@@ -67,6 +71,15 @@ impl Exp {
         }
     }
 
+    /// An item's current expiry (`expire_at` ms, 0 = none), kept.
+    fn kept(expire_at: u64) -> Exp {
+        if expire_at == 0 {
+            Exp::Never
+        } else {
+            Exp::At(expire_at)
+        }
+    }
+
     fn ms(self) -> u64 {
         match self {
             Exp::Never => 0,
@@ -98,8 +111,9 @@ struct StoreOpts {
 }
 
 enum Arith {
-    /// The new value, its CAS and trailer, and whether the item was created (`N`).
-    Value(u64, u64, McMeta, bool),
+    /// The new value, its CAS and trailer, whether the item was created
+    /// (`N`), and its expiry before the command (0 when created).
+    Value(u64, u64, McMeta, bool, u64),
     NotFound,
     NonNumeric,
     Exists,
@@ -257,7 +271,7 @@ impl<'s> Session<'s> {
                 delta,
                 noreply,
             } => {
-                let r = self.arith(key, incr, delta, None, None);
+                let r = self.arith(key, incr, delta, None);
                 if !noreply {
                     match r {
                         Arith::Value(v, ..) => {
@@ -339,10 +353,7 @@ impl<'s> Session<'s> {
                 self.detail = self.shared.memcache.detail_on.load(Relaxed);
             }
             Request::Admin(t) => return super::admin::run(self.shared, &t, out),
-            Request::Meta(m) => {
-                self.local.cmd_meta += 1;
-                self.meta(&m, out);
-            }
+            Request::Meta(m) => self.meta(&m, out),
             Request::Error {
                 msg,
                 noreply,
@@ -382,27 +393,29 @@ impl<'s> Session<'s> {
         for k in g.keys() {
             let key = self.shared.engine.key(k);
             let mut txn = self.lock(&key);
-            self.local.cmd_get += 1;
-            if touch.is_some() {
-                self.local.cmd_touch += 1;
-            }
             self.watch_get(&mut txn, &key);
             let hit = self.get_one(&mut txn, &key, g.with_cas, touch, out);
             self.detail(k, detail::Op::Get { hit });
-            match (hit, touch.is_some()) {
-                (true, false) => self.local.get_hits += 1,
-                (false, false) => self.local.get_misses += 1,
-                (true, true) => {
-                    self.local.get_hits += 1;
-                    self.local.touch_hits += 1;
-                }
-                (false, true) => {
-                    self.local.get_misses += 1;
-                    self.local.touch_misses += 1;
-                }
-            }
+            // memcached counts a `gat` key as a touch only.
+            self.count_get(touch.is_some(), hit);
         }
         line(out, b"END");
+    }
+
+    /// Counts a fetch: a touch (`gat`, `mg ... T`) or a get, hit or miss.
+    fn count_get(&mut self, touch: bool, hit: bool) {
+        let l = &mut self.local;
+        match (touch, hit) {
+            (false, true) => l.get_hits += 1,
+            (false, false) => l.get_misses += 1,
+            (true, true) => l.touch_hits += 1,
+            (true, false) => l.touch_misses += 1,
+        }
+        if touch {
+            l.cmd_touch += 1;
+        } else {
+            l.cmd_get += 1;
+        }
     }
 
     /// One key of a `get`/`gets`/`gat`/`gats`: writes its VALUE line.
@@ -414,14 +427,6 @@ impl<'s> Session<'s> {
         touch: Option<Exp>,
         out: &mut Vec<u8>,
     ) -> bool {
-        if touch == Some(Exp::Past) {
-            // gat with a past exptime: memcached returns the item, then it is gone.
-            let hit = self.get_one(txn, key, with_cas, None, out);
-            if hit && txn.remove(key).is_some() {
-                self.log(&[b"DEL", key.bytes]);
-            }
-            return hit;
-        }
         let now_secs = self.secs();
         let Some(mut e) = txn.lookup(key, Lookup::Read) else {
             return false;
@@ -460,9 +465,10 @@ impl<'s> Session<'s> {
             None => {}
         }
         if let Some(t) = touch {
-            // The expiry changed: let the engine's volatile index know.
+            // The expiry changed: let the engine's volatile index know (a
+            // past one: the item is returned now and found expired next).
             txn.set_expire(key, t.ms());
-            self.log_ttl(key.bytes, t.ms());
+            self.log_exp(key.bytes, t);
         }
         true
     }
@@ -551,11 +557,7 @@ impl<'s> Session<'s> {
                     return Outcome::Exists;
                 }
                 flags = mc.map_or(0, |m| m.flags);
-                exp = if expire_at == 0 {
-                    Exp::Never
-                } else {
-                    Exp::At(expire_at)
-                };
+                exp = Exp::kept(expire_at);
                 let mut buf = itoa::Buffer::new();
                 let Some(e) = txn.lookup(&key, Lookup::Peek) else {
                     return Outcome::NotStored;
@@ -583,11 +585,7 @@ impl<'s> Session<'s> {
                 {
                     self.local.cas_hits += 1;
                     stale = Some(mc.map_or(0, |m| m.bits & McMeta::TOKEN_SENT));
-                    exp = if expire_at == 0 {
-                        Exp::Never
-                    } else {
-                        Exp::At(expire_at)
-                    };
+                    exp = Exp::kept(expire_at);
                 }
                 Some(_) => {
                     self.local.cas_badval += 1;
@@ -597,12 +595,6 @@ impl<'s> Session<'s> {
         }
         let cas = opts.new_cas.unwrap_or_else(|| self.next_cas());
         self.local.total_items += 1;
-        if exp == Exp::Past {
-            if txn.remove(&key).is_some() {
-                self.log(&[b"DEL", kb]);
-            }
-            return Outcome::Stored(cas);
-        }
         let mut bits = 0;
         if opts.binary_key {
             bits |= McMeta::BINARY_KEY;
@@ -617,7 +609,14 @@ impl<'s> Session<'s> {
             bits,
         };
         let old = txn.set_mc(&key, StrValue::Auto(value), exp.ms(), mc);
-        self.log_item(&mut txn, &key);
+        if exp == Exp::Past {
+            // Stored already expired, as memcached does: the next command
+            // on the key finds it expired (`get_expired`), and active expiry
+            // or eviction reclaims it. The log has it gone.
+            self.log(&[b"DEL", kb]);
+        } else {
+            self.log_item(&mut txn, &key);
+        }
         drop(txn);
         drop(old);
         Outcome::Stored(cas)
@@ -657,26 +656,16 @@ impl<'s> Session<'s> {
                 ..m
             });
         }
-        if exp == Exp::Past {
-            txn.remove(&key);
-            self.log(&[b"DEL", kb]);
-        } else {
-            txn.set_expire(&key, exp.ms());
-            self.log_ttl(kb, exp.ms());
-        }
+        txn.set_expire(&key, exp.ms());
+        self.log_exp(kb, exp);
         true
     }
 
     /// memcached's `do_add_delta`, plus meta's CAS check, TTL update and
     /// vivify-on-miss (`N`, `J`).
-    fn arith(
-        &mut self,
-        kb: &[u8],
-        incr: bool,
-        delta: u64,
-        meta: Option<&larder_memcache::MetaFlags<'_>>,
-        ttl: Option<Exp>,
-    ) -> Arith {
+    fn arith(&mut self, kb: &[u8], incr: bool, delta: u64, meta: Option<&MetaFlags<'_>>) -> Arith {
+        let now = self.now;
+        let ttl = |created| meta.and_then(|f| ma_ttl(f, created, now));
         let key = self.shared.engine.key(kb);
         let mut txn = self.lock(&key);
         self.watch_get(&mut txn, &key);
@@ -694,12 +683,13 @@ impl<'s> Session<'s> {
             Some(((num::item_number(b), b.len()), r.mc(), r.expire_at()))
         });
         let Some((cur, mc, expire_at)) = found else {
-            if incr {
-                self.local.incr_misses += 1;
-            } else {
-                self.local.decr_misses += 1;
-            }
             if collection || meta.and_then(|m| m.vivify).is_none() {
+                // (A vivified miss is not counted as one, as in memcached.)
+                if incr {
+                    self.local.incr_misses += 1;
+                } else {
+                    self.local.decr_misses += 1;
+                }
                 return Arith::NotFound;
             }
             let initial = meta.map_or(0, |m| m.initial);
@@ -710,12 +700,7 @@ impl<'s> Session<'s> {
                 atime: now_secs,
                 bits: 0,
             };
-            // The item gets `N`'s exptime (or `T`'s).
-            let viv = meta.and_then(|m| m.vivify).unwrap_or(0);
-            let exp = ttl.unwrap_or(Exp::of(viv, self.now));
-            if exp == Exp::Past {
-                return Arith::Value(initial, cas, mc, true);
-            }
+            let exp = ttl(true).unwrap_or(Exp::Never);
             let mut b = itoa::Buffer::new();
             txn.set_mc(
                 &key,
@@ -723,8 +708,9 @@ impl<'s> Session<'s> {
                 exp.ms(),
                 mc,
             );
-            self.log_item(&mut txn, &key);
-            return Arith::Value(initial, cas, mc, true);
+            self.local.total_items += 1;
+            self.log_stored(&mut txn, &key, exp);
+            return Arith::Value(initial, cas, mc, true, 0);
         };
         // memcached's order: empty data, then the CAS (0 = none), then the number.
         if cur.1 == 0 {
@@ -769,18 +755,30 @@ impl<'s> Session<'s> {
                 0
             },
         };
-        let expire_at = match ttl {
-            Some(t) => t.ms(),
-            None => expire_at,
-        };
-        txn.set_mc(&key, StrValue::Auto(&self.scratch), expire_at, m);
-        if ttl == Some(Exp::Past) {
-            txn.remove(&key);
-            self.log(&[b"DEL", kb]);
+        let exp = ttl(false).unwrap_or(Exp::kept(expire_at));
+        txn.set_mc(&key, StrValue::Auto(&self.scratch), exp.ms(), m);
+        self.log_stored(&mut txn, &key, exp);
+        Arith::Value(new, cas, m, false, expire_at)
+    }
+
+    /// Logs an item just stored with expiry `exp`: one stored already
+    /// expired is logged as gone (and not looked up again: that would
+    /// reclaim it now, where memcached's next command finds it expired).
+    fn log_stored(&mut self, txn: &mut Txn<'_>, key: &Key<'_>, exp: Exp) {
+        if exp == Exp::Past {
+            self.log(&[b"DEL", key.bytes]);
         } else {
-            self.log_item(&mut txn, &key);
+            self.log_item(txn, key);
         }
-        Arith::Value(new, cas, m, false)
+    }
+
+    /// Logs a TTL change to `exp` (a past one: the item is as good as gone).
+    fn log_exp(&mut self, key: &[u8], exp: Exp) {
+        if exp == Exp::Past {
+            self.log(&[b"DEL", key]);
+        } else {
+            self.log_ttl(key, exp.ms());
+        }
     }
 
     // ---- meta protocol -------------------------------------------------
@@ -792,7 +790,11 @@ impl<'s> Session<'s> {
             MetaCmd::Set => self.ms(m, out),
             MetaCmd::Delete => self.md(m, out),
             MetaCmd::Arith => self.ma(m, out),
-            MetaCmd::Debug => self.me(m, out),
+            MetaCmd::Debug => {
+                // memcached 1.6.18 counts `cmd_meta` for `me` only.
+                self.local.cmd_meta += 1;
+                self.me(m, out);
+            }
         }
     }
 
@@ -838,16 +840,12 @@ impl<'s> Session<'s> {
             hit = true;
         }
         let ttl_set = f.ttl.is_some();
-        self.local.cmd_get += 1;
-        if ttl_set {
-            self.local.cmd_touch += 1;
+        if created {
+            self.local.total_items += 1;
         }
+        // (A miss is a get even with `T`: memcached meets `T` on a hit.)
+        self.count_get(ttl_set && hit, hit);
         if !hit {
-            if ttl_set {
-                self.local.touch_misses += 1;
-            } else {
-                self.local.get_misses += 1;
-            }
             if f.quiet {
                 return;
             }
@@ -855,11 +853,6 @@ impl<'s> Session<'s> {
             Self::echo_flags(m, m.key.is_binary(), out);
             out.extend_from_slice(b"\r\n");
             return;
-        }
-        if ttl_set {
-            self.local.touch_hits += 1;
-        } else {
-            self.local.get_hits += 1;
         }
         let Some(mut e) = txn.lookup(&key, Lookup::Peek) else {
             return;
@@ -948,12 +941,6 @@ impl<'s> Session<'s> {
             mc.bits |= McMeta::FETCHED;
             mc.atime = now_secs;
         }
-        if expire_at == 1 {
-            // A past TTL: the item is gone after this read.
-            txn.remove(&key);
-            self.log(&[b"DEL", key.bytes]);
-            return;
-        }
         let rebuilt = if e.get().mc().is_some() {
             e.set_mc(mc);
             None
@@ -969,6 +956,12 @@ impl<'s> Session<'s> {
                 .map_or(0, |e| e.get().expire_at());
         if ttl_changed {
             txn.set_expire(&key, expire_at);
+        }
+        if expire_at == Exp::Past.ms() {
+            // A past TTL: the item was returned; the next command finds it
+            // expired (no lookup after this one: it would reclaim it now).
+            self.log(&[b"DEL", key.bytes]);
+            return;
         }
         // Log what outlives a restart: a new item, a win token handed
         // out (durable bits), a TTL.
@@ -1043,9 +1036,12 @@ impl<'s> Session<'s> {
                 self.local.delete_misses += 1;
                 b"NF"
             }
-            Some(mc) if f.compare_cas.is_some() && f.compare_cas != mc.map(|m| m.cas) => b"EX",
+            Some(mc) if f.compare_cas.is_some() && f.compare_cas != mc.map(|m| m.cas) => {
+                self.local.delete_misses += 1;
+                b"EX"
+            }
             Some(mc) => {
-                self.local.delete_hits += 1;
+                // (Invalidating is not counted as a delete.)
                 if f.invalidate {
                     let mut meta = mc.unwrap_or_default();
                     meta.bits = (meta.bits | McMeta::STALE) & !McMeta::TOKEN_SENT;
@@ -1055,22 +1051,20 @@ impl<'s> Session<'s> {
                             txn.put(&key, up);
                         }
                     }
+                    // A past TTL leaves it expired (set last: a lookup
+                    // after would reclaim it now).
                     let exp = f.ttl.map(|t| Exp::of(t, self.now));
-                    match exp {
-                        Some(Exp::Past) => {
-                            txn.remove(&key);
-                        }
-                        Some(exp) => {
+                    if exp != Some(Exp::Past) {
+                        if let Some(exp) = exp {
                             txn.set_expire(&key, exp.ms());
                         }
-                        None => {}
-                    }
-                    if exp == Some(Exp::Past) {
-                        self.log(&[b"DEL", key.bytes]);
-                    } else {
                         self.log_item(&mut txn, &key);
+                    } else {
+                        txn.set_expire(&key, Exp::Past.ms());
+                        self.log(&[b"DEL", key.bytes]);
                     }
                 } else {
+                    self.local.delete_hits += 1;
                     txn.remove(&key);
                     self.log(&[b"DEL", key.bytes]);
                 }
@@ -1089,10 +1083,9 @@ impl<'s> Session<'s> {
     fn ma(&mut self, m: &Meta<'_>, out: &mut Vec<u8>) {
         let f = &m.flags;
         let incr = !matches!(f.mode, b'D' | b'-');
-        let ttl = f.ttl.map(|t| Exp::of(t, self.now));
-        let r = self.arith(m.key.bytes(), incr, f.delta, Some(f), ttl);
-        let (value, cas, mc, created) = match r {
-            Arith::Value(v, c, mc, created) => (v, c, mc, created),
+        let r = self.arith(m.key.bytes(), incr, f.delta, Some(f));
+        let (value, cas, mc, created, mut expire_at) = match r {
+            Arith::Value(v, c, mc, created, at) => (v, c, mc, created, at),
             Arith::NotFound => {
                 out.extend_from_slice(b"NF");
                 Self::echo_flags(m, m.key.is_binary(), out);
@@ -1122,22 +1115,14 @@ impl<'s> Session<'s> {
         } else {
             out.extend_from_slice(b"HD");
         }
-        // `t` shows the TTL as the flags before it left it: a vivified
-        // item has none until its `N` (or a `T`) is reached.
-        let mut expire_at = if created {
-            0
-        } else {
-            let key = self.shared.engine.key(m.key.bytes());
-            let mut txn = self.lock(&key);
-            txn.lookup(&key, Lookup::Peek)
-                .map_or(0, |e| e.get().expire_at())
-        };
+        // `t` shows the TTL as the flags before it left it (memcached
+        // applies `T`, and `N` to a vivified item, as it meets them).
         for t in f.tokens() {
             match t[0] {
-                b'T' if created => expire_at = ttl.map_or(0, Exp::ms),
-                b'N' if created => {
-                    let viv = f.vivify.map_or(Exp::Never, |v| Exp::of(v, self.now));
-                    expire_at = ttl.unwrap_or(viv).ms();
+                b'T' | b'N' => {
+                    if let Some(e) = ma_ttl_flag(f, t[0], created) {
+                        expire_at = Exp::of(e, self.now).ms();
+                    }
                 }
                 b't' => {
                     if expire_at == 0 {
@@ -1206,6 +1191,25 @@ impl<'s> Session<'s> {
         uint(out, r.alloc_size() as u64);
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// The exptime `ma`'s flag `flag` (`T`, or `N` on a vivified item) sets.
+fn ma_ttl_flag(f: &MetaFlags<'_>, flag: u8, created: bool) -> Option<i32> {
+    match flag {
+        b'T' => f.ttl,
+        b'N' if created => f.vivify,
+        _ => None,
+    }
+}
+
+/// The expiry `ma`'s flags leave the item with: the last of its `T` (and
+/// `N` on a vivified item), in request order; None if they set none.
+fn ma_ttl(f: &MetaFlags<'_>, created: bool, now_ms: u64) -> Option<Exp> {
+    f.tokens()
+        .iter()
+        .rev()
+        .find_map(|t| ma_ttl_flag(f, t[0], created))
+        .map(|e| Exp::of(e, now_ms))
 }
 
 /// A memcached command's lock on its key's shard (a `Txn`). When it

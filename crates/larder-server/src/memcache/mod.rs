@@ -146,6 +146,8 @@ pub struct McState {
     /// What `lru_crawler`, `slabs`, `lru`, `verbosity` and `stats
     /// sizes_enable` set.
     pub tunables: parking_lot::Mutex<admin::Tunables>,
+    /// The `hash_power_level` `stats` last reported (it never shrinks).
+    pub hash_power: std::sync::atomic::AtomicU32,
 }
 
 #[derive(Default)]
@@ -269,6 +271,9 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener) {
         let max = shared.config.read().maxclients as u64;
         if mc.curr_connections.load(Relaxed) >= max {
             mc.counters.rejected_connections.fetch_add(1, Relaxed);
+            // memcached tells the client why before closing (best effort:
+            // a fresh socket's send buffer takes it at once).
+            let _ = stream.try_write(b"ERROR Too many open connections\r\n");
             continue;
         }
         let _ = stream.set_nodelay(true);

@@ -131,8 +131,9 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     stat(out, "conn_yields", 0);
-    stat(out, "hash_power_level", 16);
-    stat(out, "hash_bytes", 524_288);
+    let hp = hash_power(mc, shared.engine.dbsize(0) as u64);
+    stat(out, "hash_power_level", hp);
+    stat(out, "hash_bytes", 8u64 << hp);
     stat(out, "hash_is_expanding", 0);
     for name in [
         "slab_reassign_rescues",
@@ -182,6 +183,18 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
         stat(out, name, 0);
     }
     line(out, b"END");
+}
+
+/// The `hash_power_level` memcached's hash table would have: 2^16 buckets
+/// at start, doubled whenever it holds more than 1.5 items per bucket, never
+/// shrunk. (Larder's tables are its own; tools read this as a size gauge.)
+/// Grown from the item count `stats` sees, so by `stats` time.
+fn hash_power(mc: &super::McState, items: u64) -> u32 {
+    let mut hp = 16u32;
+    while hp < 32 && items > 3 * (1u64 << hp) / 2 {
+        hp += 1;
+    }
+    mc.hash_power.fetch_max(hp, Relaxed).max(hp)
 }
 
 /// `stats settings`: memcached's full list, in its order. What Larder has

@@ -306,3 +306,13 @@ impl Pair {
         self.history[n.saturating_sub(30)..].join("\n")
     }
 }
+
+/// The `STAT name value` lines of `stats` for these names, in server order.
+pub fn stats_subset(conn: &mut McConn, names: &[&str]) -> Vec<String> {
+    let lines = conn.exchange(b"stats\r\n").expect("stats");
+    lines
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .filter(|l| names.iter().any(|n| l.split(' ').nth(1) == Some(*n)))
+        .collect()
+}
