@@ -427,9 +427,12 @@ impl crate::keyspace::Engine {
             let mut sampled = false;
             for db in self.used_dbs() {
                 let start = crate::rng::next() as usize;
-                // A random non-empty shard of this database, if one is found quickly.
-                for k in 0..8.min(n) {
-                    let g = self.lock_shard((start + k * 7) % n);
+                // A random non-empty shard of this database: eight quick
+                // probes, then the shards in turn (a database with few keys
+                // would otherwise look empty and its keys never go).
+                for k in 0..n + 8.min(n) {
+                    let i = if k < 8 { start + k * 7 } else { start + k - 8 };
+                    let g = self.lock_shard(i % n);
                     let d = &g.dbs[db];
                     let size = if volatile { d.volatile_len() } else { d.len() };
                     if size == 0 {

@@ -174,7 +174,7 @@ pub(crate) fn call(
             client: &mut *client,
             args,
             out: Reply::new(out, proto),
-            now_ms: start_us / 1000,
+            now_ms: crate::commands::scripting::script_now().unwrap_or(start_us / 1000),
         };
         (cmd.handler)(&mut ctx)
     };

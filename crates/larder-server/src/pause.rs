@@ -9,16 +9,19 @@
 //! (unknown command, arity, NOAUTH): under ALL every command, under WRITE
 //! the commands that may write or replicate — write commands, EVAL,
 //! EVALSHA, FCALL, FCALL_RO, PUBLISH, SPUBLISH, PFCOUNT (Redis's
-//! `may_replicate`, hidden in COMMAND INFO), and EXEC of a transaction
-//! holding one. The client's later pipelined commands wait behind it. The
+//! `may_replicate`, hidden in COMMAND INFO; a script that declares its
+//! flags, by a shebang or as a function, only when it may write), and EXEC
+//! of a transaction holding one. The client's later pipelined commands wait behind it. The
 //! wait is in the connection task: it awaits the state's watch channel or
-//! the end time, so no worker thread blocks and nothing polls. Expiry and
+//! the end time, so no worker thread blocks and nothing polls; meanwhile it
+//! counts in INFO's `blocked_clients`, as Redis 7.0 blocks paused clients
+//! (BLOCKED_PAUSE). Expiry and
 //! eviction stop too (`EngineConfig::paused`): an expired key reads as
 //! missing but is not deleted until the pause is over.
 //!
 //! Cost when no pause is in force: one relaxed atomic load per command.
 
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use larder_resp::Args;
@@ -40,11 +43,19 @@ const MAY_REPLICATE: &[&str] = &[
     "eval", "evalsha", "fcall", "fcall_ro", "publish", "spublish", "pfcount",
 ];
 
+/// Whether `cmd` may replicate (Redis's `may_replicate` flag): paused
+/// under WRITE, refused in read-only scripts.
+pub fn may_replicate(cmd: &Command) -> bool {
+    cmd.has(flags::MAY_REPLICATE) || MAY_REPLICATE.contains(&cmd.name)
+}
+
 pub struct Pause {
     /// Set while a pause may be in force (cleared lazily once it ends).
     on: AtomicBool,
     /// The pause: kind and end (Unix ms), or `None`.
     state: watch::Sender<Option<(Kind, u64)>>,
+    /// Clients waiting for the pause to end now.
+    waiting: AtomicUsize,
 }
 
 impl Default for Pause {
@@ -52,6 +63,7 @@ impl Default for Pause {
         Pause {
             on: AtomicBool::new(false),
             state: watch::channel(None).0,
+            waiting: AtomicUsize::new(0),
         }
     }
 }
@@ -60,6 +72,11 @@ impl Pause {
     /// Whether a pause may be in force (the per-command fast check).
     pub fn on(&self) -> bool {
         self.on.load(Relaxed)
+    }
+
+    /// Clients held by the pause now (part of INFO `blocked_clients`).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Relaxed)
     }
 
     /// CLIENT PAUSE: widens the pause to `kind` until at least `end`.
@@ -99,9 +116,7 @@ fn waits(shared: &Shared, client: &Client, kind: Kind, cmd: &Command, args: &Arg
     if kind == Kind::All {
         return true;
     }
-    let writes = |c: &Command| {
-        c.has(flags::WRITE) || c.has(flags::MAY_REPLICATE) || MAY_REPLICATE.contains(&c.name)
-    };
+    let writes = |c: &Command| c.has(flags::WRITE) || may_replicate(c);
     let sub = (!cmd.subcommands.is_empty() && args.len() > 1)
         .then(|| {
             cmd.subcommands.iter().find(|s| {
@@ -111,6 +126,10 @@ fn waits(shared: &Shared, client: &Client, kind: Kind, cmd: &Command, args: &Arg
             })
         })
         .flatten();
+    // A script that declares its flags waits only if it may write.
+    if let Some(w) = crate::commands::scripting::declared_writes(shared, cmd.name, args) {
+        return w;
+    }
     if writes(sub.unwrap_or(cmd)) {
         return true;
     }
@@ -142,12 +161,24 @@ pub async fn wait(
     args: &Args<'_>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
+    /// Counts a client in `Pause::waiting` while it lives.
+    struct Held<'a>(&'a AtomicUsize);
+    impl Drop for Held<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Relaxed);
+        }
+    }
     let mut changes = shared.pause.state.subscribe();
+    let mut held = None;
     loop {
         changes.mark_unchanged();
         let Some(end) = blocking_end(shared, client, args) else {
             return true;
         };
+        if held.is_none() {
+            shared.pause.waiting.fetch_add(1, Relaxed);
+            held = Some(Held(&shared.pause.waiting));
+        }
         let left = end.saturating_sub(larder_engine::access::now_ms()) + 1;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(left)) => {}

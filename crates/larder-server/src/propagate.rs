@@ -16,8 +16,11 @@
 //!   command's arguments encoded as RESP (write commands only), the database
 //!   it runs in, and what the handler asked for: a rewrite (Redis's
 //!   `rewriteClientCommandVector`: SET EX becomes SET PXAT...), extra commands
-//!   (`alsoPropagate`: SPOP's SREMs), no propagation, or forced propagation.
-//!   Recorded commands wait in a per-thread pending list.
+//!   (`alsoPropagate`: SPOP's SREMs), no propagation, or forced propagation,
+//!   possibly to replicas only (PUBLISH: Redis's `PROPAGATE_REPL`; such a
+//!   command counts only while a replication backlog exists, and its bytes
+//!   go to the backlog, not the AOF). Recorded commands wait in a
+//!   per-thread pending list.
 //!
 //! The engine calls [`WriteSink::releasing`] when a command's `Txn` is about
 //! to drop its locks, with the number of writes it made. Then the top frame
@@ -177,25 +180,39 @@ impl Feed {
         }
     }
 
-    /// Appends commands, each `(db, bytes)`, SELECTing as needed; more than
-    /// one is wrapped in MULTI/EXEC. Returns the offset after them (0 when
-    /// no AOF consumes the feed) and the replication offset after them.
-    fn append<'b>(&self, ops: impl ExactSizeIterator<Item = (usize, &'b [u8])>) -> (u64, u64) {
-        let n = ops.len();
+    /// Appends commands, each `(db, bytes, replicas only)`, SELECTing as
+    /// needed; more than one is wrapped in MULTI/EXEC. A replicas-only
+    /// command is dropped while no backlog exists, else its bytes go to the
+    /// backlog alone (a SELECT it needs goes to both: the stream keeps one
+    /// selected database). Returns the offset after them (0 when no AOF
+    /// consumes the feed) and the replication offset after them.
+    fn append<'b>(&self, ops: impl Iterator<Item = (usize, &'b [u8], bool)>) -> (u64, u64) {
         let mut g = self.inner.lock();
         let g = &mut *g;
+        let repl = g.backlog.is_some();
+        let ops: smallvec::SmallVec<[(usize, &[u8], bool); 4]> =
+            ops.filter(|op| repl || !op.2).collect();
+        let n = ops.len();
         let mut first = true;
         let mut last_db = 0;
-        let before = g.buf.len();
-        for (db, bytes) in ops {
+        let mut before = g.buf.len();
+        for (db, bytes, repl_only) in ops {
             if first && n > 1 {
                 select(g, db);
                 encode(&mut g.buf, [&b"MULTI"[..]]);
             }
             first = false;
             select(g, db);
-            g.buf.extend_from_slice(bytes);
             last_db = db;
+            if repl_only {
+                self.appended(g, before);
+                if let Some(b) = &mut g.backlog {
+                    b.push(bytes);
+                }
+                before = g.buf.len();
+            } else {
+                g.buf.extend_from_slice(bytes);
+            }
         }
         if n > 1 {
             select(g, last_db);
@@ -304,15 +321,18 @@ struct Frame {
     recorded: bool,
     prevent: bool,
     force: bool,
+    /// Propagated to replicas only (PUBLISH).
+    repl_only: bool,
 }
 
 #[derive(Default)]
 struct Local {
     frames: Vec<Frame>,
     depth: usize,
-    /// Recorded commands not yet in the feed: bytes, and (db, start, end).
+    /// Recorded commands not yet in the feed: bytes, and (db, start, end,
+    /// replicas only).
     pending: Vec<u8>,
-    ops: Vec<(usize, usize, usize)>,
+    ops: Vec<(usize, usize, usize, bool)>,
     /// The feed offset after this thread's last append (0: no AOF).
     written: u64,
     /// The replication offset after it (WAIT's target).
@@ -385,10 +405,10 @@ pub async fn quiesce() {
 }
 
 impl Local {
-    fn push_op(&mut self, db: usize, bytes: &[u8]) {
+    fn push_op(&mut self, db: usize, bytes: &[u8], repl_only: bool) {
         let start = self.pending.len();
         self.pending.extend_from_slice(bytes);
-        self.ops.push((db, start, self.pending.len()));
+        self.ops.push((db, start, self.pending.len(), repl_only));
     }
 
     /// Records the top frame's command (or its rewrite) once.
@@ -406,8 +426,8 @@ impl Local {
         }
         let bytes = std::mem::take(if f.rewritten { &mut f.alt } else { &mut f.cmd });
         if !bytes.is_empty() {
-            let db = f.db;
-            self.push_op(db, &bytes);
+            let (db, repl_only) = (f.db, f.repl_only);
+            self.push_op(db, &bytes, repl_only);
         }
         let f = &mut self.frames[top];
         if f.rewritten {
@@ -422,8 +442,11 @@ impl Local {
             return;
         }
         let pending = &self.pending;
-        (self.written, self.repl_written) =
-            feed.append(self.ops.iter().map(|&(db, s, e)| (db, &pending[s..e])));
+        (self.written, self.repl_written) = feed.append(
+            self.ops
+                .iter()
+                .map(|&(db, s, e, r)| (db, &pending[s..e], r)),
+        );
         self.ops.clear();
         self.pending.clear();
     }
@@ -445,6 +468,7 @@ pub(crate) fn enter(cmd: &Command, args: &Args<'_>, db: usize) {
         f.recorded = false;
         f.prevent = false;
         f.force = false;
+        f.repl_only = false;
         if cmd.has(flags::WRITE) {
             encode(&mut f.cmd, args.iter());
         }
@@ -510,7 +534,7 @@ impl WriteSink for Sink {
     fn deleted(&self, db: usize, key: &[u8]) {
         let mut bytes = Vec::with_capacity(key.len() + 24);
         encode(&mut bytes, [&b"DEL"[..], key]);
-        self.0.append(std::iter::once((db, &bytes[..])));
+        self.0.append(std::iter::once((db, &bytes[..], false)));
     }
 
     fn releasing(&self, changes: u32) {
@@ -610,7 +634,7 @@ impl Ctx<'_> {
             let start = l.pending.len();
             encode(&mut l.pending, args);
             let end = l.pending.len();
-            l.ops.push((db, start, end));
+            l.ops.push((db, start, end, false));
         });
     }
 
@@ -620,6 +644,23 @@ impl Ctx<'_> {
         if self.propagating() {
             with_top(|l, top| l.frames[top].prevent = true);
         }
+    }
+
+    /// Propagates the command as it is to replicas only, never to the AOF
+    /// (Redis's PUBLISH: `forceCommandPropagation(c, PROPAGATE_REPL)`).
+    pub fn propagate_to_replicas(&self) {
+        if !self.propagating() {
+            return;
+        }
+        let args = &self.args;
+        with_top(|l, top| {
+            let f = &mut l.frames[top];
+            f.alt.clear();
+            encode(&mut f.alt, args.iter());
+            f.rewritten = true;
+            f.force = true;
+            f.repl_only = true;
+        });
     }
 
     /// Propagates the command even if it changed nothing (Redis's

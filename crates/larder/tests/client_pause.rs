@@ -1,8 +1,9 @@
 //! CLIENT PAUSE / UNPAUSE timing, checked the same way on Larder and on
 //! Redis (both servers of a diff session must behave alike): under WRITE a
 //! writer waits and a reader does not, UNPAUSE releases the waiter at
-//! once, ALL holds every command, and an expired key reads as missing but
-//! is not deleted while paused.
+//! once, ALL holds every command (a held client counts in INFO's
+//! `blocked_clients`), and an expired key reads as missing but is not
+//! deleted while paused.
 
 mod common;
 
@@ -14,6 +15,15 @@ fn timed(c: &mut common::RawClient, args: &[&str]) -> (Vec<u8>, Duration) {
     let t = Instant::now();
     let r = c.cmd_str(args);
     (r, t.elapsed())
+}
+
+/// INFO's `blocked_clients`.
+fn blocked_clients(c: &mut common::RawClient) -> i64 {
+    let info = c.cmd_str(&["INFO", "clients"]);
+    String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:")?.trim().parse().ok())
+        .unwrap_or(-1)
 }
 
 fn check(server: &ServerProc) {
@@ -28,6 +38,14 @@ fn check(server: &ServerProc) {
     let (r, t) = timed(&mut reader, &["GET", "k"]);
     assert_eq!(r, b"$-1\r\n");
     assert!(t < Duration::from_millis(200), "reader waited {t:?}");
+    // A script declaring `no-writes` is a reader too.
+    let ro = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])";
+    let (r, t) = timed(&mut reader, &["EVAL", ro, "1", "k"]);
+    assert_eq!(r, b"$-1\r\n");
+    assert!(
+        t < Duration::from_millis(200),
+        "no-writes script waited {t:?}"
+    );
     let t = Instant::now();
     assert_eq!(writer.read_reply(), b"+OK\r\n");
     assert!(
@@ -44,11 +62,14 @@ fn check(server: &ServerProc) {
     assert!(writer
         .read_reply_timeout(Duration::from_millis(300))
         .is_none());
+    // A held client counts as blocked (Redis's BLOCKED_PAUSE).
+    assert_eq!(blocked_clients(&mut admin), 1);
     assert_eq!(admin.cmd_str(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
     assert_eq!(
         writer.read_reply_timeout(Duration::from_secs(2)).as_deref(),
         Some(&b":1\r\n"[..])
     );
+    assert_eq!(blocked_clients(&mut admin), 0);
 
     // ALL: even PING waits.
     assert_eq!(

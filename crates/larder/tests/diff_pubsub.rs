@@ -698,3 +698,30 @@ fn command_introspection_of_pubsub_commands() {
     c.case(&["COMMAND", "GETKEYSANDFLAGS", "ssubscribe", "a", "b"]);
     c.case(&["COMMAND", "GETKEYS", "publish", "ch", "msg"]);
 }
+
+/// CONFIG SET maxmemory evicts at once (Redis's updateMaxmemory), also a
+/// lone key in a database other than 0 (Redis's TCL "evicted events").
+#[test]
+fn config_set_maxmemory_evicts_at_once() {
+    let mut s = session!(&[]);
+    let (mut sl, mut sr) = s.new_clients();
+    s.run(&[
+        &["SELECT", "9"],
+        &["CONFIG", "SET", "notify-keyspace-events", "Ee"],
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+        &["FLUSHALL"],
+    ]);
+    for c in [&mut sl, &mut sr] {
+        assert_eq!(
+            c.cmd_str(&["PSUBSCRIBE", "*"]),
+            b"*3\r\n$10\r\npsubscribe\r\n$1\r\n*\r\n:1\r\n"
+        );
+    }
+    s.run(&[&["SET", "foo", "bar"], &["CONFIG", "SET", "maxmemory", "1"]]);
+    let want = b"*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$22\r\n__keyevent@9__:evicted\r\n$3\r\nfoo\r\n";
+    for c in [&mut sl, &mut sr] {
+        let got = c.read_reply_timeout(Duration::from_secs(5));
+        assert_eq!(got.as_deref().map(esc), Some(esc(want)));
+    }
+    s.run(&[&["CONFIG", "SET", "maxmemory", "0"], &["DBSIZE"]]);
+}

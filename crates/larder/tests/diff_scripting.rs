@@ -227,6 +227,9 @@ fn evalsha_script_and_arguments() {
     s.case(&["EVAL_RO", "return redis.call('get', 'x')", "0"]);
     s.case(&["EVAL_RO", "return redis.call('set', 'x', 1)", "0"]);
     s.case(&["EVAL_RO", "return redis.pcall('set', 'x', 1)", "0"]);
+    // May-replicate commands count as writes in read-only scripts.
+    s.case(&["EVAL_RO", "return redis.call('publish', 'ch', 'm')", "0"]);
+    s.case(&["EVAL_RO", "return redis.pcall('pfcount', 'h')", "0"]);
     s.case(&["GET", "x"]);
     // Inside MULTI.
     s.case(&["MULTI"]);
@@ -275,4 +278,186 @@ fn busy_script_and_script_kill() {
     std::thread::sleep(std::time::Duration::from_millis(400));
     both(&mut l2, &mut r2, &["SCRIPT", "KILL"]);
     both(&mut l2, &mut r2, &["PING"]);
+}
+
+/// Many arguments and big replies: EVAL with 10,000 ARGV, `redis.call`
+/// with thousands of arguments (`unpack`), commands and scripts returning
+/// arrays of 100,000 elements (Lua stack and reference limits).
+#[test]
+fn many_arguments_and_big_replies() {
+    let mut s = session!();
+    let run = |s: &mut DiffSession, script: &str, nkeys: usize, args: &[String]| {
+        let nk = nkeys.to_string();
+        let mut cmd: Vec<&str> = vec!["EVAL", script, &nk];
+        cmd.extend(args.iter().map(String::as_str));
+        s.case(&cmd);
+    };
+    let many: Vec<String> = (0..10_000).map(|i| format!("a{i}")).collect();
+    run(&mut s, "return #ARGV", 0, &many);
+    run(&mut s, "return ARGV", 0, &many);
+    run(&mut s, "return {#KEYS, KEYS[5000]}", 5_000, &many);
+    // MSET with 6,000 arguments, MGET of 3,000 keys.
+    run(
+        &mut s,
+        "return redis.call('mset', unpack(ARGV))",
+        0,
+        &many[..6_000],
+    );
+    run(
+        &mut s,
+        "return redis.call('mget', unpack(KEYS))",
+        3_000,
+        &many[..3_000],
+    );
+    run(
+        &mut s,
+        "return redis.pcall('mget', unpack(KEYS))",
+        3_000,
+        &many[..3_000],
+    );
+    for script in [
+        "local a = {} for i = 1, 7999 do a[i] = i end return redis.call('rpush', 'l', unpack(a))",
+        "local a = {} for i = 1, 7999 do a[i] = 'x' end return redis.pcall('rpush', 'l', unpack(a))",
+        "return redis.call('lrange', 'l', 0, -1)",
+        "return #redis.call('lrange', 'l', 0, -1)",
+        "local t = {} for i = 1, 100000 do t[i] = tostring(i) end return t",
+        "local t = {} for i = 1, 100000 do t[i] = i end return t",
+        "local t = {} for i = 1, 100000 do t[i] = {i} end return #t",
+        "local a = {} for i = 1, 8100 do a[i] = 1 end return redis.call('rpush', 'l', unpack(a))",
+    ] {
+        s.case(&["EVAL", script, "0"]);
+    }
+}
+
+/// The `redis.*` helpers' argument checks, subcommand lookup in
+/// `redis.call`, the protected globals and binary chunks, replies with CR
+/// or LF in big numbers, verbatim strings, the frozen clock, and OOM.
+const LIB_CHECKS: &[&str] = &[
+    "return redis.sha1hex()",
+    "return redis.sha1hex(1, 2)",
+    "return redis.sha1hex(nil)",
+    "return redis.sha1hex(12)",
+    "return redis.sha1hex({})",
+    "return redis.error_reply(1)",
+    "return redis.error_reply('x', 'y')",
+    "return redis.error_reply()",
+    "return redis.status_reply(1)",
+    "return redis.status_reply()",
+    "return redis.setresp()",
+    "return redis.setresp(2, 3)",
+    "return redis.set_repl()",
+    "return redis.set_repl(99)",
+    "return redis.set_repl('a')",
+    "return redis.set_repl(redis.REPL_AOF)",
+    "return redis.breakpoint()",
+    "return redis.debug('x')",
+    "return redis.acl_check_cmd('set', 'x', 'y')",
+    "return redis.acl_check_cmd('config', 'get', 'x')",
+    "return redis.acl_check_cmd('nosuch')",
+    "return redis.acl_check_cmd('config', 'nosuch')",
+    "return redis.acl_check_cmd()",
+    "return redis.call('cluster', 'reset', 'hard')",
+    "return redis.call('config', 'foo')",
+    "return redis.call('config')",
+    "return redis.call('config', 'get')",
+    "return redis.call('object', 'freq')",
+    "return redis.pcall('client', 'kill', 'x')",
+    "setmetatable(_G, {})",
+    "setmetatable(redis, {})",
+    "local g = getmetatable(_G); g.__index = {}",
+    "return type(getmetatable(_G).__index)",
+    "return setmetatable({}, {__index = {a = 1}}).a",
+    "return {loadstring(string.dump(function() return 1 end))}",
+    "return loadstring(string.dump(function() return 1 end))()",
+    "return {big_number = '123\\r\\n123'}",
+    "return redis.call('debug', 'protocol', 'verbatim')",
+    "redis.setresp(3); return redis.call('debug', 'protocol', 'verbatim')",
+    "redis.setresp(3); return redis.call('debug', 'protocol', 'bignum')",
+    "return {verbatim_string = {format = 'txt', string = 'plain'}}",
+    "redis.call('set', 'frozen', 'v', 'px', 1) redis.call('debug', 'sleep', 0.01) return redis.call('exists', 'frozen')",
+];
+
+#[test]
+fn lib_argument_checks_and_protection() {
+    let Some(mut s) = DiffSession::start(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    for proto in ["2", "3"] {
+        s.case_with(&["HELLO", proto], Cmp::TypeOnly);
+        for script in LIB_CHECKS {
+            s.case(&["EVAL", script, "0"]);
+        }
+        s.case(&["EXISTS", "frozen"]);
+    }
+    // Over maxmemory at the start: deny-oom commands fail, reads run.
+    s.case(&["SET", "x", "1"]);
+    s.case(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    s.case(&["CONFIG", "SET", "maxmemory", "1"]);
+    s.case(&["EVAL", "redis.call('set', 'x', 2)", "0"]);
+    s.case(&["EVAL", "return redis.pcall('incr', 'x')", "0"]);
+    s.case(&["EVAL", "return redis.call('get', 'x')", "0"]);
+    for script in SHEBANG_UNDER_OOM {
+        s.case(&["EVAL", script, "1", "x"]);
+        s.case(&["EVAL_RO", script, "1", "x"]);
+    }
+    s.case(&["CONFIG", "SET", "maxmemory", "0"]);
+    s.case(&["EVAL", "return redis.call('incr', 'x')", "0"]);
+    for script in SHEBANGS {
+        s.case(&["EVAL", script, "1", "x"]);
+        s.case(&["EVAL_RO", script, "1", "x"]);
+        s.case(&["SCRIPT", "LOAD", script]);
+    }
+}
+
+/// `#!lua` shebang lines: parse errors, flags, and the code after them.
+const SHEBANGS: &[&str] = &[
+    "#!lua\nreturn 1",
+    "#!lua\nreturn nosuch",
+    "#!lua\n\nerror('on line 3')",
+    "#!not-lua\nreturn 1",
+    "#!lua badger=data\nreturn 1",
+    "#!lua flags=allow-oom,what?\nreturn 1",
+    "#!lua flags=\nreturn 1",
+    "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 1)",
+    "#!lua flags=no-writes,allow-stale\nreturn redis.call('get', KEYS[1])",
+    "#!lua\nreturn redis.call('incr', KEYS[1])",
+    "#!lua",
+    "#!",
+];
+
+/// Shebang flags over `maxmemory`.
+const SHEBANG_UNDER_OOM: &[&str] = &[
+    "#!lua flags=\nreturn 1",
+    "#!lua flags=allow-oom\nreturn redis.call('set', KEYS[1], 5)",
+    "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+    "return redis.call('get', KEYS[1])",
+];
+
+/// SCRIPT KILL stops a script that catches errors with `pcall` in a loop.
+#[test]
+fn script_kill_through_pcall() {
+    let Some(mut s) = DiffSession::start(&["--busy-reply-threshold", "50"]) else {
+        return;
+    };
+    let (mut l2, mut r2) = s.new_clients();
+    let script =
+        "local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end";
+    for c in [&mut s.larder, &mut s.redis] {
+        c.send_str(&["EVAL", script, "0"]);
+    }
+    for c in [&mut l2, &mut r2] {
+        let start = std::time::Instant::now();
+        while !c.cmd_str(&["PING"]).starts_with(b"-BUSY") {
+            assert!(start.elapsed().as_secs() < 10, "the script never got busy");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    let (a, b) = (
+        l2.cmd_str(&["SCRIPT", "KILL"]),
+        r2.cmd_str(&["SCRIPT", "KILL"]),
+    );
+    assert_eq!(common::esc(&a), common::esc(&b));
+    let (a, b) = (s.larder.read_reply(), s.redis.read_reply());
+    assert_eq!(common::esc(&a), common::esc(&b));
+    s.case(&["PING"]);
 }

@@ -304,6 +304,38 @@ fn larder_replicates_larder() {
     check_replica(&master, &replica);
 }
 
+/// PUBLISH on a master reaches subscribers on its replica (Redis
+/// propagates it to replicas), as does SPUBLISH.
+#[test]
+fn publish_reaches_replica_subscribers() {
+    let master = start_larder(&[]);
+    let replica = start_larder(&[]);
+    let (mut m, mut r) = (master.client(), replica.client());
+    let port = master.port.to_string();
+    assert_eq!(r.cmd_str(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
+    link_up(&mut r);
+    let mut sub = replica.client();
+    assert_eq!(
+        sub.cmd_str(&["SUBSCRIBE", "news"]),
+        b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+    );
+    assert_eq!(
+        sub.cmd_str(&["SSUBSCRIBE", "shard"]),
+        b"*3\r\n$10\r\nssubscribe\r\n$5\r\nshard\r\n:1\r\n"
+    );
+    // Nobody listens on the master itself.
+    assert_eq!(m.cmd_str(&["PUBLISH", "news", "hello"]), b":0\r\n");
+    assert_eq!(
+        sub.read_reply_timeout(Duration::from_secs(5)).as_deref(),
+        Some(&b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"[..])
+    );
+    assert_eq!(m.cmd_str(&["SPUBLISH", "shard", "s1"]), b":0\r\n");
+    assert_eq!(
+        sub.read_reply_timeout(Duration::from_secs(5)).as_deref(),
+        Some(&b"*3\r\n$8\r\nsmessage\r\n$5\r\nshard\r\n$2\r\ns1\r\n"[..])
+    );
+}
+
 /// One RESP array of bulk strings from the stream, as words; PINGs skipped.
 fn next_command(s: &mut TcpStream, buf: &mut Vec<u8>) -> Vec<String> {
     loop {
@@ -424,6 +456,14 @@ fn replication_stream_matches_redis() {
     c.cmd_str(&["LMPOP", "1", "ml", "LEFT", "COUNT", "10"]);
     c.cmd_str(&["ZADD", "mz", "1", "a"]);
     c.cmd_str(&["ZMPOP", "1", "mz", "MIN", "COUNT", "10"]);
+    // PUBLISH goes to replicas (in its database), also inside MULTI.
+    c.cmd_str(&["SELECT", "4"]);
+    c.cmd_str(&["PUBLISH", "ch", "hello"]);
+    c.cmd_str(&["MULTI"]);
+    c.cmd_str(&["SET", "t", "1"]);
+    c.cmd_str(&["PUBLISH", "ch", "in-tx"]);
+    c.cmd_str(&["EXEC"]);
+    c.cmd_str(&["SELECT", "0"]);
     assert_stream(
         &mut s,
         &mut buf,
@@ -447,6 +487,12 @@ fn replication_stream_matches_redis() {
             &["lpop", "ml", "1"],
             &["zadd", "mz", "1", "a"],
             &["zpopmin", "mz", "1"],
+            &["select", "4"],
+            &["publish", "ch", "hello"],
+            &["multi"],
+            &["set", "t", "1"],
+            &["publish", "ch", "in-tx"],
+            &["exec"],
         ],
     );
     // A second attach starts with a SELECT again, at the current offset.

@@ -149,6 +149,11 @@ fn set(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     *ctx.shared.config.write() = next;
     ctx.shared.apply_config();
+    // A new maxmemory evicts at once, as Redis's updateMaxmemory (not from
+    // inside EXEC or a script: their hold on the shards is in the way).
+    if ctx.client.nesting == 1 && chosen.iter().any(|(d, _)| d.name == "maxmemory") {
+        let _ = ctx.shared.engine.evict_until_fits();
+    }
     ctx.out.ok();
     Ok(())
 }

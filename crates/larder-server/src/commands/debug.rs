@@ -375,6 +375,9 @@ fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.key(2);
     let mut txn = ctx.lock(&key);
     let now = txn.now;
+    // Redis reads the dict as it is (dictFind): an expired key not yet
+    // deleted is still shown, not lazily expired.
+    txn.now = 0;
     let shared_ints = ctx.engine().config.maxmemory() == 0;
     let compress = ctx.shared.config.read().rdbcompression;
     let fill = ctx.engine().config.limits().list_max_listpack_size;

@@ -576,6 +576,15 @@ fn fcall_ro(ctx: &mut Ctx<'_>) -> CmdResult {
     fcall_generic(ctx, true)
 }
 
+/// Whether function `name` may write (not flagged `no-writes`); `None`
+/// if there is no such function.
+pub(crate) fn function_writes(shared: &crate::shared::Shared, name: &[u8]) -> Option<bool> {
+    let key = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let reg = shared.functions.registry.read();
+    let (lib, i) = reg.funcs.get(&key)?;
+    Some(lib.functions[*i].flags & NO_WRITES == 0)
+}
+
 fn fcall_generic(ctx: &mut Ctx<'_>, ro: bool) -> CmdResult {
     crate::commands::scripting::feed_monitors(ctx);
     let found = {
@@ -611,6 +620,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, ro: bool) -> CmdResult {
         &name,
         nkeys,
         read_only,
+        flags & ALLOW_OOM != 0,
     )
 }
 

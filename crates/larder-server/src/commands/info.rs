@@ -222,7 +222,8 @@ fn clients(sh: &Shared, s: &mut String) {
     field!(s, "maxclients", "{}", sh.config.read().maxclients);
     field!(s, "client_recent_max_input_buffer", "{max_qbuf}");
     field!(s, "client_recent_max_output_buffer", "{max_omem}");
-    field!(s, "blocked_clients", "{}", sh.blocking.count());
+    let blocked = sh.blocking.count() + sh.pause.waiting();
+    field!(s, "blocked_clients", "{}", blocked);
     field!(s, "tracking_clients", "{}", sh.tracking.clients());
     field!(s, "clients_in_timeout_table", "0");
 }
@@ -263,6 +264,8 @@ fn memory(sh: &Shared, s: &mut String) {
     field!(s, "used_memory_dataset_perc", "{:.2}%", pct(dataset, used));
     field!(s, "total_system_memory", "{total}");
     field!(s, "total_system_memory_human", "{}", human_bytes(total));
+    let scripts = crate::commands::scripting::cached_scripts(sh);
+    field!(s, "number_of_cached_scripts", "{scripts}");
     field!(s, "maxmemory", "{maxmemory}");
     field!(s, "maxmemory_human", "{}", human_bytes(maxmemory));
     field!(s, "maxmemory_policy", "{policy}");

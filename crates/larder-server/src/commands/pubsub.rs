@@ -190,12 +190,14 @@ fn sunsubscribe(ctx: &mut Ctx<'_>) -> CmdResult {
 
 fn publish(ctx: &mut Ctx<'_>) -> CmdResult {
     let n = ctx.shared.pubsub.publish(ctx.arg(1), ctx.arg(2));
+    ctx.propagate_to_replicas();
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn spublish(ctx: &mut Ctx<'_>) -> CmdResult {
     let n = ctx.shared.pubsub.spublish(ctx.arg(1), ctx.arg(2));
+    ctx.propagate_to_replicas();
     ctx.out.int(n as i64);
     Ok(())
 }

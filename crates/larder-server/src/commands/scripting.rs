@@ -195,14 +195,19 @@ G.__redis__err__handler = function(err)
   end
   return err
 end
-local function readonly(t)
-  return setmetatable({}, {
-    __index = t,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
-  })
+-- Read-only tables (proxies) by their metatable: setmetatable on one
+-- fails as Redis's, getmetatable gives a read-only view of its metatable.
+local smt, gmt = setmetatable, getmetatable
+local locked = smt({}, {__mode = 'k'})
+local function rofail() error('Attempt to modify a readonly table', 2) end
+local function lock(mt)
+  mt.__newindex, mt.__metatable = rofail, false
+  local p = smt({}, mt)
+  locked[p] = mt
+  return p
 end
-local env = setmetatable({}, {
+local function readonly(t) return lock({__index = t}) end
+local env = lock({
   __index = function(_, k)
     local v = rawget(G, k)
     if v == nil then
@@ -210,10 +215,18 @@ local env = setmetatable({}, {
     end
     return v
   end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
-  __metatable = false,
 })
+G.setmetatable = function(t, mt)
+  if locked[t] then error('Attempt to modify a readonly table', 0) end
+  return smt(t, mt)
+end
+G.getmetatable = function(t)
+  local mt = locked[t]
+  if mt then return smt({}, {__index = mt, __newindex = rofail, __metatable = false}) end
+  return gmt(t)
+end
 G.loadstring = function(s, name)
+  if type(s) == 'string' and s:byte(1) == 27 then return nil end
   local f, e = ls(s, name)
   if f then setfenv(f, env) end
   return f, e
@@ -224,10 +237,6 @@ G.load = function(fn, name)
   return f, e
 end
 local r = G.redis
-r.pcall = function(...)
-  local ok, v = r.__raw(...)
-  return v
-end
 local select, next, tonumber, pcall, lower = select, next, tonumber, pcall, string.lower
 local function fail(msg) error({err = 'ERR ' .. msg}) end
 -- redis.log's checks (the C function redis.log raises what this returns).
@@ -368,12 +377,23 @@ thread_local! {
     static LOAD_TIMED_OUT: Cell<bool> = const { Cell::new(false) };
     /// A command is running from `redis.call` on this thread.
     static IN_SCRIPT: Cell<bool> = const { Cell::new(false) };
+    /// The running script's start time (Unix ms), 0 outside scripts.
+    static SCRIPT_NOW: Cell<u64> = const { Cell::new(0) };
+    /// This thread's Lua hook fires on every line (a killed script).
+    static LINE_HOOK: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether the command running on this thread was called by a script
 /// (Redis's CLIENT_SCRIPT), e.g. to refuse XREAD BLOCK there.
 pub(crate) fn in_script() -> bool {
     IN_SCRIPT.get()
+}
+
+/// The clock of a command a script calls: the script's start (Unix ms),
+/// frozen for its whole run as in Redis, so keys do not expire midway.
+pub(crate) fn script_now() -> Option<u64> {
+    let t = SCRIPT_NOW.get();
+    (t != 0).then_some(t)
 }
 
 /// How long a library's code may run at FUNCTION LOAD (Redis's LOAD_TIMEOUT_MS).
@@ -386,6 +406,11 @@ struct Run<'a> {
     /// `redis.setresp`: the protocol of the script's inner client.
     resp3: Cell<bool>,
     read_only: bool,
+    /// The script's start: its commands' clock.
+    now_ms: u64,
+    /// Over `maxmemory` when the script started: its deny-oom commands
+    /// fail until it has written (Redis's scriptVerifyOOM).
+    oom: bool,
 }
 
 fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<Vm> {
@@ -393,25 +418,7 @@ fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
         LuaOptions::default(),
     )?;
-    lua.set_hook(
-        mlua::HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-        move |_, _| {
-            let deadline = LOAD_DEADLINE.get();
-            if deadline != 0 && larder_engine::access::now_ms() > deadline {
-                LOAD_TIMED_OUT.set(true);
-                return Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into()));
-            }
-            let start = running.started_ms.load(Relaxed);
-            let limit = running.threshold_ms.load(Relaxed);
-            if start != 0 && limit > 0 && larder_engine::access::now_ms() >= start + limit {
-                running.busy.store(true, Relaxed);
-            }
-            if running.kill.load(Relaxed) {
-                return Err(mlua::Error::RuntimeError(KILLED.into()));
-            }
-            Ok(mlua::VmState::Continue)
-        },
-    )?;
+    lua.set_hook(count_hook(), script_hook(running))?;
     let g = lua.globals();
     let redis = lua.create_table()?;
     redis.set("REDIS_VERSION", super::connection::REDIS_COMPAT_VERSION)?;
@@ -431,38 +438,67 @@ fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<
     ] {
         redis.set(name, v)?;
     }
-    redis.set(
-        "sha1hex",
-        lua.create_function(|lua, s: mlua::String| lua.create_string(sha1_hex(&s.as_bytes())))?,
-    )?;
+    // redis.sha1hex: a non-string argument (nil, a table) hashes as "".
+    let sha1hex = lua.create_function(|lua, args: MultiValue| {
+        if args.len() != 1 {
+            return Ok((false, Value::Table(error_table(lua, WRONG_ARGS)?)));
+        }
+        let hex = match args.front() {
+            Some(Value::String(s)) => sha1_hex(&s.as_bytes()),
+            Some(v @ (Value::Integer(_) | Value::Number(_))) => {
+                sha1_hex(v.to_string().unwrap_or_default().as_bytes())
+            }
+            _ => sha1_hex(b""),
+        };
+        Ok((true, Value::String(lua.create_string(hex)?)))
+    })?;
+    // redis.set_repl: checked, then ignored (effects always replicate).
+    let set_repl = lua.create_function(|lua, args: MultiValue| {
+        let fail = |msg: &[u8]| Ok((false, Value::Table(error_table(lua, msg)?)));
+        if args.len() != 1 {
+            return fail(b"-ERR redis.set_repl() requires two arguments.");
+        }
+        match args.front().and_then(lua_number) {
+            Some(f) if (f as i64) & !3 != 0 => fail(
+                b"-ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+            ),
+            _ => Ok((true, Value::Nil)),
+        }
+    })?;
+    lua.set_named_registry_value(reg_name(BACKENDS[5]), sha1hex)?;
+    lua.set_named_registry_value(reg_name(BACKENDS[6]), set_repl)?;
     redis.set(
         "error_reply",
-        lua.create_function(|lua, s: mlua::String| {
-            let s = s.as_bytes();
-            if s.starts_with(b"-") {
-                error_table(lua, &s)
-            } else {
-                error_table(lua, &[b"-", &s[..]].concat())
-            }
-        })?,
+        lua.create_function(|lua, args| reply_table(lua, args, "err"))?,
     )?;
     redis.set(
         "status_reply",
-        lua.create_function(|lua, s: mlua::String| {
-            let t = lua.create_table()?;
-            t.set("ok", s)?;
-            Ok(t)
-        })?,
+        lua.create_function(|lua, args| reply_table(lua, args, "ok"))?,
     )?;
-    redis.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     redis.set(
         "replicate_commands",
         lua.create_function(|_, _: MultiValue| Ok(true))?,
     )?;
-    // SAFETY: `redis_call_c` follows the Lua C API protocol (see below).
-    redis.set("call", unsafe { lua.create_c_function(raising::<0>)? })?;
+    // Not under the debugger: breakpoint() is false, debug() does nothing.
+    redis.set(
+        "breakpoint",
+        lua.create_function(|_, _: MultiValue| Ok(false))?,
+    )?;
+    redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    // SAFETY: `calling` and `raising` follow the Lua C API protocol (see below).
+    redis.set("call", unsafe {
+        lua.create_c_function(calling::<0, true>)?
+    })?;
+    redis.set("pcall", unsafe {
+        lua.create_c_function(calling::<0, false>)?
+    })?;
+    redis.set("acl_check_cmd", unsafe {
+        lua.create_c_function(calling::<4, true>)?
+    })?;
     redis.set("setresp", unsafe { lua.create_c_function(raising::<1>)? })?;
     redis.set("log", unsafe { lua.create_c_function(raising::<2>)? })?;
+    redis.set("sha1hex", unsafe { lua.create_c_function(raising::<5>)? })?;
+    redis.set("set_repl", unsafe { lua.create_c_function(raising::<6>)? })?;
     // Only in the load-time `redis` table (the prelude moves it there).
     redis.set("register_function", unsafe {
         lua.create_c_function(raising::<3>)?
@@ -511,7 +547,7 @@ fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<
         Function,
     ) = lua.load(PRELUDE).set_name("=prelude").call(())?;
     for (backend, f) in [(BACKENDS[2], logcheck), (BACKENDS[3], register)] {
-        lua.set_named_registry_value(backend.to_str().unwrap_or_default(), f)?;
+        lua.set_named_registry_value(reg_name(backend), f)?;
     }
     Ok(Vm {
         lua,
@@ -527,22 +563,85 @@ fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<
     })
 }
 
-/// Registry keys of the backends of `redis.call` and `redis.setresp`
-/// (scoped Rust functions stored for the script's run), `redis.log` and
-/// `redis.register_function` (the prelude's).
-const BACKENDS: [&std::ffi::CStr; 4] = [
+/// The Lua hook's callback type.
+type Hook = dyn Fn(&Lua, &mlua::Debug) -> mlua::Result<mlua::VmState>;
+
+fn count_hook() -> mlua::HookTriggers {
+    mlua::HookTriggers::new().every_nth_instruction(HOOK_EVERY)
+}
+
+/// The Lua hook: FUNCTION LOAD's timeout, the busy mark, SCRIPT KILL.
+/// Once killed, it fires on every line (as Redis's luaMaskCountHook), so
+/// that a script looping around `pcall` cannot catch the kill for good;
+/// the next script starts with the count hook again ([`LINE_HOOK`]).
+fn script_hook(running: Arc<Running>) -> Box<Hook> {
+    Box::new(move |lua, _| {
+        let deadline = LOAD_DEADLINE.get();
+        if deadline != 0 && larder_engine::access::now_ms() > deadline {
+            LOAD_TIMED_OUT.set(true);
+            return Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into()));
+        }
+        let start = running.started_ms.load(Relaxed);
+        let limit = running.threshold_ms.load(Relaxed);
+        if start != 0 && limit > 0 && larder_engine::access::now_ms() >= start + limit {
+            running.busy.store(true, Relaxed);
+        }
+        if running.kill.load(Relaxed) {
+            if !LINE_HOOK.replace(true) {
+                lua.set_hook(mlua::HookTriggers::EVERY_LINE, script_hook(running.clone()))?;
+            }
+            return Err(mlua::Error::RuntimeError(KILLED.into()));
+        }
+        Ok(mlua::VmState::Continue)
+    })
+}
+
+/// Registry keys of the backends of `redis.call`, `redis.setresp` and
+/// `redis.acl_check_cmd` (scoped Rust functions stored for the script's
+/// run), `redis.log` and `redis.register_function` (the prelude's),
+/// `redis.sha1hex` and `redis.set_repl`.
+const BACKENDS: [&std::ffi::CStr; 7] = [
     c"larder_raw_call",
     c"larder_setresp",
     c"larder_log",
     c"larder_register",
+    c"larder_acl_check",
+    c"larder_sha1hex",
+    c"larder_set_repl",
 ];
+
+fn reg_name(backend: &std::ffi::CStr) -> &str {
+    backend.to_str().unwrap_or_default()
+}
+
+const WRONG_ARGS: &[u8] = b"-ERR wrong number of arguments";
+
+/// `redis.error_reply` / `redis.status_reply`: `{err=...}` (with a `-`
+/// code prefix added when missing) or `{ok=...}` of one string argument,
+/// else Redis's (returned, not raised) error table.
+fn reply_table(lua: &Lua, args: MultiValue, field: &str) -> mlua::Result<Table> {
+    let s = match (args.len(), args.front()) {
+        (1, Some(Value::String(s))) => s.as_bytes().to_vec(),
+        _ => return error_table(lua, b"-ERR wrong number or type of arguments"),
+    };
+    if field == "ok" {
+        let t = lua.create_table()?;
+        t.set("ok", lua.create_string(&s)?)?;
+        return Ok(t);
+    }
+    if s.starts_with(b"-") {
+        error_table(lua, &s)
+    } else {
+        error_table(lua, &[b"-", &s[..]].concat())
+    }
+}
 
 /// `redis.call`, `redis.setresp`, `redis.log` and
 /// `redis.register_function`: C functions, like Redis's, so that a
 /// script's `return redis.call(...)` is not a Lua tail call and the error
 /// handler still sees the script's frame (for `on @user_script:<line>`).
 /// Each calls its backend, which returns `(ok, value)`, and raises `value`
-/// (an error table) when not ok. Nothing with a destructor lives in this
+/// (an error table) when not ok (`redis.call` is [`calling`]). Nothing with a destructor lives in this
 /// frame, so `lua_error`'s longjmp is sound here.
 unsafe extern "C-unwind" fn raising<const B: usize>(
     state: *mut mlua::lua_State,
@@ -553,6 +652,32 @@ unsafe extern "C-unwind" fn raising<const B: usize>(
     ffi::lua_insert(state, 1);
     ffi::lua_call(state, n, 2);
     if ffi::lua_toboolean(state, -2) == 0 {
+        ffi::lua_error(state);
+    }
+    1
+}
+
+/// `redis.call` (`RAISE`), `redis.pcall` and `redis.acl_check_cmd`: like
+/// [`raising`], but the arguments go to the backend packed in one table,
+/// with their count: a call may pass thousands (`unpack` of a big table),
+/// and the backend's frame could not hold them (Lua 5.1 caps a C frame at
+/// LUAI_MAXCSTACK slots; Redis's C function reads them in place).
+/// `redis.pcall` returns the error table instead of raising it.
+unsafe extern "C-unwind" fn calling<const B: usize, const RAISE: bool>(
+    state: *mut mlua::lua_State,
+) -> std::ffi::c_int {
+    use mlua::ffi;
+    let n = ffi::lua_gettop(state);
+    ffi::lua_createtable(state, n, 0);
+    ffi::lua_insert(state, 1);
+    for i in (1..=n).rev() {
+        ffi::lua_rawseti(state, 1, i.into());
+    }
+    ffi::lua_pushinteger(state, n as ffi::lua_Integer);
+    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, BACKENDS[B].as_ptr());
+    ffi::lua_insert(state, 1);
+    ffi::lua_call(state, 2, 2);
+    if RAISE && ffi::lua_toboolean(state, -2) == 0 {
         ffi::lua_error(state);
     }
     1
@@ -817,13 +942,19 @@ fn load_script(shared: &Shared, body: &[u8]) -> Result<String, CmdError> {
     if shared.scripts.map.lock().contains_key(&sha) {
         return Ok(sha);
     }
-    with_vm(shared, |vm| function(vm, &sha, body).map(|_| ()))??;
+    let code = &body[shebang(body)?.map_or(0, |s| s.len)..];
+    with_vm(shared, |vm| function(vm, &sha, code).map(|_| ()))??;
     shared
         .scripts
         .map
         .lock()
         .insert(sha.clone(), Arc::from(body));
     Ok(sha)
+}
+
+/// INFO's `number_of_cached_scripts`.
+pub(crate) fn cached_scripts(shared: &Shared) -> usize {
+    shared.scripts.map.lock().len()
 }
 
 /// Runs a script where it may take long: on a multi-threaded runtime the
@@ -869,6 +1000,77 @@ fn evalsha_ro(ctx: &mut Ctx<'_>) -> CmdResult {
 
 const NOSCRIPT_ERR: CmdError = CmdError::new("NOSCRIPT No matching script. Please use EVAL.");
 
+/// A script's `#!lua` first line (Redis 7): its length (the code after it
+/// is compiled) and flags, as a function's.
+#[derive(Clone, Copy, Default)]
+struct Shebang {
+    len: usize,
+    no_writes: bool,
+    allow_oom: bool,
+}
+
+/// For CLIENT PAUSE WRITE: whether EVAL / EVALSHA (and their _RO forms)
+/// or FCALL / FCALL_RO with `args` may write, when the script declares
+/// its flags (a shebang, or a function's flags: Redis then takes the
+/// command's flags from them); `None` for a script without a shebang,
+/// or one not found.
+pub(crate) fn declared_writes(shared: &Shared, name: &str, args: &Args<'_>) -> Option<bool> {
+    let body = match name {
+        "eval" | "eval_ro" => Arc::from(args.get(1)?),
+        "evalsha" | "evalsha_ro" => {
+            let sha = String::from_utf8_lossy(args.get(1)?).to_ascii_lowercase();
+            shared.scripts.map.lock().get(&sha).cloned()?
+        }
+        "fcall" | "fcall_ro" => return super::functions::function_writes(shared, args.get(1)?),
+        _ => return None,
+    };
+    shebang(&body).ok().flatten().map(|sb| !sb.no_writes)
+}
+
+/// Parses a script's shebang line, if it has one (Redis's
+/// evalExtractShebangFlags).
+fn shebang(body: &[u8]) -> Result<Option<Shebang>, CmdError> {
+    if !body.starts_with(b"#!") {
+        return Ok(None);
+    }
+    let Some(len) = body.iter().position(|&b| b == b'\n') else {
+        return Err(CmdError::new("ERR Invalid script shebang"));
+    };
+    let mut parts = body[..len]
+        .split(u8::is_ascii_whitespace)
+        .filter(|p| !p.is_empty());
+    let fail = |what: &str, part: &[u8]| {
+        CmdError::owned(format!("ERR {what}: {}", String::from_utf8_lossy(part)))
+    };
+    match parts.next() {
+        Some(b"#!lua") => {}
+        engine => {
+            return Err(fail(
+                "Unexpected engine in script shebang",
+                engine.unwrap_or(b""),
+            ))
+        }
+    }
+    let mut sb = Shebang {
+        len,
+        ..Shebang::default()
+    };
+    for part in parts {
+        let Some(list) = part.strip_prefix(b"flags=") else {
+            return Err(fail("Unknown lua shebang option", part));
+        };
+        for flag in list.split(|&b| b == b',').filter(|_| !list.is_empty()) {
+            match flag {
+                b"no-writes" => sb.no_writes = true,
+                b"allow-oom" => sb.allow_oom = true,
+                b"allow-stale" | b"no-cluster" | b"allow-cross-slot-keys" => {}
+                _ => return Err(fail("Unexpected flag in script shebang", flag)),
+            }
+        }
+    }
+    Ok(Some(sb))
+}
+
 fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
     feed_monitors(ctx);
     let nkeys = numkeys(ctx, crate::error::NOT_INTEGER)?;
@@ -885,13 +1087,34 @@ fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
         let sha = load_script(shared, &body)?;
         (sha, body)
     };
+    // Without a shebang a script runs in compatibility mode: writes and
+    // deny-oom commands are checked as it calls them.
+    let sb = shebang(&body)?;
+    if let Some(sb) = sb {
+        let engine = &shared.engine;
+        if !sb.no_writes
+            && !sb.allow_oom
+            && engine.config.maxmemory() > 0
+            && engine.evict_until_fits().is_err()
+        {
+            return Err(crate::error::OOM);
+        }
+        if read_only && !sb.no_writes {
+            return Err(CmdError::new(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+    }
+    let sb_or_compat = sb.unwrap_or_default();
     let inv = Invocation {
         name: &sha,
         function: false,
         nkeys,
-        read_only,
+        read_only: read_only || sb_or_compat.no_writes,
+        allow_oom: sb_or_compat.allow_oom,
     };
-    run_script(ctx, &inv, |vm| function(vm, &sha, &body))
+    let code = &body[sb_or_compat.len..];
+    run_script(ctx, &inv, |vm| function(vm, &sha, code))
 }
 
 /// Scripts are SKIP_MONITOR in dispatch and show themselves here, so that
@@ -911,6 +1134,7 @@ pub(crate) fn fcall(
     name: &str,
     nkeys: usize,
     read_only: bool,
+    allow_oom: bool,
 ) -> CmdResult {
     let shared = ctx.shared;
     let generation = shared.functions.generation();
@@ -919,6 +1143,7 @@ pub(crate) fn fcall(
         function: true,
         nkeys,
         read_only,
+        allow_oom,
     };
     *shared.scripts.running.caller.lock() = Some((
         name.to_string(),
@@ -953,6 +1178,8 @@ struct Invocation<'a> {
     nkeys: usize,
     /// EVAL_RO, or a function flagged `no-writes`.
     read_only: bool,
+    /// Flagged `allow-oom`: deny-oom commands run over `maxmemory`.
+    allow_oom: bool,
 }
 
 /// Runs the function `get` returns from this thread's Lua state, holding
@@ -965,6 +1192,9 @@ fn run_script(
     let shared = ctx.shared;
     let keys: Vec<&[u8]> = (3..3 + inv.nkeys).map(|i| ctx.arg(i)).collect();
     let argv: Vec<&[u8]> = (3 + inv.nkeys..ctx.argc()).map(|i| ctx.arg(i)).collect();
+    let oom = !inv.allow_oom
+        && shared.engine.config.maxmemory() > 0
+        && shared.engine.evict_until_fits().is_err();
     let _hold = shared.engine.hold(None);
     // Dropped first: the script's effects reach the AOF feed while the hold lasts.
     let _flush = crate::propagate::flush_on_drop(shared);
@@ -976,12 +1206,18 @@ fn run_script(
     running.function.store(inv.function, Relaxed);
     running.started_ms.store(ctx.now_ms.max(1), Relaxed);
     let (saved_db, saved_proto) = (ctx.client.db, ctx.client.proto);
+    let now_ms = ctx.now_ms.max(1);
     let out_proto = ctx.out.proto;
     let name = inv.name;
     let result = off_worker(|| {
         with_vm(shared, |vm| -> Result<(), CmdError> {
             let f = get(vm)?;
             let lua = &vm.lua;
+            if LINE_HOOK.replace(false) {
+                let hook = script_hook(shared.scripts.running.clone());
+                lua.set_hook(count_hook(), hook)
+                    .map_err(|e| CmdError::owned(format!("ERR {e}")))?;
+            }
             let lerr = |e: mlua::Error| CmdError::owned(format!("ERR {e}"));
             let g = lua.globals();
             let mk = |items: &[&[u8]]| -> mlua::Result<Table> {
@@ -999,36 +1235,38 @@ fn run_script(
                 g.raw_set("ARGV", argv).map_err(lerr)?;
                 None
             };
-            let redis: Table = g.raw_get("redis").map_err(lerr)?;
-            let real: Table = match redis.metatable() {
-                Some(mt) => mt.raw_get("__index").map_err(lerr)?,
-                None => redis,
-            };
             let run = Run {
                 shared,
                 client: &mut *ctx.client,
                 resp3: Cell::new(false),
                 read_only: inv.read_only,
+                now_ms,
+                oom,
             };
             let run = RefCell::new(run);
             let mut reply = Vec::new();
             let outcome = lua.scope(|scope| {
-                let raw = scope.create_function(|lua, args: MultiValue| {
-                    redis_call(lua, &mut run.borrow_mut(), args)
+                let raw = scope.create_function(|lua, (args, n): (Table, i64)| {
+                    redis_call(lua, &mut run.borrow_mut(), &args, n)
                 })?;
-                let setresp = scope.create_function(|lua, v: Value| match lua_number(&v) {
-                    Some(n) if n == 2.0 || n == 3.0 => {
-                        run.borrow().resp3.set(n == 3.0);
-                        Ok((true, Value::Nil))
+                let setresp = scope.create_function(|lua, args: MultiValue| {
+                    if args.len() != 1 {
+                        return fail_with(lua, "ERR redis.setresp() requires one argument.");
                     }
-                    _ => Ok((
-                        false,
-                        Value::Table(error_table(lua, b"-ERR RESP version must be 2 or 3.")?),
-                    )),
+                    match args.front().and_then(lua_number) {
+                        Some(n) if n == 2.0 || n == 3.0 => {
+                            run.borrow().resp3.set(n == 3.0);
+                            Ok((true, Value::Nil))
+                        }
+                        _ => fail_with(lua, "ERR RESP version must be 2 or 3."),
+                    }
                 })?;
-                lua.set_named_registry_value("larder_raw_call", &raw)?;
-                lua.set_named_registry_value("larder_setresp", setresp)?;
-                real.raw_set("__raw", raw)?;
+                let acl = scope.create_function(|lua, (args, n): (Table, i64)| {
+                    acl_check(lua, &run.borrow(), &args, n)
+                })?;
+                lua.set_named_registry_value(reg_name(BACKENDS[0]), raw)?;
+                lua.set_named_registry_value(reg_name(BACKENDS[1]), setresp)?;
+                lua.set_named_registry_value(reg_name(BACKENDS[4]), acl)?;
                 let (ok, v): (bool, Value) = match params {
                     Some((k, a)) => vm.runner.call((f.clone(), k, a))?,
                     None => vm.runner.call(f.clone())?,
@@ -1041,11 +1279,9 @@ fn run_script(
                     Ok(Err(script_error(&v, name)))
                 }
             });
-            real.raw_set("__raw", Value::Nil).ok();
-            lua.set_named_registry_value("larder_raw_call", Value::Nil)
-                .ok();
-            lua.set_named_registry_value("larder_setresp", Value::Nil)
-                .ok();
+            for b in [BACKENDS[0], BACKENDS[1], BACKENDS[4]] {
+                lua.set_named_registry_value(reg_name(b), Value::Nil).ok();
+            }
             g.raw_set("KEYS", Value::Nil).ok();
             g.raw_set("ARGV", Value::Nil).ok();
             let top = outcome.map_err(|e| {
@@ -1126,13 +1362,15 @@ fn lua_to_reply(v: &Value, out: &mut Reply<'_>, resp3: bool, depth: usize) -> Cm
                 out.error(text.as_bytes());
                 return Ok(());
             }
-            if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
-                let text: Vec<u8> = s
-                    .as_bytes()
+            // Status and big number texts: Redis turns CR and LF into spaces.
+            let one_line = |s: mlua::String| -> Vec<u8> {
+                s.as_bytes()
                     .iter()
                     .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
-                    .collect();
-                out.simple(&text);
+                    .collect()
+            };
+            if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
+                out.simple(&one_line(s));
                 return Ok(());
             }
             if let Ok(d) = t.raw_get::<Value>("double") {
@@ -1145,41 +1383,48 @@ fn lua_to_reply(v: &Value, out: &mut Reply<'_>, resp3: bool, depth: usize) -> Cm
                     return Ok(());
                 }
             }
+            if let Ok(Value::Table(v)) = t.raw_get::<Value>("verbatim_string") {
+                let format: Option<mlua::String> = v.raw_get("format").ok();
+                let text: Option<mlua::String> = v.raw_get("string").ok();
+                if let (Some(f), Some(text)) = (format, text) {
+                    let f = f.as_bytes();
+                    let mut fmt = *b"txt";
+                    if f.len() == 3 {
+                        fmt.copy_from_slice(&f);
+                    }
+                    out.verbatim(&fmt, &text.as_bytes());
+                    return Ok(());
+                }
+            }
             if let Ok(Value::String(s)) = t.raw_get::<Value>("big_number") {
-                out.big_number(&s.as_bytes());
+                out.big_number(&one_line(s));
                 return Ok(());
             }
+            // Tables are walked twice (count, then write) rather than
+            // collected: each Lua value held from Rust takes a slot of
+            // mlua's reference stack, which a big reply would exhaust.
             if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
-                let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().flatten().collect();
-                out.map(pairs.len());
-                for (k, v) in &pairs {
-                    lua_to_reply(k, out, resp3, depth + 1)?;
-                    lua_to_reply(v, out, resp3, depth + 1)?;
+                out.map(m.pairs::<Value, Value>().flatten().count());
+                for (k, v) in m.pairs::<Value, Value>().flatten() {
+                    lua_to_reply(&k, out, resp3, depth + 1)?;
+                    lua_to_reply(&v, out, resp3, depth + 1)?;
                 }
                 return Ok(());
             }
             if let Ok(Value::Table(m)) = t.raw_get::<Value>("set") {
-                let keys: Vec<Value> = m
-                    .pairs::<Value, Value>()
-                    .flatten()
-                    .map(|(k, _)| k)
-                    .collect();
-                out.set(keys.len());
-                for k in &keys {
-                    lua_to_reply(k, out, resp3, depth + 1)?;
+                out.set(m.pairs::<Value, Value>().flatten().count());
+                for (k, _) in m.pairs::<Value, Value>().flatten() {
+                    lua_to_reply(&k, out, resp3, depth + 1)?;
                 }
                 return Ok(());
             }
-            let mut items = Vec::new();
-            for j in 1.. {
-                match t.raw_get::<Value>(j) {
-                    Ok(Value::Nil) | Err(_) => break,
-                    Ok(v) => items.push(v),
-                }
-            }
-            out.array(items.len());
-            for v in &items {
-                lua_to_reply(v, out, resp3, depth + 1)?;
+            let len = (1..)
+                .take_while(|&j| !matches!(t.raw_get::<Value>(j), Ok(Value::Nil) | Err(_)))
+                .count();
+            out.array(len);
+            for j in 1..=len {
+                let v = t.raw_get::<Value>(j).unwrap_or(Value::Nil);
+                lua_to_reply(&v, out, resp3, depth + 1)?;
             }
         }
         _ => out.null(),
@@ -1198,34 +1443,19 @@ fn truncate(n: f64) -> i64 {
     }
 }
 
-/// `redis.call` / `redis.pcall`: `(true, reply)` or `(false, error table)`.
-fn redis_call(lua: &Lua, run: &mut Run<'_>, args: MultiValue) -> mlua::Result<(bool, Value)> {
-    let fail = |text: &str| -> mlua::Result<(bool, Value)> {
-        let t = lua.create_table()?;
-        t.set("err", text)?;
-        Ok((false, Value::Table(t)))
+/// `redis.call` / `redis.pcall` of the `n` arguments in `args`:
+/// `(true, reply)` or `(false, error table)`.
+fn redis_call(lua: &Lua, run: &mut Run<'_>, args: &Table, n: i64) -> mlua::Result<(bool, Value)> {
+    let fail = |text: &str| fail_with(lua, text);
+    let (buf, ranges) = match command_args(args, n)? {
+        Ok(parts) => parts,
+        Err(e) => return fail(e),
     };
-    if args.is_empty() {
-        return fail("ERR Please specify at least one argument for this redis lib call");
-    }
-    let mut buf: Vec<u8> = Vec::new();
-    let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(args.len());
-    for a in args.iter() {
-        let start = buf.len();
-        match a {
-            Value::String(s) => buf.extend_from_slice(&s.as_bytes()),
-            Value::Integer(i) => buf.extend_from_slice(i.to_string().as_bytes()),
-            Value::Number(n) => buf.extend_from_slice(fmt_number(*n).as_bytes()),
-            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
-        }
-        ranges.push((start, buf.len()));
-    }
     let args = Args::from_parts(&buf, &ranges);
     let shared = run.shared;
-    let Some(idx) = shared.commands.lookup(&args[0]) else {
+    let Some((idx, cmd)) = script_command(shared, &args) else {
         return fail("ERR Unknown Redis command called from script");
     };
-    let cmd = shared.commands.get(idx);
     if !cmd.arity_ok(args.len()) {
         return fail("ERR Wrong number of args calling Redis command from script");
     }
@@ -1238,8 +1468,11 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: MultiValue) -> mlua::Result<(b
             return fail(&String::from_utf8_lossy(e.as_bytes()));
         }
     }
-    if run.read_only && cmd.has(WRITE) {
+    if run.read_only && (cmd.has(WRITE) || crate::pause::may_replicate(cmd)) {
         return fail("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if run.oom && cmd.has(DENYOOM) && !shared.scripts.running.wrote.load(Relaxed) {
+        return fail("OOM command not allowed when used memory > 'maxmemory'.");
     }
     if cmd.has(WRITE) {
         shared.scripts.running.wrote.store(true, Relaxed);
@@ -1257,7 +1490,9 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: MultiValue) -> mlua::Result<(b
         crate::monitor::feed_script(shared, run.client.db, &args);
     }
     IN_SCRIPT.set(true);
+    SCRIPT_NOW.set(run.now_ms);
     crate::dispatch::call(shared, run.client, idx, args, &mut out);
+    SCRIPT_NOW.set(0);
     IN_SCRIPT.set(false);
     run.client.last_cmd = outer;
     match decode_value(&out) {
@@ -1269,6 +1504,76 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: MultiValue) -> mlua::Result<(b
         Ok(Some((v, _))) => Ok((true, resp_to_lua(lua, &v, resp3)?)),
         _ => fail("ERR reply from command could not be decoded"),
     }
+}
+
+/// `(false, {err = text})`: a failed `redis.*` call.
+fn fail_with(lua: &Lua, text: &str) -> mlua::Result<(bool, Value)> {
+    let t = lua.create_table()?;
+    t.set("err", text)?;
+    Ok((false, Value::Table(t)))
+}
+
+/// The `n` arguments of a `redis.call` as a command's arguments (bytes and
+/// ranges), or Redis's error for a call without any or with an argument
+/// that is not a string or a number.
+#[allow(clippy::type_complexity)]
+fn command_args(
+    args: &Table,
+    n: i64,
+) -> mlua::Result<Result<(Vec<u8>, Vec<(usize, usize)>), &'static str>> {
+    if n < 1 {
+        return Ok(Err(
+            "ERR Please specify at least one argument for this redis lib call",
+        ));
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(n as usize);
+    for i in 1..=n {
+        let start = buf.len();
+        match args.raw_get::<Value>(i)? {
+            Value::String(s) => buf.extend_from_slice(&s.as_bytes()),
+            Value::Integer(i) => buf.extend_from_slice(i.to_string().as_bytes()),
+            Value::Number(x) => buf.extend_from_slice(fmt_number(x).as_bytes()),
+            _ => {
+                return Ok(Err(
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                ))
+            }
+        }
+        ranges.push((start, buf.len()));
+    }
+    Ok(Ok((buf, ranges)))
+}
+
+/// The command a script's call names, as Redis's lookupCommand: a
+/// container's subcommand when one is given (`None` if it is unknown).
+/// Returns the table index (of the container) and the entry whose flags
+/// and arity apply.
+fn script_command(shared: &Shared, args: &Args<'_>) -> Option<(usize, &'static Command)> {
+    let idx = shared.commands.lookup(&args[0])?;
+    let base = shared.commands.get(idx);
+    if base.subcommands.is_empty() || args.len() < 2 {
+        return Some((idx, base));
+    }
+    let sub = base.resolve(args);
+    (!std::ptr::eq(sub, base)).then_some((idx, sub))
+}
+
+/// `redis.acl_check_cmd`: whether the script's user may run the command
+/// (nothing is logged); an unknown command raises.
+fn acl_check(lua: &Lua, run: &Run<'_>, args: &Table, n: i64) -> mlua::Result<(bool, Value)> {
+    let (buf, ranges) = match command_args(args, n)? {
+        Ok(parts) => parts,
+        Err(e) => return fail_with(lua, e),
+    };
+    let args = Args::from_parts(&buf, &ranges);
+    let shared = run.shared;
+    let Some((idx, _)) = script_command(shared, &args) else {
+        return fail_with(lua, "ERR Invalid command passed to redis.acl_check_cmd()");
+    };
+    let user = crate::acl::user_of(shared, run.client);
+    let allowed = shared.acl.check(user, idx, &args).is_ok();
+    Ok((true, Value::Boolean(allowed)))
 }
 
 /// Lua's number formatting as Redis passes numeric arguments (`%.17g`).

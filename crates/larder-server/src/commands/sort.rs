@@ -314,8 +314,10 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
     let key = ctx.key(1);
     let lim = limits(ctx);
     let (mut elems, ordered) = elements(&mut txn, &key, &lim)?;
-    if o.dont_sort && !ordered && o.store.is_some() {
-        // A set has no order of its own: sort it so replicas agree.
+    let in_script = crate::commands::scripting::in_script();
+    if o.dont_sort && !ordered && (o.store.is_some() || in_script) {
+        // A set has no order of its own: sort it so replicas (and scripts)
+        // agree.
         o.dont_sort = false;
         o.alpha = true;
         o.by = None;
