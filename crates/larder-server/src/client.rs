@@ -15,6 +15,8 @@ use larder_resp::Protocol;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use crate::signal::{self, Signal};
+
 /// CLIENT REPLY mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -122,9 +124,10 @@ pub struct ClientHandle {
     /// The ACL user, as `Client::user` (CLIENT LIST, CLIENT KILL USER, ACL DELUSER).
     pub user: Mutex<Option<Arc<crate::acl::User>>>,
     pub killed: AtomicBool,
+    /// Wakes waits outside the connection's main loop (blocked, paused, replica).
     pub kill: Notify,
-    /// The cron asks the connection to shrink its idle input buffer.
-    pub shrink: Notify,
+    /// Wakes the connection's main loop: `signal::{STOP, PUSH, SHRINK}`.
+    pub events: Signal,
 }
 
 impl ClientHandle {
@@ -146,6 +149,7 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Relaxed);
         self.kill.notify_one();
+        self.events.raise(signal::STOP);
     }
 }
 
@@ -183,7 +187,7 @@ impl Registry {
             user: Mutex::new(None),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
-            shrink: Notify::new(),
+            events: Signal::default(),
         });
         self.clients.lock().insert(id, h.clone());
         h

@@ -30,6 +30,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::client::{After, Client};
 use crate::dispatch::dispatch;
 use crate::shared::Shared;
+use crate::signal;
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Flush replies mid-batch past this size, to bound the output buffer.
@@ -73,25 +74,29 @@ where
             }
         };
         let n = tokio::select! {
+            biased;
             r = stream.read_buf(&mut input) => match r {
                 Ok(0) | Err(_) => break 'conn,
                 Ok(n) => n,
             },
-            _ = handle.kill.notified() => break 'conn,
-            _ = shutdown.changed() => break 'conn,
-            _ = idle => break 'conn,
-            _ = handle.shrink.notified() => {
+            events = handle.events.wait() => {
+                if events & signal::STOP != 0 {
+                    break 'conn;
+                }
                 // Redis's clientsCronResizeQueryBuffer: free it when idle
                 // for 2 s, else bring a big empty one back to one chunk.
-                if input.is_empty() {
+                if events & signal::SHRINK != 0 && input.is_empty() {
                     released = handle.idle_secs() >= 2;
                     input = BytesMut::with_capacity(if released { 0 } else { READ_CHUNK });
                     handle.qbuf_free.store(input.capacity() as u64, Relaxed);
                 }
-                continue;
-            }
-            _ = handle.outbox.ready() => {
+                if !handle.outbox.pending() {
+                    continue;
+                }
                 handle.outbox.drain(&mut out, client.proto, OUT_FLUSH);
+                if handle.outbox.pending() {
+                    handle.events.raise(signal::PUSH);
+                }
                 // A subscriber that stops reading is cut off by its push
                 // queue's limit, which kills it: stop waiting on the socket then.
                 let written = out.is_empty() || tokio::select! {
@@ -104,6 +109,7 @@ where
                 }
                 continue;
             }
+            _ = idle => break 'conn,
         };
         shared
             .stats

@@ -38,6 +38,7 @@ pub mod pubsub;
 pub mod replication;
 pub mod server;
 pub mod shared;
+pub mod signal;
 pub mod slowlog;
 pub mod tracking;
 

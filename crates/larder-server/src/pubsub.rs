@@ -29,7 +29,6 @@ use bytes::Bytes;
 use larder_engine::glob;
 use larder_resp::{Protocol, Reply};
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use crate::client::{Client, ClientHandle};
 use crate::config::{Config, OutputLimit};
@@ -136,7 +135,6 @@ struct Queue {
 /// one, in its `ClientHandle`, so any task can reach it by client id.
 pub struct Outbox {
     queue: Mutex<Queue>,
-    wake: Notify,
     /// Weak: the handle owns the outbox.
     owner: Weak<ClientHandle>,
     /// The client has subscriptions: the `pubsub` limit class applies.
@@ -151,7 +149,6 @@ impl Outbox {
     pub fn new(owner: Weak<ClientHandle>) -> Outbox {
         Outbox {
             queue: Mutex::new(Queue::default()),
-            wake: Notify::new(),
             owner,
             pubsub: AtomicBool::new(false),
             omem: AtomicU64::new(0),
@@ -207,16 +204,15 @@ impl Outbox {
             }
             return false;
         }
-        self.wake.notify_one();
+        if let Some(owner) = self.owner.upgrade() {
+            owner.events.raise(crate::signal::PUSH);
+        }
         true
     }
 
-    /// Waits until pushes may be queued (may wake spuriously).
-    pub async fn ready(&self) {
-        if !self.queue.lock().items.is_empty() {
-            return;
-        }
-        self.wake.notified().await
+    /// Something is queued.
+    pub fn pending(&self) -> bool {
+        self.nonempty.load(Relaxed)
     }
 
     /// Encodes queued pushes into `out`, up to about `max` bytes of output.

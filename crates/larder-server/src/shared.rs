@@ -216,6 +216,10 @@ impl Shared {
 
     pub fn request_shutdown(&self) {
         self.shutdown.send_replace(true);
+        for h in self.clients.all() {
+            h.events.raise(crate::signal::STOP);
+        }
+        self.memcache.conns.stop_all();
     }
 
     pub fn uptime_secs(&self) -> u64 {

@@ -567,7 +567,7 @@ pub fn resize_query_buffers(shared: &crate::shared::Shared) {
     for h in shared.clients.all() {
         let free = h.qbuf_free.load(Relaxed);
         if h.qbuf.load(Relaxed) == 0 && ((free > 0 && h.idle_secs() >= 2) || free > QUERY_RESIZE) {
-            h.shrink.notify_one();
+            h.events.raise(crate::signal::SHRINK);
         }
     }
 }

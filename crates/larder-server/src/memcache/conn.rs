@@ -58,11 +58,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
             input.reserve(want.max(READ_CHUNK));
         }
         let n = tokio::select! {
+            biased;
             r = stream.read_buf(&mut input) => match r {
                 Ok(0) | Err(_) => break 'conn,
                 Ok(n) => n,
             },
-            _ = shutdown.changed() => {
+            _ = info.events.wait() => {
                 reason = "shutdown";
                 break 'conn;
             }

@@ -16,6 +16,8 @@ use std::sync::Arc;
 use larder_memcache::reply::stat;
 use parking_lot::Mutex;
 
+use crate::signal::{self, Signal};
+
 /// A connection's state, named as memcached's `state_text`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -47,6 +49,8 @@ pub struct ConnInfo {
     /// Unix seconds of the last command.
     last_cmd: AtomicU32,
     state: AtomicU8,
+    /// Wakes the connection when the server stops (`signal::STOP`).
+    pub events: Signal,
 }
 
 impl ConnInfo {
@@ -102,6 +106,7 @@ impl Registry {
             local,
             last_cmd: AtomicU32::new(now_secs),
             state: AtomicU8::new(State::NewCmd as u8),
+            events: Signal::default(),
         });
         self.conns.lock().insert(fd, info.clone());
         info
@@ -113,6 +118,13 @@ impl Registry {
 
     pub fn close(&self, fd: i32) {
         self.conns.lock().remove(&fd);
+    }
+
+    /// The server is stopping: every connection closes.
+    pub fn stop_all(&self) {
+        for c in self.conns.lock().values() {
+            c.events.raise(signal::STOP);
+        }
     }
 
     /// `stats conns` (without the END).
