@@ -124,6 +124,8 @@ pub struct ClientHandle {
     /// The ACL user, as `Client::user` (CLIENT LIST, CLIENT KILL USER, ACL DELUSER).
     pub user: Mutex<Option<Arc<crate::acl::User>>>,
     pub killed: AtomicBool,
+    /// Held by CLIENT PAUSE now (CLIENT LIST flag `b`, as Redis blocks it).
+    pub paused: AtomicBool,
     /// Wakes waits outside the connection's main loop (blocked, paused, replica).
     pub kill: Notify,
     /// Wakes the connection's main loop: `signal::{STOP, PUSH, SHRINK}`.
@@ -186,6 +188,7 @@ impl Registry {
             no_evict: AtomicBool::new(false),
             user: Mutex::new(None),
             killed: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
             kill: Notify::new(),
             events: Signal::default(),
         });

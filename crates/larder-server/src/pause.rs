@@ -161,11 +161,12 @@ pub async fn wait(
     args: &Args<'_>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
-    /// Counts a client in `Pause::waiting` while it lives.
-    struct Held<'a>(&'a AtomicUsize);
+    /// Counts a client in `Pause::waiting` and marks it paused while it lives.
+    struct Held<'a>(&'a AtomicUsize, &'a AtomicBool);
     impl Drop for Held<'_> {
         fn drop(&mut self) {
             self.0.fetch_sub(1, Relaxed);
+            self.1.store(false, Relaxed);
         }
     }
     let mut changes = shared.pause.state.subscribe();
@@ -177,7 +178,8 @@ pub async fn wait(
         };
         if held.is_none() {
             shared.pause.waiting.fetch_add(1, Relaxed);
-            held = Some(Held(&shared.pause.waiting));
+            client.handle.paused.store(true, Relaxed);
+            held = Some(Held(&shared.pause.waiting, &client.handle.paused));
         }
         let left = end.saturating_sub(larder_engine::access::now_ms()) + 1;
         tokio::select! {

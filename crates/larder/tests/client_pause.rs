@@ -62,8 +62,20 @@ fn check(server: &ServerProc) {
     assert!(writer
         .read_reply_timeout(Duration::from_millis(300))
         .is_none());
-    // A held client counts as blocked (Redis's BLOCKED_PAUSE).
+    // A held client counts as blocked (Redis's BLOCKED_PAUSE), flag `b`.
     assert_eq!(blocked_clients(&mut admin), 1);
+    let list = admin.cmd_str(&["CLIENT", "LIST"]);
+    let flagged: Vec<String> = String::from_utf8_lossy(&list)
+        .lines()
+        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("flags=")))
+        .map(str::to_string)
+        .collect();
+    assert!(flagged.len() >= 3, "{flagged:?}");
+    assert_eq!(
+        flagged.iter().filter(|f| f.contains('b')).count(),
+        1,
+        "{flagged:?}"
+    );
     assert_eq!(admin.cmd_str(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
     assert_eq!(
         writer.read_reply_timeout(Duration::from_secs(2)).as_deref(),

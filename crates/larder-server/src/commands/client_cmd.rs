@@ -181,7 +181,7 @@ pub(crate) fn client_line(shared: &Shared, h: &ClientHandle, own: Option<(usize,
         "pubsub" => flags.push('P'),
         _ => {}
     }
-    if shared.blocking.is_blocked(h.id) {
+    if shared.blocking.is_blocked(h.id) || h.paused.load(Relaxed) {
         flags.push('b');
     }
     let tracking = h.tracking.load(Relaxed);
