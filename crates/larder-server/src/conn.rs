@@ -14,10 +14,11 @@
 //! it must take them within `soft-seconds`.
 //!
 //! Pushes (MONITOR lines, pub/sub messages, keyspace events) arrive in the
-//! client's `pubsub::Outbox`: the task waits on it beside the socket and
-//! writes what is queued; pushes queued while a command runs go before that
-//! command's reply, where Redis would have put them — but for client-side
-//! caching invalidations, which wait until after it (see `tracking`).
+//! client's `pubsub::Outbox`, which raises the client's `signal::PUSH`: the
+//! task waits on its signal beside the socket and writes what is queued;
+//! pushes queued while a command runs go before that command's reply, where
+//! Redis would have put them — but for client-side caching invalidations,
+//! which wait until after it (see `tracking`).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;

@@ -3,13 +3,14 @@
 //! **Pushes.** Everything a connection sends without being asked — MONITOR
 //! lines, pub/sub messages, keyspace notifications — goes through its
 //! [`Outbox`]: a queue other tasks append to under a short mutex, and the
-//! connection task drains into its socket (it waits on the outbox beside its
-//! socket read). A publisher never waits for a subscriber: the queue is
-//! bounded by bytes, under `client-output-buffer-limit pubsub` while the
-//! client has subscriptions (`normal` otherwise, e.g. a monitor). Past `hard`,
-//! or past `soft` for longer than `soft-seconds`, the queue is dropped and the
-//! client disconnected, as Redis does. Messages are queued unencoded and
-//! shared (`Arc`) between subscribers; each connection encodes them in its
+//! connection task drains into its socket (a push raises the client's
+//! `signal::PUSH`, which the connection waits on beside its socket read).
+//! A publisher never waits for a subscriber: the queue is bounded by bytes,
+//! under `client-output-buffer-limit pubsub` while the client has
+//! subscriptions (`normal` otherwise, e.g. a monitor). Past `hard`, or past
+//! `soft` for longer than `soft-seconds`, the queue is dropped and the client
+//! disconnected, as Redis does. Messages are queued unencoded and shared
+//! (`Arc`) between subscribers; each connection encodes them in its
 //! own protocol (RESP2 array or RESP3 push) when it writes them.
 //!
 //! **Registry.** Three maps, channel → subscribers, pattern → subscribers and
