@@ -43,6 +43,7 @@ pub mod policy;
 pub mod rdb;
 pub mod rng;
 pub mod scan;
+pub mod sizeclass;
 pub mod snapshot;
 pub mod table;
 pub mod tracking;

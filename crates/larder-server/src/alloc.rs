@@ -27,6 +27,8 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 
+use larder_engine::sizeclass::size_class;
+
 const FLUSH: isize = 64 * 1024;
 const SLOTS: usize = 128;
 /// A thread that has not claimed a slot yet.
@@ -80,20 +82,6 @@ fn account(delta: isize) {
         GLOBAL.fetch_add(v, Relaxed);
     } else {
         slot.0.store(v, Relaxed);
-    }
-}
-
-/// jemalloc's size class for `n` bytes: 8, multiples of 16 up to 128, then
-/// four classes per doubling (160, 192, 224, 256, 320, ...).
-pub fn size_class(n: usize) -> usize {
-    if n <= 8 {
-        8
-    } else if n <= 128 {
-        (n + 15) & !15
-    } else {
-        let lg = usize::BITS - (n - 1).leading_zeros();
-        let step = 1usize << (lg - 3);
-        (n + step - 1) & !(step - 1)
     }
 }
 
@@ -155,29 +143,5 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
             account(size_class(new_size) as isize - size_class(layout.size()) as isize);
         }
         p
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::size_class;
-
-    #[test]
-    fn jemalloc_size_classes() {
-        let cases = [
-            (1, 8),
-            (8, 8),
-            (9, 16),
-            (47, 48),
-            (128, 128),
-            (129, 160),
-            (1030, 1280),
-            (4097, 5120),
-            (16384, 16384),
-            (16385, 20480),
-        ];
-        for (n, class) in cases {
-            assert_eq!(size_class(n), class, "size {n}");
-        }
     }
 }

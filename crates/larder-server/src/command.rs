@@ -153,6 +153,16 @@ impl CommandTable {
     }
 
     /// Index of a command by name, case-insensitively.
+    /// [`lookup`](Self::lookup), trying `hint` (the client's previous
+    /// command) first: a pipeline usually repeats one command, and comparing
+    /// a few bytes is cheaper than hashing them.
+    pub fn lookup_hinted(&self, name: &[u8], hint: usize) -> Option<usize> {
+        match self.commands.get(hint) {
+            Some(c) if c.name.as_bytes().eq_ignore_ascii_case(name) => Some(hint),
+            _ => self.lookup(name),
+        }
+    }
+
     pub fn lookup(&self, name: &[u8]) -> Option<usize> {
         if name.len() > MAX_NAME {
             return None;

@@ -72,7 +72,7 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut 
 fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) {
     let proto = client.proto;
     let fail = |out: &mut Vec<u8>, e: CmdError| reply_error(shared, out, proto, e);
-    let Some(idx) = shared.commands.lookup(&args[0]) else {
+    let Some(idx) = shared.commands.lookup_hinted(&args[0], client.last_cmd) else {
         crate::commands::multi::flag_dirty(client);
         return fail(out, unknown_command(&args));
     };

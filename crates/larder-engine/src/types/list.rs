@@ -5,18 +5,24 @@
 //! `list-max-listpack-size` says stop: a negative fill caps its bytes (-1 =
 //! 4 KB, -2 = 8 KB (the default), ... -5 = 64 KB), a positive one its
 //! entries (and 8 KB); an element that alone passes the cap gets a node of
-//! its own. Pushing and popping at the ends touch one node (a memmove of at
-//! most the node's size, as listpack does); reaching index `i` walks the
+//! its own. Pushing and popping at the ends touch one node, and move O(1)
+//! bytes of it (amortized: nodes keep room at both ends, `gap.rs`, where
+//! listpack moves the whole node on every push at the head); reaching index `i` walks the
 //! node counts and then one node, so it costs O(nodes + node size). Inserts
 //! or replacements that overfill a node split it in two; nodes left empty are
 //! dropped. Redis 7.0 reports every list as `quicklist`, whatever its size.
 //!
-//! Memory: 2 bytes of framing per element up to 127 bytes, plus 40 bytes
-//! per node of up to 8 KB.
+//! Memory: 2 bytes of framing per element up to 127 bytes, plus 24 bytes
+//! per node of up to 8 KB (its slot, header and count), plus the room a node
+//! keeps at its ends: at most a quarter of its bytes while it grows.
 
 use std::collections::VecDeque;
 
+use super::gap::GapBuf;
 use super::pack::{framed_len, Packed};
+
+/// A list node: packed entries with room at both ends.
+type Node = Packed<GapBuf>;
 
 /// Redis's quicklist byte caps for fill -1 ..= -5.
 const LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
@@ -30,7 +36,7 @@ pub struct List {
 
 #[derive(Clone, Debug, Default)]
 struct Inner {
-    nodes: VecDeque<Packed>,
+    nodes: VecDeque<Node>,
     len: usize,
 }
 
@@ -82,7 +88,7 @@ impl List {
                 End::Tail => n.push_back(item),
             },
             _ => {
-                let mut n = Packed::new();
+                let mut n = Node::new();
                 n.push_back(item);
                 match end {
                     End::Head => q.nodes.push_front(n),
@@ -94,6 +100,11 @@ impl List {
     }
 
     pub fn pop(&mut self, end: End) -> Option<Vec<u8>> {
+        self.pop_with(end, <[u8]>::to_vec)
+    }
+
+    /// Pops an element, handing it to `f` before it is gone (no copy).
+    pub fn pop_with<R>(&mut self, end: End, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let q = &mut *self.inner;
         let (v, empty) = {
             let n = match end {
@@ -104,7 +115,7 @@ impl List {
                 End::Head => n.start(),
                 End::Tail => n.last()?,
             };
-            let v = n.get(pos).0.to_vec();
+            let v = f(n.get(pos).0);
             n.remove(pos, 1);
             (v, n.is_empty())
         };

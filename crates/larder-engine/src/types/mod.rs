@@ -3,7 +3,9 @@
 //! converting at the points Redis 7.0 does (so OBJECT ENCODING agrees):
 //!
 //! - [`thin`]: an exactly-sized byte buffer behind a thin pointer;
-//! - [`pack`]: a listpack-like run of byte strings in one exact allocation;
+//! - [`gap`]: a byte buffer with room at both ends (list nodes);
+//! - [`pack`]: a listpack-like run of byte strings, in an exact allocation
+//!   or a [`gap`] buffer;
 //! - [`intset`]: sorted integers at the narrowest width;
 //! - [`dict`]: a SCAN-safe open-addressing table of thin pointers, and the
 //!   blobs it holds for sets and hashes;
@@ -11,6 +13,7 @@
 //! - [`list`], [`hash`], [`set`], [`zset`], [`stream`]: the types themselves.
 
 pub mod dict;
+pub mod gap;
 pub mod hash;
 pub mod intset;
 pub mod list;

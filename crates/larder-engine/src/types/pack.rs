@@ -10,14 +10,20 @@
 //! The trailing length lets a walk run backwards from the end (RPOP, LRANGE
 //! with negative indexes), as listpack's `backlen` does. An entry of up to
 //! 127 bytes costs 2 bytes of framing. Entries are addressed by byte offset;
-//! offsets stay valid until the next change. Every change (insert, delete,
-//! replace) reallocates to the exact new size, as Redis's `lpInsert` does, so
-//! the buffer never carries slack: O(size) per change, which bounds what may
-//! be stored this way (the callers convert to a real structure past their
-//! `*-max-listpack-*` limits).
+//! offsets stay valid until the next change.
+//!
+//! The bytes live in a [`PackBuf`]. The small encodings of hashes and sorted
+//! sets use [`ThinBuf`]: every change (insert, delete, replace) reallocates
+//! to the exact new size, as Redis's `lpInsert` does, so the buffer never
+//! carries slack: O(size) per change, which bounds what may be stored this
+//! way (the callers convert to a real structure past their
+//! `*-max-listpack-*` limits). List nodes use [`GapBuf`], which keeps room at
+//! both ends so that pushes and pops at either end move O(1) bytes
+//! (amortized) instead of the whole node.
 
-use std::ops::Range;
+use std::ops::{Deref, DerefMut, Range};
 
+use super::gap::GapBuf;
 use super::thin::ThinBuf;
 
 const HEAD: usize = 4;
@@ -84,34 +90,60 @@ pub fn framed_len(n: usize) -> usize {
     n + 2 * varint_len(n)
 }
 
-#[derive(Clone, PartialEq, Eq)]
-pub struct Packed {
-    buf: ThinBuf,
+/// The bytes behind a [`Packed`]: exactly sized or with room at the ends.
+pub trait PackBuf: Deref<Target = [u8]> + DerefMut + Clone + Eq {
+    /// A buffer of `len` bytes filled by `fill` (which must write them all).
+    fn build(len: usize, fill: impl FnOnce(&mut [u8])) -> Self;
+    /// Replaces the bytes in `range` with `insert`.
+    fn splice(&mut self, range: Range<usize>, insert: &[u8]);
 }
 
-impl Default for Packed {
+impl PackBuf for ThinBuf {
+    fn build(len: usize, fill: impl FnOnce(&mut [u8])) -> Self {
+        ThinBuf::build(len, fill)
+    }
+    fn splice(&mut self, range: Range<usize>, insert: &[u8]) {
+        ThinBuf::splice(self, range, insert)
+    }
+}
+
+impl PackBuf for GapBuf {
+    fn build(len: usize, fill: impl FnOnce(&mut [u8])) -> Self {
+        GapBuf::build(len, fill)
+    }
+    fn splice(&mut self, range: Range<usize>, insert: &[u8]) {
+        GapBuf::splice(self, range, insert)
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Packed<B: PackBuf = ThinBuf> {
+    buf: B,
+}
+
+impl<B: PackBuf> Default for Packed<B> {
     fn default() -> Self {
         Packed {
-            buf: ThinBuf::from_slice(&[0; HEAD]),
+            buf: B::build(HEAD, |d| d.fill(0)),
         }
     }
 }
 
-impl std::fmt::Debug for Packed {
+impl<B: PackBuf> std::fmt::Debug for Packed<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
 }
 
-impl Packed {
-    pub fn new() -> Packed {
+impl<B: PackBuf> Packed<B> {
+    pub fn new() -> Self {
         Packed::default()
     }
 
     /// Builds from pre-framed entries (see [`frame`]).
-    pub fn from_framed(count: usize, framed: &[u8]) -> Packed {
+    pub fn from_framed(count: usize, framed: &[u8]) -> Self {
         Packed {
-            buf: ThinBuf::build(HEAD + framed.len(), |d| {
+            buf: B::build(HEAD + framed.len(), |d| {
                 d[..HEAD].copy_from_slice(&(count as u32).to_le_bytes());
                 d[HEAD..].copy_from_slice(framed);
             }),
@@ -189,7 +221,7 @@ impl Packed {
         }
     }
 
-    pub fn iter(&self) -> Iter<'_> {
+    pub fn iter(&self) -> Iter<'_, B> {
         Iter {
             p: self,
             pos: self.start(),
@@ -243,7 +275,7 @@ impl Packed {
     }
 
     /// Splits off the entries from `pos` on into a new buffer.
-    pub fn split_off(&mut self, pos: usize, entries_before: usize) -> Packed {
+    pub fn split_off(&mut self, pos: usize, entries_before: usize) -> Self {
         let tail_count = self.count() - entries_before;
         let tail = Packed::from_framed(tail_count, &self.buf[pos..]);
         self.splice(pos..self.end(), &[], 0, tail_count);
@@ -251,18 +283,18 @@ impl Packed {
     }
 
     /// Appends all of `other`'s entries.
-    pub fn append(&mut self, other: &Packed) {
+    pub fn append(&mut self, other: &Self) {
         let end = self.end();
         self.splice(end..end, &other.buf[HEAD..], other.count(), 0);
     }
 }
 
-pub struct Iter<'a> {
-    p: &'a Packed,
+pub struct Iter<'a, B: PackBuf = ThinBuf> {
+    p: &'a Packed<B>,
     pos: usize,
 }
 
-impl<'a> Iterator for Iter<'a> {
+impl<'a, B: PackBuf> Iterator for Iter<'a, B> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
@@ -282,7 +314,12 @@ mod tests {
 
     #[test]
     fn walks_both_ways() {
-        let mut p = Packed::new();
+        walk::<ThinBuf>();
+        walk::<GapBuf>();
+    }
+
+    fn walk<B: PackBuf>() {
+        let mut p = Packed::<B>::new();
         let big = vec![b'x'; 300];
         p.push_back(b"a");
         p.push_back(&big);
@@ -307,37 +344,55 @@ mod tests {
 
     proptest! {
         #[test]
-        fn model(ops in proptest::collection::vec((0u8..4, proptest::collection::vec(any::<u8>(), 0..200), any::<u16>()), 0..60)) {
-            let mut p = Packed::new();
-            let mut m: Vec<Vec<u8>> = Vec::new();
-            for (op, item, at) in ops {
-                match op {
-                    0 => { p.push_back(&item); m.push(item); }
-                    1 => { p.push_front(&item); m.insert(0, item); }
-                    2 if !m.is_empty() => {
-                        let i = at as usize % m.len();
-                        let pos = p.seek(i as isize).unwrap();
-                        p.remove(pos, 1);
-                        m.remove(i);
-                    }
-                    _ if !m.is_empty() => {
-                        let i = at as usize % m.len();
-                        let pos = p.seek(-(i as isize) - 1).unwrap();
-                        p.replace(pos, &item);
-                        let j = m.len() - 1 - i;
-                        m[j] = item;
-                    }
-                    _ => {}
-                }
-                prop_assert_eq!(p.count(), m.len());
-                let got: Vec<Vec<u8>> = p.iter().map(|x| x.to_vec()).collect();
-                prop_assert_eq!(&got, &m);
-                let mut back = Vec::new();
-                let mut pos = p.end();
-                while let Some(q) = p.prev(pos) { back.push(p.get(q).0.to_vec()); pos = q; }
-                back.reverse();
-                prop_assert_eq!(&back, &m);
+        fn model(gap: bool, ops in proptest::collection::vec((0u8..4, proptest::collection::vec(any::<u8>(), 0..200), any::<u16>()), 0..60)) {
+            if gap {
+                model_of::<GapBuf>(ops)?;
+            } else {
+                model_of::<ThinBuf>(ops)?;
             }
         }
+    }
+
+    fn model_of<B: PackBuf>(ops: Vec<(u8, Vec<u8>, u16)>) -> Result<(), TestCaseError> {
+        let mut p = Packed::<B>::new();
+        let mut m: Vec<Vec<u8>> = Vec::new();
+        for (op, item, at) in ops {
+            match op {
+                0 => {
+                    p.push_back(&item);
+                    m.push(item);
+                }
+                1 => {
+                    p.push_front(&item);
+                    m.insert(0, item);
+                }
+                2 if !m.is_empty() => {
+                    let i = at as usize % m.len();
+                    let pos = p.seek(i as isize).unwrap();
+                    p.remove(pos, 1);
+                    m.remove(i);
+                }
+                _ if !m.is_empty() => {
+                    let i = at as usize % m.len();
+                    let pos = p.seek(-(i as isize) - 1).unwrap();
+                    p.replace(pos, &item);
+                    let j = m.len() - 1 - i;
+                    m[j] = item;
+                }
+                _ => {}
+            }
+            prop_assert_eq!(p.count(), m.len());
+            let got: Vec<Vec<u8>> = p.iter().map(|x| x.to_vec()).collect();
+            prop_assert_eq!(&got, &m);
+            let mut back = Vec::new();
+            let mut pos = p.end();
+            while let Some(q) = p.prev(pos) {
+                back.push(p.get(q).0.to_vec());
+                pos = q;
+            }
+            back.reverse();
+            prop_assert_eq!(&back, &m);
+        }
+        Ok(())
     }
 }

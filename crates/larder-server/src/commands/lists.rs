@@ -160,9 +160,7 @@ pub(crate) fn pop_into_reply(ctx: &mut Ctx<'_>, list: &mut List, end: End, count
     let n = count.min(list.len());
     ctx.out.array(n);
     for _ in 0..n {
-        if let Some(v) = list.pop(end) {
-            ctx.out.bulk(&v);
-        }
+        list.pop_with(end, |v| ctx.out.bulk(v));
     }
 }
 
@@ -187,10 +185,11 @@ fn pop_generic(ctx: &mut Ctx<'_>, end: End) -> CmdResult {
             return Ok(());
         }
         Some(n) => pop_into_reply(ctx, list, end, n),
-        None => match list.pop(end) {
-            Some(v) => ctx.out.bulk(&v),
-            None => ctx.out.null(),
-        },
+        None => {
+            if list.pop_with(end, |v| ctx.out.bulk(v)).is_none() {
+                ctx.out.null();
+            }
+        }
     }
     ctx.notify(events::LIST, pop_event(end), key.bytes);
     txn.touch_dirty(&key);
