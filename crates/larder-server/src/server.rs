@@ -109,8 +109,13 @@ impl Server {
         if !memcache.is_empty() {
             tasks.push(tokio::spawn(crate::memcache::cron(shared.clone())));
         }
-        for l in memcache {
-            tasks.push(tokio::spawn(crate::memcache::accept(shared.clone(), l)));
+        if !memcache.is_empty() {
+            let n = crate::memcache::threads::count();
+            let threads = Arc::new(crate::memcache::threads::Threads::start(n).await?);
+            for l in memcache {
+                let accept = crate::memcache::accept(shared.clone(), l, threads.clone());
+                tasks.push(tokio::spawn(accept));
+            }
         }
         for l in tcp {
             let task = tokio::spawn(accept_tcp(shared.clone(), l));

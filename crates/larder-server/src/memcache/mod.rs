@@ -9,6 +9,8 @@
 //! - [`detail`]: `stats detail`'s per-prefix counters;
 //! - [`conns`]: the connection registry behind `stats conns`;
 //! - [`admin`]: `lru_crawler`, `slabs`, `lru`, `watch` and the item dumps;
+//! - [`threads`]: memcached's threading model, one runtime per core that
+//!   connections are dealt to;
 //! - [`watch`]: the `watch` log stream;
 //! - [`aof`]: how memcached writes are logged to the append-only file and
 //!   loaded back.
@@ -46,6 +48,7 @@ pub mod conns;
 pub mod detail;
 pub mod exec;
 pub mod stats;
+pub mod threads;
 pub mod watch;
 
 use std::collections::HashSet;
@@ -255,7 +258,7 @@ pub fn bind(config: &crate::Config) -> std::io::Result<Vec<TcpListener>> {
 }
 
 /// Accepts memcached clients until the server stops.
-pub async fn accept(shared: Arc<Shared>, listener: TcpListener) {
+pub async fn accept(shared: Arc<Shared>, listener: TcpListener, threads: Arc<threads::Threads>) {
     if let Ok(addr) = listener.local_addr() {
         use std::os::fd::AsRawFd;
         let now = crate::shared::unix_secs() as u32;
@@ -277,7 +280,7 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener) {
             continue;
         }
         let _ = stream.set_nodelay(true);
-        tokio::spawn(conn::serve(shared.clone(), stream));
+        threads.serve(shared.clone(), stream);
     }
 }
 

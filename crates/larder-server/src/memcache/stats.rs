@@ -125,11 +125,7 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "accepting_conns", 1);
     stat(out, "listen_disabled_num", 0);
     stat(out, "time_in_listen_disabled_us", 0);
-    stat(
-        out,
-        "threads",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-    );
+    stat(out, "threads", super::threads::count());
     stat(out, "conn_yields", 0);
     let hp = hash_power(mc, shared.engine.dbsize(0) as u64);
     stat(out, "hash_power_level", hp);
@@ -234,8 +230,8 @@ fn settings(shared: &Shared, out: &mut Vec<u8>) {
     );
     stat(out, "growth_factor", "1.25");
     stat(out, "chunk_size", 48);
-    stat(out, "num_threads", 4);
-    stat(out, "num_threads_per_udp", 4);
+    stat(out, "num_threads", super::threads::count());
+    stat(out, "num_threads_per_udp", super::threads::count());
     stat(out, "stat_key_prefix", super::detail::DELIMITER as char);
     stat(out, "detail_enabled", yes_no(mc.detail_on.load(Relaxed)));
     stat(out, "reqs_per_event", 20);
