@@ -32,9 +32,17 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// Something listens on `port`. A connect to a port nobody listens on can
+/// succeed when the kernel picks that same port as the source (a TCP
+/// self-connection); that one does not count.
+fn listening(port: u16) -> bool {
+    matches!(TcpStream::connect(("127.0.0.1", port)),
+        Ok(s) if s.local_addr().ok() != s.peer_addr().ok())
+}
+
 fn wait_for_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !listening(port) {
         assert!(
             Instant::now() < deadline,
             "nothing listening on port {port}"
@@ -58,6 +66,7 @@ fn start_larder(sock: &Path) -> u16 {
         unixsocket: Some(sock.to_path_buf()),
         ..Default::default()
     };
+    let (bound, is_bound) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -66,10 +75,13 @@ fn start_larder(sock: &Path) -> u16 {
             .unwrap();
         rt.block_on(async move {
             let server = larder_server::Server::bind(config, None).await.unwrap();
+            bound.send(()).unwrap();
             server.run().await.unwrap();
         });
     });
-    wait_for_port(port);
+    is_bound
+        .recv()
+        .expect("larder failed to bind (see its panic above)");
     port
 }
 

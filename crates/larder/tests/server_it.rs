@@ -69,7 +69,10 @@ fn spawn_larder(args: &[String], port: u16, parent: &Path) -> ServerProc {
         name: "larder".into(),
     };
     let start = Instant::now();
-    while TcpStream::connect(p.addr()).is_err() {
+    // (A self-connection — the kernel picking the port as the source —
+    // does not mean larder listens.)
+    while !matches!(TcpStream::connect(p.addr()), Ok(s) if s.local_addr().ok() != s.peer_addr().ok())
+    {
         assert!(p.is_running(), "larder exited: {}", p.log());
         assert!(start.elapsed() < Duration::from_secs(10), "no listen");
         std::thread::sleep(Duration::from_millis(20));

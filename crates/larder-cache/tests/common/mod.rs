@@ -26,9 +26,17 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// Something listens on `port`. A connect to a port nobody listens on can
+/// succeed when the kernel picks that same port as the source (a TCP
+/// self-connection); that one does not count.
+fn listening(port: u16) -> bool {
+    matches!(TcpStream::connect(("127.0.0.1", port)),
+        Ok(s) if s.local_addr().ok() != s.peer_addr().ok())
+}
+
 fn wait_for_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !listening(port) {
         assert!(Instant::now() < deadline, "nothing listening on {port}");
         std::thread::sleep(Duration::from_millis(10));
     }

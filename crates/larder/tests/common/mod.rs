@@ -192,15 +192,13 @@ fn spawn_and_wait(name: &str, make: &dyn Fn(u16, &Path) -> Command) -> ServerPro
                 let _ = dir_keep;
                 break;
             }
-            if TcpStream::connect_timeout(&proc.addr(), Duration::from_millis(200)).is_ok() {
+            if listens(proc.addr()) {
                 // Settle: a server that dies right after accepting (seen
                 // intermittently under a loaded full run) is reported and
                 // started again rather than failing the test on first use.
                 std::thread::sleep(Duration::from_millis(100));
                 let alive = matches!(proc.child.try_wait(), Ok(None));
-                if alive
-                    && TcpStream::connect_timeout(&proc.addr(), Duration::from_millis(200)).is_ok()
-                {
+                if alive && listens(proc.addr()) {
                     return proc;
                 }
                 eprintln!(
@@ -304,6 +302,14 @@ pub struct McServer {
     pub port: u16,
 }
 
+/// Something listens at `addr`. A connect to a port nobody listens on can
+/// succeed when the kernel picks that same port as the source (a TCP
+/// self-connection); that one does not count.
+pub fn listens(addr: std::net::SocketAddr) -> bool {
+    matches!(TcpStream::connect_timeout(&addr, Duration::from_millis(200)),
+        Ok(s) if s.local_addr().ok() != s.peer_addr().ok())
+}
+
 /// Larder with `--memcache-port` on a free port (and `extra_args`).
 pub fn start_larder_memcache(extra_args: &[&str]) -> McServer {
     for _ in 0..5 {
@@ -312,7 +318,7 @@ pub fn start_larder_memcache(extra_args: &[&str]) -> McServer {
         let mut args = vec!["--memcache-port", p.as_str()];
         args.extend_from_slice(extra_args);
         let proc = start_larder(&args);
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if listens(std::net::SocketAddr::from(([127, 0, 0, 1], port))) {
             return McServer { proc, port };
         }
     }
