@@ -114,6 +114,9 @@ pub struct Config {
     pub memcache_max_item_size: u64,
     /// `memcache-enable-shutdown` (memcached's `-A`): the `shutdown` command works.
     pub memcache_enable_shutdown: bool,
+    /// `memcache-threads` (memcached's `-t`): threads serving memcached
+    /// connections; 0 = one per core.
+    pub memcache_threads: usize,
     /// The config file this server was started with, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,
     /// Directives accepted for compatibility only (`directives_compat`),
@@ -218,6 +221,7 @@ impl Default for Config {
             memcache_port: None,
             memcache_max_item_size: 1024 * 1024,
             memcache_enable_shutdown: false,
+            memcache_threads: 0,
             config_file: None,
             compat: Default::default(),
         }

@@ -389,7 +389,8 @@ use flags::{IMMUTABLE, MULTI_ARG, PROTECTED};
 pub const DIRECTIVES: &[Directive] = &[
     int_d!("port", port, u16, 0, 65535, 0),
     // The memcached protocol (`memcache/`): its port (0 = off), memcached's
-    // `-I` item size limit (1k..1gb, as memcached) and `-A` (shutdown).
+    // `-I` item size limit (1k..1gb, as memcached), `-A` (shutdown) and `-t`
+    // (threads; 0 = one per core).
     Directive {
         name: "memcache-port",
         alias: None,
@@ -411,6 +412,14 @@ pub const DIRECTIVES: &[Directive] = &[
         1 << 30
     ),
     bool_d!("memcache-enable-shutdown", memcache_enable_shutdown, 0),
+    int_d!(
+        "memcache-threads",
+        memcache_threads,
+        usize,
+        0,
+        1024,
+        IMMUTABLE
+    ),
     Directive {
         name: "bind",
         alias: None,

@@ -110,7 +110,7 @@ impl Server {
             tasks.push(tokio::spawn(crate::memcache::cron(shared.clone())));
         }
         if !memcache.is_empty() {
-            let n = crate::memcache::threads::count();
+            let n = crate::memcache::threads::count(shared.config.read().memcache_threads);
             let threads = Arc::new(crate::memcache::threads::Threads::start(n).await?);
             for l in memcache {
                 let accept = crate::memcache::accept(shared.clone(), l, threads.clone());

@@ -152,6 +152,39 @@ print("ok")
     );
 }
 
+/// `memcache-threads` sets how many threads serve memcached connections
+/// (dealt round-robin): every connection is served whichever it lands on,
+/// and `stats` / `stats settings` report the count.
+#[test]
+fn memcache_threads_serve_every_connection() {
+    let s = start_larder_memcache(&["--memcache-threads", "3"]);
+    let mut conns: Vec<McConn> = (0..7).map(|_| McConn::connect(s.port)).collect();
+    for (i, mc) in conns.iter_mut().enumerate() {
+        let set = format!("set k{i} 0 0 1\r\n{i}\r\n");
+        assert_eq!(
+            mc.exchange(set.as_bytes()).expect("set"),
+            vec![b"STORED".to_vec()]
+        );
+    }
+    for (i, mc) in conns.iter_mut().enumerate() {
+        let j = (i + 1) % 7;
+        let r = mc
+            .exchange(format!("get k{j}\r\n").as_bytes())
+            .expect("get");
+        assert_eq!(r[1], format!("{j}").into_bytes(), "{r:?}");
+    }
+    let mut stat = |cmd: &[u8], name: &str| -> String {
+        let r = conns[0].exchange(cmd).expect("stats");
+        r.iter()
+            .map(|l| String::from_utf8_lossy(l).to_string())
+            .find_map(|l| l.strip_prefix(&format!("STAT {name} ")).map(str::to_string))
+            .unwrap_or_else(|| panic!("no STAT {name}"))
+    };
+    assert_eq!(stat(b"stats\r\n", "threads"), "3");
+    assert_eq!(stat(b"stats settings\r\n", "num_threads"), "3");
+    assert_eq!(stat(b"stats\r\n", "curr_connections"), "7");
+}
+
 #[test]
 fn stats_report_memcached_names() {
     let s = start_larder_memcache(&["--maxmemory", "64mb"]);

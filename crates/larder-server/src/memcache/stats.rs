@@ -52,9 +52,10 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
     let c = &mc.counters;
     let g = |a: &AtomicU64| a.load(Relaxed);
     let engine = shared.engine.stats();
-    let (maxconns, maxmemory) = {
+    let (maxconns, maxmemory, threads) = {
         let cfg = shared.config.read();
-        (cfg.maxclients, cfg.maxmemory)
+        let threads = super::threads::count(cfg.memcache_threads);
+        (cfg.maxclients, cfg.maxmemory, threads)
     };
     let (crawler, crawler_starts) = {
         let t = mc.tunables.lock();
@@ -125,7 +126,7 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "accepting_conns", 1);
     stat(out, "listen_disabled_num", 0);
     stat(out, "time_in_listen_disabled_us", 0);
-    stat(out, "threads", super::threads::count());
+    stat(out, "threads", threads);
     stat(out, "conn_yields", 0);
     let hp = hash_power(mc, shared.engine.dbsize(0) as u64);
     stat(out, "hash_power_level", hp);
@@ -230,8 +231,9 @@ fn settings(shared: &Shared, out: &mut Vec<u8>) {
     );
     stat(out, "growth_factor", "1.25");
     stat(out, "chunk_size", 48);
-    stat(out, "num_threads", super::threads::count());
-    stat(out, "num_threads_per_udp", super::threads::count());
+    let threads = super::threads::count(cfg.memcache_threads);
+    stat(out, "num_threads", threads);
+    stat(out, "num_threads_per_udp", threads);
     stat(out, "stat_key_prefix", super::detail::DELIMITER as char);
     stat(out, "detail_enabled", yes_no(mc.detail_on.load(Relaxed)));
     stat(out, "reqs_per_event", 20);

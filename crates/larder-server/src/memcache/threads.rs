@@ -1,5 +1,5 @@
 //! memcached's threading model, for memcached clients: one single-threaded
-//! tokio runtime per core, each on its own OS thread, with every new
+//! tokio runtime per core (`memcache-threads`), each on its own OS thread, with every new
 //! connection dealt to the next thread round-robin, where it stays (as
 //! memcached's `-t` worker threads are dealt connections by its listener).
 //!
@@ -10,7 +10,7 @@
 //! --protocol memcache` in BENCHMARKS.md (session 7). Both runtimes use the
 //! same engine, so the shard locks are what the threads share.
 //!
-//! Cost: one OS thread per core, parked until memcached clients come; each
+//! Cost: one OS thread per core (by default), parked until memcached clients come; each
 //! accepted socket moves from the acceptor's reactor to its thread's once.
 //! [`Threads`] is owned by the accept loops: when the server stops they are
 //! aborted, the last one drops it, and each thread's runtime ends with the
@@ -25,9 +25,13 @@ use tokio::sync::oneshot;
 
 use crate::shared::Shared;
 
-/// Connection threads a server starts: one per core, as `stats` reports.
-pub fn count() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+/// Connection threads a server starts (`memcache-threads`, memcached's
+/// `-t`; 0 = one per core), as `stats` reports them.
+pub fn count(configured: usize) -> usize {
+    match configured {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    }
 }
 
 pub struct Threads {
