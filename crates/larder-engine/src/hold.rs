@@ -229,8 +229,8 @@ impl Drop for Batch<'_> {
 /// holder's unlock needs no futex wake-up (sleeping in the mutex costs the
 /// waker a system call and the sleeper a context switch, more than most
 /// sections last). With redis-benchmark -P 16 on 2 cores this cut the
-/// server's CPU per request by 8–21 % on the hot-key and INCR/MSET tests
-/// against spinning for 4,000 reads first (BENCHMARKS.md, session 7).
+/// server's CPU per request by 8–21 % on LPUSH, LPOP, INCR and MSET against
+/// spinning for 4,000 reads first (BENCHMARKS.md, session 7).
 const SPINS: u32 = 32;
 const YIELD_FOR: std::time::Duration = std::time::Duration::from_micros(500);
 

@@ -15,9 +15,9 @@
 //! side has no room left. It then leaves room of a quarter of the new length
 //! on the side that grew, rounded up to the allocator's size class (bytes
 //! jemalloc would hold anyway), so a run of pushes reallocates O(log n) times
-//! and copies each byte O(1) times on average. Removals that leave more room
-//! than twice the bytes kept (plus 64) reallocate down to a quarter of room,
-//! so a node drained from one end gives its memory back as it goes.
+//! and copies each byte O(1) times on average. A removal that leaves the
+//! capacity above twice the bytes kept plus 64 reallocates down to a quarter
+//! of room, so a node drained from one end gives its memory back as it goes.
 //!
 //! Costs: a change at either end moves O(distance to that end + change)
 //! bytes, amortized; memory is the bytes plus at most a quarter plus the
