@@ -13,14 +13,15 @@
 //! into the room on that side — a push at the front of a packed node moves
 //! the node's 4-byte count, not its entries — and reallocates only when that
 //! side has no room left. It then leaves room of a quarter of the new length
-//! on the side that grew, rounded up to the allocator's size class (bytes
+//! (at most 4 KB) on the side that grew, rounded up to the allocator's size class (bytes
 //! jemalloc would hold anyway), so a run of pushes reallocates O(log n) times
 //! and copies each byte O(1) times on average. A removal that leaves the
-//! capacity above twice the bytes kept plus 64 reallocates down to a quarter
-//! of room, so a node drained from one end gives its memory back as it goes.
+//! capacity above twice the bytes kept plus 64 reallocates down to the same
+//! room, so a node drained from one end gives its memory back as it goes.
 //!
 //! Costs: a change at either end moves O(distance to that end + change)
-//! bytes, amortized; memory is the bytes plus at most a quarter plus the
+//! bytes, amortized (nodes are at most 64 KB, so the 4 KB cap on room keeps
+//! that bound); memory is the bytes plus at most a quarter (4 KB) plus the
 //! size-class rounding while a node grows, and 12 bytes of header.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
@@ -31,6 +32,15 @@ use crate::sizeclass::size_class;
 
 /// `cap`, `start`, `len`: u32 each.
 const HEAD: usize = 12;
+/// Room left on a reallocation: a quarter of the bytes, at most this much.
+/// List nodes grow to 8 KB by default (64 KB at most), and an element larger
+/// than that gets a node of its own that never grows: the cap keeps such a
+/// node within 4 KB of its size instead of a quarter over it.
+const ROOM_MAX: usize = 4096;
+
+fn room_for(len: usize) -> usize {
+    (len / 4).min(ROOM_MAX)
+}
 
 pub struct GapBuf(NonNull<u8>);
 
@@ -141,7 +151,7 @@ impl GapBuf {
                     ptr::copy(d.add(from), d.add(from + grow), suffix);
                     start
                 } else {
-                    let room = new_len / 4;
+                    let room = room_for(new_len);
                     let (front, back) = if prefix <= suffix {
                         (room, 0)
                     } else {
@@ -158,7 +168,7 @@ impl GapBuf {
             self.set_span(new_start, new_len);
         }
         if cap > 2 * new_len + 64 {
-            let room = new_len / 4;
+            let room = room_for(new_len);
             let (front, back) = if prefix <= suffix {
                 (room, 0)
             } else {
@@ -277,6 +287,19 @@ mod tests {
         let (front, back) = room(&b);
         assert!(front >= 60);
         assert_eq!(back, 0);
+    }
+
+    #[test]
+    fn room_is_capped_for_big_elements() {
+        let big = vec![7u8; 1 << 20];
+        let mut b = GapBuf::build(4, |d| d.fill(0));
+        b.splice(4..4, &big);
+        let [cap, _, len] = b.header();
+        assert_eq!(len, 4 + (1 << 20));
+        // No more than the size class of the bytes plus ROOM_MAX (a quarter
+        // of room would be a class higher).
+        assert!(HEAD + cap <= size_class(HEAD + len + ROOM_MAX), "cap {cap}");
+        assert_eq!(&b[4..], &big[..]);
     }
 
     proptest! {

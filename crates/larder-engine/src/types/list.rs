@@ -14,7 +14,7 @@
 //!
 //! Memory: 2 bytes of framing per element up to 127 bytes, plus 24 bytes
 //! per node of up to 8 KB (its slot, header and count), plus the room a node
-//! keeps at its ends: at most a quarter of its bytes while it grows.
+//! keeps at its ends: at most a quarter of its bytes (4 KB) while it grows.
 
 use std::collections::VecDeque;
 
