@@ -243,22 +243,26 @@ fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// DEBUG LOADAOF: writes out and stops the AOF, empties the dataset and the
 /// functions, then restarts the AOF, which loads its files back (Redis
-/// flushes, empties and loads the same way). An AOF being enabled by
-/// CONFIG SET is waited for (up to 10 s); with none, an error (Redis would
-/// exit).
+/// flushes, empties and loads the same way). An AOF that CONFIG SET is
+/// turning on is waited for until its first rewrite is over (up to 10 s),
+/// driving the server cron's AOF step from here: the cron's tick may be
+/// queued behind this very worker. With no AOF, an error (Redis would exit).
 fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
     let sh = ctx.shared;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !sh.aof.enabled()
-        && (sh.aof.rewrite_scheduled.load(Relaxed) || sh.aof.rewrite_in_progress.load(Relaxed))
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let arc = crate::persist::snapshot::server_arc(sh);
-    let (Some(arc), true) = (arc, sh.aof.enabled()) else {
+    let Some(arc) = crate::persist::snapshot::server_arc(sh) else {
         return Err(CmdError::new("ERR AOF is not enabled"));
     };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sh.config.read().appendonly
+        && (!sh.aof.enabled() || sh.aof.rewrite_in_progress.load(Relaxed))
+        && std::time::Instant::now() < deadline
+    {
+        crate::persist::aof::cron(&arc);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if !sh.aof.enabled() {
+        return Err(CmdError::new("ERR AOF is not enabled"));
+    }
     crate::persist::aof::stop(sh);
     {
         let engine = &sh.engine;
