@@ -14,6 +14,9 @@
 #   PIPELINES       pipeline depths (-P)               (default "1 16")
 #   TESTS           redis-benchmark -t list            (default set,get,incr,mset)
 #                   e.g. TESTS=set,get,incr,mset,lpush,lpop,sadd,hset,zadd,lrange_100
+#                   plus `zrangebyscore` (not a redis-benchmark test): ZRANGEBYSCORE
+#                   myzset <random score> +inf LIMIT 0 10 over a sorted set of
+#                   ~100,000 members that both servers get filled with first
 #   KEYSPACE        -r for random keys, 0 = one key    (default 100000)
 #   SERVER_ARGS     extra args for both servers        (default none)
 #   CSV_OUT         also write raw per-run results here
@@ -48,19 +51,49 @@ RAW="$BENCH_TMP/raw.csv" # server,pipeline,test,rps
 rflag=()
 [ "$KEYSPACE" != "0" ] && rflag=(-r "$KEYSPACE")
 
+# `zrangebyscore` runs as a custom command; the rest go to -t.
+ZRANGE=0
+BENCH_TESTS=()
+IFS=, read -r -a all_tests <<<"$TESTS"
+for t in "${all_tests[@]}"; do
+    if [ "$t" = zrangebyscore ]; then ZRANGE=1; else BENCH_TESTS+=("$t"); fi
+done
+if [ "$ZRANGE" = 1 ] && [ "$KEYSPACE" = 0 ]; then
+    echo "zrangebyscore needs random scores: KEYSPACE > 0" >&2
+    exit 1
+fi
+T_LIST=$(IFS=,; echo "${BENCH_TESTS[*]}")
+
+bench_csv() { # server port pipeline [command...]: appends "server,pipeline,test,rps" rows
+    local s=$1 port=$2 p=$3 out
+    shift 3
+    out=$(redis-benchmark -h 127.0.0.1 -p "$port" -q -c "$CLIENTS" -n "$N" -P "$p" \
+        "${rflag[@]}" --csv "$@" 2>&1) || { echo "redis-benchmark failed against $s:" >&2; echo "$out" >&2; exit 1; }
+    # "SET","97087.38",...  (skip the header; test names may contain spaces;
+    # a custom command's name is its first word)
+    echo "$out" | awk -F'","' -v s="$s" -v p="$p" \
+        'NR > 1 && NF > 1 { t = $1; sub(/^"/, "", t); if (t ~ /^ZRANGEBYSCORE /) t = "ZRANGEBYSCORE"
+                            printf "%s,%s,%s,%s\n", s, p, t, $2 }' >>"$RAW"
+}
+
 run_one() { # server port pipeline
-    local out
-    out=$(redis-benchmark -h 127.0.0.1 -p "$2" -q -t "$TESTS" -c "$CLIENTS" -n "$N" -P "$3" \
-        "${rflag[@]}" --csv 2>&1) || { echo "redis-benchmark failed against $1:" >&2; echo "$out" >&2; exit 1; }
-    # "SET","97087.38",...  (skip the header; test names may contain spaces)
-    echo "$out" | awk -F'","' -v s="$1" -v p="$3" \
-        'NR > 1 && NF > 1 { t = $1; sub(/^"/, "", t); printf "%s,%s,%s,%s\n", s, p, t, $2 }' >>"$RAW"
+    [ -n "$T_LIST" ] && bench_csv "$1" "$2" "$3" -t "$T_LIST"
+    [ "$ZRANGE" = 1 ] && bench_csv "$1" "$2" "$3" ZRANGEBYSCORE myzset __rand_int__ +inf LIMIT 0 10
     if ! kill -0 "$LARDER_PID" 2>/dev/null; then
         echo "larder died during the benchmark; log:" >&2
         tail -50 "$BENCH_TMP/larder.log" >&2
         exit 1
     fi
 }
+
+if [ "$ZRANGE" = 1 ]; then
+    # The sorted set ZRANGEBYSCORE reads: redis-benchmark's own ZADD
+    # (score and member element:N both random below the keyspace).
+    for port in "$LPORT" "$RPORT"; do
+        redis-benchmark -h 127.0.0.1 -p "$port" -q -c "$CLIENTS" -n $((3 * KEYSPACE)) -P 32 \
+            -r "$KEYSPACE" -t zadd >/dev/null
+    done
+fi
 
 for round in $(seq 1 "$ROUNDS"); do
     for p in $PIPELINES; do
