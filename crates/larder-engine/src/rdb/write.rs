@@ -145,7 +145,7 @@ pub fn value_type(e: EntryRef<'_>) -> u8 {
         Some(Object::Set(Set::Ints(_))) => types::SET_INTSET,
         Some(Object::Set(Set::Table(_))) => types::SET,
         Some(Object::ZSet(ZSet::Pack(_))) => types::ZSET_LISTPACK,
-        Some(Object::ZSet(ZSet::Skip(_))) => types::ZSET_2,
+        Some(Object::ZSet(ZSet::Tree(_))) => types::ZSET_2,
         Some(Object::Stream(_)) => types::STREAM_LISTPACKS_2,
     }
 }
@@ -250,9 +250,9 @@ fn save_zset(out: &mut Vec<u8>, z: &ZSet, compress: bool) {
             }
             save_string(out, &w.finish(), compress);
         }
-        ZSet::Skip(_) => {
+        ZSet::Tree(_) => {
             // Tail to head, as Redis writes it (its loader then inserts at
-            // the head of the skiplist every time).
+            // the head of its skiplist every time; ours sorts first).
             save_len(out, z.len() as u64);
             let mut all: Vec<(&[u8], f64)> = z.iter().collect();
             all.reverse();

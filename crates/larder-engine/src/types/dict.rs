@@ -5,7 +5,7 @@
 //! hash on top, so a probe compares tags and dereferences an element only
 //! when they match. What a pointer points at is the caller's business; a
 //! [`KeyOf`] type tells the table where the key bytes are (a [`Blob`] for
-//! sets and hashes, a skiplist node for sorted sets).
+//! sets and hashes, a member record for sorted sets).
 //!
 //! As in the keyspace's table (`table.rs`), an element's *home* slot comes
 //! from the top bits of its hash and probing is linear, so home order equals
@@ -19,7 +19,7 @@
 //! element). Growing rehashes every element (the hash is not stored).
 //!
 //! The table does not free what it points at: [`BlobDict`] owns its blobs,
-//! a sorted set's skiplist owns its nodes.
+//! a sorted set's B+tree owns its records.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::hash::BuildHasher;

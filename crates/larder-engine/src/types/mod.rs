@@ -9,7 +9,8 @@
 //! - [`intset`]: sorted integers at the narrowest width;
 //! - [`dict`]: a SCAN-safe open-addressing table of thin pointers, and the
 //!   blobs it holds for sets and hashes;
-//! - [`skiplist`]: Redis's zskiplist with members stored in the nodes;
+//! - [`scoretree`]: a counted B+tree of member records in (score, member)
+//!   order;
 //! - [`list`], [`hash`], [`set`], [`zset`], [`stream`]: the types themselves.
 
 pub mod dict;
@@ -18,8 +19,8 @@ pub mod hash;
 pub mod intset;
 pub mod list;
 pub mod pack;
+pub mod scoretree;
 pub mod set;
-pub mod skiplist;
 pub mod stream;
 pub mod stream_rdb;
 pub mod thin;

@@ -1,16 +1,17 @@
 //! Sorted sets: a packed run of (member, score) pairs in (score, member)
-//! order while small (Redis's `listpack` encoding), a skiplist plus a
-//! member → node dict once large (`skiplist`).
+//! order while small (Redis's `listpack` encoding), a B+tree plus a
+//! member → record dict once large (Redis calls that encoding `skiplist`,
+//! and so does OBJECT ENCODING here).
 //!
 //! Small: members and 8-byte little-endian scores alternate in one
 //! [`Packed`] buffer; every operation is a linear walk (n ≤
-//! `zset-max-listpack-entries`, 128 by default). Large: a [`SkipList`]
-//! whose nodes hold their member inline, and a [`Dict`] of the same nodes
-//! keyed by member, so a score lookup is O(1) and a rank or range query
-//! O(log n). A set converts when an insertion would pass
-//! `zset-max-listpack-entries` or add a member longer than
-//! `zset-max-listpack-value` (Redis's `zsetAdd`), never back; results built
-//! by the *STORE commands take the encoding their size calls for
+//! `zset-max-listpack-entries`, 128 by default). Large: a [`ScoreTree`]
+//! ordering member records (score and member bytes in one allocation each)
+//! and a [`Dict`] of the same records keyed by member, so a score lookup is
+//! O(1) and a rank or range query O(log n). A set converts when an
+//! insertion would pass `zset-max-listpack-entries` or add a member longer
+//! than `zset-max-listpack-value` (Redis's `zsetAdd`), never back; results
+//! built by the *STORE commands take the encoding their size calls for
 //! ([`ZSet::from_sorted`], Redis's `zsetConvertToListpackIfNeeded`).
 //!
 //! Positions in this API are 0-based ranks in ascending order; range
@@ -21,25 +22,25 @@ use std::cmp::Ordering;
 
 use super::dict::Dict;
 use super::pack::{frame, Packed};
-use super::skiplist::{NodeKey, NodeRef, SkipList};
+use super::scoretree::{MemberKey, MemberRef, ScoreTree};
 use crate::config::Limits;
 
 #[derive(Debug)]
 pub enum ZSet {
     Pack(Packed),
-    Skip(Box<SkipSet>),
+    Tree(Box<TreeSet>),
 }
 
-/// The large encoding: ordered nodes plus their index by member.
+/// The large encoding: ordered member records plus their index by member.
 #[derive(Default)]
-pub struct SkipSet {
-    list: SkipList,
-    dict: Dict<NodeKey>,
+pub struct TreeSet {
+    tree: ScoreTree,
+    dict: Dict<MemberKey>,
 }
 
-impl std::fmt::Debug for SkipSet {
+impl std::fmt::Debug for TreeSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SkipSet({} members)", self.list.len())
+        write!(f, "TreeSet({} members)", self.tree.len())
     }
 }
 
@@ -131,15 +132,15 @@ fn pack_insert(p: &mut Packed, m: &[u8], s: f64) {
     p.insert(at, &[m, &packed_score(s)]);
 }
 
-impl SkipSet {
+impl TreeSet {
     fn insert(&mut self, m: &[u8], s: f64) {
-        let n = self.list.insert(s, m);
-        self.dict.insert_new(n.raw());
+        let r = self.tree.insert(s, m);
+        self.dict.insert_new(r.raw());
     }
 
-    fn node(&self, m: &[u8]) -> Option<NodeRef> {
-        // SAFETY: the dict holds pointers to live nodes of `list`.
-        self.dict.get(m).map(|p| unsafe { NodeRef::from_raw(p) })
+    fn record(&self, m: &[u8]) -> Option<MemberRef> {
+        // SAFETY: the dict holds pointers to live records of `tree`.
+        self.dict.get(m).map(|p| unsafe { MemberRef::from_raw(p) })
     }
 }
 
@@ -161,27 +162,27 @@ impl ZSet {
             }
             return ZSet::Pack(Packed::from_framed(items.len() * 2, &f));
         }
-        let mut s = SkipSet {
-            list: SkipList::default(),
+        let mut s = TreeSet {
+            tree: ScoreTree::default(),
             dict: Dict::with_capacity(items.len()),
         };
         for (m, sc) in items {
             s.insert(m, *sc);
         }
-        ZSet::Skip(Box::new(s))
+        ZSet::Tree(Box::new(s))
     }
 
     pub fn encoding(&self) -> &'static str {
         match self {
             ZSet::Pack(_) => "listpack",
-            ZSet::Skip(_) => "skiplist",
+            ZSet::Tree(_) => "skiplist",
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
             ZSet::Pack(p) => p.count() / 2,
-            ZSet::Skip(s) => s.list.len(),
+            ZSet::Tree(s) => s.tree.len(),
         }
     }
 
@@ -192,21 +193,21 @@ impl ZSet {
     pub fn score(&self, m: &[u8]) -> Option<f64> {
         match self {
             ZSet::Pack(p) => pack_find(p, m).map(|(_, s)| s),
-            // SAFETY: the node is live while `self` is borrowed.
-            ZSet::Skip(s) => s.node(m).map(|n| unsafe { n.score() }),
+            // SAFETY: the record is live while `self` is borrowed.
+            ZSet::Tree(s) => s.record(m).map(|r| unsafe { r.score() }),
         }
     }
 
     fn convert(&mut self) {
         if let ZSet::Pack(p) = self {
-            let mut s = SkipSet {
-                list: SkipList::default(),
+            let mut s = TreeSet {
+                tree: ScoreTree::default(),
                 dict: Dict::with_capacity(p.count() / 2),
             };
             for (_, m, sc) in pack_iter(p) {
                 s.insert(m, sc);
             }
-            *self = ZSet::Skip(Box::new(s));
+            *self = ZSet::Tree(Box::new(s));
         }
     }
 
@@ -234,7 +235,7 @@ impl ZSet {
             }
             match self {
                 ZSet::Pack(p) => pack_insert(p, m, score),
-                ZSet::Skip(s) => s.insert(m, score),
+                ZSet::Tree(s) => s.insert(m, score),
             }
             return Ok(AddResult::Added(score));
         };
@@ -258,7 +259,7 @@ impl ZSet {
                 }
                 pack_insert(p, m, new);
             }
-            ZSet::Skip(s) => s.list.update_score(cur, m, new),
+            ZSet::Tree(s) => s.tree.update_score(cur, m, new),
         }
         Ok(AddResult::Updated(new))
     }
@@ -272,16 +273,16 @@ impl ZSet {
                 }
                 None => false,
             },
-            ZSet::Skip(s) => {
+            ZSet::Tree(s) => {
                 let Some(i) = s.dict.find(m) else {
                     return false;
                 };
-                // SAFETY: the dict's pointers are live nodes.
-                let n = unsafe { NodeRef::from_raw(s.dict.ptr_at(i)) };
-                // SAFETY: as above; the node is read before it is freed.
+                // SAFETY: the dict's pointers are live records.
+                let n = unsafe { MemberRef::from_raw(s.dict.ptr_at(i)) };
+                // SAFETY: as above; the record is read before it is freed.
                 let sc = unsafe { n.score() };
                 s.dict.remove_at(i);
-                s.list.delete(sc, m);
+                s.tree.delete(sc, m);
                 s.dict.maybe_shrink();
                 true
             }
@@ -292,9 +293,9 @@ impl ZSet {
     pub fn rank(&self, m: &[u8]) -> Option<usize> {
         match self {
             ZSet::Pack(p) => pack_iter(p).position(|(_, x, _)| x == m),
-            ZSet::Skip(s) => {
+            ZSet::Tree(s) => {
                 let sc = self.score(m)?;
-                s.list.rank(sc, m).checked_sub(1)
+                s.tree.rank(sc, m).checked_sub(1)
             }
         }
     }
@@ -304,7 +305,7 @@ impl ZSet {
     pub fn first_not(&self, before: impl Fn(f64, &[u8]) -> bool) -> Option<usize> {
         match self {
             ZSet::Pack(p) => pack_iter(p).position(|(_, m, s)| !before(s, m)),
-            ZSet::Skip(s) => s.list.first_not(before).map(|r| r - 1),
+            ZSet::Tree(s) => s.tree.first_not(before).map(|r| r - 1),
         }
     }
 
@@ -316,7 +317,7 @@ impl ZSet {
                 let n = pack_iter(p).take_while(|(_, m, s)| within(*s, m)).count();
                 n.checked_sub(1)
             }
-            ZSet::Skip(s) => s.list.last_where(within).map(|r| r - 1),
+            ZSet::Tree(s) => s.tree.last_where(within).map(|r| r - 1),
         }
     }
 
@@ -341,12 +342,12 @@ impl ZSet {
                         .for_each(|(_, m, s)| visit(m, s));
                 }
             }
-            ZSet::Skip(s) => {
+            ZSet::Tree(s) => {
                 let start = if rev { to } else { from } + 1;
                 let mut left = n;
-                s.list.walk(start, rev, |node| {
-                    // SAFETY: nodes are live while `self` is borrowed.
-                    unsafe { visit(node.member(), node.score()) };
+                s.tree.walk(start, rev, |r| {
+                    // SAFETY: records are live while `self` is borrowed.
+                    unsafe { visit(r.member(), r.score()) };
                     left -= 1;
                     left > 0
                 });
@@ -363,11 +364,11 @@ impl ZSet {
                     p.remove(pos, 2 * n);
                 }
             }
-            ZSet::Skip(s) => {
+            ZSet::Tree(s) => {
                 let dict = &mut s.dict;
-                s.list.delete_rank_range(from + 1, to + 1, |node| {
-                    // SAFETY: the node is live until after this callback.
-                    if let Some(i) = dict.find(unsafe { node.member() }) {
+                s.tree.delete_rank_range(from + 1, to + 1, |r| {
+                    // SAFETY: the record is live until after this callback.
+                    if let Some(i) = dict.find(unsafe { r.member() }) {
                         dict.remove_at(i);
                     }
                 });
@@ -390,8 +391,8 @@ impl ZSet {
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
         match self {
             ZSet::Pack(p) => Box::new(pack_iter(p).map(|(_, m, s)| (m, s))),
-            // SAFETY: nodes are live while `self` is borrowed.
-            ZSet::Skip(s) => Box::new(s.list.iter().map(|n| unsafe { (n.member(), n.score()) })),
+            // SAFETY: records are live while `self` is borrowed.
+            ZSet::Tree(s) => Box::new(s.tree.iter().map(|n| unsafe { (n.member(), n.score()) })),
         }
     }
 
@@ -408,11 +409,11 @@ impl ZSet {
                 let (m, next) = p.get(pos);
                 Some((m, score_at(p, next)))
             }
-            ZSet::Skip(s) => {
-                // SAFETY: the dict's pointers are live nodes.
-                let node = unsafe { NodeRef::from_raw(s.dict.random(r)?) };
+            ZSet::Tree(s) => {
+                // SAFETY: the dict's pointers are live records.
+                let rec = unsafe { MemberRef::from_raw(s.dict.random(r)?) };
                 // SAFETY: as above.
-                Some(unsafe { (node.member(), node.score()) })
+                Some(unsafe { (rec.member(), rec.score()) })
             }
         }
     }
@@ -424,9 +425,9 @@ impl ZSet {
                 self.iter().for_each(|(m, s)| visit(m, s));
                 0
             }
-            ZSet::Skip(s) => s.dict.scan(cursor, count, |p| {
-                // SAFETY: the dict's pointers are live nodes.
-                let n = unsafe { NodeRef::from_raw(p) };
+            ZSet::Tree(s) => s.dict.scan(cursor, count, |p| {
+                // SAFETY: the dict's pointers are live records.
+                let n = unsafe { MemberRef::from_raw(p) };
                 // SAFETY: as above.
                 unsafe { visit(n.member(), n.score()) }
             }),
@@ -438,16 +439,16 @@ impl Clone for ZSet {
     fn clone(&self) -> Self {
         match self {
             ZSet::Pack(p) => ZSet::Pack(p.clone()),
-            ZSet::Skip(s) => {
-                let mut c = SkipSet {
-                    list: SkipList::default(),
-                    dict: Dict::with_capacity(s.list.len()),
+            ZSet::Tree(s) => {
+                let mut c = TreeSet {
+                    tree: ScoreTree::default(),
+                    dict: Dict::with_capacity(s.tree.len()),
                 };
-                for n in s.list.iter() {
-                    // SAFETY: nodes are live while `s` is borrowed.
+                for n in s.tree.iter() {
+                    // SAFETY: records are live while `s` is borrowed.
                     unsafe { c.insert(n.member(), n.score()) };
                 }
-                ZSet::Skip(Box::new(c))
+                ZSet::Tree(Box::new(c))
             }
         }
     }
