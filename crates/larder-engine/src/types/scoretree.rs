@@ -119,17 +119,19 @@ fn live(_kind: usize, _delta: isize) {
     });
 }
 
-/// (entry score, entry record) against (score, m): the record is read only
-/// on equal scores.
+/// (entry score, entry record) against record `me` of (score, m): the
+/// entry's record is read only on equal scores, and not when it is `me`.
 ///
 /// # Safety
 /// `rec` must be a live record.
 #[inline(always)]
-unsafe fn cmp_entry(s: f64, rec: *const u8, score: f64, m: &[u8]) -> Ordering {
+unsafe fn cmp_entry(s: f64, rec: *const u8, score: f64, m: &[u8], me: *const u8) -> Ordering {
     if s < score {
         Ordering::Less
     } else if s > score {
         Ordering::Greater
+    } else if rec == me {
+        Ordering::Equal
     } else {
         rec_member(rec).cmp(m)
     }
@@ -548,41 +550,48 @@ impl ScoreTree {
         self.len == 0
     }
 
-    /// The leaf where (score, m) is or would go and its position there,
-    /// recording the path. The tree must not be empty.
+    /// The leaf where record `r` is or would go, recording the path. The
+    /// tree must not be empty.
     ///
     /// # Safety
-    /// Every node followed is live.
-    unsafe fn seek(&self, score: f64, m: &[u8], path: &mut Path) -> (*mut Leaf, usize) {
+    /// `r` and every node followed are live.
+    unsafe fn descend(&self, r: *const u8, path: &mut Path) -> *mut Leaf {
+        let (score, m) = (rec_score(r), rec_member(r));
         let mut n = self.root;
         for _ in 0..self.height {
             let p = n.cast::<Inner>();
             let len = (*p).len;
             let i = lower_bound(len, |j| {
-                cmp_entry((*p).scores[j], (*p).recs[j], score, m) == Ordering::Less
+                cmp_entry((*p).scores[j], (*p).recs[j], score, m, r) == Ordering::Less
             })
             .min(len - 1);
             path.push(p, i);
             n = (*p).kids[i];
         }
-        let l = n.cast::<Leaf>();
-        let pos = lower_bound((*l).len, |j| {
-            cmp_entry((*l).scores[j], (*l).recs[j], score, m) == Ordering::Less
-        });
-        (l, pos)
+        n.cast::<Leaf>()
     }
 
-    /// Like `seek`, but only if (score, m) is present.
-    fn find(&self, score: f64, m: &[u8], path: &mut Path) -> Option<(*mut Leaf, usize)> {
+    /// The leaf and position of record `r`, if it is in the tree,
+    /// recording the path. Within the leaf, equal scores are told apart by
+    /// record address, without reading their members.
+    ///
+    /// # Safety
+    /// `r` must be live.
+    unsafe fn find(&self, r: MemberRef, path: &mut Path) -> Option<(*mut Leaf, usize)> {
         if self.root.is_null() {
             return None;
         }
-        // SAFETY: the tree's nodes are live; `pos < len` before reading.
-        unsafe {
-            let (l, pos) = self.seek(score, m, path);
-            (pos < (*l).len && (*l).scores[pos] == score && rec_member((*l).recs[pos]) == m)
-                .then_some((l, pos))
+        let r = r.0.as_ptr();
+        let l = self.descend(r, path);
+        let (len, score) = ((*l).len, rec_score(r));
+        let mut pos = lower_bound(len, |j| (*l).scores[j] < score);
+        while pos < len && (*l).scores[pos] == score {
+            if (*l).recs[pos] == r {
+                return Some((l, pos));
+            }
+            pos += 1;
         }
+        None
     }
 
     /// The leaf and position of 0-based rank `r < len`, recording the path.
@@ -619,7 +628,11 @@ impl ScoreTree {
                 return;
             }
             let mut path = Path::new();
-            let (l, pos) = self.seek(score, rec_member(rec), &mut path);
+            let l = self.descend(rec, &mut path);
+            let m = rec_member(rec);
+            let pos = lower_bound((*l).len, |j| {
+                cmp_entry((*l).scores[j], (*l).recs[j], score, m, rec) == Ordering::Less
+            });
             let mut split = if (*l).len < LEAF_CAP {
                 leaf_insert(l, pos, score, rec);
                 None
@@ -700,31 +713,39 @@ impl ScoreTree {
         MemberRef::from_rec(rec)
     }
 
-    /// Removes and frees (score, m). False if absent.
-    pub fn delete(&mut self, score: f64, m: &[u8]) -> bool {
+    /// Removes and frees record `r`. False if it is not in the tree.
+    ///
+    /// # Safety
+    /// `r` must be live.
+    pub unsafe fn delete(&mut self, r: MemberRef) -> bool {
         let mut path = Path::new();
-        let Some((l, pos)) = self.find(score, m, &mut path) else {
+        // SAFETY: `r` is live (the caller's promise).
+        let Some((l, pos)) = (unsafe { self.find(r, &mut path) }) else {
             return false;
         };
         // SAFETY: found just now; the record is freed once out of the tree.
         unsafe {
-            let rec = (*l).recs[pos];
             self.unlink(&path, l, pos, 1);
-            free_rec(rec);
+            free_rec(r.0.as_ptr());
         }
         true
     }
 
-    /// Changes the score of (cur, m): in place if it stays between its
-    /// neighbours (Redis's `zslUpdateScore`), else by moving the entry.
-    /// The record keeps its address, so the dict's pointer stays valid.
-    pub fn update_score(&mut self, cur: f64, m: &[u8], new: f64) {
+    /// Changes the score of record `r` (if in the tree): in place if it
+    /// stays between its neighbours (Redis's `zslUpdateScore`), else by
+    /// moving the entry. The record keeps its address, so the dict's
+    /// pointer stays valid.
+    ///
+    /// # Safety
+    /// `r` must be live.
+    pub unsafe fn update_score(&mut self, r: MemberRef, new: f64) {
         let mut path = Path::new();
-        let Some((l, pos)) = self.find(cur, m, &mut path) else {
+        // SAFETY: `r` is live (the caller's promise).
+        let Some((l, pos)) = (unsafe { self.find(r, &mut path) }) else {
             return;
         };
+        let rec = r.0.as_ptr();
         // SAFETY: found just now; neighbouring leaves are live or null.
-        let rec = unsafe { (*l).recs[pos] };
         unsafe {
             let len = (*l).len;
             let after_prev = if pos > 0 {
@@ -755,10 +776,14 @@ impl ScoreTree {
         self.link(rec);
     }
 
-    /// 1-based rank of (score, m); 0 if absent.
-    pub fn rank(&self, score: f64, m: &[u8]) -> usize {
+    /// 1-based rank of record `r`; 0 if it is not in the tree.
+    ///
+    /// # Safety
+    /// `r` must be live.
+    pub unsafe fn rank(&self, r: MemberRef) -> usize {
         let mut path = Path::new();
-        let Some((_, pos)) = self.find(score, m, &mut path) else {
+        // SAFETY: `r` is live (the caller's promise).
+        let Some((_, pos)) = (unsafe { self.find(r, &mut path) }) else {
             return 0;
         };
         let before: usize = path.at[..path.n]
@@ -1104,14 +1129,22 @@ mod tests {
             .map(|r| unsafe { (r.score(), r.member().to_vec()) })
             .collect();
         assert_eq!(&got, model);
-        for (i, (s, m)) in model.iter().enumerate() {
-            assert_eq!(t.rank(*s, m), i + 1);
-            let r = t.by_rank(i + 1).unwrap();
-            assert_eq!(unsafe { r.member() }, &m[..]);
+        for (i, r) in t.iter().enumerate() {
+            assert_eq!(unsafe { t.rank(r) }, i + 1);
+            assert_eq!(t.by_rank(i + 1), Some(r));
         }
         assert!(t.by_rank(0).is_none());
         assert!(t.by_rank(model.len() + 1).is_none());
-        assert_eq!(t.rank(1e9, b"nope"), 0);
+        // A record of another tree, equal to one of this one, is not in it.
+        if let Some((s, m)) = model.first() {
+            let mut other = ScoreTree::default();
+            let r = other.insert(*s, m);
+            assert_eq!(unsafe { t.rank(r) }, 0);
+        }
+    }
+
+    fn rec_of(t: &ScoreTree, key: &[u8]) -> MemberRef {
+        t.iter().find(|r| unsafe { r.member() } == key).unwrap()
     }
 
     fn walked(t: &ScoreTree, from: usize, rev: bool, n: usize) -> Vec<Vec<u8>> {
@@ -1138,12 +1171,18 @@ mod tests {
                         m.sort_by(cmp);
                     }
                     (2, Some(p)) => {
-                        prop_assert!(t.delete(m[p].0, &key));
+                        let gone = unsafe { t.delete(rec_of(&t, &key)) };
+                        prop_assert!(gone);
                         m.remove(p);
                     }
-                    (2, None) => prop_assert!(!t.delete(s as f64, &key)),
+                    (2, None) => {
+                        let mut other = ScoreTree::default();
+                        let r = other.insert(s as f64, &key);
+                        let gone = unsafe { t.delete(r) };
+                        prop_assert!(!gone);
+                    }
                     (3, Some(p)) => {
-                        t.update_score(m[p].0, &key, u as f64);
+                        unsafe { t.update_score(rec_of(&t, &key), u as f64) };
                         m[p].0 = u as f64;
                         m.sort_by(cmp);
                     }
@@ -1206,12 +1245,12 @@ mod tests {
                     m.sort_by(cmp);
                 }
                 (0..=3, Some(p)) => {
-                    t.update_score(m[p].0, &key, s);
+                    unsafe { t.update_score(rec_of(&t, &key), s) };
                     m[p].0 = s;
                     m.sort_by(cmp);
                 }
                 (4..=8, Some(p)) => {
-                    assert!(t.delete(m[p].0, &key));
+                    assert!(unsafe { t.delete(rec_of(&t, &key)) });
                     m.remove(p);
                 }
                 (9, _) if !m.is_empty() && step % 7 == 0 => {
@@ -1254,8 +1293,7 @@ mod tests {
                     .wrapping_add(1442695040888963407);
                 let r = (rng >> 33) as usize % t.len() + 1;
                 let x = t.by_rank(r).unwrap();
-                let (s, m) = unsafe { (x.score(), x.member().to_vec()) };
-                assert!(t.delete(s, &m));
+                assert!(unsafe { t.delete(x) });
                 check_tree(&t);
             }
             assert!(t.root.is_null());

@@ -222,7 +222,12 @@ impl ZSet {
         if score.is_nan() {
             return Err(NotANumber);
         }
-        let Some(cur) = self.score(m) else {
+        let found = match self {
+            ZSet::Pack(p) => pack_find(p, m).map(|(_, s)| (s, None)),
+            // SAFETY: the record is live while `self` is borrowed.
+            ZSet::Tree(s) => s.record(m).map(|r| (unsafe { r.score() }, Some(r))),
+        };
+        let Some((cur, rec)) = found else {
             if f.xx {
                 return Ok(AddResult::Nop);
             }
@@ -259,7 +264,12 @@ impl ZSet {
                 }
                 pack_insert(p, m, new);
             }
-            ZSet::Tree(s) => s.tree.update_score(cur, m, new),
+            ZSet::Tree(s) => {
+                if let Some(r) = rec {
+                    // SAFETY: the dict's record, live until removed.
+                    unsafe { s.tree.update_score(r, new) };
+                }
+            }
         }
         Ok(AddResult::Updated(new))
     }
@@ -278,11 +288,10 @@ impl ZSet {
                     return false;
                 };
                 // SAFETY: the dict's pointers are live records.
-                let n = unsafe { MemberRef::from_raw(s.dict.ptr_at(i)) };
-                // SAFETY: as above; the record is read before it is freed.
-                let sc = unsafe { n.score() };
+                let r = unsafe { MemberRef::from_raw(s.dict.ptr_at(i)) };
                 s.dict.remove_at(i);
-                s.tree.delete(sc, m);
+                // SAFETY: as above; the tree frees it.
+                unsafe { s.tree.delete(r) };
                 s.dict.maybe_shrink();
                 true
             }
@@ -294,8 +303,9 @@ impl ZSet {
         match self {
             ZSet::Pack(p) => pack_iter(p).position(|(_, x, _)| x == m),
             ZSet::Tree(s) => {
-                let sc = self.score(m)?;
-                s.tree.rank(sc, m).checked_sub(1)
+                let r = s.record(m)?;
+                // SAFETY: the dict's record is live while `self` is borrowed.
+                unsafe { s.tree.rank(r) }.checked_sub(1)
             }
         }
     }
