@@ -40,8 +40,7 @@
 //! moves the entry and keeps the record.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
-use std::cmp::Ordering;
-use std::ptr::{self, addr_of_mut, NonNull};
+use std::ptr::{self, addr_of, addr_of_mut, NonNull};
 
 use super::dict::KeyOf;
 
@@ -119,22 +118,45 @@ fn live(_kind: usize, _delta: isize) {
     });
 }
 
-/// (entry score, entry record) against record `me` of (score, m): the
-/// entry's record is read only on equal scores, and not when it is `me`.
+/// How many of the first `n` scores are below `score`: a branch-free count
+/// over the whole array, whose lines load in parallel (a binary search
+/// waits for each probe, and mispredicts half of its branches).
 ///
 /// # Safety
-/// `rec` must be a live record.
+/// `scores` holds `n` values.
 #[inline(always)]
-unsafe fn cmp_entry(s: f64, rec: *const u8, score: f64, m: &[u8], me: *const u8) -> Ordering {
-    if s < score {
-        Ordering::Less
-    } else if s > score {
-        Ordering::Greater
-    } else if rec == me {
-        Ordering::Equal
-    } else {
-        rec_member(rec).cmp(m)
+unsafe fn count_below(scores: *const f64, n: usize, score: f64) -> usize {
+    let s = std::slice::from_raw_parts(scores, n);
+    s.iter().map(|&x| usize::from(x < score)).sum()
+}
+
+/// The position of record `me`, of (score, m), among `n` sorted entries:
+/// the first not below it. Records are read only among equal scores (a
+/// binary search by member), and `me` itself is not read.
+///
+/// # Safety
+/// `scores` and `recs` hold `n` entries of live records.
+#[inline(always)]
+unsafe fn position(
+    scores: *const f64,
+    recs: *const *mut u8,
+    n: usize,
+    score: f64,
+    m: &[u8],
+    me: *const u8,
+) -> usize {
+    let lo = count_below(scores, n, score);
+    if lo == n || *scores.add(lo) != score {
+        return lo;
     }
+    let mut hi = lo + 1;
+    while hi < n && *scores.add(hi) == score {
+        hi += 1;
+    }
+    lo + lower_bound(hi - lo, |j| {
+        let r = *recs.add(lo + j);
+        r.cast_const() != me && rec_member(r) < m
+    })
 }
 
 /// The first index in `0..n` for which `before` is false (`before` holds
@@ -561,9 +583,14 @@ impl ScoreTree {
         for _ in 0..self.height {
             let p = n.cast::<Inner>();
             let len = (*p).len;
-            let i = lower_bound(len, |j| {
-                cmp_entry((*p).scores[j], (*p).recs[j], score, m, r) == Ordering::Less
-            })
+            let i = position(
+                addr_of!((*p).scores).cast::<f64>(),
+                addr_of!((*p).recs).cast::<*mut u8>(),
+                len,
+                score,
+                m,
+                r,
+            )
             .min(len - 1);
             path.push(p, i);
             n = (*p).kids[i];
@@ -584,7 +611,7 @@ impl ScoreTree {
         let r = r.0.as_ptr();
         let l = self.descend(r, path);
         let (len, score) = ((*l).len, rec_score(r));
-        let mut pos = lower_bound(len, |j| (*l).scores[j] < score);
+        let mut pos = count_below(addr_of!((*l).scores).cast::<f64>(), len, score);
         while pos < len && (*l).scores[pos] == score {
             if (*l).recs[pos] == r {
                 return Some((l, pos));
@@ -597,7 +624,7 @@ impl ScoreTree {
     /// The leaf and position of 0-based rank `r < len`, recording the path.
     ///
     /// # Safety
-    /// As `seek`.
+    /// As `descend`.
     unsafe fn seek_rank(&self, mut r: usize, path: &mut Path) -> (*mut Leaf, usize) {
         let mut n = self.root;
         for _ in 0..self.height {
@@ -629,10 +656,14 @@ impl ScoreTree {
             }
             let mut path = Path::new();
             let l = self.descend(rec, &mut path);
-            let m = rec_member(rec);
-            let pos = lower_bound((*l).len, |j| {
-                cmp_entry((*l).scores[j], (*l).recs[j], score, m, rec) == Ordering::Less
-            });
+            let pos = position(
+                addr_of!((*l).scores).cast::<f64>(),
+                addr_of!((*l).recs).cast::<*mut u8>(),
+                (*l).len,
+                score,
+                rec_member(rec),
+                rec,
+            );
             let mut split = if (*l).len < LEAF_CAP {
                 leaf_insert(l, pos, score, rec);
                 None
@@ -1047,6 +1078,7 @@ unsafe fn rebalance(p: *mut Inner, i: usize, leaf: bool) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::cmp::Ordering;
 
     type Model = Vec<(f64, Vec<u8>)>;
 
