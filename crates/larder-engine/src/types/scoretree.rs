@@ -68,6 +68,8 @@ fn rec_layout(mlen: usize) -> Layout {
 }
 
 fn new_rec(score: f64, m: &[u8]) -> *mut u8 {
+    // A wrong length would free with the wrong layout: refuse instead.
+    let mlen = u32::try_from(m.len()).expect("sorted-set member over 4 GB");
     let l = rec_layout(m.len());
     // SAFETY: the layout is non-empty; every byte is written below.
     unsafe {
@@ -76,7 +78,7 @@ fn new_rec(score: f64, m: &[u8]) -> *mut u8 {
             handle_alloc_error(l);
         }
         r.cast::<f64>().write(score);
-        r.add(8).cast::<u32>().write(m.len() as u32);
+        r.add(8).cast::<u32>().write(mlen);
         ptr::copy_nonoverlapping(m.as_ptr(), r.add(REC_HEAD), m.len());
         live(1, 1);
         r
@@ -109,7 +111,8 @@ unsafe fn free_rec(r: *mut u8) {
     dealloc(r, rec_layout(rec_member(r).len()));
 }
 
-// Live nodes and records, counted per thread under test (leak checks).
+// Live nodes ([0]) and records ([1]), counted per thread under test (leak
+// checks).
 #[cfg(test)]
 thread_local! {
     static LIVE: std::cell::Cell<[isize; 2]> = const { std::cell::Cell::new([0; 2]) };
@@ -714,7 +717,7 @@ impl ScoreTree {
     /// then restores counts, maxima and fill from the leaf up to the root.
     ///
     /// # Safety
-    /// `path` and (`l`, `pos`) come from a seek on the tree as it is.
+    /// `path` and (`l`, `pos`) come from a descent of the tree as it is.
     unsafe fn unlink(&mut self, path: &Path, l: *mut Leaf, pos: usize, d: usize) {
         leaf_remove(l, pos, d);
         self.len -= d;
