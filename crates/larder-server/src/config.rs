@@ -117,6 +117,9 @@ pub struct Config {
     /// `memcache-threads` (memcached's `-t`): threads serving memcached
     /// connections; 0 = one per core.
     pub memcache_threads: usize,
+    /// `worker-threads`: the threads running RESP connections and the
+    /// server's tasks (tokio's workers); 0 = automatic ([`Config::workers`]).
+    pub worker_threads: usize,
     /// The config file this server was started with, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,
     /// Directives accepted for compatibility only (`directives_compat`),
@@ -136,6 +139,19 @@ impl Config {
             Some(p) => p,
             None if self.maxmemory > 0 => Policy::AllkeysAdaptive,
             None => Policy::NoEviction,
+        }
+    }
+
+    /// tokio's worker threads: `worker-threads`, else one per core but one
+    /// (at least one). The core left over runs what the workers wait on —
+    /// the kernel's network stack, clients on the same host, the background
+    /// threads — and a hot key's lock and data stay on one core instead of
+    /// crossing between two (BENCHMARKS.md: on 2 cores, one worker against
+    /// two, redis-benchmark -P 1 and -P 16).
+    pub fn workers(&self) -> usize {
+        match self.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| (n.get() - 1).max(1)),
+            n => n,
         }
     }
 }
@@ -222,6 +238,7 @@ impl Default for Config {
             memcache_max_item_size: 1024 * 1024,
             memcache_enable_shutdown: false,
             memcache_threads: 0,
+            worker_threads: 0,
             config_file: None,
             compat: Default::default(),
         }

@@ -420,6 +420,7 @@ pub const DIRECTIVES: &[Directive] = &[
         1024,
         IMMUTABLE
     ),
+    int_d!("worker-threads", worker_threads, usize, 0, 1024, IMMUTABLE),
     Directive {
         name: "bind",
         alias: None,

@@ -104,11 +104,8 @@ fn run() -> Result<()> {
     let config = load_config(&args)?;
     init_logging(&config)?;
 
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
+        .worker_threads(config.workers())
         .enable_all()
         .build()?;
     rt.block_on(async move {
