@@ -142,15 +142,14 @@ impl Config {
         }
     }
 
-    /// tokio's worker threads: `worker-threads`, else one per core but one
-    /// (at least one). The core left over runs what the workers wait on —
-    /// the kernel's network stack, clients on the same host, the background
-    /// threads — and a hot key's lock and data stay on one core instead of
-    /// crossing between two (BENCHMARKS.md: on 2 cores, one worker against
-    /// two, redis-benchmark -P 1 and -P 16).
+    /// tokio's worker threads: `worker-threads`, else one per core. On a
+    /// host shared with its clients (a load generator, an application),
+    /// fewer leave them cores: on 2 cores against redis-benchmark, one
+    /// worker and two came out even within the machine's noise
+    /// (BENCHMARKS.md).
     pub fn workers(&self) -> usize {
         match self.worker_threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| (n.get() - 1).max(1)),
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         }
     }

@@ -229,6 +229,56 @@ fn config_set_maxmemory_shows_in_info() {
     assert_eq!(field(&mem, "maxmemory"), Some("104857600"));
 }
 
+/// `worker-threads` sets tokio's workers (fixed at start); with one or
+/// several, concurrent clients are all served — a client blocked in BLPOP
+/// included, woken by another's push.
+#[test]
+fn worker_threads_serve_concurrent_clients() {
+    for n in ["1", "3"] {
+        let p = start_larder(&["--worker-threads", n]);
+        let mut c = conn(&p);
+        let got: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("worker-threads")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(got, vec!["worker-threads", n]);
+        let err = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("worker-threads")
+            .arg("2")
+            .query::<()>(&mut c)
+            .unwrap_err();
+        assert!(err.to_string().contains("immutable"), "{err}");
+
+        let mut blocked = conn(&p);
+        let waiter = std::thread::spawn(move || {
+            redis::cmd("BLPOP")
+                .arg("q")
+                .arg(10)
+                .query::<(String, String)>(&mut blocked)
+                .unwrap()
+        });
+        let counters: Vec<_> = (0..6)
+            .map(|_| {
+                let mut k = conn(&p);
+                std::thread::spawn(move || {
+                    for _ in 0..300 {
+                        let _: i64 = redis::cmd("INCR").arg("n").query(&mut k).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in counters {
+            t.join().unwrap();
+        }
+        let n_val: i64 = redis::cmd("GET").arg("n").query(&mut c).unwrap();
+        assert_eq!(n_val, 1800);
+        let _: i64 = redis::cmd("RPUSH").arg("q").arg("x").query(&mut c).unwrap();
+        assert_eq!(waiter.join().unwrap(), ("q".into(), "x".into()));
+    }
+}
+
 #[test]
 fn config_rewrite_round_trip() {
     let dir = temp_dir("rewrite");
