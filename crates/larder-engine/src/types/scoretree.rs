@@ -246,88 +246,41 @@ unsafe fn free_inner(n: *mut Inner) {
 /// # Safety
 /// Distinct arrays with room for the result.
 #[inline(always)]
-unsafe fn transfer<T>(
-    src: *mut T,
+unsafe fn transfer<T, const N: usize>(
+    src: *mut [T; N],
     sl: usize,
     s: usize,
-    dst: *mut T,
+    dst: *mut [T; N],
     dl: usize,
     d: usize,
     n: usize,
 ) {
+    let (src, dst) = (src.cast::<T>(), dst.cast::<T>());
     ptr::copy(dst.add(d), dst.add(d + n), dl - d);
     ptr::copy_nonoverlapping(src.add(s), dst.add(d), n);
     ptr::copy(src.add(s + n), src.add(s), sl - s - n);
 }
 
+/// `transfer` over each named array of two nodes, then their lengths.
+macro_rules! transfer_fields {
+    ($src:ident[$s:ident..+$n:ident] => $dst:ident[$d:ident]: $($field:ident),+) => {{
+        let (sl, dl) = ((*$src).len, (*$dst).len);
+        $(transfer(addr_of_mut!((*$src).$field), sl, $s, addr_of_mut!((*$dst).$field), dl, $d, $n);)+
+        (*$src).len -= $n;
+        (*$dst).len += $n;
+    }};
+}
+
 /// # Safety
 /// Live distinct leaves, `s + n <= src.len`, `d <= dst.len`, room in `dst`.
 unsafe fn leaf_transfer(src: *mut Leaf, s: usize, n: usize, dst: *mut Leaf, d: usize) {
-    let (sl, dl) = ((*src).len, (*dst).len);
-    transfer(
-        addr_of_mut!((*src).scores).cast::<f64>(),
-        sl,
-        s,
-        addr_of_mut!((*dst).scores).cast::<f64>(),
-        dl,
-        d,
-        n,
-    );
-    transfer(
-        addr_of_mut!((*src).recs).cast::<*mut u8>(),
-        sl,
-        s,
-        addr_of_mut!((*dst).recs).cast::<*mut u8>(),
-        dl,
-        d,
-        n,
-    );
-    (*src).len -= n;
-    (*dst).len += n;
+    transfer_fields!(src[s..+n] => dst[d]: scores, recs);
 }
 
 /// # Safety
 /// As `leaf_transfer`, for inner nodes.
 unsafe fn inner_transfer(src: *mut Inner, s: usize, n: usize, dst: *mut Inner, d: usize) {
-    let (sl, dl) = ((*src).len, (*dst).len);
-    transfer(
-        addr_of_mut!((*src).scores).cast::<f64>(),
-        sl,
-        s,
-        addr_of_mut!((*dst).scores).cast::<f64>(),
-        dl,
-        d,
-        n,
-    );
-    transfer(
-        addr_of_mut!((*src).recs).cast::<*mut u8>(),
-        sl,
-        s,
-        addr_of_mut!((*dst).recs).cast::<*mut u8>(),
-        dl,
-        d,
-        n,
-    );
-    transfer(
-        addr_of_mut!((*src).counts).cast::<usize>(),
-        sl,
-        s,
-        addr_of_mut!((*dst).counts).cast::<usize>(),
-        dl,
-        d,
-        n,
-    );
-    transfer(
-        addr_of_mut!((*src).kids).cast::<*mut u8>(),
-        sl,
-        s,
-        addr_of_mut!((*dst).kids).cast::<*mut u8>(),
-        dl,
-        d,
-        n,
-    );
-    (*src).len -= n;
-    (*dst).len += n;
+    transfer_fields!(src[s..+n] => dst[d]: scores, recs, counts, kids);
 }
 
 /// # Safety
