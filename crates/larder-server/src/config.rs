@@ -118,7 +118,7 @@ pub struct Config {
     /// connections; 0 = one per core.
     pub memcache_threads: usize,
     /// `worker-threads`: the threads running RESP connections and the
-    /// server's tasks (tokio's workers); 0 = automatic ([`Config::workers`]).
+    /// server's tasks (tokio's workers); 0 = one per core ([`Config::workers`]).
     pub worker_threads: usize,
     /// The config file this server was started with, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,
