@@ -8,6 +8,7 @@
 //!
 //! ```text
 //!   record:  score f64 | mlen u32 | member bytes            (12 + mlen bytes)
+//!            (a member of 4 GB or more: mlen = u32::MAX, then its u64 length)
 //!   leaf:    len | prev | next | score × 62 | record × 62    (1016 bytes)
 //!   inner:   len | max score × 31 | max record × 31 | count × 31 | child × 31
 //!                                                           (1000 bytes)
@@ -62,15 +63,28 @@ const MAX_DEPTH: usize = if cfg!(test) { 48 } else { 16 };
 
 /// Record header: score at 0, member length at 8, member from 12.
 const REC_HEAD: usize = 12;
+/// A member of 4 GB or more (3 bytes under test, so that both forms are
+/// exercised): `LONG_MLEN` at 8, its length as a u64 at 12, the member
+/// from 20.
+const LONG_AT: usize = if cfg!(test) { 3 } else { u32::MAX as usize };
+const LONG_MLEN: u32 = u32::MAX;
+const LONG_REC_HEAD: usize = REC_HEAD + 8;
+
+fn rec_head(mlen: usize) -> usize {
+    if mlen < LONG_AT {
+        REC_HEAD
+    } else {
+        LONG_REC_HEAD
+    }
+}
 
 fn rec_layout(mlen: usize) -> Layout {
-    Layout::from_size_align(REC_HEAD + mlen, 8).expect("member record layout")
+    Layout::from_size_align(rec_head(mlen) + mlen, 8).expect("member record layout")
 }
 
 fn new_rec(score: f64, m: &[u8]) -> *mut u8 {
-    // A wrong length would free with the wrong layout: refuse instead.
-    let mlen = u32::try_from(m.len()).expect("sorted-set member over 4 GB");
     let l = rec_layout(m.len());
+    let head = rec_head(m.len());
     // SAFETY: the layout is non-empty; every byte is written below.
     unsafe {
         let r = alloc(l);
@@ -78,8 +92,15 @@ fn new_rec(score: f64, m: &[u8]) -> *mut u8 {
             handle_alloc_error(l);
         }
         r.cast::<f64>().write(score);
-        r.add(8).cast::<u32>().write(mlen);
-        ptr::copy_nonoverlapping(m.as_ptr(), r.add(REC_HEAD), m.len());
+        if head == REC_HEAD {
+            r.add(8).cast::<u32>().write(m.len() as u32);
+        } else {
+            r.add(8).cast::<u32>().write(LONG_MLEN);
+            r.add(REC_HEAD)
+                .cast::<u64>()
+                .write_unaligned(m.len() as u64);
+        }
+        ptr::copy_nonoverlapping(m.as_ptr(), r.add(head), m.len());
         live(1, 1);
         r
     }
@@ -100,8 +121,13 @@ unsafe fn set_rec_score(r: *mut u8, s: f64) {
 /// # Safety
 /// `r` must be a live record that outlives `'a`.
 unsafe fn rec_member<'a>(r: *const u8) -> &'a [u8] {
-    let n = r.add(8).cast::<u32>().read() as usize;
-    std::slice::from_raw_parts(r.add(REC_HEAD), n)
+    match r.add(8).cast::<u32>().read() {
+        LONG_MLEN => {
+            let n = r.add(REC_HEAD).cast::<u64>().read_unaligned() as usize;
+            std::slice::from_raw_parts(r.add(LONG_REC_HEAD), n)
+        }
+        n => std::slice::from_raw_parts(r.add(REC_HEAD), n as usize),
+    }
 }
 
 /// # Safety
