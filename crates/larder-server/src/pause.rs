@@ -1,8 +1,10 @@
-//! CLIENT PAUSE / UNPAUSE, as Redis 7.0 keeps them: one pause in force at
-//! a time, of kind WRITE or ALL, until an end time (Unix ms). A new pause
-//! only widens it: the kind goes from WRITE to ALL, never back, and the
-//! end only moves later; UNPAUSE ends it. The end is checked lazily, by
-//! whoever next asks.
+//! CLIENT PAUSE / UNPAUSE, as Redis 7.0 keeps them: a pause per purpose
+//! (CLIENT PAUSE's, FAILOVER's), each of kind WRITE or ALL until an end
+//! time (Unix ms). A new pause of a purpose only widens it: the kind goes
+//! from WRITE to ALL, never back, and the end only moves later; UNPAUSE
+//! (or the end of a failover) ends that purpose's pause only. The pause in
+//! force is the most restrictive kind among the purposes, until the latest
+//! end of that kind. Ends are checked lazily, by whoever next asks.
 //!
 //! While paused, a normal client's next command waits before it runs (or
 //! is queued, inside MULTI), after the checks that would refuse it
@@ -49,11 +51,23 @@ pub fn may_replicate(cmd: &Command) -> bool {
     cmd.has(flags::MAY_REPLICATE) || MAY_REPLICATE.contains(&cmd.name)
 }
 
+/// Why clients are paused (Redis's `pause_purpose`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// CLIENT PAUSE.
+    Client = 0,
+    /// FAILOVER, while it waits for its target and hands over.
+    Failover = 1,
+}
+
+/// Each purpose's pause: kind and end (Unix ms).
+type Pauses = [Option<(Kind, u64)>; 2];
+
 pub struct Pause {
     /// Set while a pause may be in force (cleared lazily once it ends).
     on: AtomicBool,
-    /// The pause: kind and end (Unix ms), or `None`.
-    state: watch::Sender<Option<(Kind, u64)>>,
+    /// The pauses, per purpose.
+    state: watch::Sender<Pauses>,
     /// Clients waiting for the pause to end now.
     waiting: AtomicUsize,
 }
@@ -62,10 +76,20 @@ impl Default for Pause {
     fn default() -> Self {
         Pause {
             on: AtomicBool::new(false),
-            state: watch::channel(None).0,
+            state: watch::channel([None; 2]).0,
             waiting: AtomicUsize::new(0),
         }
     }
+}
+
+/// The pause in force: the most restrictive kind, until the latest end of
+/// that kind.
+fn in_force(p: &Pauses) -> Option<(Kind, u64)> {
+    p.iter().flatten().fold(None, |acc, &(k, e)| match acc {
+        Some((ak, ae)) if ak > k => Some((ak, ae)),
+        Some((ak, ae)) if ak == k => Some((k, ae.max(e))),
+        _ => Some((k, e)),
+    })
 }
 
 impl Pause {
@@ -79,35 +103,46 @@ impl Pause {
         self.waiting.load(Relaxed)
     }
 
-    /// CLIENT PAUSE: widens the pause to `kind` until at least `end`.
-    pub fn pause(&self, shared: &Shared, kind: Kind, end: u64) {
+    /// Widens `purpose`'s pause to `kind` until at least `end`.
+    pub fn pause(&self, shared: &Shared, purpose: Purpose, kind: Kind, end: u64) {
         self.state.send_modify(|s| {
-            let (k, e) = s.unwrap_or((kind, end));
-            *s = Some((k.max(kind), e.max(end)));
+            let (k, e) = s[purpose as usize].unwrap_or((kind, end));
+            s[purpose as usize] = Some((k.max(kind), e.max(end)));
         });
-        if let Some((_, e)) = *self.state.borrow() {
-            shared.engine.config.set_paused_until(e);
-        }
-        self.on.store(true, Relaxed);
+        self.publish(shared);
     }
 
-    /// CLIENT UNPAUSE (or the end time passing): releases every waiter.
-    pub fn unpause(&self, shared: &Shared) {
-        self.on.store(false, Relaxed);
-        shared.engine.config.set_paused_until(0);
-        self.state.send_replace(None);
+    /// Ends `purpose`'s pause (CLIENT UNPAUSE, the end of a failover, or
+    /// its end time passing): the clients it held go on unless another
+    /// purpose holds them.
+    pub fn unpause(&self, shared: &Shared, purpose: Purpose) {
+        self.state.send_modify(|s| s[purpose as usize] = None);
+        self.publish(shared);
     }
 
-    /// The pause in force at `now`, ending it if its time has passed.
+    /// Mirrors the pauses into the fast flag and the engine (which stops
+    /// expiry and eviction until the last one ends).
+    fn publish(&self, shared: &Shared) {
+        let s = *self.state.borrow();
+        let last = s.iter().flatten().map(|&(_, e)| e).max();
+        self.on.store(last.is_some(), Relaxed);
+        shared.engine.config.set_paused_until(last.unwrap_or(0));
+    }
+
+    /// The pause in force at `now`, ending the purposes whose time has passed.
     fn current(&self, shared: &Shared, now: u64) -> Option<(Kind, u64)> {
         let s = *self.state.borrow();
-        match s {
-            Some((_, end)) if end < now => {
-                self.unpause(shared);
-                None
-            }
-            s => s,
+        if s.iter().flatten().any(|&(_, end)| end < now) {
+            self.state.send_modify(|s| {
+                for p in s.iter_mut() {
+                    if p.is_some_and(|(_, end)| end < now) {
+                        *p = None;
+                    }
+                }
+            });
+            self.publish(shared);
         }
+        in_force(&self.state.borrow())
     }
 }
 
@@ -188,5 +223,31 @@ pub async fn wait(
             _ = client.handle.kill.notified() => return false,
             _ = shutdown.changed() => return false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_restrictive_purpose_is_in_force() {
+        assert_eq!(in_force(&[None, None]), None);
+        let w = Some((Kind::Write, 500));
+        assert_eq!(in_force(&[w, None]), w);
+        // ALL wins over WRITE, whatever the ends.
+        assert_eq!(
+            in_force(&[w, Some((Kind::All, 100))]),
+            Some((Kind::All, 100))
+        );
+        assert_eq!(
+            in_force(&[Some((Kind::All, 100)), w]),
+            Some((Kind::All, 100))
+        );
+        // Same kind: the later end.
+        assert_eq!(
+            in_force(&[w, Some((Kind::Write, 900))]),
+            Some((Kind::Write, 900))
+        );
     }
 }

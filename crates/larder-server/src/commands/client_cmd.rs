@@ -518,13 +518,17 @@ fn pause(ctx: &mut Ctx<'_>) -> CmdResult {
     } else {
         0
     };
-    ctx.shared.pause.pause(ctx.shared, kind, end);
+    ctx.shared
+        .pause
+        .pause(ctx.shared, crate::pause::Purpose::Client, kind, end);
     ctx.out.ok();
     Ok(())
 }
 
 fn unpause(ctx: &mut Ctx<'_>) -> CmdResult {
-    ctx.shared.pause.unpause(ctx.shared);
+    ctx.shared
+        .pause
+        .unpause(ctx.shared, crate::pause::Purpose::Client);
     ctx.out.ok();
     Ok(())
 }
