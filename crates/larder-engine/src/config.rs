@@ -17,6 +17,10 @@ pub struct EngineConfig {
     /// CLIENT PAUSE's end (Unix ms, 0 = none): until then keys are neither
     /// expired nor evicted, as in Redis (an expired key reads as missing).
     paused_until: AtomicU64,
+    /// This server is a replica: expired keys wait for the master's DEL
+    /// (they read as missing, but for the master's own stream) and active
+    /// expiry stops, as Redis's replicas do (`Txn::lookup`).
+    replica: AtomicBool,
     /// Collection encoding thresholds, under Redis's directive names.
     list_max_listpack_size: AtomicI32,
     hash_max_listpack_entries: AtomicUsize,
@@ -63,6 +67,7 @@ impl Default for EngineConfig {
             lfu_decay_time: AtomicU32::new(1),
             active_expire: AtomicBool::new(true),
             paused_until: AtomicU64::new(0),
+            replica: AtomicBool::new(false),
             list_max_listpack_size: AtomicI32::new(Limits::default().list_max_listpack_size),
             hash_max_listpack_entries: AtomicUsize::new(512),
             hash_max_listpack_value: AtomicUsize::new(64),
@@ -122,6 +127,14 @@ impl EngineConfig {
     }
     pub fn set_paused_until(&self, until_ms: u64) {
         self.paused_until.store(until_ms, Relaxed)
+    }
+
+    /// Whether this server replicates a master (see the field).
+    pub fn replica(&self) -> bool {
+        self.replica.load(Relaxed)
+    }
+    pub fn set_replica(&self, on: bool) {
+        self.replica.store(on, Relaxed)
     }
 
     /// The collection encoding thresholds, read once per command.

@@ -28,7 +28,10 @@ pub struct ExpireCycle {
 impl Engine {
     pub fn active_expire_cycle(&self, budget: Duration) -> ExpireCycle {
         let mut out = ExpireCycle::default();
-        if !self.config.active_expire() || self.config.paused(crate::access::now_ms()) {
+        if !self.config.active_expire()
+            || self.config.replica()
+            || self.config.paused(crate::access::now_ms())
+        {
             return out;
         }
         let start = Instant::now();

@@ -5,7 +5,10 @@
 //! when touched and counted in `expired_keys`), hit/miss counting, updating the
 //! access word for LRU/LFU/FIFO, the dirty counter, and the entry-size tally.
 //! The current time is read once per command, so a key cannot expire halfway
-//! through one.
+//! through one. On a replica (and under CLIENT PAUSE) an expired key is not
+//! deleted but waits for the master's DEL, as in Redis.
+
+use std::cell::Cell;
 
 use smallvec::SmallVec;
 
@@ -31,6 +34,29 @@ pub enum Lookup {
     Write,
     /// No counting, no touching (internal use).
     Peek,
+}
+
+thread_local! {
+    /// This thread applies the master's replication stream now.
+    static MASTER_STREAM: Cell<bool> = const { Cell::new(false) };
+}
+
+fn master_stream() -> bool {
+    MASTER_STREAM.with(Cell::get)
+}
+
+/// Runs `f` as the master's replication stream: on a replica, keys expired
+/// by the local clock are live to it (see `EngineConfig::replica`).
+pub fn as_master_stream<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            MASTER_STREAM.with(|m| m.set(false));
+        }
+    }
+    MASTER_STREAM.with(|m| m.set(true));
+    let _reset = Reset;
+    f()
 }
 
 /// What a write does with the key's time to live.
@@ -167,9 +193,22 @@ impl<'e> Txn<'e> {
         let expired = shard.dbs[db]
             .get(key.hash, key.bytes)
             .map(|e| e.expire_at() != 0 && e.expire_at() < now && !engine.events.writes.loading());
-        // Under CLIENT PAUSE an expired key reads as missing but stays.
-        let held = expired == Some(true) && engine.config.paused(now);
-        let expired = if held { Some(false) } else { expired };
+        // On a replica an expired key is live for the master's stream (its
+        // DEL comes first if the master saw it expire); for other clients,
+        // and for everyone under CLIENT PAUSE, it reads as missing but
+        // stays, but for a write on a writable replica.
+        let (live, held) = match expired {
+            Some(true) if engine.config.replica() && master_stream() => (true, false),
+            Some(true) => {
+                let write = matches!(how, Lookup::Write);
+                (
+                    false,
+                    engine.config.paused(now) || (engine.config.replica() && !write),
+                )
+            }
+            _ => (false, false),
+        };
+        let expired = if live || held { Some(false) } else { expired };
         let found = match expired {
             None => false,
             Some(true) => {

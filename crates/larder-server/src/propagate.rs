@@ -38,7 +38,8 @@
 //! `FeedInner::aof`), and the replication backlog
 //! (`replication/backlog.rs`), when one exists, gets a copy of every
 //! appended byte under the same lock, so replicas see exactly the AOF's
-//! stream, in the same order. Propagation is on while either exists
+//! stream, in the same order — on a master; a replica's backlog holds its
+//! master's stream instead ([`Feed::proxy`]). Propagation is on while either exists
 //! ([`attach_aof`], `replication::master`).
 //!
 //! Turning propagation on while clients run (the first replica): a command
@@ -92,8 +93,14 @@ pub struct FeedInner {
     pub idle: bool,
     /// The AOF writer consumes `buf` (else appends only feed the backlog).
     pub aof: bool,
-    /// The replication backlog, once a replica has attached.
+    /// The replication backlog, once a replica has attached (on a
+    /// replica, once it has synced).
     pub backlog: Option<crate::replication::backlog::Backlog>,
+    /// This server is a replica: its backlog holds the master's stream as
+    /// received ([`Feed::proxy`]), so that its own replicas share the
+    /// master's history and offsets (Redis's PSYNC2); what its commands
+    /// propagate goes to the AOF only.
+    pub proxy: bool,
 }
 
 impl FeedInner {
@@ -189,7 +196,7 @@ impl Feed {
     fn append<'b>(&self, ops: impl Iterator<Item = (usize, &'b [u8], bool)>) -> (u64, u64) {
         let mut g = self.inner.lock();
         let g = &mut *g;
-        let repl = g.backlog.is_some();
+        let repl = g.backlog.is_some() && !g.proxy;
         let ops: smallvec::SmallVec<[(usize, &[u8], bool); 4]> =
             ops.filter(|op| repl || !op.2).collect();
         let n = ops.len();
@@ -251,7 +258,7 @@ impl Feed {
     /// and wakes the consumers.
     fn appended(&self, g: &mut FeedInner, before: usize) -> u64 {
         g.offset += (g.buf.len() - before) as u64;
-        if let Some(b) = &mut g.backlog {
+        if let Some(b) = g.backlog.as_mut().filter(|_| !g.proxy) {
             b.push(&g.buf[before..]);
         }
         if !g.aof {
@@ -267,10 +274,19 @@ impl Feed {
     /// replicas, not to the AOF, and emits no SELECT for them).
     pub fn append_replicas_only<'b>(&self, args: impl IntoIterator<Item = &'b [u8]>) {
         let mut g = self.inner.lock();
-        if let Some(b) = &mut g.backlog {
+        let g = &mut *g;
+        if let Some(b) = g.backlog.as_mut().filter(|_| !g.proxy) {
             let mut bytes = Vec::with_capacity(48);
             encode(&mut bytes, args);
             b.push(&bytes);
+        }
+    }
+
+    /// On a replica: appends bytes of the master's stream, as received and
+    /// applied, to the backlog (see [`FeedInner::proxy`]).
+    pub fn proxy(&self, bytes: &[u8]) {
+        if let Some(b) = &mut self.inner.lock().backlog {
+            b.push(bytes);
         }
     }
 

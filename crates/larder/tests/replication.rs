@@ -7,7 +7,12 @@
 //! - Larder replicates a redis-server (and a Larder), refuses writes with
 //!   `-READONLY`, and becomes writable again after `REPLICAOF NO ONE`;
 //! - a raw `SYNC` reader (Redis's TCL `attach_to_replication_stream`) sees
-//!   the exact command stream Redis 7.0 sends for a few writes.
+//!   the exact command stream Redis 7.0 sends for a few writes;
+//! - chains share one history (PSYNC2): a sub-replica of a Larder replica
+//!   has its master's offsets, and after a promotion the old master
+//!   resyncs partially;
+//! - FAILOVER hands a master over to its replica, Larder to Redis and
+//!   back, with partial resyncs only, and answers errors as Redis does.
 //!
 //! The "Larder" side is a second redis-server under `LARDER_DIFF_SELF=1`,
 //! so every expectation here is checked against Redis itself too.
@@ -27,7 +32,11 @@ fn text(r: &[u8]) -> String {
 }
 
 fn info_field(c: &mut RawClient, field: &str) -> Option<String> {
-    let r = c.cmd_str(&["INFO", "replication"]);
+    info_in(c, "replication", field)
+}
+
+fn info_in(c: &mut RawClient, section: &str, field: &str) -> Option<String> {
+    let r = c.cmd_str(&["INFO", section]);
     let body = text(&scalar_payload(&r)?);
     body.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
@@ -279,6 +288,25 @@ fn check_replica(master: &ServerProc, replica: &ServerProc) {
         r.cmd_str(&["WAIT", "0", "0"]),
         b"-ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.\r\n"
     );
+    // Keys expire on the master only: the replica hides an expired key
+    // until the master's DEL comes.
+    m.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    m.cmd_str(&["SELECT", "9"]);
+    r.cmd_str(&["SELECT", "9"]);
+    m.cmd_str(&["SET", "tmp", "v", "PX", "100"]);
+    wait_for("tmp on the replica", Duration::from_secs(5), || {
+        r.cmd_str(&["DBSIZE"]) == b":1\r\n"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(r.cmd_str(&["GET", "tmp"]), b"$-1\r\n");
+    assert_eq!(r.cmd_str(&["DBSIZE"]), b":1\r\n");
+    assert_eq!(m.cmd_str(&["GET", "tmp"]), b"$-1\r\n");
+    wait_for("the master's DEL", Duration::from_secs(5), || {
+        r.cmd_str(&["DBSIZE"]) == b":0\r\n"
+    });
+    m.cmd_str(&["SELECT", "0"]);
+    r.cmd_str(&["SELECT", "0"]);
+    m.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
     // Reads work, and so does a write once promoted.
     assert_eq!(r.cmd_str(&["GET", "m:int"]), b"$5\r\n12346\r\n");
     assert_eq!(r.cmd_str(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
@@ -545,4 +573,309 @@ fn replication_write_refusals() {
     assert!(c.cmd_str(&["INFO", "replication"]).starts_with(b"$"));
     assert_eq!(other.cmd_str(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
     assert_eq!(c.cmd_str(&["GET", "x"]), b"$1\r\n3\r\n");
+}
+
+fn stat(c: &mut RawClient, field: &str) -> i64 {
+    info_in(c, "stats", field)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("INFO stats {field}"))
+}
+
+fn offset(c: &mut RawClient) -> i64 {
+    info_field(c, "master_repl_offset")
+        .and_then(|v| v.parse().ok())
+        .expect("master_repl_offset")
+}
+
+/// Waits until every server has the master's offset and data.
+fn wait_in_sync(master: &mut RawClient, others: &mut [&mut RawClient]) {
+    wait_for("equal offsets", Duration::from_secs(15), || {
+        let m = offset(master);
+        others.iter_mut().all(|o| offset(o) == m)
+    });
+    for o in others.iter_mut() {
+        wait_same_digest(master, o);
+    }
+}
+
+fn replicaof(c: &mut RawClient, master: &ServerProc) {
+    let port = master.port.to_string();
+    assert_eq!(c.cmd_str(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
+}
+
+fn role(c: &mut RawClient) -> String {
+    info_field(c, "role").expect("role")
+}
+
+/// Redis master → Larder replica → Redis sub-replica: the sub-replica gets
+/// the master's stream byte for byte (same offsets, transactions whole);
+/// after promoting the Larder replica, the sub-replica and the old master
+/// resync from it partially.
+#[test]
+fn chained_replicas_share_one_history() {
+    let Some(top) = start_redis(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let mid = start_larder(&["--enable-debug-command", "yes"]);
+    let Some(leaf) = start_redis(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let (mut t, mut m, mut l) = (top.client(), mid.client(), leaf.client());
+    write_dataset(&mut t, "a");
+    replicaof(&mut m, &top);
+    link_up(&mut m);
+    replicaof(&mut l, &mid);
+    link_up(&mut l);
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = writer(top.port, stop.clone());
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    w.join().expect("writer");
+    wait_in_sync(&mut t, &mut [&mut m, &mut l]);
+    assert_eq!(
+        info_field(&mut l, "master_replid"),
+        info_field(&mut t, "master_replid")
+    );
+
+    // Promote the middle: the leaf resyncs from it partially (to learn its
+    // new replication ID), and so does the top, joining it.
+    assert_eq!(m.cmd_str(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    let (partial, full) = (stat(&mut m, "sync_partial_ok"), stat(&mut m, "sync_full"));
+    replicaof(&mut t, &mid);
+    link_up(&mut t);
+    write_dataset(&mut m, "b");
+    wait_in_sync(&mut m, &mut [&mut t, &mut l]);
+    // Two at least: a link may also drop and resume under load.
+    assert!(stat(&mut m, "sync_partial_ok") >= partial + 2);
+    assert_eq!(stat(&mut m, "sync_full"), full);
+    assert_eq!(role(&mut t), "slave");
+}
+
+/// FAILOVER's refusals, byte for byte against Redis: without replicas, bad
+/// arguments, on a replica, ABORT with none running, REPLICAOF and SYNC
+/// while one waits.
+#[test]
+fn failover_errors_match_redis() {
+    let run = |master: &ServerProc, replica: &ServerProc| -> Vec<Vec<u8>> {
+        let (mut m, mut r) = (master.client(), replica.client());
+        let rport = replica.port.to_string();
+        let mut out = vec![
+            m.cmd_str(&["FAILOVER"]),
+            m.cmd_str(&["FAILOVER", "TO", "127.0.0.1", &rport]),
+            m.cmd_str(&["FAILOVER", "ABORT"]),
+        ];
+        replicaof(&mut r, master);
+        link_up(&mut r);
+        wait_for("replica online", Duration::from_secs(10), || {
+            info_field(&mut m, "slave0").is_some_and(|s| s.contains("state=online"))
+        });
+        for args in [
+            &["FAILOVER", "TO", "invalidhost", &rport][..],
+            &["FAILOVER", "TO", "127.0.0.1", "invalidport"],
+            &["FAILOVER", "TO", "127.0.0.1", "1"],
+            &["FAILOVER", "FORCE", "TIMEOUT", "100"],
+            &["FAILOVER", "TO", "127.0.0.1", &rport, "FORCE"],
+            &["FAILOVER", "TIMEOUT", "0"],
+            &["FAILOVER", "TIMEOUT", "-5"],
+            &["FAILOVER", "TIMEOUT", "x"],
+            &["FAILOVER", "TO", "127.0.0.1"],
+            &["FAILOVER", "FORCE", "FORCE"],
+            &["FAILOVER", "BOGUS"],
+            &["FAILOVER", "ABORT", "NOW"],
+        ] {
+            out.push(m.cmd_str(args));
+        }
+        out.push(r.cmd_str(&["FAILOVER", "TO", "127.0.0.1", &rport]));
+        out.push(r.cmd_str(&["PSYNC", "0123", "1", "FAILOVER"]));
+        out.push(m.cmd_str(&["PSYNC", "0123", "1", "FAILOVER"]));
+        // A failover whose target is stopped (never catches up) waits.
+        signal(replica, "STOP");
+        out.push(m.cmd_str(&["SET", "k", "v"]));
+        out.push(m.cmd_str(&["FAILOVER", "TO", "127.0.0.1", &rport, "TIMEOUT", "60000"]));
+        out.push(
+            info_field(&mut m, "master_failover_state")
+                .unwrap()
+                .into_bytes(),
+        );
+        out.push(m.cmd_str(&["FAILOVER"]));
+        out.push(m.cmd_str(&["REPLICAOF", "127.0.0.1", "1"]));
+        out.push(m.cmd_str(&["SYNC"]));
+        out.push(m.cmd_str(&["GET", "k"]));
+        out.push(m.cmd_str(&["FAILOVER", "ABORT"]));
+        out.push(
+            info_field(&mut m, "master_failover_state")
+                .unwrap()
+                .into_bytes(),
+        );
+        out.push(m.cmd_str(&["SET", "k", "w"]));
+        signal(replica, "CONT");
+        out
+    };
+    let Some(rm) = start_redis(&[]) else {
+        return;
+    };
+    let Some(rr) = start_redis(&[]) else {
+        return;
+    };
+    let want = run(&rm, &rr);
+    let got = run(&start_larder(&[]), &start_larder(&[]));
+    for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+        assert_eq!(text(g), text(w), "reply {i}");
+    }
+    assert_eq!(got.len(), want.len());
+}
+
+/// Waits until `c` reports no failover under way.
+fn failover_done(c: &mut RawClient) {
+    wait_for("no-failover", Duration::from_secs(15), || {
+        info_field(c, "master_failover_state").as_deref() == Some("no-failover")
+    });
+}
+
+/// Runs `failover` on `old`, then `meanwhile`, and checks that the `new`
+/// master took over: roles, then, once `other` follows it too and all
+/// three are in sync, two partial resyncs (the old master's and the
+/// other's) and no full one.
+fn hand_over(
+    old: &mut RawClient,
+    failover: &[&str],
+    (new, nc): (&ServerProc, &mut RawClient),
+    other: &mut RawClient,
+    meanwhile: impl FnOnce(),
+) {
+    let (partial, full) = (stat(nc, "sync_partial_ok"), stat(nc, "sync_full"));
+    assert_eq!(old.cmd_str(failover), b"+OK\r\n");
+    failover_done(old);
+    meanwhile();
+    assert_eq!(role(old), "slave");
+    assert_eq!(role(nc), "master");
+    replicaof(other, new);
+    link_up(old);
+    link_up(other);
+    wait_in_sync(nc, &mut [old, other]);
+    assert_eq!(stat(nc, "sync_partial_ok"), partial + 2);
+    assert_eq!(stat(nc, "sync_full"), full);
+}
+
+/// FAILOVER under load: a Larder master hands over to its Larder replica
+/// (the other replica, a Redis, follows), then that one to the Redis
+/// (FAILOVER with no target), then the Redis back to a Larder; every step
+/// with partial resyncs only, and the data identical everywhere.
+#[test]
+fn failover_hands_over_between_larder_and_redis() {
+    let a = start_larder(&["--enable-debug-command", "yes"]);
+    let b = start_larder(&["--enable-debug-command", "yes"]);
+    let Some(c) = start_redis(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let (mut ac, mut bc, mut cc) = (a.client(), b.client(), c.client());
+    write_dataset(&mut ac, "x");
+    replicaof(&mut bc, &a);
+    replicaof(&mut cc, &a);
+    link_up(&mut bc);
+    link_up(&mut cc);
+    wait_in_sync(&mut ac, &mut [&mut bc, &mut cc]);
+
+    // a → b, with writes until the pause holds them.
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = writer(a.port, stop.clone());
+    std::thread::sleep(Duration::from_millis(200));
+    let bport = b.port.to_string();
+    let to_b = ["FAILOVER", "TO", "127.0.0.1", &bport];
+    hand_over(&mut ac, &to_b, (&b, &mut bc), &mut cc, || {
+        stop.store(true, Ordering::Relaxed);
+        w.join().expect("writer");
+    });
+    assert_eq!(
+        ac.cmd_str(&["SET", "k", "v"]),
+        b"-READONLY You can't write against a read only replica.\r\n"
+    );
+
+    // b → any replica: only the Redis (c) is awake.
+    signal(&a, "STOP");
+    bc.cmd_str(&["SET", "case", "1"]);
+    hand_over(&mut bc, &["FAILOVER"], (&c, &mut cc), &mut ac, || {
+        signal(&a, "CONT")
+    });
+
+    // c (Redis) → a (Larder).
+    cc.cmd_str(&["SET", "case", "2"]);
+    let aport = a.port.to_string();
+    let to_a = ["FAILOVER", "TO", "127.0.0.1", &aport];
+    hand_over(&mut cc, &to_a, (&a, &mut ac), &mut bc, || {});
+    assert_eq!(ac.cmd_str(&["GET", "case"]), b"$1\r\n2\r\n");
+}
+
+/// A FAILOVER whose target never catches up: with TIMEOUT it gives up and
+/// the master goes on; FAILOVER ABORT ends one at once; with FORCE the
+/// target gets it anyway once the timeout passes.
+#[test]
+fn failover_timeout_abort_and_force() {
+    let a = start_larder(&["--enable-debug-command", "yes"]);
+    let b = start_larder(&["--enable-debug-command", "yes"]);
+    let (mut ac, mut bc) = (a.client(), b.client());
+    write_dataset(&mut ac, "x");
+    replicaof(&mut bc, &a);
+    link_up(&mut bc);
+    wait_in_sync(&mut ac, &mut [&mut bc]);
+    let bport = b.port.to_string();
+
+    signal(&b, "STOP");
+    ac.cmd_str(&["SET", "case", "1"]);
+    assert_eq!(
+        ac.cmd_str(&["FAILOVER", "TO", "127.0.0.1", &bport, "TIMEOUT", "500"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        info_field(&mut ac, "master_failover_state").as_deref(),
+        Some("waiting-for-sync")
+    );
+    // Reads go on; a write waits for the pause.
+    assert_eq!(ac.cmd_str(&["GET", "case"]), b"$1\r\n1\r\n");
+    failover_done(&mut ac);
+    assert_eq!(role(&mut ac), "master");
+    assert_eq!(ac.cmd_str(&["SET", "case", "2"]), b"+OK\r\n");
+
+    assert_eq!(
+        ac.cmd_str(&["FAILOVER", "TO", "127.0.0.1", &bport, "TIMEOUT", "60000"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(ac.cmd_str(&["FAILOVER", "ABORT"]), b"+OK\r\n");
+    assert_eq!(
+        info_field(&mut ac, "master_failover_state").as_deref(),
+        Some("no-failover")
+    );
+    assert_eq!(ac.cmd_str(&["SET", "case", "3"]), b"+OK\r\n");
+
+    assert_eq!(
+        ac.cmd_str(&[
+            "FAILOVER",
+            "TO",
+            "127.0.0.1",
+            &bport,
+            "TIMEOUT",
+            "100",
+            "FORCE"
+        ]),
+        b"+OK\r\n"
+    );
+    wait_for("failover-in-progress", Duration::from_secs(10), || {
+        info_field(&mut ac, "master_failover_state").as_deref() == Some("failover-in-progress")
+    });
+    assert_eq!(role(&mut ac), "slave");
+    signal(&b, "CONT");
+    failover_done(&mut ac);
+    assert_eq!(role(&mut bc), "master");
+    link_up(&mut ac);
+    wait_in_sync(&mut bc, &mut [&mut ac]);
+    assert_eq!(bc.cmd_str(&["GET", "case"]), b"$1\r\n3\r\n");
+}
+
+/// Sends SIGSTOP or SIGCONT (`sig`) to a server.
+fn signal(s: &ServerProc, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([format!("-{sig}"), s.pid().to_string()])
+        .status()
+        .is_ok_and(|st| st.success());
+    assert!(ok, "kill -{sig}");
 }

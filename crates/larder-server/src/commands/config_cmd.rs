@@ -169,6 +169,11 @@ fn resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
         &st.total_net_output_bytes,
         &st.total_error_replies,
         &st.unexpected_error_replies,
+        &sh.repl.net_in,
+        &sh.repl.net_out,
+        &sh.repl.sync_full,
+        &sh.repl.sync_partial_ok,
+        &sh.repl.sync_partial_err,
     ] {
         c.store(0, Relaxed);
     }

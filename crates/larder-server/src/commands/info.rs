@@ -354,9 +354,19 @@ fn stats(sh: &Shared, s: &mut String) {
         "{}",
         st.rejected_connections.load(Relaxed)
     );
-    field!(s, "sync_full", "0");
-    field!(s, "sync_partial_ok", "0");
-    field!(s, "sync_partial_err", "0");
+    field!(s, "sync_full", "{}", sh.repl.sync_full.load(Relaxed));
+    field!(
+        s,
+        "sync_partial_ok",
+        "{}",
+        sh.repl.sync_partial_ok.load(Relaxed)
+    );
+    field!(
+        s,
+        "sync_partial_err",
+        "{}",
+        sh.repl.sync_partial_err.load(Relaxed)
+    );
     field!(s, "expired_keys", "{}", e.expired_keys);
     field!(s, "expired_stale_perc", "0.00");
     field!(s, "expired_time_cap_reached_count", "0");

@@ -86,6 +86,12 @@ pub(super) fn sync(ctx: &mut Ctx<'_>) -> CmdResult {
     if ctx.client.repl.as_ref().is_some_and(|r| r.replica) {
         return Ok(());
     }
+    if ctx.argc() > 3 && ctx.arg_is(0, "psync") && ctx.arg_is(3, "failover") {
+        failover_request(ctx)?;
+    }
+    if super::failover::active(ctx.shared) {
+        return Err(CmdError::new("NOMASTERLINK Can't SYNC while failing over"));
+    }
     if let Some(l) = ctx.shared.repl.link() {
         if l.state() != super::replica::CONNECTED {
             return Err(CmdError::new(
@@ -100,6 +106,35 @@ pub(super) fn sync(ctx: &mut Ctx<'_>) -> CmdResult {
         None
     };
     repl_client(ctx).action = Some(Action::Sync { psync });
+    Ok(())
+}
+
+/// `PSYNC <replid> <offset> FAILOVER` from our master handing over to us
+/// (`failover.rs`): we become a master, then answer the PSYNC as one.
+fn failover_request(ctx: &mut Ctx<'_>) -> CmdResult {
+    let Some(sh) = ctx.shared.repl.shared() else {
+        return Err(CmdError::new("ERR replication is not available"));
+    };
+    tracing::warn!(
+        "Failover request received for replid {}.",
+        String::from_utf8_lossy(ctx.arg(1))
+    );
+    if !sh.repl.is_replica() {
+        return Err(CmdError::new(
+            "ERR PSYNC FAILOVER can't be sent to a master.",
+        ));
+    }
+    if ctx.arg(1) != sh.repl.replid().as_bytes() {
+        return Err(CmdError::new(
+            "ERR PSYNC FAILOVER replid must match my replid.",
+        ));
+    }
+    super::set_master(&sh, None);
+    tracing::info!(
+        "MASTER MODE enabled (failover request from 'id={} addr={}')",
+        ctx.client.id,
+        ctx.client.handle.addr
+    );
     Ok(())
 }
 
@@ -285,7 +320,7 @@ where
     let _detach = Detach(sh, id);
     let replid = sh.repl.replid();
     let partial = psync.as_ref().is_some_and(|(rid, off)| {
-        *rid == replid && !sh.repl.is_replica() && {
+        sh.repl.continues(rid, *off) && {
             let mut g = sh.propagate.feed.lock();
             match &mut g.backlog {
                 Some(b) if *off >= 1 && b.has(*off as u64 - 1) => {
@@ -296,7 +331,13 @@ where
             }
         }
     });
+    if let Some((rid, _)) = psync.as_ref().filter(|_| !partial) {
+        if rid != "?" {
+            sh.repl.sync_partial_err.fetch_add(1, Relaxed);
+        }
+    }
     if partial {
+        sh.repl.sync_partial_ok.fetch_add(1, Relaxed);
         stream
             .write_all(format!("+CONTINUE {replid}\r\n").as_bytes())
             .await?;
@@ -335,7 +376,8 @@ async fn full_sync<S>(
 where
     S: AsyncWrite + Unpin,
 {
-    ensure_backlog(sh).await;
+    ensure_backlog(sh, None).await;
+    sh.repl.sync_full.fetch_add(1, Relaxed);
     let mut keepalive = tokio::time::interval(Duration::from_secs(1));
     keepalive.tick().await;
     let (snap, offset) = loop {
@@ -343,6 +385,9 @@ where
         let opened = tokio::task::spawn_blocking(move || {
             let mut offset = 0;
             let opts = crate::persist::snapshot::rdb_options(&s);
+            // On a replica, no command of the master's stream is between
+            // being applied and being in the backlog.
+            let _gate = s.repl.apply_gate.lock();
             s.engine
                 .begin_snapshot(Vec::new(), opts, || {
                     let mut g = s.propagate.feed.switch_point();
@@ -392,17 +437,27 @@ where
 /// Creates the backlog (and turns propagation on) for the first replica,
 /// then waits for the commands that started before (see the module
 /// comment). Replicas arriving meanwhile wait for the same moment.
-async fn ensure_backlog(sh: &Shared) {
+///
+/// `proxy_at`: this server has just synced with its master at that offset;
+/// its backlog must end there (a new one replaces one that does not, which
+/// drops its readers) and holds the master's stream from now on.
+pub(super) async fn ensure_backlog(sh: &Shared, proxy_at: Option<u64>) {
     let mut ready = sh.repl.stream_ready.lock().await;
-    if *ready {
-        return;
-    }
     {
         let mut g = sh.propagate.feed.lock();
+        if let Some(at) = proxy_at {
+            g.proxy = true;
+            if g.backlog.as_ref().is_some_and(|b| b.end() != at) {
+                g.backlog = None;
+            }
+        }
+        if *ready && g.backlog.is_some() {
+            return;
+        }
         if g.backlog.is_none() {
             let st = &sh.repl.settings;
             g.backlog = Some(Backlog::new(
-                0,
+                proxy_at.unwrap_or(0),
                 st.backlog_size.load(Relaxed),
                 st.out_hard.load(Relaxed),
             ));

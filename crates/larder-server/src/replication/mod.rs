@@ -24,6 +24,7 @@
 //! `repl-*` settings mirrored from the config as atomics.
 
 pub mod backlog;
+pub mod failover;
 pub mod master;
 pub mod replica;
 
@@ -130,6 +131,16 @@ pub struct Repl {
     stream_ready: tokio::sync::Mutex<bool>,
     pub net_in: AtomicU64,
     pub net_out: AtomicU64,
+    /// Held by a replica's link while it applies a command of the master's
+    /// stream and proxies its bytes, and by a full resync while it opens
+    /// its snapshot: so a sub-replica's snapshot and offset agree.
+    pub apply_gate: Mutex<()>,
+    /// INFO's `sync_full`, `sync_partial_ok`, `sync_partial_err`.
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
+    /// FAILOVER's state, while one is under way (`failover.rs`).
+    failover: Mutex<Option<failover::Failover>>,
 }
 
 impl Default for Repl {
@@ -153,6 +164,11 @@ impl Default for Repl {
             stream_ready: tokio::sync::Mutex::new(false),
             net_in: AtomicU64::new(0),
             net_out: AtomicU64::new(0),
+            apply_gate: Mutex::new(()),
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
+            failover: Mutex::new(None),
         }
     }
 }
@@ -177,6 +193,28 @@ impl Repl {
 
     fn shared(&self) -> Option<Arc<Shared>> {
         self.me.get().and_then(Weak::upgrade)
+    }
+
+    /// Whether a PSYNC from `replid` at `offset` continues our history:
+    /// our current one, or the one we followed before a promotion, up to
+    /// where we left it (Redis's replid2 and second_replid_offset).
+    pub fn continues(&self, replid: &str, offset: i64) -> bool {
+        let ids = self.ids.lock();
+        replid == ids.replid || (replid == ids.replid2 && offset <= ids.second_offset)
+    }
+
+    /// After a partial resync answered with replication ID `id`: if it is
+    /// not ours, our master has a new history (it was promoted) that
+    /// continues ours past `offset`, which becomes our replid2. Returns
+    /// whether it changed.
+    pub fn follow_new_history(&self, id: &str, offset: i64) -> bool {
+        let mut ids = self.ids.lock();
+        if ids.replid == id {
+            return false;
+        }
+        ids.replid2 = std::mem::replace(&mut ids.replid, id.to_string());
+        ids.second_offset = offset + 1;
+        true
     }
 
     /// Replicas online whose ACK reached `offset`.
@@ -333,16 +371,42 @@ fn set_master(sh: &Arc<Shared>, target: Option<(String, u16)>) {
         Some((host, port)) => {
             // Our replicas must resync with the new history.
             master::disconnect_replicas(sh);
-            let link = replica::Link::new(host, port, offset.unwrap_or(-1));
+            // Where our data stand in our history, for a partial resync
+            // with a master that continues it (Redis's
+            // replicationCacheMasterUsingMyself): a replica's offset, or
+            // a master's backlog end.
+            let cached = {
+                let mut g = sh.propagate.feed.lock();
+                g.proxy = true;
+                offset
+                    .filter(|&o| o >= 0)
+                    .or_else(|| g.backlog.as_ref().map(|b| b.end() as i64))
+                    .map(|o| (sh.repl.replid(), o))
+            };
+            let link = replica::Link::new(host, port, cached);
+            sh.engine.config.set_replica(true);
             *sh.repl.link.lock() = Some(link.clone());
             replica::spawn(sh.clone(), link);
         }
         None => {
+            {
+                // The stream we send our replicas is ours from now on, and
+                // its next command SELECTs.
+                let mut g = sh.propagate.feed.lock();
+                g.proxy = false;
+                g.db = None;
+            }
+            // Expired keys are ours to delete (and propagate) again.
+            sh.engine.config.set_replica(false);
             if let Some(off) = offset {
                 // Promotion: a new history that continues the old one.
-                let mut ids = sh.repl.ids.lock();
-                ids.replid2 = std::mem::replace(&mut ids.replid, random_id());
-                ids.second_offset = off + 1;
+                {
+                    let mut ids = sh.repl.ids.lock();
+                    ids.replid2 = std::mem::replace(&mut ids.replid, random_id());
+                    ids.second_offset = off + 1;
+                }
+                // Our replicas learn the new ID by resyncing (partially).
+                master::disconnect_replicas(sh);
             }
         }
     }
@@ -449,10 +513,11 @@ pub fn info(sh: &Shared, s: &mut String) {
     let ids = sh.repl.ids.lock();
     let _ = write!(
         s,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
          master_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{active}\r\n\
          repl_backlog_size:{size}\r\nrepl_backlog_first_byte_offset:{first}\r\n\
          repl_backlog_histlen:{histlen}\r\n",
+        failover::state_name(sh),
         ids.replid,
         ids.replid2,
         master_repl_offset(sh),
@@ -469,9 +534,12 @@ pub async fn cron(sh: Arc<Shared>) {
         ticks += 1;
         refresh_deny(&sh);
         let period = sh.repl.settings.ping_period.load(Relaxed).max(1);
+        // Not during a failover: the stream must stand still for the
+        // target to catch up.
         if ticks.is_multiple_of(period)
             && !sh.repl.replicas.lock().is_empty()
             && !sh.repl.is_replica()
+            && !failover::active(&sh)
         {
             sh.propagate.feed.append_replicas_only([&b"PING"[..]]);
         }
@@ -498,6 +566,13 @@ pub const COMMANDS: &[Command] = &[
         replicaof,
     ),
     cmd("wait", 3, NOSCRIPT, "slow connection", master::wait),
+    cmd(
+        "failover",
+        -1,
+        ADMIN | NOSCRIPT | STALE,
+        "admin slow dangerous",
+        failover::failover,
+    ),
     cmd(
         "role",
         1,
@@ -532,6 +607,11 @@ fn replicaof(ctx: &mut Ctx<'_>) -> CmdResult {
     let Some(sh) = ctx.shared.repl.shared() else {
         return Err(CmdError::new("ERR replication is not available"));
     };
+    if failover::active(&sh) {
+        return Err(CmdError::new(
+            "ERR REPLICAOF not allowed while failing over.",
+        ));
+    }
     if ctx.arg_is(1, "no") && ctx.arg_is(2, "one") {
         if sh.repl.is_replica() {
             set_master(&sh, None);

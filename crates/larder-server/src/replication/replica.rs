@@ -15,9 +15,12 @@
 //! error, drops the link; the task reconnects a second later and tries a
 //! partial resync from where it stopped.
 //!
-//! Known difference: keys with a TTL also expire on the replica itself
-//! (Redis replicas wait for the master's DEL); the master's DEL then finds
-//! nothing to delete, so the data converge the same way.
+//! As on Redis's replicas, keys do not expire here by themselves: an
+//! expired key reads as missing to clients but stays until the master's DEL
+//! (`EngineConfig::replica`), and is live to the master's stream. The
+//! bytes of the stream, once applied, go to our own backlog as received
+//! (`Feed::proxy`), so our replicas share the master's history and offsets
+//! and anyone can continue from us after a promotion.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
@@ -61,13 +64,16 @@ pub struct Link {
 }
 
 impl Link {
-    pub fn new(host: String, port: u16, offset: i64) -> Arc<Link> {
+    /// A link to `host:port`; `cached`: the history and offset our data
+    /// are at, for a first PSYNC that may continue it.
+    pub fn new(host: String, port: u16, cached: Option<(String, i64)>) -> Arc<Link> {
+        let (replid, offset) = cached.map_or((None, -1), |(id, o)| (Some(id), o));
         Arc::new(Link {
             host,
             port,
             state: AtomicU8::new(CONNECT),
             offset: AtomicI64::new(offset),
-            replid: Mutex::new(None),
+            replid: Mutex::new(replid),
             last_io: AtomicU64::new(0),
             down_since: AtomicU64::new(unix_secs()),
             transfer_size: AtomicI64::new(-1),
@@ -270,16 +276,26 @@ async fn run_once(sh: &Arc<Shared>, link: &Arc<Link>) -> Res<()> {
         (Some(id), o) if o >= 0 => (id.clone(), (o + 1).to_string()),
         _ => ("?".to_string(), "-1".to_string()),
     };
-    let reply = c
-        .command(link, &[b"PSYNC", id.as_bytes(), off.as_bytes()])
-        .await?;
+    // A master handing over to its replica asks it to take over.
+    let failover = super::failover::in_progress(sh);
+    let mut psync: Vec<&[u8]> = vec![b"PSYNC", id.as_bytes(), off.as_bytes()];
+    if failover {
+        psync.push(b"FAILOVER");
+    }
+    let reply = c.command(link, &psync).await?;
     let reply = skip_newlines(&mut c, link, reply).await?;
+    if failover {
+        let accepted = reply.starts_with("+FULLRESYNC ") || reply.starts_with("+CONTINUE");
+        super::failover::answered(sh, accepted);
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut w = rest.split_whitespace();
         let (Some(id), Some(off)) = (w.next(), w.next().and_then(|o| o.parse::<i64>().ok())) else {
             return Err(format!("bad FULLRESYNC reply: '{reply}'"));
         };
         full_resync(sh, link, &mut c).await?;
+        // A new history: the backlog starts again at its offset.
+        sh.propagate.feed.lock().backlog = None;
         *link.replid.lock() = Some(id.to_string());
         sh.repl.set_replid(id);
         link.offset.store(off, Relaxed);
@@ -287,12 +303,17 @@ async fn run_once(sh: &Arc<Shared>, link: &Arc<Link>) -> Res<()> {
         let id = rest.trim();
         if !id.is_empty() {
             *link.replid.lock() = Some(id.to_string());
-            sh.repl.set_replid(id);
+            if sh.repl.follow_new_history(id, link.offset()) {
+                tracing::info!("Master replication ID changed to {id}");
+                // Our replicas continue from us under the new ID.
+                super::master::disconnect_replicas(sh);
+            }
         }
         tracing::info!("Successful partial resynchronization with master.");
     } else {
         return Err(format!("unexpected reply to PSYNC from master: '{reply}'"));
     }
+    super::master::ensure_backlog(sh, Some(link.offset().max(0) as u64)).await;
     set_state(sh, link, CONNECTED);
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
     apply_stream(sh, link, &mut c).await
@@ -377,6 +398,8 @@ async fn apply_loop(sh: &Arc<Shared>, link: &Link, c: &mut Conn, client: &mut Cl
         ..Limits::default()
     };
     let mut out = Vec::new();
+    // Stream bytes applied but not yet counted: a transaction's, until EXEC.
+    let mut unproxied = Vec::new();
     let mut ack = tokio::time::interval(Duration::from_secs(1));
     send_ack(c, link).await?;
     loop {
@@ -386,26 +409,33 @@ async fn apply_loop(sh: &Arc<Shared>, link: &Link, c: &mut Conn, client: &mut Cl
                     let args = parser.args(&c.buf);
                     let is =
                         |i: usize, w: &[u8]| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(w));
-                    let getack = is(0, b"replconf") && is(1, b"getack");
-                    if is(0, crate::memcache::aof::MCSET) {
-                        // A memcached item from a Larder master (as the AOF loader does).
-                        if let Err(e) = crate::memcache::aof::load_item(sh, client.db, &args) {
-                            tracing::warn!("Bad memcached item from master: {e}");
-                        }
-                    } else if !getack {
-                        out.clear();
-                        crate::dispatch::dispatch(sh, client, args, &mut out);
+                    if is(0, b"replconf") && is(1, b"getack") {
+                        // The ACK tells the offset before the GETACK, as Redis's.
+                        send_ack(c, link).await?;
+                        applied(sh, link, client, &mut unproxied, &c.buf[..consumed]);
+                    } else {
+                        let _gate = sh.repl.apply_gate.lock();
+                        larder_engine::txn::as_master_stream(|| {
+                            if is(0, crate::memcache::aof::MCSET) {
+                                // A memcached item from a Larder master (as the AOF loader does).
+                                if let Err(e) =
+                                    crate::memcache::aof::load_item(sh, client.db, &args)
+                                {
+                                    tracing::warn!("Bad memcached item from master: {e}");
+                                }
+                            } else {
+                                out.clear();
+                                crate::dispatch::dispatch(sh, client, args, &mut out);
+                            }
+                        });
+                        applied(sh, link, client, &mut unproxied, &c.buf[..consumed]);
                     }
                     c.buf.advance(consumed);
-                    if getack {
-                        send_ack(c, link).await?;
-                    }
-                    link.offset.fetch_add(consumed as i64, Relaxed);
                     sh.repl.net_in.fetch_add(consumed as u64, Relaxed);
                 }
                 Ok(Parse::Skip { consumed }) => {
+                    applied(sh, link, client, &mut unproxied, &c.buf[..consumed]);
                     c.buf.advance(consumed);
-                    link.offset.fetch_add(consumed as i64, Relaxed);
                 }
                 Ok(Parse::Incomplete { .. }) => break,
                 Err(e) => return Err(format!("protocol error from master: {e:?}")),
@@ -418,6 +448,23 @@ async fn apply_loop(sh: &Arc<Shared>, link: &Link, c: &mut Conn, client: &mut Cl
             _ = ack.tick() => send_ack(c, link).await?,
         }
     }
+}
+
+/// Stream bytes `bytes` were applied. Outside a transaction they and any
+/// held before go to our backlog and count in our offset; inside one they
+/// wait for its end (Redis's `reploff` excludes an unfinished MULTI, so a
+/// link lost in the middle resumes from before it).
+fn applied(sh: &Shared, link: &Link, client: &Client, held: &mut Vec<u8>, bytes: &[u8]) {
+    if client.tx.in_multi() || !held.is_empty() {
+        held.extend_from_slice(bytes);
+        if client.tx.in_multi() {
+            return;
+        }
+    }
+    let done: &[u8] = if held.is_empty() { bytes } else { held };
+    sh.propagate.feed.proxy(done);
+    link.offset.fetch_add(done.len() as i64, Relaxed);
+    held.clear();
 }
 
 async fn send_ack(c: &mut Conn, link: &Link) -> Res<()> {
