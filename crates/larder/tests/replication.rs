@@ -639,8 +639,8 @@ fn chained_replicas_share_one_history() {
 
     // Promote the middle: the leaf resyncs from it partially (to learn its
     // new replication ID), and so does the top, joining it.
-    assert_eq!(m.cmd_str(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
     let (partial, full) = (stat(&mut m, "sync_partial_ok"), stat(&mut m, "sync_full"));
+    assert_eq!(m.cmd_str(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
     replicaof(&mut t, &mid);
     link_up(&mut t);
     write_dataset(&mut m, "b");
