@@ -21,6 +21,9 @@ pub struct EngineConfig {
     /// (they read as missing, but for the master's own stream) and active
     /// expiry stops, as Redis's replicas do (`Txn::lookup`).
     replica: AtomicBool,
+    /// `replica-ignore-maxmemory`: a replica neither evicts nor refuses
+    /// (its master's DELs keep it a copy).
+    replica_ignores_maxmemory: AtomicBool,
     /// Collection encoding thresholds, under Redis's directive names.
     list_max_listpack_size: AtomicI32,
     hash_max_listpack_entries: AtomicUsize,
@@ -68,6 +71,7 @@ impl Default for EngineConfig {
             active_expire: AtomicBool::new(true),
             paused_until: AtomicU64::new(0),
             replica: AtomicBool::new(false),
+            replica_ignores_maxmemory: AtomicBool::new(true),
             list_max_listpack_size: AtomicI32::new(Limits::default().list_max_listpack_size),
             hash_max_listpack_entries: AtomicUsize::new(512),
             hash_max_listpack_value: AtomicUsize::new(64),
@@ -135,6 +139,14 @@ impl EngineConfig {
     }
     pub fn set_replica(&self, on: bool) {
         self.replica.store(on, Relaxed)
+    }
+    /// Whether `maxmemory` is ignored now (a replica under
+    /// `replica-ignore-maxmemory yes`).
+    pub fn ignores_maxmemory(&self) -> bool {
+        self.replica() && self.replica_ignores_maxmemory.load(Relaxed)
+    }
+    pub fn set_replica_ignores_maxmemory(&self, on: bool) {
+        self.replica_ignores_maxmemory.store(on, Relaxed)
     }
 
     /// The collection encoding thresholds, read once per command.

@@ -356,8 +356,9 @@ impl crate::keyspace::Engine {
             Some(_) => self.used_memory() <= max,
             None => self.fits_exactly(max),
         };
-        // CLIENT PAUSE holds eviction too (Redis's isSafeToPerformEvictions).
-        if fits || self.config.paused(crate::access::now_ms()) {
+        // CLIENT PAUSE holds eviction too, and a replica may ignore the
+        // limit (Redis's isSafeToPerformEvictions).
+        if fits || self.config.paused(crate::access::now_ms()) || self.config.ignores_maxmemory() {
             return Ok(());
         }
         let Some(rank) = rank else {

@@ -307,6 +307,14 @@ fn check_replica(master: &ServerProc, replica: &ServerProc) {
     m.cmd_str(&["SELECT", "0"]);
     r.cmd_str(&["SELECT", "0"]);
     m.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+    // A replica ignores maxmemory (replica-ignore-maxmemory yes): it stays
+    // a copy instead of evicting.
+    r.cmd_str(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    r.cmd_str(&["CONFIG", "SET", "maxmemory", "1"]);
+    m.cmd_str(&["SET", "big", &"x".repeat(10_000)]);
+    wait_same_digest(&mut m, &mut r);
+    assert_eq!(r.cmd_str(&["STRLEN", "big"]), b":10000\r\n");
+    r.cmd_str(&["CONFIG", "SET", "maxmemory", "0"]);
     // Reads work, and so does a write once promoted.
     assert_eq!(r.cmd_str(&["GET", "m:int"]), b"$5\r\n12346\r\n");
     assert_eq!(r.cmd_str(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");

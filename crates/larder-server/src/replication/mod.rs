@@ -259,6 +259,9 @@ pub fn apply_config(sh: &Shared, c: &Config) {
         .store(directive(c, "replica-read-only") != "no", Relaxed);
     s.serve_stale
         .store(directive(c, "replica-serve-stale-data") != "no", Relaxed);
+    sh.engine
+        .config
+        .set_replica_ignores_maxmemory(directive(c, "replica-ignore-maxmemory") != "no");
     s.out_hard.store(c.output_limit_replica.hard, Relaxed);
     s.out_soft.store(c.output_limit_replica.soft, Relaxed);
     s.out_soft_secs
