@@ -5,6 +5,8 @@
 //!   batch of pipelined requests, data blocks refused by the parser skipped
 //!   across reads);
 //! - [`exec`]: the commands against the engine (text and meta);
+//! - [`binary`]: the binary protocol's commands, through `exec`'s
+//!   operations;
 //! - [`stats`]: `stats` and its groups;
 //! - [`detail`]: `stats detail`'s per-prefix counters;
 //! - [`conns`]: the connection registry behind `stats conns`;
@@ -43,6 +45,7 @@
 
 pub mod admin;
 pub mod aof;
+pub mod binary;
 pub mod conn;
 pub mod conns;
 pub mod detail;
