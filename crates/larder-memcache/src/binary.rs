@@ -361,17 +361,9 @@ fn store<'a>(
         consumed: head,
     };
     // memcached computes the value length as a C int: a body of 2 GB or
-    // more makes it negative. A sum with the item header that wraps is
-    // refused as too large (with nothing skipped); a small one gets an
-    // item of negative length, and memcached drops the connection.
+    // more makes it negative, refused as too large with nothing skipped.
     if vlen > i32::MAX as usize {
-        let neg = vlen as i64 - (1i64 << 32);
-        let total = crate::item_total(key.len(), flags, 0) as i64 + neg;
-        return if total > 0 {
-            Frame::Close
-        } else {
-            too_large(0)
-        };
+        return too_large(0);
     }
     if !limits.item_fits(key.len(), flags, vlen) {
         return too_large(vlen);
@@ -445,5 +437,126 @@ pub fn stats(out: &mut Vec<u8>, opaque: u32, text: &[u8]) {
             };
             stat(out, opaque, name, value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(opcode: u8, extras: &[u8], key: &[u8], value: &[u8], bodylen: Option<u32>) -> Vec<u8> {
+        let body = (extras.len() + key.len() + value.len()) as u32;
+        let mut b = vec![REQ_MAGIC, opcode];
+        b.extend_from_slice(&(key.len() as u16).to_be_bytes());
+        b.extend_from_slice(&[extras.len() as u8, 0, 0, 0]);
+        b.extend_from_slice(&bodylen.unwrap_or(body).to_be_bytes());
+        b.extend_from_slice(&7u32.to_be_bytes());
+        b.extend_from_slice(&9u64.to_be_bytes());
+        b.extend_from_slice(extras);
+        b.extend_from_slice(key);
+        b.extend_from_slice(value);
+        b
+    }
+
+    fn request(buf: &[u8]) -> (Request<'_>, usize) {
+        match parse(buf, &Limits::default()) {
+            Frame::Request { req, consumed } => (req, consumed),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn header_then_body() {
+        let f = frame(op::SETQ, &[0, 0, 0, 5, 0, 0, 0, 10], b"k", b"abc", None);
+        for n in [0, 23, 24, 32] {
+            assert!(matches!(
+                parse(&f[..n], &Limits::default()),
+                Frame::Incomplete { need } if need > n
+            ));
+        }
+        let (r, consumed) = request(&f);
+        assert_eq!(consumed, f.len());
+        assert_eq!((r.opcode, r.opaque, r.cas, r.quiet), (op::SETQ, 7, 9, true));
+        match r.cmd {
+            Cmd::Store {
+                op,
+                key,
+                flags,
+                exptime,
+                data,
+            } => assert_eq!(
+                (op, key, flags, exptime, data),
+                (StoreOp::Set, &b"k"[..], 5, 10, &b"abc"[..])
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(
+                b"get k\r\n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+                &Limits::default()
+            ),
+            Frame::Close
+        ));
+    }
+
+    #[test]
+    fn refusals() {
+        let err = |f: &[u8]| match request(f).0.cmd {
+            Cmd::Error {
+                status,
+                swallow,
+                close,
+            } => (status, swallow, close),
+            other => panic!("{other:?}"),
+        };
+        // Key longer than the body; key too long; a get with a value.
+        assert_eq!(
+            err(&frame(op::GET, &[], b"k", &[], Some(0))),
+            (status::UNKNOWN_COMMAND, 0, true)
+        );
+        assert_eq!(
+            err(&frame(op::GET, &[], &[b'k'; 251], &[], None)),
+            (status::EINVAL, 0, true)
+        );
+        assert_eq!(
+            err(&frame(op::GET, &[], b"k", b"v", None)),
+            (status::EINVAL, 0, true)
+        );
+        // Unknown opcodes skip the whole body length from after the key.
+        assert_eq!(
+            err(&frame(0x50, &[], b"ab", b"xyz", None)),
+            (status::UNKNOWN_COMMAND, 5, false)
+        );
+        assert_eq!(
+            err(&frame(op::SASL_AUTH, &[], b"PLAIN", b"xyz", None)),
+            (status::UNKNOWN_COMMAND, 3, false)
+        );
+        // Too large: refused before the value is in.
+        let f = frame(op::SET, &[0; 8], b"k", &[], Some(9 + (2 << 20)));
+        match request(&f) {
+            (
+                Request {
+                    cmd:
+                        Cmd::TooLarge {
+                            unlink, swallow, ..
+                        },
+                    ..
+                },
+                consumed,
+            ) => assert_eq!((unlink, swallow, consumed), (true, 2 << 20, f.len())),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn stats_from_text_lines() {
+        let mut out = Vec::new();
+        stats(&mut out, 3, b"STAT pid 12\r\nSTAT empty\r\nEND\r\n");
+        let mut want = Vec::new();
+        stat(&mut want, 3, b"pid", b"12");
+        stat(&mut want, 3, b"empty", b"");
+        stat(&mut want, 3, b"", b"");
+        assert_eq!(out, want);
+        assert_eq!(&out[..8], &[RES_MAGIC, op::STAT, 0, 3, 0, 0, 0, 0]);
     }
 }

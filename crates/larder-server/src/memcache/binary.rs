@@ -99,9 +99,11 @@ impl Session<'_> {
                         if op == StoreOp::Cas && matches!(opcode, op::SET | op::SETQ) {
                             self.unlink(key);
                         }
+                        // (memcached refuses before the value and skips
+                        // it: the reply is not sent at once.)
                         let text = "Out of memory allocating item";
                         bin::error(out, opcode, opaque, status::ENOMEM, text);
-                        Flow::Sent
+                        Flow::Next
                     }
                     r => {
                         self.local.cmd_set += 1;
@@ -175,12 +177,9 @@ impl Session<'_> {
                 if unlink {
                     self.unlink(key);
                 }
-                let sent = error(out, status::E2BIG);
-                if swallow > 0 {
-                    Flow::Swallow(swallow)
-                } else {
-                    sent
-                }
+                // (Not sent at once: memcached goes on to skip the value.)
+                error(out, status::E2BIG);
+                Flow::Swallow(swallow)
             }
             Cmd::Error {
                 status,

@@ -828,6 +828,8 @@ impl<'s> Session<'s> {
         let in_place = self.scratch.len() <= old_len;
         if in_place {
             self.scratch.resize(old_len, b' ');
+        } else {
+            self.local.total_items += 1;
         }
         let cas = self.next_cas();
         let m = McMeta {
