@@ -703,6 +703,47 @@ fn huge_announced_body_is_skipped_not_buffered() {
     assert!(rss_kb < 150 * 1024, "larder grew to {rss_kb} kB");
 }
 
+/// Under `noeviction` past `maxmemory`, a store answers memcached's
+/// ENOMEM ("Out of memory allocating item"), a Set drops the old item,
+/// and neither `cmd_set` nor `store_no_memory` counts it (memcached's
+/// binary path fails the allocation before either). Larder only: a
+/// memcached evicts or refuses depending on its slab state.
+#[test]
+fn noeviction_refuses_with_enomem() {
+    let s =
+        common::start_larder_memcache(&["--maxmemory", "1mb", "--maxmemory-policy", "noeviction"]);
+    let mut c = BinConn::connect(s.port);
+    c.exchange(&frames(&[store(SET, "old", 0, 0, b"x")]))
+        .expect("set");
+    let big = vec![b'v'; 100_000];
+    let mut oom = None;
+    for i in 0..40 {
+        let r = c
+            .exchange(&frames(&[store(SET, &format!("k{i}"), 0, 0, &big)]))
+            .expect("reply");
+        if r.len() == 1 && r[0].status() == 0x82 {
+            oom = Some(i);
+            assert_eq!(r[0].value(), b"Out of memory allocating item");
+            break;
+        }
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].status(), 0);
+    }
+    let stored = oom.expect("never refused under noeviction");
+    let r = c
+        .exchange(&frames(&[store(SET, "old", 0, 0, &big), keyed(GET, "old")]))
+        .expect("replies");
+    let statuses: Vec<u16> = r.iter().map(Packet::status).collect();
+    assert_eq!(statuses, [0x82, 0x01]);
+    let stats = c.exchange(&keyed(STAT, "").bytes()).expect("stats");
+    let stat = |name: &str| -> String {
+        let p = stats.iter().find(|p| p.key() == name.as_bytes());
+        String::from_utf8_lossy(p.expect(name).value()).into_owned()
+    };
+    assert_eq!(stat("cmd_set"), (1 + stored).to_string());
+    assert_eq!(stat("store_no_memory"), "0");
+}
+
 /// The counters both servers keep for the same binary commands (the
 /// binary protocol counts a few things its own way: a refused store
 /// counts no set, a created incr is no miss).

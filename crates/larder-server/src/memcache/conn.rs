@@ -105,7 +105,10 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
             }
             let step = if binary == Some(true) {
                 match bin::parse(&input, &limits) {
-                    Frame::Incomplete { need } => Step::Incomplete(Some(need)),
+                    // (Reading a value, once its header is in: `conn_nread`.)
+                    Frame::Incomplete { need } => {
+                        Step::Incomplete((need > bin::HEADER_LEN).then_some(need))
+                    }
                     Frame::Close => {
                         // memcached drops the replies it had not sent.
                         out.truncate(sent_mark);
