@@ -13,6 +13,11 @@
 //! nor `store_too_large` / `store_no_memory`; an incr/decr that creates its
 //! item is no miss.
 //!
+//! Costs are the text path's: one hash and one shard lock per key, replies
+//! encoded straight into the connection's output buffer, one write per
+//! batch of pipelined requests (`conn.rs`). Stat renders the text list into
+//! a scratch buffer and re-frames it (rare, and no hot path).
+//!
 //! Stat replies are the text protocol's stat lists (`stats.rs`), one packet
 //! per `STAT` line and an empty one for `END`. memcached's binary Stat
 //! knows fewer groups than its text `stats` (no `conns`, `cachedump`,

@@ -4,7 +4,8 @@
 //! - [`conn`]: one connection's read–parse–run–reply loop (one write per
 //!   batch of pipelined requests, data blocks refused by the parser skipped
 //!   across reads);
-//! - [`exec`]: the commands against the engine (text and meta);
+//! - [`exec`]: the commands against the engine (text and meta), and the
+//!   operations the binary protocol shares;
 //! - [`binary`]: the binary protocol's commands, through `exec`'s
 //!   operations;
 //! - [`stats`]: `stats` and its groups;
