@@ -1,4 +1,5 @@
-//! memcached's text and meta protocols: request parsing and reply encoding.
+//! memcached's text and meta protocols: request parsing and reply encoding
+//! (the binary protocol is in [`binary`]).
 //!
 //! No I/O and no keyspace: [`parse`] looks at the start of a connection's
 //! input buffer and returns the next request with its arguments as slices
@@ -21,6 +22,7 @@
 //! decoded into an inline 250-byte buffer.
 
 pub mod base64;
+pub mod binary;
 pub mod meta;
 pub mod num;
 pub mod reply;

@@ -1,6 +1,7 @@
 //! Integration tests of the memcached front end with real clients:
-//! libmemcached's `memccapable -a` conformance suite, Python's pymemcache
-//! across protocols (memcached writes seen by RESP and back), and `stats`.
+//! libmemcached's `memccapable` conformance suite (ASCII and binary),
+//! Python's pymemcache across protocols (memcached writes seen by RESP and
+//! back), and `stats`.
 //! Peers missing: skipped with a notice, failures under
 //! `LARDER_REQUIRE_PEERS=1`.
 
@@ -24,21 +25,13 @@ fn peer(path: &str) -> bool {
 }
 
 #[test]
-fn memccapable_ascii_passes() {
+fn memccapable_ascii_and_binary_pass() {
     if !peer("/usr/bin/memccapable") {
         return;
     }
     let s = start_larder_memcache(&[]);
     let out = Command::new("/usr/bin/memccapable")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &s.port.to_string(),
-            "-a",
-            "-t",
-            "5",
-        ])
+        .args(["-h", "127.0.0.1", "-p", &s.port.to_string(), "-t", "5"])
         .output()
         .expect("run memccapable");
     let text =

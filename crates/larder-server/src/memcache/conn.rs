@@ -1,5 +1,12 @@
 //! One memcached connection: read, parse, run, reply.
 //!
+//! As memcached's default `-B auto`: a connection whose first byte is the
+//! binary protocol's request magic (0x80) speaks binary to the end
+//! (`larder_memcache::binary`, run by `binary.rs`), any other text and
+//! meta. A binary frame's header, extras and key are buffered before it is
+//! decided on, then its value (up to the item size limit); a refused value
+//! is skipped like a refused text data block.
+//!
 //! Like the RESP loop: every complete request in the input buffer runs,
 //! and their replies go out in one write. A data block the parser refused
 //! (too large, bad flags) is skipped as it arrives, without buffering it
@@ -20,6 +27,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
+use larder_memcache::binary::{self as bin, Frame};
 use larder_memcache::{Limits, Parse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -48,6 +56,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
     let mut swallow: usize = 0;
     let mut want = READ_CHUNK;
     let mut reason = "normal";
+    // Text/meta or binary, once the first byte is in.
+    let mut binary: Option<bool> = None;
 
     'conn: loop {
         if *shutdown.borrow() {
@@ -78,6 +88,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
         let mut close = false;
         let mut watch = None;
         let mut state = State::Read;
+        // Binary: how much of `out` memcached would have sent by now.
+        let mut sent_mark = 0;
         loop {
             if swallow > 0 {
                 let k = swallow.min(input.len());
@@ -87,24 +99,52 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                     break;
                 }
             }
-            match larder_memcache::parse(&input, &limits) {
-                Parse::Incomplete { need } => {
+            if binary.is_none() && !input.is_empty() {
+                // memcached's `-B auto`: the first byte decides.
+                binary = Some(input[0] == bin::REQ_MAGIC);
+            }
+            let step = if binary == Some(true) {
+                match bin::parse(&input, &limits) {
+                    // (Reading a value, once its header is in: `conn_nread`.)
+                    Frame::Incomplete { need } => {
+                        Step::Incomplete((need > bin::HEADER_LEN).then_some(need))
+                    }
+                    Frame::Close => {
+                        // memcached drops the replies it had not sent.
+                        out.truncate(sent_mark);
+                        Step::Close
+                    }
+                    Frame::Request { req, consumed } => {
+                        Step::Ran(session.run_binary(req, &mut out), consumed)
+                    }
+                }
+            } else {
+                match larder_memcache::parse(&input, &limits) {
+                    Parse::Incomplete { need } => Step::Incomplete(need),
+                    Parse::Close => Step::Close,
+                    Parse::Request { req, consumed } => {
+                        Step::Ran(session.run(req, &mut out), consumed)
+                    }
+                }
+            };
+            match step {
+                Step::Incomplete(need) => {
                     if need.is_some() {
                         state = State::Nread;
                     }
                     want = need.map_or(READ_CHUNK, |n| n.saturating_sub(input.len()));
                     break;
                 }
-                Parse::Close => {
+                Step::Close => {
                     reason = "error";
                     close = true;
                     break;
                 }
-                Parse::Request { req, consumed } => {
-                    let flow = session.run(req, &mut out);
+                Step::Ran(flow, consumed) => {
                     input.advance(consumed);
                     match flow {
                         Flow::Next => {}
+                        Flow::Sent => sent_mark = out.len(),
                         Flow::Swallow(n) => swallow = n,
                         Flow::Close => {
                             close = true;
@@ -115,10 +155,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                             break;
                         }
                     }
-                    if out.len() >= OUT_FLUSH
-                        && send(&mut stream, &mut out, &mut session).await.is_err()
-                    {
-                        break 'conn;
+                    if out.len() >= OUT_FLUSH {
+                        if send(&mut stream, &mut out, &mut session).await.is_err() {
+                            break 'conn;
+                        }
+                        sent_mark = 0;
                     }
                 }
             }
@@ -149,6 +190,15 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
     mc.conns.close(fd);
     mc.logger.conn_event(&peer, fd, Some(reason));
     mc.curr_connections.fetch_sub(1, Relaxed);
+}
+
+/// What the parser and the executor made of the input.
+enum Step {
+    /// More input is needed (the whole request's length when known).
+    Incomplete(Option<usize>),
+    Close,
+    /// A request ran; it was this many bytes long.
+    Ran(Flow, usize),
 }
 
 /// Writes the replies in `out`, once the writes they acknowledge are

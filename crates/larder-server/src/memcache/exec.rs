@@ -34,6 +34,9 @@ use crate::shared::Shared;
 /// What the connection does after a request.
 pub enum Flow {
     Next,
+    /// Next, and memcached would have sent the replies so far (a binary
+    /// Noop or error): a bad magic later does not take them back.
+    Sent,
     /// Skip this many bytes of input (a refused data block).
     Swallow(usize),
     Close,
@@ -46,15 +49,17 @@ const MAX_DELTA_SECS: i64 = 60 * 60 * 24 * 30;
 
 /// An exptime resolved against the request's clock.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Exp {
+pub(super) enum Exp {
     Never,
     At(u64),
     Past,
 }
 
 impl Exp {
-    fn of(exptime: i32, now_ms: u64) -> Exp {
-        let e = i64::from(exptime);
+    /// Text and meta exptimes are signed 32-bit; binary ones unsigned
+    /// (0xffffffff is a time in 2106, not "expired").
+    pub(super) fn of(exptime: impl Into<i64>, now_ms: u64) -> Exp {
+        let e: i64 = exptime.into();
         if e == 0 {
             Exp::Never
         } else if e < 0 {
@@ -80,7 +85,7 @@ impl Exp {
         }
     }
 
-    fn ms(self) -> u64 {
+    pub(super) fn ms(self) -> u64 {
         match self {
             Exp::Never => 0,
             Exp::At(t) => t,
@@ -90,7 +95,7 @@ impl Exp {
 }
 
 /// memcached's outcome of a store.
-enum Outcome {
+pub(super) enum Outcome {
     Stored(u64),
     NotStored,
     Exists,
@@ -100,7 +105,7 @@ enum Outcome {
 
 /// What a storage request asks for beyond the text protocol's fields.
 #[derive(Clone, Copy, Default)]
-struct StoreOpts {
+pub(super) struct StoreOpts {
     /// Compared CAS (0 = none, as memcached treats it).
     cas_in: u64,
     /// `ms ... I`: a CAS lower than the item's stores a stale value.
@@ -110,7 +115,38 @@ struct StoreOpts {
     binary_key: bool,
 }
 
-enum Arith {
+/// What an incr/decr asks for beyond its delta.
+#[derive(Clone, Copy, Default)]
+pub(super) struct ArithOpts {
+    /// Compared CAS (0 = none).
+    pub(super) cas: u64,
+    /// Create a missing item with this value and expiry (meta `N`/`J`,
+    /// the binary protocol's initial value).
+    pub(super) vivify: Option<(u64, Exp)>,
+    /// A new expiry for an existing item (meta `T`); else it is kept.
+    pub(super) ttl: Option<Exp>,
+}
+
+/// What a delete did.
+#[derive(PartialEq, Eq)]
+pub(super) enum Deleted {
+    Yes,
+    NotFound,
+    /// The compared CAS differs.
+    Exists,
+}
+
+impl StoreOpts {
+    /// A text or binary store comparing `cas_in` (0 = none).
+    pub(super) fn compare(cas_in: u64) -> StoreOpts {
+        StoreOpts {
+            cas_in,
+            ..StoreOpts::default()
+        }
+    }
+}
+
+pub(super) enum Arith {
     /// The new value, its CAS and trailer, whether the item was created
     /// (`N`), and its expiry before the command (0 when created).
     Value(u64, u64, McMeta, bool, u64),
@@ -175,8 +211,18 @@ impl<'s> Session<'s> {
         self.watching = mc.logger.mask();
     }
 
-    /// `stats detail`: counts a text-protocol get, set or delete.
-    fn detail(&self, key: &[u8], op: detail::Op) {
+    /// `stats detail on|off` applies from the next request.
+    pub(super) fn refresh_detail(&mut self) {
+        self.detail = self.shared.memcache.detail_on.load(Relaxed);
+    }
+
+    /// An exptime resolved against the batch's clock.
+    pub(super) fn exp(&self, exptime: impl Into<i64>) -> Exp {
+        Exp::of(exptime, self.now)
+    }
+
+    /// `stats detail`: counts a get, set or delete.
+    pub(super) fn detail(&self, key: &[u8], op: detail::Op) {
         if self.detail {
             self.shared.memcache.detail.record(key, op);
         }
@@ -197,7 +243,7 @@ impl<'s> Session<'s> {
     }
 
     /// `watch mutations`: a store's `item_store`.
-    fn watch_store(&self, key: &[u8], op: StoreOp, r: &Outcome, exp: Exp, size: usize) {
+    pub(super) fn watch_store(&self, key: &[u8], op: StoreOp, r: &Outcome, exp: Exp, size: usize) {
         if self.watching & watch::MUTATIONS == 0 {
             return;
         }
@@ -259,8 +305,7 @@ impl<'s> Session<'s> {
             Request::Get(g) => self.get(&g, out),
             Request::Store(s) => self.text_store(&s, out),
             Request::Delete { key, noreply } => {
-                self.detail(key, detail::Op::Delete);
-                let found = self.delete(key);
+                let found = self.delete(key, 0) == Deleted::Yes;
                 if !noreply {
                     line(out, if found { b"DELETED" } else { b"NOT_FOUND" });
                 }
@@ -271,7 +316,7 @@ impl<'s> Session<'s> {
                 delta,
                 noreply,
             } => {
-                let r = self.arith(key, incr, delta, None);
+                let r = self.arith(key, incr, delta, ArithOpts::default());
                 if !noreply {
                     match r {
                         Arith::Value(v, ..) => {
@@ -302,14 +347,7 @@ impl<'s> Session<'s> {
                 }
             }
             Request::FlushAll { delay, noreply } => {
-                self.local.cmd_flush += 1;
-                if delay > 0 {
-                    let at = Exp::of(delay, self.now).ms();
-                    self.shared.memcache.schedule_flush(at.max(1));
-                } else {
-                    self.shared.memcache.schedule_flush(0);
-                    flush_db0(self.shared, self.now, &mut self.aof_wait);
-                }
+                self.flush_all(delay.into());
                 if !noreply {
                     line(out, b"OK");
                 }
@@ -349,8 +387,7 @@ impl<'s> Session<'s> {
             }
             Request::Stats(t) => {
                 super::stats::stats(self.shared, &t, out);
-                // `stats detail on|off` applies from the next request.
-                self.detail = self.shared.memcache.detail_on.load(Relaxed);
+                self.refresh_detail();
             }
             Request::Admin(t) => return super::admin::run(self.shared, &t, out),
             Request::Meta(m) => self.meta(&m, out),
@@ -375,7 +412,7 @@ impl<'s> Session<'s> {
                 self.local.store_too_large += 1;
                 self.detail(key, detail::Op::Set);
                 if unlink {
-                    self.delete(key);
+                    self.unlink(key);
                 }
                 if !noreply {
                     line(out, b"SERVER_ERROR object too large for cache");
@@ -386,20 +423,49 @@ impl<'s> Session<'s> {
         Flow::Next
     }
 
+    /// `flush_all` / binary Flush: now, or in `delay` seconds (an exptime).
+    pub(super) fn flush_all(&mut self, delay: i64) {
+        self.local.cmd_flush += 1;
+        if delay > 0 {
+            let at = Exp::of(delay, self.now).ms();
+            self.shared.memcache.schedule_flush(at.max(1));
+        } else {
+            self.shared.memcache.schedule_flush(0);
+            flush_db0(self.shared, self.now, &mut self.aof_wait);
+        }
+    }
+
     // ---- text protocol -------------------------------------------------
 
     fn get(&mut self, g: &Get<'_>, out: &mut Vec<u8>) {
         let touch = g.touch.map(|e| Exp::of(e, self.now));
         for k in g.keys() {
-            let key = self.shared.engine.key(k);
-            let mut txn = self.lock(&key);
-            self.watch_get(&mut txn, &key);
-            let hit = self.get_one(&mut txn, &key, g.with_cas, touch, out);
-            self.detail(k, detail::Op::Get { hit });
-            // memcached counts a `gat` key as a touch only.
-            self.count_get(touch.is_some(), hit);
+            self.fetch(k, g.with_cas, touch, |flags, data, cas| {
+                reply::value(out, k, flags, data, cas);
+            });
         }
         line(out, b"END");
+    }
+
+    /// One key of a get or touch (text `get`/`gets`/`gat`/`gats`, binary
+    /// Get/GAT/Touch): `emit` writes the hit's reply from its flags, data
+    /// and (`with_cas`) CAS. Counted as memcached does (a `gat` key as a
+    /// touch only), and for `stats detail`.
+    pub(super) fn fetch(
+        &mut self,
+        kb: &[u8],
+        with_cas: bool,
+        touch: Option<Exp>,
+        emit: impl FnOnce(u32, &[u8], Option<u64>),
+    ) -> bool {
+        let key = self.shared.engine.key(kb);
+        let mut txn = self.lock(&key);
+        self.watch_get(&mut txn, &key);
+        let hit = self.get_one(&mut txn, &key, with_cas, touch, emit);
+        drop(txn);
+        self.detail(kb, detail::Op::Get { hit });
+        self.count_get(touch.is_some(), hit);
+        hit
     }
 
     /// Counts a fetch: a touch (`gat`, `mg ... T`) or a get, hit or miss.
@@ -418,14 +484,14 @@ impl<'s> Session<'s> {
         }
     }
 
-    /// One key of a `get`/`gets`/`gat`/`gats`: writes its VALUE line.
+    /// [`Self::fetch`] under the key's lock.
     fn get_one(
         &mut self,
         txn: &mut Txn<'_>,
         key: &Key<'_>,
         with_cas: bool,
         touch: Option<Exp>,
-        out: &mut Vec<u8>,
+        emit: impl FnOnce(u32, &[u8], Option<u64>),
     ) -> bool {
         let now_secs = self.secs();
         let Some(mut e) = txn.lookup(key, Lookup::Read) else {
@@ -442,7 +508,7 @@ impl<'s> Session<'s> {
             (true, Some(m)) => Some(m.cas),
             (true, None) => Some(self.next_cas()),
         };
-        reply::value(out, key.bytes, mc.map_or(0, |m| m.flags), data, cas);
+        emit(mc.map_or(0, |m| m.flags), data, cas);
         match mc {
             Some(m) => {
                 e.set_mc(McMeta {
@@ -474,15 +540,17 @@ impl<'s> Session<'s> {
     }
 
     fn text_store(&mut self, s: &Store<'_>, out: &mut Vec<u8>) {
-        self.local.cmd_set += 1;
         self.detail(s.key, detail::Op::Set);
-        let opts = StoreOpts {
-            cas_in: s.cas,
-            ..StoreOpts::default()
-        };
+        let opts = StoreOpts::compare(s.cas);
         let exp = Exp::of(s.exptime, self.now);
         let r = self.store(s.key, s.op, s.flags, exp, s.data, opts);
         self.watch_store(s.key, s.op, &r, exp, s.data.len());
+        // memcached fails the allocation before it counts the set.
+        if matches!(r, Outcome::NoMemory) {
+            self.local.store_no_memory += 1;
+        } else {
+            self.local.cmd_set += 1;
+        }
         if s.noreply {
             return;
         }
@@ -496,8 +564,9 @@ impl<'s> Session<'s> {
         line(out, text);
     }
 
-    /// memcached's `do_store_item`.
-    fn store(
+    /// memcached's `do_store_item`. Out of memory, a plain set drops the
+    /// old item, as memcached does.
+    pub(super) fn store(
         &mut self,
         kb: &[u8],
         op: StoreOp,
@@ -508,9 +577,8 @@ impl<'s> Session<'s> {
     ) -> Outcome {
         let engine = &self.shared.engine;
         if engine.evict_until_fits().is_err() {
-            self.local.store_no_memory += 1;
             if op == StoreOp::Set {
-                self.delete(kb);
+                self.unlink(kb);
             }
             return Outcome::NoMemory;
         }
@@ -622,19 +690,43 @@ impl<'s> Session<'s> {
         Outcome::Stored(cas)
     }
 
-    fn delete(&mut self, kb: &[u8]) -> bool {
+    /// `delete` / binary Delete: removes the item if `cas` is 0 or its
+    /// CAS (a mismatch is not counted, as in memcached).
+    pub(super) fn delete(&mut self, kb: &[u8], cas: u64) -> Deleted {
+        self.detail(kb, detail::Op::Delete);
         let key = self.shared.engine.key(kb);
         let mut txn = self.lock(&key);
         self.watch_get(&mut txn, &key);
+        if cas != 0 {
+            let Some(e) = txn.lookup(&key, Lookup::Write) else {
+                self.local.delete_misses += 1;
+                return Deleted::NotFound;
+            };
+            if e.get().mc().map(|m| m.cas) != Some(cas) {
+                return Deleted::Exists;
+            }
+        }
         let old = txn.remove(&key);
+        drop(txn);
         if old.is_some() {
             self.local.delete_hits += 1;
             self.log(&[b"DEL", kb]);
+            Deleted::Yes
         } else {
             self.local.delete_misses += 1;
+            Deleted::NotFound
         }
-        drop(txn);
-        old.is_some()
+    }
+
+    /// Drops the item a failed set would have replaced (not counted as a
+    /// delete, as in memcached).
+    pub(super) fn unlink(&mut self, kb: &[u8]) {
+        let key = self.shared.engine.key(kb);
+        let mut txn = self.lock(&key);
+        self.watch_get(&mut txn, &key);
+        if txn.remove(&key).is_some() {
+            self.log(&[b"DEL", kb]);
+        }
     }
 
     fn touch(&mut self, kb: &[u8], exp: Exp) -> bool {
@@ -661,11 +753,9 @@ impl<'s> Session<'s> {
         true
     }
 
-    /// memcached's `do_add_delta`, plus meta's CAS check, TTL update and
-    /// vivify-on-miss (`N`, `J`).
-    fn arith(&mut self, kb: &[u8], incr: bool, delta: u64, meta: Option<&MetaFlags<'_>>) -> Arith {
-        let now = self.now;
-        let ttl = |created| meta.and_then(|f| ma_ttl(f, created, now));
+    /// memcached's `do_add_delta`, plus the CAS check, TTL update and
+    /// vivify-on-miss of meta and binary requests.
+    pub(super) fn arith(&mut self, kb: &[u8], incr: bool, delta: u64, opts: ArithOpts) -> Arith {
         let key = self.shared.engine.key(kb);
         let mut txn = self.lock(&key);
         self.watch_get(&mut txn, &key);
@@ -683,7 +773,7 @@ impl<'s> Session<'s> {
             Some(((num::item_number(b), b.len()), r.mc(), r.expire_at()))
         });
         let Some((cur, mc, expire_at)) = found else {
-            if collection || meta.and_then(|m| m.vivify).is_none() {
+            let (Some((initial, exp)), false) = (opts.vivify, collection) else {
                 // (A vivified miss is not counted as one, as in memcached.)
                 if incr {
                     self.local.incr_misses += 1;
@@ -691,8 +781,7 @@ impl<'s> Session<'s> {
                     self.local.decr_misses += 1;
                 }
                 return Arith::NotFound;
-            }
-            let initial = meta.map_or(0, |m| m.initial);
+            };
             let cas = self.next_cas();
             let mc = McMeta {
                 cas,
@@ -700,7 +789,6 @@ impl<'s> Session<'s> {
                 atime: now_secs,
                 bits: 0,
             };
-            let exp = ttl(true).unwrap_or(Exp::Never);
             let mut b = itoa::Buffer::new();
             txn.set_mc(
                 &key,
@@ -716,10 +804,8 @@ impl<'s> Session<'s> {
         if cur.1 == 0 {
             return Arith::NonNumeric;
         }
-        if let Some(c) = meta.and_then(|m| m.compare_cas).filter(|&c| c != 0) {
-            if mc.map(|m| m.cas) != Some(c) {
-                return Arith::Exists;
-            }
+        if opts.cas != 0 && mc.map(|m| m.cas) != Some(opts.cas) {
+            return Arith::Exists;
         }
         let (Some(value), old_len) = cur else {
             return Arith::NonNumeric;
@@ -742,6 +828,8 @@ impl<'s> Session<'s> {
         let in_place = self.scratch.len() <= old_len;
         if in_place {
             self.scratch.resize(old_len, b' ');
+        } else {
+            self.local.total_items += 1;
         }
         let cas = self.next_cas();
         let m = McMeta {
@@ -755,7 +843,7 @@ impl<'s> Session<'s> {
                 0
             },
         };
-        let exp = ttl(false).unwrap_or(Exp::kept(expire_at));
+        let exp = opts.ttl.unwrap_or(Exp::kept(expire_at));
         txn.set_mc(&key, StrValue::Auto(&self.scratch), exp.ms(), m);
         self.log_stored(&mut txn, &key, exp);
         Arith::Value(new, cas, m, false, expire_at)
@@ -1000,6 +1088,7 @@ impl<'s> Session<'s> {
             Outcome::Exists => (b"EX", 0),
             Outcome::NotFound => (b"NF", 0),
             Outcome::NoMemory => {
+                self.local.store_no_memory += 1;
                 line(out, E_OOM);
                 return;
             }
@@ -1083,7 +1172,15 @@ impl<'s> Session<'s> {
     fn ma(&mut self, m: &Meta<'_>, out: &mut Vec<u8>) {
         let f = &m.flags;
         let incr = !matches!(f.mode, b'D' | b'-');
-        let r = self.arith(m.key.bytes(), incr, f.delta, Some(f));
+        let opts = ArithOpts {
+            cas: f.compare_cas.unwrap_or(0),
+            vivify: f.vivify.map(|_| {
+                let exp = ma_ttl(f, true, self.now).unwrap_or(Exp::Never);
+                (f.initial, exp)
+            }),
+            ttl: ma_ttl(f, false, self.now),
+        };
+        let r = self.arith(m.key.bytes(), incr, f.delta, opts);
         let (value, cas, mc, created, mut expire_at) = match r {
             Arith::Value(v, c, mc, created, at) => (v, c, mc, created, at),
             Arith::NotFound => {

@@ -4,7 +4,10 @@
 //! - [`conn`]: one connection's read–parse–run–reply loop (one write per
 //!   batch of pipelined requests, data blocks refused by the parser skipped
 //!   across reads);
-//! - [`exec`]: the commands against the engine (text and meta);
+//! - [`exec`]: the commands against the engine (text and meta), and the
+//!   operations the binary protocol shares;
+//! - [`binary`]: the binary protocol's commands, through `exec`'s
+//!   operations;
 //! - [`stats`]: `stats` and its groups;
 //! - [`detail`]: `stats detail`'s per-prefix counters;
 //! - [`conns`]: the connection registry behind `stats conns`;
@@ -43,6 +46,7 @@
 
 pub mod admin;
 pub mod aof;
+pub mod binary;
 pub mod conn;
 pub mod conns;
 pub mod detail;

@@ -239,7 +239,7 @@ fn settings(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "reqs_per_event", 20);
     stat(out, "cas_enabled", "yes");
     stat(out, "tcp_backlog", cfg.tcp_backlog);
-    stat(out, "binding_protocol", "ascii");
+    stat(out, "binding_protocol", "auto-negotiate");
     stat(out, "auth_enabled_sasl", "no");
     stat(out, "auth_enabled_ascii", "no");
     stat(out, "item_size_max", cfg.memcache_max_item_size);
