@@ -58,6 +58,11 @@ fn error_paths_and_text_commands() {
         [b"set a 0 0 1048576\r\n".as_slice(), &[b'x'; 1_048_576], b"\r\nget a\r\n"].concat(),
         [b"set a 0 0 1048000\r\n".as_slice(), &[b'x'; 1_048_000], b"\r\nget a\r\n"].concat(),
         [b"set b 0 0 2000000 noreply\r\n".as_slice(), &[b'x'; 2_000_000], b"\r\n"].concat(),
+        // Joined past the limit: not stored, the old item stays.
+        [b"set j 0 0 1000000\r\n".as_slice(), &[b'x'; 1_000_000], b"\r\n"].concat(),
+        [b"append j 0 0 100000\r\n".as_slice(), &[b'y'; 100_000], b"\r\n"].concat(),
+        [b"prepend j 0 0 48000\r\n".as_slice(), &[b'z'; 48_000], b"\r\nappend j 0 0 1\r\nw\r\n"].concat(),
+        b"gets j\r\n".to_vec(),
         b"add a 0 0 1\r\nx\r\nadd n1 0 0 1\r\nx\r\nreplace n2 0 0 1\r\nx\r\nreplace n1 3 0 1\r\ny\r\nget n1\r\n".to_vec(),
         b"append n3 0 0 1\r\nx\r\nprepend n3 0 0 1\r\nx\r\nappend n1 9 0 2\r\nzz\r\nprepend n1 9 0 2\r\naa\r\nget n1\r\n".to_vec(),
         b"cas n4 0 0 1 1\r\nx\r\ncas a 0 0 1 x\r\nx\r\ncas a 0 0 1 999999\r\nx\r\ncas a 0 0 1\r\n".to_vec(),

@@ -632,6 +632,14 @@ impl<'s> Session<'s> {
                 };
                 let r = e.into_ref();
                 let cur = str_bytes(&r, &mut buf).unwrap_or_default();
+                // memcached allocates the joined item: past the item size
+                // limit that fails, and the old item stays.
+                let limits = larder_memcache::Limits {
+                    item_size_max: self.shared.memcache.item_max.load(Relaxed) as usize,
+                };
+                if !limits.item_fits(kb.len(), flags, cur.len() + data.len()) {
+                    return Outcome::NotStored;
+                }
                 self.scratch.clear();
                 if op == StoreOp::Append {
                     self.scratch.extend_from_slice(cur);
