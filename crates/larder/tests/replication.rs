@@ -12,7 +12,9 @@
 //!   has its master's offsets, and after a promotion the old master
 //!   resyncs partially;
 //! - FAILOVER hands a master over to its replica, Larder to Redis and
-//!   back, with partial resyncs only, and answers errors as Redis does.
+//!   back, with partial resyncs only, and answers errors as Redis does;
+//! - Redis Sentinel fails a stopped Larder master over to its Larder
+//!   replica and turns the old master into a replica when it comes back.
 //!
 //! The "Larder" side is a second redis-server under `LARDER_DIFF_SELF=1`,
 //! so every expectation here is checked against Redis itself too.
@@ -25,7 +27,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{reply_int, scalar_payload, start_larder, start_redis, RawClient, ServerProc};
+use common::{
+    aggregate_elements, reply_int, scalar_payload, start_larder, start_redis, start_sentinel,
+    RawClient, ServerProc,
+};
 
 fn text(r: &[u8]) -> String {
     String::from_utf8_lossy(r).into_owned()
@@ -886,4 +891,66 @@ fn signal(s: &ServerProc, sig: &str) {
         .status()
         .is_ok_and(|st| st.success());
     assert!(ok, "kill -{sig}");
+}
+
+/// Redis Sentinel runs a Larder pair: it finds the replica, promotes it
+/// when the master stops answering, and makes the old master its replica
+/// once it is back.
+#[test]
+fn sentinel_fails_over_a_larder_master() {
+    let master = start_larder(&[]);
+    let replica = start_larder(&[]);
+    let mut r = replica.client();
+    master.client().cmd_str(&["SET", "before", "1"]);
+    replicaof(&mut r, &master);
+    link_up(&mut r);
+    let conf = format!(
+        "sentinel monitor mymaster 127.0.0.1 {} 1\n\
+         sentinel down-after-milliseconds mymaster 1000\n\
+         sentinel failover-timeout mymaster 5000\n",
+        master.port
+    );
+    let Some(sentinel) = start_sentinel(&conf) else {
+        return;
+    };
+    let mut s = sentinel.client();
+    let master_port = |s: &mut RawClient| {
+        let r = s.cmd_str(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]);
+        aggregate_elements(&r)
+            .and_then(|a| a.get(1).and_then(|p| scalar_payload(p)))
+            .map(|p| text(&p))
+    };
+    // Sentinel learns replicas from the master's INFO, every 10 s.
+    wait_for(
+        "sentinel to see the replica",
+        Duration::from_secs(30),
+        || {
+            let r = s.cmd_str(&["SENTINEL", "REPLICAS", "mymaster"]);
+            aggregate_elements(&r).is_some_and(|a| !a.is_empty())
+        },
+    );
+    signal(&master, "STOP");
+    let new = replica.port.to_string();
+    wait_for("the failover", Duration::from_secs(30), || {
+        master_port(&mut s).as_deref() == Some(new.as_str())
+    });
+    // Sentinel kills the normal clients of the servers it reconfigures:
+    // each check below opens a connection of its own.
+    wait_for("the promotion", Duration::from_secs(10), || {
+        role(&mut replica.client()) == "master"
+    });
+    assert_eq!(replica.client().cmd_str(&["SET", "after", "2"]), b"+OK\r\n");
+    signal(&master, "CONT");
+    wait_for("the old master to follow", Duration::from_secs(40), || {
+        let mut m = master.client();
+        role(&mut m) == "slave" && info_field(&mut m, "master_port").as_deref() == Some(&new)
+    });
+    let mut m = master.client();
+    link_up(&mut m);
+    wait_for(
+        "the new write on the old master",
+        Duration::from_secs(10),
+        || m.cmd_str(&["GET", "after"]) == b"$1\r\n2\r\n",
+    );
+    assert_eq!(m.cmd_str(&["GET", "before"]), b"$1\r\n1\r\n");
 }

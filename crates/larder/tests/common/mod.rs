@@ -263,6 +263,36 @@ pub fn start_redis(extra_args: &[&str]) -> Option<ServerProc> {
     }))
 }
 
+/// Start a Redis Sentinel (`redis-server <conf> --sentinel`) whose config
+/// file holds `config` (lines). `None` without redis-server, as
+/// [`start_redis`].
+#[allow(dead_code)]
+pub fn start_sentinel(config: &str) -> Option<ServerProc> {
+    let Some(bin) = redis_server_path() else {
+        if require_peers() {
+            panic!("redis-server not found and LARDER_REQUIRE_PEERS=1");
+        }
+        println!("SKIP: redis-server not found");
+        return None;
+    };
+    Some(spawn_and_wait("sentinel", &|port, dir| {
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(&conf, config).expect("write sentinel.conf");
+        let mut c = Command::new(&bin);
+        c.arg(&conf)
+            .args([
+                "--sentinel",
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args(["--daemonize", "no"])
+            .current_dir(dir);
+        c
+    }))
+}
+
 /// Path of the binary under test.
 pub fn larder_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_larder"))
