@@ -64,7 +64,7 @@ pub struct BlockSpec {
     ranges: Vec<(usize, usize)>,
     /// The arguments as the client sent them (buffer and ranges), when
     /// `block_as` was given others (SLOWLOG shows these).
-    sent: Option<(Vec<u8>, Vec<(usize, usize)>)>,
+    sent: Option<Flat>,
     /// How long the call that blocked took (µs): SLOWLOG counts it with
     /// the call that serves the client, as Redis's updateStatsOnUnblock.
     call_us: u64,
@@ -267,7 +267,9 @@ pub fn block_as(ctx: &mut Ctx<'_>, keys: Range<usize>, ms: Option<u64>, args: &[
 }
 
 /// Arguments as one buffer and their ranges in it.
-fn flatten<'a>(args: impl Iterator<Item = &'a [u8]>) -> (Vec<u8>, Vec<(usize, usize)>) {
+type Flat = (Vec<u8>, Vec<(usize, usize)>);
+
+fn flatten<'a>(args: impl Iterator<Item = &'a [u8]>) -> Flat {
     let mut buf = Vec::new();
     let mut ranges = Vec::new();
     for a in args {

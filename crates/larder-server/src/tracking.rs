@@ -449,10 +449,12 @@ impl Tracker {
 /// mode, and CLIENT CACHING as OPTIN / OPTOUT want it.
 fn tracks_reads(client: &Client) -> bool {
     let f = client.handle.tracking.load(Relaxed);
-    f & ON != 0
-        && f & BCAST == 0
-        && !(f & OPTIN != 0 && !client.caching)
-        && !(f & OPTOUT != 0 && client.caching)
+    let caching_wanted = if client.caching {
+        f & OPTOUT == 0
+    } else {
+        f & OPTIN == 0
+    };
+    f & ON != 0 && f & BCAST == 0 && caching_wanted
 }
 
 /// The key arguments of a read-only command, as Redis's getKeysFromCommand
