@@ -554,7 +554,7 @@ impl crate::keyspace::Engine {
         if let Some(e) = g.dbs[db].remove(self.hash(key), key, &hash_of) {
             g.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
             g.stats.evicted_keys += 1;
-            g.modified(db, key);
+            g.removed_by_server(db, key);
             self.events.emit(crate::events::EVICTED, "evicted", db, key);
             self.events.writes.deleted(db, key);
         }

@@ -66,7 +66,7 @@ impl Engine {
                         if let Some(e) = g.dbs[db].remove(self.hash(k), k, &hash_of) {
                             g.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
                             g.stats.expired_keys += 1;
-                            g.modified(db, k);
+                            g.removed_by_server(db, k);
                             self.events.emit(crate::events::EXPIRED, "expired", db, k);
                             self.events.writes.deleted(db, k);
                         }

@@ -72,11 +72,23 @@ pub struct Shard {
 
 impl Shard {
     /// Counts a change to `key` of database `db` (Redis's `dirty`) and
-    /// invalidates WATCHes of it.
+    /// invalidates WATCHes of it and tracked copies (by the running client).
     pub(crate) fn modified(&mut self, db: usize, key: &[u8]) {
+        self.changed(db, key, true);
+    }
+
+    /// [`modified`](Self::modified) for a key the server itself deleted
+    /// (expired or evicted): no client made the change, so broadcast
+    /// tracking's NOLOOP hides it from nobody (Redis's
+    /// `signalModifiedKey(NULL, ...)`).
+    pub(crate) fn removed_by_server(&mut self, db: usize, key: &[u8]) {
+        self.changed(db, key, false);
+    }
+
+    fn changed(&mut self, db: usize, key: &[u8], by_client: bool) {
         self.stats.dirty += 1;
         self.watched.touch(db, key);
-        self.tracked.modified(key);
+        self.tracked.modified(key, by_client);
     }
 }
 

@@ -35,8 +35,9 @@ use crate::keyspace::{Engine, Key};
 pub trait InvalidationSink: Send + Sync {
     /// `key` changed (or was forgotten); `clients` had read it.
     fn invalidate(&self, key: &[u8], clients: &[u64]);
-    /// `key` changed while broadcast mode is on.
-    fn broadcast(&self, key: &[u8]);
+    /// `key` changed while broadcast mode is on: by the running client, or
+    /// (`by_client` false) by the server itself, expiring or evicting it.
+    fn broadcast(&self, key: &[u8], by_client: bool);
 }
 
 /// The engine-wide part: the sink, the broadcast switch and the totals.
@@ -91,13 +92,13 @@ impl Tracked {
     /// The tracking part of `Shard::modified`: invalidates `key`'s readers,
     /// and reports the change to broadcast mode.
     #[inline]
-    pub(crate) fn modified(&mut self, key: &[u8]) {
+    pub(crate) fn modified(&mut self, key: &[u8], by_client: bool) {
         if !self.map.is_empty() {
             self.forget(key);
         }
         if self.hub.broadcast.load(Relaxed) {
             if let Some(s) = self.hub.sink() {
-                s.broadcast(key);
+                s.broadcast(key, by_client);
             }
         }
     }

@@ -216,7 +216,7 @@ impl<'e> Txn<'e> {
                     shard.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
                 }
                 shard.stats.expired_keys += 1;
-                shard.modified(db, key.bytes);
+                shard.removed_by_server(db, key.bytes);
                 engine
                     .events
                     .emit(events::EXPIRED, "expired", db, key.bytes);

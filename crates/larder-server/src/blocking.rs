@@ -62,6 +62,37 @@ pub struct BlockSpec {
     cmd: usize,
     buf: Vec<u8>,
     ranges: Vec<(usize, usize)>,
+    /// The arguments as the client sent them (buffer and ranges), when
+    /// `block_as` was given others (SLOWLOG shows these).
+    sent: Option<Flat>,
+    /// How long the call that blocked took (µs): SLOWLOG counts it with
+    /// the call that serves the client, as Redis's updateStatsOnUnblock.
+    call_us: u64,
+}
+
+impl BlockSpec {
+    /// Records how long the call that blocked took.
+    pub fn set_call_us(&mut self, us: u64) {
+        self.call_us = us;
+    }
+
+    /// The blocked command ends (served, failed or CLIENT UNBLOCKed) after
+    /// `us` more µs: a SLOWLOG entry, if it was slow.
+    fn log_slow(&self, shared: &Shared, client: &Client, us: u64) {
+        if shared
+            .commands
+            .get(self.cmd)
+            .has(crate::command::flags::SKIP_SLOWLOG)
+        {
+            return;
+        }
+        let (buf, ranges) = self
+            .sent
+            .as_ref()
+            .map_or((&self.buf, &self.ranges), |(b, r)| (b, r));
+        let args = Args::from_parts(buf, ranges);
+        crate::slowlog::record(shared, client, &args, self.call_us + us);
+    }
 }
 
 /// A message to a blocked connection.
@@ -221,12 +252,8 @@ pub fn block(
 /// for `ms` milliseconds or forever. The caller has checked that it may
 /// block (see [`block`]).
 pub fn block_as(ctx: &mut Ctx<'_>, keys: Range<usize>, ms: Option<u64>, args: &[&[u8]]) {
-    let mut buf = Vec::new();
-    let mut ranges = Vec::with_capacity(args.len());
-    for a in args {
-        ranges.push((buf.len(), buf.len() + a.len()));
-        buf.extend_from_slice(a);
-    }
+    let (buf, ranges) = flatten(args.iter().copied());
+    let sent = (!ctx.args.iter().eq(args.iter().copied())).then(|| flatten(ctx.args.iter()));
     ctx.client.block = Some(Box::new(BlockSpec {
         db: ctx.client.db,
         keys: keys.map(|i| args[i].to_vec()).collect(),
@@ -234,7 +261,22 @@ pub fn block_as(ctx: &mut Ctx<'_>, keys: Range<usize>, ms: Option<u64>, args: &[
         cmd: ctx.client.last_cmd,
         buf,
         ranges,
+        sent,
+        call_us: 0,
     }));
+}
+
+/// Arguments as one buffer and their ranges in it.
+type Flat = (Vec<u8>, Vec<(usize, usize)>);
+
+fn flatten<'a>(args: impl Iterator<Item = &'a [u8]>) -> Flat {
+    let mut buf = Vec::new();
+    let mut ranges = Vec::new();
+    for a in args {
+        ranges.push((buf.len(), buf.len() + a.len()));
+        buf.extend_from_slice(a);
+    }
+    (buf, ranges)
 }
 
 /// Reports a change to `key` of database `db` to the blocking registry
@@ -247,9 +289,12 @@ pub fn signal(ctx: &Ctx<'_>, db: usize, key: &[u8]) {
     }
 }
 
-/// After SWAPDB: every key waited on in database `db` that now exists is
-/// ready (Redis's scanDatabaseForReadyKeys).
-pub fn signal_existing(ctx: &Ctx<'_>, db: usize) {
+/// After SWAPDB, FLUSHDB and FLUSHALL: every key waited on in database
+/// `db` is ready, so each blocked command runs again — it is served from a
+/// key the swap brought in (Redis's scanDatabaseForReadyKeys), an
+/// XREADGROUP whose stream went away fails (scanDatabaseForDeletedStreams),
+/// the others wait on.
+pub fn signal_waited(ctx: &Ctx<'_>, db: usize) {
     let b = &ctx.shared.blocking;
     if b.count() == 0 {
         return;
@@ -262,10 +307,7 @@ pub fn signal_existing(ctx: &Ctx<'_>, db: usize) {
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
     for key in waited {
-        let k = ctx.shared.engine.key(&key);
-        if ctx.shared.engine.lock_key(db, &k).exists(&k) {
-            b.key_changed(ctx.client.id, db, &key);
-        }
+        b.key_changed(ctx.client.id, db, &key);
     }
 }
 
@@ -343,8 +385,10 @@ fn retry(shared: &Shared, client: &mut Client, spec: &BlockSpec, out: &mut Vec<u
     client.db = saved_db;
     match result {
         Err(e) if e.as_bytes() == WRONGTYPE.as_bytes() => false,
+        // A failed call, in the error stats too (Redis's updateStatsOnUnblock).
         Err(e) => {
-            Reply::new(out, proto).error(e.as_bytes());
+            shared.commands.stats[spec.cmd].failed.fetch_add(1, Relaxed);
+            crate::dispatch::reply_error(shared, out, proto, e);
             true
         }
         Ok(()) => out.len() > start,
@@ -398,10 +442,14 @@ pub async fn wait<S: AsyncRead + Unpin>(
                         cmd: spec.cmd,
                         buf: Vec::new(),
                         ranges: Vec::new(),
+                        sent: None,
+                        call_us: 0,
                     }));
+                    let started = std::time::Instant::now();
                     let served = retry(shared, client, &spec, out);
                     client.block = None;
                     if served {
+                        spec.log_slow(shared, client, started.elapsed().as_micros() as u64);
                         drop(reg);
                         let _ = ack.send(true);
                         // A BLMOVE's push may feed other waiters.
@@ -410,12 +458,19 @@ pub async fn wait<S: AsyncRead + Unpin>(
                     }
                     let _ = ack.send(false);
                 }
-                Some(Wake::Unblock { error: true }) => {
-                    Reply::new(out, client.proto)
-                        .error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                // CLIENT UNBLOCK: a failed call either way, as in Redis 7.0.
+                Some(Wake::Unblock { error }) => {
+                    if error {
+                        let e = CmdError::new("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                        crate::dispatch::reply_error(shared, out, client.proto, e);
+                    } else {
+                        Reply::new(out, client.proto).null_array();
+                    }
+                    shared.commands.stats[spec.cmd].failed.fetch_add(1, Relaxed);
+                    spec.log_slow(shared, client, 0);
                     return true;
                 }
-                Some(Wake::Unblock { error: false }) | None => {
+                None => {
                     Reply::new(out, client.proto).null_array();
                     return true;
                 }

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use larder_resp::{Args, Reply};
 
 use crate::client::{Client, ReplyMode};
-use crate::command::{flags, Ctx};
+use crate::command::{flags, Command, Ctx};
 use crate::error::{truncate_lossy, wrong_arity, CmdError, NOAUTH, OOM};
 use crate::shared::Shared;
 
@@ -69,6 +69,35 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut 
     }
 }
 
+/// The flags a command is checked by before it runs (Redis's
+/// getCommandFlags): its subcommand's, `may_replicate` as
+/// [`pause::may_replicate`](crate::pause::may_replicate) has it, and for
+/// EVAL and FCALL of a script that declares flags, the ones it declares.
+pub(crate) fn command_flags(shared: &Shared, cmd: &Command, args: &Args<'_>) -> u32 {
+    let sub = cmd.resolve(args);
+    let mut f = sub.flags;
+    if crate::pause::may_replicate(sub) {
+        f |= flags::MAY_REPLICATE;
+    }
+    crate::commands::scripting::declared_command_flags(shared, sub.name, args, f)
+}
+
+/// [`command_flags`] as the checks see them: the flags the command has and
+/// those it lacks, EXEC's counting the commands it queued too.
+pub(crate) fn checked_flags(
+    shared: &Shared,
+    client: &Client,
+    cmd: &Command,
+    args: &Args<'_>,
+) -> (u32, u32) {
+    let f = command_flags(shared, cmd, args);
+    let (has, lacks) = match cmd.name {
+        "exec" => client.tx.queued_flags(),
+        _ => (0, 0),
+    };
+    (f | has, !f | lacks)
+}
+
 fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) {
     let proto = client.proto;
     let fail = |out: &mut Vec<u8>, e: CmdError| reply_error(shared, out, proto, e);
@@ -78,50 +107,52 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
     };
     let cmd = shared.commands.get(idx);
     let stats = &shared.commands.stats[idx];
-    if !cmd.arity_ok(args.len()) {
+    // A command refused before it runs: counted, and inside MULTI (or as
+    // EXEC) handled by `multi::rejected`.
+    let refuse = |client: &mut Client, out: &mut Vec<u8>, e: CmdError| {
         stats.rejected.fetch_add(1, Relaxed);
-        let e = crate::commands::multi::rejected(client, cmd, wrong_arity(cmd.name));
-        return fail(out, e);
+        let e = crate::commands::multi::rejected(shared, client, cmd, &args, e);
+        fail(out, e)
+    };
+    if !cmd.arity_ok(args.len()) {
+        return refuse(client, out, wrong_arity(cmd.name));
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) && shared.hot.requirepass.load(Relaxed) {
-        stats.rejected.fetch_add(1, Relaxed);
-        return fail(out, crate::commands::multi::rejected(client, cmd, NOAUTH));
+        return refuse(client, out, NOAUTH);
     }
     // ACL: one load and a branch for a user allowed everything.
     if !crate::acl::unrestricted(shared, client) {
         if let Err(e) = crate::acl::enforce(shared, client, idx, &args, crate::acl::Site::TopLevel)
         {
-            stats.rejected.fetch_add(1, Relaxed);
-            return fail(out, crate::commands::multi::rejected(client, cmd, e));
+            return refuse(client, out, e);
         }
     }
     if let Some(e) = crate::commands::scripting::busy_error(shared, cmd, &args) {
-        stats.rejected.fetch_add(1, Relaxed);
-        return fail(out, crate::commands::multi::rejected(client, cmd, e));
+        return refuse(client, out, e);
     }
+    // The flags are only worked out when a check needs them.
+    let checked = |client: &Client| checked_flags(shared, client, cmd, &args);
     if shared.engine.config.maxmemory() > 0
         && shared.engine.evict_until_fits().is_err()
-        && cmd.has(flags::DENYOOM)
+        && (crate::commands::multi::refused_on_oom(client, cmd)
+            || checked(client).0 & flags::DENYOOM != 0)
     {
-        stats.rejected.fetch_add(1, Relaxed);
-        return fail(out, crate::commands::multi::rejected(client, cmd, OOM));
+        return refuse(client, out, OOM);
     }
-    if let Some(e) = crate::persist::snapshot::misconf(shared, cmd) {
-        stats.rejected.fetch_add(1, Relaxed);
-        return fail(out, crate::commands::multi::rejected(client, cmd, e));
+    if let Some(e) = crate::persist::snapshot::misconf(shared, cmd, || checked(client).0) {
+        return refuse(client, out, e);
     }
-    if let Some(e) = crate::replication::write_error(shared, client, cmd) {
-        stats.rejected.fetch_add(1, Relaxed);
-        return fail(out, crate::commands::multi::rejected(client, cmd, e));
+    if let Some(e) = crate::replication::write_error(shared, client, || checked(client)) {
+        return refuse(client, out, e);
     }
     if client.pushes.is_some() {
         if let Some(e) = crate::pubsub::subscribed_mode_error(client, cmd, &args) {
-            stats.rejected.fetch_add(1, Relaxed);
-            return fail(out, crate::commands::multi::rejected(client, cmd, e));
+            return refuse(client, out, e);
         }
     }
     if client.tx.in_multi() {
-        match crate::commands::multi::queue(client, idx, cmd, &args) {
+        let flags = command_flags(shared, cmd, &args);
+        match crate::commands::multi::queue(client, idx, cmd, &args, flags) {
             Ok(true) => return Reply::new(out, proto).simple(b"QUEUED"),
             Ok(false) => {}
             Err(e) => {
@@ -129,13 +160,6 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
                 return fail(out, e);
             }
         }
-    }
-    // As Redis: admin commands are never shown; scripts feed themselves
-    // (before the commands they run), so they are SKIP_MONITOR here.
-    if shared.monitor_count.load(Relaxed) > 0
-        && !cmd.resolve(&args).has(flags::SKIP_MONITOR | flags::ADMIN)
-    {
-        crate::monitor::feed(shared, client, &args);
     }
     call(shared, client, idx, args, out);
 }
@@ -160,6 +184,14 @@ pub(crate) fn call(
         Some(t) if t > 0 => t,
         _ => unix_micros(),
     });
+    // The commands EXEC or a script runs keep the clock of the command
+    // that runs them, so no key expires midway (Redis's fixed_time_expire).
+    let now_ms = if client.nesting == 0 {
+        CALL_NOW.set(start_us / 1000);
+        start_us / 1000
+    } else {
+        CALL_NOW.get()
+    };
     if shared.tracking.active() {
         shared.tracking.before_call(shared, client, cmd, &args);
     }
@@ -174,7 +206,7 @@ pub(crate) fn call(
             client: &mut *client,
             args,
             out: Reply::new(out, proto),
-            now_ms: crate::commands::scripting::script_now().unwrap_or(start_us / 1000),
+            now_ms,
         };
         (cmd.handler)(&mut ctx)
     };
@@ -189,6 +221,18 @@ pub(crate) fn call(
             c.set(Some(end_us));
         }
     });
+    // As Redis: after the command runs (so EXEC shows after the commands
+    // it ran); admin commands are never shown; scripts feed themselves
+    // (before the commands they run), so they are SKIP_MONITOR.
+    if shared.monitor_count.load(Relaxed) > 0
+        && !cmd.resolve(&args).has(flags::SKIP_MONITOR | flags::ADMIN)
+    {
+        if crate::commands::scripting::in_script() {
+            crate::monitor::feed_script(shared, client.db, &args);
+        } else {
+            crate::monitor::feed(shared, client, &args);
+        }
+    }
     let micros = end_us.saturating_sub(start_us);
     stats.calls.fetch_add(1, Relaxed);
     stats.usec.fetch_add(micros, Relaxed);
@@ -197,8 +241,11 @@ pub(crate) fn call(
         stats.failed.fetch_add(1, Relaxed);
         reply_error(shared, out, proto, e);
     }
-    if !cmd.has(flags::SKIP_SLOWLOG) {
-        crate::slowlog::record(shared, client, &args, micros);
+    // A command that blocked goes to SLOWLOG when it ends (`blocking`).
+    match client.block.as_mut() {
+        Some(spec) if client.nesting == 0 => spec.set_call_us(micros),
+        _ if !cmd.has(flags::SKIP_SLOWLOG) => crate::slowlog::record(shared, client, &args, micros),
+        _ => {}
     }
     shared.admin.command_latency(micros, cmd.has(flags::FAST));
     shared.commands.hist.record(idx, cmd, &args, micros);
@@ -220,6 +267,9 @@ thread_local! {
     /// While a [`ClockChain`] lives on this thread: when the last command
     /// ended (Unix µs; 0 before the first).
     static CHAIN: Cell<Option<u64>> = const { Cell::new(None) };
+    /// The time (Unix ms) of the client command running on this thread,
+    /// which the commands it runs (EXEC's, a script's) see as theirs.
+    static CALL_NOW: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Commands run back to back, with nothing in between that can wait: each

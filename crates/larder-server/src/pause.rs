@@ -151,24 +151,8 @@ fn waits(shared: &Shared, client: &Client, kind: Kind, cmd: &Command, args: &Arg
     if kind == Kind::All {
         return true;
     }
-    let writes = |c: &Command| c.has(flags::WRITE) || may_replicate(c);
-    let sub = (!cmd.subcommands.is_empty() && args.len() > 1)
-        .then(|| {
-            cmd.subcommands.iter().find(|s| {
-                s.name
-                    .split_once('|')
-                    .is_some_and(|(_, n)| n.as_bytes().eq_ignore_ascii_case(&args[1]))
-            })
-        })
-        .flatten();
-    // A script that declares its flags waits only if it may write.
-    if let Some(w) = crate::commands::scripting::declared_writes(shared, cmd.name, args) {
-        return w;
-    }
-    if writes(sub.unwrap_or(cmd)) {
-        return true;
-    }
-    cmd.name == "exec" && client.tx.queued().any(|i| writes(shared.commands.get(i)))
+    let (has, _) = crate::dispatch::checked_flags(shared, client, cmd, args);
+    has & (flags::WRITE | flags::MAY_REPLICATE) != 0
 }
 
 /// The pause `args` must wait for now, if any: `None` for a command that

@@ -3,7 +3,8 @@
 //!
 //! **Default mode.** Before a tracking client runs a read-only command, its
 //! keys are remembered in the engine's per-shard table (`larder_engine::
-//! tracking`). A change to such a key calls [`Sink::invalidate`] with the
+//! tracking`) — for a read in a script, the keys the script declared, as
+//! Redis does. A change to such a key calls [`Sink::invalidate`] with the
 //! readers' ids, under the key's shard lock; each reader gets
 //! `invalidate [key]` — a RESP3 push, or with `REDIRECT id` a message on
 //! `__redis__:invalidate` to that client (RESP2 needs it subscribed). An
@@ -14,10 +15,12 @@
 //! (or never, with `NOLOOP`).
 //!
 //! **Broadcast mode** (`BCAST [PREFIX p]...`): no per-key table; every change
-//! is matched against the registered prefixes and queued per prefix; the
-//! queue goes out as one `invalidate [keys...]` per prefix at the end of the
-//! command that made the changes (Redis: at the end of the event-loop
-//! iteration), so a MULTI/EXEC's changes arrive together.
+//! is matched against the registered prefixes and queued per prefix, with
+//! the client that made it (none for an expiry or eviction, which NOLOOP
+//! then hides from no one); the queue goes out as one `invalidate
+//! [keys...]` per prefix at the end of the command that made the changes
+//! (Redis: at the end of the event-loop iteration), so a MULTI/EXEC's
+//! changes arrive together.
 //!
 //! **OPTIN / OPTOUT**: keys are remembered only after (OPTIN) or unless
 //! (OPTOUT) `CLIENT CACHING yes|no` preceded the command.
@@ -132,7 +135,8 @@ thread_local! {
 struct Prefix {
     clients: Vec<Arc<ClientHandle>>,
     /// Changed keys since the last broadcast, with the id of the client
-    /// that changed each last (for NOLOOP); sorted like Redis's rax.
+    /// that changed each last (for NOLOOP; 0 when the server expired or
+    /// evicted it); sorted like Redis's rax.
     keys: BTreeMap<Box<[u8]>, u64>,
 }
 
@@ -167,12 +171,12 @@ impl InvalidationSink for Sink {
         }
     }
 
-    fn broadcast(&self, key: &[u8]) {
-        let current = CURRENT.get();
+    fn broadcast(&self, key: &[u8], by_client: bool) {
+        let by = if by_client { CURRENT.get() } else { 0 };
         let mut prefixes = self.0.prefixes.lock();
         for (p, state) in prefixes.iter_mut() {
             if key.starts_with(p) {
-                state.keys.insert(key.into(), current);
+                state.keys.insert(key.into(), by);
                 self.0.bcast_pending.store(true, Relaxed);
             }
         }
@@ -384,24 +388,34 @@ impl Tracker {
     }
 
     /// Before a command: says who runs it, and remembers the keys a
-    /// read-only command of a tracking client is about to read.
+    /// read-only command of a tracking client is about to read. A command
+    /// a script runs is not tracked itself: see [`script_reads`](Self::script_reads).
     pub fn before_call(&self, shared: &Shared, client: &Client, cmd: &Command, args: &Args<'_>) {
         CURRENT.set(client.id);
-        let f = client.handle.tracking.load(Relaxed);
-        if f & ON == 0 || f & BCAST != 0 || !cmd.has(flags::READONLY) || cmd.has(flags::PUBSUB) {
+        if !cmd.has(flags::READONLY) || cmd.has(flags::PUBSUB) || !tracks_reads(client) {
             return;
         }
-        if (f & OPTIN != 0 && !client.caching) || (f & OPTOUT != 0 && client.caching) {
-            return;
-        }
-        // Read-only scripts are not tracked themselves, only the commands they run.
-        if matches!(cmd.name, "eval_ro" | "evalsha_ro" | "fcall_ro") {
+        // Read-only scripts are not tracked themselves, only what they read.
+        if matches!(cmd.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
+            || crate::commands::scripting::in_script()
+        {
             return;
         }
         let keys = read_keys(shared, cmd, args);
         if !keys.is_empty() {
             shared.engine.track_keys(client.id, &keys);
         }
+    }
+
+    /// A script of a tracking client is about to run a read-only command:
+    /// the keys the script declared are remembered, as Redis's call() does
+    /// with the caller's keys.
+    pub fn script_reads(&self, shared: &Shared, client: &Client, keys: &[&[u8]]) {
+        if keys.is_empty() || !tracks_reads(client) {
+            return;
+        }
+        let keys: Vec<Key<'_>> = keys.iter().map(|k| shared.engine.key(k)).collect();
+        shared.engine.track_keys(client.id, &keys);
     }
 
     /// After a client's command (not the inner commands of EXEC or a
@@ -429,6 +443,18 @@ impl Tracker {
         }
         CURRENT.set(0);
     }
+}
+
+/// Whether `client`'s reads are remembered now: tracking on, not in BCAST
+/// mode, and CLIENT CACHING as OPTIN / OPTOUT want it.
+fn tracks_reads(client: &Client) -> bool {
+    let f = client.handle.tracking.load(Relaxed);
+    let caching_wanted = if client.caching {
+        f & OPTOUT == 0
+    } else {
+        f & OPTIN == 0
+    };
+    f & ON != 0 && f & BCAST == 0 && caching_wanted
 }
 
 /// The key arguments of a read-only command, as Redis's getKeysFromCommand

@@ -3,12 +3,18 @@
 //! RELOAD options, DEBUG POPULATE / LOADAOF / SET-DISABLE-DENY-SCRIPTS,
 //! CLIENT INFO `qbuf`, RESP3 pushes under CLIENT REPLY OFF, a woken
 //! BRPOPLPUSH meeting a wrong-type destination, cmsgpack of a big map and a
-//! script returning a table that contains itself. Latencies are measured,
-//! so histogram buckets are normalised; everything else is byte for byte.
+//! script returning a table that contains itself; the flags commands are
+//! checked by (a subcommand's, a script's declared ones, MULTI's queue)
+//! over `maxmemory` and short of replicas, MONITOR's order around EXEC,
+//! EXEC's clock, tracking of expired keys in BCAST NOLOOP and of scripts'
+//! keys, FLUSHALL waking a blocked XREADGROUP, CLIENT PAUSE and read-only
+//! scripts in MULTI. Latencies are measured, so histogram buckets are
+//! normalised; everything else is byte for byte.
 
 mod common;
 use std::time::{Duration, Instant};
 
+use common::pair::Pair;
 use common::{Cmp, DiffSession, RawClient};
 
 const DEBUG_ON: &[&str] = &["--enable-debug-command", "yes"];
@@ -298,4 +304,278 @@ fn lua_big_msgpack_map_and_recursive_reply() {
         Cmp::Normalize(strip_nesting),
     );
     s.case(&["PING"]);
+}
+
+const NOEVICTION: &[&str] = &[
+    "--maxmemory-policy",
+    "noeviction",
+    "--enable-debug-command",
+    "yes",
+];
+
+/// Over `maxmemory`, commands are checked by their subcommand's flags
+/// (FUNCTION LOAD / RESTORE are denyoom) and by the flags a script
+/// declares; inside MULTI every command but EXEC / DISCARD is refused, and
+/// an EXEC of a queued denyoom command aborts.
+#[test]
+fn oom_checks_subcommand_script_and_multi_flags() {
+    let mut s = session!(NOEVICTION);
+    s.both(&["SET", "x", "value"]);
+    s.run(&[
+        &["CONFIG", "SET", "maxmemory", "1"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=test\nredis.register_function('f1', function() return 1 end)",
+        ],
+        &["FUNCTION", "RESTORE", "payload"],
+        &["FUNCTION", "LIST"],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=allow-oom\nreturn redis.call('get', KEYS[1])",
+            "1",
+            "x",
+        ],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+            "1",
+            "x",
+        ],
+        &["EVAL", "return redis.call('get', KEYS[1])", "1", "x"],
+        &["MULTI"],
+        &["GET", "x"],
+        &["PING"],
+        &["EXEC"],
+        &["MULTI"],
+        &["GET", "x"],
+        &["DISCARD"],
+        &["CONFIG", "SET", "maxmemory", "0"],
+    ]);
+    let mut other = Pair::new(&s, "other client");
+    for queued in [&["SET", "x", "1"][..], &["FUNCTION", "FLUSH"]] {
+        s.case(&["MULTI"]);
+        s.case(queued);
+        s.case(&["GET", "x"]);
+        other.case(&["CONFIG", "SET", "maxmemory", "1"]);
+        s.case(&["EXEC"]);
+        other.case(&["CONFIG", "SET", "maxmemory", "0"]);
+    }
+    s.case(&["MULTI"]);
+    s.case(&["GET", "x"]);
+    other.case(&["CONFIG", "SET", "maxmemory", "1"]);
+    s.case(&["EXEC"]);
+    other.case(&["CONFIG", "SET", "maxmemory", "0"]);
+}
+
+/// Short of good replicas, a script that declares flags without
+/// `no-writes` is refused as a write, even queued in MULTI, and a script
+/// without flags is refused at its first write.
+#[test]
+fn noreplicas_checks_declared_script_flags() {
+    let mut s = session!(&[]);
+    s.both(&["SET", "x", "some value"]);
+    s.run(&[
+        &["CONFIG", "SET", "min-replicas-to-write", "1"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+            "1",
+            "x",
+        ],
+        &["EVAL", "return redis.call('get', KEYS[1])", "1", "x"],
+        &["EVAL", "#!lua\nreturn redis.call('get', KEYS[1])", "1", "x"],
+        &["EVAL", "return redis.call('set', KEYS[1], 1)", "1", "x"],
+        &["EVAL", "return redis.pcall('set', KEYS[1], 1)", "1", "x"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib\nredis.register_function('f', function() return 1 end)",
+        ],
+        &["MULTI"],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &["EXEC"],
+        &["GET", "x"],
+        &["CONFIG", "SET", "min-replicas-to-write", "0"],
+    ]);
+}
+
+/// MONITOR lines without their timestamp and client address.
+fn monitor_line(raw: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(raw);
+    match text.find("] ") {
+        Some(i) => text[i + 2..].as_bytes().to_vec(),
+        None => raw.to_vec(),
+    }
+}
+
+/// MONITOR shows a command after it ran: MULTI, the commands EXEC ran,
+/// then EXEC; an aborted EXEC is shown too, the refused command is not.
+#[test]
+fn monitor_shows_exec_after_its_commands() {
+    let mut s = session!(&[]);
+    let mut mon = Pair::new(&s, "monitor");
+    mon.case(&["MONITOR"]);
+    s.run(&[
+        &["MULTI"],
+        &["SET", "foo", "bar"],
+        &["EXEC"],
+        &["MULTI"],
+        &["syntax", "error"],
+        &["EXEC"],
+        &["SELECT", "2"],
+        &["EVAL", "redis.call('set', 'k', 'v') return 1", "0"],
+        &["SELECT", "0"],
+    ]);
+    for i in 0..9 {
+        mon.read_with(&format!("monitor line {i}"), Cmp::Normalize(monitor_line));
+    }
+}
+
+/// Reads one reply from each of `s`'s own connections (pushes sent to
+/// them) and compares them.
+fn read_both(s: &mut DiffSession, what: &str) {
+    let (l, r) = (s.larder.read_reply(), s.redis.read_reply());
+    assert_eq!(common::esc(&l), common::esc(&r), "{what}");
+}
+
+/// BCAST with NOLOOP: a key the client set and that then expired is
+/// announced — the expiry was the server's doing. EXEC's commands keep
+/// EXEC's clock, so its GET still finds the key.
+#[test]
+fn bcast_noloop_announces_lazily_expired_keys() {
+    let mut s = session!(DEBUG_ON);
+    s.run(&[
+        &["HELLO", "3"],
+        &["CLIENT", "TRACKING", "on", "BCAST", "NOLOOP"],
+        &["MULTI"],
+        &["SET", "mykey", "myval", "PX", "1"],
+        &["SET", "mykeyotherkey", "myval"],
+        &["DEBUG", "SLEEP", "0.1"],
+        &["GET", "mykey"],
+        &["EXEC"],
+    ]);
+    read_both(&mut s, "invalidation of the expired key");
+    s.case(&["PING"]);
+}
+
+/// A tracking client's script that runs a read-only command has the keys
+/// it declared tracked (not those the command read); one that only writes
+/// has none tracked.
+#[test]
+fn tracking_scripts_track_declared_keys_on_reads() {
+    let mut s = session!(&[]);
+    let mut other = Pair::new(&s, "writer");
+    s.run(&[&["HELLO", "3"], &["CLIENT", "TRACKING", "on"]]);
+    other.case(&["MSET", "key1", "1", "key2", "1"]);
+    s.case(&[
+        "EVAL",
+        "redis.call('set', 'key3', 'bar')",
+        "2",
+        "key1",
+        "key2",
+    ]);
+    other.case(&["MSET", "key2", "2", "key1", "2", "key3", "2"]);
+    s.case(&["EVAL", "redis.call('get', 'key3')", "2", "key1", "key2"]);
+    other.case(&["MSET", "key2", "3", "key1", "3", "key3", "3"]);
+    read_both(&mut s, "invalidation of key2");
+    read_both(&mut s, "invalidation of key1");
+    s.case(&["EVAL_RO", "redis.call('get', 'key1')", "1", "key2"]);
+    other.case(&["MSET", "key2", "4", "key1", "4"]);
+    read_both(&mut s, "invalidation of key2 after EVAL_RO");
+    s.case(&["PING"]);
+}
+
+/// FLUSHALL and FLUSHDB wake an XREADGROUP blocked on a stream they
+/// deleted with an error; a blocked XREADGROUP leaves no consumer behind.
+#[test]
+fn flush_unblocks_xreadgroup() {
+    let mut s = session!(&[]);
+    let mut rd = Pair::new(&s, "blocked");
+    for flush in [&["FLUSHALL"][..], &["FLUSHDB"]] {
+        s.case(&["XGROUP", "CREATE", "mystream", "mygroup", "$", "MKSTREAM"]);
+        rd.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "mygroup",
+            "Bob",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "mystream",
+            ">",
+        ]);
+        std::thread::sleep(Duration::from_millis(200));
+        s.case(&["XINFO", "GROUPS", "mystream"]);
+        s.case(flush);
+        rd.read_with("woken XREADGROUP", Cmp::Exact);
+    }
+    s.case(&["XGROUP", "CREATE", "mystream", "mygroup", "$", "MKSTREAM"]);
+    rd.send(&[
+        "XREADGROUP",
+        "GROUP",
+        "mygroup",
+        "Bob",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "mystream",
+        ">",
+    ]);
+    std::thread::sleep(Duration::from_millis(200));
+    s.case(&["CONFIG", "RESETSTAT"]);
+    s.case(&["XGROUP", "DESTROY", "mystream", "mygroup"]);
+    rd.read_with("XREADGROUP woken by XGROUP DESTROY", Cmp::Exact);
+    s.case_with(&["INFO", "errorstats"], Cmp::Exact);
+}
+
+/// An EXEC of scripts declared `no-writes` is not held by CLIENT PAUSE WRITE.
+#[test]
+fn pause_write_lets_exec_of_read_only_scripts_run() {
+    let mut s = session!(&[]);
+    let mut rr = Pair::new(&s, "paused client");
+    s.case(&["CLIENT", "PAUSE", "100000", "WRITE"]);
+    rr.case(&["MULTI"]);
+    rr.case(&["EVAL", "#!lua flags=no-writes\nreturn 12", "0"]);
+    rr.case(&["EVAL", "#!lua flags=no-writes\nreturn 13", "0"]);
+    rr.case(&["EXEC"]);
+    s.case(&["CLIENT", "UNPAUSE"]);
+}
+
+/// The arguments of each SLOWLOG GET entry (ids, times, durations and
+/// client addresses differ).
+fn slowlog_args(raw: &[u8]) -> Vec<u8> {
+    let entries = common::aggregate_elements(raw).unwrap_or_default();
+    entries
+        .iter()
+        .filter_map(|e| common::aggregate_elements(e)?.get(3).cloned())
+        .flatten()
+        .collect()
+}
+
+/// A blocked command reaches SLOWLOG when it is served, with the
+/// arguments it was sent with (XREAD's `$` too); a failed one counts as
+/// a failed call.
+#[test]
+fn slowlog_logs_blocked_commands_when_served() {
+    let mut s = session!(&[]);
+    let mut rd = Pair::new(&s, "blocked");
+    s.case(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    rd.send(&["BLPOP", "l", "0"]);
+    std::thread::sleep(Duration::from_millis(200));
+    s.run(&[
+        &["MULTI"],
+        &["LPUSH", "l", "foo"],
+        &["SLOWLOG", "RESET"],
+        &["EXEC"],
+    ]);
+    rd.read_with("BLPOP served", Cmp::Exact);
+    s.case_with(&["SLOWLOG", "GET"], Cmp::Normalize(slowlog_args));
+    rd.send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+    std::thread::sleep(Duration::from_millis(200));
+    s.case(&["SLOWLOG", "RESET"]);
+    s.case_with(&["XADD", "s", "1-1", "f", "v"], Cmp::Exact);
+    rd.read_with("XREAD served", Cmp::Exact);
+    s.case_with(&["SLOWLOG", "GET"], Cmp::Normalize(slowlog_args));
 }

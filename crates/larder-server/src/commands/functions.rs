@@ -31,12 +31,13 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use crate::command::{flags::*, Command, Ctx};
-use crate::error::{CmdError, CmdResult, OOM};
+use crate::error::{CmdError, CmdResult};
 use crate::shared::Shared;
 
-use super::scripting;
+use super::scripting::{self, SCRIPT_ALLOW_OOM as ALLOW_OOM, SCRIPT_NO_WRITES as NO_WRITES};
 
-/// Script flags (Redis's `scripts_flags_def`), in FUNCTION LIST's order.
+/// Script flags (Redis's `scripts_flags_def`), in FUNCTION LIST's order
+/// (the order of the `scripting::SCRIPT_*` bits).
 const FLAG_NAMES: [&str; 5] = [
     "no-writes",
     "allow-oom",
@@ -44,8 +45,6 @@ const FLAG_NAMES: [&str; 5] = [
     "no-cluster",
     "allow-cross-slot-keys",
 ];
-const NO_WRITES: u8 = 1;
-const ALLOW_OOM: u8 = 2;
 
 const BAD_NAME: &str = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
 
@@ -576,13 +575,13 @@ fn fcall_ro(ctx: &mut Ctx<'_>) -> CmdResult {
     fcall_generic(ctx, true)
 }
 
-/// Whether function `name` may write (not flagged `no-writes`); `None`
-/// if there is no such function.
-pub(crate) fn function_writes(shared: &crate::shared::Shared, name: &[u8]) -> Option<bool> {
+/// Function `name`'s flags (`scripting::SCRIPT_*` bits); `None` if there
+/// is no such function.
+pub(crate) fn function_flags(shared: &crate::shared::Shared, name: &[u8]) -> Option<u8> {
     let key = String::from_utf8_lossy(name).to_ascii_lowercase();
     let reg = shared.functions.registry.read();
     let (lib, i) = reg.funcs.get(&key)?;
-    Some(lib.functions[*i].flags & NO_WRITES == 0)
+    Some(lib.functions[*i].flags)
 }
 
 fn fcall_generic(ctx: &mut Ctx<'_>, ro: bool) -> CmdResult {
@@ -597,22 +596,9 @@ fn fcall_generic(ctx: &mut Ctx<'_>, ro: bool) -> CmdResult {
     let Some((name, lib, flags)) = found else {
         return Err(CmdError::new("ERR Function not found"));
     };
-    // Redis derives FCALL's flags from the function's: without `no-writes`
-    // or `allow-oom` it is refused over `maxmemory`, like a denyoom command.
-    let engine = &ctx.shared.engine;
-    if flags & (NO_WRITES | ALLOW_OOM) == 0
-        && engine.config.maxmemory() > 0
-        && engine.evict_until_fits().is_err()
-    {
-        return Err(OOM);
-    }
     let nkeys = scripting::numkeys(ctx, CmdError::new("ERR Bad number of keys provided"))?;
+    scripting::prepare(ctx.shared, flags, ro)?;
     let read_only = flags & NO_WRITES != 0;
-    if ro && !read_only {
-        return Err(CmdError::new(
-            "ERR Can not execute a script with write flag using *_ro command.",
-        ));
-    }
     scripting::fcall(
         ctx,
         lib.id,

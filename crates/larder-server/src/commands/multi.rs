@@ -4,8 +4,11 @@
 //! queued command's arguments copied into one flat buffer plus (start, end)
 //! ranges, so queueing costs two amortised vector appends — a `dirty` flag
 //! set when a command is refused at queue time (unknown, wrong arity,
-//! `no_multi`, OOM...), and the keys the client WATCHes with the version the
-//! engine gave each (`larder_engine::watch`).
+//! `no_multi`, OOM: over `maxmemory` nothing is queued), the flags the
+//! queued commands have and lack (EXEC is refused over `maxmemory`, short
+//! of replicas or paused as what it queued, as Redis's `mstate.cmd_flags`
+//! makes it), and the keys the client WATCHes with the version the engine
+//! gave each (`larder_engine::watch`).
 //!
 //! EXEC is atomic with respect to every other client: it takes an
 //! [`Engine::hold`](larder_engine::Engine::hold) on the shards the queued
@@ -19,6 +22,8 @@
 //! checks the watched keys' versions (a changed or since-expired key aborts
 //! with a null array), then runs the commands; a runtime error of one of them
 //! is just its reply, nothing is rolled back, as in Redis.
+
+use std::sync::atomic::Ordering::Relaxed;
 
 use larder_resp::Args;
 
@@ -36,6 +41,11 @@ struct Queue {
     cmds: Vec<(usize, usize, usize)>,
     /// A command was refused while queueing: EXEC aborts.
     dirty: bool,
+    /// The flags some queued command has, and those some queued command
+    /// lacks (Redis's `mstate.cmd_flags` / `cmd_inv_flags`): EXEC is
+    /// checked as what it runs.
+    flags: u32,
+    lacking: u32,
 }
 
 struct WatchedKey {
@@ -55,9 +65,10 @@ impl TxState {
         self.multi.is_some()
     }
 
-    /// The command-table indexes of the queued commands.
-    pub fn queued(&self) -> impl Iterator<Item = usize> + '_ {
-        self.multi.iter().flat_map(|q| q.cmds.iter().map(|c| c.0))
+    /// The flags some queued command has, and those some queued command
+    /// lacks (both 0 outside MULTI).
+    pub fn queued_flags(&self) -> (u32, u32) {
+        self.multi.as_ref().map_or((0, 0), |q| (q.flags, q.lacking))
     }
 }
 
@@ -67,6 +78,13 @@ fn runs_in_multi(cmd: &Command) -> bool {
         cmd.name,
         "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
     )
+}
+
+/// Whether `cmd` is refused over `maxmemory` because the client is in
+/// MULTI: queueing takes memory, so everything but EXEC, DISCARD, QUIT and
+/// RESET is (Redis's processCommand).
+pub fn refused_on_oom(client: &Client, cmd: &Command) -> bool {
+    client.tx.in_multi() && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset")
 }
 
 /// Commands whose key positions the table's (first, last, step) misses.
@@ -91,13 +109,23 @@ pub fn flag_dirty(client: &mut Client) {
 /// A command refused before running (arity, NOAUTH, OOM...): inside MULTI
 /// the transaction is marked dirty; a refused EXEC aborts it (and, as in
 /// Redis, says so even outside MULTI) with `EXECABORT Transaction discarded
-/// because of: <error>`.
-pub fn rejected(client: &mut Client, cmd: &Command, e: CmdError) -> CmdError {
+/// because of: <error>`, drops the WATCHes and shows MONITOR the EXEC
+/// (Redis's execCommandAbort).
+pub fn rejected(
+    shared: &Shared,
+    client: &mut Client,
+    cmd: &Command,
+    args: &Args<'_>,
+    e: CmdError,
+) -> CmdError {
     if cmd.name != "exec" {
         flag_dirty(client);
         return e;
     }
-    client.tx.multi = None;
+    discard_all(shared, client);
+    if shared.monitor_count.load(Relaxed) > 0 {
+        crate::monitor::feed(shared, client, args);
+    }
     let text = String::from_utf8_lossy(e.as_bytes());
     let text = text.strip_prefix("ERR ").unwrap_or(&text);
     CmdError::owned(format!(
@@ -105,13 +133,15 @@ pub fn rejected(client: &mut Client, cmd: &Command, e: CmdError) -> CmdError {
     ))
 }
 
-/// Queues a command of a MULTI: `Ok(true)` if queued, `Ok(false)` if it
+/// Queues a command of a MULTI, whose checked flags are `flags`
+/// (`dispatch::command_flags`): `Ok(true)` if queued, `Ok(false)` if it
 /// runs at once (EXEC, DISCARD, ...); refused (`no_multi`) marks it dirty.
 pub fn queue(
     client: &mut Client,
     idx: usize,
     cmd: &Command,
     args: &Args<'_>,
+    flags: u32,
 ) -> Result<bool, CmdError> {
     let Some(q) = client.tx.multi.as_mut() else {
         return Ok(false);
@@ -132,6 +162,8 @@ pub fn queue(
         q.ranges.push((start, q.buf.len()));
     }
     q.cmds.push((idx, first, args.len()));
+    q.flags |= flags;
+    q.lacking |= !flags;
     Ok(true)
 }
 

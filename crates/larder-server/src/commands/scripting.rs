@@ -377,8 +377,6 @@ thread_local! {
     static LOAD_TIMED_OUT: Cell<bool> = const { Cell::new(false) };
     /// A command is running from `redis.call` on this thread.
     static IN_SCRIPT: Cell<bool> = const { Cell::new(false) };
-    /// The running script's start time (Unix ms), 0 outside scripts.
-    static SCRIPT_NOW: Cell<u64> = const { Cell::new(0) };
     /// This thread's Lua hook fires on every line (a killed script).
     static LINE_HOOK: Cell<bool> = const { Cell::new(false) };
 }
@@ -387,13 +385,6 @@ thread_local! {
 /// (Redis's CLIENT_SCRIPT), e.g. to refuse XREAD BLOCK there.
 pub(crate) fn in_script() -> bool {
     IN_SCRIPT.get()
-}
-
-/// The clock of a command a script calls: the script's start (Unix ms),
-/// frozen for its whole run as in Redis, so keys do not expire midway.
-pub(crate) fn script_now() -> Option<u64> {
-    let t = SCRIPT_NOW.get();
-    (t != 0).then_some(t)
 }
 
 /// How long a library's code may run at FUNCTION LOAD (Redis's LOAD_TIMEOUT_MS).
@@ -406,11 +397,11 @@ struct Run<'a> {
     /// `redis.setresp`: the protocol of the script's inner client.
     resp3: Cell<bool>,
     read_only: bool,
-    /// The script's start: its commands' clock.
-    now_ms: u64,
     /// Over `maxmemory` when the script started: its deny-oom commands
     /// fail until it has written (Redis's scriptVerifyOOM).
     oom: bool,
+    /// The keys the script declared (tracked when it reads).
+    keys: &'a [&'a [u8]],
 }
 
 fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<Vm> {
@@ -1005,26 +996,54 @@ const NOSCRIPT_ERR: CmdError = CmdError::new("NOSCRIPT No matching script. Pleas
 #[derive(Clone, Copy, Default)]
 struct Shebang {
     len: usize,
-    no_writes: bool,
-    allow_oom: bool,
+    /// `SCRIPT_*` bits.
+    flags: u8,
 }
 
-/// For CLIENT PAUSE WRITE: whether EVAL / EVALSHA (and their _RO forms)
-/// or FCALL / FCALL_RO with `args` may write, when the script declares
-/// its flags (a shebang, or a function's flags: Redis then takes the
-/// command's flags from them); `None` for a script without a shebang,
-/// or one not found.
-pub(crate) fn declared_writes(shared: &Shared, name: &str, args: &Args<'_>) -> Option<bool> {
-    let body = match name {
-        "eval" | "eval_ro" => Arc::from(args.get(1)?),
-        "evalsha" | "evalsha_ro" => {
-            let sha = String::from_utf8_lossy(args.get(1)?).to_ascii_lowercase();
-            shared.scripts.map.lock().get(&sha).cloned()?
-        }
-        "fcall" | "fcall_ro" => return super::functions::function_writes(shared, args.get(1)?),
-        _ => return None,
+/// Script flags as bits, in FUNCTION LIST's order (Redis's
+/// `scripts_flags_def`): a function's, or those a shebang declares.
+pub(crate) const SCRIPT_NO_WRITES: u8 = 1;
+pub(crate) const SCRIPT_ALLOW_OOM: u8 = 2;
+pub(crate) const SCRIPT_ALLOW_STALE: u8 = 4;
+
+/// Redis's getCommandFlags for EVAL / EVALSHA (and their _RO forms) and
+/// FCALL / FCALL_RO with `args`: when the script declares its flags (a
+/// shebang, or a function's flags) they replace the command's `write`,
+/// `denyoom`, `stale` and `may_replicate` flags in `flags`
+/// (scriptFlagsToCmdFlags); a script without a shebang, or not found,
+/// keeps `flags`.
+pub(crate) fn declared_command_flags(
+    shared: &Shared,
+    name: &str,
+    args: &Args<'_>,
+    flags: u32,
+) -> u32 {
+    let declared = || -> Option<u8> {
+        let body = match name {
+            "eval" | "eval_ro" => Arc::from(args.get(1)?),
+            "evalsha" | "evalsha_ro" => {
+                let sha = String::from_utf8_lossy(args.get(1)?).to_ascii_lowercase();
+                shared.scripts.map.lock().get(&sha).cloned()?
+            }
+            "fcall" | "fcall_ro" => return super::functions::function_flags(shared, args.get(1)?),
+            _ => return None,
+        };
+        shebang(&body).ok().flatten().map(|sb| sb.flags)
     };
-    shebang(&body).ok().flatten().map(|sb| !sb.no_writes)
+    let Some(script) = declared() else {
+        return flags;
+    };
+    let mut f = flags & !(STALE | DENYOOM | WRITE | MAY_REPLICATE);
+    if script & (SCRIPT_ALLOW_OOM | SCRIPT_NO_WRITES) == 0 {
+        f |= DENYOOM;
+    }
+    if script & SCRIPT_NO_WRITES == 0 {
+        f |= WRITE;
+    }
+    if script & SCRIPT_ALLOW_STALE != 0 {
+        f |= STALE;
+    }
+    f
 }
 
 /// Parses a script's shebang line, if it has one (Redis's
@@ -1061,9 +1080,10 @@ fn shebang(body: &[u8]) -> Result<Option<Shebang>, CmdError> {
         };
         for flag in list.split(|&b| b == b',').filter(|_| !list.is_empty()) {
             match flag {
-                b"no-writes" => sb.no_writes = true,
-                b"allow-oom" => sb.allow_oom = true,
-                b"allow-stale" | b"no-cluster" | b"allow-cross-slot-keys" => {}
+                b"no-writes" => sb.flags |= SCRIPT_NO_WRITES,
+                b"allow-oom" => sb.flags |= SCRIPT_ALLOW_OOM,
+                b"allow-stale" => sb.flags |= SCRIPT_ALLOW_STALE,
+                b"no-cluster" | b"allow-cross-slot-keys" => {}
                 _ => return Err(fail("Unexpected flag in script shebang", flag)),
             }
         }
@@ -1091,30 +1111,40 @@ fn eval_generic(ctx: &mut Ctx<'_>, by_sha: bool, read_only: bool) -> CmdResult {
     // deny-oom commands are checked as it calls them.
     let sb = shebang(&body)?;
     if let Some(sb) = sb {
-        let engine = &shared.engine;
-        if !sb.no_writes
-            && !sb.allow_oom
-            && engine.config.maxmemory() > 0
-            && engine.evict_until_fits().is_err()
-        {
-            return Err(crate::error::OOM);
-        }
-        if read_only && !sb.no_writes {
-            return Err(CmdError::new(
-                "ERR Can not execute a script with write flag using *_ro command.",
-            ));
-        }
+        prepare(shared, sb.flags, read_only)?;
     }
     let sb_or_compat = sb.unwrap_or_default();
     let inv = Invocation {
         name: &sha,
         function: false,
         nkeys,
-        read_only: read_only || sb_or_compat.no_writes,
-        allow_oom: sb_or_compat.allow_oom,
+        read_only: read_only || sb_or_compat.flags & SCRIPT_NO_WRITES != 0,
+        allow_oom: sb_or_compat.flags & SCRIPT_ALLOW_OOM != 0,
     };
     let code = &body[sb_or_compat.len..];
     run_script(ctx, &inv, |vm| function(vm, &sha, code))
+}
+
+/// The checks Redis's scriptPrepareForRun makes of a script that declares
+/// its `flags` (dispatch has refused most cases already, by the command
+/// flags the script declares): a script that may write cannot run from a
+/// _RO command, nor one without `allow-oom` over `maxmemory`.
+pub(crate) fn prepare(shared: &Shared, flags: u8, read_only: bool) -> CmdResult {
+    if read_only && flags & SCRIPT_NO_WRITES == 0 {
+        return Err(CmdError::new(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    let engine = &shared.engine;
+    if flags & (SCRIPT_NO_WRITES | SCRIPT_ALLOW_OOM) == 0
+        && engine.config.maxmemory() > 0
+        && engine.evict_until_fits().is_err()
+    {
+        return Err(CmdError::new(
+            "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+        ));
+    }
+    Ok(())
 }
 
 /// Scripts are SKIP_MONITOR in dispatch and show themselves here, so that
@@ -1206,7 +1236,6 @@ fn run_script(
     running.function.store(inv.function, Relaxed);
     running.started_ms.store(ctx.now_ms.max(1), Relaxed);
     let (saved_db, saved_proto) = (ctx.client.db, ctx.client.proto);
-    let now_ms = ctx.now_ms.max(1);
     let out_proto = ctx.out.proto;
     let name = inv.name;
     let result = off_worker(|| {
@@ -1227,12 +1256,12 @@ fn run_script(
                 }
                 Ok(t)
             };
-            let (keys, argv) = (mk(&keys).map_err(lerr)?, mk(&argv).map_err(lerr)?);
+            let (lua_keys, lua_argv) = (mk(&keys).map_err(lerr)?, mk(&argv).map_err(lerr)?);
             let params = if inv.function {
-                Some((keys, argv))
+                Some((lua_keys, lua_argv))
             } else {
-                g.raw_set("KEYS", keys).map_err(lerr)?;
-                g.raw_set("ARGV", argv).map_err(lerr)?;
+                g.raw_set("KEYS", lua_keys).map_err(lerr)?;
+                g.raw_set("ARGV", lua_argv).map_err(lerr)?;
                 None
             };
             let run = Run {
@@ -1240,8 +1269,8 @@ fn run_script(
                 client: &mut *ctx.client,
                 resp3: Cell::new(false),
                 read_only: inv.read_only,
-                now_ms,
                 oom,
+                keys: &keys,
             };
             let run = RefCell::new(run);
             let mut reply = Vec::new();
@@ -1456,23 +1485,38 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: &Table, n: i64) -> mlua::Resul
     let Some((idx, cmd)) = script_command(shared, &args) else {
         return fail("ERR Unknown Redis command called from script");
     };
+    // A command refused here counts as rejected (Redis's scriptCall).
+    let refuse = |text: &str| {
+        shared.commands.stats[idx].rejected.fetch_add(1, Relaxed);
+        fail(text)
+    };
     if !cmd.arity_ok(args.len()) {
-        return fail("ERR Wrong number of args calling Redis command from script");
+        return refuse("ERR Wrong number of args calling Redis command from script");
     }
     if cmd.has(NOSCRIPT) && !shared.admin.script_disable_deny.load(Relaxed) {
-        return fail("ERR This Redis command is not allowed from script");
+        return refuse("ERR This Redis command is not allowed from script");
     }
     if !crate::acl::unrestricted(shared, run.client) {
         let site = crate::acl::Site::Script;
         if let Err(e) = crate::acl::enforce(shared, run.client, idx, &args, site) {
-            return fail(&String::from_utf8_lossy(e.as_bytes()));
+            return refuse(&String::from_utf8_lossy(e.as_bytes()));
         }
     }
     if run.read_only && (cmd.has(WRITE) || crate::pause::may_replicate(cmd)) {
-        return fail("ERR Write commands are not allowed from read-only scripts.");
+        return refuse("ERR Write commands are not allowed from read-only scripts.");
+    }
+    // Redis's scriptVerifyWriteCommandAllow: a script's first write is
+    // refused with persistence failing, short of good replicas or on a
+    // read-only replica; once it has written it runs to the end.
+    if cmd.has(WRITE) && !shared.scripts.running.wrote.load(Relaxed) {
+        let denied = crate::persist::snapshot::misconf(shared, cmd, || WRITE)
+            .or_else(|| crate::replication::write_error(shared, run.client, || (WRITE, 0)));
+        if let Some(e) = denied {
+            return refuse(&String::from_utf8_lossy(e.as_bytes()));
+        }
     }
     if run.oom && cmd.has(DENYOOM) && !shared.scripts.running.wrote.load(Relaxed) {
-        return fail("OOM command not allowed when used memory > 'maxmemory'.");
+        return refuse("OOM command not allowed when used memory > 'maxmemory'.");
     }
     if cmd.has(WRITE) {
         shared.scripts.running.wrote.store(true, Relaxed);
@@ -1486,13 +1530,11 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: &Table, n: i64) -> mlua::Resul
     let mut out = Vec::new();
     // The caller's client still runs EVAL (CLIENT LIST `cmd=`, the ACL log).
     let outer = run.client.last_cmd;
-    if shared.monitor_count.load(Relaxed) > 0 && !cmd.has(SKIP_MONITOR | ADMIN) {
-        crate::monitor::feed_script(shared, run.client.db, &args);
+    if cmd.has(READONLY) && !cmd.has(PUBSUB) && shared.tracking.active() {
+        shared.tracking.script_reads(shared, run.client, run.keys);
     }
     IN_SCRIPT.set(true);
-    SCRIPT_NOW.set(run.now_ms);
     crate::dispatch::call(shared, run.client, idx, args, &mut out);
-    SCRIPT_NOW.set(0);
     IN_SCRIPT.set(false);
     run.client.last_cmd = outer;
     match decode_value(&out) {

@@ -196,6 +196,7 @@ fn flushdb(ctx: &mut Ctx<'_>) -> CmdResult {
     let taken = ctx.engine().lock_all(db).take_db(db);
     free_entries(ctx, taken, lazy);
     ctx.shared.tracking.flushed(&ctx.shared.engine);
+    crate::blocking::signal_waited(ctx, db);
     ctx.out.ok();
     Ok(())
 }
@@ -214,6 +215,9 @@ fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     free_entries(ctx, taken, lazy);
     ctx.shared.tracking.flushed(&ctx.shared.engine);
+    for db in 0..engine.databases() {
+        crate::blocking::signal_waited(ctx, db);
+    }
     crate::persist::snapshot::after_flushall(ctx.shared);
     ctx.out.ok();
     Ok(())
@@ -236,9 +240,8 @@ fn swapdb(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     if a != b {
         ctx.engine().lock_all(0).swap_dbs(a as usize, b as usize);
-        // Clients blocked on a key the swap brought in are served.
-        crate::blocking::signal_existing(ctx, a as usize);
-        crate::blocking::signal_existing(ctx, b as usize);
+        crate::blocking::signal_waited(ctx, a as usize);
+        crate::blocking::signal_waited(ctx, b as usize);
     }
     ctx.out.ok();
     Ok(())

@@ -945,22 +945,24 @@ fn serve_group(ctx: &Ctx<'_>, s: &mut Stream, r: &GroupRead<'_>, out: &mut Reply
         serve = true;
         after = g.last_id;
     }
-    if g.create_consumer(r.consumer, now) {
-        ctx.notify(events::STREAM, "xgroup-createconsumer", r.key);
-        if r.noack {
-            ctx.also_propagate([
-                &b"XGROUP"[..],
-                b"CREATECONSUMER",
-                r.key,
-                r.group,
-                r.consumer,
-            ]);
-        }
-    }
-    if let Some(c) = g.consumers.get_mut(r.consumer) {
-        c.seen_time = now;
-    }
+    // The consumer is created (and seen) only when it is served: a blocked
+    // XREADGROUP leaves no consumer behind (Redis's xreadCommand).
     if serve {
+        if g.create_consumer(r.consumer, now) {
+            ctx.notify(events::STREAM, "xgroup-createconsumer", r.key);
+            if r.noack {
+                ctx.also_propagate([
+                    &b"XGROUP"[..],
+                    b"CREATECONSUMER",
+                    r.key,
+                    r.group,
+                    r.consumer,
+                ]);
+            }
+        }
+        if let Some(c) = g.consumers.get_mut(r.consumer) {
+            c.seen_time = now;
+        }
         if out.proto == Protocol::Resp2 {
             out.array(2);
         }

@@ -106,11 +106,11 @@ pub fn apply_config(sh: &Shared, c: &Config) {
 
 /// MISCONF for write commands (and PING) while the last background save failed.
 #[inline]
-pub fn misconf(sh: &Shared, cmd: &Command) -> Option<CmdError> {
+pub fn misconf(sh: &Shared, cmd: &Command, flags: impl FnOnce() -> u32) -> Option<CmdError> {
     if !sh.rdb.deny_writes.load(Relaxed) {
         return None;
     }
-    (cmd.has(WRITE) || cmd.name == "ping").then_some(MISCONF)
+    (flags() & WRITE != 0 || cmd.name == "ping").then_some(MISCONF)
 }
 
 fn set_status(sh: &Shared, ok: bool) {

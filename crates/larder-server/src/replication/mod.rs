@@ -282,34 +282,38 @@ pub fn apply_config(sh: &Shared, c: &Config) {
 /// command not flagged `stale` on a replica whose link is down (but for the
 /// master's own stream). EXEC counts as what it queued, as in Redis.
 #[inline]
-pub fn write_error(sh: &Shared, client: &Client, cmd: &Command) -> Option<CmdError> {
+pub fn write_error(
+    sh: &Shared,
+    client: &Client,
+    flags: impl FnOnce() -> (u32, u32),
+) -> Option<CmdError> {
     let deny = sh.repl.deny.load(Relaxed);
     if deny == 0 {
         return None;
     }
-    deny_error(sh, client, cmd, deny)
+    deny_error(sh, client, flags(), deny)
 }
 
+/// `has` and `lacks`: the command's flags as `dispatch::checked_flags`
+/// gives them (EXEC's include the commands it queued).
 #[cold]
-fn deny_error(sh: &Shared, client: &Client, cmd: &Command, deny: u8) -> Option<CmdError> {
+fn deny_error(
+    sh: &Shared,
+    client: &Client,
+    (has, lacks): (u32, u32),
+    deny: u8,
+) -> Option<CmdError> {
     if client.id == sh.repl.master_client.load(Relaxed) && sh.repl.is_replica() {
         return None;
     }
-    let exec = cmd.name == "exec";
-    let queued = |flag: u32, set: bool| {
-        exec && client
-            .tx
-            .queued()
-            .any(|i| sh.commands.get(i).has(flag) == set)
-    };
-    let write = cmd.has(WRITE) || queued(WRITE, true);
+    let write = has & WRITE != 0;
     if deny & DENY_NOREPLICAS != 0 && write {
         return Some(NOREPLICAS);
     }
     if deny & DENY_READONLY != 0 && write {
         return Some(READONLY);
     }
-    if deny & DENY_STALE != 0 && (!cmd.has(STALE) || queued(STALE, false)) {
+    if deny & DENY_STALE != 0 && lacks & STALE != 0 {
         return Some(MASTERDOWN);
     }
     None
