@@ -251,16 +251,24 @@ pub(crate) fn call(
     shared.commands.hist.record(idx, cmd, &args, micros);
 }
 
-/// Replies an error and counts it (INFO errorstats).
+/// Replies an error and counts it (INFO errorstats), unless it relays one
+/// counted already.
 pub(crate) fn reply_error(
     shared: &Shared,
     out: &mut Vec<u8>,
     proto: larder_resp::Protocol,
     e: CmdError,
 ) {
-    shared.stats.total_error_replies.fetch_add(1, Relaxed);
-    shared.admin.count_error(e.as_bytes());
+    if !e.is_relayed() {
+        count_error(shared, e.as_bytes());
+    }
     Reply::new(out, proto).error(e.as_bytes());
+}
+
+/// Counts an error reply: `total_error_replies` and its prefix's errorstat.
+pub(crate) fn count_error(shared: &Shared, text: &[u8]) {
+    shared.stats.total_error_replies.fetch_add(1, Relaxed);
+    shared.admin.count_error(text);
 }
 
 thread_local! {

@@ -1,23 +1,36 @@
 //! Command errors: the exact texts Redis replies with.
 //!
 //! A handler returns `Err(CmdError)`; the dispatcher writes it as a RESP
-//! error and counts it. Static texts cost nothing; formatted ones allocate
-//! only on the error path.
+//! error and counts it (but for a relayed one, counted where it arose).
+//! Static texts cost nothing; formatted ones allocate only on the error
+//! path.
 
 use std::borrow::Cow;
 
+/// An error reply's text, and whether it relays an error already counted
+/// in INFO errorstats: a script's error that a command it called replied
+/// (Redis's `ERR_REPLY_FLAG_NO_STATS_UPDATE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CmdError(pub Cow<'static, str>);
+pub struct CmdError(pub Cow<'static, str>, bool);
 
 pub type CmdResult = Result<(), CmdError>;
 
 impl CmdError {
     pub const fn new(text: &'static str) -> CmdError {
-        CmdError(Cow::Borrowed(text))
+        CmdError(Cow::Borrowed(text), false)
     }
 
     pub fn owned(text: String) -> CmdError {
-        CmdError(Cow::Owned(text))
+        CmdError(Cow::Owned(text), false)
+    }
+
+    /// An error counted already (see the type).
+    pub fn relayed(text: String) -> CmdError {
+        CmdError(Cow::Owned(text), true)
+    }
+
+    pub fn is_relayed(&self) -> bool {
+        self.1
     }
 
     pub fn as_bytes(&self) -> &[u8] {

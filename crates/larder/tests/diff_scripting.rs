@@ -465,3 +465,85 @@ fn script_kill_through_pcall() {
     assert_eq!(common::esc(&a), common::esc(&b));
     s.case(&["PING"]);
 }
+
+/// INFO commandstats of the commands the scripts run, without timings, in
+/// name order (the servers list them in different orders).
+fn calls_only(r: &[u8]) -> Vec<u8> {
+    const SHOWN: &[&str] = &["set", "eval", "eval_ro", "select", "lpush"];
+    let mut lines: Vec<String> = String::from_utf8_lossy(r)
+        .split("\r\n")
+        .filter_map(|l| l.strip_prefix("cmdstat_"))
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(name, _)| SHOWN.contains(name))
+        .map(|(name, fields)| {
+            let kept: Vec<&str> = fields
+                .split(',')
+                .filter(|f| !f.starts_with("usec"))
+                .collect();
+            format!("{name}:{}\n", kept.join(","))
+        })
+        .collect();
+    lines.sort();
+    lines.concat().into_bytes()
+}
+
+/// A command's error inside a script counts once in errorstats and
+/// total_error_replies — where it arose (rejected by the script's checks,
+/// or replied by the command) — and not again when it ends the script,
+/// though EVAL counts as failed (Redis's `ignore_error_stats_update`, its
+/// "Consistent eval error reporting" test).
+#[test]
+fn script_errors_count_once() {
+    let mut s = session!();
+    let pcall_oom = "local t = redis.pcall('set','x','y') \
+        if t['err'] == \"OOM command not allowed when used memory > 'maxmemory'.\" \
+        then return 1 else return 0 end";
+    let pcall_ro = "local t = redis.pcall('set','x','y') \
+        if t['err'] == 'ERR Write commands are not allowed from read-only scripts.' \
+        then return 1 else return 0 end";
+    let cases: &[(&[&str], bool)] = &[
+        (
+            &["EVAL", "return redis.call('set','x','y')", "1", "x"],
+            true,
+        ),
+        (&["EVAL", pcall_oom, "1", "x"], true),
+        (
+            &["EVAL", "return redis.pcall('set','x','y')", "1", "x"],
+            true,
+        ),
+        (&["EVAL", "return redis.call('select',99)", "0"], false),
+        (&["EVAL", "return redis.pcall('select',99)", "0"], false),
+        (
+            &["EVAL_RO", "return redis.call('set','x','y')", "1", "x"],
+            false,
+        ),
+        (&["EVAL_RO", pcall_ro, "1", "x"], false),
+        (&["EVAL", "return redis.call('nosuch')", "0"], false),
+        (&["EVAL", "return redis.call()", "0"], false),
+        (&["EVAL", "error('boom')", "0"], false),
+        (
+            &["EVAL", "return redis.error_reply('MY_ERR custom')", "0"],
+            false,
+        ),
+        (
+            &[
+                "EVAL",
+                "redis.call('set','k','v') return redis.call('lpush','k','x')",
+                "1",
+                "k",
+            ],
+            false,
+        ),
+    ];
+    s.case(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    for (cmd, oom) in cases {
+        s.case(&["CONFIG", "RESETSTAT"]);
+        if *oom {
+            s.case(&["CONFIG", "SET", "maxmemory", "1"]);
+        }
+        s.case(cmd);
+        s.case(&["CONFIG", "SET", "maxmemory", "0"]);
+        s.case_with(&["INFO", "errorstats"], Cmp::Exact);
+        s.case_with(&["INFO", "commandstats"], Cmp::Normalize(calls_only));
+    }
+}

@@ -1358,7 +1358,11 @@ fn script_error(v: &Value, sha: &str) -> CmdError {
             String::from_utf8_lossy(&s.as_bytes())
         ));
     }
-    CmdError::owned(text)
+    if was_counted(t) {
+        CmdError::relayed(text)
+    } else {
+        CmdError::owned(text)
+    }
 }
 
 /// Writes a script's return value as Redis's luaReplyToRedisReply. At the
@@ -1386,7 +1390,11 @@ fn lua_to_reply(v: &Value, out: &mut Reply<'_>, resp3: bool, depth: usize) -> Cm
             if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
                 let text = String::from_utf8_lossy(&e.as_bytes()).replace(['\r', '\n'], " ");
                 if depth == 0 {
-                    return Err(CmdError::owned(text));
+                    return Err(if was_counted(t) {
+                        CmdError::relayed(text)
+                    } else {
+                        CmdError::owned(text)
+                    });
                 }
                 out.error(text.as_bytes());
                 return Ok(());
@@ -1482,13 +1490,21 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: &Table, n: i64) -> mlua::Resul
     };
     let args = Args::from_parts(&buf, &ranges);
     let shared = run.shared;
-    let Some((idx, cmd)) = script_command(shared, &args) else {
-        return fail("ERR Unknown Redis command called from script");
+    // Refused here: the error counts now, as its command's rejection
+    // (Redis's scriptCall), and not again if it ends the script.
+    let refused = |text: &str| {
+        crate::dispatch::count_error(shared, text.as_bytes());
+        let t = lua.create_table()?;
+        t.set("err", text)?;
+        counted(&t)?;
+        Ok((false, Value::Table(t)))
     };
-    // A command refused here counts as rejected (Redis's scriptCall).
+    let Some((idx, cmd)) = script_command(shared, &args) else {
+        return refused("ERR Unknown Redis command called from script");
+    };
     let refuse = |text: &str| {
         shared.commands.stats[idx].rejected.fetch_add(1, Relaxed);
-        fail(text)
+        refused(text)
     };
     if !cmd.arity_ok(args.len()) {
         return refuse("ERR Wrong number of args calling Redis command from script");
@@ -1541,11 +1557,27 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: &Table, n: i64) -> mlua::Resul
         Ok(Some((Resp::Error(e), _))) => {
             let mut full = b"-".to_vec();
             full.extend_from_slice(&e);
-            Ok((false, Value::Table(error_table(lua, &full)?)))
+            let t = error_table(lua, &full)?;
+            counted(&t)?;
+            Ok((false, Value::Table(t)))
         }
         Ok(Some((v, _))) => Ok((true, resp_to_lua(lua, &v, resp3)?)),
         _ => fail("ERR reply from command could not be decoded"),
     }
+}
+
+/// Marks an error table as an error reply counted already (a command's),
+/// with Redis's field: ending the script with it counts nothing more.
+fn counted(t: &Table) -> mlua::Result<()> {
+    t.set("ignore_error_stats_update", true)
+}
+
+/// Whether an error table was [`counted`] already.
+fn was_counted(t: &Table) -> bool {
+    matches!(
+        t.raw_get("ignore_error_stats_update"),
+        Ok(Value::Boolean(true))
+    )
 }
 
 /// `(false, {err = text})`: a failed `redis.*` call.
@@ -1641,7 +1673,9 @@ fn resp_to_lua(lua: &Lua, v: &Resp, resp3: bool) -> mlua::Result<Value> {
         Resp::Error(e) => {
             let mut full = b"-".to_vec();
             full.extend_from_slice(e);
-            Value::Table(error_table(lua, &full)?)
+            let t = error_table(lua, &full)?;
+            counted(&t)?;
+            Value::Table(t)
         }
         Resp::Int(i) => Value::Number(*i as f64),
         Resp::Bulk(b) => Value::String(lua.create_string(b)?),
