@@ -285,14 +285,8 @@ fn request(r: &mut Rng) -> (String, String) {
 fn random_sequences() {
     let Some(mut p) = Pair::start() else { return };
     p.loose = true;
-    let seed: u64 = std::env::var("LARDER_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_1234);
-    let steps: usize = std::env::var("LARDER_DIFF_STEPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3000);
+    let seed = common::env_u64("LARDER_DIFF_SEED", 0x5eed_1234);
+    let steps = common::env_u64("LARDER_DIFF_STEPS", 3000);
     println!("memcache diff seed {seed}, {steps} steps");
     let mut r = Rng(seed | 1);
     let mut cas_l: HashMap<String, u64> = HashMap::new();

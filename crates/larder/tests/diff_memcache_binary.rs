@@ -943,14 +943,8 @@ fn random_sequences() {
         return;
     };
     p.loose = true;
-    let seed: u64 = std::env::var("LARDER_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0xb1_7a5e);
-    let iters: usize = std::env::var("LARDER_DIFF_ITERATIONS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3000);
+    let seed = common::env_u64("LARDER_DIFF_SEED", 0xb1_7a5e);
+    let iters = common::env_u64("LARDER_DIFF_ITERATIONS", 3000) as usize;
     println!("memcache binary diff seed {seed}, {iters} requests");
     let mut r = Rng(seed | 1);
     let mut cas_l: HashMap<String, u64> = HashMap::new();

@@ -13,7 +13,7 @@
 //! millisecond a command ran.
 
 mod common;
-use common::{aggregate_elements, scalar_payload, Cmp, DiffSession};
+use common::{aggregate_elements, env_u64, scalar_payload, Cmp, DiffSession};
 
 /// splitmix64: tiny, good enough, no dependency.
 struct Rng(u64);
@@ -346,20 +346,6 @@ fn gen(rng: &mut Rng) -> Vec<String> {
         45..=58 => gen_collection(rng, k, k2, v),
         _ => s(&["PING"]),
     }
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| {
-            let v = v.trim();
-            if let Some(h) = v.strip_prefix("0x") {
-                u64::from_str_radix(h, 16).ok()
-            } else {
-                v.parse().ok()
-            }
-        })
-        .unwrap_or(default)
 }
 
 #[test]

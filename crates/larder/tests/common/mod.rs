@@ -59,6 +59,22 @@ fn env_is(name: &str, val: &str) -> bool {
 }
 
 /// `LARDER_REQUIRE_PEERS=1`: peers (redis-server, memcached) must be present.
+/// A numeric setting from the environment (decimal or `0x` hex), else
+/// `default`: seeds and iteration counts of the randomized tests.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| {
+            let v = v.trim();
+            if let Some(h) = v.strip_prefix("0x") {
+                u64::from_str_radix(h, 16).ok()
+            } else {
+                v.parse().ok()
+            }
+        })
+        .unwrap_or(default)
+}
+
 pub fn require_peers() -> bool {
     env_is("LARDER_REQUIRE_PEERS", "1")
 }
