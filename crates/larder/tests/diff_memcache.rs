@@ -18,7 +18,7 @@ mod memcache_common;
 
 use std::collections::HashMap;
 
-use memcache_common::{cas_of, stats_subset, Pair};
+use memcache_common::{cas_of, stats_subset, Pair, Rng};
 
 #[test]
 fn error_paths_and_text_commands() {
@@ -127,24 +127,6 @@ fn meta_commands() {
     ];
     for c in cases {
         p.case(c);
-    }
-}
-
-/// A tiny deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len() as u64) as usize]
     }
 }
 

@@ -26,7 +26,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use memcache_common::{McConn, Pair};
+use memcache_common::{McConn, Pair, Rng};
 
 const GET: u8 = 0x00;
 const SET: u8 = 0x01;
@@ -855,24 +855,6 @@ fn stat_groups_shape() {
         let m = names(p.m.exchange(&f).expect("memcached"));
         assert_eq!(l, m, "stat group {group:?}");
         assert_eq!(m.last().map(String::as_str), Some(""), "{group:?}");
-    }
-}
-
-/// A tiny deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize]
     }
 }
 

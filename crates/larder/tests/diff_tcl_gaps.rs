@@ -487,6 +487,18 @@ fn tracking_scripts_track_declared_keys_on_reads() {
     s.case(&["PING"]);
 }
 
+const XREADGROUP: [&str; 9] = [
+    "XREADGROUP",
+    "GROUP",
+    "mygroup",
+    "Bob",
+    "BLOCK",
+    "0",
+    "STREAMS",
+    "mystream",
+    ">",
+];
+
 /// FLUSHALL and FLUSHDB wake an XREADGROUP blocked on a stream they
 /// deleted with an error; a blocked XREADGROUP leaves no consumer behind.
 #[test]
@@ -495,34 +507,14 @@ fn flush_unblocks_xreadgroup() {
     let mut rd = Pair::new(&s, "blocked");
     for flush in [&["FLUSHALL"][..], &["FLUSHDB"]] {
         s.case(&["XGROUP", "CREATE", "mystream", "mygroup", "$", "MKSTREAM"]);
-        rd.send(&[
-            "XREADGROUP",
-            "GROUP",
-            "mygroup",
-            "Bob",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "mystream",
-            ">",
-        ]);
+        rd.send(&XREADGROUP);
         std::thread::sleep(Duration::from_millis(200));
         s.case(&["XINFO", "GROUPS", "mystream"]);
         s.case(flush);
         rd.read_with("woken XREADGROUP", Cmp::Exact);
     }
     s.case(&["XGROUP", "CREATE", "mystream", "mygroup", "$", "MKSTREAM"]);
-    rd.send(&[
-        "XREADGROUP",
-        "GROUP",
-        "mygroup",
-        "Bob",
-        "BLOCK",
-        "0",
-        "STREAMS",
-        "mystream",
-        ">",
-    ]);
+    rd.send(&XREADGROUP);
     std::thread::sleep(Duration::from_millis(200));
     s.case(&["CONFIG", "RESETSTAT"]);
     s.case(&["XGROUP", "DESTROY", "mystream", "mygroup"]);
