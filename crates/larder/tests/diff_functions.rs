@@ -336,6 +336,8 @@ fn admin_cases(s: &mut DiffSession) {
         &["FUNCTION", "LIST", "LIBRARYNAME", "a", "LIBRARYNAME", "b"],
         &["FUNCTION", "LIST", "WITHCODE", "WITHCODE"],
         &["FUNCTION", "LIST", "foo"],
+        // CRLF in an echoed argument cannot inject a reply (CVE-2025-67733).
+        &["FUNCTION", "LIST", "X\r\n+INJECTED"],
         &["FUNCTION", "LIST"],
         &["FUNCTION", "DUMP"],
     ]);

@@ -375,6 +375,26 @@ const LIB_CHECKS: &[&str] = &[
     "redis.setresp(3); return redis.call('debug', 'protocol', 'bignum')",
     "return {verbatim_string = {format = 'txt', string = 'plain'}}",
     "return redis.call('debug', 'sleep', 0)",
+    // Redis's Lua security fixes: unpack's element count cannot overflow
+    // (CVE-2025-46817: this crashed the server), the metatables shared by
+    // strings and other values are read-only (CVE-2025-46818), long
+    // brackets (CVE-2025-46819), CRLF in error replies (CVE-2025-67733).
+    "return {unpack({1,2,3}, -2, 2147483647)}",
+    "return {unpack({1,2,3}, 0, 2147483647)}",
+    "return {unpack({1,2,3}, -2147483648, -2)}",
+    "return {unpack({1,2,3}, -1, -2)}",
+    "local t = {unpack({1,2,3}, -2147483648, -2147483646)} return #t",
+    "local n = select('#', unpack({1,2,3}, -1, 5)) return n",
+    "getmetatable('').__index = function() return 1 end",
+    "getmetatable('').__index.upper = function() return 1 end",
+    "return ('abc'):upper()",
+    "getmetatable(nil).__index = 1",
+    "getmetatable(1).__index = 1",
+    "return loadstring('return [==[x]==]')()",
+    "return loadstring('return [==x')",
+    "return {loadstring('[=')}",
+    "error(redis.error_reply('X\\r\\n+INJECTED'))",
+    "return redis.status_reply('X\\r\\n+INJECTED')",
     // The script's clock stands still: a key that expires 1 ms into a
     // script still exists at its end (the loop takes several ms); after
     // it, it is gone.

@@ -220,10 +220,14 @@ G.setmetatable = function(t, mt)
   if locked[t] then error('Attempt to modify a readonly table', 0) end
   return smt(t, mt)
 end
+-- The metatables of strings (and of any other non-table value) are shared
+-- by every script: scripts see them read-only (Redis's CVE-2025-46818 fix).
 G.getmetatable = function(t)
   local mt = locked[t]
   if mt then return smt({}, {__index = mt, __newindex = rofail, __metatable = false}) end
-  return gmt(t)
+  mt = gmt(t)
+  if mt ~= nil and type(t) ~= 'table' and type(mt) == 'table' then return readonly(mt) end
+  return mt
 end
 G.loadstring = function(s, name)
   if type(s) == 'string' and s:byte(1) == 27 then return nil end
@@ -344,6 +348,7 @@ r.register_function = nil
 for _, k in ipairs({'string', 'math', 'table', 'coroutine', 'redis', 'cjson', 'bit', 'cmsgpack', 'struct'}) do
   if type(G[k]) == 'table' then G[k] = readonly(G[k]) end
 end
+gmt('').__index = G.string
 G._G = env
 local handler = G.__redis__err__handler
 local function runner(f, keys, args)
