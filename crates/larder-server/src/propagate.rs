@@ -56,7 +56,8 @@
 //! write command's arguments, and a mutex-protected append per command.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64};
 use std::sync::Arc;
 
 use larder_engine::events::WriteSink;
@@ -393,10 +394,7 @@ pub(crate) fn command_ends() {
     let _ = GATE.try_with(|(g, depth)| {
         depth.set(depth.get().saturating_sub(1));
         if depth.get() == 0 {
-            g.store(
-                (g.load(Relaxed) | 1) + 1,
-                std::sync::atomic::Ordering::Release,
-            );
+            g.store((g.load(Relaxed) | 1) + 1, Release);
         }
     });
 }
@@ -404,20 +402,48 @@ pub(crate) fn command_ends() {
 /// After turning propagation on: waits until every command that may have
 /// read the switch while it was off has ended.
 pub async fn quiesce() {
+    for (g, v) in busy_gates() {
+        while g.load(Acquire) == v {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// [`quiesce`] for a plain thread (the AOF rewrite that turns the AOF on).
+pub fn quiesce_blocking() {
+    for (g, v) in busy_gates() {
+        while g.load(Acquire) == v {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+/// The gates of the threads running a command now, with their values.
+fn busy_gates() -> Vec<(Arc<AtomicU64>, u64)> {
     fence(SeqCst);
-    let busy: Vec<(Arc<AtomicU64>, u64)> = GATES
+    GATES
         .lock()
         .iter()
         .filter_map(|g| {
             let v = g.load(Relaxed);
             (v & 1 == 1).then(|| (g.clone(), v))
         })
-        .collect();
-    for (g, v) in busy {
-        while g.load(std::sync::atomic::Ordering::Acquire) == v {
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-        }
-    }
+        .collect()
+}
+
+/// Runs `f`, a wait inside a command that writes nothing, with this
+/// thread's gate open, so that a quiesce on another thread need not wait
+/// for it (DEBUG LOADAOF waiting for the rewrite that turns the AOF on).
+pub(crate) fn outside_command<T>(f: impl FnOnce() -> T) -> T {
+    let gate = GATE.try_with(|(g, depth)| (depth.get() > 0).then(|| g.clone()));
+    let Ok(Some(g)) = gate else {
+        return f();
+    };
+    g.store((g.load(Relaxed) | 1) + 1, Release);
+    let r = f();
+    g.store(g.load(Relaxed) | 1, Relaxed);
+    fence(SeqCst);
+    r
 }
 
 impl Local {

@@ -180,6 +180,41 @@ fn wait_aof(c: &mut RawClient) {
     panic!("AOF not enabled in time");
 }
 
+fn wait_rewrite(c: &mut RawClient) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let info = String::from_utf8_lossy(&c.cmd_str(&["INFO", "persistence"])).into_owned();
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("AOF rewrite not over in time");
+}
+
+/// With the AOF off, BGREWRITEAOF writes a base alone and DEBUG LOADAOF
+/// loads it: what was written after the rewrite is gone.
+#[test]
+fn debug_loadaof_with_the_aof_off() {
+    let mut s = session!(DEBUG_ON);
+    s.run(&[
+        &["CONFIG", "SET", "aof-use-rdb-preamble", "no"],
+        &["SET", "a", "1"],
+        &["EXPIRE", "a", "1000"],
+        &["BGREWRITEAOF"],
+    ]);
+    wait_rewrite(&mut s.larder);
+    wait_rewrite(&mut s.redis);
+    s.run(&[
+        &["SET", "b", "2"],
+        &["DEBUG", "LOADAOF"],
+        &["GET", "a"],
+        &["GET", "b"],
+        &["DBSIZE"],
+    ]);
+    s.case_with(&["TTL", "a"], Cmp::IntTolerance(2));
+}
+
 #[test]
 fn debug_loadaof() {
     let mut s = session!(DEBUG_ON);
@@ -430,6 +465,86 @@ fn monitor_shows_exec_after_its_commands() {
     ]);
     for i in 0..9 {
         mon.read_with(&format!("monitor line {i}"), Cmp::Normalize(monitor_line));
+    }
+}
+
+/// MONITOR shows passwords as `(redacted)`: AUTH's, HELLO AUTH's and
+/// MIGRATE AUTH/AUTH2's (a missing key: MIGRATE answers NOKEY at once).
+#[test]
+fn monitor_redacts_secrets() {
+    let mut s = session!(&[]);
+    let mut mon = Pair::new(&s, "monitor");
+    mon.case(&["MONITOR"]);
+    s.run(&[
+        &["MIGRATE", "127.0.0.1", "1", "nokey", "9", "5000"],
+        &[
+            "MIGRATE",
+            "127.0.0.1",
+            "1",
+            "nokey",
+            "9",
+            "5000",
+            "AUTH",
+            "user",
+        ],
+        &[
+            "MIGRATE",
+            "127.0.0.1",
+            "1",
+            "nokey",
+            "9",
+            "5000",
+            "AUTH2",
+            "u",
+            "p",
+        ],
+        &[
+            "MIGRATE",
+            "127.0.0.1",
+            "1",
+            "",
+            "9",
+            "5000",
+            "COPY",
+            "AUTH",
+            "pw",
+            "KEYS",
+            "nokey",
+        ],
+        &["AUTH", "not-real"],
+        &["AUTH", "not-real", "not-a-password"],
+        &["HELLO", "2", "AUTH", "not-real", "not-a-password"],
+    ]);
+    for i in 0..7 {
+        mon.read_with(&format!("monitor line {i}"), Cmp::Normalize(monitor_line));
+    }
+}
+
+/// Larder's own immutable directives (which Redis's suites do not know to
+/// skip) take CONFIG SET to the value in force, and refuse any other.
+#[test]
+fn own_immutable_directives_accept_their_value() {
+    let mut s = session!(&[]);
+    let c = &mut s.larder;
+    for name in [
+        "worker-threads",
+        "shards",
+        "memcache-port",
+        "memcache-threads",
+    ] {
+        let got = c.cmd_str(&["CONFIG", "GET", name]);
+        let text = String::from_utf8_lossy(&got).into_owned();
+        let value = text.split("\r\n").nth(4).expect("value").to_string();
+        assert_eq!(
+            c.cmd_str(&["CONFIG", "SET", name, &value]),
+            b"+OK\r\n",
+            "{name}"
+        );
+        let other = c.cmd_str(&["CONFIG", "SET", name, "77"]);
+        assert!(
+            String::from_utf8_lossy(&other).contains("can't set immutable config"),
+            "{name}"
+        );
     }
 }
 

@@ -243,27 +243,31 @@ fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// DEBUG LOADAOF: writes out and stops the AOF, empties the dataset and the
 /// functions, then restarts the AOF, which loads its files back (Redis
-/// flushes, empties and loads the same way). An AOF that CONFIG SET is
-/// turning on is waited for until its first rewrite is over (up to 10 s),
-/// driving the server cron's AOF step from here: the cron's tick may be
-/// queued behind this very worker. With no AOF, an error (Redis would exit).
+/// flushes, empties and loads the same way); with the AOF off, loads what
+/// the AOF directory holds (a BGREWRITEAOF's base). An AOF that CONFIG SET
+/// is turning on is waited for until its first rewrite is over (up to
+/// 10 s), driving the server cron's AOF step from here: the cron's tick may
+/// be queued behind this very worker. No AOF to load is an error (Redis
+/// would exit).
 fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
     let sh = ctx.shared;
     let Some(arc) = crate::persist::snapshot::server_arc(sh) else {
         return Err(CmdError::new("ERR AOF is not enabled"));
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while sh.config.read().appendonly
-        && (!sh.aof.enabled() || sh.aof.rewrite_in_progress.load(Relaxed))
-        && std::time::Instant::now() < deadline
-    {
-        crate::persist::aof::cron(&arc);
-        std::thread::sleep(Duration::from_millis(10));
+    crate::propagate::outside_command(|| {
+        while sh.config.read().appendonly
+            && (!sh.aof.enabled() || sh.aof.rewrite_in_progress.load(Relaxed))
+            && std::time::Instant::now() < deadline
+        {
+            crate::persist::aof::cron(&arc);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let running = sh.aof.enabled();
+    if running {
+        crate::persist::aof::stop(sh);
     }
-    if !sh.aof.enabled() {
-        return Err(CmdError::new("ERR AOF is not enabled"));
-    }
-    crate::persist::aof::stop(sh);
     {
         let engine = &sh.engine;
         let _hold = engine.hold(None);
@@ -275,7 +279,12 @@ fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         crate::commands::functions::reload_from_rdb(sh, &[], true, false)
             .map_err(|e| CmdError::owned(format!("ERR {e}")))?;
-        if let Err(e) = crate::persist::aof::start(&arc) {
+        let loaded = if running {
+            crate::persist::aof::start(&arc).map_err(|e| e.to_string())
+        } else {
+            crate::persist::aof::load_from_disk(sh)
+        };
+        if let Err(e) = loaded {
             tracing::error!("DEBUG LOADAOF failed: {e}");
             return Err(CmdError::new(
                 "ERR Error trying to load the AOF, check server logs.",

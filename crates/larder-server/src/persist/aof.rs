@@ -213,6 +213,13 @@ pub fn apply_config(shared: &Shared, c: &Config) {
         .store(fsync == FSYNC_ALWAYS, Relaxed);
     if st.ready.load(Relaxed) && c.appendonly != st.enabled() {
         st.rewrite_scheduled.store(true, Relaxed);
+        // As in Redis, turning it on starts the rewrite at once (INFO shows
+        // it in progress when CONFIG SET returns); the cron does the rest.
+        if c.appendonly {
+            if let Some(arc) = st.me.get().and_then(std::sync::Weak::upgrade) {
+                spawn_rewrite(&arc);
+            }
+        }
     }
 }
 
@@ -459,6 +466,9 @@ enum Enable {
     Runtime,
     /// First start without an AOF: base and INCR get sequence 1.
     Fresh,
+    /// BGREWRITEAOF with the AOF off: a new base alone, which the manifest
+    /// then names without any INCR (Redis writes no INCR while off).
+    Offline,
 }
 
 /// Rewrites the running AOF, or creates one (`enable`).
@@ -504,15 +514,19 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
         };
         (incr, base)
     };
-    let incr = AofFile {
+    let incr = (enable != Enable::Offline).then(|| AofFile {
         name: incr_name(&aof.prefix, incr_seq),
         seq: incr_seq,
+    });
+    let new_file = match &incr {
+        Some(f) => Some(
+            open_append(&dir.join(&f.name)).map_err(|x| e("Can't open the new INCR file", x))?,
+        ),
+        None => None,
     };
-    let new_file =
-        open_append(&dir.join(&incr.name)).map_err(|x| e("Can't open the new INCR file", x))?;
-    if enable != Enable::Fresh {
+    if let (Some(f), false) = (&incr, enable == Enable::Fresh) {
         let mut m = aof.manifest.lock();
-        m.incrs.push(incr.clone());
+        m.incrs.push(f.clone());
         m.persist(dir, &aof.manifest_name())
             .map_err(|x| e("Can't persist the AOF manifest", x))?;
     }
@@ -541,6 +555,8 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
     let switch = {
         let (shared, aof) = (shared.clone(), aof.clone());
         move || {
+            // Offline: the stream is not the AOF's; nothing switches.
+            let Some(new_file) = new_file else { return };
             let feed = &shared.propagate.feed;
             let mut g = feed.switch_point();
             let tail = std::mem::take(&mut g.buf);
@@ -557,6 +573,15 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
             }
         }
     };
+    if enable == Enable::Runtime {
+        // A command reads the propagation switch when it starts: one that
+        // began while it was off and writes after the instant would be in
+        // neither the base nor the new INCR. So the switch goes on first
+        // (the feed drops what it gets until the AOF attaches at the
+        // instant: the base has it) and the commands running now end.
+        shared.engine.events.writes.set_on(true);
+        crate::propagate::quiesce_blocking();
+    }
     let engine = &shared.engine;
     let file = if rdb_base {
         // The fork-less snapshot: writers go on while the base is written.
@@ -581,9 +606,10 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
         let mut m = aof.manifest.lock();
         let mut old: Vec<AofFile> = m.history.drain(..).collect();
         old.extend(m.base.take());
-        old.extend(m.incrs.drain(..).filter(|f| f.seq != incr.seq));
+        let kept = incr.as_ref().map(|f| f.seq);
+        old.extend(m.incrs.drain(..).filter(|f| Some(f.seq) != kept));
         m.base = Some(base);
-        m.incrs = vec![incr];
+        m.incrs = incr.into_iter().collect();
         m.persist(dir, &aof.manifest_name())
             .map_err(|x| e("Can't persist the AOF manifest", x))?;
         old
@@ -873,7 +899,8 @@ fn spawn_rewrite(shared: &Arc<Shared>) -> bool {
         let running = s.aof.run.lock().clone();
         let r = match running {
             Some(aof) => rewrite_with(&s, &aof, Enable::No),
-            None => enable_at_runtime(&s),
+            None if s.config.read().appendonly => enable_at_runtime(&s),
+            None => rewrite_offline(&s),
         };
         if r.is_err() {
             s.aof.rewrite_in_progress.store(false, Relaxed);
@@ -882,24 +909,50 @@ fn spawn_rewrite(shared: &Arc<Shared>) -> bool {
     true
 }
 
-/// CONFIG SET appendonly yes: a rewrite that starts propagation at its
-/// switch instant, over a new INCR next to what the directory holds.
-fn enable_at_runtime(shared: &Arc<Shared>) -> Result<(), String> {
+/// The AOF the directory holds (an empty manifest if none), not running.
+fn on_disk(shared: &Shared) -> Result<Arc<Aof>, String> {
     let (dir, prefix) = paths(&shared.config.read());
     std::fs::create_dir_all(&dir).map_err(|e| format!("Can't create {}: {e}", dir.display()))?;
     let manifest = std::fs::read(dir.join(format!("{prefix}.manifest")))
         .ok()
         .and_then(|t| Manifest::parse(&t).ok())
         .unwrap_or_default();
-    let aof = Arc::new(Aof {
+    Ok(Arc::new(Aof {
         dir,
         prefix,
         manifest: Mutex::new(manifest),
         switch: Mutex::new(None),
         stop: AtomicBool::new(false),
         thread: Mutex::new(None),
-    });
-    rewrite_with(shared, &aof, Enable::Runtime)
+    }))
+}
+
+/// BGREWRITEAOF with the AOF off (see [`Enable::Offline`]).
+fn rewrite_offline(shared: &Arc<Shared>) -> Result<(), String> {
+    rewrite_with(shared, &on_disk(shared)?, Enable::Offline)
+}
+
+/// DEBUG LOADAOF with the AOF off: loads what the directory's manifest
+/// names, as Redis does (into an emptied keyspace).
+pub fn load_from_disk(shared: &Shared) -> Result<(), String> {
+    let aof = on_disk(shared)?;
+    let m = aof.manifest.lock();
+    if m.base.is_none() && m.incrs.is_empty() {
+        return Err("no AOF in the directory".into());
+    }
+    let truncated_ok = shared.config.read().aof_load_truncated;
+    load(shared, &aof.dir, &m, truncated_ok).map(|_| ())
+}
+
+/// CONFIG SET appendonly yes: a rewrite that starts propagation at its
+/// switch instant, over a new INCR next to what the directory holds.
+fn enable_at_runtime(shared: &Arc<Shared>) -> Result<(), String> {
+    let aof = on_disk(shared)?;
+    let r = rewrite_with(shared, &aof, Enable::Runtime);
+    if r.is_err() && !shared.aof.enabled() {
+        crate::propagate::attach_aof(shared, false);
+    }
+    r
 }
 
 /// Server cron: starts or stops the AOF after CONFIG SET appendonly, and
