@@ -1,7 +1,8 @@
 //! MONITOR: every command, as Redis prints it, sent to the monitoring clients.
 //!
 //! Lines are `+<unix.micros> [<db> <addr>] "arg" "arg"...` with arguments
-//! quoted like Redis's sdscatrepr. Lines go to each monitor's push queue
+//! quoted like Redis's sdscatrepr, secrets shown as `(redacted)` as in the
+//! slow log (`slowlog::redacted`). Lines go to each monitor's push queue
 //! (`pubsub::Outbox`), bounded by `client-output-buffer-limit normal`; a
 //! monitor that falls behind past it is disconnected rather than allowed to
 //! grow the server's memory.
@@ -63,9 +64,14 @@ fn feed_from(shared: &Shared, db: usize, source: &str, args: &Args<'_>) {
         source
     )
     .into_bytes();
-    for a in args.iter() {
+    let secret = crate::slowlog::redacted(args);
+    for (i, a) in args.iter().enumerate() {
         line.push(b' ');
-        repr(&mut line, a);
+        if secret.contains(&i) {
+            repr(&mut line, b"(redacted)");
+        } else {
+            repr(&mut line, a);
+        }
     }
     line.extend_from_slice(b"\r\n");
     let line = Bytes::from(line);

@@ -1,8 +1,9 @@
 //! SLOWLOG: the last `slowlog-max-len` commands slower than
 //! `slowlog-log-slower-than` microseconds, with arguments trimmed as Redis
 //! trims them (32 arguments at most, 128 bytes each), and with secrets
-//! replaced by `(redacted)` where Redis redacts them: passwords of AUTH and
-//! HELLO AUTH, every argument of ACL SETUSER, the values of CONFIG SET
+//! replaced by `(redacted)` where Redis redacts them ([`redacted`], which
+//! MONITOR uses too): passwords of AUTH, HELLO AUTH and MIGRATE AUTH/AUTH2,
+//! every argument of ACL SETUSER, the values of CONFIG SET
 //! requirepass/masterauth/masteruser.
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -55,7 +56,7 @@ pub fn record(shared: &Shared, client: &Client, args: &Args<'_>, micros: u64) {
 
 /// Which arguments Redis replaces by `(redacted)` (its
 /// `redactClientCommandArgument` call sites).
-fn redacted(args: &Args<'_>) -> Vec<usize> {
+pub(crate) fn redacted(args: &Args<'_>) -> Vec<usize> {
     let is = |i: usize, w: &str| {
         args.get(i)
             .is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()))
@@ -78,6 +79,22 @@ fn redacted(args: &Args<'_>) -> Vec<usize> {
             .map(|i| i + 1)
             .filter(|&i| i < n)
             .collect();
+    }
+    if is(0, "migrate") {
+        // Options follow the five fixed arguments; KEYS ends them.
+        let mut out = Vec::new();
+        let mut j = 6;
+        while j < n && !is(j, "keys") {
+            if is(j, "auth") && j + 1 < n {
+                out.push(j + 1);
+                j += 1;
+            } else if is(j, "auth2") && j + 2 < n {
+                out.extend([j + 1, j + 2]);
+                j += 2;
+            }
+            j += 1;
+        }
+        return out;
     }
     if is(0, "hello") {
         let mut out = Vec::new();
