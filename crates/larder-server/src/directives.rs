@@ -36,6 +36,12 @@ pub mod flags {
     /// Redis's HIDDEN_CONFIG: CONFIG GET shows it only when asked by its
     /// exact name, never for a pattern.
     pub const HIDDEN: u8 = 8;
+    /// CONFIG SET to the value in force is accepted as a no-op, so that a
+    /// CONFIG GET * / CONFIG SET round trip written for Redis works: on
+    /// Larder's own immutable directives, which Redis's tools do not know
+    /// to skip, and on `bind`, which Redis 7 rebinds at runtime and Larder
+    /// does not.
+    pub const SAME_OK: u8 = 16;
 }
 
 pub struct Directive {
@@ -384,7 +390,7 @@ macro_rules! limit_d {
     };
 }
 
-use flags::{IMMUTABLE, MULTI_ARG, PROTECTED};
+use flags::{IMMUTABLE, MULTI_ARG, PROTECTED, SAME_OK};
 
 pub const DIRECTIVES: &[Directive] = &[
     int_d!("port", port, u16, 0, 65535, 0),
@@ -394,7 +400,7 @@ pub const DIRECTIVES: &[Directive] = &[
     Directive {
         name: "memcache-port",
         alias: None,
-        flags: IMMUTABLE,
+        flags: IMMUTABLE | SAME_OK,
         get: |c| {
             c.memcache_port
                 .unwrap_or(crate::config::DEFAULT_MEMCACHE_PORT)
@@ -418,13 +424,20 @@ pub const DIRECTIVES: &[Directive] = &[
         usize,
         0,
         1024,
-        IMMUTABLE
+        IMMUTABLE | SAME_OK
     ),
-    int_d!("worker-threads", worker_threads, usize, 0, 1024, IMMUTABLE),
+    int_d!(
+        "worker-threads",
+        worker_threads,
+        usize,
+        0,
+        1024,
+        IMMUTABLE | SAME_OK
+    ),
     Directive {
         name: "bind",
         alias: None,
-        flags: IMMUTABLE | MULTI_ARG,
+        flags: IMMUTABLE | MULTI_ARG | SAME_OK,
         get: |c| c.bind.join(" "),
         set: |c, a| {
             if a.len() > 16 {
@@ -643,7 +656,7 @@ pub const DIRECTIVES: &[Directive] = &[
         IMMUTABLE
     ),
     int_d!("active-expire-effort", active_expire_effort, u32, 1, 10, 0),
-    int_d!("shards", shards, usize, 1, 65536, IMMUTABLE),
+    int_d!("shards", shards, usize, 1, 65536, IMMUTABLE | SAME_OK),
     limit_d!(
         "list-max-listpack-size",
         "list-max-ziplist-size",

@@ -113,7 +113,8 @@ fn set(ctx: &mut Ctx<'_>) -> CmdResult {
         if unknown.is_some() || refused.is_some() {
             continue;
         }
-        let why = if d.has(dflags::IMMUTABLE) {
+        let same = || (d.get)(&ctx.shared.config.read()).as_bytes() == ctx.arg(i + 1);
+        let why = if d.has(dflags::IMMUTABLE) && !(d.has(dflags::SAME_OK) && same()) {
             Some("can't set immutable config")
         } else if d.has(dflags::PROTECTED) {
             Some("can't set protected config")
