@@ -54,11 +54,20 @@ impl Object {
     }
 
     /// What freeing costs, as Redis's lazyfreeGetFreeEffort counts it
-    /// (list nodes, else elements): UNLINK frees big ones off-thread.
+    /// (list nodes; a stream's nodes, plus each group and, estimated from
+    /// the first group's, its pending entries; else elements): UNLINK frees
+    /// big ones off-thread.
     pub fn free_effort(&self) -> usize {
         match self {
             Object::List(l) => l.node_count(),
-            Object::Stream(s) => s.node_count(),
+            Object::Stream(s) => {
+                let groups = s
+                    .groups
+                    .values()
+                    .next()
+                    .map_or(0, |g| s.groups.len() * (1 + g.pel.len()));
+                s.node_count() + groups
+            }
             o => o.len(),
         }
     }

@@ -211,6 +211,22 @@ impl RequestParser {
         self.auth_required = required;
     }
 
+    /// Gives back the argument table a request with many arguments grew
+    /// (16 bytes per argument: 1.6 MB after a 100,000-member SADD), between
+    /// requests; the connection calls it when it shrinks its input buffer.
+    pub fn release_excess(&mut self) {
+        const KEEP: usize = 64;
+        if self.in_multibulk {
+            return;
+        }
+        if self.ranges.capacity() > KEEP {
+            self.ranges = Vec::with_capacity(KEEP);
+        }
+        if self.scratch.capacity() > 64 * KEEP {
+            self.scratch = Vec::new();
+        }
+    }
+
     /// Forget any partial request (e.g. after the caller discarded its buffer).
     pub fn reset(&mut self) {
         self.in_multibulk = false;

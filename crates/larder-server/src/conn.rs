@@ -89,6 +89,7 @@ where
                 if events & signal::SHRINK != 0 && input.is_empty() {
                     released = handle.idle_secs() >= 2;
                     input = BytesMut::with_capacity(if released { 0 } else { READ_CHUNK });
+                    parser.release_excess();
                     handle.qbuf_free.store(input.capacity() as u64, Relaxed);
                 }
                 if !handle.outbox.pending() {
@@ -224,6 +225,11 @@ where
         handle.touch();
         handle.db.store(client.db, Relaxed);
         handle.last_cmd.store(client.last_cmd, Relaxed);
+        if input.is_empty() {
+            // Take back the consumed front (no copy: nothing is left), so
+            // the next read and CLIENT LIST's qbuf-free see the whole buffer.
+            input.reserve(READ_CHUNK);
+        }
         handle.qbuf.store(input.len() as u64, Relaxed);
         handle
             .qbuf_free
