@@ -297,18 +297,12 @@ fn random_sequences() {
 
 /// `get_flushed` (and the counters around it) after a `flush_all`: every
 /// command that finds a flushed item counts once, as in memcached (checked
-/// in the same batch as the flush, before memcached's background LRU
-/// maintainer could reclaim anything).
+/// in the same batch as the flush). memcached's background LRU maintainer
+/// may still reclaim a flushed item first, now and then, which makes it
+/// count a plain miss: such a round says nothing and is run again.
 #[test]
 fn flushed_items_count_in_get_flushed() {
     let Some(mut p) = Pair::start() else { return };
-    p.case(b"stats reset\r\n");
-    p.case(
-        b"set a 0 0 1\r\nx\r\nset b 0 0 1\r\nx\r\nset c 0 0 1\r\nx\r\nset d 0 0 1\r\nx\r\n\
-          set e 0 0 1\r\nx\r\nset f 0 0 1\r\nx\r\nset g 0 0 1\r\nx\r\nflush_all\r\n\
-          get a\r\nset b 0 0 1\r\ny\r\ndelete c\r\ntouch d 0\r\nincr e 1\r\nmg f v\r\n\
-          get a\r\nget zz\r\nmd g\r\nms h 1\r\nx\r\nget b h\r\n",
-    );
     let names = [
         "get_hits",
         "get_misses",
@@ -318,10 +312,22 @@ fn flushed_items_count_in_get_flushed() {
         "incr_misses",
         "touch_misses",
     ];
-    let l = stats_subset(&mut p.l, &names);
-    let m = stats_subset(&mut p.m, &names);
-    assert_eq!(l, m);
-    assert!(m.contains(&"STAT get_flushed 7".to_string()), "{m:?}");
+    for _round in 0..5 {
+        p.case(b"stats reset\r\n");
+        p.case(
+            b"set a 0 0 1\r\nx\r\nset b 0 0 1\r\nx\r\nset c 0 0 1\r\nx\r\nset d 0 0 1\r\nx\r\n\
+              set e 0 0 1\r\nx\r\nset f 0 0 1\r\nx\r\nset g 0 0 1\r\nx\r\nflush_all\r\n\
+              get a\r\nset b 0 0 1\r\ny\r\ndelete c\r\ntouch d 0\r\nincr e 1\r\nmg f v\r\n\
+              get a\r\nget zz\r\nmd g\r\nms h 1\r\nx\r\nget b h\r\n",
+        );
+        let l = stats_subset(&mut p.l, &names);
+        let m = stats_subset(&mut p.m, &names);
+        if m.contains(&"STAT get_flushed 7".to_string()) {
+            assert_eq!(l, m);
+            return;
+        }
+    }
+    panic!("memcached reclaimed flushed items in the background in every round");
 }
 
 /// Exptimes in the past (negative, or an absolute time gone by) store or
