@@ -113,7 +113,7 @@ fn run() -> Result<()> {
         let shared = server.shared();
         let ports: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
         println!(
-            "Larder {} (Redis {} compatible) pid={} listening on {}",
+            "Larder {} (Redis {} compatible) PID: {} listening on {}",
             env!("CARGO_PKG_VERSION"),
             larder_server::commands::connection::REDIS_COMPAT_VERSION,
             std::process::id(),
@@ -131,7 +131,7 @@ fn run() -> Result<()> {
         if !mc.is_empty() {
             println!("memcached protocol on {}", mc.join(", "));
         }
-        tracing::info!(pid = std::process::id(), "ready to accept connections");
+        tracing::info!(pid = std::process::id(), "Ready to accept connections");
         let signals = shared.clone();
         tokio::spawn(async move {
             use tokio::signal::unix::{signal, SignalKind};
