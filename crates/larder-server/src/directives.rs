@@ -36,11 +36,9 @@ pub mod flags {
     /// Redis's HIDDEN_CONFIG: CONFIG GET shows it only when asked by its
     /// exact name, never for a pattern.
     pub const HIDDEN: u8 = 8;
-    /// CONFIG SET to the value in force is accepted as a no-op, so that a
-    /// CONFIG GET * / CONFIG SET round trip written for Redis works: on
-    /// Larder's own immutable directives, which Redis's tools do not know
-    /// to skip, and on `bind`, which Redis 7 rebinds at runtime and Larder
-    /// does not.
+    /// Larder's own immutable directives: CONFIG SET to the value in force
+    /// is accepted as a no-op, so that a CONFIG GET * / CONFIG SET round
+    /// trip written for Redis (which knows its own immutable names) works.
     pub const SAME_OK: u8 = 16;
 }
 
@@ -437,7 +435,7 @@ pub const DIRECTIVES: &[Directive] = &[
     Directive {
         name: "bind",
         alias: None,
-        flags: IMMUTABLE | MULTI_ARG | SAME_OK,
+        flags: MULTI_ARG,
         get: |c| c.bind.join(" "),
         set: |c, a| {
             if a.len() > 16 {

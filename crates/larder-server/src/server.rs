@@ -42,7 +42,7 @@ impl Server {
         if let Some(g) = gauge {
             engine = engine.with_memory_gauge(g);
         }
-        let tcp = bind_all(&config.bind, config.port, config.tcp_backlog)?;
+        let tcp = bind_all(&config.bind, config.port, config.tcp_backlog, &[])?;
         let unix = match &config.unixsocket {
             Some(path) => {
                 let _ = std::fs::remove_file(path);
@@ -118,8 +118,7 @@ impl Server {
             }
         }
         for l in tcp {
-            let task = tokio::spawn(accept_tcp(shared.clone(), l));
-            shared.accepting.lock().push(task.abort_handle());
+            listen(&shared, l);
         }
         if let Some(l) = unix {
             tasks.push(tokio::spawn(accept_unix(shared.clone(), l)));
@@ -136,7 +135,7 @@ impl Server {
         for t in &tasks {
             t.abort();
         }
-        for t in shared.accepting.lock().drain(..) {
+        for (_, t) in shared.accepting.lock().drain(..) {
             t.abort();
         }
         if let Some(p) = &shared.config.read().unixsocket {
@@ -147,32 +146,49 @@ impl Server {
     }
 }
 
-/// Listeners on every `bind` address at `port` (none for port 0); an
-/// address marked optional (`-`) that cannot be bound is skipped.
-pub(crate) fn bind_all(bind: &[String], port: u16, backlog: u32) -> io::Result<Vec<TcpListener>> {
+/// A `bind` entry: whether it is optional (a leading `-`), and the address
+/// it names at `port` (`*` is every IPv4 address; `None` if unparsable).
+fn parse_bind(entry: &str, port: u16) -> (bool, Option<SocketAddr>) {
+    let (optional, host) = match entry.strip_prefix('-') {
+        Some(h) => (true, h),
+        None => (false, entry),
+    };
+    let ip = match host {
+        "*" => Some(IpAddr::from([0, 0, 0, 0])),
+        h => h.parse().ok(),
+    };
+    (optional, ip.map(|ip| SocketAddr::new(ip, port)))
+}
+
+/// Listeners on every `bind` address at `port` (none for port 0) but those
+/// in `keep` (already listening); an address marked optional (`-`) that
+/// cannot be bound is skipped.
+pub(crate) fn bind_all(
+    bind: &[String],
+    port: u16,
+    backlog: u32,
+    keep: &[SocketAddr],
+) -> io::Result<Vec<TcpListener>> {
     let mut tcp = Vec::new();
     if port == 0 {
         return Ok(tcp);
     }
     for b in bind {
-        let (optional, host) = match b.strip_prefix('-') {
-            Some(h) => (true, h),
-            None => (false, b.as_str()),
+        let addr = match parse_bind(b, port) {
+            (_, Some(addr)) => addr,
+            (true, None) => continue,
+            (false, None) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("invalid bind address '{b}'"),
+                ))
+            }
         };
-        let ip: IpAddr = match host {
-            "*" => "0.0.0.0".parse().expect("literal"),
-            h => match h.parse() {
-                Ok(ip) => ip,
-                Err(_) if optional => continue,
-                Err(_) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!("invalid bind address '{h}'"),
-                    ))
-                }
-            },
-        };
-        match bind_tcp(SocketAddr::new(ip, port), backlog) {
+        let (optional, host) = (b.starts_with('-'), addr.ip());
+        if keep.contains(&addr) {
+            continue;
+        }
+        match bind_tcp(addr, backlog) {
             Ok(l) => tcp.push(l),
             Err(_) if optional => {}
             Err(e) => {
@@ -186,26 +202,38 @@ pub(crate) fn bind_all(bind: &[String], port: u16, backlog: u32) -> io::Result<V
     Ok(tcp)
 }
 
-/// CONFIG SET port: listens on the new port first (an error leaves the old
-/// listeners and the old setting in place, as Redis's rollback does), then
-/// stops accepting on the old one. Connected clients stay.
-pub(crate) fn rebind(shared: &Shared, port: u16) -> Result<(), String> {
-    let (bind, backlog) = {
-        let c = shared.config.read();
-        (c.bind.clone(), c.tcp_backlog)
-    };
-    let listeners = bind_all(&bind, port, backlog)
-        .map_err(|e| format!("Unable to listen on this port: {e}"))?;
+/// CONFIG SET port / bind: listens on the new addresses first (an error
+/// leaves the old listeners and the old setting in place, as Redis's
+/// rollback does), then stops accepting on the old ones. Connected clients
+/// stay. (The memcached listener keeps its addresses.)
+pub(crate) fn rebind(shared: &Shared, bind: &[String], port: u16) -> io::Result<()> {
+    let backlog = shared.config.read().tcp_backlog;
     let me = crate::persist::snapshot::server_arc(shared)
-        .ok_or_else(|| "Unable to listen on this port: the server is not running".to_string())?;
+        .ok_or_else(|| io::Error::other("the server is not running"))?;
     let mut accepting = shared.accepting.lock();
-    for t in accepting.drain(..) {
-        t.abort();
-    }
-    for l in listeners {
-        accepting.push(tokio::spawn(accept_tcp(me.clone(), l)).abort_handle());
+    // Addresses listened on already stay as they are (binding them again
+    // would fail while their listener holds them).
+    let current: Vec<SocketAddr> = accepting.iter().map(|(a, _)| *a).collect();
+    let fresh = bind_all(bind, port, backlog, &current)?;
+    accepting.retain(|(a, t)| {
+        let keep = bind.iter().any(|b| parse_bind(b, port).1 == Some(*a));
+        if !keep {
+            t.abort();
+        }
+        keep
+    });
+    drop(accepting);
+    for l in fresh {
+        listen(&me, l);
     }
     Ok(())
+}
+
+/// Accepts RESP clients on `l` from now on.
+fn listen(shared: &Arc<Shared>, l: TcpListener) {
+    let Ok(addr) = l.local_addr() else { return };
+    let task = tokio::spawn(accept_tcp(shared.clone(), l));
+    shared.accepting.lock().push((addr, task.abort_handle()));
 }
 
 pub(crate) fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {

@@ -86,9 +86,9 @@ pub struct Hot {
 }
 
 pub struct Shared {
-    /// The tasks accepting RESP connections on TCP (CONFIG SET port
-    /// replaces them: `server::rebind`).
-    pub accepting: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// The tasks accepting RESP connections on TCP, by listening address
+    /// (CONFIG SET port / bind replaces them: `server::rebind`).
+    pub accepting: Mutex<Vec<(std::net::SocketAddr, tokio::task::AbortHandle)>>,
     pub engine: Engine,
     pub config: RwLock<Config>,
     pub hot: Hot,

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -712,6 +713,53 @@ fn config_set_port_moves_the_listener() {
     let deadline = Instant::now() + Duration::from_secs(3);
     while TcpStream::connect(("127.0.0.1", p.port)).is_ok() {
         assert!(Instant::now() < deadline, "the old port still accepts");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// CONFIG SET bind: an address kept keeps its listener (set to the value in
+/// force, or to a subset), a new one is listened on, a dropped one closes;
+/// an address that cannot be bound is refused with Redis's error, and
+/// nothing changes.
+#[test]
+fn config_set_bind_rebinds() {
+    let p = start_larder(&[]);
+    let mut c = p.client();
+    let bind = String::from_utf8_lossy(&c.cmd_str(&["CONFIG", "GET", "bind"]))
+        .lines()
+        .nth(4)
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(c.cmd_str(&["CONFIG", "SET", "bind", &bind]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "bind", "127.0.0.1"]),
+        b"+OK\r\n"
+    );
+    let r = c.cmd_str(&["CONFIG", "SET", "bind", "127.0.0.1 192.0.2.1"]);
+    assert_eq!(
+        r,
+        b"-ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.\r\n"
+    );
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "bind", "127.0.0.2 127.0.0.1"]),
+        b"+OK\r\n"
+    );
+    let mut other = TcpStream::connect(("127.0.0.2", p.port)).expect("new address");
+    other.write_all(b"PING\r\n").expect("write");
+    let mut buf = [0u8; 7];
+    other.read_exact(&mut buf).expect("read");
+    assert_eq!(&buf, b"+PONG\r\n");
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "bind", "127.0.0.2"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.cmd_str(&["PING"]), b"+PONG\r\n", "connected clients stay");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while TcpStream::connect(("127.0.0.1", p.port)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the dropped address still accepts"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -143,10 +143,20 @@ fn set(ctx: &mut Ctx<'_>) -> CmdResult {
         let refs: Vec<&str> = words.iter().map(String::as_str).collect();
         (d.set)(&mut next, &refs).map_err(|why| set_failed(d.name, &why))?;
     }
-    // The one setting whose apply can fail: listening on a new port. On
-    // failure nothing is changed.
-    if next.port != ctx.shared.config.read().port {
-        crate::server::rebind(ctx.shared, next.port).map_err(|why| set_failed("port", &why))?;
+    // The settings whose apply can fail: listening on a new port or new
+    // addresses. On failure nothing is changed.
+    let (port, bind) = {
+        let c = ctx.shared.config.read();
+        (c.port, c.bind.clone())
+    };
+    if next.port != port || next.bind != bind {
+        crate::server::rebind(ctx.shared, &next.bind, next.port).map_err(|e| {
+            if next.port != port {
+                set_failed("port", &format!("Unable to listen on this port: {e}"))
+            } else {
+                set_failed("bind", "Failed to bind to specified addresses.")
+            }
+        })?;
     }
     *ctx.shared.config.write() = next;
     ctx.shared.apply_config();
