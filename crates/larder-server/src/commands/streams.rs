@@ -13,15 +13,13 @@
 //! `crate::blocking`: the handler runs again when a key is written; XREAD's
 //! `$` is resolved to the stream's last ID when the client blocks.
 
-use larder_engine::types::stream::{
-    EntryPos, Group, Stream, StreamId, Trim, ENTRIES_READ_INVALID, NODE_MAX_ENTRIES,
-};
+use larder_engine::types::stream::{EntryPos, Group, Stream, StreamId, Trim, ENTRIES_READ_INVALID};
 use larder_engine::{events, Key, Lookup, Txn};
 use larder_resp::{Protocol, Reply};
 
 use crate::blocking::block_as;
 use crate::command::{flags::*, parse_i64, Command, Ctx};
-use crate::commands::coll::cmd;
+use crate::commands::coll::{cmd, limits};
 use crate::commands::server::reply_help;
 use crate::error::{truncate_lossy, wrong_arity, CmdError, CmdResult, NO_SUCH_KEY, SYNTAX};
 
@@ -452,7 +450,14 @@ fn parse_trim_args(ctx: &Ctx<'_>, xadd: bool) -> Result<TrimArgs, CmdError> {
             ));
         }
     } else if a.approx {
-        a.limit = (100 * NODE_MAX_ENTRIES) as u64;
+        // At most 100 nodes' worth, within bounds whatever
+        // `stream-node-max-entries` is (0 or huge), as Redis caps it.
+        let n = limits(ctx).stream_node_max_entries.saturating_mul(100);
+        a.limit = if n <= 0 {
+            10_000
+        } else {
+            n.min(1_000_000) as u64
+        };
     } else {
         a.limit = 0;
     }
@@ -547,7 +552,7 @@ fn xadd(ctx: &mut Ctx<'_>) -> CmdResult {
     if pairs.iter().map(|p| p.len()).sum::<usize>() > u32::MAX as usize {
         return Err(CmdError::new("ERR Elements are too large to be stored"));
     }
-    s.append(id, &pairs);
+    s.append(id, &pairs, &limits(ctx));
     let idtext = id.to_bytes();
     ctx.out.bulk(&idtext);
     ctx.notify(events::STREAM, "xadd", key.bytes);
