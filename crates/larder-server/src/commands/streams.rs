@@ -13,7 +13,9 @@
 //! `crate::blocking`: the handler runs again when a key is written; XREAD's
 //! `$` is resolved to the stream's last ID when the client blocks.
 
-use larder_engine::types::stream::{EntryPos, Group, Stream, StreamId, Trim, ENTRIES_READ_INVALID};
+use larder_engine::types::stream::{
+    EntryPos, Group, Stream, StreamId, Trim, ENTRIES_READ_INVALID, LISTPACK_MAX_SIZE,
+};
 use larder_engine::{events, Key, Lookup, Txn};
 use larder_resp::{Protocol, Reply};
 
@@ -549,7 +551,7 @@ fn xadd(ctx: &mut Ctx<'_>) -> CmdResult {
             )),
         };
     let pairs: Vec<&[u8]> = (fields..ctx.argc()).map(|i| ctx.arg(i)).collect();
-    if pairs.iter().map(|p| p.len()).sum::<usize>() > u32::MAX as usize {
+    if pairs.iter().map(|p| p.len()).sum::<usize>() > LISTPACK_MAX_SIZE {
         return Err(CmdError::new("ERR Elements are too large to be stored"));
     }
     s.append(id, &pairs, &limits(ctx));
