@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use larder_engine::Lookup;
 use larder_resp::{Args, Reply};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -332,7 +333,13 @@ pub async fn serve_ready(shared: &Shared, client: u64) {
         // A deleted key is offered to every waiter (an XREADGROUP answers
         // with an error); a key that empties while served stops the round.
         let k = shared.engine.key(&key);
-        let deleted = !shared.engine.lock_key(db, &k).exists(&k);
+        // Looks count no keyspace hit or miss, as Redis's serving of
+        // blocked clients (LOOKUP_NOSTATS).
+        let exists = || {
+            let mut txn = shared.engine.lock_key(db, &k);
+            txn.lookup(&k, Lookup::Peek).is_some()
+        };
+        let deleted = !exists();
         loop {
             let w = {
                 let inner = shared.blocking.inner.lock();
@@ -348,7 +355,7 @@ pub async fn serve_ready(shared: &Shared, client: u64) {
             if !popped {
                 tried.push(w.id);
             }
-            if !deleted && !shared.engine.lock_key(db, &k).exists(&k) {
+            if !deleted && !exists() {
                 break;
             }
         }

@@ -757,11 +757,22 @@ fn block_both(s: &mut DiffSession, l: &mut RawClient, r: &mut RawClient, cmd: &[
     assert!(common::wait_blocked(&mut s.redis, 1), "redis did not block");
 }
 
+/// INFO stats' `keyspace_hits` and `keyspace_misses` lines.
+fn keyspace_stats(c: &mut RawClient) -> Vec<String> {
+    let raw = c.cmd_str(&["INFO", "stats"]);
+    String::from_utf8_lossy(&raw)
+        .lines()
+        .filter(|l| l.starts_with("keyspace_"))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A blocked XREADGROUP whose key goes away fails with UNBLOCKED: deleted,
 /// overwritten by another type (SET, or DEL and SADD in one EXEC),
 /// flushed, or swapped away by SWAPDB; with its group gone (destroyed, or
 /// a stream without it swapped in) it fails with NOGROUP. A blocked XREAD
-/// waits on through a type change.
+/// waits on through a type change. Serving a blocked client counts no
+/// keyspace hit or miss.
 #[test]
 fn blocked_xreadgroup_loses_its_key() {
     let mut s = session!();
@@ -805,8 +816,11 @@ fn blocked_xreadgroup_loses_its_key() {
             &["XGROUP", "CREATE", "s", "g", "$"],
         ]);
         block_both(&mut s, &mut l, &mut r, &read);
+        s.case(&["CONFIG", "RESETSTAT"]);
         s.run(how);
         same_reply(&mut l, &mut r);
+        let redis = keyspace_stats(&mut s.redis);
+        assert_eq!(keyspace_stats(&mut s.larder), redis, "after {how:?}");
         s.case(&["EXISTS", "s"]);
     }
     s.run(&[&["FLUSHALL"], &["XADD", "s", "1-1", "f", "v"]]);

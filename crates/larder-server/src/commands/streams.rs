@@ -765,11 +765,14 @@ fn read_generic(ctx: &mut Ctx<'_>, group_cmd: bool) -> CmdResult {
     let keys = ctx.keys_from(streams_at, 1);
     let keys = &keys[..nkeys];
     let retry = ctx.client.block.is_some();
+    // A blocked client's retry counts no hit or miss and sends no keymiss
+    // event, as Redis serves blocked clients (LOOKUP_NOSTATS|NONOTIFY).
+    let how = if retry { Lookup::Peek } else { Lookup::Read };
     let mut txn = ctx.lock_keys(keys);
     let mut wants = Vec::with_capacity(nkeys);
     for (k, key) in keys.iter().enumerate() {
         let idarg = ctx.arg(streams_at + nkeys + k);
-        let s = match txn.read_obj::<Stream>(key, Lookup::Read) {
+        let s = match txn.read_obj::<Stream>(key, how) {
             Ok(s) => s,
             Err(_) if retry && group.is_some() => {
                 return Err(CmdError::new("UNBLOCKED the stream key no longer exists"))
