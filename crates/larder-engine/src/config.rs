@@ -2,7 +2,8 @@
 //! the hot path reads them without a lock.
 
 use std::sync::atomic::{
-    AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
+    AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
+    Ordering::Relaxed,
 };
 
 use crate::evict::Policy;
@@ -31,6 +32,8 @@ pub struct EngineConfig {
     set_max_intset_entries: AtomicUsize,
     zset_max_listpack_entries: AtomicUsize,
     zset_max_listpack_value: AtomicUsize,
+    stream_node_max_bytes: AtomicUsize,
+    stream_node_max_entries: AtomicI64,
 }
 
 /// The collection encoding thresholds in force for one command (read once).
@@ -44,6 +47,12 @@ pub struct Limits {
     pub set_max_intset_entries: usize,
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    /// `stream-node-max-bytes`: a stream node takes no entry that would
+    /// bring its bytes to this (0 = only the 1 GB listpack cap).
+    pub stream_node_max_bytes: usize,
+    /// `stream-node-max-entries`: entries (live or deleted) per stream
+    /// node, 0 = no limit; also sets the default LIMIT of a `~` trim.
+    pub stream_node_max_entries: i64,
 }
 
 impl Default for Limits {
@@ -56,6 +65,8 @@ impl Default for Limits {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
         }
     }
 }
@@ -78,6 +89,8 @@ impl Default for EngineConfig {
             set_max_intset_entries: AtomicUsize::new(512),
             zset_max_listpack_entries: AtomicUsize::new(128),
             zset_max_listpack_value: AtomicUsize::new(64),
+            stream_node_max_bytes: AtomicUsize::new(Limits::default().stream_node_max_bytes),
+            stream_node_max_entries: AtomicI64::new(Limits::default().stream_node_max_entries),
         }
     }
 }
@@ -158,6 +171,8 @@ impl EngineConfig {
             set_max_intset_entries: self.set_max_intset_entries.load(Relaxed),
             zset_max_listpack_entries: self.zset_max_listpack_entries.load(Relaxed),
             zset_max_listpack_value: self.zset_max_listpack_value.load(Relaxed),
+            stream_node_max_bytes: self.stream_node_max_bytes.load(Relaxed),
+            stream_node_max_entries: self.stream_node_max_entries.load(Relaxed),
         }
     }
     pub fn set_limits(&self, l: &Limits) {
@@ -173,5 +188,9 @@ impl EngineConfig {
             .store(l.zset_max_listpack_entries, Relaxed);
         self.zset_max_listpack_value
             .store(l.zset_max_listpack_value, Relaxed);
+        self.stream_node_max_bytes
+            .store(l.stream_node_max_bytes, Relaxed);
+        self.stream_node_max_entries
+            .store(l.stream_node_max_entries, Relaxed);
     }
 }

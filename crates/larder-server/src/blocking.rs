@@ -6,7 +6,9 @@
 //! [`block`]: it copies the command's arguments into `client.block` and
 //! writes no reply. The connection then runs [`wait`]: it registers the
 //! client in [`Blocking`] — per (db, key) a FIFO of waiters, plus waiters by
-//! client id — and sleeps on its wake-up channel, its deadline, CLIENT
+//! client id — runs the command once more (a key written between the
+//! handler's look and the registration signalled no one), and sleeps on
+//! its wake-up channel, its deadline, CLIENT
 //! KILL/UNBLOCK, shutdown and the socket (to notice a disconnect; nothing it
 //! sends is run while it is blocked, as in Redis).
 //!
@@ -36,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use larder_engine::Lookup;
 use larder_resp::{Args, Reply};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -332,7 +335,13 @@ pub async fn serve_ready(shared: &Shared, client: u64) {
         // A deleted key is offered to every waiter (an XREADGROUP answers
         // with an error); a key that empties while served stops the round.
         let k = shared.engine.key(&key);
-        let deleted = !shared.engine.lock_key(db, &k).exists(&k);
+        // Looks count no keyspace hit or miss, as Redis's serving of
+        // blocked clients (LOOKUP_NOSTATS).
+        let exists = || {
+            let mut txn = shared.engine.lock_key(db, &k);
+            txn.lookup(&k, Lookup::Peek).is_some()
+        };
+        let deleted = !exists();
         loop {
             let w = {
                 let inner = shared.blocking.inner.lock();
@@ -348,7 +357,7 @@ pub async fn serve_ready(shared: &Shared, client: u64) {
             if !popped {
                 tried.push(w.id);
             }
-            if !deleted && !shared.engine.lock_key(db, &k).exists(&k) {
+            if !deleted && !exists() {
                 break;
             }
         }
@@ -356,9 +365,31 @@ pub async fn serve_ready(shared: &Shared, client: u64) {
 }
 
 /// Runs the blocked command again, as its handler (counted once, when it
-/// was first called). Returns true if it replied (popped, or failed other
-/// than by WRONGTYPE).
+/// was first called), with a spec in `client.block` that tells `block`
+/// (and XREAD) this is a retry. Returns true if it replied (popped, or
+/// failed other than by WRONGTYPE); then it is logged if slow.
 fn retry(shared: &Shared, client: &mut Client, spec: &BlockSpec, out: &mut Vec<u8>) -> bool {
+    client.block = Some(Box::new(BlockSpec {
+        db: spec.db,
+        keys: Vec::new(),
+        deadline: None,
+        cmd: spec.cmd,
+        buf: Vec::new(),
+        ranges: Vec::new(),
+        sent: None,
+        call_us: 0,
+    }));
+    let started = std::time::Instant::now();
+    let served = run_again(shared, client, spec, out);
+    client.block = None;
+    if served {
+        spec.log_slow(shared, client, started.elapsed().as_micros() as u64);
+    }
+    served
+}
+
+/// `retry`'s run of the handler and its reply.
+fn run_again(shared: &Shared, client: &mut Client, spec: &BlockSpec, out: &mut Vec<u8>) -> bool {
     let start = out.len();
     let cmd = shared.commands.get(spec.cmd);
     let proto = client.proto;
@@ -423,6 +454,14 @@ pub async fn wait<S: AsyncRead + Unpin>(
         spec: &spec,
         id: client.id,
     };
+    // A key written after the command looked at it and before the
+    // registration above woke no one: one more look, or the client could
+    // wait on a key that is already ready (or gone) for good.
+    if retry(shared, client, &spec, out) {
+        drop(reg);
+        serve_ready(shared, client.id).await;
+        return true;
+    }
     let handle = client.handle.clone();
     let sleep = sleep_until(spec.deadline);
     tokio::pin!(sleep);
@@ -434,22 +473,7 @@ pub async fn wait<S: AsyncRead + Unpin>(
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(Wake::Ready(ack)) => {
-                    // A spec in place tells `block` this is a retry.
-                    client.block = Some(Box::new(BlockSpec {
-                        db: spec.db,
-                        keys: Vec::new(),
-                        deadline: None,
-                        cmd: spec.cmd,
-                        buf: Vec::new(),
-                        ranges: Vec::new(),
-                        sent: None,
-                        call_us: 0,
-                    }));
-                    let started = std::time::Instant::now();
-                    let served = retry(shared, client, &spec, out);
-                    client.block = None;
-                    if served {
-                        spec.log_slow(shared, client, started.elapsed().as_micros() as u64);
+                    if retry(shared, client, &spec, out) {
                         drop(reg);
                         let _ = ack.send(true);
                         // A BLMOVE's push may feed other waiters.

@@ -102,8 +102,9 @@ pub struct Config {
     /// Larder: keyspace shards (a power of two).
     pub shards: usize,
     /// Collection encoding thresholds (`list-max-listpack-size`,
-    /// `hash-max-listpack-*`, `set-max-intset-entries`, `zset-max-listpack-*`),
-    /// mirrored into the engine's atomics by `apply_config`.
+    /// `hash-max-listpack-*`, `set-max-intset-entries`, `zset-max-listpack-*`)
+    /// and stream node sizes (`stream-node-max-*`), mirrored into the
+    /// engine's atomics by `apply_config`.
     pub limits: larder_engine::Limits,
     /// `list-compress-depth`: accepted and reported; lists are not compressed.
     pub list_compress_depth: u32,

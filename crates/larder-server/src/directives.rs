@@ -372,12 +372,18 @@ macro_rules! enum_d {
 }
 
 /// A collection encoding threshold (`Config::limits`), with its old
-/// `*-ziplist-*` alias; `$parse` is `int` or `mem`.
+/// `*-ziplist-*` alias if it has one; `$parse` is `int` or `mem`.
 macro_rules! limit_d {
     ($name:literal, $alias:literal, $field:ident, $ty:ty, $parse:ident, $lo:expr, $hi:expr) => {
+        limit_d!(@ $name, Some($alias), $field, $ty, $parse, $lo, $hi)
+    };
+    ($name:literal, $field:ident, $ty:ty, $parse:ident, $lo:expr, $hi:expr) => {
+        limit_d!(@ $name, None, $field, $ty, $parse, $lo, $hi)
+    };
+    (@ $name:literal, $alias:expr, $field:ident, $ty:ty, $parse:ident, $lo:expr, $hi:expr) => {
         Directive {
             name: $name,
-            alias: Some($alias),
+            alias: $alias,
             flags: 0,
             get: |c: &Config| c.limits.$field.to_string(),
             set: |c: &mut Config, a: &[&str]| {
@@ -690,16 +696,14 @@ pub const DIRECTIVES: &[Directive] = &[
         0,
         LLONG_MAX
     ),
-    Directive {
-        name: "set-max-intset-entries",
-        alias: None,
-        flags: 0,
-        get: |c| c.limits.set_max_intset_entries.to_string(),
-        set: |c, a| {
-            c.limits.set_max_intset_entries = int(one(a)?, 0, LLONG_MAX)? as usize;
-            Ok(())
-        },
-    },
+    limit_d!(
+        "set-max-intset-entries",
+        set_max_intset_entries,
+        usize,
+        int,
+        0,
+        LLONG_MAX
+    ),
     limit_d!(
         "zset-max-listpack-entries",
         "zset-max-ziplist-entries",
@@ -715,6 +719,23 @@ pub const DIRECTIVES: &[Directive] = &[
         zset_max_listpack_value,
         usize,
         mem,
+        0,
+        LLONG_MAX
+    ),
+    // Stream nodes (`types::stream`); 0 = no limit of that kind.
+    limit_d!(
+        "stream-node-max-bytes",
+        stream_node_max_bytes,
+        usize,
+        mem,
+        0,
+        LLONG_MAX
+    ),
+    limit_d!(
+        "stream-node-max-entries",
+        stream_node_max_entries,
+        i64,
+        int,
         0,
         LLONG_MAX
     ),
@@ -943,5 +964,21 @@ mod tests {
             "normal 1048576 2097152 3 slave 268435456 67108864 60 pubsub 4 5 6"
         );
         assert!(set_output_limits(&mut c, &["normal", "1", "2"]).is_err());
+    }
+
+    #[test]
+    fn stream_node_limits_reach_the_engine_limits() {
+        let mut c = Config::default();
+        parse_file(
+            "stream-node-max-bytes 1kb
+stream-node-max-entries 0
+",
+            &mut c,
+        )
+        .unwrap();
+        assert_eq!(c.limits.stream_node_max_bytes, 1024);
+        assert_eq!(c.limits.stream_node_max_entries, 0);
+        assert_eq!((find("stream-node-max-bytes").unwrap().get)(&c), "1024");
+        assert!(apply(&mut c, "stream-node-max-entries", &["-1"]).is_err());
     }
 }

@@ -202,10 +202,6 @@ pub const COMPAT: &[Directive] = &[
         HIDDEN
     ),
     c!("bind-source-addr", Text, ""),
-    // Streams' node sizes: Larder's stream nodes are fixed at Redis's
-    // defaults (100 entries, 4096 bytes).
-    c!("stream-node-max-bytes", Mem(0, LLONG_MAX), "4096"),
-    c!("stream-node-max-entries", Int(0, LLONG_MAX), "100"),
     // Replication: read by `replication/` (CONFIG GET shows what it uses).
     c!("replicaof", Some("slaveof"), Text, "", IMM),
     c!("masterauth", Text, ""),

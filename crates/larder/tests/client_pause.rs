@@ -9,21 +9,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{DiffSession, ServerProc};
+use common::{blocked_clients, DiffSession, ServerProc};
 
 fn timed(c: &mut common::RawClient, args: &[&str]) -> (Vec<u8>, Duration) {
     let t = Instant::now();
     let r = c.cmd_str(args);
     (r, t.elapsed())
-}
-
-/// INFO's `blocked_clients`.
-fn blocked_clients(c: &mut common::RawClient) -> i64 {
-    let info = c.cmd_str(&["INFO", "clients"]);
-    String::from_utf8_lossy(&info)
-        .lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:")?.trim().parse().ok())
-        .unwrap_or(-1)
 }
 
 fn check(server: &ServerProc) {

@@ -231,6 +231,66 @@ fn trimming_and_nodes() {
     s.run(&[&["XINFO", "STREAM", "b"], &["DUMP", "b"]]);
 }
 
+/// `stream-node-max-entries` / `stream-node-max-bytes` (0 = no limit of
+/// that kind): nodes close where Redis's do (XINFO's `radix-tree-keys`,
+/// DUMP's node bytes), LIMIT trims take whole nodes within the limit, and a
+/// `~` trim without LIMIT takes at most 100 nodes' worth.
+#[test]
+fn node_limits() {
+    let mut s = session!();
+    s.run(&[
+        &["CONFIG", "GET", "stream-node-max-*"],
+        &["CONFIG", "SET", "stream-node-max-entries", "-1"],
+        &["CONFIG", "SET", "stream-node-max-bytes", "x"],
+        &["CONFIG", "SET", "stream-node-max-bytes", "1kb"],
+        &["CONFIG", "GET", "stream-node-max-bytes"],
+        &["CONFIG", "SET", "stream-node-max-bytes", "4096"],
+        &["CONFIG", "SET", "stream-node-max-entries", "10"],
+        &["CONFIG", "GET", "stream-node-max-entries"],
+    ]);
+    fill(&mut s, "n", 100);
+    s.run(&[
+        &["XINFO", "STREAM", "n"],
+        &[
+            "XADD", "n", "MAXLEN", "~", "55", "LIMIT", "30", "101-0", "a", "x",
+        ],
+        &["XLEN", "n"],
+        &[
+            "XADD", "n", "MAXLEN", "~", "55", "LIMIT", "30", "102-0", "a", "x",
+        ],
+        &["XLEN", "n"],
+        &["XTRIM", "n", "MINID", "~", "90", "LIMIT", "9"],
+        &["XTRIM", "n", "MINID", "~", "90", "LIMIT", "10"],
+        &["XINFO", "STREAM", "n", "FULL"],
+    ]);
+    // One entry a node: the default LIMIT of `~` (100 nodes) holds the trim.
+    s.case(&["CONFIG", "SET", "stream-node-max-entries", "1"]);
+    fill(&mut s, "one", 250);
+    s.run(&[
+        &["XTRIM", "one", "MAXLEN", "~", "1"],
+        &["XLEN", "one"],
+        &["XINFO", "STREAM", "one"],
+        &["XTRIM", "one", "MAXLEN", "1"],
+        &["XLEN", "one"],
+    ]);
+    // Nodes by bytes only, then one node for everything.
+    s.case(&["CONFIG", "SET", "rdbcompression", "no"]);
+    s.case(&["CONFIG", "SET", "stream-node-max-entries", "0"]);
+    s.case(&["CONFIG", "SET", "stream-node-max-bytes", "200"]);
+    fill(&mut s, "b", 120);
+    s.run(&[&["XINFO", "STREAM", "b"], &["DUMP", "b"]]);
+    s.case(&["CONFIG", "SET", "stream-node-max-bytes", "0"]);
+    fill(&mut s, "all", 300);
+    let big = "x".repeat(5000);
+    s.case(&["XADD", "all", "301-0", "f", &big]);
+    s.run(&[
+        &["XINFO", "STREAM", "all"],
+        &["DUMP", "all"],
+        &["XTRIM", "all", "MAXLEN", "~", "0"],
+        &["XLEN", "all"],
+    ]);
+}
+
 #[test]
 fn groups_and_pel() {
     let mut s = session!();
@@ -685,6 +745,95 @@ fn blocking_reads() {
         same_reply(&mut l1, &mut r1);
     }
     s.case(&["INFO", "clients"]);
+}
+
+/// Blocks `l`/`r` on `cmd` and waits until both servers count it blocked.
+fn block_both(s: &mut DiffSession, l: &mut RawClient, r: &mut RawClient, cmd: &[&str]) {
+    send_both(l, r, cmd);
+    assert!(
+        common::wait_blocked(&mut s.larder, 1),
+        "larder did not block"
+    );
+    assert!(common::wait_blocked(&mut s.redis, 1), "redis did not block");
+}
+
+/// INFO stats' `keyspace_hits` and `keyspace_misses` lines.
+fn keyspace_stats(c: &mut RawClient) -> Vec<String> {
+    let raw = c.cmd_str(&["INFO", "stats"]);
+    String::from_utf8_lossy(&raw)
+        .lines()
+        .filter(|l| l.starts_with("keyspace_"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A blocked XREADGROUP whose key goes away fails with UNBLOCKED: deleted,
+/// overwritten by another type (SET, or DEL and SADD in one EXEC),
+/// flushed, or swapped away by SWAPDB; with its group gone (destroyed, or
+/// a stream without it swapped in) it fails with NOGROUP. A blocked XREAD
+/// waits on through a type change. Serving a blocked client counts no
+/// keyspace hit or miss.
+#[test]
+fn blocked_xreadgroup_loses_its_key() {
+    let mut s = session!();
+    let (mut l, mut r) = s.new_clients();
+    let read = [
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "s",
+        ">",
+    ];
+    let swapdb: &[&str] = &["SWAPDB", "4", "0"];
+    let gone: &[&[&[&str]]] = &[
+        &[&["DEL", "s"]],
+        &[&["SET", "s", "v"]],
+        &[&["MULTI"], &["DEL", "s"], &["SADD", "s", "m"], &["EXEC"]],
+        &[&["FLUSHALL"]],
+        &[&["XGROUP", "DESTROY", "s", "g"]],
+        &[swapdb],
+        &[
+            &["SELECT", "4"],
+            &["LPUSH", "s", "e"],
+            &["SELECT", "0"],
+            swapdb,
+        ],
+        &[
+            &["SELECT", "4"],
+            &["XADD", "s", "9-9", "f", "v"],
+            &["SELECT", "0"],
+            swapdb,
+        ],
+    ];
+    for how in gone {
+        s.run(&[
+            &["FLUSHALL"],
+            &["XADD", "s", "1-1", "f", "v"],
+            &["XGROUP", "CREATE", "s", "g", "$"],
+        ]);
+        block_both(&mut s, &mut l, &mut r, &read);
+        s.case(&["CONFIG", "RESETSTAT"]);
+        s.run(how);
+        same_reply(&mut l, &mut r);
+        let redis = keyspace_stats(&mut s.redis);
+        assert_eq!(keyspace_stats(&mut s.larder), redis, "after {how:?}");
+        s.case(&["EXISTS", "s"]);
+    }
+    s.run(&[&["FLUSHALL"], &["XADD", "s", "1-1", "f", "v"]]);
+    block_both(
+        &mut s,
+        &mut l,
+        &mut r,
+        &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+    );
+    s.case(&["SET", "s", "v"]);
+    assert_eq!(common::blocked_clients(&mut s.larder), 1, "XREAD woken");
+    s.run(&[&["DEL", "s"], &["XADD", "s", "2-1", "f", "v"]]);
+    same_reply(&mut l, &mut r);
 }
 
 /// The id of the one other client blocked in XREAD (from CLIENT LIST).

@@ -12,10 +12,11 @@
 //! ```
 //!
 //! Flags: 1 = deleted, 2 = same fields as the master entry. IDs are stored
-//! as deltas from the master ID. A node takes entries until it holds 100
-//! entries (live or deleted) or its bytes plus the new entry's field and
-//! value bytes reach 4096 (Redis's `stream-node-max-entries` /
-//! `stream-node-max-bytes` defaults). XDEL and exact trimming only flag an
+//! as deltas from the master ID. A node takes entries until it holds
+//! `stream-node-max-entries` entries (live or deleted; default 100, 0 = no
+//! limit) or its bytes plus the new entry's field and value bytes reach
+//! `stream-node-max-bytes` (default 4096; 0, or more than 1 GB, = 1 GB), as
+//! Redis's streamAppendItem (`Limits`). XDEL and exact trimming only flag an
 //! entry deleted; a node goes when its last live entry does (XDEL) or when
 //! trimming passes all of it. Because the layout is Redis's own, RDB and
 //! DUMP write the nodes as they are and read Redis's back unchanged, and
@@ -23,18 +24,20 @@
 //!
 //! Costs: an entry with the master's fields costs its values plus about 6
 //! bytes (flags, deltas, lp-count, backlens); B-tree overhead is per node
-//! (~50 bytes per up to 100 entries). Lookups by ID find the node in
-//! O(log nodes) and scan it (≤ 100 entries); XRANGE walks nodes in order.
+//! (~50 bytes per node: per 100 entries by default). Lookups by ID find the
+//! node in O(log nodes) and scan it (≤ 100 entries by default); XRANGE
+//! walks nodes in order.
 //! Consumer groups keep their pending entries (PEL) in a `BTreeMap` by ID
 //! (about 60 bytes each), and each consumer a `BTreeSet` of its IDs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::config::Limits;
 use crate::rdb::packed::{lp_decode, lp_encode, lp_encode_int, Item};
 
-/// Redis's `stream-node-max-bytes` and `stream-node-max-entries` defaults.
-pub const NODE_MAX_BYTES: usize = 4096;
-pub const NODE_MAX_ENTRIES: i64 = 100;
+/// The largest node, whatever `stream-node-max-bytes` says, and the most
+/// field and value bytes one entry may have (STREAM_LISTPACK_MAX_SIZE).
+pub const LISTPACK_MAX_SIZE: usize = 1 << 30;
 /// A group's `entries_read` when unknown (SCG_INVALID_ENTRIES_READ).
 pub const ENTRIES_READ_INVALID: i64 = -1;
 
@@ -515,15 +518,21 @@ impl Stream {
         out
     }
 
-    /// streamAppendItem after the ID checks: appends `pairs` (field,
-    /// value, ...) as entry `id`, which must be above `last_id`.
-    pub fn append(&mut self, id: StreamId, pairs: &[&[u8]]) {
+    /// streamAppendItem after the ID and size checks: appends `pairs`
+    /// (field, value, ...) as entry `id`, which must be above `last_id`, in
+    /// a new node if the last one is full by `lim`'s stream node limits.
+    pub fn append(&mut self, id: StreamId, pairs: &[&[u8]], lim: &Limits) {
         let nf = pairs.len() / 2;
         let totelelen: usize = pairs.iter().map(|p| p.len()).sum();
+        let max_bytes = match lim.stream_node_max_bytes {
+            0 => LISTPACK_MAX_SIZE,
+            n => n.min(LISTPACK_MAX_SIZE),
+        };
+        let max_entries = lim.stream_node_max_entries;
         let tail = self.nodes.iter_mut().next_back().and_then(|(m, lp)| {
             let (count, deleted, ..) = master(lp);
-            let full =
-                lp.len() + totelelen >= NODE_MAX_BYTES || count + deleted >= NODE_MAX_ENTRIES;
+            let full = lp.len() + totelelen >= max_bytes
+                || (max_entries > 0 && count + deleted >= max_entries);
             (!full).then_some((*m, lp))
         });
         let (master_id, lp, same) = match tail {
@@ -867,7 +876,7 @@ mod tests {
         for i in 1..=250u64 {
             let v = i.to_string();
             let pairs: [&[u8]; 4] = [b"a", v.as_bytes(), b"b", b"x"];
-            s.append(StreamId::new(i, 0), &pairs);
+            s.append(StreamId::new(i, 0), &pairs, &Limits::default());
         }
         assert_eq!(s.node_count(), 3);
         assert_eq!(ids(&s).len(), 250);
@@ -893,5 +902,32 @@ mod tests {
         for (m, lp) in s.nodes() {
             assert!(Stream::check_node(*m, lp, None).is_some());
         }
+    }
+
+    /// Nodes for 100 entries `f value` under the two limits (0 = none).
+    fn nodes_for(max_bytes: usize, max_entries: i64) -> usize {
+        let lim = Limits {
+            stream_node_max_bytes: max_bytes,
+            stream_node_max_entries: max_entries,
+            ..Limits::default()
+        };
+        let mut s = Stream::new();
+        for i in 1..=100 {
+            s.append(StreamId::new(i, 0), &[b"f", b"value"], &lim);
+        }
+        s.node_count()
+    }
+
+    #[test]
+    fn node_limits() {
+        assert_eq!(nodes_for(4096, 100), 1);
+        assert_eq!(nodes_for(4096, 10), 10);
+        assert_eq!(nodes_for(4096, 1), 100);
+        assert_eq!(nodes_for(0, 10), 10);
+        assert_eq!(nodes_for(0, 0), 1);
+        // A node of 33 bytes grows by 15 a entry and takes one while its
+        // bytes plus the entry's 6 stay under 100: 6 entries a node.
+        assert_eq!(nodes_for(100, 0), 17);
+        assert_eq!(nodes_for(100, 4), 25);
     }
 }

@@ -14,14 +14,14 @@
 //! `$` is resolved to the stream's last ID when the client blocks.
 
 use larder_engine::types::stream::{
-    EntryPos, Group, Stream, StreamId, Trim, ENTRIES_READ_INVALID, NODE_MAX_ENTRIES,
+    EntryPos, Group, Stream, StreamId, Trim, ENTRIES_READ_INVALID, LISTPACK_MAX_SIZE,
 };
 use larder_engine::{events, Key, Lookup, Txn};
 use larder_resp::{Protocol, Reply};
 
 use crate::blocking::block_as;
 use crate::command::{flags::*, parse_i64, Command, Ctx};
-use crate::commands::coll::cmd;
+use crate::commands::coll::{cmd, limits};
 use crate::commands::server::reply_help;
 use crate::error::{truncate_lossy, wrong_arity, CmdError, CmdResult, NO_SUCH_KEY, SYNTAX};
 
@@ -452,7 +452,14 @@ fn parse_trim_args(ctx: &Ctx<'_>, xadd: bool) -> Result<TrimArgs, CmdError> {
             ));
         }
     } else if a.approx {
-        a.limit = (100 * NODE_MAX_ENTRIES) as u64;
+        // At most 100 nodes' worth, within bounds whatever
+        // `stream-node-max-entries` is (0 or huge), as Redis caps it.
+        let n = limits(ctx).stream_node_max_entries.saturating_mul(100);
+        a.limit = if n <= 0 {
+            10_000
+        } else {
+            n.min(1_000_000) as u64
+        };
     } else {
         a.limit = 0;
     }
@@ -544,10 +551,10 @@ fn xadd(ctx: &mut Ctx<'_>) -> CmdResult {
             )),
         };
     let pairs: Vec<&[u8]> = (fields..ctx.argc()).map(|i| ctx.arg(i)).collect();
-    if pairs.iter().map(|p| p.len()).sum::<usize>() > u32::MAX as usize {
+    if pairs.iter().map(|p| p.len()).sum::<usize>() > LISTPACK_MAX_SIZE {
         return Err(CmdError::new("ERR Elements are too large to be stored"));
     }
-    s.append(id, &pairs);
+    s.append(id, &pairs, &limits(ctx));
     let idtext = id.to_bytes();
     ctx.out.bulk(&idtext);
     ctx.notify(events::STREAM, "xadd", key.bytes);
@@ -758,11 +765,14 @@ fn read_generic(ctx: &mut Ctx<'_>, group_cmd: bool) -> CmdResult {
     let keys = ctx.keys_from(streams_at, 1);
     let keys = &keys[..nkeys];
     let retry = ctx.client.block.is_some();
+    // A blocked client's retry counts no hit or miss and sends no keymiss
+    // event, as Redis serves blocked clients (LOOKUP_NOSTATS|NONOTIFY).
+    let how = if retry { Lookup::Peek } else { Lookup::Read };
     let mut txn = ctx.lock_keys(keys);
     let mut wants = Vec::with_capacity(nkeys);
     for (k, key) in keys.iter().enumerate() {
         let idarg = ctx.arg(streams_at + nkeys + k);
-        let s = match txn.read_obj::<Stream>(key, Lookup::Read) {
+        let s = match txn.read_obj::<Stream>(key, how) {
             Ok(s) => s,
             Err(_) if retry && group.is_some() => {
                 return Err(CmdError::new("UNBLOCKED the stream key no longer exists"))

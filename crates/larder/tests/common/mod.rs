@@ -553,6 +553,28 @@ pub fn reply_int(raw: &[u8]) -> Option<i64> {
     std::str::from_utf8(&p).ok()?.parse().ok()
 }
 
+/// INFO's `blocked_clients` (-1 if missing).
+pub fn blocked_clients(c: &mut RawClient) -> i64 {
+    let info = c.cmd_str(&["INFO", "clients"]);
+    String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:")?.trim().parse().ok())
+        .unwrap_or(-1)
+}
+
+/// Polls until `c` counts `n` blocked clients (a command sent on another
+/// connection has blocked); false after 5 s.
+pub fn wait_blocked(c: &mut RawClient, n: i64) -> bool {
+    let until = Instant::now() + Duration::from_secs(5);
+    while blocked_clients(c) != n {
+        if Instant::now() > until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
 /// Escape bytes for printing: printable ASCII as is, everything else as \xNN.
 pub fn esc(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len());
