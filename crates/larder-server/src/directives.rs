@@ -27,8 +27,9 @@ use crate::config::{Config, OutputLimit};
 pub mod flags {
     /// CONFIG SET refuses it: "can't set immutable config".
     pub const IMMUTABLE: u8 = 1;
-    /// CONFIG SET refuses it (Redis's `enable-protected-configs no`):
-    /// "can't set protected config".
+    /// CONFIG SET refuses it unless `enable-protected-configs` allows the
+    /// client (yes, or local for a loopback one): "can't set protected
+    /// config".
     pub const PROTECTED: u8 = 2;
     /// Takes several words (`save 3600 1 300 100`); CONFIG SET splits its
     /// value on spaces.

@@ -686,3 +686,20 @@ fn slowlog_logs_blocked_commands_when_served() {
     rd.read_with("XREAD served", Cmp::Exact);
     s.case_with(&["SLOWLOG", "GET"], Cmp::Normalize(slowlog_args));
 }
+
+/// `dbfilename` and `dir` are protected: CONFIG SET refuses them unless
+/// `enable-protected-configs` allows it (yes here; local takes loopback
+/// clients, which these are).
+#[test]
+fn protected_configs_follow_enable_protected_configs() {
+    {
+        let mut s = session!(&[]);
+        s.case(&["CONFIG", "SET", "dbfilename", "other.rdb"]);
+        s.case(&["CONFIG", "GET", "dbfilename"]);
+    }
+    for setting in ["yes", "local"] {
+        let mut s = session!(&["--enable-protected-configs", setting]);
+        s.case(&["CONFIG", "SET", "dbfilename", "other.rdb"]);
+        s.case(&["CONFIG", "GET", "dbfilename"]);
+    }
+}

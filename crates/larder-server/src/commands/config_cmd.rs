@@ -95,6 +95,20 @@ fn value_words(d: &Directive, v: &str) -> Vec<String> {
     }
 }
 
+/// `enable-protected-configs` (no, yes, or local) lets this client set the
+/// protected directives (`dir`, `dbfilename`).
+fn protected_allowed(ctx: &Ctx<'_>) -> bool {
+    let setting = ctx
+        .shared
+        .config
+        .read()
+        .compat
+        .get("enable-protected-configs")
+        .cloned()
+        .unwrap_or_default();
+    crate::commands::debug::protected_action_allowed(ctx, &setting)
+}
+
 fn set(ctx: &mut Ctx<'_>) -> CmdResult {
     if !ctx.argc().is_multiple_of(2) {
         return Err(SYNTAX);
@@ -116,7 +130,7 @@ fn set(ctx: &mut Ctx<'_>) -> CmdResult {
         let same = || (d.get)(&ctx.shared.config.read()).as_bytes() == ctx.arg(i + 1);
         let why = if d.has(dflags::IMMUTABLE) && !(d.has(dflags::SAME_OK) && same()) {
             Some("can't set immutable config")
-        } else if d.has(dflags::PROTECTED) {
+        } else if d.has(dflags::PROTECTED) && !protected_allowed(ctx) {
             Some("can't set protected config")
         } else if chosen.iter().any(|(c, _)| std::ptr::eq(*c, d)) {
             Some("duplicate parameter")

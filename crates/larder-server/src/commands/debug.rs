@@ -87,7 +87,8 @@ const DEBUG_HELP: &[&str] = &[
 ];
 
 /// Redis's `allowProtectedAction`: a protected setting (`enable-debug-command`,
-/// `enable-module-command`) is no, yes, or local (loopback and Unix clients).
+/// `enable-module-command`, `enable-protected-configs`) is no, yes, or local
+/// (loopback and Unix clients).
 pub(crate) fn protected_action_allowed(ctx: &Ctx<'_>, setting: &str) -> bool {
     match setting {
         "yes" => true,
