@@ -190,6 +190,8 @@ pub const COMPAT: &[Directive] = &[
         IMM
     ),
     c!("socket-mark-id", Int(0, u32::MAX as i64), "0"),
+    // Applied: scripts get setfenv, getfenv and newproxy (scripting.rs).
+    c!("lua-enable-deprecated-api", Bool, "no", IMM | HIDDEN),
     // Redis's hidden test hooks (shown only when named exactly).
     c!("rdb-key-save-delay", Int(INT_MIN, INT_MAX), "0", HIDDEN),
     c!("key-load-delay", Int(INT_MIN, INT_MAX), "0", HIDDEN),

@@ -567,3 +567,26 @@ fn script_errors_count_once() {
         s.case_with(&["INFO", "commandstats"], Cmp::Normalize(calls_only));
     }
 }
+
+/// `lua-enable-deprecated-api` (hidden, fixed at start): without it scripts
+/// have no setfenv, getfenv or newproxy; with it they do, and a proxy's
+/// metatable is its own (writable).
+#[test]
+fn deprecated_lua_api_follows_its_directive() {
+    const SCRIPTS: &[&str] = &[
+        "local f = function() return 1 end setfenv(f, {}) return 0",
+        "local f = function() return 1 end getfenv(f) return 0",
+        "getmetatable(newproxy(true)).__gc = function() return 1 end return 0",
+        "getmetatable('').__index = 1",
+    ];
+    for enabled in ["no", "yes"] {
+        let Some(mut s) = DiffSession::start(&["--lua-enable-deprecated-api", enabled]) else {
+            return;
+        };
+        for script in SCRIPTS {
+            s.case(&["EVAL", script, "0"]);
+        }
+        s.case(&["CONFIG", "GET", "lua-enable-deprecated-api"]);
+        s.case(&["CONFIG", "SET", "lua-enable-deprecated-api", "no"]);
+    }
+}

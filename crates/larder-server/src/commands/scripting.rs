@@ -174,11 +174,15 @@ pub fn sha1_hex(body: &[u8]) -> String {
 
 /// Sets up a fresh state: libraries, the error handler, the sandbox.
 const PRELUDE: &str = r#"
+local deprecated_api = ...
 local G, dbg, setfenv, rawget, error, tostring = _G, debug, setfenv, rawget, error, tostring
 local type, ls, ld = type, loadstring, load
-for _, k in ipairs({'print', 'dofile', 'loadfile', 'getfenv', 'setfenv', 'newproxy',
-                    'module', 'require', 'package', 'debug', 'os', 'io'}) do
+for _, k in ipairs({'print', 'dofile', 'loadfile', 'module', 'require', 'package', 'debug',
+                    'os', 'io'}) do
   G[k] = nil
+end
+if not deprecated_api then
+  G.getfenv, G.setfenv, G.newproxy = nil, nil, nil
 end
 G.__redis__err__handler = function(err)
   local lvl, i = 2, nil
@@ -220,13 +224,15 @@ G.setmetatable = function(t, mt)
   if locked[t] then error('Attempt to modify a readonly table', 0) end
   return smt(t, mt)
 end
--- The metatables of strings (and of any other non-table value) are shared
--- by every script: scripts see them read-only (Redis's CVE-2025-46818 fix).
+-- The metatables of strings (and of the other basic types) are shared by
+-- every script: scripts see them read-only (Redis's CVE-2025-46818 fix).
+-- Tables and userdata (newproxy's) have their own.
 G.getmetatable = function(t)
   local mt = locked[t]
   if mt then return smt({}, {__index = mt, __newindex = rofail, __metatable = false}) end
   mt = gmt(t)
-  if mt ~= nil and type(t) ~= 'table' and type(mt) == 'table' then return readonly(mt) end
+  local tt = type(t)
+  if type(mt) == 'table' and tt ~= 'table' and tt ~= 'userdata' then return readonly(mt) end
   return mt
 end
 G.loadstring = function(s, name)
@@ -409,7 +415,23 @@ struct Run<'a> {
     keys: &'a [&'a [u8]],
 }
 
-fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<Vm> {
+/// `lua-enable-deprecated-api yes` (hidden, fixed at start): scripts keep
+/// `setfenv`, `getfenv` and `newproxy`, which Redis removes by default.
+fn deprecated_api(shared: &Shared) -> bool {
+    shared
+        .config
+        .read()
+        .compat
+        .get("lua-enable-deprecated-api")
+        .is_some_and(|v| v == "yes")
+}
+
+fn new_vm(
+    owner: usize,
+    generation: u64,
+    running: Arc<Running>,
+    deprecated_api: bool,
+) -> mlua::Result<Vm> {
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
         LuaOptions::default(),
@@ -541,7 +563,10 @@ fn new_vm(owner: usize, generation: u64, running: Arc<Running>) -> mlua::Result<
         Function,
         Function,
         Function,
-    ) = lua.load(PRELUDE).set_name("=prelude").call(())?;
+    ) = lua
+        .load(PRELUDE)
+        .set_name("=prelude")
+        .call(deprecated_api)?;
     for (backend, f) in [(BACKENDS[2], logcheck), (BACKENDS[3], register)] {
         lua.set_named_registry_value(reg_name(backend), f)?;
     }
@@ -820,8 +845,13 @@ fn with_vm<R>(shared: &Shared, f: impl FnOnce(&mut Vm) -> R) -> Result<R, CmdErr
         if stale {
             *slot = None;
             *slot = Some(
-                new_vm(owner, generation, shared.scripts.running.clone())
-                    .map_err(|e| CmdError::owned(format!("ERR Lua initialisation failed: {e}")))?,
+                new_vm(
+                    owner,
+                    generation,
+                    shared.scripts.running.clone(),
+                    deprecated_api(shared),
+                )
+                .map_err(|e| CmdError::owned(format!("ERR Lua initialisation failed: {e}")))?,
             );
         }
         match slot.as_mut() {
