@@ -60,7 +60,8 @@ pub(crate) struct SnapState {
 /// An open snapshot's output, type-erased for the engine's slot.
 trait DumpShard: Send + Sync {
     fn epoch(&self) -> u64;
-    fn dump(&self, shard: &Shard, by_writer: bool);
+    /// Serializes `shard`; returns the keys written.
+    fn dump(&self, shard: &Shard, by_writer: bool) -> u64;
     /// (keys serialized so far, keys at the start instant).
     fn progress(&self) -> (u64, u64);
 }
@@ -113,12 +114,13 @@ impl<W: Write + Send> DumpShard for Active<W> {
         (self.keys.load(Relaxed), total)
     }
 
-    fn dump(&self, shard: &Shard, by_writer: bool) {
+    fn dump(&self, shard: &Shard, by_writer: bool) -> u64 {
         // Serialize outside the output lock, so two threads dumping two
         // shards work in parallel; only the copy to the sink is serialized.
         let mut buf = Vec::new();
         let mut parts: Vec<(usize, usize, usize)> = Vec::new();
         let mut keys = 0u64;
+        let mut written = 0u64;
         for (d, db) in shard.dbs.iter().enumerate() {
             if db.is_empty() {
                 continue;
@@ -130,6 +132,7 @@ impl<W: Write + Send> DumpShard for Active<W> {
                 }
                 save_pair(&mut buf, e, &self.opts, self.start_ms);
                 keys += 1;
+                written += 1;
                 if keys == PROGRESS_STEP {
                     self.keys.fetch_add(keys, Relaxed);
                     keys = 0;
@@ -145,12 +148,12 @@ impl<W: Write + Send> DumpShard for Active<W> {
             self.by_writers.fetch_add(1, Relaxed);
         }
         if parts.is_empty() {
-            return;
+            return written;
         }
         let mut out = self.out.lock();
         let o = &mut *out;
         let (Some(sink), None) = (o.sink.as_mut(), o.error.as_ref()) else {
-            return;
+            return written;
         };
         let mut head = Vec::with_capacity(16);
         let res = parts.iter().try_for_each(|&(d, from, to)| {
@@ -166,6 +169,43 @@ impl<W: Write + Send> DumpShard for Active<W> {
         if let Err(e) = res {
             o.error = Some(e);
         }
+        written
+    }
+}
+
+/// How a snapshot's own thread paces itself: Redis's `rdb-key-save-delay`
+/// (microseconds after each key; a negative `-n` sleeps 1 µs per `n` keys)
+/// and a flag that abandons the snapshot (Redis kills its child: CONFIG
+/// SET appendonly no during a rewrite). Only `finish` is paced, between
+/// shards and with no lock held; a writer dumping the shard it touches
+/// never waits for it.
+#[derive(Clone, Default)]
+pub struct Pace {
+    pub key_delay_us: i64,
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Pace {
+    /// Sleeps for `keys` keys' worth of delay, in slices that watch the
+    /// cancel flag; an error once it is raised.
+    pub fn after_keys(&self, keys: u64) -> io::Result<()> {
+        let d = self.key_delay_us;
+        let mut us = match d {
+            0 => 0,
+            d if d > 0 => keys.saturating_mul(d as u64),
+            d => keys / d.unsigned_abs(),
+        };
+        loop {
+            if self.cancel.as_ref().is_some_and(|c| c.load(Relaxed)) {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "killed"));
+            }
+            if us == 0 {
+                return Ok(());
+            }
+            let step = us.min(10_000);
+            std::thread::sleep(Duration::from_micros(step));
+            us -= step;
+        }
     }
 }
 
@@ -177,6 +217,7 @@ pub struct Snapshot<W: Write + Send + 'static> {
     dirty_at_start: u64,
     started: Instant,
     done: bool,
+    pace: Pace,
 }
 
 impl Engine {
@@ -247,6 +288,7 @@ impl Engine {
             dirty_at_start: dirty,
             started: Instant::now(),
             done: false,
+            pace: Pace::default(),
         })
     }
 
@@ -270,12 +312,13 @@ impl Engine {
 impl SnapState {
     /// Dumps `shard` into the open snapshot of `epoch` (if still open) and
     /// marks it dumped.
-    fn dump_now(&self, epoch: u64, shard: &mut Shard, by_writer: bool) {
+    fn dump_now(&self, epoch: u64, shard: &mut Shard, by_writer: bool) -> u64 {
         let active = self.active.lock().clone();
-        if let Some(a) = active.filter(|a| a.epoch() == epoch) {
-            a.dump(shard, by_writer);
-        }
+        let keys = active
+            .filter(|a| a.epoch() == epoch)
+            .map_or(0, |a| a.dump(shard, by_writer));
         shard.snap_epoch = epoch;
+        keys
     }
 
     fn close(&self) {
@@ -288,6 +331,11 @@ impl SnapState {
 }
 
 impl<W: Write + Send + 'static> Snapshot<W> {
+    /// Paces [`Snapshot::finish`] (see [`Pace`]).
+    pub fn set_pace(&mut self, pace: Pace) {
+        self.pace = pace;
+    }
+
     /// The start instant, Unix ms.
     pub fn start_ms(&self) -> u64 {
         self.active.start_ms
@@ -311,10 +359,15 @@ impl<W: Write + Send + 'static> Snapshot<W> {
         // walk the shards upwards, so they wait for at most one shard's
         // dump instead of trailing this walk to its end.
         for i in (0..engine.shard_count()).rev() {
-            let mut g = engine.lock_shard_plain(i);
-            if g.snap_epoch != epoch {
-                self.state.dump_now(epoch, &mut g, false);
-            }
+            let keys = {
+                let mut g = engine.lock_shard_plain(i);
+                if g.snap_epoch != epoch {
+                    self.state.dump_now(epoch, &mut g, false)
+                } else {
+                    0
+                }
+            };
+            self.pace.after_keys(keys)?;
         }
         self.state.close();
         self.done = true;

@@ -703,3 +703,64 @@ fn protected_configs_follow_enable_protected_configs() {
         s.case(&["CONFIG", "GET", "dbfilename"]);
     }
 }
+
+/// INFO persistence's `aof_enabled`, `aof_rewrite_in_progress` and
+/// `aof_rewrite_scheduled` lines only.
+fn aof_state(raw: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(raw)
+        .split("\r\n")
+        .filter(|l| {
+            l.starts_with("aof_enabled:")
+                || l.starts_with("aof_rewrite_in_progress:")
+                || l.starts_with("aof_rewrite_scheduled:")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into_bytes()
+}
+
+/// `rdb-key-save-delay` paces background saves: a BGREWRITEAOF during a
+/// BGSAVE is scheduled and runs after it; a second BGREWRITEAOF while one
+/// runs is refused; CONFIG SET appendonly no abandons a running rewrite
+/// (Redis kills its child) at once, not after the delay.
+#[test]
+fn slow_saves_schedule_and_abandon_rewrites() {
+    let mut s = session!(&["--aof-use-rdb-preamble", "no"]);
+    s.run(&[
+        &["SET", "k", "v"],
+        &["CONFIG", "SET", "rdb-key-save-delay", "1000000"],
+        &["BGSAVE"],
+        &["BGREWRITEAOF"],
+    ]);
+    s.case_with(&["INFO", "persistence"], Cmp::Normalize(aof_state));
+    s.case(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    wait_rewrite(&mut s.larder);
+    wait_rewrite(&mut s.redis);
+    s.run(&[
+        &["CONFIG", "SET", "rdb-key-save-delay", "1000000"],
+        &["BGREWRITEAOF"],
+        &["BGREWRITEAOF"],
+        &["CONFIG", "SET", "rdb-key-save-delay", "0"],
+    ]);
+    wait_rewrite(&mut s.larder);
+    wait_rewrite(&mut s.redis);
+    s.run(&[&["CONFIG", "SET", "appendonly", "yes"]]);
+    wait_aof(&mut s.larder);
+    wait_aof(&mut s.redis);
+    s.run(&[
+        &["CONFIG", "SET", "rdb-key-save-delay", "10000000"],
+        &["BGREWRITEAOF"],
+        &["CONFIG", "SET", "appendonly", "no"],
+        &["CONFIG", "SET", "rdb-key-save-delay", "0"],
+    ]);
+    let t = Instant::now();
+    wait_rewrite(&mut s.larder);
+    wait_rewrite(&mut s.redis);
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "the rewrite was not abandoned"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    s.case_with(&["INFO", "persistence"], Cmp::Normalize(aof_state));
+}

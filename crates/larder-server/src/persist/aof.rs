@@ -85,6 +85,9 @@ pub struct AofState {
     pub base_size: AtomicU64,
     pub current_size: AtomicU64,
     pub delayed_fsync: AtomicU64,
+    /// Abandons the running rewrite (CONFIG SET appendonly no: Redis kills
+    /// its rewrite child).
+    kill: Arc<AtomicBool>,
     /// The server, for the threads a command or the cron starts.
     me: std::sync::OnceLock<std::sync::Weak<Shared>>,
 }
@@ -108,6 +111,7 @@ impl Default for AofState {
             base_size: AtomicU64::new(0),
             current_size: AtomicU64::new(0),
             delayed_fsync: AtomicU64::new(0),
+            kill: Arc::default(),
             me: std::sync::OnceLock::new(),
         }
     }
@@ -219,6 +223,12 @@ pub fn apply_config(shared: &Shared, c: &Config) {
             if let Some(arc) = st.me.get().and_then(std::sync::Weak::upgrade) {
                 spawn_rewrite(&arc);
             }
+        }
+    }
+    if st.ready.load(Relaxed) && !c.appendonly && st.rewrite_in_progress.load(Relaxed) {
+        // The cron stops the AOF once the abandoned rewrite has returned.
+        if !st.kill.swap(true, Relaxed) {
+            tracing::info!("Killing running AOF rewrite child (the rewrite thread)");
         }
     }
 }
@@ -475,6 +485,7 @@ enum Enable {
 fn rewrite_with(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result<(), String> {
     let st = &shared.aof;
     let _one = st.rewriting.lock();
+    st.kill.store(false, Relaxed);
     st.rewrite_in_progress.store(true, Relaxed);
     *st.rewrite_started.lock() = Some(Instant::now());
     let started = Instant::now();
@@ -583,21 +594,31 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
         crate::propagate::quiesce_blocking();
     }
     let engine = &shared.engine;
+    let pace = crate::persist::snapshot::pace(shared, Some(shared.aof.kill.clone()));
     let file = if rdb_base {
         // The fork-less snapshot: writers go on while the base is written.
         engine
             .begin_snapshot(out, opts, switch)
             .map_err(io::Error::other)
-            .and_then(|snap| snap.finish(engine))
+            .and_then(|mut snap| {
+                snap.set_pace(pace);
+                snap.finish(engine)
+            })
             .and_then(|(out, _)| out.into_inner().map_err(|e| e.into_error()))
     } else {
         // Commands: serialized with every shard locked.
         let mut txn = engine.lock_all(0);
         switch();
-        write_base(&mut txn, &mut out, &opts)
+        write_base(&mut txn, &mut out, &opts, &pace)
             .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
+    };
+    if let Err(x) = &file {
+        let _ = std::fs::remove_file(&tmp);
+        if x.kind() == io::ErrorKind::Interrupted {
+            return Err("killed".into());
+        }
     }
-    .map_err(|x| e("Can't write the base", x))?;
+    let file = file.map_err(|x| e("Can't write the base", x))?;
     file.sync_all().map_err(|x| e("Can't fsync the base", x))?;
     drop(file);
     std::fs::rename(&tmp, dir.join(&base.name)).map_err(|x| e("Can't rename the base", x))?;
@@ -629,6 +650,7 @@ fn write_base(
     txn: &mut larder_engine::Txn<'_>,
     out: &mut impl Write,
     opts: &RdbOptions,
+    pace: &larder_engine::snapshot::Pace,
 ) -> io::Result<()> {
     let engine = txn.engine();
     let mut buf = Vec::with_capacity(128 * 1024);
@@ -665,6 +687,7 @@ fn write_base(
                 out.write_all(&buf)?;
                 buf.clear();
             }
+            pace.after_keys(1)?;
         }
     }
     out.write_all(&buf)?;
@@ -983,8 +1006,11 @@ pub fn cron(shared: &Arc<Shared>) {
         spawn_rewrite(shared);
         return;
     }
-    if on && st.rewrite_scheduled.load(Relaxed) {
-        spawn_rewrite(shared);
+    if st.rewrite_scheduled.load(Relaxed) {
+        // BGREWRITEAOF during a BGSAVE: once the snapshot slot is free.
+        if !shared.engine.snapshot_in_progress() && !shared.rdb.in_progress.load(Relaxed) {
+            spawn_rewrite(shared);
+        }
         return;
     }
     if on && perc > 0 {
@@ -1013,6 +1039,14 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>) -> CmdResult {
             "ERR Background append only file rewriting failed",
         ));
     };
+    if shared.rdb.in_progress.load(Relaxed) || shared.engine.snapshot_in_progress() {
+        // A BGSAVE (or a replica's full sync) holds the snapshot: as Redis
+        // with another child active, the rewrite waits for it (cron).
+        st.rewrite_scheduled.store(true, Relaxed);
+        ctx.out
+            .simple(b"Background append only file rewriting scheduled");
+        return Ok(());
+    }
     if !spawn_rewrite(&arc) {
         return Err(CmdError::new(
             "ERR Background append only file rewriting already in progress",

@@ -250,11 +250,30 @@ fn busy_error() -> io::Error {
 fn begin_to_temp(sh: &Shared) -> io::Result<(Snapshot<BufWriter<File>>, PathBuf, PathBuf)> {
     let (tmp, path, w) = temp_file(sh)?;
     match sh.engine.begin_snapshot(w, rdb_options(sh), || {}) {
-        Ok(s) => Ok((s, tmp, path)),
+        Ok(mut s) => {
+            s.set_pace(pace(sh, None));
+            Ok((s, tmp, path))
+        }
         Err(_) => {
             let _ = std::fs::remove_file(&tmp);
             Err(busy_error())
         }
+    }
+}
+
+/// The pace of a save (`rdb-key-save-delay`, a hidden directive Redis's
+/// tests slow saves with), abandoned when `cancel` is raised.
+pub fn pace(sh: &Shared, cancel: Option<Arc<AtomicBool>>) -> larder_engine::snapshot::Pace {
+    let key_delay_us = sh
+        .config
+        .read()
+        .compat
+        .get("rdb-key-save-delay")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    larder_engine::snapshot::Pace {
+        key_delay_us,
+        cancel,
     }
 }
 

@@ -397,7 +397,10 @@ where
                     }
                 })
                 .ok()
-                .map(|snap| (snap, offset))
+                .map(|mut snap| {
+                    snap.set_pace(crate::persist::snapshot::pace(&s, None));
+                    (snap, offset)
+                })
         })
         .await
         .map_err(|_| io_err("snapshot task failed"))?;
