@@ -66,6 +66,9 @@ pub struct Client {
     /// Replication state of a connection that spoke REPLCONF, SYNC or WAIT
     /// (`replication::ReplClient`); None for ordinary clients.
     pub repl: Option<Box<crate::replication::ReplClient>>,
+    /// Replays the AOF: past ACL, OOM, READONLY, stale and MISCONF checks,
+    /// as Redis's AOF client.
+    pub replay: bool,
 }
 
 impl Client {
@@ -88,6 +91,7 @@ impl Client {
             aof_wait: 0,
             repl_woff: 0,
             repl: None,
+            replay: false,
         }
     }
 }

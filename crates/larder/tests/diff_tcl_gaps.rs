@@ -764,3 +764,28 @@ fn slow_saves_schedule_and_abandon_rewrites() {
     std::thread::sleep(Duration::from_millis(300));
     s.case_with(&["INFO", "persistence"], Cmp::Normalize(aof_state));
 }
+
+/// The AOF is replayed past the checks clients get: on a read-only replica
+/// (here of a master that does not answer) DEBUG LOADAOF still loads its
+/// functions and keys.
+#[test]
+fn debug_loadaof_on_a_read_only_replica() {
+    let mut s = session!(DEBUG_ON);
+    s.case(&["CONFIG", "SET", "appendonly", "yes"]);
+    wait_aof(&mut s.larder);
+    wait_aof(&mut s.redis);
+    s.run(&[
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=test\nredis.register_function('test', function() return 'hello' end)",
+        ],
+        &["SET", "k", "v"],
+        &["CONFIG", "SET", "replica-read-only", "yes"],
+        &["REPLICAOF", "127.0.0.1", "0"],
+        &["DEBUG", "LOADAOF"],
+        &["REPLICAOF", "NO", "ONE"],
+        &["FUNCTION", "LIST"],
+        &["GET", "k"],
+    ]);
+}

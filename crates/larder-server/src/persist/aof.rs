@@ -702,6 +702,7 @@ fn load(shared: &Shared, dir: &Path, m: &Manifest, truncated_ok: bool) -> Result
         .clients
         .register("aof-loader".into(), String::new(), false);
     let mut client = Client::new(handle, true);
+    client.replay = true;
     let r = (|| {
         let mut cmds = 0;
         if let Some(b) = &m.base {
