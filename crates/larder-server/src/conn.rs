@@ -317,6 +317,10 @@ fn run_batch(
             return Step::Paused;
         }
         let args = parser.args(input);
+        // Pushes queued before this command began go first, invalidations
+        // too: the writes they announce happened before it (the socket's
+        // read may have been served before the push signal).
+        client.handle.outbox.take_before_command(out, client.proto);
         let reply_at = out.len();
         dispatch(shared, client, args, out);
         // Pushes queued by now precede this reply, as in Redis.

@@ -246,6 +246,14 @@ impl Outbox {
         self.omem.store(q.bytes, Relaxed);
     }
 
+    /// Moves every queued push into `out`, invalidations included: called
+    /// before a command runs, what is queued by then happened before it.
+    pub fn take_before_command(&self, out: &mut Vec<u8>, proto: Protocol) {
+        if self.nonempty.load(Relaxed) {
+            self.drain_until(out, proto, usize::MAX, false);
+        }
+    }
+
     /// Moves the queued pushes into `out` at `at`, before the reply of the
     /// command that just ran, where Redis would have put them — up to the
     /// first invalidation, which waits until after the reply (see [`Push`]).

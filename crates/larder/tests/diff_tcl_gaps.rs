@@ -789,3 +789,23 @@ fn debug_loadaof_on_a_read_only_replica() {
         &["GET", "k"],
     ]);
 }
+
+/// An invalidation queued before a command arrives goes out before that
+/// command's reply (RESP3, no redirection): the write it announces came
+/// first.
+#[test]
+fn invalidation_queued_before_a_command_precedes_its_reply() {
+    let mut s = session!(&[]);
+    let mut other = Pair::new(&s, "writer");
+    s.run(&[&["HELLO", "3"], &["CLIENT", "TRACKING", "on"]]);
+    for round in 0..20 {
+        other.case(&["SET", "key1", "1"]);
+        s.case(&["GET", "key1"]);
+        other.case(&["INCR", "key1"]);
+        s.case(&["PING"]);
+        read_both(
+            &mut s,
+            &format!("PONG after the invalidation, round {round}"),
+        );
+    }
+}
