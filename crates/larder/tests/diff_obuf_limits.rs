@@ -4,6 +4,9 @@
 //! - A subscriber left past the `pubsub` soft limit is disconnected once
 //!   `soft-seconds` run out, even when nothing more is published (Redis
 //!   checks in its client cron, not only when a message is queued).
+//! - A reply that can grow without bound (HRANDFIELD with a huge negative
+//!   count) stops being built once past the `normal` hard limit: the client
+//!   is closed and the server never holds the whole reply.
 
 mod common;
 
@@ -32,6 +35,17 @@ fn omem(line: &str) -> u64 {
         .find_map(|f| f.strip_prefix("omem="))
         .and_then(|v| v.parse().ok())
         .expect("omem field")
+}
+
+/// Peak resident memory of a process (`VmHWM`).
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM");
+    kb * 1024
 }
 
 #[test]
@@ -75,5 +89,44 @@ fn pubsub_soft_limit_disconnects_without_further_traffic() {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+#[test]
+fn huge_random_reply_stops_at_the_hard_limit() {
+    let Some(servers) = servers() else {
+        return;
+    };
+    for (name, server) in &servers {
+        let mut c = server.client();
+        c.cmd_str(&["HSET", "h", "a", "b"]);
+        c.cmd_str(&["SADD", "s", "a"]);
+        c.cmd_str(&["ZADD", "z", "1", "a"]);
+        c.cmd_str(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 1000000 0 0",
+        ]);
+        let before = peak_rss(server.pid());
+        // Whole replies would be 140-280 MB each.
+        for cmd in [
+            ["HRANDFIELD", "h", "-20000000"],
+            ["SRANDMEMBER", "s", "-20000000"],
+            ["ZRANDMEMBER", "z", "-20000000"],
+        ] {
+            let mut big = server.client();
+            big.send_str(&cmd);
+            let (got, closed) =
+                big.read_until_close_or_quiet(Duration::from_secs(20), Duration::from_secs(20));
+            assert!(closed, "{name} {cmd:?}: the client is closed");
+            assert!(got.is_empty(), "{name} {cmd:?}: no reply is sent");
+        }
+        let grown = peak_rss(server.pid()).saturating_sub(before);
+        assert!(
+            grown < 64 << 20,
+            "{name}: peak RSS grew {grown} bytes building replies"
+        );
+        assert_eq!(c.cmd_str(&["PING"]), b"+PONG\r\n", "{name} still serves");
     }
 }
