@@ -349,13 +349,11 @@ impl crate::keyspace::Engine {
         }
         let policy = self.config.policy();
         let rank = policy.rank();
-        // noeviction only refuses: it decides on the exact count near the
-        // limit, so a write is never let through by which thread happened to
-        // read the counter.
-        let fits = match rank {
-            Some(_) => self.used_memory() <= max,
-            None => self.fits_exactly(max),
-        };
+        // Decided on the exact count near the limit, so what is evicted (or
+        // refused, under noeviction) never depends on which thread happened
+        // to read the counter: memory stays within `maxmemory`, not within
+        // it plus every other thread's unpublished drift.
+        let fits = self.fits_exactly(max);
         // CLIENT PAUSE holds eviction too, and a replica may ignore the
         // limit (Redis's isSafeToPerformEvictions).
         if fits || self.config.paused(crate::access::now_ms()) || self.config.ignores_maxmemory() {
@@ -378,7 +376,7 @@ impl crate::keyspace::Engine {
             }
             freed_any = true;
             n += 1;
-            if self.used_memory() <= max {
+            if self.fits_exactly(max) {
                 return Ok(());
             }
             if n.is_multiple_of(16) && start.elapsed() > EVICTION_TIME_LIMIT {

@@ -334,16 +334,17 @@ impl Engine {
             .sum()
     }
 
-    /// Bytes used, as `maxmemory` counts them.
+    /// Bytes used, as `maxmemory` counts them: the exact reading, for reports
+    /// (INFO, MEMORY STATS), which must not depend on which thread asks.
     pub fn used_memory(&self) -> usize {
         match &self.gauge {
-            Some(g) => (g.read)(),
+            Some(g) => (g.exact)(),
             None => self.dataset_bytes(),
         }
     }
 
     /// Whether used memory is within `max`, deciding on the exact count when
-    /// the cheap reading is too close to tell.
+    /// the cheap reading is too close to tell (the eviction check).
     pub fn fits_exactly(&self, max: usize) -> bool {
         let Some(g) = &self.gauge else {
             return self.dataset_bytes() <= max;

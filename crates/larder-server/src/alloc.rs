@@ -12,8 +12,9 @@
 //!   loads. Off by at most 64 KB per other thread ([`slack`]): a task that
 //!   tokio moves to another worker can see the count jump by that much.
 //! - [`allocated_exact`]: the global count plus every slot. Cost: one load per
-//!   thread that ever allocated. `noeviction` uses it near the limit, so
-//!   whether a write is refused never depends on which thread asked.
+//!   thread that ever allocated. The `maxmemory` check uses it near the
+//!   limit, so whether a write evicts or is refused never depends on which
+//!   thread asked; INFO and the other reports always do.
 //!
 //! Threads past the table's size (a long run that churns through blocking
 //! threads) count straight into the global counter. A thread that exits

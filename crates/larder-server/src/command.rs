@@ -204,6 +204,16 @@ impl<'a> Ctx<'a> {
         self.args.get(i).unwrap_or(&[])
     }
 
+    /// The replies so far are past `client-output-buffer-limit normal
+    /// <hard>`: the client will be closed without them, so a command whose
+    /// reply can grow without bound (HRANDFIELD, SRANDMEMBER, ZRANDMEMBER
+    /// with a negative count) stops building it, as Redis's do on
+    /// CLIENT_CLOSE_ASAP. A client's own command only: inside EXEC or a
+    /// script the reply is not the connection's.
+    pub fn reply_over_limit(&self) -> bool {
+        self.client.nesting == 1 && crate::conn::over_limit(self.shared, self.out.out)
+    }
+
     /// Argument `i` with its hash, as the engine wants keys.
     pub fn key(&self, i: usize) -> Key<'a> {
         self.shared.engine.key(self.arg(i))

@@ -350,7 +350,7 @@ fn run_batch(
 }
 
 /// `client-output-buffer-limit normal <hard>`: replies of one batch past it close the client.
-fn over_limit(shared: &Shared, out: &[u8]) -> bool {
+pub(crate) fn over_limit(shared: &Shared, out: &[u8]) -> bool {
     let hard = shared.hot.output_hard_limit.load(Relaxed);
     hard > 0 && out.len() as u64 > hard
 }

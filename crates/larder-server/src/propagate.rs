@@ -263,7 +263,9 @@ impl Feed {
             b.push(&g.buf[before..]);
         }
         if !g.aof {
+            // Only the backlog wanted them; a big command's room goes too.
             g.buf.truncate(before);
+            g.buf.shrink_to(RETAIN_MAX);
         } else if g.idle {
             self.ready.notify_one();
         }
@@ -340,6 +342,20 @@ struct Frame {
     force: bool,
     /// Propagated to replicas only (PUBLISH).
     repl_only: bool,
+}
+
+/// Reused buffers (per thread, and the feed's without an AOF) keep their
+/// room for the next command, up to this: past it (a big write), they give
+/// it back, or they would hold the largest command's size for good.
+const RETAIN_MAX: usize = 1 << 20;
+
+/// Empties a reused buffer, giving back room past [`RETAIN_MAX`].
+fn reset(buf: &mut Vec<u8>) {
+    if buf.capacity() > RETAIN_MAX {
+        *buf = Vec::new();
+    } else {
+        buf.clear();
+    }
 }
 
 #[derive(Default)]
@@ -490,7 +506,7 @@ impl Local {
                 .map(|&(db, s, e, r)| (db, &pending[s..e], r)),
         );
         self.ops.clear();
-        self.pending.clear();
+        reset(&mut self.pending);
     }
 }
 
@@ -533,6 +549,10 @@ pub(crate) fn leave(shared: &Shared, client: &mut Client) {
             l.record_top();
         }
         l.depth -= 1;
+        // The finished frame's command is recorded by now.
+        let d = l.depth;
+        reset(&mut l.frames[d].cmd);
+        reset(&mut l.frames[d].alt);
         if l.depth == 0 {
             l.flush(feed);
             if l.written > 0 && feed.sync_always.load(Relaxed) {

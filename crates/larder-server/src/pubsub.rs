@@ -132,6 +132,22 @@ struct Queue {
     dropped: bool,
 }
 
+impl Queue {
+    /// Past `hard`, or past `soft` for more than `soft-seconds` (the soft
+    /// clock starts here when first seen over, and stops when back under).
+    fn over(&mut self, limit: &OutputLimit) -> bool {
+        if limit.hard > 0 && self.bytes > limit.hard {
+            true
+        } else if limit.soft > 0 && self.bytes > limit.soft {
+            let since = *self.soft_since.get_or_insert_with(Instant::now);
+            since.elapsed().as_secs() > limit.soft_seconds
+        } else {
+            self.soft_since = None;
+            false
+        }
+    }
+}
+
 /// A connection's queue of pushes (see the module notes). Every client has
 /// one, in its `ClientHandle`, so any task can reach it by client id.
 pub struct Outbox {
@@ -179,36 +195,46 @@ impl Outbox {
         q.items.push_back(p);
         q.bytes += size;
         self.nonempty.store(true, Relaxed);
-        let over = if limit.hard > 0 && q.bytes > limit.hard {
-            true
-        } else if limit.soft > 0 && q.bytes > limit.soft {
-            let since = *q.soft_since.get_or_insert_with(Instant::now);
-            since.elapsed().as_secs() > limit.soft_seconds
-        } else {
-            q.soft_since = None;
-            false
-        };
-        if over {
-            q.dropped = true;
-            q.items = VecDeque::new();
-            q.bytes = 0;
+        if q.over(&limit) {
+            self.cut_off(q);
+            return false;
         }
         self.omem.store(q.bytes, Relaxed);
         drop(q);
-        if over {
-            if let Some(owner) = self.owner.upgrade() {
-                tracing::info!(
-                    client = owner.id,
-                    "client scheduled to be closed for overcoming of output buffer limits"
-                );
-                owner.kill();
-            }
-            return false;
-        }
         if let Some(owner) = self.owner.upgrade() {
             owner.events.raise(crate::signal::PUSH);
         }
         true
+    }
+
+    /// The server cron's check (Redis's clientsCron): a queue left past the
+    /// soft limit with nothing more pushed still runs out its
+    /// `soft-seconds` and the client is disconnected.
+    pub fn enforce_limit(&self, limits: &PushLimits) {
+        let limit = limits.get(self.pubsub.load(Relaxed));
+        if limit.soft == 0 || self.omem() <= limit.soft {
+            return;
+        }
+        let mut q = self.queue.lock();
+        if !q.dropped && q.over(&limit) {
+            self.cut_off(q);
+        }
+    }
+
+    /// Drops the queue of a client past its limit and disconnects it.
+    fn cut_off(&self, mut q: parking_lot::MutexGuard<'_, Queue>) {
+        q.dropped = true;
+        q.items = VecDeque::new();
+        q.bytes = 0;
+        self.omem.store(0, Relaxed);
+        drop(q);
+        if let Some(owner) = self.owner.upgrade() {
+            tracing::info!(
+                client = owner.id,
+                "client scheduled to be closed for overcoming of output buffer limits"
+            );
+            owner.kill();
+        }
     }
 
     /// Something is queued.

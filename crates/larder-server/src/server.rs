@@ -334,7 +334,8 @@ async fn accept_unix(shared: Arc<Shared>, listener: UnixListener) {
     }
 }
 
-/// `hz` times a second: active expiry (at most 25% of the period) and stats sampling.
+/// `hz` times a second: active expiry (at most 25% of the period), output
+/// buffer soft limits and stats sampling.
 async fn cron(shared: Arc<Shared>) {
     let mut tick: u64 = 0;
     loop {
@@ -358,6 +359,11 @@ async fn cron(shared: Arc<Shared>) {
         .await;
         if tick.is_multiple_of(u64::from(hz)) {
             crate::commands::client_cmd::resize_query_buffers(&shared);
+        }
+        // Every tick, so a soft limit's seconds end on time (Redis checks in
+        // clientsCron too, not only when a push arrives).
+        for h in shared.clients.all() {
+            h.outbox.enforce_limit(&shared.pubsub.limits);
         }
         tick += 1;
         let total = shared.stats.total_commands_processed.load(Relaxed);

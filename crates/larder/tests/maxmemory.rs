@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{encode_command, start_larder, RawClient, ServerProc};
+use common::{encode_command, start_larder, start_redis, RawClient, ServerProc};
 
 fn rss_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
@@ -58,6 +58,56 @@ fn present(c: &mut RawClient, keys: impl Iterator<Item = String>) -> usize {
         .iter()
         .filter(|r| r.as_slice() == b":1\r\n")
         .count()
+}
+
+/// A numeric `INFO` field.
+fn info_u64(c: &mut RawClient, section: &str, field: &str) -> u64 {
+    let text = String::from_utf8_lossy(&c.cmd_str(&["INFO", section])).into_owned();
+    let prefix = format!("{field}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
+}
+
+/// Redis's "is the memory limit honoured?" (unit/maxmemory): set the limit
+/// 100 KB above what is used, write small keys until `used_memory` (as INFO
+/// reports it) is within 4 KB of the limit, then as many again. Returns how
+/// far past the limit INFO's `used_memory` ends (negative: under).
+fn overshoot_after_refill(c: &mut RawClient, policy: &str) -> i64 {
+    c.cmd_str(&["FLUSHALL"]);
+    let limit = info_u64(c, "memory", "used_memory") + 100 * 1024;
+    c.cmd_str(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    c.cmd_str(&["CONFIG", "SET", "maxmemory-policy", policy]);
+    let mut n = 0u64;
+    loop {
+        c.cmd_str(&["SETEX", &format!("fill:{n}"), "10000", "x"]);
+        n += 1;
+        if info_u64(c, "memory", "used_memory") + 4096 > limit {
+            break;
+        }
+    }
+    assert!(n > 10, "{policy}: the limit was reached after {n} keys");
+    for i in 0..n {
+        c.cmd_str(&["SETEX", &format!("refill:{i}"), "10000", "x"]);
+    }
+    info_u64(c, "memory", "used_memory") as i64 - limit as i64
+}
+
+/// INFO's `used_memory` stays within a few KB of `maxmemory` once eviction
+/// runs, as Redis's does: its reading is not inflated by INFO's own text.
+#[test]
+fn info_used_memory_stays_at_the_limit_as_redis() {
+    let Some(redis) = start_redis(&[]) else {
+        return;
+    };
+    let larder = start_larder(&[]);
+    for policy in ["allkeys-lru", "allkeys-random", "volatile-ttl"] {
+        for (name, server) in [("redis", &redis), ("larder", &larder)] {
+            let over = overshoot_after_refill(&mut server.client(), policy);
+            assert!(over < 4096, "{name} {policy}: {over} bytes over the limit");
+        }
+    }
 }
 
 fn start(policy: &str, maxmemory: &str) -> ServerProc {

@@ -377,6 +377,9 @@ fn hrandfield(ctx: &mut Ctx<'_>) -> CmdResult {
         let n = count.unsigned_abs() as usize;
         ctx.out.array(n * per);
         for _ in 0..n {
+            if ctx.reply_over_limit() {
+                break;
+            }
             if let Some((f, v)) = h.random() {
                 emit(&mut ctx.out, f, v);
             }

@@ -43,6 +43,11 @@ const SECTIONS: &[(&str, bool)] = &[
 ];
 
 fn info(ctx: &mut Ctx<'_>) -> CmdResult {
+    // Read before INFO allocates its own text (4 KB and up), which would
+    // otherwise show as used memory: Redis's reading is taken before its
+    // small reply has grown, so a client checking `used_memory` against
+    // `maxmemory` sees what the data and clients hold.
+    let used = ctx.shared.engine.used_memory() as u64;
     let mut wanted = [false; SECTIONS.len()];
     if ctx.argc() == 1 {
         for (w, (_, default)) in wanted.iter_mut().zip(SECTIONS) {
@@ -65,13 +70,14 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
         .filter(|(_, w)| *w)
         .map(|((n, _), _)| *n)
         .collect();
-    let text = render(ctx, &names);
+    let text = render(ctx, &names, used);
     reply_text(ctx, &text);
     Ok(())
 }
 
-/// The text of the named sections (lowercase names, canonical order).
-fn render(ctx: &Ctx<'_>, names: &[&str]) -> String {
+/// The text of the named sections (lowercase names, canonical order);
+/// `used`: used memory as read when the command started.
+fn render(ctx: &Ctx<'_>, names: &[&str], used: u64) -> String {
     let mut out = String::with_capacity(4096);
     for (i, name) in names.iter().enumerate() {
         if i > 0 {
@@ -81,7 +87,7 @@ fn render(ctx: &Ctx<'_>, names: &[&str]) -> String {
         match *name {
             "server" => server(ctx, s),
             "clients" => clients(ctx.shared, s),
-            "memory" => memory(ctx.shared, s),
+            "memory" => memory(ctx.shared, used, s),
             "persistence" => persistence(ctx.shared, s),
             "stats" => stats(ctx.shared, s),
             "replication" => replication(ctx.shared, s),
@@ -228,8 +234,7 @@ fn clients(sh: &Shared, s: &mut String) {
     field!(s, "clients_in_timeout_table", "0");
 }
 
-fn memory(sh: &Shared, s: &mut String) {
-    let used = sh.engine.used_memory() as u64;
+fn memory(sh: &Shared, used: u64, s: &mut String) {
     let peak = sh.admin.note_memory(used);
     let rss = rss_bytes();
     let dataset = (sh.engine.dataset_bytes() as u64).min(used);

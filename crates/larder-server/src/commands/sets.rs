@@ -310,6 +310,9 @@ fn srandmember(ctx: &mut Ctx<'_>) -> CmdResult {
         let n = count.unsigned_abs() as usize;
         ctx.out.array(n);
         for _ in 0..n {
+            if ctx.reply_over_limit() {
+                break;
+            }
             if let Some(m) = set.random() {
                 ctx.out.bulk(&m);
             }

@@ -1185,6 +1185,9 @@ fn zrandmember(ctx: &mut Ctx<'_>) -> CmdResult {
         let n = count.unsigned_abs() as usize;
         emit_header(&mut ctx.out, n, withscores);
         for _ in 0..n {
+            if ctx.reply_over_limit() {
+                break;
+            }
             if let Some((m, s)) = z.random() {
                 emit(&mut ctx.out, m, s, withscores);
             }

@@ -116,6 +116,15 @@ impl Backlog {
             self.data.drain(..(keep - self.start) as usize);
             self.start = keep;
         }
+        // Give back the room a burst (a big command, a slow reader) grew
+        // once it is consumed, as Redis frees its replication buffer's
+        // blocks: otherwise one large write would hold its size here for
+        // good. Growth only doubles, so this never shrinks what the next
+        // push needs back.
+        let need = (self.data.len() as u64).max(self.size) as usize;
+        if self.data.capacity() > 2 * need {
+            self.data.shrink_to(need);
+        }
     }
 
     /// Registers reader `id` at offset `pos` (which must be held: [`has`]).

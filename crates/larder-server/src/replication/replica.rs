@@ -177,10 +177,16 @@ struct Conn {
     timeout: Duration,
 }
 
+/// The stream's read chunk.
+const READ_CHUNK: usize = 64 * 1024;
+/// A command bigger than this grew the read buffer: it is given back once
+/// applied (see [`Conn::release`]).
+const BIG_COMMAND: usize = 1 << 20;
+
 impl Conn {
     async fn fill(&mut self, link: &Link) -> Res<()> {
         if self.buf.capacity() - self.buf.len() < 4096 {
-            self.buf.reserve(64 * 1024);
+            self.buf.reserve(READ_CHUNK);
         }
         match tokio::time::timeout(self.timeout, self.s.read_buf(&mut self.buf)).await {
             Err(_) => Err("timeout, no data from master".into()),
@@ -191,6 +197,17 @@ impl Conn {
             }
             Ok(Err(e)) => Err(e.to_string()),
         }
+    }
+
+    /// Gives back the room a big command needed, keeping what is buffered
+    /// after it, so one large write from the master does not hold its size
+    /// in the replica for good (Redis trims the master client's pending
+    /// query buffer the same way). `BytesMut` would otherwise keep the
+    /// whole allocation to reuse on its next `reserve`.
+    fn release(&mut self) {
+        let mut fresh = BytesMut::with_capacity(READ_CHUNK.max(self.buf.len()));
+        fresh.extend_from_slice(&self.buf);
+        self.buf = fresh;
     }
 
     /// One `\r\n`-terminated line, without the terminator.
@@ -227,7 +244,7 @@ async fn run_once(sh: &Arc<Shared>, link: &Arc<Link>) -> Res<()> {
     let _ = s.set_nodelay(true);
     let mut c = Conn {
         s,
-        buf: BytesMut::with_capacity(64 * 1024),
+        buf: BytesMut::with_capacity(READ_CHUNK),
         timeout,
     };
     tracing::info!(
@@ -403,9 +420,11 @@ async fn apply_loop(sh: &Arc<Shared>, link: &Link, c: &mut Conn, client: &mut Cl
     let mut ack = tokio::time::interval(Duration::from_secs(1));
     send_ack(c, link).await?;
     loop {
+        let mut big = false;
         loop {
             match parser.parse(&c.buf, &limits) {
                 Ok(Parse::Request { consumed }) => {
+                    big |= consumed > BIG_COMMAND;
                     let args = parser.args(&c.buf);
                     let is =
                         |i: usize, w: &[u8]| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(w));
@@ -440,6 +459,9 @@ async fn apply_loop(sh: &Arc<Shared>, link: &Link, c: &mut Conn, client: &mut Cl
                 Ok(Parse::Incomplete { .. }) => break,
                 Err(e) => return Err(format!("protocol error from master: {e:?}")),
             }
+        }
+        if big {
+            c.release();
         }
         tokio::select! {
             r = c.fill(link) => {

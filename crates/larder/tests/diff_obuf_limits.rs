@@ -1,0 +1,132 @@
+//! `client-output-buffer-limit` against a real redis-server: the same
+//! scenario runs on both and must end the same way.
+//!
+//! - A subscriber left past the `pubsub` soft limit is disconnected once
+//!   `soft-seconds` run out, even when nothing more is published (Redis
+//!   checks in its client cron, not only when a message is queued).
+//! - A reply that can grow without bound (HRANDFIELD with a huge negative
+//!   count) stops being built once past the `normal` hard limit: the client
+//!   is closed and the server never holds the whole reply.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{start_larder, start_redis, RawClient, ServerProc};
+
+/// Both servers, or `None` (skip) without redis-server.
+fn servers() -> Option<[(&'static str, ServerProc); 2]> {
+    let redis = start_redis(&[])?;
+    Some([("redis", redis), ("larder", start_larder(&[]))])
+}
+
+/// The `CLIENT LIST` line of the client named `name`.
+fn client_line(c: &mut RawClient, name: &str) -> Option<String> {
+    let list = String::from_utf8_lossy(&c.cmd_str(&["CLIENT", "LIST"])).into_owned();
+    let needle = format!(" name={name} ");
+    list.lines()
+        .find(|l| l.contains(&needle))
+        .map(str::to_owned)
+}
+
+/// The `omem=` field of a `CLIENT LIST` line.
+fn omem(line: &str) -> u64 {
+    line.split(' ')
+        .find_map(|f| f.strip_prefix("omem="))
+        .and_then(|v| v.parse().ok())
+        .expect("omem field")
+}
+
+/// Peak resident memory of a process (`VmHWM`).
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM");
+    kb * 1024
+}
+
+#[test]
+fn pubsub_soft_limit_disconnects_without_further_traffic() {
+    let Some(servers) = servers() else {
+        return;
+    };
+    let payload = "x".repeat(100_000);
+    for (name, server) in &servers {
+        let mut c = server.client();
+        c.cmd_str(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 0 100000 1",
+        ]);
+        let mut sub = server.client();
+        sub.cmd_str(&["CLIENT", "SETNAME", "slowsub"]);
+        sub.cmd_str(&["SUBSCRIBE", "ch"]);
+        // Publish until the subscriber (which never reads) has filled its
+        // socket and holds three messages queued, well past the soft limit,
+        // then stop.
+        let start = Instant::now();
+        loop {
+            c.cmd_str(&["PUBLISH", "ch", &payload]);
+            let line = client_line(&mut c, "slowsub").expect("subscriber connected");
+            if omem(&line) > 300_000 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{name}: no backlog"
+            );
+        }
+        // One soft second (rounded as each server does) and a margin.
+        let stopped = Instant::now();
+        while client_line(&mut c, "slowsub").is_some() {
+            assert!(
+                stopped.elapsed() < Duration::from_secs(4),
+                "{name}: still connected past the soft limit's time"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn huge_random_reply_stops_at_the_hard_limit() {
+    let Some(servers) = servers() else {
+        return;
+    };
+    for (name, server) in &servers {
+        let mut c = server.client();
+        c.cmd_str(&["HSET", "h", "a", "b"]);
+        c.cmd_str(&["SADD", "s", "a"]);
+        c.cmd_str(&["ZADD", "z", "1", "a"]);
+        c.cmd_str(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 1000000 0 0",
+        ]);
+        let before = peak_rss(server.pid());
+        // Whole replies would be 140-280 MB each.
+        for cmd in [
+            ["HRANDFIELD", "h", "-20000000"],
+            ["SRANDMEMBER", "s", "-20000000"],
+            ["ZRANDMEMBER", "z", "-20000000"],
+        ] {
+            let mut big = server.client();
+            big.send_str(&cmd);
+            let (got, closed) =
+                big.read_until_close_or_quiet(Duration::from_secs(20), Duration::from_secs(20));
+            assert!(closed, "{name} {cmd:?}: the client is closed");
+            assert!(got.is_empty(), "{name} {cmd:?}: no reply is sent");
+        }
+        let grown = peak_rss(server.pid()).saturating_sub(before);
+        assert!(
+            grown < 64 << 20,
+            "{name}: peak RSS grew {grown} bytes building replies"
+        );
+        assert_eq!(c.cmd_str(&["PING"]), b"+PONG\r\n", "{name} still serves");
+    }
+}
