@@ -160,6 +160,8 @@ enum KeyProc {
     Sort,
     /// SORT_RO: the key.
     SortRo,
+    /// MIGRATE: its key, or its KEYS (`keyspecs::migrate_keys`).
+    Migrate,
 }
 
 /// One command or subcommand, as ACL rules see it.
@@ -195,6 +197,7 @@ impl AclCommands {
                 "bitfield" => KeyProc::Bitfield,
                 "sort" => KeyProc::Sort,
                 "sort_ro" => KeyProc::SortRo,
+                "migrate" => KeyProc::Migrate,
                 _ => KeyProc::None,
             };
             AclCmd {
@@ -337,6 +340,13 @@ fn for_each_key(c: &AclCmd, args: &dyn ArgSource, f: &mut dyn FnMut(usize, u8) -
         }
         KeyProc::SortRo => {
             f(1, READ);
+        }
+        KeyProc::Migrate => {
+            for p in crate::keyspecs::migrate_keys(args.count(), |i| args.at(i)) {
+                if !f(p, READ | WRITE) {
+                    return;
+                }
+            }
         }
         _ => {}
     }
@@ -701,6 +711,16 @@ impl Selector {
         Ok(())
     }
 
+    /// ACLSelectorHasUnrestrictedKeyAccess for reads: `allkeys`, or a
+    /// `*` pattern that grants reading.
+    fn reads_every_key(&self) -> bool {
+        self.flags & SEL_ALLKEYS != 0
+            || self
+                .patterns
+                .iter()
+                .any(|(f, p)| f & READ != 0 && p[..] == *b"*")
+    }
+
     // --- describing -------------------------------------------------------
 
     fn count_category(&self, cmds: &AclCommands, cat: u32) -> (usize, usize) {
@@ -999,10 +1019,18 @@ impl Rules {
     }
 
     /// Whether every selector's channels are among `new`'s, or `new` allows
-    /// all channels (ACLKillPubsubClientsIfNeeded's test).
+    /// all channels (ACLKillPubsubClientsIfNeeded's test). A selector that
+    /// allowed all channels is kept only by one that still does.
     fn channels_kept_by(&self, new: &Rules) -> bool {
         if new.selectors.iter().any(|s| s.flags & SEL_ALLCHANNELS != 0) {
             return true;
+        }
+        if self
+            .selectors
+            .iter()
+            .any(|s| s.flags & SEL_ALLCHANNELS != 0)
+        {
+            return false;
         }
         let upcoming: Vec<&Vec<u8>> = new.selectors.iter().flat_map(|s| &s.channels).collect();
         self.selectors
@@ -1395,6 +1423,25 @@ pub fn unrestricted(shared: &Shared, client: &Client) -> bool {
     }
 }
 
+/// ACLUserCheckCmdWithUnrestrictedKeyAccess for reads: whether one of the
+/// client's selectors both allows command `name` with `args` and may read
+/// every key. SORT's BY and GET patterns name keys no key spec shows, so
+/// Redis allows them only then.
+pub fn reads_every_key(shared: &Shared, client: &Client, name: &str, args: &dyn ArgSource) -> bool {
+    if unrestricted(shared, client) {
+        return true;
+    }
+    let cmds = &shared.acl.cmds;
+    let Some(id) = cmds.lookup(name.as_bytes()) else {
+        return true;
+    };
+    let rules = user_of(shared, client).rules.read();
+    rules
+        .selectors
+        .iter()
+        .any(|s| s.check(cmds, id, args).is_ok() && s.reads_every_key())
+}
+
 /// Makes `user` the client's user (AUTH, HELLO AUTH, RESET).
 pub fn set_user(shared: &Shared, client: &mut Client, user: Arc<User>) {
     let u = (!Arc::ptr_eq(&user, &shared.acl.default)).then_some(user);
@@ -1743,7 +1790,7 @@ pub fn list_lines(acl: &Acl) -> Vec<String> {
 /// Loads the users of `path` (ACL LOAD, startup with `aclfile`); on error
 /// nothing changes.
 pub fn load_file(shared: &Shared, client: Option<&mut Client>, path: &str) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = std::fs::read_to_string(in_dir(shared, path)).map_err(|e| {
         format!(
             "Error loading ACLs, opening file '{path}': {}",
             strerror(&e)
@@ -1802,15 +1849,24 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
 }
 
 /// Writes every user to `path` (temporary file, then rename).
-pub fn save_file(acl: &Acl, path: &str) -> std::io::Result<()> {
+pub fn save_file(shared: &Shared, path: &str) -> std::io::Result<()> {
     let mut text = String::new();
-    for l in list_lines(acl) {
+    for l in list_lines(&shared.acl) {
         text.push_str(&l);
         text.push('\n');
     }
-    let tmp = format!("{path}.tmp-{}", std::process::id());
+    let path = in_dir(shared, path);
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(format!(".tmp-{}", std::process::id()));
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)
+}
+
+/// Where the ACL file `name` is: Redis works in `dir` (it changes to it
+/// as it reads the config, and on CONFIG SET dir), so a relative name is
+/// under `dir`.
+fn in_dir(shared: &Shared, name: &str) -> std::path::PathBuf {
+    shared.config.read().dir.join(name)
 }
 
 #[cfg(test)]

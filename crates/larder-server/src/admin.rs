@@ -222,9 +222,19 @@ impl Histograms {
         }
     }
 
+    /// How many commands and subcommands there are: the slots.
+    pub fn slot_count(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The name of a slot (`config|get` for a subcommand).
+    pub fn slot_name(&self, slot: usize) -> &'static str {
+        self.names[slot]
+    }
+
     /// The slot of command `idx` as `args` call it: a container's is its
     /// subcommand's when argument 1 names one.
-    fn slot(&self, idx: usize, cmd: &Command, args: &Args<'_>) -> usize {
+    pub fn slot(&self, idx: usize, cmd: &Command, args: &Args<'_>) -> usize {
         if cmd.subcommands.is_empty() {
             return idx;
         }

@@ -4,8 +4,9 @@
 //! `COMMANDS: &[Command]` slice: name, arity (Redis's convention: N = exactly
 //! N arguments including the name, -N = at least N), flags, key positions and
 //! a plain `fn` handler. The table merges them once at startup into a map from
-//! lowercase name to index; per-command counters (INFO commandstats) live in
-//! a parallel array of atomics indexed the same way. A lookup lowercases the
+//! lowercase name to index; counters per command and subcommand (INFO
+//! commandstats) live in an array of atomics: the commands' indexes, then
+//! the subcommands' (`admin::Histograms`'s slots). A lookup lowercases the
 //! name into a stack buffer, so dispatch allocates nothing.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -125,6 +126,7 @@ impl CommandStats {
 
 pub struct CommandTable {
     pub commands: Vec<&'static Command>,
+    /// By slot (see [`CommandTable::stats_of`]).
     pub stats: Vec<CommandStats>,
     /// Latency histograms per command and subcommand (`admin.rs`).
     pub hist: crate::admin::Histograms,
@@ -142,8 +144,10 @@ impl CommandTable {
             .map(|(i, c)| (c.name.as_bytes(), i))
             .collect::<std::collections::HashMap<_, _, _>>();
         assert_eq!(index.len(), commands.len(), "duplicate command name");
-        let stats = commands.iter().map(|_| CommandStats::default()).collect();
         let hist = crate::admin::Histograms::new(&commands);
+        let stats = (0..hist.slot_count())
+            .map(|_| CommandStats::default())
+            .collect();
         CommandTable {
             commands,
             stats,
@@ -176,6 +180,12 @@ impl CommandTable {
 
     pub fn get(&self, i: usize) -> &'static Command {
         self.commands[i]
+    }
+
+    /// The counters of command `idx` as `args` call it: a container's
+    /// subcommand has its own, as in Redis (`cmdstat_config|get`).
+    pub fn stats_of(&self, idx: usize, args: &Args<'_>) -> &CommandStats {
+        &self.stats[self.hist.slot(idx, self.commands[idx], args)]
     }
 }
 

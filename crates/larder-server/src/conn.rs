@@ -365,7 +365,39 @@ async fn reply_out<S: AsyncWrite + Unpin>(
     out: &mut Vec<u8>,
 ) -> std::io::Result<()> {
     shared.propagate.feed.settle(&mut client.aof_wait).await;
+    if !client.authenticated {
+        return write_now(shared, stream, out);
+    }
     write_out(shared, stream, out).await
+}
+
+/// Redis closes a client that must still authenticate once more than 1024
+/// bytes of its replies wait to be sent, so it cannot make the server hold
+/// output it does not read. Larder holds no output of its own past the
+/// socket's buffer: such a client is closed when the socket will not take
+/// all its replies at once (else, not reading, it would stall this task on
+/// TCP flow control for good while it keeps sending).
+fn write_now<S: AsyncWrite + Unpin>(
+    shared: &Shared,
+    stream: &mut S,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    use futures_util::FutureExt;
+    let mut sent = 0;
+    while sent < out.len() {
+        match stream.write(&out[sent..]).now_or_never() {
+            Some(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Some(Ok(n)) => sent += n,
+            Some(Err(e)) => return Err(e),
+            None => return Err(std::io::ErrorKind::WouldBlock.into()),
+        }
+    }
+    shared
+        .stats
+        .total_net_output_bytes
+        .fetch_add(out.len() as u64, Relaxed);
+    out.clear();
+    Ok(())
 }
 
 /// Writes the batch's replies. Past the soft limit the client gets

@@ -767,11 +767,37 @@ pub fn apply(config: &mut Config, name: &str, args: &[&str]) -> Result<(), Apply
     (d.set)(config, args).map_err(ApplyError::Invalid)
 }
 
+/// The `save` lines read at startup. Redis reads the config file and then
+/// the command line as one text, where the first `save` replaces the
+/// default, later ones add to it, and an empty one clears those before.
+#[derive(Default)]
+pub struct SaveLines(Option<Vec<(u64, u64)>>);
+
+impl SaveLines {
+    /// Folds the `save` just applied to `config` into those before it.
+    fn fold(&mut self, config: &mut Config) {
+        let acc = self.0.get_or_insert_with(Vec::new);
+        if config.save.is_empty() {
+            acc.clear();
+        } else {
+            acc.append(&mut config.save);
+        }
+        config.save = acc.clone();
+    }
+}
+
 /// Parses a config file's text (Redis syntax: one directive a line, `#`
-/// comments, quoted arguments). Errors name the line. As in Redis, the
-/// first `save` line replaces the default and later ones add to it.
+/// comments, quoted arguments). Errors name the line.
 pub fn parse_file(text: &str, config: &mut Config) -> Result<(), String> {
-    let mut saves: Option<Vec<(u64, u64)>> = None;
+    parse_file_with(text, config, &mut SaveLines::default())
+}
+
+/// [`parse_file`], its `save` lines folded into `saves`.
+pub fn parse_file_with(
+    text: &str,
+    config: &mut Config,
+    saves: &mut SaveLines,
+) -> Result<(), String> {
     for (n, raw) in text.lines().enumerate() {
         let n = n + 1;
         let line = raw.trim();
@@ -797,13 +823,7 @@ pub fn parse_file(text: &str, config: &mut Config) -> Result<(), String> {
         }
         (d.set)(config, &args).map_err(|e| format!("line {n}: '{line}': {e}"))?;
         if d.name == "save" {
-            let acc = saves.get_or_insert_with(Vec::new);
-            if config.save.is_empty() {
-                acc.clear();
-            } else {
-                acc.append(&mut config.save);
-            }
-            config.save = acc.clone();
+            saves.fold(config);
         }
     }
     Ok(())
@@ -811,8 +831,13 @@ pub fn parse_file(text: &str, config: &mut Config) -> Result<(), String> {
 
 /// Redis-server style flags: `--port 7000 --save "" --bind a b`. Any
 /// argument starting with `--` (and longer than two characters) starts a new
-/// directive; the words after it are its values.
-pub fn parse_flags(args: &[String], config: &mut Config) -> Result<(), String> {
+/// directive; the words after it are its values. `save` flags go on from
+/// the file's `saves`.
+pub fn parse_flags(
+    args: &[String],
+    config: &mut Config,
+    saves: &mut SaveLines,
+) -> Result<(), String> {
     let starts = |a: &str| a.starts_with("--") && a.len() > 2;
     let mut i = 0;
     while i < args.len() {
@@ -825,6 +850,11 @@ pub fn parse_flags(args: &[String], config: &mut Config) -> Result<(), String> {
         while i < args.len() && !starts(&args[i]) {
             i += 1;
         }
+        if name == "user" {
+            // As a config file's `user` line (`acl::load_at_startup`).
+            config.users.push(args[start..i].join(" "));
+            continue;
+        }
         let multi = find(name).is_some_and(|d| d.has(flags::MULTI_ARG));
         // As in Redis, `--save "3600 1 300 100"` is one quoted flag value.
         let vals: Vec<&str> = if multi {
@@ -836,6 +866,7 @@ pub fn parse_flags(args: &[String], config: &mut Config) -> Result<(), String> {
             args[start..i].iter().map(String::as_str).collect()
         };
         match apply(config, name, &vals) {
+            Ok(()) if name.eq_ignore_ascii_case("save") => saves.fold(config),
             Ok(()) => {}
             Err(ApplyError::Unknown) => return Err(format!("--{name}: unknown directive")),
             Err(ApplyError::Invalid(e)) => return Err(format!("--{name}: {e}")),
@@ -912,13 +943,30 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        parse_flags(&args, &mut c).unwrap();
+        parse_flags(&args, &mut c, &mut SaveLines::default()).unwrap();
         assert_eq!(c.port, 7000);
         assert!(c.save.is_empty());
         assert_eq!(c.bind, vec!["a", "b"]);
         assert_eq!(c.hz, 20);
         let bad: Vec<String> = vec!["--nosuch".into(), "1".into()];
-        assert!(parse_flags(&bad, &mut c).is_err());
+        assert!(parse_flags(&bad, &mut c, &mut SaveLines::default()).is_err());
+    }
+
+    #[test]
+    fn save_flags_go_on_from_the_file() {
+        let mut c = Config::default();
+        let mut saves = SaveLines::default();
+        parse_file_with("save 900 1\n", &mut c, &mut saves).unwrap();
+        let flags: Vec<String> = ["--save", "100 100", "--user", "u1", "on"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        parse_flags(&flags, &mut c, &mut saves).unwrap();
+        assert_eq!(get_save(&c), "900 1 100 100");
+        assert_eq!(c.users, vec!["u1 on"]);
+        let empty = vec!["--save".to_string(), String::new()];
+        parse_flags(&empty, &mut c, &mut saves).unwrap();
+        assert_eq!(get_save(&c), "");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! effect here (but for the replication ones that `replication/` reads
 //! through `directives::find`: `replicaof`, `masterauth`, `masteruser`,
 //! `repl-backlog-size`, `repl-ping-replica-period`, `repl-timeout`,
-//! `replica-read-only`): cluster, TLS, active defragmentation, I/O
+//! `replica-read-only`, `bind-source-addr`; and `oom-score-adj` and `oom-score-adj-values`,
+//! which `oom.rs` reads): cluster, TLS, active defragmentation, I/O
 //! threads, process-title and syslog settings, and the like. Clients,
 //! config files and test suites written for Redis set them (`CONFIG SET
 //! repl-ping-replica-period 10`); refusing would break them, and pretending
@@ -33,6 +34,10 @@ pub enum Kind {
     Text,
     /// `latency-tracking-info-percentiles` (`admin.rs` reads it).
     Percentiles,
+    /// `oom-score-adj-values` (`oom.rs` reads it).
+    OomValues,
+    /// `shutdown-on-sigint` / `shutdown-on-sigterm`: several of these flags.
+    ShutdownFlags,
 }
 
 const INT_MAX: i64 = i32::MAX as i64;
@@ -40,7 +45,47 @@ const LLONG_MAX: i64 = i64::MAX;
 const IMM: u8 = flags::IMMUTABLE;
 const HIDDEN: u8 = flags::HIDDEN;
 const INT_MIN: i64 = i32::MIN as i64;
-const SHUTDOWN_ON_SIG: &[&str] = &["default", "save", "nosave", "now", "force"];
+/// Redis's shutdown_on_sig_enum: names and bits, in its order.
+const SHUTDOWN_ON_SIG: &[(&str, u8)] = &[
+    ("default", 0),
+    ("save", 1),
+    ("nosave", 2),
+    ("now", 4),
+    ("force", 8),
+];
+
+/// A bit-flags enum as Redis's enumConfigSet reads it (each word one of
+/// the names) and prints it (configEnumGetName: the names of the bits set,
+/// in table order), refusing SAVE with NOSAVE (isValidShutdownOnSigFlags).
+fn check_shutdown_flags(args: &[&str]) -> Result<String, String> {
+    let words: Vec<&str> = args.iter().flat_map(|a| a.split(' ')).collect();
+    let bit = |w: &str| {
+        SHUTDOWN_ON_SIG
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(w))
+            .map(|p| p.1)
+    };
+    let bits = words.iter().try_fold(0, |acc, w| bit(w).map(|b| acc | b));
+    let Some(bits) = bits.filter(|_| !words.is_empty()) else {
+        let names: Vec<&str> = SHUTDOWN_ON_SIG.iter().map(|p| p.0).collect();
+        return Err(format!(
+            "argument(s) must be one of the following: {}",
+            names.join(", ")
+        ));
+    };
+    if bits & 3 == 3 {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+    }
+    if bits == 0 {
+        return Ok("default".into());
+    }
+    let set: Vec<&str> = SHUTDOWN_ON_SIG
+        .iter()
+        .filter(|(_, b)| *b != 0 && bits & b != 0)
+        .map(|(n, _)| *n)
+        .collect();
+    Ok(set.join(" "))
+}
 
 /// The value in force: what was set, else Redis's default.
 fn get(config: &Config, name: &str, default: &str) -> String {
@@ -69,6 +114,8 @@ fn set(config: &mut Config, name: &'static str, kind: Kind, args: &[&str]) -> Re
         }
         Kind::Text => v,
         Kind::Percentiles => crate::admin::check_percentiles(&v)?,
+        Kind::OomValues => crate::oom::check_values(&v)?,
+        Kind::ShutdownFlags => check_shutdown_flags(args)?,
     };
     config.compat.insert(name, stored);
     Ok(())
@@ -124,7 +171,12 @@ pub const COMPAT: &[Directive] = &[
         ]),
         "no"
     ),
-    c!("oom-score-adj-values", Text, "0 200 800"),
+    c!(
+        "oom-score-adj-values",
+        Kind::OomValues,
+        "0 200 800",
+        flags::MULTI_ARG
+    ),
     c!("aof-rewrite-incremental-fsync", Bool, "yes"),
     c!("rdb-save-incremental-fsync", Bool, "yes"),
     c!("aof-disable-auto-gc", Bool, "no"),
@@ -174,8 +226,18 @@ pub const COMPAT: &[Directive] = &[
     c!("crash-log-enabled", Bool, "yes"),
     c!("crash-memcheck-enabled", Bool, "yes"),
     c!("ignore-warnings", Text, ""),
-    c!("shutdown-on-sigint", Enum(SHUTDOWN_ON_SIG), "default"),
-    c!("shutdown-on-sigterm", Enum(SHUTDOWN_ON_SIG), "default"),
+    c!(
+        "shutdown-on-sigint",
+        Kind::ShutdownFlags,
+        "default",
+        flags::MULTI_ARG
+    ),
+    c!(
+        "shutdown-on-sigterm",
+        Kind::ShutdownFlags,
+        "default",
+        flags::MULTI_ARG
+    ),
     c!("shutdown-timeout", Int(0, INT_MAX), "10"),
     c!(
         "enable-protected-configs",

@@ -13,7 +13,7 @@ use larder_resp::{Args, Reply};
 
 use crate::client::{Client, ReplyMode};
 use crate::command::{flags, Command, Ctx};
-use crate::error::{truncate_lossy, wrong_arity, CmdError, NOAUTH, OOM};
+use crate::error::{truncate_lossy, unknown_subcommand, wrong_arity, CmdError, NOAUTH, OOM};
 use crate::shared::Shared;
 
 /// Redis 7.0's unknown-command text: the name and up to 128 bytes of arguments.
@@ -106,7 +106,15 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
         return fail(out, unknown_command(&args));
     };
     let cmd = shared.commands.get(idx);
-    let stats = &shared.commands.stats[idx];
+    // A container runs as the subcommand it names, checked and counted
+    // as that one; an unknown one is refused uncounted, as an unknown
+    // command (Redis's lookupCommand finds neither).
+    let sub = cmd.resolve(&args);
+    if !cmd.subcommands.is_empty() && args.len() >= 2 && std::ptr::eq(sub, cmd) {
+        crate::commands::multi::flag_dirty(client);
+        return fail(out, unknown_subcommand(&args[1], cmd.name));
+    }
+    let stats = shared.commands.stats_of(idx, &args);
     // A command refused before it runs: counted, and inside MULTI (or as
     // EXEC) handled by `multi::rejected`.
     let refuse = |client: &mut Client, out: &mut Vec<u8>, e: CmdError| {
@@ -114,8 +122,8 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
         let e = crate::commands::multi::rejected(shared, client, cmd, &args, e);
         fail(out, e)
     };
-    if !cmd.arity_ok(args.len()) {
-        return refuse(client, out, wrong_arity(cmd.name));
+    if !sub.arity_ok(args.len()) {
+        return refuse(client, out, wrong_arity(sub.name));
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) && shared.hot.requirepass.load(Relaxed) {
         return refuse(client, out, NOAUTH);
@@ -180,7 +188,7 @@ pub(crate) fn call(
 ) {
     let proto = client.proto;
     let cmd = shared.commands.get(idx);
-    let stats = &shared.commands.stats[idx];
+    let stats = shared.commands.stats_of(idx, &args);
     client.last_cmd = idx;
     // One wall-clock read serves as the command's time and as the start of
     // its duration (Redis does the same with ustime()); in a pipeline it is

@@ -130,6 +130,22 @@ pub fn search<'a>(
     Ok(Some((first as usize, last as usize, step.max(1) as usize)))
 }
 
+/// MIGRATE's keys as Redis's migrateGetKeys finds them (its KEYS spec is
+/// incomplete): argument 3, or what follows KEYS when argument 3 is empty
+/// (none when it is not: a syntax error MIGRATE reports); COPY, REPLACE,
+/// AUTH and AUTH2 skip their arguments on the way.
+pub fn migrate_keys<'a>(argc: usize, arg: impl Fn(usize) -> &'a [u8]) -> std::ops::Range<usize> {
+    let is = |i: usize, w: &[u8]| arg(i).eq_ignore_ascii_case(w);
+    let mut i = 6;
+    while i < argc {
+        if is(i, b"keys") {
+            return if arg(3).is_empty() { i + 1..argc } else { 0..0 };
+        }
+        i += usize::from(is(i, b"auth")) + 2 * usize::from(is(i, b"auth2")) + 1;
+    }
+    3..4
+}
+
 static TABLE: &[CommandKeys] = &[
     CommandKeys {
         name: "append",

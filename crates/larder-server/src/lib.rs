@@ -31,6 +31,7 @@ pub mod longdouble;
 pub mod memcache;
 pub mod monitor;
 pub mod notify;
+pub mod oom;
 pub mod pause;
 pub mod persist;
 pub mod propagate;

@@ -125,6 +125,7 @@ impl Server {
         }
         tasks.push(tokio::spawn(cron(shared.clone())));
         crate::replication::start(&shared);
+        let _ = crate::oom::apply(&shared.config.read(), shared.repl.is_replica());
         tasks.push(tokio::spawn(crate::replication::cron(shared.clone())));
         let mut stop = shared.shutdown.subscribe();
         while !*stop.borrow() {

@@ -81,14 +81,15 @@ fn load_config(args: &ServerArgs) -> Result<Config> {
         flags = &flags[1..];
     }
     let mut config = Config::default();
+    let mut saves = directives::SaveLines::default();
     if let Some(path) = &file {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        directives::parse_file(&text, &mut config)
+        directives::parse_file_with(&text, &mut config, &mut saves)
             .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
         config.config_file = Some(std::fs::canonicalize(path)?);
     }
-    directives::parse_flags(flags, &mut config).map_err(|e| anyhow::anyhow!(e))?;
+    directives::parse_flags(flags, &mut config, &mut saves).map_err(|e| anyhow::anyhow!(e))?;
     Ok(config)
 }
 

@@ -352,6 +352,45 @@ fn config_rewrite_round_trip() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// DEBUG CONFIG-REWRITE-FORCE-ALL writes every setting, defaults too, and
+/// the server starts again from that file with the same settings.
+#[test]
+fn config_rewrite_force_all_round_trip() {
+    let dir = temp_dir("rewrite-all");
+    let port = free_port();
+    let path = dir.join("larder.conf");
+    // `dir` is written too: one that outlives the first run.
+    let original = format!(
+        "port {port}\nbind 127.0.0.1\nenable-debug-command yes\nhz 12\ndir {}\n",
+        dir.display()
+    );
+    std::fs::write(&path, &original).unwrap();
+    let all = |c: &mut redis::Connection| -> Vec<String> {
+        redis::cmd("CONFIG").arg("GET").arg("*").query(c).unwrap()
+    };
+    let p = spawn_larder(&["server".into(), path.display().to_string()], port, &dir);
+    let mut c = conn(&p);
+    let before = all(&mut c);
+    let ok: String = redis::cmd("DEBUG")
+        .arg("CONFIG-REWRITE-FORCE-ALL")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Defaults are written too.
+    assert!(
+        text.contains("\nhz 12\n") && text.contains("\nmaxmemory 0\n"),
+        "{text}"
+    );
+    drop(c);
+    drop(p);
+    let p = spawn_larder(&["server".into(), path.display().to_string()], port, &dir);
+    let mut c = conn(&p);
+    assert_eq!(all(&mut c), before);
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn config_rewrite_without_file_fails() {
     let p = start_larder(&[]);

@@ -269,7 +269,7 @@ fn load(ctx: &mut Ctx<'_>) -> CmdResult {
 
 fn save(ctx: &mut Ctx<'_>) -> CmdResult {
     let path = aclfile(ctx)?;
-    acl::save_file(&ctx.shared.acl, &path).map_err(|e| {
+    acl::save_file(ctx.shared, &path).map_err(|e| {
         tracing::warn!("saving the ACL file {path}: {e}");
         CmdError::new("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
     })?;

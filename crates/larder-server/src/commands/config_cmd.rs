@@ -153,6 +153,11 @@ fn set(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let mut next: Config = ctx.shared.config.read().clone();
     for (d, v) in &chosen {
+        if d.has(dflags::IMMUTABLE) {
+            // Given as the value in force (SAME_OK): nothing changes, and
+            // a default stays a default (`memcache-port`).
+            continue;
+        }
         let words = value_words(d, v);
         let refs: Vec<&str> = words.iter().map(String::as_str).collect();
         (d.set)(&mut next, &refs).map_err(|why| set_failed(d.name, &why))?;
@@ -170,6 +175,18 @@ fn set(ctx: &mut Ctx<'_>) -> CmdResult {
             } else {
                 set_failed("bind", "Failed to bind to specified addresses.")
             }
+        })?;
+    }
+    // oom-score-adj: Redis's updateOOMScoreAdj, refused if it fails.
+    if let Some((d, _)) = chosen
+        .iter()
+        .find(|(d, _)| d.name.starts_with("oom-score-adj"))
+    {
+        crate::oom::apply(&next, ctx.shared.repl.is_replica()).map_err(|_| {
+            set_failed(
+                d.name,
+                "Failed to set current oom_score_adj. Check server logs.",
+            )
         })?;
     }
     *ctx.shared.config.write() = next;
@@ -218,8 +235,9 @@ fn resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// The new text of a config file: `old` with every directive line set to
-/// `config`'s value, then the non-default settings it did not mention.
-pub fn rewrite_text(old: &str, config: &Config) -> String {
+/// `config`'s value, then the settings it did not mention: those that
+/// differ from the defaults, or with `force_all` every one.
+pub fn rewrite_text(old: &str, config: &Config, force_all: bool) -> String {
     let defaults = Config::default();
     let mut done: HashSet<&'static str> = HashSet::new();
     let mut out: Vec<String> = Vec::new();
@@ -240,9 +258,15 @@ pub fn rewrite_text(old: &str, config: &Config) -> String {
     }
     let mut header = false;
     for d in directives::all() {
-        // A policy never chosen stays unchosen (it follows `maxmemory`).
-        let unchosen = d.name == "maxmemory-policy" && config.maxmemory_policy.is_none();
-        if done.contains(d.name) || unchosen || (d.get)(config) == (d.get)(&defaults) {
+        // A setting never chosen stays unchosen: a policy follows
+        // `maxmemory`; the default memcache port is skipped when busy.
+        let unchosen = match d.name {
+            "maxmemory-policy" => config.maxmemory_policy.is_none(),
+            "memcache-port" => config.memcache_port.is_none(),
+            _ => false,
+        };
+        let default = !force_all && (d.get)(config) == (d.get)(&defaults);
+        if done.contains(d.name) || unchosen || default {
             continue;
         }
         if !header {
@@ -257,24 +281,35 @@ pub fn rewrite_text(old: &str, config: &Config) -> String {
 }
 
 fn rewrite(ctx: &mut Ctx<'_>) -> CmdResult {
-    let config = ctx.shared.config.read().clone();
-    let Some(path) = config.config_file.clone() else {
+    if ctx.shared.config.read().config_file.is_none() {
         return Err(CmdError::new(
             "ERR The server is running without a config file",
         ));
-    };
-    let fail = |e: std::io::Error| CmdError::owned(format!("ERR Rewriting config file: {e}"));
-    let old = std::fs::read_to_string(&path).map_err(fail)?;
-    let text = rewrite_text(&old, &config);
-    let tmp = path.with_extension(format!("rewrite.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text).map_err(fail)?;
-    if let Err(e) = std::fs::rename(&tmp, &path) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(e));
     }
-    tracing::info!(file = %path.display(), "CONFIG REWRITE executed with success");
+    rewrite_file(ctx.shared, false)
+        .map_err(|e| CmdError::owned(format!("ERR Rewriting config file: {e}")))?;
+    tracing::info!("CONFIG REWRITE executed with success");
     ctx.out.ok();
     Ok(())
+}
+
+/// Rewrites the config file the server was started with (see
+/// [`rewrite_text`]; DEBUG CONFIG-REWRITE-FORCE-ALL passes `force_all`).
+pub fn rewrite_file(sh: &crate::shared::Shared, force_all: bool) -> std::io::Result<()> {
+    let config = sh.config.read().clone();
+    let path = config.config_file.clone().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "The server is running without a config file",
+        )
+    })?;
+    let old = std::fs::read_to_string(&path)?;
+    let text = rewrite_text(&old, &config, force_all);
+    let tmp = path.with_extension(format!("rewrite.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 const HELP: &[&str] = &[
@@ -304,7 +339,7 @@ mod tests {
         c.maxmemory = 1 << 30;
         c.save = vec![(3600, 1)];
         c.hz = 20;
-        let new = rewrite_text(old, &c);
+        let new = rewrite_text(old, &c, false);
         assert_eq!(
             new,
             "# my cache\nport 7000\n\n# memory\nmaxmemory 1073741824\nsave 3600 1\n\

@@ -4,7 +4,8 @@
 //! (Redis's exact digests: `larder_engine::digest`), PROTOCOL (one reply of
 //! each RESP3 type, for client tests), SET-DISABLE-DENY-SCRIPTS, LOG,
 //! HTSTATS-KEY (sizes only), QUICKLIST-PACKED-THRESHOLD, REPLYBUFFER and
-//! CHANGE-REPL-ID (accepted; nothing to change here). Gated by
+//! CHANGE-REPL-ID (accepted; nothing to change here),
+//! CONFIG-REWRITE-FORCE-ALL (CONFIG REWRITE writing every setting). Gated by
 //! `enable-debug-command` as in Redis 7.0.
 //!
 //! DEBUG DIGEST holds every shard while it walks the keyspace (two SHA1s
@@ -31,6 +32,9 @@ pub const COMMANDS: &[Command] = &[cmd(
 const DEBUG_DENIED: CmdError = CmdError::new("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
 
 const DEBUG_HELP: &[&str] = &[
+    "CONFIG-REWRITE-FORCE-ALL",
+    "    Like CONFIG REWRITE but writes all configuration options, including",
+    "    keywords not listed in original configuration file or default values.",
     "DIGEST",
     "    Output a hex signature representing the current DB content.",
     "DIGEST-VALUE <key> [<key> ...]",
@@ -179,6 +183,12 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
                 "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
             )),
         };
+    }
+    if ctx.arg_is(1, "config-rewrite-force-all") && argc == 2 {
+        crate::commands::config_cmd::rewrite_file(ctx.shared, true)
+            .map_err(|e| CmdError::owned(format!("ERR CONFIG-REWRITE-FORCE-ALL failed: {e}")))?;
+        ctx.out.ok();
+        return Ok(());
     }
     if ctx.arg_is(1, "change-repl-id") && argc == 2 {
         // No replication here: nothing to change.

@@ -436,7 +436,7 @@ fn cpu(s: &mut String) {
 fn commandstats(sh: &Shared, s: &mut String) {
     s.push_str("# Commandstats\r\n");
     let t = &sh.commands;
-    for (c, st) in t.commands.iter().zip(&t.stats) {
+    for (slot, st) in t.stats.iter().enumerate() {
         let calls = st.calls.load(Relaxed);
         let rejected = st.rejected.load(Relaxed);
         let failed = st.failed.load(Relaxed);
@@ -451,7 +451,7 @@ fn commandstats(sh: &Shared, s: &mut String) {
         };
         field!(
             s,
-            format_args!("cmdstat_{}", c.name),
+            format_args!("cmdstat_{}", t.hist.slot_name(slot)),
             "calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}"
         );
     }

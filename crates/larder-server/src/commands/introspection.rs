@@ -459,25 +459,9 @@ fn own_rules<'a>(name: &str, argc: usize, arg: &impl Fn(usize) -> &'a [u8]) -> F
             let writes = (2..argc).any(|i| is(i, "set") || is(i, "incrby"));
             vec![(1, if writes { RW } else { RO })]
         }
-        "migrate" => {
-            // migrateGetKeys: argument 3, or what follows KEYS when it is
-            // empty; AUTH and AUTH2 skip their arguments on the way.
-            let (mut first, mut n) = (3, 1);
-            let mut i = 6;
-            while i < argc {
-                if is(i, "keys") {
-                    if !arg(3).is_empty() {
-                        return Vec::new();
-                    }
-                    (first, n) = (i + 1, argc - i - 1);
-                    break;
-                }
-                i += usize::from(is(i, "auth")) + 2 * usize::from(is(i, "auth2")) + 1;
-            }
-            (first..first + n)
-                .map(|i| (i, &["RW", "access", "delete"][..]))
-                .collect()
-        }
+        "migrate" => crate::keyspecs::migrate_keys(argc, arg)
+            .map(|i| (i, &["RW", "access", "delete"][..]))
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -1538,7 +1538,11 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: &Table, n: i64) -> mlua::Resul
         return refused("ERR Unknown Redis command called from script");
     };
     let refuse = |text: &str| {
-        shared.commands.stats[idx].rejected.fetch_add(1, Relaxed);
+        shared
+            .commands
+            .stats_of(idx, &args)
+            .rejected
+            .fetch_add(1, Relaxed);
         refused(text)
     };
     if !cmd.arity_ok(args.len()) {

@@ -72,6 +72,9 @@ fn parse_opts<'a>(ctx: &Ctx<'a>, read_only: bool) -> Result<SortOpts<'a>, CmdErr
         gets: Vec::new(),
     };
     let argc = ctx.argc();
+    // BY and GET patterns reach keys ACL key checks cannot see.
+    let name = if read_only { "sort_ro" } else { "sort" };
+    let full_access = crate::acl::reads_every_key(ctx.shared, ctx.client, name, &ctx.args);
     let mut j = 2;
     while j < argc {
         let left = argc - j - 1;
@@ -91,8 +94,18 @@ fn parse_opts<'a>(ctx: &Ctx<'a>, read_only: bool) -> Result<SortOpts<'a>, CmdErr
             let p = ctx.arg(j + 1);
             o.by = Some(p);
             o.dont_sort = !c_str(p).contains(&b'*');
+            if !o.dont_sort && !full_access {
+                return Err(CmdError::new(
+                    "ERR BY option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             j += 1;
         } else if ctx.arg_is(j, "get") && left >= 1 {
+            if !full_access {
+                return Err(CmdError::new(
+                    "ERR GET option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             o.gets.push(ctx.arg(j + 1));
             j += 1;
         } else {

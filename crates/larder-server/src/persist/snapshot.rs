@@ -394,16 +394,15 @@ pub fn save_before_shutdown(sh: &Shared, force: Option<bool>) -> bool {
 }
 
 /// FLUSHALL with save points configured writes the (now empty) dataset
-/// at once, as Redis 7.0 does; the dirty counter keeps the flush.
+/// at once, as Redis 7.0 does, which counts as a save: no change is left
+/// to save (FLUSHALL is propagated all the same).
 pub fn after_flushall(sh: &Shared) {
     if sh.config.read().save.is_empty() {
         return;
     }
     wait_idle(sh);
-    let dirty = sh.admin.dirty_at_save.load(Relaxed);
-    if save_sync(sh).is_ok() {
-        sh.admin.dirty_at_save.store(dirty, Relaxed);
-    }
+    // A failed save is logged and reported by INFO, as after any save.
+    let _ = save_sync(sh);
 }
 
 /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save (unless NOSAVE), empty

@@ -417,6 +417,8 @@ fn set_master(sh: &Arc<Shared>, target: Option<(String, u16)>) {
             }
         }
     }
+    // The role's oom_score_adj (a failure is logged, as in Redis).
+    let _ = crate::oom::apply(&sh.config.read(), sh.repl.is_replica());
     refresh_deny(sh);
 }
 

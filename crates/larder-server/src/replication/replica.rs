@@ -234,10 +234,43 @@ impl Conn {
     }
 }
 
+/// Connects to the master; from `bind-source-addr` when it is set, as
+/// Redis's connectWithMaster.
+async fn connect(host: &str, port: u16, source: &str) -> std::io::Result<TcpStream> {
+    use std::io::{Error, ErrorKind};
+    if source.is_empty() {
+        return TcpStream::connect((host, port)).await;
+    }
+    let src: std::net::IpAddr = source
+        .parse()
+        .map_err(|e| Error::new(ErrorKind::InvalidInput, e))?;
+    let mut last = Error::new(
+        ErrorKind::AddrNotAvailable,
+        "no master address of the source's family",
+    );
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        if addr.is_ipv4() != src.is_ipv4() {
+            continue;
+        }
+        let sock = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        sock.bind(std::net::SocketAddr::new(src, 0))?;
+        match sock.connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 async fn run_once(sh: &Arc<Shared>, link: &Arc<Link>) -> Res<()> {
     set_state(sh, link, CONNECTING);
     let timeout = Duration::from_secs(sh.repl.settings.timeout.load(Relaxed).max(1));
-    let s = tokio::time::timeout(timeout, TcpStream::connect((link.host.as_str(), link.port)))
+    let source = super::directive(&sh.config.read(), "bind-source-addr");
+    let s = tokio::time::timeout(timeout, connect(&link.host, link.port, &source))
         .await
         .map_err(|_| "timeout connecting to the master".to_string())?
         .map_err(|e| format!("error connecting to the master: {e}"))?;
@@ -273,7 +306,7 @@ async fn run_once(sh: &Arc<Shared>, link: &Arc<Link>) -> Res<()> {
                 .await?
         };
         if r.starts_with('-') {
-            return Err(format!("unable to AUTH to MASTER: {r}"));
+            return Err(format!("Unable to AUTH to MASTER: {r}"));
         }
     }
     let port = port.to_string();
