@@ -2,8 +2,11 @@
 //! effect here (but for the replication ones that `replication/` reads
 //! through `directives::find`: `replicaof`, `masterauth`, `masteruser`,
 //! `repl-backlog-size`, `repl-ping-replica-period`, `repl-timeout`,
-//! `replica-read-only`, `bind-source-addr`; and `oom-score-adj` and `oom-score-adj-values`,
-//! which `oom.rs` reads): cluster, TLS, active defragmentation, I/O
+//! `replica-read-only`, `bind-source-addr`; `oom-score-adj` and
+//! `oom-score-adj-values`, which `oom.rs` reads; `enable-protected-configs`
+//! (CONFIG SET), `lua-enable-deprecated-api` (scripting) and
+//! `rdb-key-save-delay` (persist), read where they apply): cluster, TLS,
+//! active defragmentation, I/O
 //! threads, process-title and syslog settings, and the like. Clients,
 //! config files and test suites written for Redis set them (`CONFIG SET
 //! repl-ping-replica-period 10`); refusing would break them, and pretending
