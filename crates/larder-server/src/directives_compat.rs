@@ -28,6 +28,9 @@ pub enum Kind {
     Int(i64, i64),
     /// A memory value (`1mb`), within bounds; stored in bytes.
     Mem(i64, i64),
+    /// A memory value, or a percentage (`10%`, of `maxmemory`) up to 100;
+    /// stored as given (Redis's PERCENT_CONFIG).
+    MemOrPercent,
     /// One of these words.
     Enum(&'static [&'static str]),
     /// One of these words, each shown as its pair's second word (Redis
@@ -98,6 +101,20 @@ fn get(config: &Config, name: &str, default: &str) -> String {
         .map_or_else(|| default.to_string(), String::clone)
 }
 
+/// A memory value in bytes, else `N%` with N at most 100, with Redis's
+/// errors (numericParseString, numericBoundaryCheck).
+fn check_mem_or_percent(v: &str) -> Result<String, String> {
+    if let Ok(bytes) = check_mem(v, 0, LLONG_MAX) {
+        return Ok(bytes.to_string());
+    }
+    match v.strip_suffix('%').map(str::parse::<i64>) {
+        Some(Ok(n)) if n > 100 => Err("percentage argument must be less or equal to 100".into()),
+        Some(Ok(0)) => Ok("0".into()),
+        Some(Ok(n)) if n > 0 => Ok(format!("{n}%")),
+        _ => Err("argument must be a memory or percent value".into()),
+    }
+}
+
 /// Checks `args` as Redis would and stores the value.
 fn set(config: &mut Config, name: &'static str, kind: Kind, args: &[&str]) -> Result<(), String> {
     let v = args.join(" ");
@@ -105,6 +122,7 @@ fn set(config: &mut Config, name: &'static str, kind: Kind, args: &[&str]) -> Re
         Kind::Bool => check_bool(&v)?.to_string(),
         Kind::Int(lo, hi) => check_int(&v, lo, hi)?.to_string(),
         Kind::Mem(lo, hi) => check_mem(&v, lo, hi)?.to_string(),
+        Kind::MemOrPercent => check_mem_or_percent(&v)?,
         Kind::Enum(names) => check_enum(&v, names)?.to_string(),
         Kind::EnumAs(pairs) => {
             let names: Vec<&'static str> = pairs.iter().map(|p| p.0).collect();
@@ -142,7 +160,7 @@ macro_rules! c {
     };
 }
 
-use Kind::{Bool, Enum, Int, Mem, Text};
+use Kind::{Bool, Enum, Int, Mem, MemOrPercent, Text};
 
 pub const COMPAT: &[Directive] = &[
     // Memory management and background work Larder does its own way.
@@ -163,7 +181,7 @@ pub const COMPAT: &[Directive] = &[
     c!("bio_cpulist", Text, "", IMM),
     c!("aof_rewrite_cpulist", Text, "", IMM),
     c!("bgsave_cpulist", Text, "", IMM),
-    c!("maxmemory-clients", Mem(0, LLONG_MAX), "0"),
+    c!("maxmemory-clients", MemOrPercent, "0"),
     c!(
         "oom-score-adj",
         Kind::EnumAs(&[

@@ -809,3 +809,30 @@ fn invalidation_queued_before_a_command_precedes_its_reply() {
         );
     }
 }
+
+/// `maxmemory-clients` takes a memory value or a percentage of
+/// `maxmemory`, with Redis's errors; a refused CONFIG SET changes nothing.
+#[test]
+fn maxmemory_clients_takes_percentages() {
+    let mut s = session!(&[]);
+    for v in ["10%", "0%", "100%", "1mb", "200%", "-5%", "abc%", "%", "7"] {
+        s.case(&["CONFIG", "SET", "maxmemory-clients", v]);
+        s.case(&["CONFIG", "GET", "maxmemory-clients"]);
+    }
+    s.run(&[
+        &["CONFIG", "SET", "maxmemory", "10000002"],
+        &[
+            "CONFIG",
+            "SET",
+            "maxmemory",
+            "10000001",
+            "maxmemory-clients",
+            "200%",
+            "client-query-buffer-limit",
+            "invalid",
+        ],
+        &["CONFIG", "GET", "maxmemory"],
+        &["CONFIG", "GET", "maxmemory-clients"],
+        &["CONFIG", "SET", "maxmemory", "0"],
+    ]);
+}
