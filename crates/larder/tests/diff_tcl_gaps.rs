@@ -167,29 +167,27 @@ fn debug_reload_options_and_populate() {
     ]);
 }
 
-/// Waits until `c`'s AOF is on and no rewrite runs.
-fn wait_aof(c: &mut RawClient) {
+/// Waits until `c`'s INFO persistence shows every one of `fields`.
+fn wait_persistence(c: &mut RawClient, fields: &[&str]) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let info = String::from_utf8_lossy(&c.cmd_str(&["INFO", "persistence"])).into_owned();
-        if info.contains("aof_enabled:1") && info.contains("aof_rewrite_in_progress:0") {
+        if fields.iter().all(|f| info.contains(f)) {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("AOF not enabled in time");
+    panic!("INFO persistence never showed {fields:?}");
 }
 
+/// Waits until `c`'s AOF is on and no rewrite runs.
+fn wait_aof(c: &mut RawClient) {
+    wait_persistence(c, &["aof_enabled:1", "aof_rewrite_in_progress:0"]);
+}
+
+/// Waits until no rewrite runs or waits to.
 fn wait_rewrite(c: &mut RawClient) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        let info = String::from_utf8_lossy(&c.cmd_str(&["INFO", "persistence"])).into_owned();
-        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("AOF rewrite not over in time");
+    wait_persistence(c, &["aof_rewrite_in_progress:0", "aof_rewrite_scheduled:0"]);
 }
 
 /// With the AOF off, BGREWRITEAOF writes a base alone and DEBUG LOADAOF
