@@ -392,12 +392,17 @@ fn write_now<S: AsyncWrite + Unpin>(
             None => return Err(std::io::ErrorKind::WouldBlock.into()),
         }
     }
+    sent_all(shared, out);
+    Ok(())
+}
+
+/// `out` went to the socket: counted in INFO's output bytes, cleared.
+fn sent_all(shared: &Shared, out: &mut Vec<u8>) {
     shared
         .stats
         .total_net_output_bytes
         .fetch_add(out.len() as u64, Relaxed);
     out.clear();
-    Ok(())
 }
 
 /// Writes the batch's replies. Past the soft limit the client gets
@@ -418,10 +423,6 @@ async fn write_out<S: AsyncWrite + Unpin>(
     } else {
         stream.write_all(out).await?;
     }
-    shared
-        .stats
-        .total_net_output_bytes
-        .fetch_add(out.len() as u64, Relaxed);
-    out.clear();
+    sent_all(shared, out);
     Ok(())
 }
