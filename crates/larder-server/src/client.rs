@@ -115,6 +115,9 @@ pub struct ClientHandle {
     pub qbuf: AtomicU64,
     /// Unused capacity of the input buffer (CLIENT LIST `qbuf-free`).
     pub qbuf_free: AtomicU64,
+    /// Replies waiting for the socket (`unsent::Unsent`), for CLIENT LIST's
+    /// `omem` and the output limit checks of commands with huge replies.
+    pub unsent: AtomicU64,
     /// Pushes for this client (pub/sub, MONITOR, invalidations); any task may queue.
     pub outbox: Arc<crate::pubsub::Outbox>,
     /// CLIENT TRACKING flags (`tracking::ON`, ...), read by other clients' writes.
@@ -183,6 +186,7 @@ impl Registry {
             resp: AtomicU64::new(2),
             qbuf: AtomicU64::new(0),
             qbuf_free: AtomicU64::new(0),
+            unsent: AtomicU64::new(0),
             outbox: Arc::new(crate::pubsub::Outbox::new(weak.clone())),
             tracking: AtomicU32::new(0),
             tracking_settings: Mutex::new(Default::default()),

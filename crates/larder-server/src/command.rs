@@ -221,7 +221,8 @@ impl<'a> Ctx<'a> {
     /// CLIENT_CLOSE_ASAP. A client's own command only: inside EXEC or a
     /// script the reply is not the connection's.
     pub fn reply_over_limit(&self) -> bool {
-        self.client.nesting == 1 && crate::conn::over_limit(self.shared, self.out.out)
+        let waiting = self.client.handle.unsent.load(Relaxed) + self.out.out.len() as u64;
+        self.client.nesting == 1 && crate::unsent::past_hard(self.shared, waiting)
     }
 
     /// Argument `i` with its hash, as the engine wants keys.

@@ -7,12 +7,11 @@
 //! arrives, never by more than what was received plus a bounded read-ahead,
 //! so a bogus announced length cannot make the server allocate it.
 //!
-//! Backpressure: while replies are being written the task does not read, so
-//! a client that sends without reading stalls on TCP flow control instead of
-//! growing the output buffer. `client-output-buffer-limit normal` bounds the
-//! replies of a batch: past `hard` the client is closed at once; past `soft`
-//! it must take them within `soft-seconds`.
-//!
+//! Replies the socket does not take at once wait in `unsent` while the
+//! task goes on reading and running requests, as Redis does (a client
+//! library writing a long pipeline before it reads would otherwise deadlock
+//! against it); `client-output-buffer-limit normal` bounds them (`unsent`).
+
 //! Pushes (MONITOR lines, pub/sub messages, keyspace events) arrive in the
 //! client's `pubsub::Outbox`, which raises the client's `signal::PUSH`: the
 //! task waits on its signal beside the socket and writes what is queued;
@@ -32,6 +31,7 @@ use crate::client::{After, Client};
 use crate::dispatch::dispatch;
 use crate::shared::Shared;
 use crate::signal;
+use crate::unsent::{Io, Unsent};
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Flush replies mid-batch past this size, to bound the output buffer.
@@ -52,6 +52,7 @@ where
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut shutdown = shared.shutdown.subscribe();
+    let mut unsent = Unsent::default();
     let mut want: usize = READ_CHUNK;
     // The input buffer was given back while idle: the next read refills it.
     let mut released = false;
@@ -60,25 +61,62 @@ where
         if *shutdown.borrow() || handle.killed.load(Relaxed) {
             break;
         }
+        // Pushes wait in their outbox, under their own limits, while
+        // replies wait to be sent.
+        if unsent.is_empty() && handle.outbox.pending() {
+            handle.outbox.drain(&mut out, client.proto, OUT_FLUSH);
+            if handle.outbox.pending() {
+                handle.events.raise(signal::PUSH);
+            }
+            unsent.push(&mut out);
+            if unsent.send_now(&mut stream, &shared).is_err() {
+                break;
+            }
+            unsent.publish(&handle);
+        }
         let spare = input.capacity() - input.len();
         if !released && spare < READ_CHUNK.min(want) {
             input.reserve(want.clamp(READ_CHUNK, MAX_READ_AHEAD));
         }
         let timeout = shared.hot.timeout_secs.load(Relaxed);
-        // Redis never times out monitors and subscribers.
-        let monitoring = client.pushes.as_ref().is_some_and(|p| p.monitor) || client.in_pubsub();
+        // Redis never times out monitors and subscribers, nor a client
+        // that has replies to take.
+        let never = client.pushes.as_ref().is_some_and(|p| p.monitor)
+            || client.in_pubsub()
+            || !unsent.is_empty();
         let idle = async move {
-            if timeout == 0 || monitoring {
+            if timeout == 0 || never {
                 std::future::pending::<()>().await
             } else {
                 tokio::time::sleep(Duration::from_secs(timeout)).await
             }
         };
+        let soft_deadline = unsent.soft_deadline(&shared);
+        let soft = async move {
+            match soft_deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let io = async {
+            if unsent.is_empty() {
+                match stream.read_buf(&mut input).await {
+                    Ok(0) | Err(_) => Io::Closed,
+                    Ok(n) => Io::Read(n),
+                }
+            } else {
+                unsent.send_or_read(&mut stream, &mut input, &shared).await
+            }
+        };
         let n = tokio::select! {
             biased;
-            r = stream.read_buf(&mut input) => match r {
-                Ok(0) | Err(_) => break 'conn,
-                Ok(n) => n,
+            io = io => match io {
+                Io::Read(n) => n,
+                Io::Drained => {
+                    unsent.publish(&handle);
+                    continue;
+                }
+                Io::Closed => break 'conn,
             },
             events = handle.events.wait() => {
                 if events & signal::STOP != 0 {
@@ -92,27 +130,18 @@ where
                     parser.release_excess();
                     handle.qbuf_free.store(input.capacity() as u64, Relaxed);
                 }
-                if !handle.outbox.pending() {
-                    continue;
-                }
-                handle.outbox.drain(&mut out, client.proto, OUT_FLUSH);
-                if handle.outbox.pending() {
-                    handle.events.raise(signal::PUSH);
-                }
-                // A subscriber that stops reading is cut off by its push
-                // queue's limit, which kills it: stop waiting on the socket then.
-                let written = out.is_empty() || tokio::select! {
-                    r = write_out(&shared, &mut stream, &mut out) => r.is_ok(),
-                    _ = handle.kill.notified() => false,
-                    _ = shutdown.changed() => false,
-                };
-                if !written {
+                // Pushes are sent at the top of the loop.
+                continue;
+            }
+            _ = idle => break 'conn,
+            _ = soft => {
+                if unsent.over_limit(&shared, &[]) {
                     break 'conn;
                 }
                 continue;
             }
-            _ = idle => break 'conn,
         };
+        unsent.publish(&handle);
         shared
             .stats
             .total_net_input_bytes
@@ -140,6 +169,10 @@ where
                 &limits,
                 std::mem::take(&mut admitted),
             );
+            let mut out = Replies {
+                out: &mut out,
+                unsent: &mut unsent,
+            };
             match step {
                 Step::Read(hint) => {
                     want = hint.map_or(READ_CHUNK, |h| h.saturating_sub(input.len()));
@@ -152,10 +185,10 @@ where
                 Step::Yield => {}
                 Step::Paused => {
                     // CLIENT PAUSE: earlier replies go out, then this waits.
-                    if !out.is_empty()
-                        && reply_out(&shared, &mut client, &mut stream, &mut out)
-                            .await
-                            .is_err()
+                    if out
+                        .send(&shared, &mut client, &mut stream, Some(&mut shutdown))
+                        .await
+                        .is_err()
                     {
                         break 'conn;
                     }
@@ -170,10 +203,10 @@ where
                 }
                 Step::Blocked | Step::Replication => {
                     // Replies of the commands before it go out first.
-                    if !out.is_empty()
-                        && reply_out(&shared, &mut client, &mut stream, &mut out)
-                            .await
-                            .is_err()
+                    if out
+                        .send(&shared, &mut client, &mut stream, Some(&mut shutdown))
+                        .await
+                        .is_err()
                     {
                         break 'conn;
                     }
@@ -185,7 +218,7 @@ where
                             &mut client,
                             &mut stream,
                             &mut input,
-                            &mut out,
+                            out.out,
                             &mut shutdown,
                         )
                         .await
@@ -195,7 +228,7 @@ where
                             &mut client,
                             &mut stream,
                             &mut input,
-                            &mut out,
+                            out.out,
                             &mut shutdown,
                         )
                         .await
@@ -206,14 +239,18 @@ where
                 }
                 Step::ServeBlocked => {}
                 Step::Flush => {
-                    if !over_limit(&shared, &out)
-                        && reply_out(&shared, &mut client, &mut stream, &mut out)
-                            .await
-                            .is_err()
+                    // Past READ_CAP the client must take its replies first.
+                    let wait = out.unsent.full(out.out);
+                    if out
+                        .send(
+                            &shared,
+                            &mut client,
+                            &mut stream,
+                            wait.then_some(&mut shutdown),
+                        )
+                        .await
+                        .is_err()
                     {
-                        break 'conn;
-                    }
-                    if over_limit(&shared, &out) {
                         break 'conn;
                     }
                 }
@@ -234,17 +271,17 @@ where
         handle
             .qbuf_free
             .store((input.capacity() - input.len()) as u64, Relaxed);
-        if over_limit(&shared, &out) {
-            break;
-        }
-        if !out.is_empty()
-            && reply_out(&shared, &mut client, &mut stream, &mut out)
-                .await
-                .is_err()
+        let mut replies = Replies {
+            out: &mut out,
+            unsent: &mut unsent,
+        };
+        let wait = close.then_some(&mut shutdown);
+        if replies
+            .send(&shared, &mut client, &mut stream, wait)
+            .await
+            .is_err()
+            || close
         {
-            break;
-        }
-        if close {
             break;
         }
         if input.is_empty() && input.capacity() > 4 * MAX_READ_AHEAD {
@@ -349,34 +386,55 @@ fn run_batch(
     Step::Yield
 }
 
-/// `client-output-buffer-limit normal <hard>`: replies of one batch past it close the client.
-pub(crate) fn over_limit(shared: &Shared, out: &[u8]) -> bool {
-    let hard = shared.hot.output_hard_limit.load(Relaxed);
-    hard > 0 && out.len() as u64 > hard
+/// A batch's replies and those still waiting for the socket.
+struct Replies<'a> {
+    out: &'a mut Vec<u8>,
+    unsent: &'a mut Unsent,
 }
 
-/// Writes command replies: under `appendfsync always`, first waits until
-/// the AOF has fsynced the writes they acknowledge (one fsync covers every
-/// client's batch waiting at that moment: group commit).
-async fn reply_out<S: AsyncWrite + Unpin>(
-    shared: &Shared,
-    client: &mut Client,
-    stream: &mut S,
-    out: &mut Vec<u8>,
-) -> std::io::Result<()> {
-    shared.propagate.feed.settle(&mut client.aof_wait).await;
-    if !client.authenticated {
-        return write_now(shared, stream, out);
+impl Replies<'_> {
+    /// Sends the batch's replies behind those waiting: what the socket
+    /// takes now, or (given the server's shutdown signal) all of it,
+    /// waiting until the client takes it. Under `appendfsync always`, first
+    /// waits until the AOF has fsynced the writes they acknowledge (one
+    /// fsync covers every client's batch waiting at that moment: group
+    /// commit). An error closes the connection: it broke, the client was
+    /// killed, or its replies are past `client-output-buffer-limit`.
+    async fn send<S: AsyncWrite + Unpin>(
+        &mut self,
+        shared: &Shared,
+        client: &mut Client,
+        stream: &mut S,
+        wait: Option<&mut tokio::sync::watch::Receiver<bool>>,
+    ) -> std::io::Result<()> {
+        if self.unsent.over_limit(shared, self.out) {
+            return Err(std::io::ErrorKind::OutOfMemory.into());
+        }
+        if self.out.is_empty() && (self.unsent.is_empty() || wait.is_none()) {
+            return Ok(());
+        }
+        shared.propagate.feed.settle(&mut client.aof_wait).await;
+        if !client.authenticated && self.unsent.is_empty() {
+            return write_now(shared, stream, self.out);
+        }
+        self.unsent.push(self.out);
+        let sent = match wait {
+            None => self.unsent.send_now(stream, shared),
+            Some(shutdown) => tokio::select! {
+                r = self.unsent.flush(stream, shared) => r,
+                _ = client.handle.kill.notified() => Err(std::io::ErrorKind::Interrupted.into()),
+                _ = shutdown.changed() => Err(std::io::ErrorKind::Interrupted.into()),
+            },
+        };
+        self.unsent.publish(&client.handle);
+        sent
     }
-    write_out(shared, stream, out).await
 }
 
 /// Redis closes a client that must still authenticate once more than 1024
 /// bytes of its replies wait to be sent, so it cannot make the server hold
-/// output it does not read. Larder holds no output of its own past the
-/// socket's buffer: such a client is closed when the socket will not take
-/// all its replies at once (else, not reading, it would stall this task on
-/// TCP flow control for good while it keeps sending).
+/// output it does not read. Such a client is closed when the socket will
+/// not take all its replies at once.
 fn write_now<S: AsyncWrite + Unpin>(
     shared: &Shared,
     stream: &mut S,
@@ -392,37 +450,10 @@ fn write_now<S: AsyncWrite + Unpin>(
             None => return Err(std::io::ErrorKind::WouldBlock.into()),
         }
     }
-    sent_all(shared, out);
-    Ok(())
-}
-
-/// `out` went to the socket: counted in INFO's output bytes, cleared.
-fn sent_all(shared: &Shared, out: &mut Vec<u8>) {
     shared
         .stats
         .total_net_output_bytes
         .fetch_add(out.len() as u64, Relaxed);
     out.clear();
-}
-
-/// Writes the batch's replies. Past the soft limit the client gets
-/// `soft-seconds` to take them, or is disconnected as Redis would.
-async fn write_out<S: AsyncWrite + Unpin>(
-    shared: &Shared,
-    stream: &mut S,
-    out: &mut Vec<u8>,
-) -> std::io::Result<()> {
-    let soft = shared.hot.output_soft_limit.load(Relaxed);
-    let secs = shared.hot.output_soft_seconds.load(Relaxed);
-    if soft > 0 && out.len() as u64 > soft {
-        tokio::time::timeout(Duration::from_secs(secs), stream.write_all(out))
-            .await
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "soft output limit")
-            })??;
-    } else {
-        stream.write_all(out).await?;
-    }
-    sent_all(shared, out);
     Ok(())
 }

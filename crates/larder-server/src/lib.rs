@@ -2,6 +2,7 @@
 //!
 //! - [`server`]: listeners, accept loop, cron, shutdown;
 //! - [`conn`]: one connection's read–parse–run–reply loop;
+//! - [`unsent`]: its replies the socket has not taken yet;
 //! - [`dispatch`]: lookup, arity, auth, `maxmemory`, counters around a handler;
 //! - [`acl`]: users, rules and the permission check (ACL);
 //! - [`command`]: the table, flags, and the [`command::Ctx`] handlers receive;
@@ -42,6 +43,7 @@ pub mod shared;
 pub mod signal;
 pub mod slowlog;
 pub mod tracking;
+pub mod unsent;
 
 pub use config::Config;
 pub use server::Server;

@@ -130,3 +130,101 @@ fn huge_random_reply_stops_at_the_hard_limit() {
         assert_eq!(c.cmd_str(&["PING"]), b"+PONG\r\n", "{name} still serves");
     }
 }
+
+/// A client that writes a whole pipeline before it reads any reply (as
+/// most client libraries' pipelines do) gets every reply, even when the
+/// replies far outgrow both sockets' buffers: the server keeps reading
+/// while its replies wait, as Redis does. (A server that stopped reading
+/// until its replies went out would leave both sides blocked writing.)
+#[test]
+fn pipeline_written_before_reading_completes() {
+    let Some(servers) = servers() else {
+        return;
+    };
+    const N: usize = 1_000_000;
+    let value = "v".repeat(100);
+    let request = common::encode_command(&[b"GET", b"k"]).repeat(N);
+    let reply_len = format!("${}\r\n{value}\r\n", value.len()).len();
+    for (name, server) in &servers {
+        let mut c = server.client();
+        c.cmd_str(&["SET", "k", &value]);
+        c.stream
+            .set_write_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        if let Err(e) = c.try_send_raw(&request) {
+            panic!("{name}: the pipeline's write stalled: {e}");
+        }
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 1 << 16];
+        c.stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        while got < N * reply_len {
+            use std::io::Read;
+            match c.stream.read(&mut buf) {
+                Ok(0) => panic!("{name}: closed after {got} bytes"),
+                Ok(n) => got += n,
+                Err(e) => panic!("{name}: read after {got} bytes: {e}"),
+            }
+        }
+        assert_eq!(got, N * reply_len, "{name}");
+    }
+}
+
+/// A client that sends without ever reading cannot grow the server without
+/// bound (Redis's default limits let it): past `unsent::READ_CAP` (256 MB)
+/// of waiting replies Larder stops reading it, TCP flow control holds it,
+/// and the memory comes back when it goes. Larder alone: Redis would grow.
+#[test]
+fn client_that_never_reads_is_held_by_flow_control() {
+    let larder = start_larder(&[]);
+    let mut c = larder.client();
+    let value = "v".repeat(1 << 20);
+    c.cmd_str(&["SET", "k", &value]);
+    let before = peak_rss(larder.pid());
+    let mut hog = larder.client();
+    hog.stream
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let get = common::encode_command(&[b"GET", b"k"]).repeat(4096);
+    // 1 MB of replies per request: the server reads a few hundred, the
+    // sockets' buffers take some MB of requests, then writes stall.
+    const MANY: usize = 10_000_000;
+    let mut sent = 0usize;
+    while sent < MANY {
+        if hog.try_send_raw(&get).is_err() {
+            break;
+        }
+        sent += 4096;
+    }
+    assert!(
+        sent < MANY,
+        "the server took {sent} requests of 1 MB replies"
+    );
+    let grown = peak_rss(larder.pid()) - before;
+    assert!(
+        grown < (256 + 64) << 20,
+        "the server grew by {} MB",
+        grown >> 20
+    );
+    // Others are served meanwhile; the memory goes back once the hog goes.
+    assert_eq!(c.cmd_str(&["PING"]), b"+PONG\r\n");
+    drop(hog);
+    let start = Instant::now();
+    loop {
+        let info = String::from_utf8_lossy(&c.cmd_str(&["INFO", "memory"])).into_owned();
+        let used: u64 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("used_memory");
+        if used < 16 << 20 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "used_memory stays at {used}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
