@@ -154,6 +154,11 @@ impl ClientHandle {
             .store(self.created.elapsed().as_millis() as u64, Relaxed);
     }
 
+    /// Output waiting for the socket: replies and pushes (CLIENT LIST `omem`).
+    pub fn omem(&self) -> u64 {
+        self.outbox.omem() + self.unsent.load(Relaxed)
+    }
+
     /// Asks the connection to close as soon as it can.
     pub fn kill(&self) {
         self.killed.store(true, Relaxed);

@@ -214,7 +214,7 @@ pub(crate) fn client_line(shared: &Shared, h: &ClientHandle, own: Option<(usize,
     };
     let qbuf = h.qbuf.load(Relaxed);
     let qbuf_free = h.qbuf_free.load(Relaxed);
-    let omem = h.outbox.omem();
+    let omem = h.omem();
     format!(
         "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
          multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} \

@@ -214,7 +214,7 @@ fn server(ctx: &Ctx<'_>, s: &mut String) {
 fn clients(sh: &Shared, s: &mut String) {
     let all = sh.clients.all();
     let max_qbuf = all.iter().map(|h| h.qbuf.load(Relaxed)).max().unwrap_or(0);
-    let max_omem = all.iter().map(|h| h.outbox.omem()).max().unwrap_or(0);
+    let max_omem = all.iter().map(|h| h.omem()).max().unwrap_or(0);
     s.push_str("# Clients\r\n");
     // As Redis: replicas are not counted as clients.
     let replicas = sh.repl.replicas.lock().len();
