@@ -61,7 +61,7 @@ pub enum Purpose {
 }
 
 /// Each purpose's pause: kind and end (Unix ms).
-type Pauses = [Option<(Kind, u64)>; 2];
+pub type Pauses = [Option<(Kind, u64)>; 2];
 
 pub struct Pause {
     /// Set while a pause may be in force (cleared lazily once it ends).
@@ -96,6 +96,11 @@ impl Pause {
     /// Whether a pause may be in force (the per-command fast check).
     pub fn on(&self) -> bool {
         self.on.load(Relaxed)
+    }
+
+    /// Watches the pauses: changed on every pause and unpause.
+    pub fn changes(&self) -> watch::Receiver<Pauses> {
+        self.state.subscribe()
     }
 
     /// Clients held by the pause now (part of INFO `blocked_clients`).
@@ -172,6 +177,24 @@ fn blocking_end(shared: &Shared, client: &Client, args: &Args<'_>) -> Option<u64
     waits(shared, client, kind, cmd, args).then_some(end)
 }
 
+/// The end (Unix ms) of the pause holding `args` back now, if one does.
+/// Subscribe ([`Pause::changes`]) first, to miss no change after it.
+pub fn holds(shared: &Shared, client: &Client, args: &Args<'_>) -> Option<u64> {
+    if !shared.pause.on() {
+        return None;
+    }
+    blocking_end(shared, client, args)
+}
+
+/// Resolves when `end` (Unix ms) passes or a pause changes before.
+pub async fn until(end: u64, changes: &mut watch::Receiver<Pauses>) {
+    let left = end.saturating_sub(larder_engine::access::now_ms()) + 1;
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_millis(left)) => {}
+        _ = changes.changed() => {}
+    }
+}
+
 /// Waits while a pause holds `args` back. Returns false if the client was
 /// killed or the server is stopping meanwhile.
 pub async fn wait(
@@ -200,10 +223,8 @@ pub async fn wait(
             client.handle.paused.store(true, Relaxed);
             held = Some(Held(&shared.pause.waiting, &client.handle.paused));
         }
-        let left = end.saturating_sub(larder_engine::access::now_ms()) + 1;
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(left)) => {}
-            r = changes.changed() => if r.is_err() { return false },
+            _ = until(end, &mut changes) => {}
             _ = client.handle.kill.notified() => return false,
             _ = shutdown.changed() => return false,
         }

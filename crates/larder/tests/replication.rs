@@ -995,3 +995,47 @@ fn big_write_is_not_held_after_replication() {
     check_big_write_released(&redis_master, &redis_replica);
     check_big_write_released(&start_larder(&[]), &start_larder(&[]));
 }
+
+fn info_i64(c: &mut RawClient, field: &str) -> i64 {
+    info_field(c, field)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("INFO replication {field}"))
+}
+
+/// CLIENT PAUSE WRITE on a replica holds its master's stream too: read
+/// (`slave_read_repl_offset` reaches the master's) but not applied
+/// (`slave_repl_offset` and the data stay) until the pause ends.
+fn check_pause_holds_the_stream(name: &str, master: &ServerProc, replica: &ServerProc) {
+    let (mut m, mut r) = (master.client(), replica.client());
+    m.cmd_str(&["FLUSHALL"]);
+    replicaof(&mut r, master);
+    link_up(&mut r);
+    m.cmd_str(&["SET", "foo", "bar"]);
+    wait_for("in sync", Duration::from_secs(10), || {
+        info_i64(&mut r, "slave_repl_offset") == offset(&mut m)
+    });
+    let applied = offset(&mut m);
+    r.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"]);
+    m.cmd_str(&["SET", "foo2", "bar2"]);
+    wait_for("the write read", Duration::from_secs(10), || {
+        info_i64(&mut r, "slave_read_repl_offset") == offset(&mut m)
+    });
+    assert_eq!(info_i64(&mut r, "slave_repl_offset"), applied, "{name}");
+    assert_eq!(r.cmd_str(&["GET", "foo2"]), b"$-1\r\n", "{name}");
+    r.cmd_str(&["CLIENT", "UNPAUSE"]);
+    wait_for("the write applied", Duration::from_secs(10), || {
+        info_i64(&mut r, "slave_repl_offset") == offset(&mut m)
+    });
+    assert_eq!(r.cmd_str(&["GET", "foo2"]), b"$4\r\nbar2\r\n");
+}
+
+#[test]
+fn paused_replica_reads_but_does_not_apply() {
+    let Some(redis_master) = start_redis(&[]) else {
+        return;
+    };
+    let redis_replica = start_redis(&[]).expect("redis-server");
+    check_pause_holds_the_stream("redis", &redis_master, &redis_replica);
+    check_pause_holds_the_stream("larder of redis", &redis_master, &start_larder(&[]));
+    check_pause_holds_the_stream("larder of larder", &start_larder(&[]), &start_larder(&[]));
+}

@@ -455,7 +455,7 @@ pub fn info(sh: &Shared, s: &mut String) {
                     -1
                 },
                 u8::from(l.state() == replica::TRANSFER),
-                l.offset().max(0),
+                l.read_offset(),
                 l.offset().max(0),
             );
             if l.state() == replica::TRANSFER {

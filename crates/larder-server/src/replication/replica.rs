@@ -53,6 +53,10 @@ pub struct Link {
     state: AtomicU8,
     /// The master's stream applied so far (-1: none yet).
     offset: AtomicI64,
+    /// Stream bytes read past `offset`, not applied yet (a CLIENT PAUSE
+    /// holds them, or they are a partial command): INFO's
+    /// `slave_read_repl_offset` counts them.
+    read_ahead: AtomicU64,
     /// The master's replication ID we follow (PSYNC's first argument).
     replid: Mutex<Option<String>>,
     last_io: AtomicU64,
@@ -73,6 +77,7 @@ impl Link {
             port,
             state: AtomicU8::new(CONNECT),
             offset: AtomicI64::new(offset),
+            read_ahead: AtomicU64::new(0),
             replid: Mutex::new(replid),
             last_io: AtomicU64::new(0),
             down_since: AtomicU64::new(unix_secs()),
@@ -85,6 +90,11 @@ impl Link {
 
     pub fn state(&self) -> u8 {
         self.state.load(Relaxed)
+    }
+
+    /// The master's stream read so far (INFO `slave_read_repl_offset`).
+    pub fn read_offset(&self) -> i64 {
+        self.offset().max(0) + self.read_ahead.load(Relaxed) as i64
     }
 
     /// ROLE's name for the state.
@@ -436,6 +446,7 @@ async fn apply_stream(sh: &Arc<Shared>, link: &Link, c: &mut Conn) -> Res<()> {
     let mut client = Client::new(handle, true);
     sh.repl.master_client.store(client.id, Relaxed);
     let r = apply_loop(sh, link, c, &mut client).await;
+    link.read_ahead.store(0, Relaxed);
     crate::commands::multi::discard_all(sh, &mut client);
     sh.clients.unregister(client.id);
     r
@@ -452,8 +463,11 @@ async fn apply_loop(sh: &Arc<Shared>, link: &Link, c: &mut Conn, client: &mut Cl
     let mut unproxied = Vec::new();
     let mut ack = tokio::time::interval(Duration::from_secs(1));
     send_ack(c, link).await?;
+    let mut pauses = sh.pause.changes();
     loop {
         let mut big = false;
+        // A CLIENT PAUSE holding the next command back: until when.
+        let mut held = None;
         loop {
             match parser.parse(&c.buf, &limits) {
                 Ok(Parse::Request { consumed }) => {
@@ -461,6 +475,13 @@ async fn apply_loop(sh: &Arc<Shared>, link: &Link, c: &mut Conn, client: &mut Cl
                     let args = parser.args(&c.buf);
                     let is =
                         |i: usize, w: &[u8]| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(w));
+                    pauses.mark_unchanged();
+                    // Redis pauses its master client too: the stream is
+                    // read, not applied, until the pause is over.
+                    held = crate::pause::holds(sh, client, &args);
+                    if held.is_some() {
+                        break;
+                    }
                     if is(0, b"replconf") && is(1, b"getack") {
                         // The ACK tells the offset before the GETACK, as Redis's.
                         send_ack(c, link).await?;
@@ -496,11 +517,20 @@ async fn apply_loop(sh: &Arc<Shared>, link: &Link, c: &mut Conn, client: &mut Cl
         if big {
             c.release();
         }
+        link.read_ahead
+            .store((c.buf.len() + unproxied.len()) as u64, Relaxed);
+        let paused = async {
+            match held {
+                Some(end) => crate::pause::until(end, &mut pauses).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = c.fill(link) => {
                 r?;
             }
             _ = ack.tick() => send_ack(c, link).await?,
+            _ = paused => {}
         }
     }
 }
