@@ -160,7 +160,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             port: 6379,
-            bind: vec!["127.0.0.1".into(), "-::1".into()],
+            bind: vec!["*".into(), "-::*".into()],
             unixsocket: None,
             unixsocketperm: 0,
             protected_mode: true,

@@ -771,7 +771,7 @@ pub fn apply(config: &mut Config, name: &str, args: &[&str]) -> Result<(), Apply
 /// the command line as one text, where the first `save` replaces the
 /// default, later ones add to it, and an empty one clears those before.
 #[derive(Default)]
-pub struct SaveLines(Option<Vec<(u64, u64)>>);
+struct SaveLines(Option<Vec<(u64, u64)>>);
 
 impl SaveLines {
     /// Folds the `save` just applied to `config` into those before it.
@@ -786,42 +786,76 @@ impl SaveLines {
     }
 }
 
+/// A config error, as Redis reports one and exits.
+#[derive(Debug, PartialEq)]
+pub struct ConfigError {
+    /// 1-based, counting the command line's lines after the file's.
+    pub line: usize,
+    pub text: String,
+    pub msg: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (Redis {}) ***\n\
+             Reading the configuration file, at line {}\n>>> '{}'\n{}",
+            crate::commands::connection::REDIS_COMPAT_VERSION,
+            self.line,
+            self.text,
+            self.msg
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
 /// Parses a config file's text (Redis syntax: one directive a line, `#`
-/// comments, quoted arguments). Errors name the line.
-pub fn parse_file(text: &str, config: &mut Config) -> Result<(), String> {
+/// comments, quoted arguments).
+pub fn parse_file(text: &str, config: &mut Config) -> Result<(), ConfigError> {
     parse_file_with(text, config, &mut SaveLines::default())
 }
 
 /// [`parse_file`], its `save` lines folded into `saves`.
-pub fn parse_file_with(
+fn parse_file_with(
     text: &str,
     config: &mut Config,
     saves: &mut SaveLines,
-) -> Result<(), String> {
+) -> Result<(), ConfigError> {
     for (n, raw) in text.lines().enumerate() {
-        let n = n + 1;
-        let line = raw.trim();
+        let line = raw.trim_matches([' ', '\t', '\r', '\n']);
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let words = split_args(line).ok_or_else(|| format!("line {n}: unbalanced quotes"))?;
+        let err = |msg: &str| ConfigError {
+            line: n + 1,
+            text: line.to_string(),
+            msg: msg.to_string(),
+        };
+        let words =
+            split_args(line).ok_or_else(|| err("Unbalanced quotes in configuration line"))?;
         let Some((name, args)) = words.split_first() else {
             continue;
         };
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
         if name == "user" {
             // Users are ACL rules, loaded after the config (`acl::load_at_startup`).
             config.users.push(args.join(" "));
             continue;
         }
-        let d = find(name).ok_or_else(|| format!("line {n}: unknown directive '{name}'"))?;
-        if !d.has(flags::MULTI_ARG) && args.len() != 1 {
-            return Err(format!(
-                "line {n}: '{line}': wrong number of arguments for '{}'",
-                d.name
-            ));
+        let d = find(name).ok_or_else(|| err("Bad directive or wrong number of arguments"))?;
+        if d.has(flags::MULTI_ARG) {
+            // As Redis: `save "3600 1 300 100"` is its words.
+            if let [one] = args[..] {
+                if !one.is_empty() {
+                    args = one.split_whitespace().collect();
+                }
+            }
+        } else if args.len() != 1 {
+            return Err(err("wrong number of arguments"));
         }
-        (d.set)(config, &args).map_err(|e| format!("line {n}: '{line}': {e}"))?;
+        (d.set)(config, &args).map_err(|e| err(&e))?;
         if d.name == "save" {
             saves.fold(config);
         }
@@ -829,50 +863,41 @@ pub fn parse_file_with(
     Ok(())
 }
 
-/// Redis-server style flags: `--port 7000 --save "" --bind a b`. Any
-/// argument starting with `--` (and longer than two characters) starts a new
-/// directive; the words after it are its values. `save` flags go on from
-/// the file's `saves`.
-pub fn parse_flags(
-    args: &[String],
-    config: &mut Config,
-    saves: &mut SaveLines,
-) -> Result<(), String> {
-    let starts = |a: &str| a.starts_with("--") && a.len() > 2;
-    let mut i = 0;
-    while i < args.len() {
-        let name = args[i]
-            .strip_prefix("--")
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| format!("unexpected argument '{}'", args[i]))?;
-        i += 1;
-        let start = i;
-        while i < args.len() && !starts(&args[i]) {
-            i += 1;
-        }
-        if name == "user" {
-            // As a config file's `user` line (`acl::load_at_startup`).
-            config.users.push(args[start..i].join(" "));
-            continue;
-        }
-        let multi = find(name).is_some_and(|d| d.has(flags::MULTI_ARG));
-        // As in Redis, `--save "3600 1 300 100"` is one quoted flag value.
-        let vals: Vec<&str> = if multi {
-            args[start..i]
-                .iter()
-                .flat_map(|a| a.split_whitespace())
-                .collect()
+/// Redis-server's command line as the config lines it stands for, to be
+/// read after the file's: `--port 7000 --save ""` is `port "7000"` and
+/// `save ""`. As in Redis 7, each `--name` starts a line and the words
+/// after it are its values, quoted; the word right after a bare `--name`
+/// is its value even when it starts with `--`; one argument may hold a
+/// name and its value (`"--maxmemory 700mb"`); and a `--save` with no
+/// value (followed by a flag, or last) is `save ""`.
+pub fn flags_text(args: &[String]) -> String {
+    let mut text = String::new();
+    // Redis's handled_last_config_arg: a `--word` now starts a new line.
+    let mut has_value = true;
+    for (j, a) in args.iter().enumerate() {
+        if has_value && a.starts_with("--") {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&a[2..]);
+            text.push(' ');
+            has_value = split_args(a).is_some_and(|w| w.len() != 1);
+            if !has_value && a.eq_ignore_ascii_case("--save") {
+                let next_is_flag = args.get(j + 1).is_some_and(|n| n.starts_with("--"));
+                if next_is_flag || j + 1 == args.len() {
+                    text.push_str("\"\"");
+                    has_value = true;
+                }
+            }
         } else {
-            args[start..i].iter().map(String::as_str).collect()
-        };
-        match apply(config, name, &vals) {
-            Ok(()) if name.eq_ignore_ascii_case("save") => saves.fold(config),
-            Ok(()) => {}
-            Err(ApplyError::Unknown) => return Err(format!("--{name}: unknown directive")),
-            Err(ApplyError::Invalid(e)) => return Err(format!("--{name}: {e}")),
+            let mut quoted = Vec::with_capacity(a.len() + 2);
+            crate::monitor::repr(&mut quoted, a.as_bytes());
+            text.push_str(&String::from_utf8_lossy(&quoted));
+            text.push(' ');
+            has_value = true;
         }
     }
-    Ok(())
+    text
 }
 
 /// Splits a config line like Redis's sdssplitargs (quotes, escapes).
@@ -909,6 +934,8 @@ pub fn quote(v: &str) -> String {
 pub fn config_lines(d: &Directive, c: &Config) -> Vec<String> {
     match d.name {
         "save" if c.save.is_empty() => vec!["save \"\"".into()],
+        // As Redis: a master has no `replicaof` line.
+        "replicaof" if (d.get)(c).is_empty() => Vec::new(),
         "save" => c
             .save
             .iter()
@@ -934,22 +961,58 @@ pub fn config_lines(d: &Directive, c: &Config) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// The command line read as Redis reads it: its config lines after the file's.
+    fn parse_flags(
+        flags: &[&str],
+        c: &mut Config,
+        saves: &mut SaveLines,
+    ) -> Result<(), ConfigError> {
+        let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+        parse_file_with(&format!("\n{}", flags_text(&flags)), c, saves)
+    }
+
     #[test]
     fn flags_take_words_until_the_next_directive() {
         let mut c = Config::default();
-        let args: Vec<String> = [
+        let args = [
             "--port", "7000", "--save", "", "--bind", "a", "b", "--hz", "20",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ];
         parse_flags(&args, &mut c, &mut SaveLines::default()).unwrap();
         assert_eq!(c.port, 7000);
         assert!(c.save.is_empty());
         assert_eq!(c.bind, vec!["a", "b"]);
         assert_eq!(c.hz, 20);
-        let bad: Vec<String> = vec!["--nosuch".into(), "1".into()];
-        assert!(parse_flags(&bad, &mut c, &mut SaveLines::default()).is_err());
+        let e = parse_flags(&["--nosuch", "1"], &mut c, &mut SaveLines::default()).unwrap_err();
+        assert_eq!(e.text, "nosuch \"1\"");
+        assert_eq!(e.msg, "Bad directive or wrong number of arguments");
+    }
+
+    #[test]
+    fn flags_read_as_redis_7_reads_them() {
+        let text = |a: &[&str]| flags_text(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(text(&["--port", "6379", "6380"]), "port \"6379\" \"6380\" ");
+        // The word after a bare flag is its value, even `--bla`.
+        assert_eq!(
+            text(&["--port", "--bla", "--loglevel", "verbose"]),
+            "port \"--bla\" \nloglevel \"verbose\" "
+        );
+        assert_eq!(
+            text(&["--maxmemory 700mb", "--hz", "5"]),
+            "maxmemory 700mb \nhz \"5\" "
+        );
+        assert_eq!(text(&["--save", "--port", "1"]), "save \"\"\nport \"1\" ");
+        assert_eq!(text(&["--port", "1", "--save"]), "port \"1\" \nsave \"\"");
+        let mut c = Config::default();
+        let e = parse_flags(
+            &["--port", "6379", "6380"],
+            &mut c,
+            &mut SaveLines::default(),
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.text.as_str()), (2, "port \"6379\" \"6380\""));
+        assert_eq!(e.msg, "wrong number of arguments");
+        let e = parse_flags(&["--port"], &mut c, &mut SaveLines::default()).unwrap_err();
+        assert_eq!(e.text, "port");
     }
 
     #[test]
@@ -957,15 +1020,15 @@ mod tests {
         let mut c = Config::default();
         let mut saves = SaveLines::default();
         parse_file_with("save 900 1\n", &mut c, &mut saves).unwrap();
-        let flags: Vec<String> = ["--save", "100 100", "--user", "u1", "on"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        parse_flags(&flags, &mut c, &mut saves).unwrap();
+        parse_flags(
+            &["--save", "100 100", "--user", "u1", "on"],
+            &mut c,
+            &mut saves,
+        )
+        .unwrap();
         assert_eq!(get_save(&c), "900 1 100 100");
         assert_eq!(c.users, vec!["u1 on"]);
-        let empty = vec!["--save".to_string(), String::new()];
-        parse_flags(&empty, &mut c, &mut saves).unwrap();
+        parse_flags(&["--save", ""], &mut c, &mut saves).unwrap();
         assert_eq!(get_save(&c), "");
     }
 
@@ -973,12 +1036,9 @@ mod tests {
     fn file_errors_name_the_line() {
         let mut c = Config::default();
         let e = parse_file("# c\nport 7000\nfoo bar\n", &mut c).unwrap_err();
-        assert_eq!(e, "line 3: unknown directive 'foo'");
+        assert_eq!((e.line, e.text.as_str()), (3, "foo bar"));
         let e = parse_file("maxmemory lots\n", &mut c).unwrap_err();
-        assert!(
-            e.starts_with("line 1:") && e.contains("memory value"),
-            "{e}"
-        );
+        assert!(e.line == 1 && e.msg.contains("memory value"), "{e}");
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub enum Kind {
     OomValues,
     /// `shutdown-on-sigint` / `shutdown-on-sigterm`: several of these flags.
     ShutdownFlags,
+    /// `replicaof <host> <port>` (or `no one`), checked as Redis's loader.
+    Master,
 }
 
 const INT_MAX: i64 = i32::MAX as i64;
@@ -137,6 +139,14 @@ fn set(config: &mut Config, name: &'static str, kind: Kind, args: &[&str]) -> Re
         Kind::Percentiles => crate::admin::check_percentiles(&v)?,
         Kind::OomValues => crate::oom::check_values(&v)?,
         Kind::ShutdownFlags => check_shutdown_flags(args)?,
+        Kind::Master => match args {
+            [no, one] if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") => {
+                String::new()
+            }
+            [_, port] if port.parse::<u16>().is_err() => return Err("Invalid master port".into()),
+            [_, _] => v,
+            _ => return Err("Bad directive or wrong number of arguments".into()),
+        },
     };
     config.compat.insert(name, stored);
     Ok(())
@@ -288,7 +298,13 @@ pub const COMPAT: &[Directive] = &[
     ),
     c!("bind-source-addr", Text, ""),
     // Replication: read by `replication/` (CONFIG GET shows what it uses).
-    c!("replicaof", Some("slaveof"), Text, "", IMM),
+    c!(
+        "replicaof",
+        Some("slaveof"),
+        Kind::Master,
+        "",
+        IMM | flags::MULTI_ARG
+    ),
     c!("masterauth", Text, ""),
     c!("masteruser", Text, ""),
     c!("repl-backlog-size", Mem(1, LLONG_MAX), "1048576"),

@@ -1,7 +1,7 @@
 //! Listening sockets, accepting clients, the periodic cron, and shutdown.
 //!
 //! `Server::bind` opens every `bind` address (a leading `-` marks an address
-//! that may be unavailable, as in Redis's default `bind 127.0.0.1 -::1`) and
+//! that may be unavailable, as in Redis's default `bind * -::*`) and
 //! the optional Unix socket; `Server::run` accepts until SHUTDOWN or a signal.
 //! Each connection is a tokio task. The cron runs `hz` times a second: active
 //! expiry with a budget of 25% of its period, and the ops/sec sampler.
@@ -148,14 +148,16 @@ impl Server {
 }
 
 /// A `bind` entry: whether it is optional (a leading `-`), and the address
-/// it names at `port` (`*` is every IPv4 address; `None` if unparsable).
-fn parse_bind(entry: &str, port: u16) -> (bool, Option<SocketAddr>) {
+/// it names at `port` (`*` is every IPv4 address, `::*` every IPv6 one;
+/// `None` if unparsable).
+pub(crate) fn parse_bind(entry: &str, port: u16) -> (bool, Option<SocketAddr>) {
     let (optional, host) = match entry.strip_prefix('-') {
         Some(h) => (true, h),
         None => (false, entry),
     };
     let ip = match host {
         "*" => Some(IpAddr::from([0, 0, 0, 0])),
+        "::*" => Some(IpAddr::from([0u16; 8])),
         h => h.parse().ok(),
     };
     (optional, ip.map(|ip| SocketAddr::new(ip, port)))
@@ -250,6 +252,12 @@ pub(crate) fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener
     socket.listen(backlog)
 }
 
+/// Protected mode is on and no password is set: only loopback clients.
+pub(crate) fn protected(shared: &Shared) -> bool {
+    let c = shared.config.read();
+    c.protected_mode && c.requirepass.is_none()
+}
+
 /// Refuses a client past `maxclients`, as Redis does, with a reply.
 fn too_many(shared: &Shared) -> bool {
     let max = shared.config.read().maxclients;
@@ -273,11 +281,8 @@ async fn accept_tcp(shared: Arc<Shared>, listener: TcpListener) {
                 .await;
             continue;
         }
-        let (protected, keepalive) = {
-            let c = shared.config.read();
-            (c.protected_mode && c.requirepass.is_none(), c.tcp_keepalive)
-        };
-        if protected && !peer.ip().is_loopback() {
+        let keepalive = shared.config.read().tcp_keepalive;
+        if protected(&shared) && !peer.ip().is_loopback() {
             shared.stats.rejected_connections.fetch_add(1, Relaxed);
             let _ = stream.write_all(PROTECTED).await;
             continue;

@@ -63,7 +63,11 @@ fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("larder: {e:#}");
+            match e.downcast_ref::<directives::ConfigError>() {
+                // Redis's own words: harnesses match them.
+                Some(e) => eprintln!("{e}"),
+                None => eprintln!("larder: {e:#}"),
+            }
             std::process::ExitCode::FAILURE
         }
     }
@@ -80,16 +84,19 @@ fn load_config(args: &ServerArgs) -> Result<Config> {
         file = Some(PathBuf::from(first));
         flags = &flags[1..];
     }
-    let mut config = Config::default();
-    let mut saves = directives::SaveLines::default();
+    // As Redis: the command line's lines are read after the file's.
+    let mut text = String::new();
     if let Some(path) = &file {
-        let text =
+        text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        directives::parse_file_with(&text, &mut config, &mut saves)
-            .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+    }
+    text.push('\n');
+    text.push_str(&directives::flags_text(flags));
+    let mut config = Config::default();
+    directives::parse_file(&text, &mut config)?;
+    if let Some(path) = &file {
         config.config_file = Some(std::fs::canonicalize(path)?);
     }
-    directives::parse_flags(flags, &mut config, &mut saves).map_err(|e| anyhow::anyhow!(e))?;
     Ok(config)
 }
 

@@ -704,3 +704,62 @@ fn diff_standalone_cluster_replication_module() {
         &["WAIT", "2", "10"],
     ]);
 }
+
+/// This host's address on its default route, if it has one (no packet is
+/// sent: a UDP socket's connect only picks the source address).
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// The first line a server sends a new client at `ip:port` after `hello`.
+fn first_line(ip: std::net::IpAddr, port: u16, hello: &[u8]) -> String {
+    use std::io::{BufRead, Write};
+    let mut s = std::net::TcpStream::connect((ip, port)).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let _ = s.write_all(hello);
+    let mut line = String::new();
+    let _ = std::io::BufReader::new(s).read_line(&mut line);
+    line
+}
+
+/// Protected mode on every address (Redis's default `bind * -::*`): with
+/// no password, a client from a non-loopback address gets Redis's
+/// `-DENIED` and is closed, on both servers; Larder's memcached port is
+/// guarded the same way. With `protected-mode no` it is served.
+#[test]
+fn protected_mode_refuses_non_loopback_clients() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("NOTICE: no non-loopback address; skipping");
+        return;
+    };
+    let Some(redis) = common::start_redis(&["--bind", "*"]) else {
+        return;
+    };
+    let larder = common::start_larder_memcache(&["--bind", "*"]);
+    for (name, port) in [
+        ("redis", redis.addr().port()),
+        ("larder", larder.proc.addr().port()),
+    ] {
+        let line = first_line(ip, port, b"PING\r\n");
+        assert!(
+            line.starts_with("-DENIED Redis is running in protected mode"),
+            "{name}: {line}"
+        );
+        assert_eq!(
+            first_line("127.0.0.1".parse().unwrap(), port, b"PING\r\n"),
+            "+PONG\r\n"
+        );
+    }
+    let line = first_line(ip, larder.port, b"version\r\n");
+    assert!(line.starts_with("SERVER_ERROR protected mode"), "{line}");
+    let open = common::start_larder_memcache(&["--bind", "*", "--protected-mode", "no"]);
+    assert_eq!(
+        first_line(ip, open.proc.addr().port(), b"PING\r\n"),
+        "+PONG\r\n"
+    );
+    assert!(first_line(ip, open.port, b"version\r\n").starts_with("VERSION "));
+}

@@ -590,7 +590,14 @@ fn unknown_directive_fails_startup_with_line() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("line 3: unknown directive 'foo'"), "{err}");
+    // Redis's report, word for word.
+    assert!(
+        err.contains(
+            "Reading the configuration file, at line 3\n>>> 'foo bar'\n\
+             Bad directive or wrong number of arguments"
+        ),
+        "{err}"
+    );
     // A bad value names the line too, and so does a positional file.
     std::fs::write(&path, "maxmemory lots\n").unwrap();
     let out = Command::new(larder_bin())
@@ -601,7 +608,7 @@ fn unknown_directive_fails_startup_with_line() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("line 1:") && err.contains("memory value"),
+        err.contains("at line 1\n") && err.contains("memory value"),
         "{err}"
     );
     // Unknown flags fail too.
@@ -610,7 +617,7 @@ fn unknown_directive_fails_startup_with_line() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--nosuch"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(">>> 'nosuch \"1\"'"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

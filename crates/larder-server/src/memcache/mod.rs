@@ -56,7 +56,6 @@ pub mod threads;
 pub mod watch;
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -230,18 +229,11 @@ pub fn bind(config: &crate::Config) -> std::io::Result<Vec<TcpListener>> {
     };
     let mut out = Vec::new();
     for b in &config.bind {
-        let (optional, host) = match b.strip_prefix('-') {
-            Some(h) => (true, h),
-            None => (false, b.as_str()),
+        let (optional, Some(addr)) = crate::server::parse_bind(b, port) else {
+            continue;
         };
-        let ip: std::net::IpAddr = match host {
-            "*" => std::net::Ipv4Addr::UNSPECIFIED.into(),
-            h => match h.parse() {
-                Ok(ip) => ip,
-                Err(_) => continue,
-            },
-        };
-        match crate::server::bind_tcp(SocketAddr::new(ip, port), config.tcp_backlog) {
+        let host = addr.ip();
+        match crate::server::bind_tcp(addr, config.tcp_backlog) {
             Ok(l) => out.push(l),
             Err(_) if optional => {}
             Err(e) if explicit => {
@@ -261,6 +253,9 @@ pub fn bind(config: &crate::Config) -> std::io::Result<Vec<TcpListener>> {
     Ok(out)
 }
 
+const PROTECTED: &[u8] = b"SERVER_ERROR protected mode: no password is set, so only \
+loopback clients are accepted (set protected-mode no, or requirepass)\r\n";
+
 /// Accepts memcached clients until the server stops.
 pub async fn accept(shared: Arc<Shared>, listener: TcpListener, threads: Arc<threads::Threads>) {
     if let Ok(addr) = listener.local_addr() {
@@ -269,7 +264,7 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener, threads: Arc<thr
         (shared.memcache.conns).add_listener(listener.as_raw_fd(), addr, now);
     }
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
@@ -281,6 +276,13 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener, threads: Arc<thr
             // memcached tells the client why before closing (best effort:
             // a fresh socket's send buffer takes it at once).
             let _ = stream.try_write(b"ERROR Too many open connections\r\n");
+            continue;
+        }
+        // Protected mode guards this port as the RESP one: with no
+        // password set, only loopback clients.
+        if crate::server::protected(&shared) && !peer.ip().is_loopback() {
+            mc.counters.rejected_connections.fetch_add(1, Relaxed);
+            let _ = stream.try_write(PROTECTED);
             continue;
         }
         let _ = stream.set_nodelay(true);
