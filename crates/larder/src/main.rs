@@ -112,10 +112,13 @@ fn run() -> Result<()> {
     let config = load_config(&args)?;
     init_logging(&config)?;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.workers())
-        .enable_all()
-        .build()?;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.worker_threads(config.workers()).enable_all();
+    // Woken connections run in the order their input came, as Redis serves
+    // them: the LIFO slot ran the last one first (see .cargo/config.toml).
+    #[cfg(tokio_unstable)]
+    rt.disable_lifo_slot();
+    let rt = rt.build()?;
     rt.block_on(async move {
         let server = Server::bind(config, Some(larder_server::alloc::GAUGE)).await?;
         let shared = server.shared();
