@@ -362,8 +362,14 @@ impl crate::keyspace::Engine {
         let Some(rank) = rank else {
             return Err(OutOfMemory);
         };
+        // As Redis's performEvictions: how much to free is fixed now, and
+        // what counts as freed is what the evicted keys gave back — not the
+        // invalidations, keyspace events and propagation their deletion
+        // queues, or each eviction would call for the next (ten tracking
+        // readers per key drained a cache to a quarter).
+        let to_free = self.used_exact().saturating_sub(max);
         let start = std::time::Instant::now();
-        let mut freed_any = false;
+        let mut freed = 0usize;
         let mut n = 0u32;
         loop {
             let evicted = if rank == Rank::Random {
@@ -371,12 +377,12 @@ impl crate::keyspace::Engine {
             } else {
                 self.evict_from_pool(rank, policy.volatile_only())
             };
-            if !evicted {
-                return if freed_any { Ok(()) } else { Err(OutOfMemory) };
-            }
-            freed_any = true;
+            let Some(bytes) = evicted else {
+                return if n > 0 { Ok(()) } else { Err(OutOfMemory) };
+            };
+            freed += bytes;
             n += 1;
-            if self.fits_exactly(max) {
+            if freed >= to_free || self.fits_exactly(max) {
                 return Ok(());
             }
             if n.is_multiple_of(16) && start.elapsed() > EVICTION_TIME_LIMIT {
@@ -385,7 +391,8 @@ impl crate::keyspace::Engine {
         }
     }
 
-    fn evict_random(&self, volatile: bool) -> bool {
+    /// Evicts one random key; the bytes it gave back, `None` if none could go.
+    fn evict_random(&self, volatile: bool) -> Option<usize> {
         let n = self.shard_count();
         let start = crate::rng::next() as usize;
         for db in self.used_dbs() {
@@ -396,14 +403,14 @@ impl crate::keyspace::Engine {
                 let Some(key) = g.dbs[db].random(r, volatile).map(|e| e.key().to_vec()) else {
                     continue;
                 };
-                self.remove_evicted(&mut g, db, &key);
-                return true;
+                return Some(self.remove_evicted(&mut g, db, &key));
             }
         }
-        false
+        None
     }
 
-    fn evict_from_pool(&self, rank: Rank, volatile: bool) -> bool {
+    /// Evicts the pool's best candidate, as [`Engine::evict_random`].
+    fn evict_from_pool(&self, rank: Rank, volatile: bool) -> Option<usize> {
         let mut pool = self.pool.lock();
         let ctx = ScoreCtx {
             rank,
@@ -487,17 +494,17 @@ impl crate::keyspace::Engine {
                     }
                 }
                 if !volatile || e.expire_at() != 0 {
-                    self.remove_evicted(&mut g, c.db, &c.key);
+                    let freed = self.remove_evicted(&mut g, c.db, &c.key);
                     pool.recycle(c);
-                    return true;
+                    return Some(freed);
                 }
                 pool.recycle(c);
             }
             if !sampled {
-                return false;
+                return None;
             }
         }
-        false
+        None
     }
 
     /// The adaptive policy's scorer, made on first use.
@@ -547,14 +554,27 @@ impl crate::keyspace::Engine {
         }
     }
 
-    fn remove_evicted(&self, g: &mut crate::keyspace::Shard, db: usize, key: &[u8]) {
+    /// Deletes an evicted key; the bytes it gave back (its value's
+    /// collections too, where the allocator can tell), not counting what
+    /// announcing its deletion queued.
+    fn remove_evicted(&self, g: &mut crate::keyspace::Shard, db: usize, key: &[u8]) -> usize {
         let hash_of = self.hash_fn();
-        if let Some(e) = g.dbs[db].remove(self.hash(key), key, &hash_of) {
-            g.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
-            g.stats.evicted_keys += 1;
-            g.removed_by_server(db, key);
-            self.events.emit(crate::events::EVICTED, "evicted", db, key);
-            self.events.writes.deleted(db, key);
+        let Some(e) = g.dbs[db].remove(self.hash(key), key, &hash_of) else {
+            return 0;
+        };
+        let size = e.as_ref().alloc_size();
+        g.stats.entry_bytes -= size as i64;
+        g.stats.evicted_keys += 1;
+        g.removed_by_server(db, key);
+        self.events.emit(crate::events::EVICTED, "evicted", db, key);
+        self.events.writes.deleted(db, key);
+        match self.gauge() {
+            Some(gauge) => {
+                let before = (gauge.exact)();
+                drop(e);
+                before.saturating_sub((gauge.exact)())
+            }
+            None => size,
         }
     }
 }

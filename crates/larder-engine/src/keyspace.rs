@@ -359,6 +359,17 @@ impl Engine {
         }
     }
 
+    /// Used memory, exactly: the allocator's count, else the engine's estimate.
+    pub fn used_exact(&self) -> usize {
+        self.gauge
+            .map_or_else(|| self.dataset_bytes(), |g| (g.exact)())
+    }
+
+    /// The memory gauge, when the server gave one.
+    pub(crate) fn gauge(&self) -> Option<MemoryGauge> {
+        self.gauge
+    }
+
     /// The engine's own estimate: entry allocations plus table slots.
     pub fn dataset_bytes(&self) -> usize {
         let mut total = 0i64;
