@@ -488,6 +488,13 @@ impl<'e> Txn<'e> {
     /// Counts a write made in place through an `EntryMut` (e.g. INCR).
     pub fn touch_dirty(&mut self, key: &Key<'_>) {
         self.changes += 1;
+        self.touch(key);
+    }
+
+    /// Signals a change to `key` (WATCH, client-side caching) that the
+    /// command counts once with another key's [`touch_dirty`](Self::touch_dirty),
+    /// as Redis's LMOVE counts one change for its two lists.
+    pub fn touch(&mut self, key: &Key<'_>) {
         let db = self.db;
         self.shard(key.hash).modified(db, key.bytes);
     }

@@ -110,6 +110,21 @@ fn resp3_same_connection_and_own_writes() {
     r.case(&["EVAL", "return redis.call('get', KEYS[1])", "1", "s"]);
     w.case(&["SET", "s", "1"]);
     r.pushes(1, "keys read by a script are tracked");
+    // Moves invalidate their destination, not only their source.
+    w.case(&["RPUSH", "src", "a", "b", "c"]);
+    w.case(&["SADD", "ssrc", "m1", "m2"]);
+    r.case(&["LRANGE", "dst", "0", "-1"]);
+    w.case(&["LMOVE", "src", "dst", "LEFT", "RIGHT"]);
+    r.pushes(1, "LMOVE's destination");
+    r.case(&["LRANGE", "dst", "0", "-1"]);
+    w.case(&["RPOPLPUSH", "src", "dst"]);
+    r.pushes(1, "RPOPLPUSH's destination");
+    r.case(&["SMEMBERS", "sdst"]);
+    w.case(&["SMOVE", "ssrc", "sdst", "m1"]);
+    r.pushes(1, "SMOVE's destination");
+    r.case(&["LRANGE", "dst", "0", "-1"]);
+    r.case(&["BLMOVE", "src", "dst", "LEFT", "LEFT", "0"]);
+    r.pushes(1, "own BLMOVE: the destination after the reply");
     r.case(&["GET", "q"]);
     r.case(&["FLUSHDB"]);
     r.pushes(1, "flushdb: null invalidation after the reply");

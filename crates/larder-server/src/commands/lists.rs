@@ -483,6 +483,7 @@ pub(crate) fn move_generic(ctx: &mut Ctx<'_>, from: End, to: End) -> Result<bool
     }
     ctx.notify(events::LIST, push_event(to), dst.bytes);
     ctx.notify(events::LIST, pop_event(from), src.bytes);
+    txn.touch(&dst);
     txn.touch_dirty(&src);
     txn.remove_if_empty(&src);
     drop(txn);

@@ -373,6 +373,7 @@ fn smove(ctx: &mut Ctx<'_>) -> CmdResult {
         .write_obj_or_insert(&dst, || Set::new_for(member))?
         .add(member, &lim);
     if added {
+        txn.touch_dirty(&dst);
         ctx.notify(events::SET, "sadd", dst.bytes);
     }
     drop(txn);
