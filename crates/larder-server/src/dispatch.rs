@@ -151,6 +151,11 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
     {
         return refuse(client, out, OOM);
     }
+    if client.nesting == 0 && shared.engine.config.maxmemory() > 0 {
+        // Invalidations of keys evicted just now precede the reply, as
+        // Redis evicts before it runs the command.
+        client.handle.outbox.take_before_command(out, client.proto);
+    }
     if !obey {
         let denied = crate::persist::snapshot::misconf(shared, cmd, || checked(client).0)
             .or_else(|| crate::replication::write_error(shared, client, || checked(client)));

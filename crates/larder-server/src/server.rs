@@ -348,6 +348,9 @@ async fn cron(shared: Arc<Shared>) {
         let hz = shared.config.read().hz.clamp(1, 500);
         let period = Duration::from_micros(1_000_000 / u64::from(hz));
         tokio::time::sleep(period).await;
+        if shared.hot.cron_paused.load(Relaxed) {
+            continue;
+        }
         let engine_shared = shared.clone();
         let max_tracked = shared.config.read().tracking_table_max_keys;
         // Expiry takes shard locks: run it off the async workers.

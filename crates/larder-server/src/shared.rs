@@ -83,6 +83,8 @@ pub struct Hot {
     pub output_soft_seconds: AtomicU64,
     pub slowlog_slower_than: AtomicI64,
     pub slowlog_max_len: AtomicU64,
+    /// DEBUG PAUSE-CRON: the server cron skips its work.
+    pub cron_paused: AtomicBool,
 }
 
 pub struct Shared {

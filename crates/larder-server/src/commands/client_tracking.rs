@@ -92,6 +92,8 @@ pub fn tracking(ctx: &mut Ctx<'_>) -> CmdResult {
             .enable(&ctx.shared.engine, &h, options, target, prefixes);
     } else if ctx.arg_is(2, "off") {
         ctx.shared.tracking.disable(&ctx.shared.engine, &h);
+        // As Redis's disableTracking: a pending CLIENT CACHING goes too.
+        ctx.client.caching = false;
     } else {
         return Err(SYNTAX);
     }

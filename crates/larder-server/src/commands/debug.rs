@@ -74,6 +74,8 @@ const DEBUG_HELP: &[&str] = &[
     "      existing RDB file.",
     "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
     "      file to the database.",
+    "PAUSE-CRON <0|1>",
+    "    Stop periodic cron job processing.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -138,6 +140,12 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
         // spaces, not counted in the error stats.
         let text = [b"-", ctx.arg(2)].concat();
         ctx.out.error(&text);
+        return Ok(());
+    }
+    if ctx.arg_is(1, "pause-cron") && argc == 3 {
+        let on = crate::command::parse_i64(ctx.arg(2)).unwrap_or(0) != 0;
+        ctx.shared.hot.cron_paused.store(on, Relaxed);
+        ctx.out.ok();
         return Ok(());
     }
     if ctx.arg_is(1, "set-active-expire") && argc == 3 {
