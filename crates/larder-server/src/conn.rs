@@ -395,10 +395,10 @@ struct Replies<'a> {
 impl Replies<'_> {
     /// Sends the batch's replies behind those waiting: what the socket
     /// takes now, or (given the server's shutdown signal) all of it,
-    /// waiting until the client takes it. Under `appendfsync always`, first
-    /// waits until the AOF has fsynced the writes they acknowledge (one
-    /// fsync covers every client's batch waiting at that moment: group
-    /// commit). An error closes the connection: it broke, the client was
+    /// waiting until the client takes it. With an AOF, first waits until
+    /// it has written the writes they acknowledge (fsynced, under
+    /// `appendfsync always`: one write and fsync cover every client's batch
+    /// waiting at that moment, a group commit). An error closes the connection: it broke, the client was
     /// killed, or its replies are past `client-output-buffer-limit`.
     async fn send<S: AsyncWrite + Unpin>(
         &mut self,

@@ -6,8 +6,10 @@
 //! - The [`Feed`]: one shared byte buffer of RESP-encoded commands, with the
 //!   database the stream last SELECTed and the total bytes ever appended (its
 //!   *offset*). Appending is a memcpy under a mutex. The AOF writer thread
-//!   (`persist/aof.rs`) drains it; `appendfsync always` clients wait until the
-//!   writer has fsynced past the offset their commands reached. Writes made
+//!   (`persist/aof.rs`) drains it; a client's replies wait until the writer
+//!   has written past the offset its commands reached (fsynced, under
+//!   `appendfsync always`), so an acknowledged write is in the OS and a
+//!   kill -9 loses none, as in Redis, which writes before it replies. Writes made
 //!   outside the command table (the memcached protocol, `memcache/exec.rs`)
 //!   append their command directly, under their key's lock
 //!   ([`Feed::append_command`]).
@@ -57,7 +59,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64};
+use std::sync::atomic::{fence, AtomicU64};
 use std::sync::Arc;
 
 use larder_engine::events::WriteSink;
@@ -74,8 +76,6 @@ pub struct Feed {
     inner: Mutex<FeedInner>,
     /// Wakes the consumer when it sleeps.
     ready: Condvar,
-    /// `appendfsync always`: replies wait for the fsync of their writes.
-    pub sync_always: AtomicBool,
     /// Highest offset known to be fsynced (`always`) or written.
     synced: AtomicU64,
     /// Wakes clients waiting for `synced` to advance.
@@ -157,7 +157,7 @@ impl Feed {
     }
 
     /// Records that everything up to `offset` is on disk (or written, for
-    /// `everysec`/`no`), releasing `always` clients waiting for it.
+    /// `everysec`/`no`), releasing the replies waiting for it.
     pub fn set_synced(&self, offset: u64) {
         self.synced.fetch_max(offset, Relaxed);
         if let Some(tx) = &self.synced_tx {
@@ -233,8 +233,8 @@ impl Feed {
 
     /// Appends one command in database `db` at once, for writes made
     /// outside the command table (the memcached protocol; call it under
-    /// the key's lock, so the stream keeps each key's order). Under
-    /// `appendfsync always`, raises `wait` to its offset (see [`settle`]).
+    /// the key's lock, so the stream keeps each key's order). With an AOF,
+    /// raises `wait` to its offset (see [`settle`]).
     ///
     /// [`settle`]: Feed::settle
     pub fn append_command<'b>(
@@ -250,7 +250,7 @@ impl Feed {
         encode(&mut g.buf, args);
         let aof = g.aof;
         let offset = self.appended(g, before);
-        if aof && self.sync_always.load(Relaxed) {
+        if aof {
             *wait = (*wait).max(offset);
         }
     }
@@ -294,8 +294,9 @@ impl Feed {
     }
 
     /// Before a connection's replies go out: waits until the writes they
-    /// acknowledge are on disk (`appendfsync always`; `wait` is the feed
-    /// offset its writes reached, 0 for none), then clears `wait`.
+    /// acknowledge are written to the AOF (on disk, under `appendfsync
+    /// always`; `wait` is the feed offset its writes reached, 0 for none),
+    /// then clears `wait`.
     pub async fn settle(&self, wait: &mut u64) {
         let offset = std::mem::take(wait);
         if offset != 0 {
@@ -535,9 +536,9 @@ pub(crate) fn enter(cmd: &Command, args: &Args<'_>, db: usize) {
 }
 
 /// Ends the frame [`enter`] began. An outermost command appends what is
-/// still pending (commands forced without writing under a lock), and under
-/// `appendfsync always` tells the client how far the feed must be synced
-/// before its reply may go.
+/// still pending (commands forced without writing under a lock), and with
+/// an AOF tells the client how far it must be written (synced, under
+/// `appendfsync always`) before its reply may go.
 pub(crate) fn leave(shared: &Shared, client: &mut Client) {
     let feed = &shared.propagate.feed;
     LOCAL.with(|l| {
@@ -555,7 +556,7 @@ pub(crate) fn leave(shared: &Shared, client: &mut Client) {
         reset(&mut l.frames[d].alt);
         if l.depth == 0 {
             l.flush(feed);
-            if l.written > 0 && feed.sync_always.load(Relaxed) {
+            if l.written > 0 {
                 client.aof_wait = client.aof_wait.max(l.written);
             }
             if l.repl_written > 0 {

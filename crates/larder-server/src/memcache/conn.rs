@@ -14,9 +14,10 @@
 //! buffer holds at most one line plus one accepted data block (bounded by
 //! the item size limit) plus a read's worth.
 //!
-//! Under `appendfsync always`, replies go out only once the writes they
-//! follow are on disk (`Feed::settle`, as on RESP connections): a batch's
-//! writes share one fsync, and a `noreply` write holds the next reply.
+//! With an AOF, replies go out only once the writes they follow are written
+//! (on disk, under `appendfsync always`; `Feed::settle`, as on RESP
+//! connections): a batch's writes share one write and fsync, and a
+//! `noreply` write holds the next reply.
 //!
 //! The connection is registered for `stats conns` (named by its socket's
 //! fd, as memcached does) and updates its state and last-command time once

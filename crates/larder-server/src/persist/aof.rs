@@ -210,11 +210,6 @@ pub fn apply_config(shared: &Shared, c: &Config) {
     st.no_fsync_on_rewrite
         .store(c.no_appendfsync_on_rewrite, Relaxed);
     st.timestamps.store(c.aof_timestamp_enabled, Relaxed);
-    shared
-        .propagate
-        .feed
-        .sync_always
-        .store(fsync == FSYNC_ALWAYS, Relaxed);
     if st.ready.load(Relaxed) && c.appendonly != st.enabled() {
         st.rewrite_scheduled.store(true, Relaxed);
         // As in Redis, turning it on starts the rewrite at once (INFO shows
