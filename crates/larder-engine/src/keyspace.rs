@@ -87,6 +87,12 @@ impl Shard {
 
     fn changed(&mut self, db: usize, key: &[u8], by_client: bool) {
         self.stats.dirty += 1;
+        self.signal(db, key, by_client);
+    }
+
+    /// Tells WATCH and client-side caching that `key` changed, without
+    /// counting a change (see `Txn::touch`).
+    pub(crate) fn signal(&mut self, db: usize, key: &[u8], by_client: bool) {
         self.watched.touch(db, key);
         self.tracked.modified(key, by_client);
     }

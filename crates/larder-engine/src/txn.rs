@@ -488,7 +488,8 @@ impl<'e> Txn<'e> {
     /// Counts a write made in place through an `EntryMut` (e.g. INCR).
     pub fn touch_dirty(&mut self, key: &Key<'_>) {
         self.changes += 1;
-        self.touch(key);
+        let db = self.db;
+        self.shard(key.hash).modified(db, key.bytes);
     }
 
     /// Signals a change to `key` (WATCH, client-side caching) that the
@@ -496,7 +497,7 @@ impl<'e> Txn<'e> {
     /// as Redis's LMOVE counts one change for its two lists.
     pub fn touch(&mut self, key: &Key<'_>) {
         let db = self.db;
-        self.shard(key.hash).modified(db, key.bytes);
+        self.shard(key.hash).signal(db, key.bytes, true);
     }
 
     fn require_all(&self) {
