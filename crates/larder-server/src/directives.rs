@@ -448,7 +448,12 @@ pub const DIRECTIVES: &[Directive] = &[
             if a.len() > 16 {
                 return Err("Too many bind addresses specified.".into());
             }
-            c.bind = a.iter().map(|s| s.to_string()).collect();
+            // `bind ""` (as CONFIG REWRITE writes an empty list) binds nothing.
+            c.bind = a
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| s.to_string())
+                .collect();
             Ok(())
         },
     },
