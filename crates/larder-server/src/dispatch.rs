@@ -151,9 +151,16 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
     {
         return refuse(client, out, OOM);
     }
-    if client.nesting == 0 && shared.engine.config.maxmemory() > 0 {
-        // Invalidations of keys evicted just now precede the reply, as
-        // Redis evicts before it runs the command.
+    let tracking = shared.tracking.active();
+    if tracking {
+        // As Redis's processCommand: the tracking table is brought under
+        // its limit before each command, not only by the cron.
+        let max = shared.config.read().tracking_table_max_keys;
+        shared.tracking.limit_table(&shared.engine, max);
+    }
+    if client.nesting == 0 && (tracking || shared.engine.config.maxmemory() > 0) {
+        // Invalidations of keys evicted or forgotten just now precede the
+        // reply, as Redis does both before it runs the command.
         client.handle.outbox.take_before_command(out, client.proto);
     }
     if !obey {

@@ -387,6 +387,13 @@ impl Tracker {
         self.flush_broadcasts();
     }
 
+    /// Before each command (Redis's trackingLimitUsedSlots in
+    /// processCommand): forgets keys past `tracking-table-max-keys`,
+    /// invalidating them; one counter read while under it.
+    pub fn limit_table(&self, engine: &larder_engine::Engine, max_keys: u64) {
+        engine.limit_tracking(max_keys, 100);
+    }
+
     /// Before a command: says who runs it, and remembers the keys a
     /// read-only command of a tracking client is about to read. A command
     /// a script runs is not tracked itself: see [`script_reads`](Self::script_reads).

@@ -312,7 +312,8 @@ fn flushed_items_count_in_get_flushed() {
         "incr_misses",
         "touch_misses",
     ];
-    for _round in 0..5 {
+    // Under a loaded machine memcached's maintainer wins several rounds in a row.
+    for _round in 0..20 {
         p.case(b"stats reset\r\n");
         p.case(
             b"set a 0 0 1\r\nx\r\nset b 0 0 1\r\nx\r\nset c 0 0 1\r\nx\r\nset d 0 0 1\r\nx\r\n\
