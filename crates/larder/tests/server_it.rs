@@ -815,6 +815,10 @@ fn config_set_bind_rebinds() {
 /// another is seen by that GET. (On one worker thread this is exact; tokio's
 /// LIFO slot used to run the connection woken last first, reversing them.)
 #[test]
+#[cfg_attr(
+    not(tokio_unstable),
+    ignore = "built without --cfg tokio_unstable (RUSTFLAGS overrode .cargo/config.toml): the LIFO slot is on"
+)]
 fn connections_are_served_in_arrival_order() {
     let p = start_larder(&["--worker-threads", "1"]);
     let (mut a, mut b) = (p.client(), p.client());
