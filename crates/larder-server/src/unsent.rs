@@ -11,7 +11,8 @@
 //! The queue holds the batches' own buffers (no copy); the front one is sent
 //! from an offset, and a drained buffer is handed back for the next batch,
 //! so a connection whose socket keeps up allocates nothing here. Costs: one
-//! `VecDeque` push and pop per batch that is queued; none otherwise.
+//! `VecDeque` push and pop per batch with replies (every batch goes through
+//! the queue; one the socket takes whole leaves it at once).
 //!
 //! Bounds: `client-output-buffer-limit normal` as in Redis — past `hard` the
 //! client is closed, past `soft` for `soft-seconds` too (the connection
