@@ -396,8 +396,8 @@ impl Replies<'_> {
     /// Sends the batch's replies behind those waiting: what the socket
     /// takes now, or (given the server's shutdown signal) all of it,
     /// waiting until the client takes it. With an AOF, first waits until
-    /// it has written the writes they acknowledge (fsynced, under
-    /// `appendfsync always`: one write and fsync cover every client's batch
+    /// the writes they acknowledge are in it (`aof_writer::settle`: one
+    /// write, and fsync under `always`, covers the batches of every client
     /// waiting at that moment, a group commit). An error closes the connection: it broke, the client was
     /// killed, or its replies are past `client-output-buffer-limit`.
     async fn send<S: AsyncWrite + Unpin>(
@@ -413,7 +413,7 @@ impl Replies<'_> {
         if self.out.is_empty() && (self.unsent.is_empty() || wait.is_none()) {
             return Ok(());
         }
-        shared.propagate.feed.settle(&mut client.aof_wait).await;
+        crate::persist::aof_writer::settle(shared, &mut client.aof_wait).await;
         if !client.authenticated && self.unsent.is_empty() {
             return write_now(shared, stream, self.out);
         }

@@ -5,11 +5,11 @@
 //!
 //! - The [`Feed`]: one shared byte buffer of RESP-encoded commands, with the
 //!   database the stream last SELECTed and the total bytes ever appended (its
-//!   *offset*). Appending is a memcpy under a mutex. The AOF writer thread
-//!   (`persist/aof.rs`) drains it; a client's replies wait until the writer
-//!   has written past the offset its commands reached (fsynced, under
-//!   `appendfsync always`), so an acknowledged write is in the OS and a
-//!   kill -9 loses none, as in Redis, which writes before it replies. Writes made
+//!   *offset*). Appending is a memcpy under a mutex. The AOF's writers
+//!   (`persist/aof_writer.rs`) drain it; a client's replies wait until the
+//!   file holds everything up to the offset its commands reached (fsynced,
+//!   under `appendfsync always`), so an acknowledged write is in the OS and
+//!   a kill -9 loses none, as in Redis, which writes before it replies. Writes made
 //!   outside the command table (the memcached protocol, `memcache/exec.rs`)
 //!   append their command directly, under their key's lock
 //!   ([`Feed::append_command`]).
@@ -151,6 +151,17 @@ impl Feed {
         }
     }
 
+    /// Sleeps until kicked or `timeout` passes: appends do not wake this
+    /// sleep (the AOF writer's under `everysec`/`no`, where connections
+    /// write their own commands).
+    pub fn wait_for_kick(
+        &self,
+        g: &mut parking_lot::MutexGuard<'_, FeedInner>,
+        timeout: std::time::Duration,
+    ) {
+        self.ready.wait_for(g, timeout);
+    }
+
     /// Wakes the consumer now (shutdown, rewrite).
     pub fn kick(&self) {
         self.ready.notify_one();
@@ -177,14 +188,16 @@ impl Feed {
         }
     }
 
-    /// Waits until the feed is synced past `offset`.
-    async fn wait_synced(&self, offset: u64) {
-        if self.synced.load(Relaxed) >= offset {
-            return;
-        }
-        if let Some(tx) = &self.synced_tx {
-            let mut rx = tx.subscribe();
-            let _ = rx.wait_for(|&s| s >= offset).await;
+    /// The highest offset the AOF holds (see [`Feed::set_synced`]).
+    pub fn synced(&self) -> u64 {
+        self.synced.load(Relaxed)
+    }
+
+    /// A receiver that sees the synced offset move.
+    pub fn watch_synced(&self) -> tokio::sync::watch::Receiver<u64> {
+        match &self.synced_tx {
+            Some(tx) => tx.subscribe(),
+            None => tokio::sync::watch::channel(u64::MAX).1,
         }
     }
 
@@ -234,9 +247,7 @@ impl Feed {
     /// Appends one command in database `db` at once, for writes made
     /// outside the command table (the memcached protocol; call it under
     /// the key's lock, so the stream keeps each key's order). With an AOF,
-    /// raises `wait` to its offset (see [`settle`]).
-    ///
-    /// [`settle`]: Feed::settle
+    /// raises `wait` to its offset (see `aof_writer::settle`).
     pub fn append_command<'b>(
         &self,
         db: usize,
@@ -293,16 +304,6 @@ impl Feed {
         }
     }
 
-    /// Before a connection's replies go out: waits until the writes they
-    /// acknowledge are written to the AOF (on disk, under `appendfsync
-    /// always`; `wait` is the feed offset its writes reached, 0 for none),
-    /// then clears `wait`.
-    pub async fn settle(&self, wait: &mut u64) {
-        let offset = std::mem::take(wait);
-        if offset != 0 {
-            self.wait_synced(offset).await;
-        }
-    }
 }
 
 fn select(g: &mut FeedInner, db: usize) {

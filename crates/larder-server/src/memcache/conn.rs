@@ -15,7 +15,7 @@
 //! the item size limit) plus a read's worth.
 //!
 //! With an AOF, replies go out only once the writes they follow are written
-//! (on disk, under `appendfsync always`; `Feed::settle`, as on RESP
+//! (on disk, under `appendfsync always`; `aof_writer::settle`, as on RESP
 //! connections): a batch's writes share one write and fsync, and a
 //! `noreply` write holds the next reply.
 //!
@@ -209,8 +209,7 @@ async fn send(
     out: &mut Vec<u8>,
     session: &mut Session<'_>,
 ) -> std::io::Result<()> {
-    let feed = &session.shared.propagate.feed;
-    feed.settle(&mut session.aof_wait).await;
+    crate::persist::aof_writer::settle(session.shared, &mut session.aof_wait).await;
     stream.write_all(out).await?;
     session.local.bytes_written += out.len() as u64;
     out.clear();

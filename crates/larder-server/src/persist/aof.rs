@@ -9,15 +9,13 @@
 //! ```
 //!
 //! **Writing.** Commands reach the shared feed (`propagate.rs`) in execution
-//! order; one writer thread drains it into the current INCR file and applies
-//! `appendfsync`: `always` fsyncs after each drained batch and only then
-//! publishes the synced offset that `always` clients wait for before their
-//! replies go out — every client whose writes landed in that batch is
-//! released by the same fsync (group commit); `everysec` fsyncs at most once
-//! a second (a kill -9 loses nothing that was written; a power loss at most
-//! about a second of writes, two in Redis's worst case); `no` leaves it to
-//! the OS. The writer sleeps on the feed's condvar when there is nothing to
-//! do, and is woken only then, so a busy server pays no wake-up per command.
+//! order and are drained into the current INCR file before the replies that
+//! acknowledge them go out (`aof_writer.rs`: by the waiting connections
+//! themselves, or the writer thread under `always`), with `appendfsync`:
+//! `always` fsyncs each drained batch before releasing its replies (group
+//! commit); `everysec` fsyncs at most once a second (a kill -9 loses
+//! nothing acknowledged; a power loss at most about a second of writes, two
+//! in Redis's worst case); `no` leaves it to the OS.
 //!
 //! **Rewriting** (BGREWRITEAOF, the `auto-aof-rewrite-*` trigger, enabling
 //! AOF at runtime, the first start): a new INCR file is created and listed in
@@ -47,13 +45,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use larder_engine::rdb::{self, RdbOptions};
 use larder_resp::Args;
 use parking_lot::Mutex;
 
 use super::aof_manifest::{sync_dir, AofFile, Manifest};
+use super::aof_writer::{self, Out, Switch};
 use crate::client::Client;
 use crate::command::{flags, Command, Ctx};
 use crate::config::Config;
@@ -61,8 +60,8 @@ use crate::error::{CmdError, CmdResult};
 use crate::shared::Shared;
 
 const FSYNC_NO: u8 = 0;
-const FSYNC_EVERYSEC: u8 = 1;
-const FSYNC_ALWAYS: u8 = 2;
+pub(super) const FSYNC_EVERYSEC: u8 = 1;
+pub(super) const FSYNC_ALWAYS: u8 = 2;
 
 /// The AOF's state in `Shared`: the running writer, if any, and the INFO
 /// persistence counters.
@@ -72,9 +71,13 @@ pub struct AofState {
     rewriting: Mutex<()>,
     /// Startup loading is over: CONFIG SET appendonly may start or stop it.
     ready: AtomicBool,
-    fsync: AtomicU8,
-    no_fsync_on_rewrite: AtomicBool,
-    timestamps: AtomicBool,
+    pub(super) fsync: AtomicU8,
+    pub(super) no_fsync_on_rewrite: AtomicBool,
+    pub(super) timestamps: AtomicBool,
+    /// The open INCR file, for whoever writes it (`aof_writer.rs`).
+    pub(super) out: Mutex<Option<Out>>,
+    /// A file switch for the writer thread (see the module comment).
+    pub(super) switch: Mutex<Option<Switch>>,
     pub rewrite_in_progress: AtomicBool,
     pub rewrite_scheduled: AtomicBool,
     rewrite_started: Mutex<Option<Instant>>,
@@ -101,6 +104,8 @@ impl Default for AofState {
             fsync: AtomicU8::new(FSYNC_EVERYSEC),
             no_fsync_on_rewrite: AtomicBool::new(false),
             timestamps: AtomicBool::new(false),
+            out: Mutex::new(None),
+            switch: Mutex::new(None),
             rewrite_in_progress: AtomicBool::new(false),
             rewrite_scheduled: AtomicBool::new(false),
             rewrite_started: Mutex::new(None),
@@ -136,16 +141,8 @@ struct Aof {
     /// `appendfilename`: the prefix of every file and of the manifest.
     prefix: String,
     manifest: Mutex<Manifest>,
-    /// A file switch for the writer (see the module comment).
-    switch: Mutex<Option<Switch>>,
     stop: AtomicBool,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-}
-
-struct Switch {
-    /// Feed bytes from before the switch instant: the old file's tail.
-    tail: Vec<u8>,
-    file: File,
 }
 
 impl Aof {
@@ -282,7 +279,6 @@ fn open_at_start(
             dir: dir.to_path_buf(),
             prefix: prefix.to_string(),
             manifest: Mutex::new(Manifest::default()),
-            switch: Mutex::new(None),
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
         });
@@ -313,7 +309,6 @@ fn open_at_start(
         dir: dir.to_path_buf(),
         prefix: prefix.to_string(),
         manifest: Mutex::new(manifest),
-        switch: Mutex::new(None),
         stop: AtomicBool::new(false),
         thread: Mutex::new(None),
     });
@@ -347,10 +342,11 @@ fn update_sizes(shared: &Shared, aof: &Aof) {
 
 /// Starts the writer thread on `file` and registers the running AOF.
 fn launch(shared: &Arc<Shared>, aof: Arc<Aof>, file: File) {
+    *shared.aof.out.lock() = Some(Out::new(file));
     let (s, a) = (shared.clone(), aof.clone());
     let t = std::thread::Builder::new()
         .name("aof-writer".into())
-        .spawn(move || writer(&s, &a, file))
+        .spawn(move || aof_writer::run(&s, &a.stop))
         .expect("spawn the AOF writer thread");
     *aof.thread.lock() = Some(t);
     *shared.aof.run.lock() = Some(aof);
@@ -371,94 +367,6 @@ pub fn stop(shared: &Shared) {
     let thread = aof.thread.lock().take();
     if let Some(t) = thread {
         let _ = t.join();
-    }
-}
-
-/// The writer thread (see the module comment).
-fn writer(shared: &Shared, aof: &Aof, mut file: File) {
-    let feed = &shared.propagate.feed;
-    let st = &shared.aof;
-    let mut chunk: Vec<u8> = Vec::new();
-    let mut last_fsync = Instant::now();
-    let mut unsynced = false;
-    let mut last_ts = 0;
-    loop {
-        let (switch, end, stopping) = {
-            let mut g = feed.lock();
-            let stopping = aof.stop.load(Relaxed);
-            if !stopping && aof.switch.lock().is_none() {
-                let wait = Duration::from_secs(1).saturating_sub(last_fsync.elapsed());
-                feed.wait_for_data(&mut g, wait.max(Duration::from_millis(1)));
-            }
-            let switch = aof.switch.lock().take();
-            std::mem::swap(&mut g.buf, &mut chunk);
-            (switch, g.offset, stopping)
-        };
-        let policy = st.fsync.load(Relaxed);
-        let skip_fsync =
-            st.no_fsync_on_rewrite.load(Relaxed) && st.rewrite_in_progress.load(Relaxed);
-        if let Some(sw) = switch {
-            // The old file gets the bytes from before the switch, durably.
-            write_retrying(st, &mut file, &sw.tail, &aof.stop);
-            let _ = file.sync_data();
-            file = sw.file;
-            unsynced = false;
-        }
-        if !chunk.is_empty() {
-            if st.timestamps.load(Relaxed) {
-                let now = crate::shared::unix_secs();
-                if now != last_ts {
-                    last_ts = now;
-                    let _ = file.write_all(format!("#TS:{now}\r\n").as_bytes());
-                }
-            }
-            write_retrying(st, &mut file, &chunk, &aof.stop);
-            st.current_size.fetch_add(chunk.len() as u64, Relaxed);
-            chunk.clear();
-            unsynced = true;
-        }
-        let due = match policy {
-            FSYNC_ALWAYS => unsynced,
-            FSYNC_EVERYSEC => unsynced && last_fsync.elapsed() >= Duration::from_secs(1),
-            _ => false,
-        };
-        if (due && !skip_fsync) || (stopping && unsynced) {
-            if file.sync_data().is_err() {
-                st.last_write_ok.store(false, Relaxed);
-            }
-            last_fsync = Instant::now();
-            unsynced = false;
-        }
-        if !unsynced || policy != FSYNC_ALWAYS || skip_fsync {
-            feed.set_synced(end);
-        }
-        if stopping && feed.lock().buf.is_empty() {
-            // Release any `always` client still waiting.
-            feed.set_synced(u64::MAX);
-            return;
-        }
-    }
-}
-
-/// Writes `buf`, retrying each second while the disk refuses (Redis keeps
-/// the data and retries too; aof_last_write_status says err meanwhile).
-fn write_retrying(st: &AofState, file: &mut File, buf: &[u8], stop: &AtomicBool) {
-    loop {
-        match file.write_all(buf) {
-            Ok(()) => {
-                st.last_write_ok.store(true, Relaxed);
-                return;
-            }
-            Err(e) => {
-                if st.last_write_ok.swap(false, Relaxed) {
-                    tracing::warn!("Error writing to the AOF file: {e}");
-                }
-                if stop.load(Relaxed) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        }
     }
 }
 
@@ -567,7 +475,7 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
             let mut g = feed.switch_point();
             let tail = std::mem::take(&mut g.buf);
             if enable == Enable::No {
-                *aof.switch.lock() = Some(Switch {
+                *shared.aof.switch.lock() = Some(Switch {
                     tail,
                     file: new_file,
                 });
@@ -940,7 +848,6 @@ fn on_disk(shared: &Shared) -> Result<Arc<Aof>, String> {
         dir,
         prefix,
         manifest: Mutex::new(manifest),
-        switch: Mutex::new(None),
         stop: AtomicBool::new(false),
         thread: Mutex::new(None),
     }))

@@ -3,4 +3,5 @@
 
 pub mod aof;
 pub mod aof_manifest;
+pub mod aof_writer;
 pub mod snapshot;
