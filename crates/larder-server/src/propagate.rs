@@ -303,7 +303,6 @@ impl Feed {
             b.push(bytes);
         }
     }
-
 }
 
 fn select(g: &mut FeedInner, db: usize) {
