@@ -270,6 +270,17 @@ impl RequestParser {
         r
     }
 
+    /// A request begun and not complete, as Redis's CLIENT LIST sees it:
+    /// the bytes of it parsed so far (header lines and whole arguments,
+    /// which Redis has moved out of its query buffer) and the total length
+    /// of its whole arguments (`argv-mem`). `(0, 0)` between requests.
+    pub fn partial(&self) -> (usize, usize) {
+        if !self.in_multibulk || self.finished {
+            return (0, 0);
+        }
+        (self.pos, self.ranges.iter().map(|&(s, e)| e - s).sum())
+    }
+
     /// Arguments of the request last returned as [`Parse::Request`]; `buf`
     /// must be the buffer given to that `parse` call. Empty if the last call
     /// did not return a request.

@@ -7,7 +7,9 @@
 //! it once per batch of pipelined commands, not per command.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -115,6 +117,15 @@ pub struct ClientHandle {
     pub qbuf: AtomicU64,
     /// Unused capacity of the input buffer (CLIENT LIST `qbuf-free`).
     pub qbuf_free: AtomicU64,
+    /// Arguments of a request begun and not complete (CLIENT LIST `argv-mem`).
+    pub argv_mem: AtomicU64,
+    /// Commands queued by MULTI, -1 outside one (CLIENT LIST `multi`).
+    pub multi: AtomicI64,
+    /// The MULTI queue and WATCHed keys (CLIENT LIST `multi-mem`).
+    pub multi_mem: AtomicU64,
+    /// [`ClientHandle::tot_mem`] as last counted in the clients' total
+    /// (`client_eviction`).
+    pub mem_counted: AtomicU64,
     /// Replies waiting for the socket (`unsent::Unsent`), for CLIENT LIST's
     /// `omem` and the output limit checks of commands with huge replies.
     pub unsent: AtomicU64,
@@ -154,6 +165,28 @@ impl ClientHandle {
             .store(self.created.elapsed().as_millis() as u64, Relaxed);
     }
 
+    /// What the connection holds for itself (CLIENT LIST `tot-mem`, what
+    /// `maxmemory-clients` limits): a fixed base, the input buffer's whole
+    /// allocation, a request's arguments, the MULTI state, waiting output,
+    /// and an estimate per subscription and tracking prefix (the names are
+    /// shared, as in Redis, which counts the same overheads).
+    pub fn tot_mem(&self) -> u64 {
+        const BASE: u64 = 1024;
+        const PER_SUB: u64 = 32;
+        let subs: usize = self.subs.iter().map(|n| n.load(Relaxed)).sum();
+        let prefixes = if self.tracking.load(Relaxed) & crate::tracking::BCAST != 0 {
+            self.tracking_settings.lock().prefixes.len()
+        } else {
+            0
+        };
+        BASE + self.qbuf.load(Relaxed)
+            + self.qbuf_free.load(Relaxed)
+            + self.argv_mem.load(Relaxed)
+            + self.multi_mem.load(Relaxed)
+            + PER_SUB * (subs + prefixes) as u64
+            + self.omem()
+    }
+
     /// Output waiting for the socket: replies and pushes (CLIENT LIST `omem`).
     pub fn omem(&self) -> u64 {
         self.outbox.omem() + self.unsent.load(Relaxed)
@@ -191,6 +224,10 @@ impl Registry {
             resp: AtomicU64::new(2),
             qbuf: AtomicU64::new(0),
             qbuf_free: AtomicU64::new(0),
+            argv_mem: AtomicU64::new(0),
+            multi: AtomicI64::new(-1),
+            multi_mem: AtomicU64::new(0),
+            mem_counted: AtomicU64::new(0),
             unsent: AtomicU64::new(0),
             outbox: Arc::new(crate::pubsub::Outbox::new(weak.clone())),
             tracking: AtomicU32::new(0),

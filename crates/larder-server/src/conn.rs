@@ -27,7 +27,7 @@ use bytes::{Buf, BytesMut};
 use larder_resp::{Limits, Parse, RequestParser};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::client::{After, Client};
+use crate::client::{After, Client, ClientHandle};
 use crate::dispatch::dispatch;
 use crate::shared::Shared;
 use crate::signal;
@@ -53,7 +53,8 @@ where
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut shutdown = shared.shutdown.subscribe();
     let mut unsent = Unsent::default();
-    let mut want: usize = READ_CHUNK;
+    // Bytes the pending request needs in all (the parser's hint).
+    let mut need: Option<usize> = None;
     // The input buffer was given back while idle: the next read refills it.
     let mut released = false;
 
@@ -63,6 +64,9 @@ where
         }
         // Pushes wait in their outbox, under their own limits, while
         // replies wait to be sent.
+        if !crate::client_eviction::report(&shared, &handle) {
+            break;
+        }
         if unsent.is_empty() && handle.outbox.pending() {
             handle.outbox.drain(&mut out, client.proto, OUT_FLUSH);
             if handle.outbox.pending() {
@@ -74,9 +78,8 @@ where
             }
             unsent.publish(&handle);
         }
-        let spare = input.capacity() - input.len();
-        if !released && spare < READ_CHUNK.min(want) {
-            input.reserve(want.clamp(READ_CHUNK, MAX_READ_AHEAD));
+        if !released {
+            make_room(&mut input, need);
         }
         let timeout = shared.hot.timeout_secs.load(Relaxed);
         // Redis never times out monitors and subscribers, nor a client
@@ -148,10 +151,10 @@ where
             .fetch_add(n as u64, Relaxed);
         released = false;
         // CLIENT LIST/INFO run from this batch show it as Redis does.
-        handle.qbuf.store(input.len() as u64, Relaxed);
-        handle
-            .qbuf_free
-            .store((input.capacity() - input.len()) as u64, Relaxed);
+        publish_input(&handle, &input, &parser);
+        if !crate::client_eviction::report(&shared, &handle) {
+            break;
+        }
 
         let limits = Limits {
             max_bulk_len: shared.hot.proto_max_bulk_len.load(Relaxed) as usize,
@@ -175,7 +178,7 @@ where
             };
             match step {
                 Step::Read(hint) => {
-                    want = hint.map_or(READ_CHUNK, |h| h.saturating_sub(input.len()));
+                    need = hint;
                     break;
                 }
                 Step::Close => {
@@ -267,10 +270,14 @@ where
             // the next read and CLIENT LIST's qbuf-free see the whole buffer.
             input.reserve(READ_CHUNK);
         }
-        handle.qbuf.store(input.len() as u64, Relaxed);
-        handle
-            .qbuf_free
-            .store((input.capacity() - input.len()) as u64, Relaxed);
+        publish_input(&handle, &input, &parser);
+        let (queued, multi_mem) = client.tx.usage();
+        handle.multi.store(queued, Relaxed);
+        handle.multi_mem.store(multi_mem, Relaxed);
+        // An evicted client gets no more replies (Redis frees it at once).
+        if !crate::client_eviction::report(&shared, &handle) {
+            break;
+        }
         let mut replies = Replies {
             out: &mut out,
             unsent: &mut unsent,
@@ -293,9 +300,43 @@ where
     }
     let _ = stream.shutdown().await;
     shared.clients.unregister(client.id);
+    crate::client_eviction::forget(&shared, &handle);
     shared.tracking.disable(&shared.engine, &handle);
     crate::pubsub::leave_all(&shared, &mut client);
     crate::commands::multi::discard_all(&shared, &mut client);
+}
+
+/// Room for the next read, for a request that needs `need` bytes in all
+/// (None: unknown). Grows by doubling, as a Vec, but not past what the
+/// pending request needs, so a big argument gets a buffer of its size, as
+/// Redis sizes its query buffer (what `maxmemory-clients` counts is real).
+fn make_room(input: &mut BytesMut, need: Option<usize>) {
+    let len = input.len();
+    let want = need.map_or(READ_CHUNK, |n| n.saturating_sub(len));
+    if input.capacity() - len >= READ_CHUNK.min(want) {
+        return;
+    }
+    let mut cap = (2 * input.capacity()).max(len + want.clamp(READ_CHUNK, MAX_READ_AHEAD));
+    if let Some(n) = need {
+        cap = cap.min(n.max(len + READ_CHUNK));
+    }
+    let mut grown = BytesMut::with_capacity(cap);
+    grown.extend_from_slice(input);
+    *input = grown;
+}
+
+/// The input buffer as CLIENT LIST shows it: what is not parsed yet
+/// (`qbuf`; Redis moves a request's parsed arguments out of its query
+/// buffer), its free room, and the parsed arguments of a request begun.
+fn publish_input(handle: &ClientHandle, input: &BytesMut, parser: &RequestParser) {
+    let (parsed, argv) = parser.partial();
+    handle
+        .qbuf
+        .store(input.len().saturating_sub(parsed) as u64, Relaxed);
+    handle
+        .qbuf_free
+        .store((input.capacity() - input.len()) as u64, Relaxed);
+    handle.argv_mem.store(argv as u64, Relaxed);
 }
 
 /// Commands run under one batch of shard locks at most (see `run_batch`).

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod alloc;
 pub mod blocking;
 pub mod client;
+pub mod client_eviction;
 pub mod command;
 pub mod commands;
 pub mod config;

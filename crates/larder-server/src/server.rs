@@ -197,8 +197,12 @@ pub(crate) fn bind_all(
             Err(e) => {
                 return Err(io::Error::new(
                     e.kind(),
-                    format!("could not bind {host}:{port}: {e}"),
-                ))
+                    // Redis's words: harnesses retry another port on them.
+                    format!(
+                        "could not bind {host}:{port}: {e}. \
+                         Failed listening on port {port} (TCP), aborting."
+                    ),
+                ));
             }
         }
     }
@@ -374,6 +378,7 @@ async fn cron(shared: Arc<Shared>) {
         for h in shared.clients.all() {
             h.outbox.enforce_limit(&shared.pubsub.limits);
         }
+        crate::client_eviction::cron(&shared);
         tick += 1;
         let total = shared.stats.total_commands_processed.load(Relaxed);
         shared

@@ -98,6 +98,7 @@ pub struct Shared {
     /// Users and the ACL log (`acl.rs`).
     pub acl: crate::acl::Acl,
     pub clients: Registry,
+    pub client_eviction: crate::client_eviction::ClientEviction,
     pub stats: ServerStats,
     pub slowlog: Mutex<VecDeque<SlowEntry>>,
     pub slowlog_next_id: AtomicU64,
@@ -151,6 +152,7 @@ impl Shared {
             hot,
             commands,
             clients: Registry::default(),
+            client_eviction: Default::default(),
             stats: ServerStats::default(),
             slowlog: Mutex::new(VecDeque::new()),
             slowlog_next_id: AtomicU64::new(0),
@@ -214,6 +216,7 @@ impl Shared {
         crate::persist::snapshot::apply_config(self, &c);
         crate::admin::apply_config(self, &c);
         crate::replication::apply_config(self, &c);
+        crate::client_eviction::apply_config(self, &c);
     }
 
     pub fn request_shutdown(&self) {

@@ -66,7 +66,12 @@ fn main() -> std::process::ExitCode {
             match e.downcast_ref::<directives::ConfigError>() {
                 // Redis's own words: harnesses match them.
                 Some(e) => eprintln!("{e}"),
-                None => eprintln!("larder: {e:#}"),
+                None => {
+                    // In the log too (as Redis's serverLog), where harnesses
+                    // that start servers look for the reason.
+                    tracing::error!("{e:#}");
+                    eprintln!("larder: {e:#}");
+                }
             }
             std::process::ExitCode::FAILURE
         }
@@ -119,6 +124,9 @@ fn run() -> Result<()> {
     #[cfg(tokio_unstable)]
     rt.disable_lifo_slot();
     let rt = rt.build()?;
+    // Before binding and loading, as Redis's banner: a harness that started
+    // the server knows it is up (and, if it stops, why: the log says).
+    tracing::info!("Larder starting, PID: {}", std::process::id());
     rt.block_on(async move {
         let server = Server::bind(config, Some(larder_server::alloc::GAUGE)).await?;
         let shared = server.shared();
@@ -181,7 +189,9 @@ fn init_logging(config: &Config) -> Result<()> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if config.logfile.is_empty() {
-        builder.init();
+        // Colours only for a terminal: a harness's captured stdout is a log.
+        use std::io::IsTerminal;
+        builder.with_ansi(std::io::stdout().is_terminal()).init();
     } else {
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -212,13 +212,10 @@ pub(crate) fn client_line(shared: &Shared, h: &ClientHandle, own: Option<(usize,
             (h.db.load(Relaxed), cmd)
         }
     };
-    let qbuf = h.qbuf.load(Relaxed);
-    let qbuf_free = h.qbuf_free.load(Relaxed);
-    let omem = h.omem();
     format!(
         "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
-         multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} \
-         tot-mem={} events=r cmd={} user={} redir={} resp={}\n",
+         multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs=1024 rbp=0 obl=0 oll=0 \
+         omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}\n",
         h.id,
         h.addr,
         local_addr(h),
@@ -230,10 +227,13 @@ pub(crate) fn client_line(shared: &Shared, h: &ClientHandle, own: Option<(usize,
         h.subs[0].load(Relaxed),
         h.subs[1].load(Relaxed),
         h.subs[2].load(Relaxed),
-        qbuf,
-        qbuf_free,
-        omem,
-        1024 + qbuf + qbuf_free + omem,
+        h.multi.load(Relaxed),
+        h.qbuf.load(Relaxed),
+        h.qbuf_free.load(Relaxed),
+        h.argv_mem.load(Relaxed),
+        h.multi_mem.load(Relaxed),
+        h.omem(),
+        h.tot_mem(),
         cmd,
         h.user
             .lock()
@@ -263,6 +263,10 @@ fn list(ctx: &mut Ctx<'_>) -> CmdResult {
     } else if ctx.argc() != 2 {
         return Err(SYNTAX);
     }
+    // What the list shows has been through client eviction (Redis evicts
+    // before any other command runs; here another worker may not have
+    // counted its client's newest output yet).
+    crate::client_eviction::evict(ctx.shared);
     let own = (ctx.client.db, "client|list");
     let mut text = String::new();
     for h in ctx.shared.clients.all() {
@@ -397,6 +401,9 @@ fn on_off(ctx: &Ctx<'_>, i: usize) -> Result<bool, CmdError> {
 fn no_evict(ctx: &mut Ctx<'_>) -> CmdResult {
     let on = on_off(ctx, 2)?;
     ctx.client.handle.no_evict.store(on, Relaxed);
+    if !on {
+        crate::client_eviction::evict(ctx.shared);
+    }
     ctx.out.ok();
     Ok(())
 }

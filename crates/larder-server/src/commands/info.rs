@@ -289,7 +289,12 @@ fn memory(sh: &Shared, used: u64, s: &mut String) {
             .map_or(0, |b| b.bytes())
     );
     field!(s, "mem_clients_slaves", "0");
-    field!(s, "mem_clients_normal", "0");
+    field!(
+        s,
+        "mem_clients_normal",
+        "{}",
+        crate::client_eviction::normal_memory(sh)
+    );
     field!(s, "mem_aof_buffer", "0");
     field!(s, "mem_allocator", "jemalloc-5.3.0");
     field!(s, "active_defrag_running", "0");
@@ -376,7 +381,12 @@ fn stats(sh: &Shared, s: &mut String) {
     field!(s, "expired_stale_perc", "0.00");
     field!(s, "expired_time_cap_reached_count", "0");
     field!(s, "evicted_keys", "{}", e.evicted_keys);
-    field!(s, "evicted_clients", "0");
+    field!(
+        s,
+        "evicted_clients",
+        "{}",
+        sh.client_eviction.evicted.load(Relaxed)
+    );
     field!(s, "keyspace_hits", "{}", e.keyspace_hits);
     field!(s, "keyspace_misses", "{}", e.keyspace_misses);
     let ps = &sh.pubsub;

@@ -65,6 +65,24 @@ impl TxState {
         self.multi.is_some()
     }
 
+    /// Commands queued (-1 outside MULTI), and what the queue's arguments
+    /// and the watched keys hold, as Redis counts `multi-mem`.
+    pub fn usage(&self) -> (i64, u64) {
+        const PER_CMD: usize = 32;
+        let watched: usize = self
+            .watched
+            .iter()
+            .map(|w| w.key.len() + std::mem::size_of::<WatchedKey>())
+            .sum();
+        match &self.multi {
+            Some(q) => (
+                q.cmds.len() as i64,
+                (q.buf.len() + PER_CMD * q.cmds.len() + watched) as u64,
+            ),
+            None => (-1, watched as u64),
+        }
+    }
+
     /// The flags some queued command has, and those some queued command
     /// lacks (both 0 outside MULTI).
     pub fn queued_flags(&self) -> (u32, u32) {
