@@ -25,6 +25,9 @@ pub struct EngineConfig {
     /// `replica-ignore-maxmemory`: a replica neither evicts nor refuses
     /// (its master's DELs keep it a copy).
     replica_ignores_maxmemory: AtomicBool,
+    /// Memory the server holds that eviction does not count (Redis's
+    /// `mem_not_counted_for_evict`): freeing keys would not give it back.
+    not_counted: AtomicUsize,
     /// Collection encoding thresholds, under Redis's directive names.
     list_max_listpack_size: AtomicI32,
     hash_max_listpack_entries: AtomicUsize,
@@ -83,6 +86,7 @@ impl Default for EngineConfig {
             paused_until: AtomicU64::new(0),
             replica: AtomicBool::new(false),
             replica_ignores_maxmemory: AtomicBool::new(true),
+            not_counted: AtomicUsize::new(0),
             list_max_listpack_size: AtomicI32::new(Limits::default().list_max_listpack_size),
             hash_max_listpack_entries: AtomicUsize::new(512),
             hash_max_listpack_value: AtomicUsize::new(64),
@@ -160,6 +164,18 @@ impl EngineConfig {
     }
     pub fn set_replica_ignores_maxmemory(&self, on: bool) {
         self.replica_ignores_maxmemory.store(on, Relaxed)
+    }
+
+    /// Memory eviction leaves out of used memory (see the field).
+    pub fn not_counted(&self) -> usize {
+        self.not_counted.load(Relaxed)
+    }
+    pub fn add_not_counted(&self, bytes: isize) {
+        if bytes >= 0 {
+            self.not_counted.fetch_add(bytes as usize, Relaxed);
+        } else {
+            self.not_counted.fetch_sub(bytes.unsigned_abs(), Relaxed);
+        }
     }
 
     /// The collection encoding thresholds, read once per command.

@@ -347,6 +347,7 @@ impl crate::keyspace::Engine {
         if max == 0 {
             return Ok(());
         }
+        let max = max + self.config.not_counted();
         let policy = self.config.policy();
         let rank = policy.rank();
         // Decided on the exact count near the limit, so what is evicted (or

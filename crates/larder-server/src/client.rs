@@ -129,6 +129,12 @@ pub struct ClientHandle {
     /// Replies waiting for the socket (`unsent::Unsent`), for CLIENT LIST's
     /// `omem` and the output limit checks of commands with huge replies.
     pub unsent: AtomicU64,
+    /// What those replies' buffers hold, with a drained one kept for reuse
+    /// (past `unsent::REPLY_ALLOWANCE`).
+    pub unsent_held: AtomicU64,
+    /// The room of the buffer the next batch's replies go to, past
+    /// `unsent::REPLY_ALLOWANCE`.
+    pub reply_buf: AtomicU64,
     /// Pushes for this client (pub/sub, MONITOR, invalidations); any task may queue.
     pub outbox: Arc<crate::pubsub::Outbox>,
     /// CLIENT TRACKING flags (`tracking::ON`, ...), read by other clients' writes.
@@ -167,9 +173,10 @@ impl ClientHandle {
 
     /// What the connection holds for itself (CLIENT LIST `tot-mem`, what
     /// `maxmemory-clients` limits): a fixed base, the input buffer's whole
-    /// allocation, a request's arguments, the MULTI state, waiting output,
-    /// and an estimate per subscription and tracking prefix (the names are
-    /// shared, as in Redis, which counts the same overheads).
+    /// allocation, a request's arguments, the MULTI state, the reply
+    /// buffers (their room, as Redis counts its reply blocks) and pushes
+    /// waiting, and an estimate per subscription and tracking prefix (the
+    /// names are shared, as in Redis, which counts the same overheads).
     pub fn tot_mem(&self) -> u64 {
         const BASE: u64 = 1024;
         const PER_SUB: u64 = 32;
@@ -184,7 +191,9 @@ impl ClientHandle {
             + self.argv_mem.load(Relaxed)
             + self.multi_mem.load(Relaxed)
             + PER_SUB * (subs + prefixes) as u64
-            + self.omem()
+            + self.outbox.omem()
+            + self.unsent_held.load(Relaxed)
+            + self.reply_buf.load(Relaxed)
     }
 
     /// Output waiting for the socket: replies and pushes (CLIENT LIST `omem`).
@@ -229,6 +238,8 @@ impl Registry {
             multi_mem: AtomicU64::new(0),
             mem_counted: AtomicU64::new(0),
             unsent: AtomicU64::new(0),
+            unsent_held: AtomicU64::new(0),
+            reply_buf: AtomicU64::new(0),
             outbox: Arc::new(crate::pubsub::Outbox::new(weak.clone())),
             tracking: AtomicU32::new(0),
             tracking_settings: Mutex::new(Default::default()),
@@ -246,11 +257,14 @@ impl Registry {
         h
     }
 
-    /// Removes a closed connection; its handle is marked killed for whoever still holds it.
-    pub fn unregister(&self, id: u64) {
-        if let Some(h) = self.clients.lock().remove(&id) {
+    /// Removes a closed connection; its handle is marked killed for whoever
+    /// still holds it. False if it was not registered (any more).
+    pub fn unregister(&self, id: u64) -> bool {
+        let removed = self.clients.lock().remove(&id);
+        if let Some(h) = &removed {
             h.killed.store(true, Relaxed);
         }
+        removed.is_some()
     }
 
     pub fn len(&self) -> usize {

@@ -39,6 +39,10 @@ pub struct ClientEviction {
     total: AtomicI64,
     /// Clients evicted since the start (INFO `evicted_clients`).
     pub evicted: AtomicU64,
+    /// Evicted clients whose connections have not closed yet, with the
+    /// memory they held: not counted for key eviction meanwhile (Redis
+    /// frees an evicted client at once; here its task does, soon after).
+    closing: Mutex<Vec<(u64, u64)>>,
     /// One pass at a time.
     pass: Mutex<()>,
 }
@@ -79,13 +83,38 @@ pub fn report(shared: &Shared, h: &ClientHandle) -> bool {
     true
 }
 
-/// A closed connection's memory leaves the total.
+/// After a command: counts the client with `out`, the buffer of the
+/// replies its batch has built so far. False if it was evicted.
+pub fn after_command(shared: &Shared, client: &crate::client::Client, out: &Vec<u8>) -> bool {
+    if shared.client_eviction.limit.load(Relaxed) == 0 {
+        return true;
+    }
+    let h = &client.handle;
+    // Past its output limit it is closed for that, and not counted here
+    // (which would evict another client in its stead), as in Redis.
+    if crate::unsent::past_hard(shared, h.unsent.load(Relaxed) + out.len() as u64) {
+        return true;
+    }
+    let room = out
+        .capacity()
+        .saturating_sub(crate::unsent::REPLY_ALLOWANCE);
+    if room as u64 > h.reply_buf.load(Relaxed) {
+        h.reply_buf.store(room as u64, Relaxed);
+    }
+    report(shared, h)
+}
+
+/// A closed connection's memory leaves the total (and, evicted, what key
+/// eviction left out).
 pub fn forget(shared: &Shared, h: &ClientHandle) {
+    let st = &shared.client_eviction;
     let counted = h.mem_counted.swap(0, Relaxed);
-    shared
-        .client_eviction
-        .total
-        .fetch_sub(counted as i64, Relaxed);
+    st.total.fetch_sub(counted as i64, Relaxed);
+    let mut closing = st.closing.lock();
+    if let Some(i) = closing.iter().position(|c| c.0 == h.id) {
+        let (_, mem) = closing.swap_remove(i);
+        shared.engine.config.add_not_counted(-(mem as isize));
+    }
 }
 
 /// Clients that count, with their memory now: (memory, evictable, handle).
@@ -130,7 +159,15 @@ pub fn evict(shared: &Shared) {
             }
             let line = crate::commands::client_cmd::client_line(shared, h, None);
             tracing::info!("Evicting client: {}", line.trim_end());
-            shared.clients.unregister(h.id);
+            {
+                // Under the lock, so a connection closing meanwhile either
+                // finds its entry here or was never evicted.
+                let mut closing = st.closing.lock();
+                if shared.clients.unregister(h.id) {
+                    closing.push((h.id, *mem));
+                    shared.engine.config.add_not_counted(*mem as isize);
+                }
+            }
             h.mem_counted.store(0, Relaxed);
             h.kill();
             total -= mem;

@@ -78,8 +78,12 @@ where
             }
             unsent.publish(&handle);
         }
-        if !released {
-            make_room(&mut input, need);
+        // A grown buffer is counted before it is filled.
+        if !released && make_room(&mut input, need) {
+            publish_input(&handle, &input, &parser);
+            if !crate::client_eviction::report(&shared, &handle) {
+                break;
+            }
         }
         let timeout = shared.hot.timeout_secs.load(Relaxed);
         // Redis never times out monitors and subscribers, nor a client
@@ -274,6 +278,16 @@ where
         let (queued, multi_mem) = client.tx.usage();
         handle.multi.store(queued, Relaxed);
         handle.multi_mem.store(multi_mem, Relaxed);
+        // The output limit goes first: a client it closes is not counted
+        // for client eviction (which would close another in its stead).
+        if unsent.over_limit(&shared, &out) {
+            break;
+        }
+        handle.reply_buf.store(
+            out.capacity()
+                .saturating_sub(crate::unsent::REPLY_ALLOWANCE) as u64,
+            Relaxed,
+        );
         // An evicted client gets no more replies (Redis frees it at once).
         if !crate::client_eviction::report(&shared, &handle) {
             break;
@@ -307,22 +321,24 @@ where
 }
 
 /// Room for the next read, for a request that needs `need` bytes in all
-/// (None: unknown). Grows by doubling, as a Vec, but not past what the
-/// pending request needs, so a big argument gets a buffer of its size, as
-/// Redis sizes its query buffer (what `maxmemory-clients` counts is real).
-fn make_room(input: &mut BytesMut, need: Option<usize>) {
+/// (None: unknown). Grows by doubling, as a Vec, but for a big argument
+/// not past its end, so it gets a buffer of its size, as Redis sizes its
+/// query buffer (and what `maxmemory-clients` counts is what it needs).
+/// True if it grew.
+fn make_room(input: &mut BytesMut, need: Option<usize>) -> bool {
     let len = input.len();
     let want = need.map_or(READ_CHUNK, |n| n.saturating_sub(len));
     if input.capacity() - len >= READ_CHUNK.min(want) {
-        return;
+        return false;
     }
     let mut cap = (2 * input.capacity()).max(len + want.clamp(READ_CHUNK, MAX_READ_AHEAD));
-    if let Some(n) = need {
-        cap = cap.min(n.max(len + READ_CHUNK));
+    if want > READ_CHUNK {
+        cap = cap.min(len + want);
     }
     let mut grown = BytesMut::with_capacity(cap);
     grown.extend_from_slice(input);
     *input = grown;
+    true
 }
 
 /// The input buffer as CLIENT LIST shows it: what is not parsed yet

@@ -40,6 +40,11 @@ pub fn dispatch(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut 
     let reply_start = out.len();
     let mode = client.reply_mode;
     run(shared, client, args, out);
+    // Client memory counted after each command, so the next one (of any
+    // client) finds clients evicted before it evicts keys, as Redis's.
+    if client.nesting == 0 && !crate::client_eviction::after_command(shared, client, out) {
+        client.after = crate::client::After::Close;
+    }
     if shared.tracking.active() {
         let name = shared
             .commands

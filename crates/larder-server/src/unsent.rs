@@ -41,6 +41,9 @@ use crate::shared::Shared;
 pub const READ_CAP: usize = 256 << 20;
 /// A drained buffer bigger than this is freed, not kept for the next batch.
 const KEEP_CAPACITY: usize = 4 << 20;
+/// Room a reply buffer has before it counts in `tot-mem`: Redis counts its
+/// fixed 16 KB reply buffer in its base, so a buffer this size is the base.
+pub const REPLY_ALLOWANCE: usize = 16 << 10;
 
 /// What [`Unsent::send_or_read`] saw.
 pub enum Io {
@@ -197,11 +200,17 @@ impl Unsent {
         self.over_soft.map(|t| t + Duration::from_secs(secs))
     }
 
-    /// Shows the queue's size in CLIENT LIST's `omem` (stores only on change).
+    /// Shows the queue's size in CLIENT LIST's `omem`, and the memory its
+    /// buffers hold in `tot-mem` (stores only on change).
     pub fn publish(&self, handle: &ClientHandle) {
         let bytes = self.bytes as u64;
         if handle.unsent.load(Relaxed) != bytes {
             handle.unsent.store(bytes, Relaxed);
+        }
+        let spare = self.spare.capacity().saturating_sub(REPLY_ALLOWANCE);
+        let held = (self.held + spare) as u64;
+        if handle.unsent_held.load(Relaxed) != held {
+            handle.unsent_held.store(held, Relaxed);
         }
     }
 }

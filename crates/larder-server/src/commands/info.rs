@@ -276,7 +276,12 @@ fn memory(sh: &Shared, used: u64, s: &mut String) {
     field!(s, "maxmemory_policy", "{policy}");
     field!(s, "mem_fragmentation_ratio", "{ratio:.2}");
     field!(s, "mem_fragmentation_bytes", "{}", rss as i64 - used as i64);
-    field!(s, "mem_not_counted_for_evict", "0");
+    field!(
+        s,
+        "mem_not_counted_for_evict",
+        "{}",
+        sh.engine.config.not_counted()
+    );
     field!(
         s,
         "mem_replication_backlog",
