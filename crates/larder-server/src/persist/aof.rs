@@ -94,6 +94,10 @@ pub struct AofState {
     pub base_size: AtomicU64,
     pub current_size: AtomicU64,
     pub delayed_fsync: AtomicU64,
+    /// DEBUG AOF-FLUSH-SLEEP: microseconds to sleep before each write of
+    /// the feed to the INCR file (a test hook, as Redis's aof_flush_sleep).
+    /// Only stored so far: `aof_writer.rs`'s drain is to read it.
+    pub flush_sleep_us: AtomicU64,
     /// Abandons the running rewrite (CONFIG SET appendonly no: Redis kills
     /// its rewrite child).
     kill: Arc<AtomicBool>,
@@ -122,6 +126,7 @@ impl Default for AofState {
             base_size: AtomicU64::new(0),
             current_size: AtomicU64::new(0),
             delayed_fsync: AtomicU64::new(0),
+            flush_sleep_us: AtomicU64::new(0),
             kill: Arc::default(),
             me: std::sync::OnceLock::new(),
         }
@@ -213,7 +218,8 @@ pub fn apply_config(shared: &Shared, c: &Config) {
     st.no_fsync_on_rewrite
         .store(c.no_appendfsync_on_rewrite, Relaxed);
     st.timestamps.store(c.aof_timestamp_enabled, Relaxed);
-    if st.ready.load(Relaxed) && c.appendonly != st.enabled() {
+    let changed = st.want.swap(c.appendonly, Relaxed) != c.appendonly;
+    if st.ready.load(Relaxed) && changed && c.appendonly != st.enabled() {
         st.rewrite_scheduled.store(true, Relaxed);
         // As in Redis, turning it on starts the rewrite at once (INFO shows
         // it in progress when CONFIG SET returns); the cron does the rest.
