@@ -77,6 +77,10 @@ pub struct AofState {
     rewriting: Mutex<()>,
     /// Startup loading is over: CONFIG SET appendonly may start or stop it.
     ready: AtomicBool,
+    /// `appendonly` as last applied: only a change of it starts or stops
+    /// the AOF (a CONFIG SET of anything else while it starts must not
+    /// schedule a second rewrite).
+    want: AtomicBool,
     pub(super) fsync: AtomicU8,
     pub(super) no_fsync_on_rewrite: AtomicBool,
     pub(super) timestamps: AtomicBool,
@@ -111,6 +115,7 @@ impl Default for AofState {
             run: Mutex::new(None),
             rewriting: Mutex::new(()),
             ready: AtomicBool::new(false),
+            want: AtomicBool::new(false),
             fsync: AtomicU8::new(FSYNC_EVERYSEC),
             no_fsync_on_rewrite: AtomicBool::new(false),
             timestamps: AtomicBool::new(false),
