@@ -651,7 +651,8 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
         // Commands: serialized with every shard locked.
         let mut txn = engine.lock_all(0);
         switch();
-        write_base(&mut txn, &mut out, &opts, &pace)
+        let ts = shared.aof.timestamps.load(Relaxed);
+        write_base(&mut txn, &mut out, &opts, &pace, ts)
             .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
     };
     if let Err(x) = &file {
@@ -687,15 +688,21 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
 
 /// Writes every database of the locked keyspace as an AOF base of
 /// commands: RESTORE ... ABSTTL, which any Redis loads (the payload is
-/// DUMP's, so one encoder covers every type).
+/// DUMP's, so one encoder covers every type). With `aof-timestamp-enabled`
+/// it starts with a `#TS:` annotation, as Redis's rewriteAppendOnlyFileRio.
 fn write_base(
     txn: &mut larder_engine::Txn<'_>,
     out: &mut impl Write,
     opts: &RdbOptions,
     pace: &larder_engine::snapshot::Pace,
+    timestamp: bool,
 ) -> io::Result<()> {
     let engine = txn.engine();
     let mut buf = Vec::with_capacity(128 * 1024);
+    if timestamp {
+        let now = crate::shared::unix_secs();
+        buf.extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+    }
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut itoa = itoa::Buffer::new();
     let mut payload = Vec::new();
