@@ -1,8 +1,10 @@
 //! The append-only file end to end: replaying the AOF reproduces the
 //! keyspace, `appendfsync always` keeps every acknowledged write across
-//! kill -9, torn and corrupt files are handled as Redis does, a rewrite
-//! under load loses and duplicates nothing, and the files interoperate with
-//! real Redis (redis-check-aof, redis-server loading Larder's directory).
+//! kill -9, torn and corrupt files are handled as Redis does, an AOF from
+//! before Redis 7 is upgraded, bad manifests are refused with Redis's
+//! words, a rewrite under load loses and duplicates nothing, and the files
+//! interoperate with real Redis (redis-check-aof, redis-server loading
+//! Larder's directory).
 //! Peer-dependent checks skip with a notice unless LARDER_REQUIRE_PEERS=1.
 
 mod common;
@@ -446,6 +448,213 @@ fn torn_tail_and_corrupt_middle() {
     assert!(
         msg.contains("Bad file format") && msg.contains("at offset"),
         "{msg}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A command as RESP, as an AOF holds it.
+fn resp(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+    out
+}
+
+fn manifest_text(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap()
+}
+
+/// Larder refusing to start on `dir`: its log (stdout) alone.
+fn start_fails_log(dir: &Path) -> String {
+    let out = Command::new(common::larder_bin())
+        .args([
+            "server",
+            "--port",
+            &common::free_port().to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args(["--dir", dir.to_str().unwrap(), "--appendonly", "yes"])
+        .args(["--memcache-port", "0"])
+        .output()
+        .expect("run larder");
+    assert!(!out.status.success(), "larder started on a bad AOF");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn upgrades_an_old_single_file_aof() {
+    // As Redis 6 left it: appendonly.aof in `dir`, no directory. A deadline
+    // already past when loaded is kept, not a delete: the RPUSH after it
+    // extends the same list, which expires once loading is over.
+    let dir = temp_dir("upgrade");
+    let mut old = Vec::new();
+    for c in [
+        &["SET", "k1", "v1"][..],
+        &["RPUSH", "list", "foo"],
+        &["PEXPIREAT", "list", "1000"],
+        &["RPUSH", "list", "bar"],
+    ] {
+        old.extend(resp(c));
+    }
+    std::fs::write(dir.join("appendonly.aof"), &old).unwrap();
+    let mut s = larder_aof(&dir, &[]);
+    let mut c = s.client();
+    assert_eq!(cmd(&mut c, &["GET", "k1"]), b"$2\r\nv1\r\n");
+    assert_eq!(reply_int(&cmd(&mut c, &["LLEN", "list"])), Some(0));
+    assert!(!dir.join("appendonly.aof").exists());
+    assert_eq!(
+        std::fs::read(dir.join("appendonlydir/appendonly.aof")).unwrap(),
+        old
+    );
+    assert_eq!(
+        manifest_text(&dir),
+        "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    assert!(
+        s.log().contains("Successfully migrated an old-style AOF file (appendonly.aof) into the AOF directory (appendonlydir)."),
+        "{}",
+        s.log()
+    );
+    cmd(&mut c, &["SET", "k2", "v2"]);
+    drop(c);
+    let _ = s.terminate(Duration::from_secs(5));
+    // Restarted, then rewritten: the old file was only ever a base.
+    let s = larder_aof(&dir, &[]);
+    let mut c = s.client();
+    assert_eq!(
+        cmd(&mut c, &["MGET", "k1", "k2"]),
+        b"*2\r\n$2\r\nv1\r\n$2\r\nv2\r\n"
+    );
+    cmd(&mut c, &["BGREWRITEAOF"]);
+    wait_rewrite(&mut c);
+    assert_eq!(
+        manifest_text(&dir),
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    assert!(!dir.join("appendonlydir/appendonly.aof").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn upgrades_an_old_aof_with_an_rdb_preamble() {
+    // An RDB (here Larder's own SAVE) followed by commands: the keys of both.
+    let dir = temp_dir("preamble");
+    let d = dir.to_str().unwrap();
+    let mut s = start_larder(&["--dir", d, "--save", ""]);
+    let mut c = s.client();
+    cmd(&mut c, &["SET", "k1", "v1"]);
+    cmd(&mut c, &["RPUSH", "l", "a", "b"]);
+    assert_eq!(cmd(&mut c, &["SAVE"]), b"+OK\r\n");
+    drop(c);
+    let _ = s.terminate(Duration::from_secs(5));
+    let mut old = std::fs::read(dir.join("dump.rdb")).unwrap();
+    std::fs::remove_file(dir.join("dump.rdb")).unwrap();
+    old.extend(resp(&["SET", "k2", "v2"]));
+    old.extend(resp(&["RPUSH", "l", "c"]));
+    std::fs::write(dir.join("appendonly.aof"), &old).unwrap();
+    let s = larder_aof(&dir, &[]);
+    let mut c = s.client();
+    assert_eq!(
+        cmd(&mut c, &["MGET", "k1", "k2"]),
+        b"*2\r\n$2\r\nv1\r\n$2\r\nv2\r\n"
+    );
+    assert_eq!(reply_int(&cmd(&mut c, &["LLEN", "l"])), Some(3));
+    let log = s.log();
+    assert!(
+        log.contains("Reading RDB preamble from AOF file..."),
+        "{log}"
+    );
+    assert!(log.contains("Reading the remaining AOF tail..."), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_interrupted_upgrade_is_finished() {
+    // The manifest was written, the file not moved yet.
+    let dir = temp_dir("interrupted");
+    std::fs::write(dir.join("appendonly.aof"), resp(&["SET", "k", "v"])).unwrap();
+    std::fs::create_dir_all(dir.join("appendonlydir")).unwrap();
+    std::fs::write(
+        dir.join("appendonlydir/appendonly.aof.manifest"),
+        "file appendonly.aof seq 1 type b\n",
+    )
+    .unwrap();
+    let s = larder_aof(&dir, &[]);
+    assert_eq!(cmd(&mut s.client(), &["GET", "k"]), b"$1\r\nv\r\n");
+    assert!(!dir.join("appendonly.aof").exists());
+    assert!(dir.join("appendonlydir/appendonly.aof").exists());
+    drop(s);
+    // Both there: the directory's copy is the AOF, the other is left alone.
+    std::fs::write(dir.join("appendonly.aof"), resp(&["SET", "other", "x"])).unwrap();
+    let s = larder_aof(&dir, &[]);
+    let mut c = s.client();
+    assert_eq!(cmd(&mut c, &["GET", "k"]), b"$1\r\nv\r\n");
+    assert_eq!(reply_int(&cmd(&mut c, &["EXISTS", "other"])), Some(0));
+    assert!(dir.join("appendonly.aof").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_manifests_and_missing_files_stop_the_server() {
+    let dir = temp_dir("badmanifest");
+    let aofdir = dir.join("appendonlydir");
+    std::fs::create_dir_all(&aofdir).unwrap();
+    std::fs::write(
+        aofdir.join("appendonly.aof.1.base.aof"),
+        resp(&["SET", "a", "1"]),
+    )
+    .unwrap();
+    std::fs::write(
+        aofdir.join("appendonly.aof.1.incr.aof"),
+        resp(&["SET", "b", "2"]),
+    )
+    .unwrap();
+    let base = "file appendonly.aof.1.base.aof seq 1 type b\n";
+    let long = format!(
+        "{}\n",
+        "file appendonly.aof.1.base.aof seq 1 type b ".repeat(30)
+    );
+    let cases: &[(String, &str)] = &[
+        (
+            format!("{base}\nfile appendonly.aof.1.incr.aof seq 1 type i\n"),
+            "Invalid AOF manifest file format",
+        ),
+        (
+            "filx appendonly.aof.1.base.aof seq 1 type b\n".into(),
+            "Invalid AOF manifest file format",
+        ),
+        (
+            format!("{base}file appendonly.aof.1.incr.aof type i\n"),
+            "Invalid AOF manifest file format",
+        ),
+        (
+            format!("{base}file appendonly.aof.1.incr.aof seq 1 type i newkey\n"),
+            "Invalid AOF manifest file format",
+        ),
+        (long, "The AOF manifest file contains too long line"),
+        (String::new(), "Found an empty AOF manifest"),
+        (
+            format!("{base}file appendonly.aof.2.incr.aof seq 2 type i\n"),
+            "Unable to obtain the AOF file appendonly.aof.2.incr.aof length. stat: No such file or directory",
+        ),
+    ];
+    for (manifest, expected) in cases {
+        std::fs::write(aofdir.join("appendonly.aof.manifest"), manifest).unwrap();
+        let log = start_fails_log(&dir);
+        assert_eq!(log.matches(expected).count(), 1, "{manifest:?}: {log}");
+    }
+    // A good one loads both files.
+    std::fs::write(
+        aofdir.join("appendonly.aof.manifest"),
+        format!("{base}file appendonly.aof.1.incr.aof seq 1 type i\n"),
+    )
+    .unwrap();
+    let s = larder_aof(&dir, &[]);
+    assert_eq!(
+        cmd(&mut s.client(), &["MGET", "a", "b"]),
+        b"*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

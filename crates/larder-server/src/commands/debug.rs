@@ -1,5 +1,6 @@
 //! DEBUG: the introspection and test hooks of Redis's DEBUG command that
-//! make sense for Larder — SLEEP, SET-ACTIVE-EXPIRE, OBJECT, RELOAD (with
+//! make sense for Larder — SLEEP, AOF-FLUSH-SLEEP (kept in `AofState` for
+//! the AOF writer), SET-ACTIVE-EXPIRE, OBJECT, RELOAD (with
 //! MERGE/NOFLUSH/NOSAVE), LOADAOF, POPULATE, DIGEST and DIGEST-VALUE
 //! (Redis's exact digests: `larder_engine::digest`), PROTOCOL (one reply of
 //! each RESP3 type, for client tests), SET-DISABLE-DENY-SCRIPTS, LOG,
@@ -32,6 +33,8 @@ pub const COMMANDS: &[Command] = &[cmd(
 const DEBUG_DENIED: CmdError = CmdError::new("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
 
 const DEBUG_HELP: &[&str] = &[
+    "AOF-FLUSH-SLEEP <microsec>",
+    "    Server will sleep before flushing the AOF, this is used for testing.",
     "CONFIG-REWRITE-FORCE-ALL",
     "    Like CONFIG REWRITE but writes all configuration options, including",
     "    keywords not listed in original configuration file or default values.",
@@ -132,6 +135,17 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             .filter(|s| s.is_finite() && *s > 0.0)
             .unwrap_or(0.0);
         std::thread::sleep(Duration::from_secs_f64(secs.min(86_400.0)));
+        ctx.out.ok();
+        return Ok(());
+    }
+    if ctx.arg_is(1, "aof-flush-sleep") && argc == 3 {
+        // atoi, as Redis: garbage or a negative number is 0 (no sleep).
+        let us = std::str::from_utf8(ctx.arg(2))
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .unwrap_or(0)
+            .max(0);
+        ctx.shared.aof.flush_sleep_us.store(us as u64, Relaxed);
         ctx.out.ok();
         return Ok(());
     }

@@ -626,7 +626,9 @@ fn parse_expire_flags(ctx: &Ctx<'_>) -> Result<ExpireFlags, CmdError> {
 }
 
 /// expireGenericCommand. A deadline at or before now deletes the key (and
-/// still replies 1), as Redis does on a master.
+/// still replies 1), as Redis does on a master, except while the AOF loads
+/// (checkAlreadyExpired): the deadline is set, so that the commands after
+/// it in the file still find the key, and it expires once loading is over.
 fn expire_generic(ctx: &mut Ctx<'_>, cmd: ExpireCmd) -> CmdResult {
     let flags = parse_expire_flags(ctx)?;
     let invalid = || CmdError::owned(format!("ERR invalid expire time in '{}' command", cmd.name));
@@ -659,7 +661,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, cmd: ExpireCmd) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if when <= now {
+    if when <= now && !ctx.shared.engine.events.writes.loading() {
         ctx.propagate_as([&b"DEL"[..], key.bytes]);
         let gone = txn.remove(&key);
         ctx.notify(events::GENERIC, "del", key.bytes);
@@ -670,7 +672,8 @@ fn expire_generic(ctx: &mut Ctx<'_>, cmd: ExpireCmd) -> CmdResult {
             let mut b = itoa::Buffer::new();
             ctx.propagate_as([&b"PEXPIREAT"[..], key.bytes, b.format(when).as_bytes()]);
         }
-        txn.set_expire(&key, when as u64);
+        // (0 is "no TTL": a deadline before 1970, loaded, is 1 ms past it.)
+        txn.set_expire(&key, when.max(1) as u64);
         ctx.notify(events::GENERIC, "expire", key.bytes);
         drop(txn);
     }

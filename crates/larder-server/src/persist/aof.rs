@@ -31,14 +31,20 @@
 //! is serialized while the shards stay locked (writes wait for the base).
 //!
 //! **Loading** at startup (AOF wins over RDB when `appendonly yes`, as in
-//! Redis): the BASE (via the RDB loader, or as commands), then each INCR file
-//! in manifest order, each command run through the normal dispatcher by a
-//! fake client with lazy expiry off (`LARDER.MCSET`, a memcached item with
-//! its flags, is run by `memcache/aof.rs` instead). A torn last command in
-//! the last file is cut off (the file truncated at the last complete
-//! command, or before an unfinished MULTI) when `aof-load-truncated yes`,
-//! and refused otherwise; anything malformed elsewhere stops the server
-//! with the file and offset.
+//! Redis's loadAppendOnlyFiles, whose log lines it writes): first an
+//! `appendfilename` left in `dir` by a Redis before 7 is moved into the
+//! directory as its base (the upgrade; an interrupted one is finished);
+//! every file the manifest lists must exist; then the BASE and each INCR
+//! file in manifest order — a file that starts with `REDIS` through the RDB
+//! loader and the commands after it (an old-style AOF's tail), the rest as
+//! commands, each run through the normal dispatcher by a fake client with
+//! lazy expiry off and past deadlines kept (`LARDER.MCSET`, a memcached
+//! item with its flags, is run by `memcache/aof.rs` instead). A torn last
+//! command in the last file is cut off (the file truncated at the last
+//! complete command, or before an unfinished MULTI) when
+//! `aof-load-truncated yes`, and refused otherwise; anything malformed
+//! elsewhere stops the server with the file and offset. History files the
+//! manifest still lists are deleted once the AOF is open.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -71,6 +77,10 @@ pub struct AofState {
     rewriting: Mutex<()>,
     /// Startup loading is over: CONFIG SET appendonly may start or stop it.
     ready: AtomicBool,
+    /// `appendonly` as last applied: only a change of it starts or stops
+    /// the AOF (a CONFIG SET of anything else while it starts must not
+    /// schedule a second rewrite).
+    want: AtomicBool,
     pub(super) fsync: AtomicU8,
     pub(super) no_fsync_on_rewrite: AtomicBool,
     pub(super) timestamps: AtomicBool,
@@ -88,6 +98,10 @@ pub struct AofState {
     pub base_size: AtomicU64,
     pub current_size: AtomicU64,
     pub delayed_fsync: AtomicU64,
+    /// DEBUG AOF-FLUSH-SLEEP: microseconds to sleep before each write of
+    /// the feed to the INCR file (a test hook, as Redis's aof_flush_sleep).
+    /// Only stored so far: `aof_writer.rs`'s drain is to read it.
+    pub flush_sleep_us: AtomicU64,
     /// Abandons the running rewrite (CONFIG SET appendonly no: Redis kills
     /// its rewrite child).
     kill: Arc<AtomicBool>,
@@ -101,6 +115,7 @@ impl Default for AofState {
             run: Mutex::new(None),
             rewriting: Mutex::new(()),
             ready: AtomicBool::new(false),
+            want: AtomicBool::new(false),
             fsync: AtomicU8::new(FSYNC_EVERYSEC),
             no_fsync_on_rewrite: AtomicBool::new(false),
             timestamps: AtomicBool::new(false),
@@ -116,6 +131,7 @@ impl Default for AofState {
             base_size: AtomicU64::new(0),
             current_size: AtomicU64::new(0),
             delayed_fsync: AtomicU64::new(0),
+            flush_sleep_us: AtomicU64::new(0),
             kill: Arc::default(),
             me: std::sync::OnceLock::new(),
         }
@@ -207,7 +223,8 @@ pub fn apply_config(shared: &Shared, c: &Config) {
     st.no_fsync_on_rewrite
         .store(c.no_appendfsync_on_rewrite, Relaxed);
     st.timestamps.store(c.aof_timestamp_enabled, Relaxed);
-    if st.ready.load(Relaxed) && c.appendonly != st.enabled() {
+    let changed = st.want.swap(c.appendonly, Relaxed) != c.appendonly;
+    if st.ready.load(Relaxed) && changed && c.appendonly != st.enabled() {
         st.rewrite_scheduled.store(true, Relaxed);
         // As in Redis, turning it on starts the rewrite at once (INFO shows
         // it in progress when CONFIG SET returns); the cron does the rest.
@@ -236,74 +253,196 @@ fn io_err(msg: String) -> io::Error {
 
 /// Startup: with `appendonly yes`, loads the AOF (creating it, with a first
 /// base, when there is none) and starts the writer. Call before serving.
+/// As Redis's aofLoadManifestFromDisk, a manifest that is there is read
+/// (and a bad one stops the server) even with the AOF off.
 pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
     let _ = shared.aof.me.set(Arc::downgrade(shared));
-    let (on, dir, prefix, truncated_ok) = {
+    let (on, root, dir, prefix, truncated_ok) = {
         let c = shared.config.read();
         let (dir, prefix) = paths(&c);
-        (c.appendonly, dir, prefix, c.aof_load_truncated)
+        (
+            c.appendonly,
+            c.dir.clone(),
+            dir,
+            prefix,
+            c.aof_load_truncated,
+        )
     };
-    let result = if on {
-        open_at_start(shared, &dir, &prefix, truncated_ok)
-    } else {
-        Ok(())
-    };
+    let result = read_manifest(&dir, &prefix).and_then(|manifest| {
+        if on {
+            open_at_start(shared, &root, &dir, &prefix, manifest, truncated_ok)
+        } else {
+            Ok(())
+        }
+    });
     shared.aof.ready.store(true, Relaxed);
     result
 }
 
+/// The manifest in `dir`, if the directory and the manifest are there. A
+/// bad one is logged as Redis does (the line, then the reason, which is
+/// the error).
+fn read_manifest(dir: &Path, prefix: &str) -> io::Result<Option<Manifest>> {
+    let path = dir.join(format!("{prefix}.manifest"));
+    if !dir.is_dir() || !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read(&path).map_err(|e| {
+        io_err(format!(
+            "Fatal error: can't open the AOF manifest file {} for reading: {e}",
+            path.display()
+        ))
+    })?;
+    match Manifest::parse(&text) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) => {
+            tracing::warn!("*** FATAL AOF MANIFEST FILE ERROR ***");
+            if let Some((n, line)) = &e.line {
+                tracing::warn!("Reading the manifest file, at line {n}");
+                tracing::warn!(">>> '{line}'");
+            }
+            Err(io_err(format!("{e} in {}", path.display())))
+        }
+    }
+}
+
+/// aofUpgradePrepare: an `appendfilename` in `dir` itself is an AOF from
+/// before Redis 7 (one file, maybe an RDB preamble and commands). It
+/// becomes the base of the multi-part layout when there is no AOF
+/// directory, no AOF listed in it, or only a base of that name which is not
+/// in it yet (an upgrade that stopped between the manifest and the move):
+/// the manifest naming it is written first, then the file moves in, so a
+/// crash anywhere in between is finished at the next start.
+fn upgrade_old_aof(root: &Path, dir: &Path, prefix: &str, m: &mut Manifest) -> io::Result<()> {
+    let old = root.join(prefix);
+    if !old.is_file() {
+        return Ok(());
+    }
+    let empty = m.base.is_none() && m.incrs.is_empty();
+    let interrupted = m.incrs.is_empty()
+        && m.base.as_ref().is_some_and(|b| b.name == prefix)
+        && !dir.join(prefix).exists();
+    if dir.is_dir() && !empty && !interrupted {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        io_err(format!(
+            "Can't open or create append-only dir {}: {e}",
+            dir.display()
+        ))
+    })?;
+    m.base = Some(AofFile {
+        name: prefix.to_string(),
+        seq: 1,
+    });
+    m.persist(dir, &format!("{prefix}.manifest"))
+        .map_err(|e| io_err(format!("Can't persist the AOF manifest: {e}")))?;
+    std::fs::rename(&old, dir.join(prefix)).map_err(|e| {
+        io_err(format!(
+            "Error trying to move the old AOF file {prefix} into dir {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let _ = sync_dir(dir);
+    let _ = sync_dir(root);
+    tracing::info!(
+        "Successfully migrated an old-style AOF file ({prefix}) into the AOF directory ({}).",
+        dir.file_name()
+            .map_or(dir.as_os_str(), |n| n)
+            .to_string_lossy()
+    );
+    Ok(())
+}
+
+/// loadAppendOnlyFiles then aofOpenIfNeededOnServerStart and
+/// aofDelHistoryFiles.
 fn open_at_start(
     shared: &Arc<Shared>,
+    root: &Path,
     dir: &Path,
     prefix: &str,
+    manifest: Option<Manifest>,
     truncated_ok: bool,
 ) -> io::Result<()> {
-    let manifest_path = dir.join(format!("{prefix}.manifest"));
-    let manifest =
-        match std::fs::read(&manifest_path) {
-            Ok(text) => Some(Manifest::parse(&text).map_err(|e| {
-                io_err(format!("Bad AOF manifest {}: {e}", manifest_path.display()))
-            })?),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(io_err(format!(
-                    "Can't read {}: {e}",
-                    manifest_path.display()
-                )))
-            }
-        };
-    let Some(mut manifest) = manifest else {
+    let mut manifest = manifest.unwrap_or_default();
+    upgrade_old_aof(root, dir, prefix, &mut manifest)?;
+    if manifest.base.is_none() && manifest.incrs.is_empty() {
         // No AOF yet: a first base of the (empty) keyspace and INCR 1.
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            io_err(format!(
+                "Can't open or create append-only dir {}: {e}",
+                dir.display()
+            ))
+        })?;
         let aof = Arc::new(Aof {
             dir: dir.to_path_buf(),
             prefix: prefix.to_string(),
-            manifest: Mutex::new(Manifest::default()),
+            manifest: Mutex::new(manifest),
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
         });
-        return rewrite_with(shared, &aof, Enable::Fresh).map_err(io_err);
-    };
-    let started = Instant::now();
-    let loaded = load(shared, dir, &manifest, truncated_ok).map_err(io_err)?;
-    tracing::info!(
-        "DB loaded from append only file: {:.3} seconds ({} commands)",
-        started.elapsed().as_secs_f64(),
-        loaded
-    );
+        rewrite_with(shared, &aof, Enable::Fresh).map_err(io_err)?;
+        let m = aof.manifest.lock();
+        if let Some(b) = &m.base {
+            tracing::info!("Creating AOF base file {} on server start", b.name);
+        }
+        if let Some(i) = m.incrs.last() {
+            tracing::info!("Creating AOF incr file {} on server start", i.name);
+        }
+        return Ok(());
+    }
+    // getBaseAndIncrAppendOnlyFilesSize: every file listed must be there.
+    let mut total = 0;
+    for f in manifest.base.iter().chain(&manifest.incrs) {
+        match std::fs::metadata(dir.join(&f.name)) {
+            Ok(m) => total += m.len(),
+            Err(e) => {
+                return Err(io_err(format!(
+                    "Unable to obtain the AOF file {} length. stat: {e}",
+                    f.name
+                )))
+            }
+        }
+    }
+    if total > 0 {
+        let started = Instant::now();
+        let loaded = load(shared, dir, prefix, &manifest, truncated_ok).map_err(io_err)?;
+        tracing::info!(
+            "DB loaded from append only file: {:.3} seconds ({} commands)",
+            started.elapsed().as_secs_f64(),
+            loaded
+        );
+    }
     // Append to the last INCR file, or to a new one if there is none.
-    let (file, created) = match manifest.incrs.last() {
-        Some(last) => (open_append(&dir.join(&last.name))?, false),
+    let (name, mut dirty) = match manifest.incrs.last() {
+        Some(last) => (last.name.clone(), false),
         None => {
             let seq = manifest.next_incr_seq();
             let name = incr_name(prefix, seq);
-            let f = open_append(&dir.join(&name))?;
-            manifest.incrs.push(AofFile { name, seq });
-            (f, true)
+            manifest.incrs.push(AofFile {
+                name: name.clone(),
+                seq,
+            });
+            (name, true)
         }
     };
-    if created {
-        manifest.persist(dir, &format!("{prefix}.manifest"))?;
+    let file = open_append(&dir.join(&name))
+        .map_err(|e| io_err(format!("Can't open the append-only file {name}: {e}")))?;
+    if dirty {
+        tracing::info!("Creating AOF incr file {name} on server start");
+    } else {
+        tracing::info!("Opening AOF incr file {name} on server start");
+    }
+    // aofDelHistoryFiles: what a rewrite left listed as history goes now.
+    for h in std::mem::take(&mut manifest.history) {
+        tracing::info!("Removing the history file {} in the background", h.name);
+        let _ = std::fs::remove_file(dir.join(&h.name));
+        dirty = true;
+    }
+    if dirty {
+        manifest
+            .persist(dir, &format!("{prefix}.manifest"))
+            .map_err(|e| io_err(format!("Can't persist the AOF manifest: {e}")))?;
     }
     let aof = Arc::new(Aof {
         dir: dir.to_path_buf(),
@@ -512,7 +651,8 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
         // Commands: serialized with every shard locked.
         let mut txn = engine.lock_all(0);
         switch();
-        write_base(&mut txn, &mut out, &opts, &pace)
+        let ts = shared.aof.timestamps.load(Relaxed);
+        write_base(&mut txn, &mut out, &opts, &pace, ts)
             .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
     };
     if let Err(x) = &file {
@@ -548,15 +688,21 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
 
 /// Writes every database of the locked keyspace as an AOF base of
 /// commands: RESTORE ... ABSTTL, which any Redis loads (the payload is
-/// DUMP's, so one encoder covers every type).
+/// DUMP's, so one encoder covers every type). With `aof-timestamp-enabled`
+/// it starts with a `#TS:` annotation, as Redis's rewriteAppendOnlyFileRio.
 fn write_base(
     txn: &mut larder_engine::Txn<'_>,
     out: &mut impl Write,
     opts: &RdbOptions,
     pace: &larder_engine::snapshot::Pace,
+    timestamp: bool,
 ) -> io::Result<()> {
     let engine = txn.engine();
     let mut buf = Vec::with_capacity(128 * 1024);
+    if timestamp {
+        let now = crate::shared::unix_secs();
+        buf.extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+    }
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut itoa = itoa::Buffer::new();
     let mut payload = Vec::new();
@@ -597,8 +743,17 @@ fn write_base(
     out.flush()
 }
 
-/// Loads the files of `m` into the keyspace. Returns the commands run.
-fn load(shared: &Shared, dir: &Path, m: &Manifest, truncated_ok: bool) -> Result<u64, String> {
+/// Loads the files of `m` into the keyspace (loadAppendOnlyFiles, past its
+/// checks). `prefix` is `appendfilename`: a base of that very name is an
+/// old-style AOF (upgraded from Redis 6), an RDB preamble and a tail of
+/// commands. Returns the commands run.
+fn load(
+    shared: &Shared,
+    dir: &Path,
+    prefix: &str,
+    m: &Manifest,
+    truncated_ok: bool,
+) -> Result<u64, String> {
     let engine = &shared.engine;
     engine.events.writes.set_loading(true);
     let handle = shared
@@ -608,25 +763,27 @@ fn load(shared: &Shared, dir: &Path, m: &Manifest, truncated_ok: bool) -> Result
     client.replay = true;
     let r = (|| {
         let mut cmds = 0;
-        if let Some(b) = &m.base {
-            let path = dir.join(&b.name);
-            if b.name.ends_with(".rdb") {
-                load_rdb_base(shared, &path, &b.name)?;
-            } else {
-                let last = m.incrs.is_empty();
-                cmds += load_commands(shared, &mut client, &path, &b.name, last, truncated_ok)?;
-            }
-        }
-        for (i, f) in m.incrs.iter().enumerate() {
-            let last = i + 1 == m.incrs.len();
-            cmds += load_commands(
+        let files = m.base.iter().map(|f| (f, "base"));
+        let files = files.chain(m.incrs.iter().map(|f| (f, "incr")));
+        let total = usize::from(m.base.is_some()) + m.incrs.len();
+        for (i, (f, kind)) in files.enumerate() {
+            let started = Instant::now();
+            let last = i + 1 == total;
+            let old_style = f.name == prefix;
+            cmds += load_file(
                 shared,
                 &mut client,
-                &dir.join(&f.name),
+                dir,
                 &f.name,
+                old_style,
                 last,
                 truncated_ok,
             )?;
+            tracing::info!(
+                "DB loaded from {kind} file {}: {:.3} seconds",
+                f.name,
+                started.elapsed().as_secs_f64()
+            );
         }
         Ok(cmds)
     })();
@@ -641,21 +798,92 @@ fn load(shared: &Shared, dir: &Path, m: &Manifest, truncated_ok: bool) -> Result
     r
 }
 
-fn load_rdb_base(shared: &Shared, path: &Path, name: &str) -> Result<(), String> {
-    let f = File::open(path).map_err(|e| format!("Can't open the AOF base {name}: {e}"))?;
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+/// Loads one file of the AOF (loadSingleAppendOnlyFile): whatever its name,
+/// one that starts with `REDIS` is an RDB (a base, or an old-style AOF's
+/// preamble), and the commands after the RDB's checksum are run too; an
+/// empty file is nothing to load.
+fn load_file(
+    shared: &Shared,
+    client: &mut Client,
+    dir: &Path,
+    name: &str,
+    old_style: bool,
+    last: bool,
+    truncated_ok: bool,
+) -> Result<u64, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = dir.join(name);
+    let mut f = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(format!("The append log file {name} doesn't exist: {e}"))
+        }
+        Err(e) => {
+            return Err(format!(
+                "Fatal error: can't open the append log file {name} for reading: {e}"
+            ))
+        }
+    };
+    let read_err =
+        |e: io::Error| format!("Unrecoverable error reading the append only file {name}: {e}");
+    let len = f.metadata().map_err(read_err)?.len();
+    if len == 0 {
+        return Ok(0);
+    }
+    let mut sig = [0u8; 5];
+    let rdb = f.read_exact(&mut sig).is_ok() && &sig == b"REDIS";
+    let mut start = 0;
+    if rdb {
+        f.seek(SeekFrom::Start(0)).map_err(read_err)?;
+        if old_style {
+            tracing::info!("Reading RDB preamble from AOF file...");
+        } else {
+            tracing::info!("Reading RDB base file on AOF loading...");
+        }
+        start = load_rdb(shared, &f, len).map_err(|e| {
+            if old_style {
+                tracing::warn!(
+                    "Error reading the RDB preamble of the AOF file {name}, AOF loading aborted"
+                );
+            } else {
+                tracing::warn!("Error reading the RDB base file {name}, AOF loading aborted");
+            }
+            format!("Bad file format reading the append only file {name}: {e}")
+        })?;
+        if old_style {
+            tracing::info!("Reading the remaining AOF tail...");
+        }
+    }
+    f.seek(SeekFrom::Start(start)).map_err(read_err)?;
+    let mut data = Vec::with_capacity(len.saturating_sub(start) as usize);
+    f.read_to_end(&mut data).map_err(read_err)?;
+    load_commands(
+        shared,
+        client,
+        &path,
+        name,
+        &data,
+        start,
+        last,
+        truncated_ok,
+    )
+}
+
+/// Loads the RDB at the start of `f`; returns its length.
+fn load_rdb(shared: &Shared, f: &File, len: u64) -> Result<u64, String> {
     let opts = rdb::LoadOptions {
         checksum: true,
         now_ms: 0,
     };
-    rdb::load(
+    let rep = rdb::load(
         &shared.engine,
         std::io::BufReader::with_capacity(1 << 20, f),
         len,
         &opts,
     )
-    .map_err(|e| format!("Bad file format reading the append only file {name}: {e}"))
-    .and_then(|rep| crate::commands::functions::load_from_rdb(shared, &rep.functions))
+    .map_err(|e| e.to_string())?;
+    crate::commands::functions::load_from_rdb(shared, &rep.functions)?;
+    Ok(rep.bytes)
 }
 
 /// How a command failed to parse.
@@ -712,22 +940,19 @@ fn parse_command(
     Ok(at)
 }
 
-/// Runs the commands of one AOF file (loadSingleAppendOnlyFile).
+/// Runs the commands of one AOF file, `data` being its bytes from offset
+/// `start` on (after an RDB preamble, if any).
+#[allow(clippy::too_many_arguments)]
 fn load_commands(
     shared: &Shared,
     client: &mut Client,
     path: &Path,
     name: &str,
+    data: &[u8],
+    start: u64,
     last: bool,
     truncated_ok: bool,
 ) -> Result<u64, String> {
-    let data = match std::fs::read(path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(format!("The AOF file {name} doesn't exist"))
-        }
-        Err(e) => return Err(format!("Can't open the append-only file {name}: {e}")),
-    };
     let mut ranges = Vec::new();
     let mut out = Vec::new();
     let mut pos = 0;
@@ -736,6 +961,9 @@ fn load_commands(
     let mut multi_at: Option<usize> = None;
     let torn = loop {
         if pos == data.len() {
+            if multi_at.is_some() {
+                tracing::warn!("Revert incomplete MULTI/EXEC transaction in AOF file {name}");
+            }
             break multi_at;
         }
         if data[pos] == b'#' {
@@ -748,21 +976,23 @@ fn load_commands(
                 None => break Some(pos),
             }
         }
-        let next = match parse_command(&data, pos, &mut ranges) {
+        // The offset in the file, for the messages.
+        let at = start + pos as u64;
+        let next = match parse_command(data, pos, &mut ranges) {
             Ok(n) => n,
             Err(Parse::Truncated) => break Some(multi_at.unwrap_or(pos)),
             Err(Parse::Bad) => {
                 return Err(format!(
-                    "Bad file format reading the append only file {name} at offset {pos}: \
+                    "Bad file format reading the append only file {name} at offset {at}: \
                      make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
                 ))
             }
         };
-        let args = Args::from_parts(&data, &ranges);
+        let args = Args::from_parts(data, &ranges);
         if args[0].eq_ignore_ascii_case(crate::memcache::aof::MCSET) {
             // A memcached item (not a client command: run here).
             crate::memcache::aof::load_item(shared, client.db, &args).map_err(|e| {
-                format!("Bad file format reading the append only file {name} at offset {pos}: {e}")
+                format!("Bad file format reading the append only file {name} at offset {at}: {e}")
             })?;
             cmds += 1;
             pos = next;
@@ -770,7 +1000,7 @@ fn load_commands(
         }
         let Some(idx) = shared.commands.lookup(&args[0]) else {
             return Err(format!(
-                "Unknown command '{}' reading the append only file {name} at offset {pos}",
+                "Unknown command '{}' reading the append only file {name} at offset {at}",
                 String::from_utf8_lossy(&args[0])
             ));
         };
@@ -788,10 +1018,12 @@ fn load_commands(
     let Some(valid) = torn else {
         return Ok(cmds);
     };
-    if !last {
+    let valid = start + valid as u64;
+    if truncated_ok && !last {
+        // Redis truncates the file first, then stops; Larder leaves it.
         return Err(format!(
-            "Unexpected end of file reading the append only file {name} at offset {valid}: \
-             only the last file may be truncated"
+            "Fatal error: the truncated file is not the last file \
+             ({name}, unexpected end of file at offset {valid})"
         ));
     }
     if !truncated_ok {
@@ -808,7 +1040,7 @@ fn load_commands(
     OpenOptions::new()
         .write(true)
         .open(path)
-        .and_then(|f| f.set_len(valid as u64).and_then(|()| f.sync_all()))
+        .and_then(|f| f.set_len(valid).and_then(|()| f.sync_all()))
         .map_err(|e| format!("Error truncating the AOF file {name}: {e}"))?;
     tracing::warn!("AOF {name} loaded anyway because aof-load-truncated is enabled");
     Ok(cmds)
@@ -867,7 +1099,7 @@ pub fn load_from_disk(shared: &Shared) -> Result<(), String> {
         return Err("no AOF in the directory".into());
     }
     let truncated_ok = shared.config.read().aof_load_truncated;
-    load(shared, &aof.dir, &m, truncated_ok).map(|_| ())
+    load(shared, &aof.dir, &aof.prefix, &m, truncated_ok).map(|_| ())
 }
 
 /// CONFIG SET appendonly yes: a rewrite that starts propagation at its

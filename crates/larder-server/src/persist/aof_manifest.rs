@@ -32,62 +32,110 @@ pub struct Manifest {
     pub history: Vec<AofFile>,
 }
 
+/// Why a manifest was refused: Redis's words, and the line they are about
+/// (its number and text), for the log's `>>>` line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestError {
+    pub msg: &'static str,
+    pub line: Option<(usize, String)>,
+}
+
+impl std::fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.line {
+            Some((n, _)) => write!(f, "{} (line {n})", self.msg),
+            None => f.write_str(self.msg),
+        }
+    }
+}
+
+/// `MANIFEST_MAX_LINE`: a line, with its newline, fits in this many bytes.
+const MAX_LINE: usize = 1024;
+
 impl Manifest {
-    /// aofLoadManifestFromFile's parser. Errors name the line, as Redis's.
-    pub fn parse(text: &[u8]) -> Result<Manifest, String> {
+    /// aofLoadManifestFromFile's parser, check for check: every line but a
+    /// `#` comment ends with a newline within 1024 bytes, is not blank, and
+    /// has at least three key/value pairs (keys case-insensitive, unknown
+    /// ones ignored) with a file name that is no path, a non-zero seq and a
+    /// type; no lines at all is an empty manifest.
+    pub fn parse(text: &[u8]) -> Result<Manifest, ManifestError> {
         let mut m = Manifest::default();
-        for (n, line) in text.split(|&b| b == b'\n').enumerate() {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() || line.starts_with(b"#") {
+        let mut linenum = 0;
+        let mut rest = text;
+        if rest.is_empty() {
+            return Err(ManifestError {
+                msg: "Found an empty AOF manifest",
+                line: None,
+            });
+        }
+        while !rest.is_empty() {
+            linenum += 1;
+            // fgets with a 1024-byte buffer: a longer line is read in pieces.
+            let take = match rest.iter().take(MAX_LINE).position(|&b| b == b'\n') {
+                Some(nl) => nl + 1,
+                None => rest.len().min(MAX_LINE),
+            };
+            let (chunk, after) = rest.split_at(take);
+            rest = after;
+            if chunk.first() == Some(&b'#') {
                 continue;
             }
-            let words = split_args(line)
-                .ok_or_else(|| format!("Invalid AOF manifest file format (line {})", n + 1))?;
-            if words.len() % 2 != 0 {
-                return Err(format!("Invalid AOF manifest file format (line {})", n + 1));
+            let text = String::from_utf8_lossy(chunk)
+                .trim_matches([' ', '\t', '\r', '\n'])
+                .to_string();
+            let err = |msg| ManifestError {
+                msg,
+                line: Some((linenum, text.clone())),
+            };
+            if chunk.last() != Some(&b'\n') {
+                return Err(err("The AOF manifest file contains too long line"));
             }
-            let (mut name, mut seq, mut ty) = (None, None, None);
+            let line = trim(chunk);
+            if line.is_empty() {
+                return Err(err("Invalid AOF manifest file format"));
+            }
+            let words = match split_args(line) {
+                Some(w) if w.len() >= 6 && w.len() % 2 == 0 => w,
+                _ => return Err(err("Invalid AOF manifest file format")),
+            };
+            let (mut name, mut seq, mut ty) = (None, 0, 0);
             for kv in words.chunks(2) {
-                match kv[0].as_slice() {
-                    b"file" => name = Some(String::from_utf8_lossy(&kv[1]).into_owned()),
-                    b"seq" => {
-                        seq = std::str::from_utf8(&kv[1])
-                            .ok()
-                            .and_then(|s| s.parse().ok())
+                let key = kv[0].as_slice();
+                if key.eq_ignore_ascii_case(b"file") {
+                    if kv[1].contains(&b'/') || kv[1].contains(&b'\\') {
+                        return Err(err("File can't be a path, just a filename"));
                     }
-                    b"type" => ty = kv[1].first().copied(),
-                    _ => {} // unknown keys are ignored, as in Redis
+                    name = Some(String::from_utf8_lossy(&kv[1]).into_owned());
+                } else if key.eq_ignore_ascii_case(b"seq") {
+                    seq = atoll(&kv[1]);
+                } else if key.eq_ignore_ascii_case(b"type") {
+                    ty = kv[1].first().copied().unwrap_or(0);
                 }
             }
-            let (Some(name), Some(seq), Some(ty)) = (name, seq, ty) else {
-                return Err(format!("Invalid AOF manifest file format (line {})", n + 1));
+            // A negative seq (atoll takes one) is refused here too.
+            let (Some(name), true, true) = (name, seq > 0, ty != 0) else {
+                return Err(err("Invalid AOF manifest file format"));
             };
-            if name.contains('/') {
-                return Err(format!(
-                    "File can't be a path, just a filename (line {})",
-                    n + 1
-                ));
-            }
-            let f = AofFile { name, seq };
+            let f = AofFile {
+                name,
+                seq: seq as u64,
+            };
             match ty {
                 b'b' => {
                     if m.base.is_some() {
-                        return Err("Found duplicate base file information".into());
+                        return Err(err("Found duplicate base file information"));
                     }
                     m.base = Some(f);
                 }
                 b'i' => {
                     if m.incrs.last().is_some_and(|l| l.seq >= f.seq) {
-                        return Err("Found a non-monotonic sequence number".into());
+                        return Err(err("Found a non-monotonic sequence number"));
                     }
                     m.incrs.push(f);
                 }
                 b'h' => m.history.push(f),
-                _ => return Err(format!("Unknown AOF file type (line {})", n + 1)),
+                _ => return Err(err("Unknown AOF file type")),
             }
-        }
-        if m.base.is_none() && m.incrs.is_empty() {
-            return Err("Found an empty AOF manifest".into());
         }
         Ok(m)
     }
@@ -160,72 +208,117 @@ fn repr(name: &str) -> String {
     s
 }
 
-/// sdssplitargs: words separated by spaces; double quotes with `\` escapes
-/// (`\xHH`, `\n`...) and single quotes. `None` on unbalanced quotes.
+/// sdstrim(line, " \t\r\n").
+fn trim(line: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = line.iter().position(|b| !blank(b)).unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |i| i + 1);
+    &line[start..end]
+}
+
+/// atoll: leading blanks, a sign, digits; anything else ends the number
+/// (none is 0).
+fn atoll(s: &[u8]) -> i64 {
+    let mut i = s.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    let neg = s.get(i) == Some(&b'-');
+    if matches!(s.get(i), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    let mut n: i64 = 0;
+    for &b in s[i..].iter().take_while(|b| b.is_ascii_digit()) {
+        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    }
+    if neg {
+        -n
+    } else {
+        n
+    }
+}
+
+/// sdssplitargs, as Redis's: words separated by blanks; double quotes (with
+/// `\xHH` and `\n`-style escapes) and single quotes (with `\'`), which may
+/// start inside a word and must be followed by a blank or the end. `None`
+/// on unbalanced quotes or text right after a closing quote.
 fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let at = |i: usize| line.get(i).copied().unwrap_or(0);
     let mut out = Vec::new();
     let mut i = 0;
-    while i < line.len() {
-        while i < line.len() && line[i].is_ascii_whitespace() {
+    loop {
+        while at(i) != 0 && at(i).is_ascii_whitespace() {
             i += 1;
         }
-        if i == line.len() {
-            break;
+        if at(i) == 0 {
+            return Some(out);
         }
+        let (mut inq, mut insq) = (false, false);
         let mut w = Vec::new();
-        match line[i] {
-            b'"' => {
-                i += 1;
-                loop {
-                    match *line.get(i)? {
-                        b'"' => break,
-                        b'\\' if line.get(i + 1) == Some(&b'x') => {
-                            let hex = std::str::from_utf8(line.get(i + 2..i + 4)?).ok()?;
-                            w.push(u8::from_str_radix(hex, 16).ok()?);
-                            i += 3;
-                        }
-                        b'\\' => {
-                            i += 1;
-                            w.push(match *line.get(i)? {
-                                b'n' => b'\n',
-                                b'r' => b'\r',
-                                b't' => b'\t',
-                                b'b' => 8,
-                                b'a' => 7,
-                                c => c,
-                            });
-                        }
-                        c => w.push(c),
+        loop {
+            let c = at(i);
+            if inq {
+                if c == b'\\'
+                    && at(i + 1) == b'x'
+                    && at(i + 2).is_ascii_hexdigit()
+                    && at(i + 3).is_ascii_hexdigit()
+                {
+                    let hex = [at(i + 2), at(i + 3)];
+                    w.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+                    i += 3;
+                } else if c == b'\\' && at(i + 1) != 0 {
+                    i += 1;
+                    w.push(match at(i) {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        c => c,
+                    });
+                } else if c == b'"' {
+                    if at(i + 1) != 0 && !at(i + 1).is_ascii_whitespace() {
+                        return None;
                     }
                     i += 1;
+                    break;
+                } else if c == 0 {
+                    return None;
+                } else {
+                    w.push(c);
                 }
-                i += 1;
-            }
-            b'\'' => {
-                i += 1;
-                loop {
-                    match *line.get(i)? {
-                        b'\'' => break,
-                        b'\\' if line.get(i + 1) == Some(&b'\'') => {
-                            w.push(b'\'');
-                            i += 1;
-                        }
-                        c => w.push(c),
+            } else if insq {
+                if c == b'\\' && at(i + 1) == b'\'' {
+                    i += 1;
+                    w.push(b'\'');
+                } else if c == b'\'' {
+                    if at(i + 1) != 0 && !at(i + 1).is_ascii_whitespace() {
+                        return None;
                     }
                     i += 1;
+                    break;
+                } else if c == 0 {
+                    return None;
+                } else {
+                    w.push(c);
                 }
-                i += 1;
-            }
-            _ => {
-                while i < line.len() && !line[i].is_ascii_whitespace() {
-                    w.push(line[i]);
-                    i += 1;
+            } else {
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
+                        if c != 0 {
+                            i += 1;
+                        }
+                        break;
+                    }
+                    b'"' => inq = true,
+                    b'\'' => insq = true,
+                    c => w.push(c),
                 }
             }
+            i += 1;
         }
         out.push(w);
     }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -260,12 +353,70 @@ mod tests {
         assert_eq!(Manifest::parse(text.as_bytes()).unwrap(), m);
     }
 
+    fn refusal(text: &[u8]) -> &'static str {
+        Manifest::parse(text).unwrap_err().msg
+    }
+
     #[test]
     fn rejects_bad_manifests() {
-        assert!(Manifest::parse(b"").is_err());
-        assert!(Manifest::parse(b"file a seq 1\n").is_err());
-        assert!(Manifest::parse(b"file a seq 2 type i\nfile b seq 1 type i\n").is_err());
-        assert!(Manifest::parse(b"file \"a seq 1 type b\n").is_err());
-        assert!(Manifest::parse(b"file x/a seq 1 type b\n").is_err());
+        const INVALID: &str = "Invalid AOF manifest file format";
+        assert_eq!(refusal(b""), "Found an empty AOF manifest");
+        assert_eq!(refusal(b"file a seq 1\n"), INVALID);
+        assert_eq!(
+            refusal(b"file a seq 2 type i\nfile b seq 1 type i\n"),
+            "Found a non-monotonic sequence number"
+        );
+        assert_eq!(refusal(b"file \"a seq 1 type b\n"), INVALID);
+        assert_eq!(
+            refusal(b"file x/a seq 1 type b\n"),
+            "File can't be a path, just a filename"
+        );
+        // Blank lines, missing keys, odd pairs, seq 0, a quote glued to text.
+        assert_eq!(
+            refusal(b"file a seq 1 type i\n\nfile b seq 3 type i\n"),
+            INVALID
+        );
+        assert_eq!(refusal(b"filx a seq 1 type b\n"), INVALID);
+        assert_eq!(refusal(b"file a seq 1 type i newkey\n"), INVALID);
+        assert_eq!(refusal(b"file a seq 0 type i\n"), INVALID);
+        assert_eq!(refusal(b"file \"a\"b seq 1 type i\n"), INVALID);
+        assert_eq!(
+            refusal(b"file a seq 1 type b\nfile b seq 2 type b\n"),
+            "Found duplicate base file information"
+        );
+        assert_eq!(refusal(b"file a seq 1 type x\n"), "Unknown AOF file type");
+        // A line of 1024 bytes or more, or a last line without its newline.
+        let long = format!("{}\n", "file a seq 1 type b ".repeat(60));
+        assert_eq!(
+            refusal(long.as_bytes()),
+            "The AOF manifest file contains too long line"
+        );
+        assert_eq!(
+            refusal(b"file a seq 1 type b"),
+            "The AOF manifest file contains too long line"
+        );
+        let e = Manifest::parse(b"file a seq 1 type b\nfile b seq 1 type i x\n").unwrap_err();
+        assert_eq!(e.line, Some((2, "file b seq 1 type i x".to_string())));
+    }
+
+    #[test]
+    fn accepts_what_redis_accepts() {
+        // Comments, extra key/value pairs, keys in any case, CRLF.
+        let m = Manifest::parse(
+            b"# made by hand\nFILE a.1.base.rdb SEQ 1 TYPE b newkey newvalue\r\n\
+              file a.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        assert_eq!(m.base.unwrap().name, "a.1.base.rdb");
+        assert_eq!(m.incrs.len(), 1);
+        assert_eq!(
+            split_args(br#"a "b\x41\n" 'c\'d' e"f g""#).unwrap(),
+            vec![
+                b"a".to_vec(),
+                b"bA\n".to_vec(),
+                b"c'd".to_vec(),
+                b"ef g".to_vec()
+            ]
+        );
     }
 }
