@@ -99,8 +99,8 @@ pub struct AofState {
     pub current_size: AtomicU64,
     pub delayed_fsync: AtomicU64,
     /// DEBUG AOF-FLUSH-SLEEP: microseconds to sleep before each write of
-    /// the feed to the INCR file (a test hook, as Redis's aof_flush_sleep).
-    /// Only stored so far: `aof_writer.rs`'s drain is to read it.
+    /// the feed to the INCR file (a test hook, as Redis's aof_flush_sleep;
+    /// `aof_writer.rs`'s drain sleeps it).
     pub flush_sleep_us: AtomicU64,
     /// Abandons the running rewrite (CONFIG SET appendonly no: Redis kills
     /// its rewrite child).

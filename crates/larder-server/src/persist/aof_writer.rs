@@ -185,6 +185,11 @@ fn drain(shared: &Shared, out: &mut Out, who: Who) -> bool {
         }
         out.end = g.offset;
     }
+    // DEBUG AOF-FLUSH-SLEEP: a test hook, as Redis's (which blocks its loop).
+    let sleep_us = st.flush_sleep_us.load(Relaxed);
+    if sleep_us > 0 && !out.chunk.is_empty() {
+        std::thread::sleep(Duration::from_micros(sleep_us));
+    }
     if !write_chunk(st, out) {
         return false;
     }
