@@ -13,7 +13,9 @@ use larder_resp::{Args, Reply};
 
 use crate::client::{Client, ReplyMode};
 use crate::command::{flags, Command, Ctx};
-use crate::error::{truncate_lossy, unknown_subcommand, wrong_arity, CmdError, NOAUTH, OOM};
+use crate::error::{
+    truncate_lossy, unknown_subcommand, wrong_arity, CmdError, LOADING, NOAUTH, OOM,
+};
 use crate::shared::Shared;
 
 /// Redis 7.0's unknown-command text: the name and up to 128 bytes of arguments.
@@ -89,6 +91,13 @@ pub(crate) fn command_flags(shared: &Shared, cmd: &Command, args: &Args<'_>) -> 
 
 /// [`command_flags`] as the checks see them: the flags the command has and
 /// those it lacks, EXEC's counting the commands it queued too.
+/// While the dataset loads: refused unless flagged `loading`, and an EXEC
+/// as what it queued (Redis's is_denyloading_command).
+fn denied_while_loading(client: &Client, cmd: &Command, sub: &Command) -> bool {
+    !sub.has(flags::LOADING)
+        || (cmd.name == "exec" && client.tx.queued_flags().1 & flags::LOADING != 0)
+}
+
 pub(crate) fn checked_flags(
     shared: &Shared,
     client: &Client,
@@ -142,6 +151,9 @@ fn run(shared: &Shared, client: &mut Client, args: Args<'_>, out: &mut Vec<u8>) 
         {
             return refuse(client, out, e);
         }
+    }
+    if !obey && shared.hot.loading.load(Relaxed) && denied_while_loading(client, cmd, sub) {
+        return refuse(client, out, LOADING);
     }
     if let Some(e) = crate::commands::scripting::busy_error(shared, cmd, &args).filter(|_| !obey) {
         return refuse(client, out, e);

@@ -48,6 +48,7 @@ pub const DB_RANGE: CmdError = CmdError::new("ERR DB index is out of range");
 pub const OVERFLOW: CmdError = CmdError::new("ERR increment or decrement would overflow");
 pub const OOM: CmdError = CmdError::new("OOM command not allowed when used memory > 'maxmemory'.");
 pub const NOAUTH: CmdError = CmdError::new("NOAUTH Authentication required.");
+pub const LOADING: CmdError = CmdError::new("LOADING Redis is loading the dataset in memory");
 pub const STRING_TOO_LONG: CmdError =
     CmdError::new("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 

@@ -85,6 +85,9 @@ pub struct Hot {
     pub slowlog_max_len: AtomicU64,
     /// DEBUG PAUSE-CRON: the server cron skips its work.
     pub cron_paused: AtomicBool,
+    /// DEBUG LOADAOF / RELOAD is loading the dataset: other clients'
+    /// commands without the `loading` flag get Redis's LOADING error.
+    pub loading: AtomicBool,
 }
 
 pub struct Shared {

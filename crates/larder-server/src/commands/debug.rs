@@ -250,6 +250,23 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE] (debug.c's texts).
+/// The dataset is loading while this lives (INFO `loading:1`; other
+/// clients get LOADING, as while Redis loads).
+struct Loading<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl<'a> Loading<'a> {
+    fn start(sh: &'a crate::shared::Shared) -> Loading<'a> {
+        sh.hot.loading.store(true, Relaxed);
+        Loading(&sh.hot.loading)
+    }
+}
+
+impl Drop for Loading<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Relaxed);
+    }
+}
+
 fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
     let (mut save, mut flush, mut merge) = (true, true, false);
     for i in 2..ctx.argc() {
@@ -265,7 +282,10 @@ fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
             ));
         }
     }
-    if let Err(e) = crate::persist::snapshot::debug_reload(ctx.shared, save, flush, merge) {
+    let loading = Loading::start(ctx.shared);
+    let reloaded = crate::persist::snapshot::debug_reload(ctx.shared, save, flush, merge);
+    drop(loading);
+    if let Err(e) = reloaded {
         tracing::warn!("DEBUG RELOAD failed: {e}");
         return Err(CmdError::new("ERR Error trying to load the RDB dump"));
     }
@@ -302,6 +322,7 @@ fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
         crate::persist::aof::stop(sh);
     }
     {
+        let _loading = Loading::start(sh);
         let engine = &sh.engine;
         let _hold = engine.hold(None);
         {

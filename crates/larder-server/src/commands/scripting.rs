@@ -604,8 +604,18 @@ fn script_hook(running: Arc<Running>) -> Box<Hook> {
         }
         let start = running.started_ms.load(Relaxed);
         let limit = running.threshold_ms.load(Relaxed);
-        if start != 0 && limit > 0 && larder_engine::access::now_ms() >= start + limit {
-            running.busy.store(true, Relaxed);
+        let now = larder_engine::access::now_ms();
+        if start != 0 && limit > 0 && now >= start + limit && !running.busy.swap(true, Relaxed) {
+            let kill = if running.function.load(Relaxed) {
+                "FUNCTION KILL"
+            } else {
+                "SCRIPT KILL"
+            };
+            tracing::warn!(
+                "Slow script detected: still in execution after {} milliseconds. \
+                 You can try killing the script using the {kill} command.",
+                now - start
+            );
         }
         if running.kill.load(Relaxed) {
             if !LINE_HOOK.replace(true) {

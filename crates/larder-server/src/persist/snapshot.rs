@@ -461,7 +461,10 @@ pub fn info(sh: &Shared, s: &mut String) {
         (0, 0)
     };
     let fields: [(&str, String); 18] = [
-        ("loading", "0".into()),
+        (
+            "loading",
+            u8::from(sh.hot.loading.load(Relaxed)).to_string(),
+        ),
         ("async_loading", "0".into()),
         ("current_cow_peak", "0".into()),
         ("current_cow_size", "0".into()),
