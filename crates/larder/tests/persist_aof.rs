@@ -952,3 +952,49 @@ fn memcached_always_keeps_every_acknowledged_write_across_kill9() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// While DEBUG LOADAOF loads (here a script in the AOF that runs a while),
+/// other clients get LOADING, as from Redis; the load then completes.
+#[test]
+fn other_clients_get_loading_while_debug_loadaof_runs() {
+    let dir = temp_dir("loading");
+    let s = larder_aof(
+        &dir,
+        &[
+            "--aof-use-rdb-preamble",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut c = s.client();
+    cmd(&mut c, &["SELECT", "9"]);
+    // A script as an older Redis logged it (7.0 logs its effects): slow to
+    // replay. The file is in append mode: this lands whole at its end.
+    let script = "redis.call('set',KEYS[1],'y'); for i=1,1500000 do redis.call('ping') end";
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(incr_path(&dir))
+        .expect("the INCR file");
+    let mut bytes = common::encode_command(&[b"SELECT", b"9"]);
+    bytes.extend(common::encode_command(&[b"EVAL", script.as_bytes(), b"1", b"x"]));
+    std::io::Write::write_all(&mut file, &bytes).expect("append");
+    drop(file);
+    let mut loader = s.client();
+    loader.send_str(&["DEBUG", "LOADAOF"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = cmd(&mut c, &["PING"]);
+        if r.starts_with(b"-LOADING") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never LOADING: {}",
+            String::from_utf8_lossy(&r)
+        );
+    }
+    assert_eq!(loader.read_reply(), b"+OK\r\n");
+    assert_eq!(cmd(&mut c, &["GET", "x"]), b"$1\r\ny\r\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
