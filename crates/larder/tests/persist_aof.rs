@@ -977,7 +977,12 @@ fn other_clients_get_loading_while_debug_loadaof_runs() {
         .open(incr_path(&dir))
         .expect("the INCR file");
     let mut bytes = common::encode_command(&[b"SELECT", b"9"]);
-    bytes.extend(common::encode_command(&[b"EVAL", script.as_bytes(), b"1", b"x"]));
+    bytes.extend(common::encode_command(&[
+        b"EVAL",
+        script.as_bytes(),
+        b"1",
+        b"x",
+    ]));
     std::io::Write::write_all(&mut file, &bytes).expect("append");
     drop(file);
     let mut loader = s.client();
