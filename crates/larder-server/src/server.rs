@@ -136,8 +136,8 @@ impl Server {
         for t in &tasks {
             t.abort();
         }
-        for (_, t) in shared.accepting.lock().drain(..) {
-            t.abort();
+        for a in shared.accepting.lock().drain(..) {
+            a.task.abort();
         }
         if let Some(p) = &shared.config.read().unixsocket {
             let _ = std::fs::remove_file(p);
@@ -220,12 +220,12 @@ pub(crate) fn rebind(shared: &Shared, bind: &[String], port: u16) -> io::Result<
     let mut accepting = shared.accepting.lock();
     // Addresses listened on already stay as they are (binding them again
     // would fail while their listener holds them).
-    let current: Vec<SocketAddr> = accepting.iter().map(|(a, _)| *a).collect();
+    let current: Vec<SocketAddr> = accepting.iter().map(|a| a.addr).collect();
     let fresh = bind_all(bind, port, backlog, &current)?;
-    accepting.retain(|(a, t)| {
-        let keep = bind.iter().any(|b| parse_bind(b, port).1 == Some(*a));
+    accepting.retain(|a| {
+        let keep = bind.iter().any(|b| parse_bind(b, port).1 == Some(a.addr));
         if !keep {
-            t.abort();
+            a.task.abort();
         }
         keep
     });
@@ -236,11 +236,27 @@ pub(crate) fn rebind(shared: &Shared, bind: &[String], port: u16) -> io::Result<
     Ok(())
 }
 
+/// A listening address's accept task, and a second handle on its socket
+/// (a dup: valid whatever the task's state) that shutdown uses to stop
+/// listening at once.
+pub struct Accepting {
+    pub addr: SocketAddr,
+    pub task: tokio::task::AbortHandle,
+    pub socket: socket2::Socket,
+}
+
 /// Accepts RESP clients on `l` from now on.
 fn listen(shared: &Arc<Shared>, l: TcpListener) {
     let Ok(addr) = l.local_addr() else { return };
+    let Ok(socket) = socket2::SockRef::from(&l).try_clone() else {
+        return;
+    };
     let task = tokio::spawn(accept_tcp(shared.clone(), l));
-    shared.accepting.lock().push((addr, task.abort_handle()));
+    shared.accepting.lock().push(Accepting {
+        addr,
+        task: task.abort_handle(),
+        socket,
+    });
 }
 
 pub(crate) fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {

@@ -93,7 +93,7 @@ pub struct Hot {
 pub struct Shared {
     /// The tasks accepting RESP connections on TCP, by listening address
     /// (CONFIG SET port / bind replaces them: `server::rebind`).
-    pub accepting: Mutex<Vec<(std::net::SocketAddr, tokio::task::AbortHandle)>>,
+    pub accepting: Mutex<Vec<crate::server::Accepting>>,
     pub engine: Engine,
     pub config: RwLock<Config>,
     pub hot: Hot,
@@ -223,7 +223,14 @@ impl Shared {
     }
 
     pub fn request_shutdown(&self) {
+        // New connections are refused from now on, before this returns (as
+        // from Redis, which exits): a client that saw SHUTDOWN's connection
+        // close finds nobody listening.
+        for a in self.accepting.lock().iter() {
+            let _ = a.socket.shutdown(std::net::Shutdown::Both);
+        }
         self.shutdown.send_replace(true);
+        crate::commands::scripting::abort_for_shutdown(self);
         for h in self.clients.all() {
             h.events.raise(crate::signal::STOP);
         }

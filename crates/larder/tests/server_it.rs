@@ -834,3 +834,33 @@ fn connections_are_served_in_arrival_order() {
     }
     assert_eq!(reordered, 0, "GETs that ran before the SET sent first");
 }
+
+/// SHUTDOWN NOSAVE stops a server whose script runs forever (Redis exits
+/// under a timed-out script), and nobody is listening once SHUTDOWN's own
+/// connection has closed.
+#[test]
+fn shutdown_nosave_ends_a_runaway_script_and_stops_listening_first() {
+    let mut s = start_larder(&["--busy-reply-threshold", "100"]);
+    let mut looping = s.client();
+    looping.send_str(&["EVAL", "while true do end", "0"]);
+    let mut c = s.client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !c.cmd_str(&["PING"]).starts_with(b"-BUSY") {
+        assert!(Instant::now() < deadline, "the script never got busy");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.send_str(&["SHUTDOWN", "NOSAVE"]);
+    assert!(
+        c.try_read_reply(Duration::from_secs(5)).is_err(),
+        "SHUTDOWN replied"
+    );
+    assert!(
+        TcpStream::connect(s.addr()).is_err(),
+        "still listening after SHUTDOWN closed its connection"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.is_running() {
+        assert!(Instant::now() < deadline, "the server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -111,6 +111,16 @@ pub fn busy_error(shared: &Shared, cmd: &Command, args: &Args<'_>) -> Option<Cmd
     (!allowed).then(|| busy_for(running))
 }
 
+/// Shutdown: a running script stops at its next hook, whatever it wrote
+/// (Redis's SHUTDOWN NOSAVE exits under a timed-out script); the server
+/// could not stop while a worker ran it.
+pub(crate) fn abort_for_shutdown(shared: &Shared) {
+    let running = &shared.scripts.running;
+    if running.started_ms.load(Relaxed) != 0 {
+        running.kill.store(true, Relaxed);
+    }
+}
+
 /// SCRIPT KILL (`eval`) and FUNCTION KILL: each kills only its own kind.
 pub(crate) fn kill(shared: &Shared, eval: bool) -> CmdResult {
     let running = &shared.scripts.running;
