@@ -446,6 +446,20 @@ fn hex_val(c: u8) -> Option<u8> {
     }
 }
 
+/// Redis's `sdssplitargs` over a whole line (a config or manifest line):
+/// its arguments, or `None` on unbalanced quotes or text right after a
+/// closing quote.
+pub fn split_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let (mut scratch, mut ranges) = (Vec::new(), Vec::new());
+    split_args(line, &mut scratch, &mut ranges).ok()?;
+    Some(
+        ranges
+            .iter()
+            .map(|&(s, e)| scratch[s..e].to_vec())
+            .collect(),
+    )
+}
+
 /// Redis's `sdssplitargs`: split `line` into arguments appended to `scratch`
 /// with their ranges in `ranges`. `Err` on unbalanced quotes. A NUL byte ends
 /// the line (C string semantics; the line finder never lets one through).

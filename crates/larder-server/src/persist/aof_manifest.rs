@@ -94,7 +94,7 @@ impl Manifest {
             if line.is_empty() {
                 return Err(err("Invalid AOF manifest file format"));
             }
-            let words = match split_args(line) {
+            let words = match larder_resp::request::split_line(line) {
                 Some(w) if w.len() >= 6 && w.len() % 2 == 0 => w,
                 _ => return Err(err("Invalid AOF manifest file format")),
             };
@@ -238,89 +238,6 @@ fn atoll(s: &[u8]) -> i64 {
     }
 }
 
-/// sdssplitargs, as Redis's: words separated by blanks; double quotes (with
-/// `\xHH` and `\n`-style escapes) and single quotes (with `\'`), which may
-/// start inside a word and must be followed by a blank or the end. `None`
-/// on unbalanced quotes or text right after a closing quote.
-fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let at = |i: usize| line.get(i).copied().unwrap_or(0);
-    let mut out = Vec::new();
-    let mut i = 0;
-    loop {
-        while at(i) != 0 && at(i).is_ascii_whitespace() {
-            i += 1;
-        }
-        if at(i) == 0 {
-            return Some(out);
-        }
-        let (mut inq, mut insq) = (false, false);
-        let mut w = Vec::new();
-        loop {
-            let c = at(i);
-            if inq {
-                if c == b'\\'
-                    && at(i + 1) == b'x'
-                    && at(i + 2).is_ascii_hexdigit()
-                    && at(i + 3).is_ascii_hexdigit()
-                {
-                    let hex = [at(i + 2), at(i + 3)];
-                    w.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
-                    i += 3;
-                } else if c == b'\\' && at(i + 1) != 0 {
-                    i += 1;
-                    w.push(match at(i) {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 8,
-                        b'a' => 7,
-                        c => c,
-                    });
-                } else if c == b'"' {
-                    if at(i + 1) != 0 && !at(i + 1).is_ascii_whitespace() {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    w.push(c);
-                }
-            } else if insq {
-                if c == b'\\' && at(i + 1) == b'\'' {
-                    i += 1;
-                    w.push(b'\'');
-                } else if c == b'\'' {
-                    if at(i + 1) != 0 && !at(i + 1).is_ascii_whitespace() {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    w.push(c);
-                }
-            } else {
-                match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
-                        if c != 0 {
-                            i += 1;
-                        }
-                        break;
-                    }
-                    b'"' => inq = true,
-                    b'\'' => insq = true,
-                    c => w.push(c),
-                }
-            }
-            i += 1;
-        }
-        out.push(w);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,7 +327,7 @@ mod tests {
         assert_eq!(m.base.unwrap().name, "a.1.base.rdb");
         assert_eq!(m.incrs.len(), 1);
         assert_eq!(
-            split_args(br#"a "b\x41\n" 'c\'d' e"f g""#).unwrap(),
+            larder_resp::request::split_line(br#"a "b\x41\n" 'c\'d' e"f g""#).unwrap(),
             vec![
                 b"a".to_vec(),
                 b"bA\n".to_vec(),
