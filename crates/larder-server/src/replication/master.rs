@@ -129,6 +129,19 @@ fn failover_request(ctx: &mut Ctx<'_>) -> CmdResult {
             "ERR PSYNC FAILOVER replid must match my replid.",
         ));
     }
+    // What our master sent before it asked is applied first, as Redis
+    // reads its link before this request; here the link's task may be
+    // behind this one on another worker (bounded: a FORCEd hand-over to a
+    // replica that never got it goes on).
+    if let Some(next) = crate::command::parse_i64(ctx.arg(2)) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        crate::commands::scripting::off_worker(|| {
+            while super::master_repl_offset(&sh) < next - 1 && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+    }
     super::set_master(&sh, None);
     tracing::info!(
         "MASTER MODE enabled (failover request from 'id={} addr={}')",
