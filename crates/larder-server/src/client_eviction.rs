@@ -158,20 +158,20 @@ pub fn evict(shared: &Shared) {
                 break;
             }
             let line = crate::commands::client_cmd::client_line(shared, h, None);
-            tracing::info!("Evicting client: {}", line.trim_end());
-            {
-                // Under the lock, so a connection closing meanwhile either
-                // finds its entry here or was never evicted.
-                let mut closing = st.closing.lock();
-                if shared.clients.unregister(h.id) {
-                    closing.push((h.id, *mem));
-                    shared.engine.config.add_not_counted(*mem as isize);
-                }
+            // Under the lock, so a connection closing meanwhile either finds
+            // its entry here or was never evicted (it left on its own: its
+            // memory goes all the same).
+            let mut closing = st.closing.lock();
+            if shared.clients.unregister(h.id) {
+                tracing::info!("Evicting client: {}", line.trim_end());
+                closing.push((h.id, *mem));
+                shared.engine.config.add_not_counted(*mem as isize);
+                st.evicted.fetch_add(1, Relaxed);
             }
+            drop(closing);
             h.mem_counted.store(0, Relaxed);
             h.kill();
             total -= mem;
-            st.evicted.fetch_add(1, Relaxed);
         }
         if total > limit {
             tracing::warn!("Over client maxmemory after evicting all evictable clients");
