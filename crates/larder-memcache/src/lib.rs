@@ -156,8 +156,11 @@ pub enum Request<'a> {
         noreply: bool,
     },
     Quit,
+    /// `shutdown [graceful]` (both stop the server); any other argument is
+    /// `invalid` (`CLIENT_ERROR invalid shutdown mode`, once shutdown is
+    /// enabled).
     Shutdown {
-        graceful: bool,
+        invalid: bool,
     },
     CacheMemlimit {
         megabytes: u32,
@@ -422,7 +425,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parse<'a> {
             }
         }
         b"shutdown" => Request::Shutdown {
-            graceful: t.get(1) == b"graceful",
+            invalid: n > 2 || (n == 2 && t.get(1) != b"graceful"),
         },
         b"cache_memlimit" => {
             if n != 2 && n != 3 {

@@ -307,6 +307,16 @@ fn lru_crawler_slabs_lru_and_settings() {
 
 /// Reads until a line equal to `end`; lines end in `\n` (metadump) or
 /// `\r\n`, returned without either.
+/// With shutdown enabled (`-A`), a mode other than `graceful` is refused
+/// and the server stays up.
+#[test]
+fn shutdown_mode_checked() {
+    let Some(mut p) = Pair::start_with(&["--memcache-enable-shutdown", "yes"], &["-A"]) else {
+        return;
+    };
+    p.case(b"shutdown foo\r\nshutdown graceful now\r\nshutdown now graceful\r\nversion x\r\n");
+}
+
 fn read_until(r: &mut BufReader<TcpStream>, end: &str) -> Vec<String> {
     let mut out = Vec::new();
     loop {

@@ -462,3 +462,36 @@ fn connection_over_the_limit_gets_memcached_error() {
     c.read_to_end(&mut got).expect("read until closed");
     assert_eq!(got, b"ERROR Too many open connections\r\n");
 }
+
+/// `timeout` closes a memcached connection that sent nothing for that
+/// long (memcached's `idle_timeout`), and `stats` counts it in
+/// `idle_kicks` (shown, as in memcached, only when the timeout is set).
+#[test]
+fn idle_connections_are_kicked_and_counted() {
+    use std::io::Read;
+    use std::time::Duration;
+    let s = start_larder_memcache(&["--timeout", "1"]);
+    // (The start-up probe's connection is kicked first.)
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut stats = McConn::connect(s.port);
+    let kicks = |c: &mut McConn| -> u64 {
+        let line = memcache_common::stats_subset(c, &["idle_kicks"]);
+        line[0].rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let before = kicks(&mut stats);
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+    idle.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    // A connection that keeps sending is not kicked.
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(400));
+        kicks(&mut stats);
+    }
+    let mut got = Vec::new();
+    idle.read_to_end(&mut got).expect("closed, not timed out");
+    assert!(got.is_empty(), "{got:?}");
+    assert_eq!(kicks(&mut stats), before + 1);
+
+    let s = start_larder_memcache(&[]);
+    let mut c = McConn::connect(s.port);
+    assert!(memcache_common::stats_subset(&mut c, &["idle_kicks"]).is_empty());
+}

@@ -19,6 +19,9 @@
 //! connections): a batch's writes share one write and fsync, and a
 //! `noreply` write holds the next reply.
 //!
+//! A connection that sends nothing for `timeout` seconds (memcached's
+//! `idle_timeout`; 0 = never) is closed and counted in `idle_kicks`.
+//!
 //! The connection is registered for `stats conns` (named by its socket's
 //! fd, as memcached does) and updates its state and last-command time once
 //! per batch. After a `watch` it becomes a log stream (`watch::serve`).
@@ -68,6 +71,14 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
         if input.capacity() - input.len() < READ_CHUNK.min(want) {
             input.reserve(want.max(READ_CHUNK));
         }
+        // `timeout` is memcached's `idle_timeout` here too.
+        let timeout = shared.hot.timeout_secs.load(Relaxed);
+        let idle = async move {
+            match timeout {
+                0 => std::future::pending::<()>().await,
+                t => tokio::time::sleep(std::time::Duration::from_secs(t)).await,
+            }
+        };
         let n = tokio::select! {
             biased;
             r = stream.read_buf(&mut input) => match r {
@@ -76,6 +87,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
             },
             _ = info.events.wait() => {
                 reason = "shutdown";
+                break 'conn;
+            }
+            _ = idle => {
+                reason = "idle_timeout";
+                mc.counters.idle_kicks.fetch_add(1, Relaxed);
                 break 'conn;
             }
         };

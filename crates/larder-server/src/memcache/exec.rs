@@ -364,12 +364,15 @@ impl<'s> Session<'s> {
                 }
             }
             Request::Quit => return Flow::Close,
-            Request::Shutdown { .. } => {
-                if self.shared.config.read().memcache_enable_shutdown {
+            Request::Shutdown { invalid } => {
+                if !self.shared.config.read().memcache_enable_shutdown {
+                    line(out, b"ERROR: shutdown not enabled");
+                } else if invalid {
+                    line(out, b"CLIENT_ERROR invalid shutdown mode");
+                } else {
                     self.shared.request_shutdown();
                     return Flow::Close;
                 }
-                line(out, b"ERROR: shutdown not enabled");
             }
             Request::CacheMemlimit { megabytes, noreply } => {
                 let reply: &[u8] = if megabytes < 8 {

@@ -124,6 +124,7 @@ counters!(
     total_items,
     total_connections,
     rejected_connections,
+    idle_kicks,
 );
 
 /// Most keys a `flush_all` remembers for `get_flushed` (about 1 MB).

@@ -120,6 +120,10 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
     }
     stat(out, "auth_cmds", 0);
     stat(out, "auth_errors", 0);
+    // As memcached, only when idle connections are closed (`timeout`).
+    if shared.hot.timeout_secs.load(Relaxed) > 0 {
+        stat(out, "idle_kicks", g(&c.idle_kicks));
+    }
     stat(out, "bytes_read", g(&c.bytes_read));
     stat(out, "bytes_written", g(&c.bytes_written));
     stat(out, "limit_maxbytes", maxmemory);
