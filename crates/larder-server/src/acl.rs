@@ -1287,8 +1287,23 @@ impl Acl {
         Some(u)
     }
 
-    /// Replaces every user (ACL LOAD, the config file's users); the default
-    /// user object stays, with the new rules. Returns the users replaced.
+    /// The config file's users (ACLLoadConfiguredUsers): added to the
+    /// default user, which keeps its rules (and `requirepass`) unless a
+    /// `user default` line resets them.
+    pub fn add_configured(&self, new: Vec<(Vec<u8>, Rules)>) {
+        let mut users = self.users.write();
+        for (name, rules) in new {
+            if name == b"default" {
+                self.default.set_rules(rules, &self.cmds);
+            } else {
+                users.insert(name.clone(), Arc::new(User::new(name, rules, &self.cmds)));
+            }
+        }
+    }
+
+    /// Replaces every user (ACL LOAD); the default user object stays, with
+    /// the file's rules or, if it has none, a new default's. Returns the
+    /// users replaced.
     pub fn replace_all(&self, new: Vec<(Vec<u8>, Rules)>) -> Vec<Arc<User>> {
         let mut users = self.users.write();
         let old: Vec<Arc<User>> = users
@@ -1840,7 +1855,7 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
             .map(|(i, u)| (i + 1, format!("user {u}")))
             .collect();
         let parsed = parse_users(&shared.acl, "config", &lines)?;
-        shared.acl.replace_all(parsed);
+        shared.acl.add_configured(parsed);
         sync_auth_required(shared);
     } else if !file.is_empty() {
         load_file(shared, None, &file)?;

@@ -488,6 +488,24 @@ fn requirepass_is_default_password() {
     s.case_with(&["acl", "log"], LOG);
 }
 
+/// The config's `user` lines add to the default user, which keeps
+/// `requirepass` unless a `user default` line resets it (Redis's
+/// ACLLoadConfiguredUsers; Larder's default user had become `nopass`).
+#[test]
+fn config_users_keep_requirepass() {
+    let user = ["--user", "f1", "on", ">pw", "~*", "&*", "+@all"];
+    let mut s = session!(&[&["--requirepass", "secret"][..], &user].concat());
+    s.run(&[&["get", "x"], &["auth", "f1", "pw"], &["acl", "list"]]);
+    let (mut l, mut r) = s.new_clients();
+    for c in ["get x", "auth secret", "get x"] {
+        let args: Vec<&[u8]> = c.split(' ').map(str::as_bytes).collect();
+        common::diff_case_with(&mut l, &mut r, &args, Cmp::Exact);
+    }
+    let reset = ["--user", "default", "on", "nopass", "~*", "+get"];
+    let mut s = session!(&[&["--requirepass", "secret"][..], &user, &reset].concat());
+    s.run(&[&["get", "x"], &["set", "x", "1"], &["acl", "list"]]);
+}
+
 #[test]
 fn pubsub_default_and_log_len() {
     let mut s = session!(&[]);
