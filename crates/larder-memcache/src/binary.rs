@@ -21,12 +21,16 @@
 //! anything is decided; lengths that do not add up answer "Unknown command"
 //! and close; a key over 250 bytes, or extras / key / body lengths an opcode
 //! does not take, answer "Invalid arguments" and close; an unknown opcode
-//! (and the SASL ones, SASL being off) answers "Unknown command" and skips
-//! the body — counted, as memcached does, from after the key, so a frame
+//! answers "Unknown command" and skips the body — counted, as memcached does, from after the key, so a frame
 //! with extras or a key skips that many bytes of what follows. A value over
 //! the item size limit is refused ("Too large.") once the header is in, and
 //! skipped as it arrives: the buffer never holds more than the header, the
 //! extras, the key and one accepted value.
+//!
+//! The SASL opcodes parse into [`Cmd::SaslList`] and [`Cmd::Sasl`] (the
+//! message buffered whole, at most [`crate::auth::MAX_TOKEN_BYTES`]); a
+//! server that requires no password answers them "Unknown command", as
+//! memcached without SASL.
 //!
 //! Costs: a fixed-size header read, no copy, no allocation; requests borrow
 //! the connection's input buffer. Replies are encoded straight into the
@@ -89,6 +93,7 @@ pub mod status {
     pub const EINVAL: u16 = 0x04;
     pub const NOT_STORED: u16 = 0x05;
     pub const DELTA_BADVAL: u16 = 0x06;
+    pub const AUTH_ERROR: u16 = 0x20;
     pub const UNKNOWN_COMMAND: u16 = 0x81;
     pub const ENOMEM: u16 = 0x82;
 }
@@ -104,6 +109,7 @@ pub fn status_text(s: u16) -> &'static str {
         status::E2BIG => "Too large.",
         status::DELTA_BADVAL => "Non-numeric server-side value for incr or decr",
         status::NOT_STORED => "Not stored.",
+        status::AUTH_ERROR => "Auth failure.",
         _ => "",
     }
 }
@@ -173,6 +179,15 @@ pub enum Cmd<'a> {
     },
     Noop,
     Version,
+    /// SASL list mechanisms.
+    SaslList,
+    /// SASL auth (or, `step`, its continuation): the mechanism (the key) and
+    /// the message (the value).
+    Sasl {
+        step: bool,
+        mech: &'a [u8],
+        data: &'a [u8],
+    },
     /// Stat with its group (the key; empty = general).
     Stat {
         group: &'a [u8],
@@ -287,9 +302,24 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Frame<'a> {
         op::FLUSH => Cmd::Flush {
             delay: if e == 4 { be_u32(extras) } else { 0 },
         },
-        // SASL is not enabled: memcached answers as for an unknown command.
-        op::SASL_LIST_MECHS | op::SASL_AUTH | op::SASL_STEP => {
-            return error(status::UNKNOWN_COMMAND, bodylen - k, false)
+        op::SASL_LIST_MECHS => Cmd::SaslList,
+        op::SASL_AUTH | op::SASL_STEP => {
+            let vlen = b - k;
+            if vlen > crate::auth::MAX_TOKEN_BYTES {
+                return error(status::EINVAL, vlen, false);
+            }
+            let end = head + vlen;
+            if buf.len() < end {
+                return Frame::Incomplete { need: end };
+            }
+            return Frame::Request {
+                req: req(Cmd::Sasl {
+                    step: opcode == op::SASL_STEP,
+                    mech: key,
+                    data: &buf[head..end],
+                }),
+                consumed: end,
+            };
         }
         op::GET | op::GETK | op::TOUCH | op::GAT | op::GATK => Cmd::Get {
             key,
@@ -527,9 +557,24 @@ mod tests {
             err(&frame(0x50, &[], b"ab", b"xyz", None)),
             (status::UNKNOWN_COMMAND, 5, false)
         );
+        match request(&frame(op::SASL_AUTH, &[], b"PLAIN", b"\0u\0p", None)) {
+            (
+                Request {
+                    cmd:
+                        Cmd::Sasl {
+                            step: false,
+                            mech,
+                            data,
+                        },
+                    ..
+                },
+                n,
+            ) => assert_eq!((mech, data, n), (&b"PLAIN"[..], &b"\0u\0p"[..], 24 + 9)),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
-            err(&frame(op::SASL_AUTH, &[], b"PLAIN", b"xyz", None)),
-            (status::UNKNOWN_COMMAND, 3, false)
+            err(&frame(op::SASL_STEP, &[], b"PLAIN", &[0; 5000], None)),
+            (status::EINVAL, 5000, false)
         );
         // Too large: refused before the value is in.
         let f = frame(op::SET, &[0; 8], b"k", &[], Some(9 + (2 << 20)));

@@ -4,7 +4,8 @@
 //! No I/O and no keyspace: [`parse`] looks at the start of a connection's
 //! input buffer and returns the next request with its arguments as slices
 //! of that buffer (no copy, no allocation), or says that more bytes are
-//! needed, or that memcached would close the connection. The server runs the
+//! needed, or that memcached would close the connection ([`auth`] parses the
+//! authentication a server requiring a password expects first). The server runs the
 //! request and encodes replies with the helpers in [`reply`].
 //!
 //! The rules are memcached 1.6.18's, including its quirks, because clients
@@ -21,6 +22,7 @@
 //! fixed array, no heap allocation. A binary (base64, `b` flag) meta key is
 //! decoded into an inline 250-byte buffer.
 
+pub mod auth;
 pub mod base64;
 pub mod binary;
 pub mod meta;

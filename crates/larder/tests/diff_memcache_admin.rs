@@ -435,3 +435,74 @@ fn watch_streams() {
     let m = events(p.memcached_port());
     assert_eq!(l, m);
 }
+
+/// memcached's ASCII authentication (`-Y authfile`) against Larder with a
+/// password and a user: until a `set` carrying `<user> <password>` succeeds,
+/// every request is refused; the key, flags and exptime of that `set` are
+/// ignored, and nothing is stored. One request at a time: memcached stalls
+/// on requests pipelined behind an authentication.
+#[test]
+fn ascii_authentication() {
+    let file = std::env::temp_dir().join(format!("larder-mc-auth-{}", std::process::id()));
+    std::fs::write(&file, "foo:bar\nbaaaz:quux\n").unwrap();
+    let larder = [
+        "--requirepass",
+        "secret",
+        "--user",
+        "foo",
+        "on",
+        ">bar",
+        "~*",
+        "&*",
+        "+@all",
+    ];
+    let Some(p) = Pair::start_with(&larder, &["-Y", file.to_str().unwrap()]) else {
+        return;
+    };
+    let (mut l, mut lr) = raw(p.larder_port());
+    let (mut m, mut mr) = raw(p.memcached_port());
+    let requests: &[&[u8]] = &[
+        b"set foo 0 0 2\r\nhi\r\n",
+        b"get foo\r\n",
+        b"version\r\n",
+        b"mg foo v\r\n",
+        b"set foo 0 0 7\r\nfoo bab\r\n",
+        b"set a b c 3\r\nfoo\r\n",
+        b"set a b c 3\r\nfooXY",
+        b"set a 1 2\r\n",
+        b"set a 0 0 10\r\n foo  bar \r\n",
+        b"get foo a\r\n",
+        b"set toast 0 0 2\r\nhi\r\n",
+        b"get toast\r\n",
+    ];
+    // One reply: its lines up to one that is not a VALUE (with its data).
+    let reply = |r: &mut BufReader<TcpStream>| {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).expect("reply");
+            let value = line.starts_with("VALUE ");
+            lines.push(line);
+            if !value {
+                return lines;
+            }
+            let mut data = String::new();
+            r.read_line(&mut data).expect("data");
+            lines.push(data);
+        }
+    };
+    for req in requests {
+        l.write_all(req).unwrap();
+        m.write_all(req).unwrap();
+        let (a, b) = (reply(&mut lr), reply(&mut mr));
+        assert_eq!(a, b, "{}", String::from_utf8_lossy(req));
+    }
+    // (`requirepass`'s default user logs in too.)
+    let mut c = McConn::connect(p.larder_port());
+    c.exchange(b"set x 0 0 14\r\ndefault secret\r\n").unwrap();
+    assert_eq!(
+        memcache_common::stats_subset(&mut c, &["auth_cmds", "auth_errors"]),
+        ["STAT auth_cmds 3", "STAT auth_errors 1"]
+    );
+    std::fs::remove_file(&file).ok();
+}

@@ -961,3 +961,77 @@ fn random_sequences() {
         }
     }
 }
+
+/// With a password set, a binary connection authenticates with SASL
+/// `PLAIN` against the server's users (as memcached with `-S`): before
+/// that only the SASL opcodes and Version are served, anything else is
+/// "Auth failure." and the connection closes (so these exchanges read
+/// one reply each: the usual Noop sentinel would be refused).
+#[test]
+fn sasl_plain_when_a_password_is_set() {
+    let s = common::start_larder_memcache(&[
+        "--requirepass",
+        "secret",
+        "--user",
+        "ro",
+        "on",
+        ">pw",
+        "~*",
+        "+get",
+    ]);
+    let one = |c: &mut BinConn, f: Frame| -> (u8, u16, String) {
+        c.stream.write_all(&f.bytes()).unwrap();
+        c.stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        let mut h = [0u8; 24];
+        c.stream.read_exact(&mut h).expect("header");
+        let mut body = vec![0u8; u32::from_be_bytes(h[8..12].try_into().unwrap()) as usize];
+        c.stream.read_exact(&mut body).expect("body");
+        let p = Packet { header: h, body };
+        (
+            p.opcode(),
+            p.status(),
+            String::from_utf8_lossy(p.value()).into_owned(),
+        )
+    };
+    let fail = (SASL_AUTH, 0x20, "Auth failure.".to_string());
+    let mut c = BinConn::connect(s.port);
+    assert_eq!(
+        one(&mut c, Frame::new(SASL_LIST)),
+        (SASL_LIST, 0, "PLAIN".into())
+    );
+    assert_eq!(one(&mut c, Frame::new(VERSION)).1, 0);
+    let auth = |msg: &[u8]| keyed(SASL_AUTH, "PLAIN").value(msg);
+    // A user without full access, a wrong password, a bad message, another
+    // mechanism: refused, and the connection stays.
+    for bad in [&b"\0default\0wrong"[..], b"\0ro\0pw", b"nonul"] {
+        assert_eq!(one(&mut c, auth(bad)), fail);
+    }
+    assert_eq!(one(&mut c, keyed(SASL_AUTH, "CRAM-MD5").value(b"x")), fail);
+    assert_eq!(
+        one(&mut c, keyed(GET, "k")),
+        (GET, 0x20, "Auth failure.".into())
+    );
+    let mut rest = Vec::new();
+    c.stream.read_to_end(&mut rest).expect("closed");
+    assert!(rest.is_empty());
+
+    c.reconnect();
+    assert_eq!(
+        one(&mut c, auth(b"\0default\0secret")),
+        (SASL_AUTH, 0, "Authenticated".into())
+    );
+    let r = c
+        .exchange(&frames(&[store(SET, "k", 0, 0, b"v"), keyed(GET, "k")]))
+        .unwrap();
+    assert_eq!(
+        (r[0].status(), r[1].status(), r[1].value()),
+        (0, 0, &b"v"[..])
+    );
+    // `stats` counts the attempts (the text login below is one more).
+    let mut t = memcache_common::McConn::connect(s.port);
+    t.exchange(b"set x 0 0 14\r\ndefault secret\r\n").unwrap();
+    assert_eq!(
+        memcache_common::stats_subset(&mut t, &["auth_cmds", "auth_errors"]),
+        ["STAT auth_cmds 6", "STAT auth_errors 4"]
+    );
+}

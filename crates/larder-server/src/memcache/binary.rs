@@ -18,6 +18,10 @@
 //! batch of pipelined requests (`conn.rs`). Stat renders the text list into
 //! a scratch buffer and re-frames it (rare, and no hot path).
 //!
+//! Authentication (a server with a password): SASL `PLAIN` only; until it
+//! succeeds, anything but the SASL opcodes and Version is answered "Auth
+//! failure." and the connection closed, as memcached with `-S`.
+//!
 //! Stat replies are the text protocol's stat lists (`stats.rs`), one packet
 //! per `STAT` line and an empty one for `END`. memcached's binary Stat
 //! knows fewer groups than its text `stats` (no `conns`, `cachedump`,
@@ -47,7 +51,45 @@ impl Session<'_> {
             }
             Flow::Next
         };
+        if !self.authenticated {
+            match req.cmd {
+                Cmd::SaslList | Cmd::Sasl { .. } | Cmd::Version => {}
+                // memcached's `authenticated()` gate: refuse, then close.
+                _ => {
+                    error(out, status::AUTH_ERROR);
+                    return Flow::Close;
+                }
+            }
+        }
         match req.cmd {
+            // Without a password to check, memcached without SASL.
+            Cmd::SaslList | Cmd::Sasl { .. } if !self.shared.acl.auth_required() => {
+                error(out, status::UNKNOWN_COMMAND)
+            }
+            Cmd::SaslList => {
+                bin::header(out, opcode, 0, 0, 0, 5, opaque, 0);
+                out.extend_from_slice(b"PLAIN");
+                Flow::Next
+            }
+            Cmd::Sasl { step, mech, data } => {
+                let creds = (!step && mech == b"PLAIN")
+                    .then(|| larder_memcache::auth::sasl_plain(data))
+                    .flatten();
+                match creds {
+                    Some((user, pass)) if self.login(user, pass) => {
+                        let text = b"Authenticated";
+                        bin::header(out, opcode, 0, 0, 0, text.len() as u32, opaque, 0);
+                        out.extend_from_slice(text);
+                        Flow::Next
+                    }
+                    Some(_) => error(out, status::AUTH_ERROR),
+                    None => {
+                        self.local.auth_cmds += 1;
+                        self.local.auth_errors += 1;
+                        error(out, status::AUTH_ERROR)
+                    }
+                }
+            }
             Cmd::Get {
                 key,
                 with_key,

@@ -31,6 +31,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
+use larder_memcache::auth::TextAuth;
 use larder_memcache::binary::{self as bin, Frame};
 use larder_memcache::{Limits, Parse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -133,6 +134,29 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                     }
                     Frame::Request { req, consumed } => {
                         Step::Ran(session.run_binary(req, &mut out), consumed)
+                    }
+                }
+            } else if !session.authenticated {
+                match larder_memcache::auth::parse_text(&input) {
+                    TextAuth::Incomplete => Step::Incomplete(None),
+                    TextAuth::Close => Step::Close,
+                    TextAuth::Refuse { reply, consumed } => {
+                        out.extend_from_slice(reply);
+                        out.extend_from_slice(b"\r\n");
+                        Step::Ran(Flow::Next, consumed)
+                    }
+                    TextAuth::Credentials {
+                        user,
+                        pass,
+                        consumed,
+                    } => {
+                        let reply = match session.login(user, pass) {
+                            true => &b"STORED"[..],
+                            false => larder_memcache::auth::E_FAILURE,
+                        };
+                        out.extend_from_slice(reply);
+                        out.extend_from_slice(b"\r\n");
+                        Step::Ran(Flow::Next, consumed)
                     }
                 }
             } else {

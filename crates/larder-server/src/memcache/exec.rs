@@ -171,6 +171,9 @@ pub struct Session<'s> {
     /// The batch's copy of `stats detail on` and of the watched kinds.
     detail: bool,
     watching: u32,
+    /// Whether requests may run: at once when the server requires no
+    /// password, else after an authentication (`login`).
+    pub authenticated: bool,
 }
 
 const E_NON_NUMERIC: &[u8] = b"CLIENT_ERROR cannot increment or decrement non-numeric value";
@@ -198,7 +201,22 @@ impl<'s> Session<'s> {
             fd,
             detail: false,
             watching: 0,
+            authenticated: !shared.acl.auth_required(),
         }
+    }
+
+    /// Checks credentials as RESP's `AUTH user pass` does. The memcached
+    /// protocols have no per-command permissions, so only a user allowed
+    /// every command on every key and channel may use them.
+    pub fn login(&mut self, user: &[u8], pass: &[u8]) -> bool {
+        let ok = (self.shared.acl.authenticate(user, pass)).is_some_and(|u| u.open());
+        self.local.auth_cmds += 1;
+        if ok {
+            self.authenticated = true;
+        } else {
+            self.local.auth_errors += 1;
+        }
+        ok
     }
 
     /// Reads the clock for a batch of requests, runs a due delayed flush,

@@ -18,6 +18,13 @@
 //! - [`aof`]: how memcached writes are logged to the append-only file and
 //!   loaded back.
 //!
+//! Authentication: when RESP clients must authenticate (`requirepass`, or
+//! an ACL `default` user with passwords), memcached clients must too, with
+//! the same credentials: memcached's ASCII authentication on the text port
+//! (a `set` whose data is `<user> <password>`) or SASL `PLAIN` in binary
+//! (`larder_memcache::auth`). Until then every other request is refused
+//! (`CLIENT_ERROR unauthenticated`; binary: "Auth failure." and close).
+//!
 //! Keyspace mapping: memcached items are the string values of database 0.
 //! An item stored by a memcached client keeps memcached's metadata (client
 //! flags, CAS, last access, meta item bits) in a 17-byte trailer of its
@@ -125,6 +132,8 @@ counters!(
     total_connections,
     rejected_connections,
     idle_kicks,
+    auth_cmds,
+    auth_errors,
 );
 
 /// Most keys a `flush_all` remembers for `get_flushed` (about 1 MB).

@@ -118,8 +118,8 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
     ] {
         stat(out, name, g(v));
     }
-    stat(out, "auth_cmds", 0);
-    stat(out, "auth_errors", 0);
+    stat(out, "auth_cmds", g(&c.auth_cmds));
+    stat(out, "auth_errors", g(&c.auth_errors));
     // As memcached, only when idle connections are closed (`timeout`).
     if shared.hot.timeout_secs.load(Relaxed) > 0 {
         stat(out, "idle_kicks", g(&c.idle_kicks));
@@ -244,8 +244,13 @@ fn settings(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "cas_enabled", "yes");
     stat(out, "tcp_backlog", cfg.tcp_backlog);
     stat(out, "binding_protocol", "auto-negotiate");
-    stat(out, "auth_enabled_sasl", "no");
-    stat(out, "auth_enabled_ascii", "no");
+    let auth = if shared.acl.auth_required() {
+        "yes"
+    } else {
+        "no"
+    };
+    stat(out, "auth_enabled_sasl", auth);
+    stat(out, "auth_enabled_ascii", auth);
     stat(out, "item_size_max", cfg.memcache_max_item_size);
     stat(out, "maxconns_fast", "yes");
     stat(out, "hashpower_init", 0);
