@@ -277,14 +277,6 @@ fn get_dir(c: &Config) -> String {
         .to_string()
 }
 
-fn set_daemonize(c: &mut Config, a: &[&str]) -> Result<(), String> {
-    if parse_bool(one(a)?)? {
-        return Err("daemonize yes is not supported: run Larder under a supervisor".into());
-    }
-    c.daemonize = false;
-    Ok(())
-}
-
 fn set_unixsocketperm(c: &mut Config, a: &[&str]) -> Result<(), String> {
     let v = one(a)?;
     let n = i128::from_str_radix(v, 8)
@@ -647,13 +639,8 @@ pub const DIRECTIVES: &[Directive] = &[
     bool_d!("aof-use-rdb-preamble", aof_use_rdb_preamble, 0),
     bool_d!("aof-timestamp-enabled", aof_timestamp_enabled, 0),
     bool_d!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, 0),
-    Directive {
-        name: "daemonize",
-        alias: None,
-        flags: IMMUTABLE,
-        get: |c| yes_no(c.daemonize),
-        set: set_daemonize,
-    },
+    // Acted on by the binary before it starts (fork, pid file).
+    bool_d!("daemonize", daemonize, IMMUTABLE),
     bool_d!("lazyfree-lazy-eviction", lazyfree_lazy_eviction, 0),
     bool_d!("lazyfree-lazy-expire", lazyfree_lazy_expire, 0),
     bool_d!("lazyfree-lazy-server-del", lazyfree_lazy_server_del, 0),

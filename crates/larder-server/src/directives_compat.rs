@@ -3,7 +3,8 @@
 //! through `directives::find`: `replicaof`, `masterauth`, `masteruser`,
 //! `repl-backlog-size`, `repl-ping-replica-period`, `repl-timeout`,
 //! `replica-read-only`, `bind-source-addr`; `oom-score-adj` and
-//! `oom-score-adj-values`, which `oom.rs` reads; `enable-protected-configs`
+//! `oom-score-adj-values`, which `oom.rs` reads; `pidfile`, which the
+//! binary writes; `enable-protected-configs`
 //! (CONFIG SET), `lua-enable-deprecated-api` (scripting) and
 //! `rdb-key-save-delay` (persist), read where they apply): cluster, TLS,
 //! active defragmentation, I/O

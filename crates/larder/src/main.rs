@@ -1,6 +1,8 @@
 //! The `larder` binary: argument parsing, config loading, logging, and wiring
 //! the server together. No logic worth testing on its own lives here.
 
+mod daemon;
+
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -115,7 +117,16 @@ fn run() -> Result<()> {
         None => ServerArgs::default(),
     };
     let config = load_config(&args)?;
+    if config.daemonize {
+        daemon::detach().context("daemonize")?;
+    }
     init_logging(&config)?;
+    let pidfile = match config.compat.get("pidfile").map(String::as_str) {
+        Some(p) if !p.is_empty() => Some(p),
+        _ if config.daemonize => Some(daemon::DEFAULT_PIDFILE),
+        _ => None,
+    };
+    let _pidfile = pidfile.and_then(|p| daemon::PidFile::create(p, &config.dir));
 
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.worker_threads(config.workers()).enable_all();

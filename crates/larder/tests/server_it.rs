@@ -864,3 +864,97 @@ fn shutdown_nosave_ends_a_runaway_script_and_stops_listening_first() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `daemonize yes`: the command returns at once while the server runs on
+/// in the background; `pidfile` holds its pid until SHUTDOWN removes it.
+#[test]
+fn daemonize_and_pidfile() {
+    let dir = std::env::temp_dir().join(format!("larder-daemon-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pidfile = dir.join("larder.pid");
+    let port = free_port();
+    let status = Command::new(larder_bin())
+        .args([
+            "server",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--memcache-port",
+            "0",
+        ])
+        .args(["--daemonize", "yes", "--pidfile", pidfile.to_str().unwrap()])
+        .args(["--logfile", dir.join("log").to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .status()
+        .expect("run larder");
+    assert!(status.success(), "{status}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !common::listens(([127, 0, 0, 1], port).into()) {
+        assert!(Instant::now() < deadline, "the daemon never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut c = common::RawClient::connect(port);
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let info = String::from_utf8(c.cmd_str(&["INFO", "server"])).unwrap();
+    assert!(info.contains(&format!("process_id:{pid}\r\n")), "{info}");
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "GET", "daemonize"]),
+        b"*2\r\n$9\r\ndaemonize\r\n$3\r\nyes\r\n"
+    );
+    c.send_str(&["SHUTDOWN", "NOSAVE"]);
+    let (_, closed) = c.read_until_close_or_quiet(Duration::from_secs(5), Duration::from_secs(5));
+    assert!(closed);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pidfile.exists() || Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the pid file or the process stayed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Debian's stock `/etc/redis/redis.conf` (installed with redis-server)
+/// starts Larder unchanged but for where it listens and writes.
+#[test]
+fn stock_debian_redis_conf_starts() {
+    let conf = Path::new("/etc/redis/redis.conf");
+    if !conf.exists() {
+        assert!(!common::require_peers(), "no /etc/redis/redis.conf");
+        println!("SKIP: no /etc/redis/redis.conf");
+        return;
+    }
+    let p = common::spawn_and_wait("larder", &|port, dir| {
+        let d = dir.to_str().unwrap();
+        let mut c = Command::new(larder_bin());
+        c.args([
+            "server",
+            conf.to_str().unwrap(),
+            "--port",
+            &port.to_string(),
+        ])
+        .args([
+            "--daemonize",
+            "no",
+            "--dir",
+            d,
+            "--logfile",
+            "",
+            "--memcache-port",
+            "0",
+        ])
+        .args(["--pidfile", &format!("{d}/redis.pid")])
+        .args(["--unixsocket", &format!("{d}/redis.sock")]);
+        c
+    });
+    let mut c = p.client();
+    assert_eq!(c.cmd_str(&["SET", "k", "v"]), b"+OK\r\n");
+    assert!(p.dir.join("redis.pid").exists());
+    assert!(p.dir.join("redis.sock").exists());
+}

@@ -173,7 +173,7 @@ impl Drop for ServerProc {
 /// Spawn `make(port, dir)` and wait until the port accepts connections.
 /// Retries on a fresh port when the process dies early (e.g. port taken by a
 /// parallel test between `free_port` and the bind).
-fn spawn_and_wait(name: &str, make: &dyn Fn(u16, &Path) -> Command) -> ServerProc {
+pub fn spawn_and_wait(name: &str, make: &dyn Fn(u16, &Path) -> Command) -> ServerProc {
     let dir = make_tempdir(name);
     let mut last_log = String::new();
     for _attempt in 0..5 {
