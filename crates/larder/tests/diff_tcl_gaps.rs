@@ -8,8 +8,9 @@
 //! over `maxmemory` and short of replicas, MONITOR's order around EXEC,
 //! EXEC's clock, tracking of expired keys in BCAST NOLOOP and of scripts'
 //! keys, FLUSHALL waking a blocked XREADGROUP, CLIENT PAUSE and read-only
-//! scripts in MULTI. Latencies are measured, so histogram buckets are
-//! normalised; everything else is byte for byte.
+//! scripts in MULTI and `allow-stale` scripts' commands on a stale
+//! replica. Latencies are measured, so histogram buckets are normalised;
+//! everything else is byte for byte.
 
 mod common;
 use std::time::{Duration, Instant};
@@ -832,5 +833,40 @@ fn maxmemory_clients_takes_percentages() {
         &["CONFIG", "GET", "maxmemory"],
         &["CONFIG", "GET", "maxmemory-clients"],
         &["CONFIG", "SET", "maxmemory", "0"],
+    ]);
+}
+
+/// On a stale replica (`replica-serve-stale-data no`, its master not
+/// answering) a script without `allow-stale` gets MASTERDOWN; one with it
+/// runs, but the commands it calls that are not flagged `stale` are
+/// refused (Redis's scriptVerifyAllowStale), in FCALL and EVAL alike.
+#[test]
+fn allow_stale_scripts_call_only_stale_commands() {
+    let mut s = session!(&[]);
+    s.run(&[
+        &["SET", "x", "1"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=test\n\
+             redis.register_function{function_name='f1', callback=function() return 'hello' end, flags={'no-writes'}}\n\
+             redis.register_function{function_name='f2', callback=function() return 'hello' end, flags={'allow-stale', 'no-writes'}}\n\
+             redis.register_function{function_name='f3', callback=function() return redis.call('get', 'x') end, flags={'allow-stale', 'no-writes'}}\n\
+             redis.register_function{function_name='f4', callback=function() return redis.pcall('get', 'x') end, flags={'allow-stale', 'no-writes'}}",
+        ],
+        &["CONFIG", "SET", "replica-serve-stale-data", "no"],
+        &["REPLICAOF", "127.0.0.1", "1"],
+        &["FCALL", "f1", "0"],
+        &["FCALL", "f2", "0"],
+        &["FCALL", "f3", "0"],
+        &["FCALL", "f4", "0"],
+        &["EVAL", "#!lua flags=no-writes,allow-stale\nreturn redis.call('get', KEYS[1])", "1", "x"],
+        &["EVAL", "#!lua flags=no-writes,allow-stale\nreturn redis.call('ping')", "0"],
+        &["EVAL", "#!lua flags=no-writes,allow-stale\nreturn redis.call('select', '0')", "0"],
+        &["EVAL", "#!lua flags=no-writes\nreturn redis.call('select', '0')", "0"],
+        &["INFO", "errorstats"],
+        &["REPLICAOF", "NO", "ONE"],
+        &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
+        &["FCALL", "f3", "0"],
     ]);
 }
