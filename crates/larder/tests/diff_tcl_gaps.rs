@@ -8,9 +8,10 @@
 //! over `maxmemory` and short of replicas, MONITOR's order around EXEC,
 //! EXEC's clock, tracking of expired keys in BCAST NOLOOP and of scripts'
 //! keys, FLUSHALL waking a blocked XREADGROUP, CLIENT PAUSE and read-only
-//! scripts in MULTI and `allow-stale` scripts' commands on a stale
-//! replica. Latencies are measured, so histogram buckets are normalised;
-//! everything else is byte for byte.
+//! scripts in MULTI, `allow-stale` scripts' commands on a stale replica and
+//! a writable replica's expiry of the keys its clients set. Latencies are
+//! measured, so histogram buckets are normalised; everything else is byte
+//! for byte.
 
 mod common;
 use std::time::{Duration, Instant};
@@ -869,4 +870,46 @@ fn allow_stale_scripts_call_only_stale_commands() {
         &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
         &["FCALL", "f3", "0"],
     ]);
+}
+
+/// INFO stats' `expired_keys` and `slave_expires_tracked_keys` lines.
+fn replica_expiry_stats(raw: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(raw)
+        .split("\r\n")
+        .filter(|l| l.starts_with("expired_keys:") || l.starts_with("slave_expires_tracked_keys:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into_bytes()
+}
+
+/// A writable replica's active expiry reclaims the keys its own clients
+/// gave a TTL (SET PX, PEXPIRE, RESTORE, in any database), not those set
+/// with KEEPTTL, and forgets them on FLUSHALL (Redis's expireSlaveKeys).
+#[test]
+fn writable_replica_expires_keys_its_clients_set() {
+    let mut s = session!(&[]);
+    let stats = Cmp::Normalize(replica_expiry_stats);
+    s.run(&[
+        &["SET", "kept", "v", "PX", "400"],
+        &["CONFIG", "SET", "replica-read-only", "no"],
+        &["REPLICAOF", "127.0.0.1", "1"],
+        &["SET", "kept", "w", "KEEPTTL"],
+        &["SET", "short", "v", "PX", "1"],
+        &["SET", "long", "v", "EX", "100"],
+        &["SET", "viaexpire", "v"],
+        &["PEXPIRE", "viaexpire", "1"],
+        &["SELECT", "9"],
+        &["SET", "short", "v", "PX", "1"],
+        &["SELECT", "0"],
+    ]);
+    let dump = s.case(&["DUMP", "long"]);
+    let payload = common::scalar_payload(&dump).expect("DUMP payload");
+    s.case_bytes(&[b"RESTORE", b"restored", b"1", &payload]);
+    // `kept` expired as a replica's key: it stays for its master's DEL.
+    std::thread::sleep(Duration::from_millis(600));
+    s.run(&[&["DBSIZE"], &["SELECT", "9"], &["DBSIZE"], &["SELECT", "0"]]);
+    s.case_with(&["INFO", "stats"], stats);
+    s.run(&[&["FLUSHALL"]]);
+    s.case_with(&["INFO", "stats"], stats);
+    s.run(&[&["REPLICAOF", "NO", "ONE"]]);
 }
