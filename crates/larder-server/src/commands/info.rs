@@ -400,7 +400,7 @@ fn stats(sh: &Shared, s: &mut String) {
     field!(s, "pubsubshard_channels", "{}", ps.len(PsKind::Shard));
     field!(s, "latest_fork_usec", "0");
     field!(s, "total_forks", "0");
-    field!(s, "migrate_cached_sockets", "0");
+    field!(s, "migrate_cached_sockets", "{}", sh.migrate.len());
     field!(
         s,
         "slave_expires_tracked_keys",
