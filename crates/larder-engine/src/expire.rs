@@ -8,6 +8,14 @@
 //! so active expiry takes at most 25% of one core (Redis's
 //! ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC), and a shard lock is never held for
 //! more than one sample of 20 keys.
+//!
+//! A replica expires nothing its master sent (the master's DEL does), but a
+//! writable replica reclaims the keys its own clients gave a TTL, as Redis's
+//! expireSlaveKeys: `Txn` remembers them (key → bitmap of databases below
+//! 64, Redis's slaveKeysWithExpire; INFO's `slave_expires_tracked_keys`),
+//! and each cycle checks random ones until more than 3 are not due yet or
+//! the budget is spent. A key gone, or without a TTL any more, is
+//! forgotten; so are all of a database's on a flush of it (a full sync).
 
 use std::time::{Duration, Instant};
 
@@ -28,10 +36,11 @@ pub struct ExpireCycle {
 impl Engine {
     pub fn active_expire_cycle(&self, budget: Duration) -> ExpireCycle {
         let mut out = ExpireCycle::default();
-        if !self.config.active_expire()
-            || self.config.replica()
-            || self.config.paused(crate::access::now_ms())
-        {
+        if !self.config.active_expire() || self.config.paused(crate::access::now_ms()) {
+            return out;
+        }
+        if self.config.replica() {
+            self.expire_replica_keys(budget, &mut out);
             return out;
         }
         let start = Instant::now();
@@ -91,5 +100,116 @@ impl Engine {
             }
         }
         out
+    }
+}
+
+impl Engine {
+    /// Remembers that a client of this (writable) replica gave `key` of
+    /// database `db` a TTL. Called under the key's shard lock.
+    pub(crate) fn remember_replica_expire(&self, db: usize, key: &[u8]) {
+        if db > 63 {
+            return;
+        }
+        let mut m = self.replica_expires.lock();
+        match m.get_mut(key) {
+            Some(dbs) => *dbs |= 1 << db,
+            None => {
+                m.insert(key.into(), 1 << db);
+            }
+        }
+    }
+
+    /// Forgets the remembered keys of database `db` (it is being emptied;
+    /// every shard is locked).
+    pub(crate) fn forget_replica_expires(&self, db: usize) {
+        if db > 63 {
+            return;
+        }
+        let mut m = self.replica_expires.lock();
+        if m.is_empty() {
+            return;
+        }
+        m.retain(|_, dbs| {
+            *dbs &= !(1 << db);
+            *dbs != 0
+        });
+    }
+
+    /// How many keys a writable replica's clients gave a TTL it tracks
+    /// (INFO's `slave_expires_tracked_keys`).
+    pub fn replica_expires_tracked(&self) -> usize {
+        self.replica_expires.lock().len()
+    }
+
+    /// Redis's expireSlaveKeys: checks remembered keys picked at random,
+    /// deleting those due, until more than 3 were not due, none are left
+    /// or `budget` is spent.
+    fn expire_replica_keys(&self, budget: Duration, out: &mut ExpireCycle) {
+        let start = Instant::now();
+        let hash_of = self.hash_fn();
+        let (mut cycles, mut not_due) = (0usize, 0usize);
+        loop {
+            let key: Box<[u8]> = {
+                let m = self.replica_expires.lock();
+                if m.is_empty() {
+                    break;
+                }
+                let i = (crate::rng::next() % m.len() as u64) as usize;
+                match m.get_index(i) {
+                    Some((k, _)) => k.clone(),
+                    None => break,
+                }
+            };
+            let hash = self.hash(&key);
+            let mut g = self.lock_shard(self.shard_of(hash));
+            // Read under the shard lock: a client changing this key's TTL
+            // holds it too, so its bits cannot change meanwhile.
+            let Some(dbs) = self.replica_expires.lock().get(&key).copied() else {
+                continue;
+            };
+            let now = crate::access::now_ms();
+            let mut left = 0u64;
+            for db in 0..self.databases().min(64) {
+                if dbs & (1 << db) == 0 {
+                    continue;
+                }
+                let at = g.dbs[db].get(hash, &key).map_or(0, |e| e.expire_at());
+                if at == 0 {
+                    continue;
+                }
+                out.sampled += 1;
+                if at >= now {
+                    not_due += 1;
+                    left |= 1 << db;
+                    continue;
+                }
+                if let Some(e) = g.dbs[db].remove(hash, &key, &hash_of) {
+                    g.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
+                    g.stats.expired_keys += 1;
+                    g.removed_by_server(db, &key);
+                    self.events
+                        .emit(crate::events::EXPIRED, "expired", db, &key);
+                    self.events.writes.deleted(db, &key);
+                    out.expired += 1;
+                }
+            }
+            {
+                let mut m = self.replica_expires.lock();
+                if left == 0 {
+                    m.swap_remove(&key);
+                } else if let Some(dbs) = m.get_mut(&key) {
+                    *dbs = left;
+                }
+            }
+            drop(g);
+            cycles += 1;
+            if not_due > 3 {
+                break;
+            }
+            if cycles % 64 == 0 && start.elapsed() >= budget {
+                out.timed_out = true;
+                break;
+            }
+        }
     }
 }

@@ -149,6 +149,9 @@ pub struct Engine {
     pub(crate) snap: Arc<crate::snapshot::SnapState>,
     /// The last memcached CAS unique handed out (`next_mc_cas`).
     mc_cas: AtomicU64,
+    /// Keys a client of a writable replica gave a TTL, with a bitmap of
+    /// their databases (`expire.rs`). Locked after a shard, never before.
+    pub(crate) replica_expires: Mutex<indexmap::IndexMap<Box<[u8]>, u64>>,
 }
 
 impl Engine {
@@ -187,6 +190,7 @@ impl Engine {
             // still holds (it would if fewer than 2^24 a second were
             // used on average before the restart).
             mc_cas: AtomicU64::new((now_ms() / 1000) << 24),
+            replica_expires: Mutex::default(),
         }
     }
 

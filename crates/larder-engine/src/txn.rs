@@ -424,11 +424,30 @@ impl<'e> Txn<'e> {
             expire_at,
             self.fresh_access(old_meta.map(|m| m.1), Some(key.hash)),
         );
-        self.put(key, entry)
+        // KEEPTTL (and the like) sets no expiry: as Redis, not remembered.
+        if let Ttl::At(at) = ttl {
+            self.note_replica_expire(key, at);
+        }
+        self.put_entry(key, entry)
     }
 
     /// Stores a ready-made entry under `key` (RENAME, COPY, MOVE, RESTORE).
     pub fn put(&mut self, key: &Key<'_>, entry: Entry) -> Option<Entry> {
+        self.note_replica_expire(key, entry.as_ref().expire_at());
+        self.put_entry(key, entry)
+    }
+
+    /// A TTL set by a client of a replica (not by its master's stream, nor
+    /// by loading): the replica's own active expiry must reclaim the key
+    /// (Redis's rememberSlaveKeyWithExpire, `expire.rs`).
+    fn note_replica_expire(&self, key: &Key<'_>, at: u64) {
+        let e = self.engine;
+        if at != 0 && e.config.replica() && !master_stream() && !e.events.writes.loading() {
+            e.remember_replica_expire(self.db, key.bytes);
+        }
+    }
+
+    fn put_entry(&mut self, key: &Key<'_>, entry: Entry) -> Option<Entry> {
         debug_assert_eq!(entry.as_ref().key(), key.bytes);
         self.changes += 1;
         let db = self.db;
@@ -477,6 +496,7 @@ impl<'e> Txn<'e> {
             return false;
         }
         self.changes += 1;
+        self.note_replica_expire(key, at);
         let db = self.db;
         let engine = self.engine;
         let hash_of = engine.hash_fn();
@@ -509,6 +529,7 @@ impl<'e> Txn<'e> {
     /// another thread).
     pub fn take_db(&mut self, db: usize) -> Vec<Entry> {
         self.require_all();
+        self.engine.forget_replica_expires(db);
         let mut out = Vec::new();
         let (hash_of, now) = (self.engine.hash_fn(), self.now);
         for (_, g) in self.guards.iter_mut() {

@@ -12,7 +12,8 @@
 //! config files and test suites written for Redis set them (`CONFIG SET
 //! repl-ping-replica-period 10`); refusing would break them, and pretending
 //! to honour them silently would mislead, so each is validated as Redis 7.0
-//! validates it (same bounds, same error texts), stored as text in
+//! validates it (same bounds, same error texts; `proc-title-template` by
+//! expanding it as Redis does, though the title is never set), stored as text in
 //! `Config::compat`, shown by CONFIG GET and written by CONFIG REWRITE —
 //! and listed in docs/configuration.md as "accepted, no effect".
 //!
@@ -47,6 +48,8 @@ pub enum Kind {
     ShutdownFlags,
     /// `replicaof <host> <port>` (or `no one`), checked as Redis's loader.
     Master,
+    /// `proc-title-template` ([`check_proc_title`]).
+    ProcTitle,
 }
 
 const INT_MAX: i64 = i32::MAX as i64;
@@ -118,6 +121,47 @@ fn check_mem_or_percent(v: &str) -> Result<String, String> {
     }
 }
 
+/// `proc-title-template`, checked as Redis's validateProcTitleTemplate:
+/// expanded with an empty title by sdstemplate's rules (`{{` is a `{`; a
+/// `{` without its `}`, or a variable other than Redis's, is an error), it
+/// must not be empty once trimmed of spaces. `unixsocket` is the socket's
+/// path, if any (the other variables never expand to nothing).
+fn check_proc_title(v: &str, unixsocket: &str) -> Result<String, String> {
+    const INVALID: &str = "template format is invalid or contains unknown variables";
+    let mut out = String::new();
+    let mut p = v;
+    while !p.is_empty() {
+        let Some(i) = p.find('{') else {
+            out.push_str(p);
+            break;
+        };
+        out.push_str(&p[..i]);
+        let var = &p[i + 1..];
+        if var.is_empty() {
+            return Err(INVALID.into());
+        }
+        if let Some(rest) = var.strip_prefix('{') {
+            out.push('{');
+            p = rest;
+            continue;
+        }
+        let Some(end) = var.find('}') else {
+            return Err(INVALID.into());
+        };
+        out.push_str(match &var[..end] {
+            "title" | "server-mode" => "",
+            "unixsocket" => unixsocket,
+            "listen-addr" | "config-file" | "port" | "tls-port" => "-",
+            _ => return Err(INVALID.into()),
+        });
+        p = &var[end + 1..];
+    }
+    if out.trim_matches(' ').is_empty() {
+        return Err(INVALID.into());
+    }
+    Ok(v.to_string())
+}
+
 /// Checks `args` as Redis would and stores the value.
 fn set(config: &mut Config, name: &'static str, kind: Kind, args: &[&str]) -> Result<(), String> {
     let v = args.join(" ");
@@ -140,6 +184,10 @@ fn set(config: &mut Config, name: &'static str, kind: Kind, args: &[&str]) -> Re
         Kind::Percentiles => crate::admin::check_percentiles(&v)?,
         Kind::OomValues => crate::oom::check_values(&v)?,
         Kind::ShutdownFlags => check_shutdown_flags(args)?,
+        Kind::ProcTitle => {
+            let socket = config.unixsocket.as_ref().map(|p| p.to_string_lossy());
+            check_proc_title(&v, socket.as_deref().unwrap_or(""))?
+        }
         Kind::Master => match args {
             [no, one] if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") => {
                 String::new()
@@ -242,7 +290,7 @@ pub const COMPAT: &[Directive] = &[
     c!("set-proc-title", Bool, "yes", IMM),
     c!(
         "proc-title-template",
-        Text,
+        Kind::ProcTitle,
         "{title} {listen-addr} {server-mode}"
     ),
     c!("syslog-enabled", Bool, "no", IMM),

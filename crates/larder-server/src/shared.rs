@@ -138,6 +138,8 @@ pub struct Shared {
     pub memcache: crate::memcache::McState,
     /// Replication: IDs, replicas, the link to a master (`replication/`).
     pub repl: crate::replication::Repl,
+    /// MIGRATE's cached connections (`commands/migrate.rs`).
+    pub migrate: crate::commands::migrate::Sockets,
 }
 
 impl Shared {
@@ -178,6 +180,7 @@ impl Shared {
             pause: Default::default(),
             accepting: Default::default(),
             repl: Default::default(),
+            migrate: Default::default(),
         };
         shared.apply_config();
         crate::notify::install(&shared);

@@ -5,7 +5,8 @@
 //! unauthenticated client that does not read its replies, INFO
 //! commandstats per subcommand, `save` flags adding up, FLUSHALL's save
 //! resetting the dirty counter, `oom-score-adj`, a replica's AUTH failure
-//! and `bind-source-addr`, and `shutdown-on-sig*` flags.
+//! and `bind-source-addr`, `shutdown-on-sig*` flags, and
+//! `proc-title-template`'s validation.
 
 mod common;
 use std::io::Write;
@@ -375,4 +376,27 @@ fn shutdown_on_signal_flags() {
     }
     s.case(&["config", "set", "shutdown-on-sigint", "force now nosave"]);
     s.case(&["config", "get", "shutdown-on-sigint"]);
+}
+
+/// `proc-title-template` is expanded to be checked, as Redis does: unknown
+/// variables, an unclosed `{` and a title that would be empty are refused.
+#[test]
+fn proc_title_template_is_validated() {
+    let mut s = session!(&[]);
+    for v in [
+        "{invalid-var}",
+        "TEST {title} {listen-addr} {port} {tls-port} {unixsocket} {config-file}",
+        "{title} {nope",
+        "{title}",
+        "  {title} {server-mode} ",
+        "{unixsocket}",
+        "{{title}",
+        "x{",
+        "",
+        "{}",
+        "name {port}",
+    ] {
+        s.case(&["config", "set", "proc-title-template", v]);
+        s.case(&["config", "get", "proc-title-template"]);
+    }
 }

@@ -8,8 +8,10 @@
 //! over `maxmemory` and short of replicas, MONITOR's order around EXEC,
 //! EXEC's clock, tracking of expired keys in BCAST NOLOOP and of scripts'
 //! keys, FLUSHALL waking a blocked XREADGROUP, CLIENT PAUSE and read-only
-//! scripts in MULTI. Latencies are measured, so histogram buckets are
-//! normalised; everything else is byte for byte.
+//! scripts in MULTI, `allow-stale` scripts' commands on a stale replica and
+//! a writable replica's expiry of the keys its clients set. Latencies are
+//! measured, so histogram buckets are normalised; everything else is byte
+//! for byte.
 
 mod common;
 use std::time::{Duration, Instant};
@@ -833,4 +835,81 @@ fn maxmemory_clients_takes_percentages() {
         &["CONFIG", "GET", "maxmemory-clients"],
         &["CONFIG", "SET", "maxmemory", "0"],
     ]);
+}
+
+/// On a stale replica (`replica-serve-stale-data no`, its master not
+/// answering) a script without `allow-stale` gets MASTERDOWN; one with it
+/// runs, but the commands it calls that are not flagged `stale` are
+/// refused (Redis's scriptVerifyAllowStale), in FCALL and EVAL alike.
+#[test]
+fn allow_stale_scripts_call_only_stale_commands() {
+    let mut s = session!(&[]);
+    s.run(&[
+        &["SET", "x", "1"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=test\n\
+             redis.register_function{function_name='f1', callback=function() return 'hello' end, flags={'no-writes'}}\n\
+             redis.register_function{function_name='f2', callback=function() return 'hello' end, flags={'allow-stale', 'no-writes'}}\n\
+             redis.register_function{function_name='f3', callback=function() return redis.call('get', 'x') end, flags={'allow-stale', 'no-writes'}}\n\
+             redis.register_function{function_name='f4', callback=function() return redis.pcall('get', 'x') end, flags={'allow-stale', 'no-writes'}}",
+        ],
+        &["CONFIG", "SET", "replica-serve-stale-data", "no"],
+        &["REPLICAOF", "127.0.0.1", "1"],
+        &["FCALL", "f1", "0"],
+        &["FCALL", "f2", "0"],
+        &["FCALL", "f3", "0"],
+        &["FCALL", "f4", "0"],
+        &["EVAL", "#!lua flags=no-writes,allow-stale\nreturn redis.call('get', KEYS[1])", "1", "x"],
+        &["EVAL", "#!lua flags=no-writes,allow-stale\nreturn redis.call('ping')", "0"],
+        &["EVAL", "#!lua flags=no-writes,allow-stale\nreturn redis.call('select', '0')", "0"],
+        &["EVAL", "#!lua flags=no-writes\nreturn redis.call('select', '0')", "0"],
+        &["INFO", "errorstats"],
+        &["REPLICAOF", "NO", "ONE"],
+        &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
+        &["FCALL", "f3", "0"],
+    ]);
+}
+
+/// INFO stats' `expired_keys` and `slave_expires_tracked_keys` lines.
+fn replica_expiry_stats(raw: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(raw)
+        .split("\r\n")
+        .filter(|l| l.starts_with("expired_keys:") || l.starts_with("slave_expires_tracked_keys:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into_bytes()
+}
+
+/// A writable replica's active expiry reclaims the keys its own clients
+/// gave a TTL (SET PX, PEXPIRE, RESTORE, in any database), not those set
+/// with KEEPTTL, and forgets them on FLUSHALL (Redis's expireSlaveKeys).
+#[test]
+fn writable_replica_expires_keys_its_clients_set() {
+    let mut s = session!(&[]);
+    let stats = Cmp::Normalize(replica_expiry_stats);
+    s.run(&[
+        &["SET", "kept", "v", "PX", "400"],
+        &["CONFIG", "SET", "replica-read-only", "no"],
+        &["REPLICAOF", "127.0.0.1", "1"],
+        &["SET", "kept", "w", "KEEPTTL"],
+        &["SET", "short", "v", "PX", "1"],
+        &["SET", "long", "v", "EX", "100"],
+        &["SET", "viaexpire", "v"],
+        &["PEXPIRE", "viaexpire", "1"],
+        &["SELECT", "9"],
+        &["SET", "short", "v", "PX", "1"],
+        &["SELECT", "0"],
+    ]);
+    let dump = s.case(&["DUMP", "long"]);
+    let payload = common::scalar_payload(&dump).expect("DUMP payload");
+    s.case_bytes(&[b"RESTORE", b"restored", b"1", &payload]);
+    // `kept` expired as a replica's key: it stays for its master's DEL.
+    std::thread::sleep(Duration::from_millis(600));
+    s.run(&[&["DBSIZE"], &["SELECT", "9"], &["DBSIZE"], &["SELECT", "0"]]);
+    s.case_with(&["INFO", "stats"], stats);
+    s.run(&[&["FLUSHALL"]]);
+    s.case_with(&["INFO", "stats"], stats);
+    s.run(&[&["REPLICAOF", "NO", "ONE"]]);
 }

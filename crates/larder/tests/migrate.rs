@@ -1,7 +1,8 @@
 //! MIGRATE against real servers: the same script of MIGRATE calls runs with
 //! Redis as the source and with Larder as the source (each into a fresh
 //! redis-server, and Larder into Larder), and every reply, every key left
-//! behind and every key that arrived must be the same. Also DEBUG ERROR and
+//! behind and every key that arrived must be the same, and so must the
+//! connection caching the target and INFO see. Also DEBUG ERROR and
 //! MODULE under `enable-module-command`, which clients' own suites use.
 
 mod common;
@@ -106,6 +107,28 @@ fn scenario(src: &ServerProc, dst: &ServerProc) -> Vec<String> {
         &mut s,
         &["MIGRATE", "127.0.0.1", p, "s2", "99", "5000", "REPLACE"],
     );
+    // The connection is cached: the target saw SELECT only when the
+    // database changed (or after its error); one the target closed is
+    // replaced without the caller noticing.
+    let mut seen = vec![info_lines(&mut s, "stats", &["migrate_cached_sockets"])];
+    run(
+        &mut d,
+        &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"],
+    );
+    run(&mut s, &["SET", "again", "x"]);
+    run(&mut s, &["MIGRATE", "127.0.0.1", p, "again", "0", "5000"]);
+    run(&mut s, &["SET", "again", "y"]);
+    run(
+        &mut s,
+        &["MIGRATE", "127.0.0.1", p, "again", "0", "5000", "REPLACE"],
+    );
+    seen.push(info_lines(&mut s, "stats", &["migrate_cached_sockets"]));
+    seen.push(info_lines(&mut d, "clients", &["connected_clients"]));
+    seen.push(info_lines(
+        &mut d,
+        "commandstats",
+        &["cmdstat_select", "cmdstat_restore", "cmdstat_auth"],
+    ));
     run(&mut s, &["DBSIZE"]);
     for k in ["s1", "s2", "l", "h", "z", "set", "busy", "c1"] {
         run(&mut s, &["EXISTS", k]);
@@ -123,11 +146,30 @@ fn scenario(src: &ServerProc, dst: &ServerProc) -> Vec<String> {
     run(&mut d, &["SELECT", "0"]);
     let ttl = d.cmd_str(&["PTTL", "s2"]);
     let ttl = common::reply_int(&ttl).unwrap_or(-3);
+    out.extend(seen);
     out.push(format!(
         "s2 keeps its TTL: {}",
         ttl > 90_000 && ttl <= 100_000
     ));
     out
+}
+
+/// The INFO `section` lines of `fields`, without timings (`usec`).
+fn info_lines(c: &mut RawClient, section: &str, fields: &[&str]) -> String {
+    let raw = c.cmd_str(&["INFO", section]);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let mut out: Vec<String> = text
+        .split("\r\n")
+        .filter(|l| fields.iter().any(|f| l.starts_with(&format!("{f}:"))))
+        .map(|l| {
+            l.split(',')
+                .filter(|kv| !kv.starts_with("usec"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    out.sort();
+    out.join(" ")
 }
 
 #[test]

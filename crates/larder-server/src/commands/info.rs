@@ -400,7 +400,13 @@ fn stats(sh: &Shared, s: &mut String) {
     field!(s, "pubsubshard_channels", "{}", ps.len(PsKind::Shard));
     field!(s, "latest_fork_usec", "0");
     field!(s, "total_forks", "0");
-    field!(s, "migrate_cached_sockets", "0");
+    field!(s, "migrate_cached_sockets", "{}", sh.migrate.len());
+    field!(
+        s,
+        "slave_expires_tracked_keys",
+        "{}",
+        sh.engine.replica_expires_tracked()
+    );
     let t = &sh.engine.tracking;
     field!(s, "tracking_total_keys", "{}", t.total_keys());
     field!(s, "tracking_total_items", "{}", t.total_items());

@@ -1571,6 +1571,11 @@ fn redis_call(lua: &Lua, run: &mut Run<'_>, args: &Table, n: i64) -> mlua::Resul
     if cmd.has(NOSCRIPT) && !shared.admin.script_disable_deny.load(Relaxed) {
         return refuse("ERR This Redis command is not allowed from script");
     }
+    // Redis's scriptVerifyAllowStale: an `allow-stale` script on a stale
+    // replica runs, but only the commands flagged `stale`.
+    if !cmd.has(STALE) && crate::replication::is_stale(shared) {
+        return refuse("ERR Can not execute the command on a stale replica");
+    }
     if !crate::acl::unrestricted(shared, run.client) {
         let site = crate::acl::Site::Script;
         if let Err(e) = crate::acl::enforce(shared, run.client, idx, &args, site) {

@@ -319,6 +319,13 @@ fn deny_error(
     None
 }
 
+/// Whether this is a replica whose link is down under
+/// `replica-serve-stale-data no`: a script's command not flagged `stale`
+/// is refused there (Redis's scriptVerifyAllowStale).
+pub fn is_stale(sh: &Shared) -> bool {
+    sh.repl.deny.load(Relaxed) & DENY_STALE != 0
+}
+
 /// Recounts the good replicas and recomputes what writes get (Redis's
 /// refreshGoodSlavesCount + checkGoodReplicasStatus), after a change of
 /// role or settings and once a second.
