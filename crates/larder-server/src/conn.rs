@@ -137,6 +137,15 @@ where
                     parser.release_excess();
                     handle.qbuf_free.store(input.capacity() as u64, Relaxed);
                 }
+                // ...and an idle client's reply buffers, back to the base.
+                if events & signal::SHRINK != 0 && unsent.is_empty() && handle.idle_secs() >= 2 {
+                    if out.capacity() > READ_CHUNK {
+                        out = Vec::with_capacity(READ_CHUNK);
+                        handle.reply_buf.store(0, Relaxed);
+                    }
+                    unsent.release_spare();
+                    unsent.publish(&handle);
+                }
                 // Pushes are sent at the top of the loop.
                 continue;
             }

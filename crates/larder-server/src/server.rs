@@ -387,7 +387,7 @@ async fn cron(shared: Arc<Shared>) {
         })
         .await;
         if tick.is_multiple_of(u64::from(hz)) {
-            crate::commands::client_cmd::resize_query_buffers(&shared);
+            crate::commands::client_cmd::resize_buffers(&shared);
             shared.migrate.close_idle();
         }
         // Every tick, so a soft limit's seconds end on time (Redis checks in

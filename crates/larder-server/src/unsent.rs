@@ -194,6 +194,11 @@ impl Unsent {
         since.elapsed() >= Duration::from_secs(secs)
     }
 
+    /// Frees the drained buffer kept for the next batch (an idle client's).
+    pub fn release_spare(&mut self) {
+        self.spare = Vec::new();
+    }
+
     /// When the soft limit's time runs out, if the queue is past it.
     pub fn soft_deadline(&self, shared: &Shared) -> Option<Instant> {
         let secs = shared.hot.output_soft_seconds.load(Relaxed);

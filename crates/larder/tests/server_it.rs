@@ -958,3 +958,42 @@ fn stock_debian_redis_conf_starts() {
     assert!(p.dir.join("redis.pid").exists());
     assert!(p.dir.join("redis.sock").exists());
 }
+
+/// An idle client gives its buffers back: after a 2 MB reply built in its
+/// reply buffer (LRANGE; a big string is sent from the value itself), its
+/// `tot-mem` falls to the base within a few seconds of idling (Redis's
+/// clientsCronResizeOutputBuffer).
+#[test]
+fn idle_clients_give_back_big_buffers() {
+    let p = start_larder(&[]);
+    let mut a = p.client();
+    assert_eq!(a.cmd_str(&["CLIENT", "SETNAME", "big"]), b"+OK\r\n");
+    let item = "x".repeat(100);
+    for _ in 0..20 {
+        let mut push = vec!["RPUSH", "list"];
+        push.extend(std::iter::repeat_n(item.as_str(), 1000));
+        a.cmd_str(&push);
+    }
+    assert!(a.cmd_str(&["LRANGE", "list", "0", "-1"]).len() > 2 << 20);
+    let mut b = p.client();
+    let mut tot_mem = || -> u64 {
+        let list = String::from_utf8(b.cmd_str(&["CLIENT", "LIST"])).unwrap();
+        let line = list
+            .lines()
+            .find(|l| l.contains(" name=big "))
+            .expect("client");
+        let v = line.split(' ').find_map(|f| f.strip_prefix("tot-mem="));
+        v.expect("tot-mem").parse().unwrap()
+    };
+    assert!(tot_mem() > 2 << 20);
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let t = tot_mem();
+        if t < 128 << 10 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {t} bytes");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(a.cmd_str(&["LLEN", "list"]), b":20000\r\n");
+}

@@ -3,12 +3,12 @@
 //! the client registry (`client.rs`); the tracking subcommands are in
 //! `client_tracking.rs`.
 //!
-//! CLIENT LIST prints Redis 7.0's line format. Larder keeps no per-client
-//! socket descriptor or argument-memory accounting, so `fd`, `argv-mem` and
-//! the reply-buffer fields are reported as 0 or fixed sizes; `qbuf` and
-//! `qbuf-free` (the input buffer, which [`resize_query_buffers`] has idle
-//! connections give back), `omem`, `age`, `idle`, `db`, `name`, `cmd`,
-//! `resp` and the flags are real. CLIENT KILL takes both the old `ip:port` form (OK, or "No such
+//! CLIENT LIST prints Redis 7.0's line format. `fd` and Redis's fixed
+//! reply-buffer fields (`rbs`, `rbp`, `obl`, `oll`) are reported as 0 or
+//! fixed sizes; `qbuf` and `qbuf-free` (the input buffer, which
+//! [`resize_buffers`] has idle connections give back, with their reply
+//! buffers), `argv-mem`, `multi-mem`, `omem`, `tot-mem`, `age`, `idle`,
+//! `db`, `name`, `cmd`, `resp` and the flags are real. CLIENT KILL takes both the old `ip:port` form (OK, or "No such
 //! client") and the filter form (ID, ADDR, LADDR, TYPE, USER, SKIPME; replies
 //! with the number killed). Killing the calling client closes it after the
 //! reply, as Redis does. SETINFO is Redis 7.2's (clients such as redis-rs
@@ -573,11 +573,19 @@ const QUERY_RESIZE: u64 = 32 * 1024;
 
 /// Server cron, once a second: asks each connection whose input buffer is
 /// empty to give it back when idle for 2 s or bigger than 32 KB (Redis's
-/// clientsCronResizeQueryBuffer); the connection task does it between reads.
-pub fn resize_query_buffers(shared: &crate::shared::Shared) {
+/// clientsCronResizeQueryBuffer), and one idle for 2 s with no reply
+/// waiting to bring its reply buffers back to the base size (as Redis's
+/// clientsCronResizeOutputBuffer: a big reply does not keep its memory);
+/// the connection task does it between reads.
+pub fn resize_buffers(shared: &crate::shared::Shared) {
     for h in shared.clients.all() {
         let free = h.qbuf_free.load(Relaxed);
-        if h.qbuf.load(Relaxed) == 0 && ((free > 0 && h.idle_secs() >= 2) || free > QUERY_RESIZE) {
+        let idle = h.idle_secs() >= 2;
+        let query = h.qbuf.load(Relaxed) == 0 && ((free > 0 && idle) || free > QUERY_RESIZE);
+        let replies = idle
+            && h.unsent.load(Relaxed) == 0
+            && (h.reply_buf.load(Relaxed) > 0 || h.unsent_held.load(Relaxed) > 0);
+        if query || replies {
             h.events.raise(crate::signal::SHRINK);
         }
     }
