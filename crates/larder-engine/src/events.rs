@@ -9,6 +9,9 @@
 //! while the caller holds its shard locks, in the order the changes happen;
 //! it must not lock shards itself.
 //!
+//! An optional eviction hook sees each evicted entry before it is freed
+//! (memcached's `watch evictions` log line needs its metadata).
+//!
 //! [`Writes`] is the sibling hook for write propagation (the AOF, later
 //! replicas): it is told, under the shard locks, about every key deleted by
 //! lazy or active expiry or by eviction, and about every [`Txn`] that is
@@ -46,6 +49,10 @@ pub trait EventSink: Send + Sync {
     fn event(&self, flags: u32, event: &str, db: usize, key: &[u8]);
 }
 
+/// Sees every evicted entry just before it is freed (memcached's `watch
+/// evictions`), under the shard lock: it must not lock shards.
+pub type EvictionHook = Box<dyn Fn(usize, crate::entry::EntryRef<'_>) + Send + Sync>;
+
 #[derive(Default)]
 pub struct Events {
     /// Enabled classes; 0 unless at least one of K and E is on.
@@ -53,6 +60,7 @@ pub struct Events {
     sink: OnceLock<Box<dyn EventSink>>,
     /// Write propagation (AOF, replicas).
     pub writes: Writes,
+    evicted: OnceLock<EvictionHook>,
 }
 
 /// Receives the engine's side of write propagation (see the module comment).
@@ -125,6 +133,18 @@ impl Events {
     /// Installs the sink (once; later calls are ignored).
     pub fn set_sink(&self, sink: Box<dyn EventSink>) {
         let _ = self.sink.set(sink);
+    }
+
+    /// Installs the eviction hook (once; later calls are ignored).
+    pub fn set_eviction_hook(&self, hook: EvictionHook) {
+        let _ = self.evicted.set(hook);
+    }
+
+    /// Shows an evicted entry of database `db` to the eviction hook.
+    pub fn evicting(&self, db: usize, e: crate::entry::EntryRef<'_>) {
+        if let Some(hook) = self.evicted.get() {
+            hook(db, e);
+        }
     }
 
     /// Sets the enabled classes from Redis's flag bits.

@@ -567,6 +567,7 @@ impl crate::keyspace::Engine {
         g.stats.entry_bytes -= size as i64;
         g.stats.evicted_keys += 1;
         g.removed_by_server(db, key);
+        self.events.evicting(db, e.as_ref());
         self.events.emit(crate::events::EVICTED, "evicted", db, key);
         self.events.writes.deleted(db, key);
         match self.gauge() {

@@ -184,6 +184,7 @@ impl Shared {
         };
         shared.apply_config();
         crate::notify::install(&shared);
+        crate::memcache::install(&shared);
         crate::propagate::install(&shared);
         shared
     }

@@ -495,3 +495,42 @@ fn idle_connections_are_kicked_and_counted() {
     let mut c = McConn::connect(s.port);
     assert!(memcache_common::stats_subset(&mut c, &["idle_kicks"]).is_empty());
 }
+
+/// `watch evictions` streams a `type=eviction` line, in memcached's format,
+/// for each item the memory limit evicts.
+#[test]
+fn watch_evictions_logs_evicted_items() {
+    use std::io::{BufRead, BufReader, Write};
+    let s = start_larder_memcache(&["--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"]);
+    let w = std::net::TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+    w.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok();
+    let mut lines = BufReader::new(w.try_clone().unwrap());
+    (&w).write_all(b"watch evictions\r\n").unwrap();
+    let mut ok = String::new();
+    lines.read_line(&mut ok).unwrap();
+    assert_eq!(ok, "OK\r\n");
+    let mut c = McConn::connect(s.port);
+    let value = vec![b'v'; 65536];
+    for i in 0..64 {
+        let mut req = format!("set key{i} 0 3600 65536\r\n").into_bytes();
+        req.extend_from_slice(&value);
+        req.extend_from_slice(b"\r\n");
+        c.exchange(&req).expect("set");
+    }
+    let mut line = String::new();
+    lines.read_line(&mut line).expect("an eviction line");
+    let re = |l: &str| {
+        let rest = l.split_once(" type=eviction key=key").map(|(_, r)| r)?;
+        let (_, tail) = rest.split_once(' ')?;
+        let f: Vec<&str> = tail.trim_end().split(' ').collect();
+        (f.len() == 5
+            && f[0] == "fetch=no"
+            && f[1].strip_prefix("ttl=")?.parse::<i64>().ok()? > 3500
+            && f[2].starts_with("la=")
+            && f[3] == "clsid=1"
+            && f[4] == "size=65536")
+            .then_some(())
+    };
+    assert!(line.starts_with("ts=") && re(&line).is_some(), "{line}");
+}

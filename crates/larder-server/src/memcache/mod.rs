@@ -157,7 +157,7 @@ pub struct McState {
     /// `stats detail on` (connections copy it once per batch).
     pub detail_on: AtomicBool,
     pub detail: detail::Prefixes,
-    pub logger: watch::Logger,
+    pub logger: Arc<watch::Logger>,
     pub conns: conns::Registry,
     /// What `lru_crawler`, `slabs`, `lru`, `verbosity` and `stats
     /// sizes_enable` set.
@@ -265,6 +265,19 @@ pub fn bind(config: &crate::Config) -> std::io::Result<Vec<TcpListener>> {
 
 const PROTECTED: &[u8] = b"SERVER_ERROR protected mode: no password is set, so only \
 loopback clients are accepted (set protected-mode no, or requirepass)\r\n";
+
+/// Shows evictions of database 0 (memcached's items) to `watch evictions`.
+pub fn install(shared: &Shared) {
+    let logger = shared.memcache.logger.clone();
+    shared
+        .engine
+        .events
+        .set_eviction_hook(Box::new(move |db, e| {
+            if db == 0 {
+                logger.eviction(e);
+            }
+        }));
+}
 
 /// Accepts memcached clients until the server stops.
 pub async fn accept(shared: Arc<Shared>, listener: TcpListener, threads: Arc<threads::Threads>) {

@@ -6,10 +6,12 @@
 //! `type=item_get` for every key a `get`-family, meta, store, `delete`,
 //! `incr`/`decr` or `touch` command looks up; `mutations` — `type=item_store`
 //! for every text or meta store; `connevents` — `type=conn_new` /
-//! `type=conn_close`. The other kinds memcached knows (`rawcmds`,
-//! `evictions`, `sysevents`, `proxyreqs`, `proxyevents`, `proxyuser`) are
-//! accepted and produce nothing: Larder's evictions and background work
-//! happen in the engine, outside this front end. An item_get's status is
+//! `type=conn_close`; `evictions` — `type=eviction` for every key of
+//! database 0 the engine evicts (its eviction hook, `memcache::install`).
+//! The other kinds memcached knows (`rawcmds`, `sysevents`, `proxyreqs`,
+//! `proxyevents`, `proxyuser`) are accepted and produce nothing: Larder's
+//! background work happens in the engine, outside this front end. An
+//! item_get's status is
 //! `found` or `not_found` (memcached also says `expired` / `flushed`).
 //!
 //! Lines go through one broadcast channel; a watcher that falls behind by
@@ -24,6 +26,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
+use larder_engine::McMeta;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
@@ -147,6 +150,30 @@ impl Logger {
                 s,
                 " status={status} cmd={cmd} ttl={ttl} clsid=1 cfd={cfd} size={size}"
             );
+        });
+    }
+
+    /// `type=eviction`: whether it was read since stored, seconds of TTL
+    /// left (-1: none), seconds since its last access, its value's size.
+    pub fn eviction(&self, e: larder_engine::entry::EntryRef<'_>) {
+        self.emit(EVICTIONS, |s| {
+            s.push_str("type=eviction key=");
+            uriencode(e.key(), s);
+            let now = crate::shared::unix_secs();
+            let mc = e.mc();
+            let fetched = mc.is_some_and(|m| m.bits & McMeta::FETCHED != 0);
+            let ttl = match e.expire_at() {
+                0 => -1,
+                at => (at / 1000) as i64 - now as i64,
+            };
+            let la = mc.map_or(0, |m| now.saturating_sub(u64::from(m.atime)));
+            let size = if e.object().is_some() {
+                0
+            } else {
+                e.value().len()
+            };
+            let fetch = if fetched { "yes" } else { "no" };
+            let _ = write!(s, " fetch={fetch} ttl={ttl} la={la} clsid=1 size={size}");
         });
     }
 
