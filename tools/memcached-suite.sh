@@ -53,6 +53,8 @@ while [ \$# -gt 0 ]; do
     -c) args+=(--maxclients "\$1"); shift;;
     -t) args+=(--memcache-threads "\$1"); shift;;
     -A) args+=(--memcache-enable-shutdown yes);;
+    -F) args+=(--memcache-disable-flush-all yes);;
+    -W) args+=(--memcache-disable-watch yes);;
     -d) args+=(--daemonize yes);;
     -P) args+=(--pidfile "\$1"); shift;;
     -Y) # memcached's auth file: its users, and a password for the rest.

@@ -115,6 +115,10 @@ pub struct Config {
     pub memcache_max_item_size: u64,
     /// `memcache-enable-shutdown` (memcached's `-A`): the `shutdown` command works.
     pub memcache_enable_shutdown: bool,
+    /// `memcache-disable-flush-all` (memcached's `-F`): `flush_all` refused.
+    pub memcache_disable_flush_all: bool,
+    /// `memcache-disable-watch` (memcached's `-W`): `watch` refused.
+    pub memcache_disable_watch: bool,
     /// `memcache-threads` (memcached's `-t`): threads serving memcached
     /// connections; 0 = one per core.
     pub memcache_threads: usize,
@@ -237,6 +241,8 @@ impl Default for Config {
             memcache_port: None,
             memcache_max_item_size: 1024 * 1024,
             memcache_enable_shutdown: false,
+            memcache_disable_flush_all: false,
+            memcache_disable_watch: false,
             memcache_threads: 0,
             worker_threads: 0,
             config_file: None,

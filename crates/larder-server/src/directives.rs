@@ -392,8 +392,8 @@ use flags::{IMMUTABLE, MULTI_ARG, PROTECTED, SAME_OK};
 pub const DIRECTIVES: &[Directive] = &[
     int_d!("port", port, u16, 0, 65535, 0),
     // The memcached protocol (`memcache/`): its port (0 = off), memcached's
-    // `-I` item size limit (1k..1gb, as memcached), `-A` (shutdown) and `-t`
-    // (threads; 0 = one per core).
+    // `-I` item size limit (1k..1gb, as memcached), `-A` (shutdown), `-F`
+    // (no flush_all), `-W` (no watch) and `-t` (threads; 0 = one per core).
     Directive {
         name: "memcache-port",
         alias: None,
@@ -415,6 +415,8 @@ pub const DIRECTIVES: &[Directive] = &[
         1 << 30
     ),
     bool_d!("memcache-enable-shutdown", memcache_enable_shutdown, 0),
+    bool_d!("memcache-disable-flush-all", memcache_disable_flush_all, 0),
+    bool_d!("memcache-disable-watch", memcache_disable_watch, 0),
     int_d!(
         "memcache-threads",
         memcache_threads,

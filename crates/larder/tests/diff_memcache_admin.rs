@@ -317,6 +317,33 @@ fn shutdown_mode_checked() {
     p.case(b"shutdown foo\r\nshutdown graceful now\r\nshutdown now graceful\r\nversion x\r\n");
 }
 
+/// memcached's `-F` and `-W` as `memcache-disable-flush-all` and
+/// `memcache-disable-watch`: both commands refused, nothing flushed.
+#[test]
+fn flush_all_and_watch_disabled() {
+    let larder = [
+        "--memcache-disable-flush-all",
+        "yes",
+        "--memcache-disable-watch",
+        "yes",
+    ];
+    let Some(mut p) = Pair::start_with(&larder, &["-F", "-W"]) else {
+        return;
+    };
+    p.case(b"set a 0 0 1\r\nx\r\nflush_all\r\nflush_all 0\r\nflush_all noreply\r\nget a\r\n");
+    p.case(b"watch\r\nwatch mutations\r\nget a\r\n");
+    let mut l = McConn::connect(p.larder_port());
+    let mut m = McConn::connect(p.memcached_port());
+    let names = ["cmd_flush"];
+    assert_eq!(
+        memcache_common::stats_subset(&mut l, &names),
+        memcache_common::stats_subset(&mut m, &names)
+    );
+    let mut c = McConn::connect(p.larder_port());
+    let settings = c.exchange(b"stats settings\r\n").unwrap();
+    assert!(settings.iter().any(|l| l == b"STAT flush_enabled no"));
+}
+
 fn read_until(r: &mut BufReader<TcpStream>, end: &str) -> Vec<String> {
     let mut out = Vec::new();
     loop {

@@ -1035,3 +1035,27 @@ fn sasl_plain_when_a_password_is_set() {
         ["STAT auth_cmds 6", "STAT auth_errors 4"]
     );
 }
+
+/// Under memcached's `-F` (`memcache-disable-flush-all`), a binary Flush
+/// is refused with memcached's status and nothing is flushed.
+#[test]
+fn flush_disabled() {
+    let Some(p) = Pair::start_with(&["--memcache-disable-flush-all", "yes"], &["-F"]) else {
+        return;
+    };
+    let req = frames(&[
+        store(SET, "k", 0, 0, b"v"),
+        Frame::new(FLUSH),
+        Frame::new(FLUSH).extras(&5u32.to_be_bytes()),
+        keyed(GET, "k"),
+    ]);
+    let mut l = BinConn::connect(p.larder_port());
+    let mut m = BinConn::connect(p.memcached_port());
+    let show = |r: Vec<Packet>| r.iter().map(|x| x.show(false)).collect::<Vec<_>>();
+    let (a, b) = (
+        show(l.exchange(&req).unwrap()),
+        show(m.exchange(&req).unwrap()),
+    );
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 4, "{a:?}");
+}

@@ -146,6 +146,10 @@ pub fn run(shared: &Shared, t: &Tokens<'_>, out: &mut Vec<u8>) -> Flow {
             // watch
             let noreply = t.noreply();
             let words = &t.as_slice()[1..n - usize::from(noreply && n > 1)];
+            if shared.config.read().memcache_disable_watch {
+                line(out, b"CLIENT_ERROR watch commands not allowed");
+                return Flow::Next;
+            }
             if !out.is_empty() {
                 line(out, b"ERROR cannot pipeline other commands before watch");
                 return Flow::Next;

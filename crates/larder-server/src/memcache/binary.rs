@@ -199,10 +199,11 @@ impl Session<'_> {
                 ok(out, 0);
                 Flow::Close
             }
-            Cmd::Flush { delay } => {
-                self.flush_all(delay.into());
-                ok(out, 0)
-            }
+            Cmd::Flush { delay } => match self.flush_all(delay.into()) {
+                true => ok(out, 0),
+                // (memcached's answer to a disabled flush.)
+                false => error(out, status::AUTH_ERROR),
+            },
             Cmd::Noop => {
                 // memcached sends what it has at a Noop.
                 bin::header(out, opcode, 0, 0, 0, 0, opaque, 0);

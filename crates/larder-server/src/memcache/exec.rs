@@ -365,9 +365,16 @@ impl<'s> Session<'s> {
                 }
             }
             Request::FlushAll { delay, noreply } => {
-                self.flush_all(delay.into());
+                let done = self.flush_all(delay.into());
                 if !noreply {
-                    line(out, b"OK");
+                    line(
+                        out,
+                        if done {
+                            b"OK"
+                        } else {
+                            b"CLIENT_ERROR flush_all not allowed"
+                        },
+                    );
                 }
             }
             Request::Version => {
@@ -445,8 +452,13 @@ impl<'s> Session<'s> {
     }
 
     /// `flush_all` / binary Flush: now, or in `delay` seconds (an exptime).
-    pub(super) fn flush_all(&mut self, delay: i64) {
+    /// False, and nothing flushed, under `memcache-disable-flush-all`
+    /// (counted all the same, as memcached does).
+    pub(super) fn flush_all(&mut self, delay: i64) -> bool {
         self.local.cmd_flush += 1;
+        if self.shared.config.read().memcache_disable_flush_all {
+            return false;
+        }
         if delay > 0 {
             let at = Exp::of(delay, self.now).ms();
             self.shared.memcache.schedule_flush(at.max(1));
@@ -454,6 +466,7 @@ impl<'s> Session<'s> {
             self.shared.memcache.schedule_flush(0);
             flush_db0(self.shared, self.now, &mut self.aof_wait);
         }
+        true
     }
 
     // ---- text protocol -------------------------------------------------

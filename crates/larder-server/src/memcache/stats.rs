@@ -267,7 +267,11 @@ fn settings(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "lru_crawler_sleep", t.crawler_sleep);
     stat(out, "lru_crawler_tocrawl", t.crawler_tocrawl);
     stat(out, "tail_repair_time", 0);
-    stat(out, "flush_enabled", "yes");
+    stat(
+        out,
+        "flush_enabled",
+        yes_no(!cfg.memcache_disable_flush_all),
+    );
     stat(out, "dump_enabled", "yes");
     stat(out, "hash_algorithm", "murmur3");
     stat(out, "lru_maintainer_thread", "yes");
