@@ -932,7 +932,8 @@ fn daemonize_and_pidfile() {
 fn stock_debian_redis_conf_starts() {
     let conf = Path::new("/etc/redis/redis.conf");
     if !conf.exists() {
-        assert!(!common::require_peers(), "no /etc/redis/redis.conf");
+        // (Not a peer the suite requires: a redis-server from elsewhere
+        // has no such file.)
         println!("SKIP: no /etc/redis/redis.conf");
         return;
     }
