@@ -34,6 +34,27 @@ pub struct ExpireCycle {
 }
 
 impl Engine {
+    /// Deletes the expired `key` of database `db` from its locked shard and
+    /// announces it: stats, WATCH and tracking, the `expired` event, and
+    /// propagation as a DEL. Whether it was there.
+    pub(crate) fn remove_expired(
+        &self,
+        g: &mut crate::keyspace::Shard,
+        db: usize,
+        hash: u64,
+        key: &[u8],
+    ) -> bool {
+        let Some(e) = g.dbs[db].remove(hash, key, &self.hash_fn()) else {
+            return false;
+        };
+        g.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
+        g.stats.expired_keys += 1;
+        g.removed_by_server(db, key);
+        self.events.emit(crate::events::EXPIRED, "expired", db, key);
+        self.events.writes.deleted(db, key);
+        true
+    }
+
     pub fn active_expire_cycle(&self, budget: Duration) -> ExpireCycle {
         let mut out = ExpireCycle::default();
         if !self.config.active_expire() || self.config.paused(crate::access::now_ms()) {
@@ -48,7 +69,6 @@ impl Engine {
         let first = self
             .expire_cursor
             .load(std::sync::atomic::Ordering::Relaxed);
-        let hash_of = self.hash_fn();
         let mut keys: Vec<Vec<u8>> = Vec::with_capacity(SAMPLE);
         for step in 0..n {
             let i = (first + step) % n;
@@ -72,13 +92,7 @@ impl Engine {
                         }
                     }
                     for k in &keys {
-                        if let Some(e) = g.dbs[db].remove(self.hash(k), k, &hash_of) {
-                            g.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
-                            g.stats.expired_keys += 1;
-                            g.removed_by_server(db, k);
-                            self.events.emit(crate::events::EXPIRED, "expired", db, k);
-                            self.events.writes.deleted(db, k);
-                        }
+                        self.remove_expired(&mut g, db, self.hash(k), k);
                     }
                     drop(g);
                     out.sampled += tries;
@@ -146,7 +160,6 @@ impl Engine {
     /// or `budget` is spent.
     fn expire_replica_keys(&self, budget: Duration, out: &mut ExpireCycle) {
         let start = Instant::now();
-        let hash_of = self.hash_fn();
         let (mut cycles, mut not_due) = (0usize, 0usize);
         loop {
             let key: Box<[u8]> = {
@@ -183,13 +196,7 @@ impl Engine {
                     left |= 1 << db;
                     continue;
                 }
-                if let Some(e) = g.dbs[db].remove(hash, &key, &hash_of) {
-                    g.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
-                    g.stats.expired_keys += 1;
-                    g.removed_by_server(db, &key);
-                    self.events
-                        .emit(crate::events::EXPIRED, "expired", db, &key);
-                    self.events.writes.deleted(db, &key);
+                if self.remove_expired(&mut g, db, hash, &key) {
                     out.expired += 1;
                 }
             }

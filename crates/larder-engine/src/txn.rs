@@ -188,7 +188,6 @@ impl<'e> Txn<'e> {
     pub fn lookup(&mut self, key: &Key<'_>, how: Lookup) -> Option<EntryMut<'_>> {
         let (db, now, policy) = (self.db, self.now, self.policy);
         let engine = self.engine;
-        let hash_of = engine.hash_fn();
         let shard = self.shard(key.hash);
         let expired = shard.dbs[db]
             .get(key.hash, key.bytes)
@@ -212,15 +211,7 @@ impl<'e> Txn<'e> {
         let found = match expired {
             None => false,
             Some(true) => {
-                if let Some(e) = shard.dbs[db].remove(key.hash, key.bytes, &hash_of) {
-                    shard.stats.entry_bytes -= e.as_ref().alloc_size() as i64;
-                }
-                shard.stats.expired_keys += 1;
-                shard.removed_by_server(db, key.bytes);
-                engine
-                    .events
-                    .emit(events::EXPIRED, "expired", db, key.bytes);
-                engine.events.writes.deleted(db, key.bytes);
+                engine.remove_expired(shard, db, key.hash, key.bytes);
                 false
             }
             Some(false) => !held,
