@@ -123,8 +123,12 @@ pub struct Config {
     /// connections; 0 = one per core.
     pub memcache_threads: usize,
     /// `worker-threads`: the threads running RESP connections and the
-    /// server's tasks (tokio's workers); 0 = one per core ([`Config::workers`]).
+    /// server's tasks (tokio's workers); 0 = one per core but one
+    /// ([`Config::workers`]).
     pub worker_threads: usize,
+    /// `idle-poll-us`: how long a busy worker or memcached thread polls
+    /// before it sleeps (`idle_poll`); 0 = never.
+    pub idle_poll_us: u64,
     /// The config file this server was started with, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,
     /// Directives accepted for compatibility only (`directives_compat`),
@@ -147,16 +151,24 @@ impl Config {
         }
     }
 
-    /// tokio's worker threads: `worker-threads`, else one per core. On a
-    /// host shared with its clients (a load generator, an application),
-    /// fewer leave them cores: on 2 cores against redis-benchmark, one
-    /// worker and two came out even within the machine's noise
-    /// (BENCHMARKS.md).
+    /// tokio's worker threads: `worker-threads`, else one per core but
+    /// one (at least one), as redis.conf advises for `io-threads`: the
+    /// kernel's network stack, the background threads and, often, the
+    /// clients need a core too. On 2 cores with redis-benchmark beside
+    /// the server, two workers came out below one on every test
+    /// (BENCHMARKS.md, session 14).
     pub fn workers(&self) -> usize {
         match self.worker_threads {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            0 => {
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+            }
             n => n,
         }
+    }
+
+    /// `idle-poll-us` as a duration.
+    pub fn idle_poll(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.idle_poll_us)
     }
 }
 
@@ -245,6 +257,7 @@ impl Default for Config {
             memcache_disable_watch: false,
             memcache_threads: 0,
             worker_threads: 0,
+            idle_poll_us: 30,
             config_file: None,
             compat: Default::default(),
         }

@@ -433,6 +433,14 @@ pub const DIRECTIVES: &[Directive] = &[
         1024,
         IMMUTABLE | SAME_OK
     ),
+    int_d!(
+        "idle-poll-us",
+        idle_poll_us,
+        u64,
+        0,
+        10_000,
+        IMMUTABLE | SAME_OK
+    ),
     Directive {
         name: "bind",
         alias: None,

@@ -28,6 +28,7 @@ pub mod directives;
 mod directives_compat;
 pub mod dispatch;
 pub mod error;
+pub mod idle_poll;
 pub mod keyspecs;
 pub mod longdouble;
 pub mod memcache;

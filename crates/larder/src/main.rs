@@ -130,6 +130,7 @@ fn run() -> Result<()> {
 
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.worker_threads(config.workers()).enable_all();
+    larder_server::idle_poll::install(&mut rt, config.idle_poll());
     // Woken connections run in the order their input came, as Redis serves
     // them: the LIFO slot ran the last one first (see .cargo/config.toml).
     #[cfg(tokio_unstable)]

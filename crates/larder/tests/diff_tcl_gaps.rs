@@ -528,6 +528,7 @@ fn own_immutable_directives_accept_their_value() {
     let c = &mut s.larder;
     for name in [
         "worker-threads",
+        "idle-poll-us",
         "shards",
         "memcache-port",
         "memcache-threads",

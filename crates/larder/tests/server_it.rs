@@ -280,6 +280,61 @@ fn worker_threads_serve_concurrent_clients() {
     }
 }
 
+/// CPU time (user + system) the process has used, from /proc.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')').expect("stat") + 2..];
+    let f: Vec<u64> = rest
+        .split(' ')
+        .skip(11)
+        .take(2)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    // Clock ticks: 100 per second on Linux.
+    Duration::from_millis((f[0] + f[1]) * 10)
+}
+
+/// `idle-poll-us`: a worker that was busy polls before it sleeps, but once
+/// the load stops the server goes quiet: a second of idleness after a
+/// burst of pipelined and concurrent requests costs it almost no CPU.
+#[test]
+fn idle_polling_stops_with_the_load() {
+    for poll in ["30", "0"] {
+        let p = start_larder(&["--idle-poll-us", poll]);
+        let mut c = conn(&p);
+        let got: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("idle-poll-us")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(got, vec!["idle-poll-us", poll]);
+        let clients: Vec<_> = (0..4)
+            .map(|i| {
+                let mut k = conn(&p);
+                std::thread::spawn(move || {
+                    for _ in 0..2000 {
+                        let _: i64 = redis::cmd("INCR").arg(i).query(&mut k).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in clients {
+            t.join().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let before = cpu_time(p.pid());
+        std::thread::sleep(Duration::from_secs(1));
+        let used = cpu_time(p.pid()) - before;
+        assert!(
+            used <= Duration::from_millis(60),
+            "idle-poll-us {poll}: {used:?} of CPU in an idle second"
+        );
+        let n: i64 = redis::cmd("GET").arg(3).query(&mut c).unwrap();
+        assert_eq!(n, 2000);
+    }
+}
+
 #[test]
 fn config_rewrite_round_trip() {
     let dir = temp_dir("rewrite");
