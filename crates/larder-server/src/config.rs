@@ -126,8 +126,8 @@ pub struct Config {
     /// server's tasks (tokio's workers); 0 = one per core but one
     /// ([`Config::workers`]).
     pub worker_threads: usize,
-    /// `idle-poll-us`: how long a busy worker or memcached thread polls
-    /// before it sleeps (`idle_poll`); 0 = never.
+    /// `idle-poll-us`: how long a busy RESP worker polls before it sleeps
+    /// (`idle_poll`); 0 = never.
     pub idle_poll_us: u64,
     /// The config file this server was started with, for CONFIG REWRITE.
     pub config_file: Option<PathBuf>,

@@ -23,6 +23,10 @@
 //! two `Instant::now()` reads per park. The cost is bounded: at most half
 //! a core per worker, and only while that worker is already busy at least
 //! half the time; measured in BENCHMARKS.md (session 14).
+//!
+//! Only the RESP workers poll: they are one per core but one, so a core
+//! is left for the clients. memcached's threads are one per core, and
+//! against memcaslap's two threads polling there cost more than it saved.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};

@@ -110,14 +110,8 @@ impl Server {
             tasks.push(tokio::spawn(crate::memcache::cron(shared.clone())));
         }
         if !memcache.is_empty() {
-            let (n, poll) = {
-                let c = shared.config.read();
-                (
-                    crate::memcache::threads::count(c.memcache_threads),
-                    c.idle_poll(),
-                )
-            };
-            let threads = Arc::new(crate::memcache::threads::Threads::start(n, poll).await?);
+            let n = crate::memcache::threads::count(shared.config.read().memcache_threads);
+            let threads = Arc::new(crate::memcache::threads::Threads::start(n).await?);
             for l in memcache {
                 let accept = crate::memcache::accept(shared.clone(), l, threads.clone());
                 tasks.push(tokio::spawn(accept));

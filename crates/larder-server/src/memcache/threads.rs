@@ -42,9 +42,8 @@ pub struct Threads {
 }
 
 impl Threads {
-    /// Starts `n` (at least one) connection threads, each polling `poll`
-    /// before it sleeps while busy (`idle_poll`).
-    pub async fn start(n: usize, poll: std::time::Duration) -> std::io::Result<Threads> {
+    /// Starts `n` (at least one) connection threads.
+    pub async fn start(n: usize) -> std::io::Result<Threads> {
         let mut handles = Vec::new();
         let mut stops = Vec::new();
         for i in 0..n.max(1) {
@@ -53,10 +52,9 @@ impl Threads {
             std::thread::Builder::new()
                 .name(format!("larder-mc-{i}"))
                 .spawn(move || {
-                    let mut rt = tokio::runtime::Builder::new_current_thread();
-                    rt.enable_all();
-                    crate::idle_poll::install(&mut rt, poll);
-                    let rt = rt.build();
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
                     match rt {
                         Ok(rt) => {
                             let _ = handle_tx.send(Ok(rt.handle().clone()));
