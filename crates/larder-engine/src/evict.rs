@@ -21,7 +21,10 @@
 //! when that count leaves [capacity / 4, 2 × capacity]: the sketch is
 //! sized to the cache, about 2 bytes per key.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use crate::access;
 use crate::policy::adaptive::{self, Scorer};
@@ -334,6 +337,59 @@ const ADAPTIVE_MIN_KEYS: u64 = 1024;
 #[error("OOM command not allowed when used memory > 'maxmemory'.")]
 pub struct OutOfMemory;
 
+/// Time used memory has spent over `maxmemory`, as Redis's
+/// `stat_total_eviction_exceeded_time`: a period starts when eviction
+/// leaves memory still over the limit (nothing evictable, `noeviction`, or
+/// its time limit reached) and ends when an eviction call finds it under.
+/// One relaxed load on the common path; the lock only at the edges.
+#[derive(Default)]
+pub struct OverLimit {
+    over: std::sync::atomic::AtomicBool,
+    since: Mutex<Option<std::time::Instant>>,
+    total_us: std::sync::atomic::AtomicU64,
+}
+
+impl OverLimit {
+    fn enter(&self) {
+        if !self.over.load(Relaxed) {
+            let mut since = self.since.lock();
+            since.get_or_insert_with(std::time::Instant::now);
+            self.over.store(true, Relaxed);
+        }
+    }
+
+    fn leave(&self) {
+        if self.over.load(Relaxed) {
+            let mut since = self.since.lock();
+            if let Some(t) = since.take() {
+                self.total_us
+                    .fetch_add(t.elapsed().as_micros() as u64, Relaxed);
+            }
+            self.over.store(false, Relaxed);
+        }
+    }
+
+    /// The open period, if memory is over the limit now.
+    pub fn current(&self) -> std::time::Duration {
+        self.since
+            .lock()
+            .map_or(Default::default(), |t| t.elapsed())
+    }
+
+    /// Every period, the open one included.
+    pub fn total(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.total_us.load(Relaxed)) + self.current()
+    }
+
+    /// CONFIG RESETSTAT (an open period goes on from now).
+    pub fn reset(&self) {
+        self.total_us.store(0, Relaxed);
+        if let Some(t) = self.since.lock().as_mut() {
+            *t = std::time::Instant::now();
+        }
+    }
+}
+
 /// How long one call may spend evicting before it lets its command run
 /// (Redis's eviction time limit at the default tenacity).
 const EVICTION_TIME_LIMIT: std::time::Duration = std::time::Duration::from_micros(500);
@@ -343,9 +399,21 @@ impl crate::keyspace::Engine {
     /// memory is back under `maxmemory`. Errs when over the limit and nothing
     /// can be evicted (or the policy is `noeviction`).
     pub fn evict_until_fits(&self) -> Result<(), OutOfMemory> {
+        let (result, under) = self.evict_inner();
+        match under {
+            Some(true) => self.over_limit.leave(),
+            Some(false) => self.over_limit.enter(),
+            None => {}
+        }
+        result
+    }
+
+    /// [`Engine::evict_until_fits`], and whether memory ended under the
+    /// limit (`None`: not checked, as when eviction is paused).
+    fn evict_inner(&self) -> (Result<(), OutOfMemory>, Option<bool>) {
         let max = self.config.maxmemory() as usize;
         if max == 0 {
-            return Ok(());
+            return (Ok(()), Some(true));
         }
         let max = max + self.config.not_counted();
         let policy = self.config.policy();
@@ -357,11 +425,14 @@ impl crate::keyspace::Engine {
         let fits = self.fits_exactly(max);
         // CLIENT PAUSE holds eviction too, and a replica may ignore the
         // limit (Redis's isSafeToPerformEvictions).
-        if fits || self.config.paused(crate::access::now_ms()) || self.config.ignores_maxmemory() {
-            return Ok(());
+        if fits {
+            return (Ok(()), Some(true));
+        }
+        if self.config.paused(crate::access::now_ms()) || self.config.ignores_maxmemory() {
+            return (Ok(()), None);
         }
         let Some(rank) = rank else {
-            return Err(OutOfMemory);
+            return (Err(OutOfMemory), Some(false));
         };
         // As Redis's performEvictions: how much to free is fixed now, and
         // what counts as freed is what the evicted keys gave back — not the
@@ -379,15 +450,15 @@ impl crate::keyspace::Engine {
                 self.evict_from_pool(rank, policy.volatile_only())
             };
             let Some(bytes) = evicted else {
-                return if n > 0 { Ok(()) } else { Err(OutOfMemory) };
+                return (if n > 0 { Ok(()) } else { Err(OutOfMemory) }, Some(false));
             };
             freed += bytes;
             n += 1;
             if freed >= to_free || self.fits_exactly(max) {
-                return Ok(());
+                return (Ok(()), Some(true));
             }
             if n.is_multiple_of(16) && start.elapsed() > EVICTION_TIME_LIMIT {
-                return Ok(());
+                return (Ok(()), Some(false));
             }
         }
     }

@@ -133,6 +133,9 @@ pub struct Engine {
     pub config: EngineConfig,
     gauge: Option<MemoryGauge>,
     pub(crate) pool: Mutex<Pool>,
+    /// How long used memory has stayed over `maxmemory` (INFO's
+    /// `*_eviction_exceeded_time`).
+    pub over_limit: crate::evict::OverLimit,
     /// `allkeys-adaptive`'s shared scorer (`evict.rs`), made on first use.
     pub(crate) adaptive: parking_lot::RwLock<Option<Arc<crate::policy::adaptive::Scorer>>>,
     pub(crate) expire_cursor: AtomicUsize,
@@ -178,6 +181,7 @@ impl Engine {
             config: EngineConfig::default(),
             gauge: None,
             pool: Mutex::new(Pool::default()),
+            over_limit: Default::default(),
             adaptive: parking_lot::RwLock::new(None),
             expire_cursor: AtomicUsize::new(0),
             used_dbs: AtomicU64::new(0),

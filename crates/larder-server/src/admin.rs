@@ -50,6 +50,9 @@ pub struct LazyFree {
 #[derive(Default)]
 pub struct AdminState {
     pub mem_peak: AtomicU64,
+    /// Used memory once the server was set up, before loading data
+    /// (INFO's `used_memory_startup`).
+    pub mem_startup: AtomicU64,
     /// `Stats::dirty` when the dataset was last saved (or at start).
     pub dirty_at_save: AtomicU64,
     /// FLUSHALL/FLUSHDB ASYNC: shared with the threads that free entries.

@@ -142,6 +142,7 @@ where
                     if out.capacity() > READ_CHUNK {
                         out = Vec::with_capacity(READ_CHUNK);
                         handle.reply_buf.store(0, Relaxed);
+                        shared.stats.reply_buffer_shrinks.fetch_add(1, Relaxed);
                     }
                     unsent.release_spare();
                     unsent.publish(&handle);
@@ -162,6 +163,7 @@ where
             .stats
             .total_net_input_bytes
             .fetch_add(n as u64, Relaxed);
+        shared.stats.total_reads_processed.fetch_add(1, Relaxed);
         released = false;
         // CLIENT LIST/INFO run from this batch show it as Redis does.
         publish_input(&handle, &input, &parser);
@@ -292,11 +294,13 @@ where
         if unsent.over_limit(&shared, &out) {
             break;
         }
-        handle.reply_buf.store(
-            out.capacity()
-                .saturating_sub(crate::unsent::REPLY_ALLOWANCE) as u64,
-            Relaxed,
-        );
+        let room = out
+            .capacity()
+            .saturating_sub(crate::unsent::REPLY_ALLOWANCE) as u64;
+        let before = handle.reply_buf.swap(room, Relaxed);
+        if before != 0 && room > before {
+            shared.stats.reply_buffer_expands.fetch_add(1, Relaxed);
+        }
         // An evicted client gets no more replies (Redis frees it at once).
         if !crate::client_eviction::report(&shared, &handle) {
             break;
@@ -516,10 +520,10 @@ fn write_now<S: AsyncWrite + Unpin>(
             None => return Err(std::io::ErrorKind::WouldBlock.into()),
         }
     }
-    shared
-        .stats
-        .total_net_output_bytes
+    let st = &shared.stats;
+    st.total_net_output_bytes
         .fetch_add(out.len() as u64, Relaxed);
+    st.total_writes_processed.fetch_add(1, Relaxed);
     out.clear();
     Ok(())
 }

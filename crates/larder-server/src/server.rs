@@ -68,6 +68,8 @@ impl Server {
         let table = crate::commands::table();
         let shared = Arc::new(Shared::new(config, engine, table));
         crate::acl::load_at_startup(&shared).map_err(std::io::Error::other)?;
+        let startup = shared.engine.used_memory() as u64;
+        shared.admin.mem_startup.store(startup, Relaxed);
         crate::persist::snapshot::start(&shared)?;
         crate::persist::aof::start(&shared)?;
         Ok(Server {
@@ -378,9 +380,12 @@ async fn cron(shared: Arc<Shared>) {
             let engine = &engine_shared.engine;
             let started = Instant::now();
             engine.active_expire_cycle(period / 4);
+            let took = started.elapsed();
+            engine_shared.admin.event_latency("expire-cycle", took);
             engine_shared
-                .admin
-                .event_latency("expire-cycle", started.elapsed());
+                .stats
+                .expire_cycle_us
+                .fetch_add(took.as_micros() as u64, Relaxed);
             crate::persist::aof::cron(&engine_shared);
             crate::persist::snapshot::cron(&engine_shared);
             engine_shared.tracking.cron(engine, max_tracked);
@@ -397,11 +402,23 @@ async fn cron(shared: Arc<Shared>) {
         }
         crate::client_eviction::cron(&shared);
         tick += 1;
-        let total = shared.stats.total_commands_processed.load(Relaxed);
-        shared
-            .stats
-            .ops_samples
-            .lock()
-            .record(Instant::now(), total);
+        let st = &shared.stats;
+        let now = Instant::now();
+        let mut rates = st.rates.lock();
+        rates
+            .ops
+            .record(now, st.total_commands_processed.load(Relaxed));
+        rates
+            .net_input
+            .record(now, st.total_net_input_bytes.load(Relaxed));
+        rates
+            .net_output
+            .record(now, st.total_net_output_bytes.load(Relaxed));
+        rates
+            .repl_input
+            .record(now, shared.repl.net_in.load(Relaxed));
+        rates
+            .repl_output
+            .record(now, shared.repl.net_out.load(Relaxed));
     }
 }

@@ -23,25 +23,45 @@ pub struct ServerStats {
     pub total_net_output_bytes: AtomicU64,
     pub total_error_replies: AtomicU64,
     pub unexpected_error_replies: AtomicU64,
-    /// Ops/sec samples taken by the server cron, for instantaneous_ops_per_sec.
-    pub ops_samples: Mutex<OpsSamples>,
+    /// Socket reads that brought input, and socket writes of replies.
+    pub total_reads_processed: AtomicU64,
+    pub total_writes_processed: AtomicU64,
+    /// Idle clients' grown reply buffers given back, and reply buffers
+    /// grown past their last size.
+    pub reply_buffer_shrinks: AtomicU64,
+    pub reply_buffer_expands: AtomicU64,
+    /// Wall time of the active expiry cycles, in µs.
+    pub expire_cycle_us: AtomicU64,
+    /// Samples taken by the server cron for the `instantaneous_*` fields.
+    pub rates: Mutex<Rates>,
+}
+
+/// The `instantaneous_*` metrics: each a rate per second over the last
+/// 16 cron samples, as Redis's STATS_METRIC_SAMPLES.
+#[derive(Default)]
+pub struct Rates {
+    pub ops: Rate,
+    pub net_input: Rate,
+    pub net_output: Rate,
+    pub repl_input: Rate,
+    pub repl_output: Rate,
 }
 
 #[derive(Default)]
-pub struct OpsSamples {
+pub struct Rate {
     pub last_time: Option<Instant>,
     pub last_count: u64,
     pub samples: VecDeque<u64>,
 }
 
-impl OpsSamples {
+impl Rate {
     const LEN: usize = 16;
 
-    /// Records a sample of the commands/s since the last one.
+    /// Records a sample of the count's growth per second since the last one.
     pub fn record(&mut self, now: Instant, count: u64) {
         if let Some(t) = self.last_time {
             let ms = now.duration_since(t).as_millis().max(1) as u64;
-            let ops = (count - self.last_count) * 1000 / ms;
+            let ops = count.saturating_sub(self.last_count) * 1000 / ms;
             if self.samples.len() == Self::LEN {
                 self.samples.pop_front();
             }

@@ -107,10 +107,9 @@ impl Unsent {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             };
-            shared
-                .stats
-                .total_net_output_bytes
-                .fetch_add(n as u64, Relaxed);
+            let st = &shared.stats;
+            st.total_net_output_bytes.fetch_add(n as u64, Relaxed);
+            st.total_writes_processed.fetch_add(1, Relaxed);
             self.head += n;
             self.bytes -= n;
             if self.head == front.len() {

@@ -400,3 +400,100 @@ fn proc_title_template_is_validated() {
         s.case(&["config", "get", "proc-title-template"]);
     }
 }
+
+/// The names of INFO's fields, in order, without the per-command,
+/// per-error, per-database and latency-percentile ones.
+fn info_names(c: &mut RawClient) -> Vec<String> {
+    let text = String::from_utf8_lossy(&c.cmd_str(&["info", "everything"])).into_owned();
+    text.split("\r\n")
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+        .filter(|k| {
+            let per_item = ["cmdstat_", "errorstat_", "latency_percentiles_usec_"]
+                .iter()
+                .any(|p| k.starts_with(p));
+            let per_db = k.starts_with("db") && k[2..].parse::<u32>().is_ok();
+            !per_item && !per_db
+        })
+        .collect()
+}
+
+/// INFO has Redis's fields in Redis's order (exporters and dashboards read
+/// them by name), but for jemalloc's own statistics and Larder's version;
+/// and the counters among them count.
+#[test]
+fn info_fields_are_redis_fields() {
+    let mut s = session!(&[]);
+    s.run(&[
+        &["eval", "return redis.call('set', KEYS[1], 'v')", "1", "k"],
+        &[
+            "function",
+            "load",
+            "#!lua name=lib\nredis.register_function('f', function() return 1 end)",
+        ],
+    ]);
+    let not_ours = |k: &String| k.starts_with("allocator_") || k.starts_with("rss_overhead_");
+    let redis: Vec<String> = info_names(&mut s.redis)
+        .into_iter()
+        .filter(|k| !not_ours(k))
+        .collect();
+    let larder: Vec<String> = info_names(&mut s.larder)
+        .into_iter()
+        .filter(|k| k != "larder_version")
+        .collect();
+    assert_eq!(larder, redis);
+    let c = &mut s.larder;
+    let num = |c: &mut RawClient, section: &str, name: &str| -> u64 {
+        info_field(c, section, name)
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}"))
+    };
+    assert_eq!(num(c, "memory", "number_of_functions"), 1);
+    assert_eq!(num(c, "memory", "number_of_libraries"), 1);
+    assert_eq!(num(c, "memory", "number_of_cached_scripts"), 1);
+    assert!(num(c, "memory", "used_memory_lua") > 10_000);
+    assert!(num(c, "memory", "used_memory_scripts") > 40);
+    assert!(num(c, "memory", "used_memory_startup") > 0);
+    let reads = num(c, "stats", "total_reads_processed");
+    let writes = num(c, "stats", "total_writes_processed");
+    assert!(reads >= 3 && writes >= 3, "{reads} {writes}");
+    c.cmd_str(&["ping"]);
+    assert!(num(c, "stats", "total_reads_processed") > reads);
+    assert!(num(c, "stats", "total_writes_processed") > writes);
+    assert_eq!(num(c, "stats", "io_threaded_reads_processed"), 0);
+}
+
+/// Under `noeviction`, a write refused for memory opens an "exceeded"
+/// period that a write fitting again closes: current and total time as
+/// Redis counts them.
+#[test]
+fn eviction_exceeded_time_is_counted() {
+    let mut s = session!(&["--maxmemory-policy", "noeviction"]);
+    for (who, c) in [("larder", &mut s.larder), ("redis", &mut s.redis)] {
+        // 16 MB made by the server (no big query buffer to come and go).
+        c.cmd_str(&["setrange", "big", "16777215", "x"]);
+        c.cmd_str(&["config", "set", "maxmemory", "8mb"]);
+        let refused = c.cmd_str(&["set", "k", "v"]);
+        assert!(
+            refused.starts_with(b"-OOM"),
+            "{}",
+            String::from_utf8_lossy(&refused)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(120));
+        let current: u64 = info_field(c, "stats", "current_eviction_exceeded_time")
+            .parse()
+            .unwrap();
+        assert!(current >= 100, "{who}: current {current}");
+        c.cmd_str(&["del", "big"]);
+        assert_eq!(c.cmd_str(&["set", "k", "v"]), b"+OK\r\n");
+        let current: u64 = info_field(c, "stats", "current_eviction_exceeded_time")
+            .parse()
+            .unwrap();
+        let total: u64 = info_field(c, "stats", "total_eviction_exceeded_time")
+            .parse()
+            .unwrap();
+        assert_eq!(current, 0, "{who}");
+        assert!(total >= 100, "{who}: total {total}");
+        c.cmd_str(&["config", "set", "maxmemory", "0"]);
+    }
+}

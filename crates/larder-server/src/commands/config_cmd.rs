@@ -211,6 +211,11 @@ fn resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
         &st.total_net_output_bytes,
         &st.total_error_replies,
         &st.unexpected_error_replies,
+        &st.total_reads_processed,
+        &st.total_writes_processed,
+        &st.reply_buffer_shrinks,
+        &st.reply_buffer_expands,
+        &st.expire_cycle_us,
         &sh.repl.net_in,
         &sh.repl.net_out,
         &sh.repl.sync_full,
@@ -219,8 +224,9 @@ fn resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
     ] {
         c.store(0, Relaxed);
     }
-    *st.ops_samples.lock() = Default::default();
+    *st.rates.lock() = Default::default();
     sh.engine.reset_stats();
+    sh.engine.over_limit.reset();
     for s in &sh.commands.stats {
         s.reset();
     }

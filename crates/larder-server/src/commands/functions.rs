@@ -119,6 +119,24 @@ impl Functions {
         self.generation.load(Relaxed)
     }
 
+    /// INFO's `number_of_libraries`, `number_of_functions` and
+    /// `used_memory_functions`: the libraries' code, names and
+    /// descriptions, and their records.
+    pub fn footprint(&self) -> (usize, usize, usize) {
+        let reg = self.registry.read();
+        let funcs = reg.funcs.len();
+        let mut bytes = 0;
+        for lib in reg.libs.values() {
+            bytes += std::mem::size_of::<Library>() + lib.name.len() + lib.code.len() + 16;
+            for f in &lib.functions {
+                bytes += std::mem::size_of::<FunctionInfo>()
+                    + 2 * f.name.len()
+                    + f.desc.as_ref().map_or(0, Vec::len);
+            }
+        }
+        (reg.libs.len(), funcs, bytes)
+    }
+
     /// Whether the library with this id is still loaded.
     pub fn is_live(&self, id: u64) -> bool {
         self.registry.read().libs.values().any(|l| l.id == id)

@@ -12,6 +12,11 @@
 //! for `used_memory`, `/proc/self/statm` for `used_memory_rss` and
 //! `/proc/self/stat` for CPU times. INFO is not a hot command; it allocates
 //! its text freely.
+//!
+//! Every field of Redis 7.0's INFO is here, in Redis's order, but jemalloc's
+//! own statistics (`allocator_*`, `rss_overhead_*`); fields for what Larder
+//! does not do (active defragmentation, I/O threads, a separate functions
+//! Lua state) read 0.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
@@ -265,12 +270,40 @@ fn memory(sh: &Shared, used: u64, s: &mut String) {
     field!(s, "used_memory_peak_human", "{}", human_bytes(peak));
     field!(s, "used_memory_peak_perc", "{:.2}%", pct(used, peak));
     field!(s, "used_memory_overhead", "{overhead}");
+    field!(
+        s,
+        "used_memory_startup",
+        "{}",
+        sh.admin.mem_startup.load(Relaxed)
+    );
     field!(s, "used_memory_dataset", "{dataset}");
     field!(s, "used_memory_dataset_perc", "{:.2}%", pct(dataset, used));
     field!(s, "total_system_memory", "{total}");
     field!(s, "total_system_memory_human", "{}", human_bytes(total));
-    let scripts = crate::commands::scripting::cached_scripts(sh);
+    // One Lua state per thread runs both EVAL scripts and functions: its
+    // memory is reported as the eval VM's.
+    let lua = crate::commands::scripting::lua_memory() as u64;
+    let (scripts, scripts_bytes) = crate::commands::scripting::cached_scripts(sh);
+    let (libraries, functions, functions_bytes) = sh.functions.footprint();
+    field!(s, "used_memory_lua", "{lua}");
+    field!(s, "used_memory_vm_eval", "{lua}");
+    field!(s, "used_memory_lua_human", "{}", human_bytes(lua));
+    field!(s, "used_memory_scripts_eval", "{scripts_bytes}");
     field!(s, "number_of_cached_scripts", "{scripts}");
+    field!(s, "number_of_functions", "{functions}");
+    field!(s, "number_of_libraries", "{libraries}");
+    field!(s, "used_memory_vm_functions", "0");
+    field!(s, "used_memory_vm_total", "{lua}");
+    field!(s, "used_memory_vm_total_human", "{}", human_bytes(lua));
+    field!(s, "used_memory_functions", "{functions_bytes}");
+    let scripts_total = (scripts_bytes + functions_bytes) as u64;
+    field!(s, "used_memory_scripts", "{scripts_total}");
+    field!(
+        s,
+        "used_memory_scripts_human",
+        "{}",
+        human_bytes(scripts_total)
+    );
     field!(s, "maxmemory", "{maxmemory}");
     field!(s, "maxmemory_human", "{}", human_bytes(maxmemory));
     field!(s, "maxmemory_policy", "{policy}");
@@ -282,17 +315,15 @@ fn memory(sh: &Shared, used: u64, s: &mut String) {
         "{}",
         sh.engine.config.not_counted()
     );
-    field!(
-        s,
-        "mem_replication_backlog",
-        "{}",
-        sh.propagate
-            .feed
-            .lock()
-            .backlog
-            .as_ref()
-            .map_or(0, |b| b.bytes())
-    );
+    let backlog = sh
+        .propagate
+        .feed
+        .lock()
+        .backlog
+        .as_ref()
+        .map_or(0, |b| b.bytes());
+    field!(s, "mem_replication_backlog", "{backlog}");
+    field!(s, "mem_total_replication_buffers", "{backlog}");
     field!(s, "mem_clients_slaves", "0");
     field!(
         s,
@@ -300,6 +331,7 @@ fn memory(sh: &Shared, used: u64, s: &mut String) {
         "{}",
         crate::client_eviction::normal_memory(sh)
     );
+    field!(s, "mem_cluster_links", "0");
     field!(s, "mem_aof_buffer", "0");
     field!(s, "mem_allocator", "jemalloc-5.3.0");
     field!(s, "active_defrag_running", "0");
@@ -322,7 +354,19 @@ fn persistence(sh: &Shared, s: &mut String) {
 fn stats(sh: &Shared, s: &mut String) {
     let st = &sh.stats;
     let e = sh.engine.stats();
-    let ops = st.ops_samples.lock().mean();
+    let (ops, kbps) = {
+        let r = st.rates.lock();
+        let kbps = |rate: &crate::shared::Rate| rate.mean() as f64 / 1024.0;
+        (
+            r.ops.mean(),
+            [
+                kbps(&r.net_input),
+                kbps(&r.net_output),
+                kbps(&r.repl_input),
+                kbps(&r.repl_output),
+            ],
+        )
+    };
     s.push_str("# Stats\r\n");
     field!(
         s,
@@ -361,8 +405,10 @@ fn stats(sh: &Shared, s: &mut String) {
         "{}",
         sh.repl.net_out.load(Relaxed)
     );
-    field!(s, "instantaneous_input_kbps", "0.00");
-    field!(s, "instantaneous_output_kbps", "0.00");
+    field!(s, "instantaneous_input_kbps", "{:.2}", kbps[0]);
+    field!(s, "instantaneous_output_kbps", "{:.2}", kbps[1]);
+    field!(s, "instantaneous_input_repl_kbps", "{:.2}", kbps[2]);
+    field!(s, "instantaneous_output_repl_kbps", "{:.2}", kbps[3]);
     field!(
         s,
         "rejected_connections",
@@ -385,12 +431,31 @@ fn stats(sh: &Shared, s: &mut String) {
     field!(s, "expired_keys", "{}", e.expired_keys);
     field!(s, "expired_stale_perc", "0.00");
     field!(s, "expired_time_cap_reached_count", "0");
+    field!(
+        s,
+        "expire_cycle_cpu_milliseconds",
+        "{}",
+        st.expire_cycle_us.load(Relaxed) / 1000
+    );
     field!(s, "evicted_keys", "{}", e.evicted_keys);
     field!(
         s,
         "evicted_clients",
         "{}",
         sh.client_eviction.evicted.load(Relaxed)
+    );
+    let over = &sh.engine.over_limit;
+    field!(
+        s,
+        "total_eviction_exceeded_time",
+        "{}",
+        over.total().as_millis()
+    );
+    field!(
+        s,
+        "current_eviction_exceeded_time",
+        "{}",
+        over.current().as_millis()
     );
     field!(s, "keyspace_hits", "{}", e.keyspace_hits);
     field!(s, "keyspace_misses", "{}", e.keyspace_misses);
@@ -407,6 +472,17 @@ fn stats(sh: &Shared, s: &mut String) {
         "{}",
         sh.engine.replica_expires_tracked()
     );
+    // Larder does not defragment (jemalloc's own decay returns pages).
+    for name in [
+        "active_defrag_hits",
+        "active_defrag_misses",
+        "active_defrag_key_hits",
+        "active_defrag_key_misses",
+        "total_active_defrag_time",
+        "current_active_defrag_time",
+    ] {
+        field!(s, name, "0");
+    }
     let t = &sh.engine.tracking;
     field!(s, "tracking_total_keys", "{}", t.total_keys());
     field!(s, "tracking_total_items", "{}", t.total_items());
@@ -424,6 +500,34 @@ fn stats(sh: &Shared, s: &mut String) {
         st.total_error_replies.load(Relaxed)
     );
     field!(s, "dump_payload_sanitizations", "0");
+    field!(
+        s,
+        "total_reads_processed",
+        "{}",
+        st.total_reads_processed.load(Relaxed)
+    );
+    field!(
+        s,
+        "total_writes_processed",
+        "{}",
+        st.total_writes_processed.load(Relaxed)
+    );
+    // Connections read and write on the worker that runs them: no
+    // separate I/O threads, as Redis with `io-threads 1`.
+    field!(s, "io_threaded_reads_processed", "0");
+    field!(s, "io_threaded_writes_processed", "0");
+    field!(
+        s,
+        "reply_buffer_shrinks",
+        "{}",
+        st.reply_buffer_shrinks.load(Relaxed)
+    );
+    field!(
+        s,
+        "reply_buffer_expands",
+        "{}",
+        st.reply_buffer_expands.load(Relaxed)
+    );
 }
 
 fn replication(sh: &Shared, s: &mut String) {
@@ -431,9 +535,10 @@ fn replication(sh: &Shared, s: &mut String) {
 }
 
 /// (user, system, children user, children system) CPU seconds, from
-/// `/proc/self/stat` in clock ticks (100 a second on Linux).
-fn cpu_times() -> [f64; 4] {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// `/proc/<which>/stat` (`self` or `thread-self`) in clock ticks (100 a
+/// second on Linux).
+fn cpu_times(which: &str) -> [f64; 4] {
+    let stat = std::fs::read_to_string(format!("/proc/{which}/stat")).unwrap_or_default();
     let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
     let f: Vec<f64> = rest
         .split_whitespace()
@@ -446,12 +551,16 @@ fn cpu_times() -> [f64; 4] {
 }
 
 fn cpu(s: &mut String) {
-    let [user, sys, cuser, csys] = cpu_times();
+    let [user, sys, cuser, csys] = cpu_times("self");
+    // Redis's main thread: here, the worker thread serving this INFO.
+    let [tuser, tsys, ..] = cpu_times("thread-self");
     s.push_str("# CPU\r\n");
     field!(s, "used_cpu_sys", "{sys:.6}");
     field!(s, "used_cpu_user", "{user:.6}");
     field!(s, "used_cpu_sys_children", "{csys:.6}");
     field!(s, "used_cpu_user_children", "{cuser:.6}");
+    field!(s, "used_cpu_sys_main_thread", "{tsys:.6}");
+    field!(s, "used_cpu_user_main_thread", "{tuser:.6}");
 }
 
 fn commandstats(sh: &Shared, s: &mut String) {

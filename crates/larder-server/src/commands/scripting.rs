@@ -33,7 +33,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use larder_resp::value::{decode_value, Value as Resp};
@@ -389,6 +389,35 @@ pub(crate) struct Vm {
     /// callback; dropped for libraries gone at `lib_generation`.
     libs: HashMap<u64, HashMap<String, Function>>,
     lib_generation: u64,
+    /// This state's bytes as last added to [`LUA_BYTES`].
+    reported: usize,
+}
+
+/// Bytes held by every thread's Lua state (INFO's `used_memory_lua`), as
+/// each last reported after running code.
+static LUA_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+impl Vm {
+    fn report_memory(&mut self) {
+        let now = self.lua.used_memory();
+        if now >= self.reported {
+            LUA_BYTES.fetch_add(now - self.reported, Relaxed);
+        } else {
+            LUA_BYTES.fetch_sub(self.reported - now, Relaxed);
+        }
+        self.reported = now;
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        LUA_BYTES.fetch_sub(self.reported, Relaxed);
+    }
+}
+
+/// INFO's `used_memory_lua`: the Lua states of every thread.
+pub(crate) fn lua_memory() -> usize {
+    LUA_BYTES.load(Relaxed)
 }
 
 thread_local! {
@@ -591,6 +620,7 @@ fn new_vm(
         loadlib,
         libs: HashMap::new(),
         lib_generation: 0,
+        reported: 0,
     })
 }
 
@@ -875,7 +905,11 @@ fn with_vm<R>(shared: &Shared, f: impl FnOnce(&mut Vm) -> R) -> Result<R, CmdErr
             );
         }
         match slot.as_mut() {
-            Some(vm) => Ok(f(vm)),
+            Some(vm) => {
+                let r = f(vm);
+                vm.report_memory();
+                Ok(r)
+            }
             None => Err(CmdError::new("ERR Lua state unavailable")),
         }
     })
@@ -998,9 +1032,17 @@ fn load_script(shared: &Shared, body: &[u8]) -> Result<String, CmdError> {
     Ok(sha)
 }
 
-/// INFO's `number_of_cached_scripts`.
-pub(crate) fn cached_scripts(shared: &Shared) -> usize {
-    shared.scripts.map.lock().len()
+/// INFO's `number_of_cached_scripts` and `used_memory_scripts_eval`:
+/// the scripts and the bytes their bodies and table entries take.
+pub(crate) fn cached_scripts(shared: &Shared) -> (usize, usize) {
+    let map = shared.scripts.map.lock();
+    // Per entry: the 40-byte SHA1 string, the body's shared allocation
+    // (two counters before it), and the table slot.
+    let bytes = map
+        .values()
+        .map(|body| 40 + body.len() + 16 + std::mem::size_of::<(String, Arc<[u8]>)>())
+        .sum();
+    (map.len(), bytes)
 }
 
 /// Runs a script where it may take long: on a multi-threaded runtime the
