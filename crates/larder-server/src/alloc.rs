@@ -112,6 +112,29 @@ pub const GAUGE: larder_engine::keyspace::MemoryGauge = larder_engine::keyspace:
     slack,
 };
 
+/// The allocator's own view of the heap (jemalloc's `stats.allocated`,
+/// `stats.active`, `stats.resident`), for INFO's `allocator_*` fields.
+#[derive(Clone, Copy, Debug)]
+pub struct AllocatorStats {
+    pub allocated: u64,
+    pub active: u64,
+    pub resident: u64,
+}
+
+static ALLOCATOR_STATS: std::sync::OnceLock<fn() -> Option<AllocatorStats>> =
+    std::sync::OnceLock::new();
+
+/// Set once by the binary that chose the allocator (the library does not
+/// link one).
+pub fn set_allocator_stats(read: fn() -> Option<AllocatorStats>) {
+    let _ = ALLOCATOR_STATS.set(read);
+}
+
+/// The allocator's statistics, when the binary provided a way to read them.
+pub fn allocator_stats() -> Option<AllocatorStats> {
+    ALLOCATOR_STATS.get().and_then(|read| read())
+}
+
 /// Wraps another allocator and counts through it.
 pub struct CountingAlloc<A>(pub A);
 

@@ -14,6 +14,18 @@ use larder_server::{directives, Config, Server};
 static GLOBAL: CountingAlloc<tikv_jemallocator::Jemalloc> =
     CountingAlloc(tikv_jemallocator::Jemalloc);
 
+/// jemalloc's statistics, refreshed (`epoch`) at each read: INFO's
+/// `allocator_*` fields.
+fn jemalloc_stats() -> Option<larder_server::alloc::AllocatorStats> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    epoch::advance().ok()?;
+    Some(larder_server::alloc::AllocatorStats {
+        allocated: stats::allocated::read().ok()? as u64,
+        active: stats::active::read().ok()? as u64,
+        resident: stats::resident::read().ok()? as u64,
+    })
+}
+
 #[derive(Parser)]
 #[command(
     name = "larder",
@@ -117,6 +129,7 @@ fn run() -> Result<()> {
         None => ServerArgs::default(),
     };
     let config = load_config(&args)?;
+    larder_server::alloc::set_allocator_stats(jemalloc_stats);
     if config.daemonize {
         daemon::detach().context("daemonize")?;
     }

@@ -13,10 +13,11 @@
 //! `/proc/self/stat` for CPU times. INFO is not a hot command; it allocates
 //! its text freely.
 //!
-//! Every field of Redis 7.0's INFO is here, in Redis's order, but jemalloc's
-//! own statistics (`allocator_*`, `rss_overhead_*`); fields for what Larder
-//! does not do (active defragmentation, I/O threads, a separate functions
-//! Lua state) read 0.
+//! Every field of Redis 7.0's INFO is here, in Redis's order; jemalloc's
+//! own statistics (`allocator_*`, `rss_overhead_*`) come from the binary
+//! (`alloc::set_allocator_stats`), and fields for what Larder does not do
+//! (active defragmentation, I/O threads, a separate functions Lua state)
+//! read 0.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
@@ -278,6 +279,12 @@ fn memory(sh: &Shared, used: u64, s: &mut String) {
     );
     field!(s, "used_memory_dataset", "{dataset}");
     field!(s, "used_memory_dataset_perc", "{:.2}%", pct(dataset, used));
+    let alloc = crate::alloc::allocator_stats();
+    if let Some(a) = alloc {
+        field!(s, "allocator_allocated", "{}", a.allocated);
+        field!(s, "allocator_active", "{}", a.active);
+        field!(s, "allocator_resident", "{}", a.resident);
+    }
     field!(s, "total_system_memory", "{total}");
     field!(s, "total_system_memory_human", "{}", human_bytes(total));
     // One Lua state per thread runs both EVAL scripts and functions: its
@@ -307,6 +314,21 @@ fn memory(sh: &Shared, used: u64, s: &mut String) {
     field!(s, "maxmemory", "{maxmemory}");
     field!(s, "maxmemory_human", "{}", human_bytes(maxmemory));
     field!(s, "maxmemory_policy", "{policy}");
+    if let Some(a) = alloc {
+        let div = |x: u64, y: u64| if y == 0 { 0.0 } else { x as f64 / y as f64 };
+        let diff = |x: u64, y: u64| x as i64 - y as i64;
+        field!(
+            s,
+            "allocator_frag_ratio",
+            "{:.2}",
+            div(a.active, a.allocated)
+        );
+        field!(s, "allocator_frag_bytes", "{}", diff(a.active, a.allocated));
+        field!(s, "allocator_rss_ratio", "{:.2}", div(a.resident, a.active));
+        field!(s, "allocator_rss_bytes", "{}", diff(a.resident, a.active));
+        field!(s, "rss_overhead_ratio", "{:.2}", div(rss, a.resident));
+        field!(s, "rss_overhead_bytes", "{}", diff(rss, a.resident));
+    }
     field!(s, "mem_fragmentation_ratio", "{ratio:.2}");
     field!(s, "mem_fragmentation_bytes", "{}", rss as i64 - used as i64);
     field!(
