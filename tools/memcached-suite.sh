@@ -12,20 +12,11 @@
 #   LARDER_BIN     larder binary (default: target/release/larder, built)
 #   JOBS           prove -j (default 2)
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib.sh"
 work=${WORK:-/tmp/larder-memcached-suite}
 mkdir -p "$work"
-if [ -z "${MEMCACHED_SRC:-}" ]; then
-    MEMCACHED_SRC=$(find "$work" -maxdepth 1 -type d -name 'memcached-*' | head -1)
-    if [ -z "$MEMCACHED_SRC" ]; then
-        (cd "$work" && apt-get source -qq memcached >/dev/null)
-        MEMCACHED_SRC=$(find "$work" -maxdepth 1 -type d -name 'memcached-*' | head -1)
-    fi
-fi
-if [ -z "${LARDER_BIN:-}" ]; then
-    (cd "$root" && cargo build --release -q -p larder)
-    LARDER_BIN=$root/target/release/larder
-fi
+MEMCACHED_SRC=${MEMCACHED_SRC:-$(debian_source memcached "$work")}
+LARDER_BIN=$(larder_bin)
 run=$work/run
 rm -rf "$run" && mkdir -p "$run" && cp -r "$MEMCACHED_SRC/t" "$run/"
 # The suite runs servers under `timedrun <secs> <exe> <args>`: stopped with

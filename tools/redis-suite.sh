@@ -20,20 +20,11 @@
 #
 # Needs tclsh (Debian: tcl) and redis-tools (redis-cli, redis-benchmark).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib.sh"
 work=${WORK:-/tmp/larder-redis-suite}
 mkdir -p "$work"
-if [ -z "${REDIS_SRC:-}" ]; then
-    REDIS_SRC=$(find "$work" -maxdepth 1 -type d -name 'redis-*' | head -1)
-    if [ -z "$REDIS_SRC" ]; then
-        (cd "$work" && apt-get source -qq redis >/dev/null)
-        REDIS_SRC=$(find "$work" -maxdepth 1 -type d -name 'redis-*' | head -1)
-    fi
-fi
-if [ -z "${LARDER_BIN:-}" ]; then
-    (cd "$root" && cargo build --release -q -p larder)
-    LARDER_BIN=$root/target/release/larder
-fi
+REDIS_SRC=${REDIS_SRC:-$(debian_source redis "$work")}
+LARDER_BIN=$(larder_bin)
 run=$work/run
 rm -rf "$run" && mkdir -p "$run/src"
 cp -r "$REDIS_SRC/tests" "$REDIS_SRC/runtest" "$run/"
