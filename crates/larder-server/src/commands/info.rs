@@ -522,34 +522,31 @@ fn stats(sh: &Shared, s: &mut String) {
         st.total_error_replies.load(Relaxed)
     );
     field!(s, "dump_payload_sanitizations", "0");
-    field!(
+    counters(
         s,
-        "total_reads_processed",
-        "{}",
-        st.total_reads_processed.load(Relaxed)
-    );
-    field!(
-        s,
-        "total_writes_processed",
-        "{}",
-        st.total_writes_processed.load(Relaxed)
+        &[
+            ("total_reads_processed", &st.total_reads_processed),
+            ("total_writes_processed", &st.total_writes_processed),
+        ],
     );
     // Connections read and write on the worker that runs them: no
     // separate I/O threads, as Redis with `io-threads 1`.
     field!(s, "io_threaded_reads_processed", "0");
     field!(s, "io_threaded_writes_processed", "0");
-    field!(
+    counters(
         s,
-        "reply_buffer_shrinks",
-        "{}",
-        st.reply_buffer_shrinks.load(Relaxed)
+        &[
+            ("reply_buffer_shrinks", &st.reply_buffer_shrinks),
+            ("reply_buffer_expands", &st.reply_buffer_expands),
+        ],
     );
-    field!(
-        s,
-        "reply_buffer_expands",
-        "{}",
-        st.reply_buffer_expands.load(Relaxed)
-    );
+}
+
+/// `name:value` lines for counters.
+fn counters(s: &mut String, fields: &[(&str, &std::sync::atomic::AtomicU64)]) {
+    for (name, c) in fields {
+        field!(s, name, "{}", c.load(Relaxed));
+    }
 }
 
 fn replication(sh: &Shared, s: &mut String) {
