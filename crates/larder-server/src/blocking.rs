@@ -510,7 +510,7 @@ pub async fn wait<S: AsyncRead + Unpin>(
                 Ok(_) => {}
             },
         }
-        if handle.killed.load(Relaxed) || *shutdown.borrow() {
+        if handle.killed.load(Relaxed) || shared.stopping() {
             return false;
         }
     }

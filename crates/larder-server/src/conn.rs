@@ -59,7 +59,7 @@ where
     let mut released = false;
 
     'conn: loop {
-        if *shutdown.borrow() || handle.killed.load(Relaxed) {
+        if shared.stopping() || handle.killed.load(Relaxed) {
             break;
         }
         // Pushes wait in their outbox, under their own limits, while

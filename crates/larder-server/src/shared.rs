@@ -140,6 +140,10 @@ pub struct Shared {
     pub lastsave: AtomicU64,
     /// Set to true to stop the server (SHUTDOWN, signals).
     pub shutdown: watch::Sender<bool>,
+    /// `shutdown`'s value, for the check a connection makes per batch: a
+    /// relaxed load, where the channel's `borrow` takes its read lock (a
+    /// write to one cache line every connection thread shares).
+    stopping: AtomicBool,
     /// Error counts, latency events, memory peak (admin commands).
     pub admin: crate::admin::AdminState,
     /// Clients blocked on keys (BLPOP and co.).
@@ -191,6 +195,7 @@ impl Shared {
             run_id: run_id(),
             lastsave: AtomicU64::new(unix_secs()),
             shutdown,
+            stopping: AtomicBool::new(false),
             admin: Default::default(),
             blocking: Default::default(),
             propagate: Default::default(),
@@ -246,6 +251,11 @@ impl Shared {
         crate::client_eviction::apply_config(self, &c);
     }
 
+    /// Whether `request_shutdown` has run.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Relaxed)
+    }
+
     pub fn request_shutdown(&self) {
         // New connections are refused from now on, before this returns (as
         // from Redis, which exits): a client that saw SHUTDOWN's connection
@@ -253,6 +263,7 @@ impl Shared {
         for a in self.accepting.lock().iter() {
             let _ = a.socket.shutdown(std::net::Shutdown::Both);
         }
+        self.stopping.store(true, Relaxed);
         self.shutdown.send_replace(true);
         crate::commands::scripting::abort_for_shutdown(self);
         for h in self.clients.all() {

@@ -65,7 +65,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
     let mut binary: Option<bool> = None;
 
     'conn: loop {
-        if *shutdown.borrow() {
+        if shared.stopping() {
             reason = "shutdown";
             break;
         }
@@ -92,7 +92,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
             }
             _ = idle => {
                 reason = "idle_timeout";
-                mc.counters.idle_kicks.fetch_add(1, Relaxed);
+                mc.counters.mine().idle_kicks.fetch_add(1, Relaxed);
                 break 'conn;
             }
         };

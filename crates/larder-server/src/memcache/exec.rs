@@ -305,11 +305,11 @@ impl<'s> Session<'s> {
         let mut txn = self.shared.engine.lock_key_at(0, key, self.now);
         let mc = &self.shared.memcache;
         if mc.take_flushed(key.hash) && txn.lookup(key, Lookup::Peek).is_none() {
-            mc.counters.get_flushed.fetch_add(1, Relaxed);
+            mc.counters.mine().get_flushed.fetch_add(1, Relaxed);
         }
         McTxn {
             txn,
-            expired: &mc.counters.get_expired,
+            expired: &mc.counters.mine().get_expired,
         }
     }
 

@@ -63,10 +63,11 @@ pub mod threads;
 pub mod watch;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
 use tokio::net::TcpListener;
 
 use crate::shared::Shared;
@@ -75,34 +76,36 @@ use crate::shared::Shared;
 /// integers and the shared atomics they are added into.
 macro_rules! counters {
     ($($name:ident),* $(,)?) => {
-        /// Counters a connection gathers during a batch.
+        /// Counters a connection gathers during a batch; also a sum of
+        /// every stripe of [`Counters`].
         #[derive(Default, Clone, Copy)]
         pub struct Local {
             $(pub $name: u64,)*
         }
 
-        /// Server-wide memcached counters (`stats`).
+        /// One stripe of [`Counters`].
         #[derive(Default)]
-        pub struct Counters {
+        pub struct Stripe {
             $(pub $name: AtomicU64,)*
         }
 
-        impl Counters {
-            /// Adds a connection's batch in.
-            pub fn add(&self, l: &Local) {
+        impl Stripe {
+            fn add(&self, l: &Local) {
                 $(if l.$name != 0 {
                     self.$name.fetch_add(l.$name, Relaxed);
                 })*
             }
 
-            /// `stats reset`.
-            pub fn reset(&self) {
+            fn add_to(&self, sum: &mut Local) {
+                $(sum.$name += self.$name.load(Relaxed);)*
+            }
+
+            fn reset(&self) {
                 $(self.$name.store(0, Relaxed);)*
             }
         }
     };
 }
-
 counters!(
     cmd_get,
     cmd_set,
@@ -135,6 +138,51 @@ counters!(
     auth_cmds,
     auth_errors,
 );
+
+/// Stripes of [`Counters`]: threads beyond this many share them.
+const STRIPES: usize = 8;
+
+/// Server-wide memcached counters (`stats`), striped as memcached keeps
+/// them per worker thread: each thread adds into its own cache line, so two
+/// threads counting gets do not pass one line back and forth on every
+/// batch. `stats` sums the stripes (a read may see one batch half added,
+/// as memcached's own per-thread sums can).
+#[derive(Default)]
+pub struct Counters {
+    stripes: [CachePadded<Stripe>; STRIPES],
+}
+
+impl Counters {
+    /// The calling thread's stripe, for a single increment.
+    pub fn mine(&self) -> &Stripe {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static INDEX: usize = NEXT.fetch_add(1, Relaxed) % STRIPES;
+        }
+        &self.stripes[INDEX.with(|i| *i)]
+    }
+
+    /// Adds a connection's batch in.
+    pub fn add(&self, l: &Local) {
+        self.mine().add(l);
+    }
+
+    /// Every counter, summed over the stripes.
+    pub fn sum(&self) -> Local {
+        let mut sum = Local::default();
+        for s in &self.stripes {
+            s.add_to(&mut sum);
+        }
+        sum
+    }
+
+    /// `stats reset`.
+    pub fn reset(&self) {
+        for s in &self.stripes {
+            s.reset();
+        }
+    }
+}
 
 /// Most keys a `flush_all` remembers for `get_flushed` (about 1 MB).
 pub const FLUSHED_MAX: usize = 65_536;
@@ -292,10 +340,13 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener, threads: Arc<thr
             continue;
         };
         let mc = &shared.memcache;
-        mc.counters.total_connections.fetch_add(1, Relaxed);
+        mc.counters.mine().total_connections.fetch_add(1, Relaxed);
         let max = shared.config.read().maxclients as u64;
         if mc.curr_connections.load(Relaxed) >= max {
-            mc.counters.rejected_connections.fetch_add(1, Relaxed);
+            mc.counters
+                .mine()
+                .rejected_connections
+                .fetch_add(1, Relaxed);
             // memcached tells the client why before closing (best effort:
             // a fresh socket's send buffer takes it at once).
             let _ = stream.try_write(b"ERROR Too many open connections\r\n");
@@ -304,7 +355,10 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener, threads: Arc<thr
         // Protected mode guards this port as the RESP one: with no
         // password set, only loopback clients.
         if crate::server::protected(&shared) && !peer.ip().is_loopback() {
-            mc.counters.rejected_connections.fetch_add(1, Relaxed);
+            mc.counters
+                .mine()
+                .rejected_connections
+                .fetch_add(1, Relaxed);
             let _ = stream.try_write(PROTECTED);
             continue;
         }

@@ -49,7 +49,7 @@ pub fn stats(shared: &Shared, t: &Tokens<'_>, out: &mut Vec<u8>) {
 
 fn general(shared: &Shared, out: &mut Vec<u8>) {
     let mc = &shared.memcache;
-    let c = &mc.counters;
+    let c = mc.counters.sum();
     let g = |a: &AtomicU64| a.load(Relaxed);
     let engine = shared.engine.stats();
     let (maxconns, maxmemory, threads) = {
@@ -73,8 +73,8 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "rusage_system", "0.000000");
     stat(out, "max_connections", maxconns);
     stat(out, "curr_connections", conns);
-    stat(out, "total_connections", g(&c.total_connections));
-    stat(out, "rejected_connections", g(&c.rejected_connections));
+    stat(out, "total_connections", c.total_connections);
+    stat(out, "rejected_connections", c.rejected_connections);
     stat(
         out,
         "connection_structures",
@@ -93,39 +93,39 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
         stat(out, name, 0);
     }
     for (name, v) in [
-        ("cmd_get", &c.cmd_get),
-        ("cmd_set", &c.cmd_set),
-        ("cmd_flush", &c.cmd_flush),
-        ("cmd_touch", &c.cmd_touch),
-        ("cmd_meta", &c.cmd_meta),
-        ("get_hits", &c.get_hits),
-        ("get_misses", &c.get_misses),
-        ("get_expired", &c.get_expired),
-        ("get_flushed", &c.get_flushed),
-        ("delete_misses", &c.delete_misses),
-        ("delete_hits", &c.delete_hits),
-        ("incr_misses", &c.incr_misses),
-        ("incr_hits", &c.incr_hits),
-        ("decr_misses", &c.decr_misses),
-        ("decr_hits", &c.decr_hits),
-        ("cas_misses", &c.cas_misses),
-        ("cas_hits", &c.cas_hits),
-        ("cas_badval", &c.cas_badval),
-        ("touch_hits", &c.touch_hits),
-        ("touch_misses", &c.touch_misses),
-        ("store_too_large", &c.store_too_large),
-        ("store_no_memory", &c.store_no_memory),
+        ("cmd_get", c.cmd_get),
+        ("cmd_set", c.cmd_set),
+        ("cmd_flush", c.cmd_flush),
+        ("cmd_touch", c.cmd_touch),
+        ("cmd_meta", c.cmd_meta),
+        ("get_hits", c.get_hits),
+        ("get_misses", c.get_misses),
+        ("get_expired", c.get_expired),
+        ("get_flushed", c.get_flushed),
+        ("delete_misses", c.delete_misses),
+        ("delete_hits", c.delete_hits),
+        ("incr_misses", c.incr_misses),
+        ("incr_hits", c.incr_hits),
+        ("decr_misses", c.decr_misses),
+        ("decr_hits", c.decr_hits),
+        ("cas_misses", c.cas_misses),
+        ("cas_hits", c.cas_hits),
+        ("cas_badval", c.cas_badval),
+        ("touch_hits", c.touch_hits),
+        ("touch_misses", c.touch_misses),
+        ("store_too_large", c.store_too_large),
+        ("store_no_memory", c.store_no_memory),
     ] {
-        stat(out, name, g(v));
+        stat(out, name, v);
     }
-    stat(out, "auth_cmds", g(&c.auth_cmds));
-    stat(out, "auth_errors", g(&c.auth_errors));
+    stat(out, "auth_cmds", c.auth_cmds);
+    stat(out, "auth_errors", c.auth_errors);
     // As memcached, only when idle connections are closed (`timeout`).
     if shared.hot.timeout_secs.load(Relaxed) > 0 {
-        stat(out, "idle_kicks", g(&c.idle_kicks));
+        stat(out, "idle_kicks", c.idle_kicks);
     }
-    stat(out, "bytes_read", g(&c.bytes_read));
-    stat(out, "bytes_written", g(&c.bytes_written));
+    stat(out, "bytes_read", c.bytes_read);
+    stat(out, "bytes_written", c.bytes_written);
     stat(out, "limit_maxbytes", maxmemory);
     stat(out, "accepting_conns", 1);
     stat(out, "listen_disabled_num", 0);
@@ -164,7 +164,7 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "round_robin_fallback", 0);
     stat(out, "bytes", engine.entry_bytes.max(0));
     stat(out, "curr_items", shared.engine.dbsize(0));
-    stat(out, "total_items", g(&c.total_items));
+    stat(out, "total_items", c.total_items);
     stat(out, "slab_global_page_pool", 0);
     stat(out, "expired_unfetched", 0);
     stat(out, "evicted_unfetched", 0);
@@ -299,7 +299,7 @@ fn items(shared: &Shared, out: &mut Vec<u8>) {
     let n = shared.engine.dbsize(0);
     if n > 0 {
         let e = shared.engine.stats();
-        let oom = shared.memcache.counters.store_no_memory.load(Relaxed);
+        let oom = shared.memcache.counters.sum().store_no_memory;
         for (name, v) in [
             ("number", n as u64),
             ("number_hot", 0),
@@ -341,8 +341,7 @@ fn items(shared: &Shared, out: &mut Vec<u8>) {
 fn slabs(shared: &Shared, out: &mut Vec<u8>) {
     let n = shared.engine.dbsize(0) as u64;
     if n > 0 {
-        let c = &shared.memcache.counters;
-        let g = |a: &AtomicU64| a.load(Relaxed);
+        let c = shared.memcache.counters.sum();
         for (name, v) in [
             ("chunk_size", shared.memcache.item_max.load(Relaxed)),
             ("chunks_per_page", 1),
@@ -351,14 +350,14 @@ fn slabs(shared: &Shared, out: &mut Vec<u8>) {
             ("used_chunks", n),
             ("free_chunks", 0),
             ("free_chunks_end", 0),
-            ("get_hits", g(&c.get_hits)),
-            ("cmd_set", g(&c.cmd_set)),
-            ("delete_hits", g(&c.delete_hits)),
-            ("incr_hits", g(&c.incr_hits)),
-            ("decr_hits", g(&c.decr_hits)),
-            ("cas_hits", g(&c.cas_hits)),
-            ("cas_badval", g(&c.cas_badval)),
-            ("touch_hits", g(&c.touch_hits)),
+            ("get_hits", c.get_hits),
+            ("cmd_set", c.cmd_set),
+            ("delete_hits", c.delete_hits),
+            ("incr_hits", c.incr_hits),
+            ("decr_hits", c.decr_hits),
+            ("cas_hits", c.cas_hits),
+            ("cas_badval", c.cas_badval),
+            ("touch_hits", c.touch_hits),
         ] {
             stat(out, &format!("1:{name}"), v);
         }
