@@ -37,6 +37,9 @@ pub struct EngineConfig {
     zset_max_listpack_value: AtomicUsize,
     stream_node_max_bytes: AtomicUsize,
     stream_node_max_entries: AtomicI64,
+    /// memcached CAS uniques are handed out (`memcache-disable-cas no`,
+    /// memcached without `-C`); off, every item's CAS is 0.
+    mc_cas: AtomicBool,
 }
 
 /// The collection encoding thresholds in force for one command (read once).
@@ -95,6 +98,7 @@ impl Default for EngineConfig {
             zset_max_listpack_value: AtomicUsize::new(64),
             stream_node_max_bytes: AtomicUsize::new(Limits::default().stream_node_max_bytes),
             stream_node_max_entries: AtomicI64::new(Limits::default().stream_node_max_entries),
+            mc_cas: AtomicBool::new(true),
         }
     }
 }
@@ -116,6 +120,12 @@ impl EngineConfig {
     /// `maxmemory-samples`.
     pub fn samples(&self) -> u32 {
         self.samples.load(Relaxed)
+    }
+    pub fn mc_cas(&self) -> bool {
+        self.mc_cas.load(Relaxed)
+    }
+    pub fn set_mc_cas(&self, on: bool) {
+        self.mc_cas.store(on, Relaxed)
     }
     pub fn set_samples(&self, v: u32) {
         self.samples.store(v.clamp(1, 64), Relaxed)

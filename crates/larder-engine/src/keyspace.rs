@@ -199,8 +199,12 @@ impl Engine {
     }
 
     /// A fresh memcached CAS unique: for items the memcached front end
-    /// stores, and for trailers loaded from an RDB or AOF.
+    /// stores, and for trailers loaded from an RDB or AOF. 0 when CAS is
+    /// disabled (memcached's `-C`).
     pub fn next_mc_cas(&self) -> u64 {
+        if !self.config.mc_cas() {
+            return 0;
+        }
         self.mc_cas.fetch_add(1, Relaxed) + 1
     }
 

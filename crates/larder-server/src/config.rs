@@ -119,6 +119,8 @@ pub struct Config {
     pub memcache_disable_flush_all: bool,
     /// `memcache-disable-watch` (memcached's `-W`): `watch` refused.
     pub memcache_disable_watch: bool,
+    /// `memcache-disable-cas` (memcached's `-C`): every item's CAS is 0.
+    pub memcache_disable_cas: bool,
     /// `memcache-threads` (memcached's `-t`): threads serving memcached
     /// connections; 0 = one per core.
     pub memcache_threads: usize,
@@ -255,6 +257,7 @@ impl Default for Config {
             memcache_enable_shutdown: false,
             memcache_disable_flush_all: false,
             memcache_disable_watch: false,
+            memcache_disable_cas: false,
             memcache_threads: 0,
             worker_threads: 0,
             idle_poll_us: 30,

@@ -393,7 +393,8 @@ pub const DIRECTIVES: &[Directive] = &[
     int_d!("port", port, u16, 0, 65535, 0),
     // The memcached protocol (`memcache/`): its port (0 = off), memcached's
     // `-I` item size limit (1k..1gb, as memcached), `-A` (shutdown), `-F`
-    // (no flush_all), `-W` (no watch) and `-t` (threads; 0 = one per core).
+    // (no flush_all), `-W` (no watch), `-C` (no CAS) and `-t` (threads; 0 =
+    // one per core).
     Directive {
         name: "memcache-port",
         alias: None,
@@ -417,6 +418,11 @@ pub const DIRECTIVES: &[Directive] = &[
     bool_d!("memcache-enable-shutdown", memcache_enable_shutdown, 0),
     bool_d!("memcache-disable-flush-all", memcache_disable_flush_all, 0),
     bool_d!("memcache-disable-watch", memcache_disable_watch, 0),
+    bool_d!(
+        "memcache-disable-cas",
+        memcache_disable_cas,
+        IMMUTABLE | SAME_OK
+    ),
     int_d!(
         "memcache-threads",
         memcache_threads,

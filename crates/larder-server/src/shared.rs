@@ -225,6 +225,7 @@ impl Shared {
         e.set_lfu_log_factor(c.lfu_log_factor);
         e.set_lfu_decay_time(c.lfu_decay_time);
         e.set_limits(&c.limits);
+        e.set_mc_cas(!c.memcache_disable_cas);
         let h = &self.hot;
         crate::acl::apply_config(self, &c);
         h.proto_max_bulk_len.store(c.proto_max_bulk_len, Relaxed);

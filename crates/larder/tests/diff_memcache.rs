@@ -392,3 +392,30 @@ fn past_exptimes_and_fetch_counters() {
     assert_eq!(l, m);
     assert!(m.contains(&"STAT get_expired 13".to_string()), "{m:?}");
 }
+
+/// memcached's `-C` (`memcache-disable-cas yes`): every item's CAS is 0,
+/// a `cas` or `ms C` never matches (0 compares with
+/// nothing: EXISTS, or NOT_FOUND for a missing key) while `md C0` does,
+/// and `stats settings` says `cas_enabled no`. Compared raw, CAS included.
+#[test]
+fn cas_disabled() {
+    let Some(mut p) = Pair::start_with(&["--memcache-disable-cas", "yes"], &["-C"]) else {
+        return;
+    };
+    let (l, m) = p.case(
+        b"set a 5 0 1\r\nx\r\ngets a\r\ncas a 0 0 1 0\r\ny\r\ncas a 0 0 1 1\r\ny\r\n\
+          cas nope 0 0 1 0\r\ny\r\nmg a c v\r\nms a 1 C0\r\nz\r\nmg a c f\r\n\
+          set n 0 0 1\r\n7\r\nma n c N0\r\ngets a n\r\nmd a C0 q\r\nget a\r\n",
+    );
+    assert_eq!(l, m);
+    assert!(l.iter().any(|x| x == b"VALUE a 5 1 0"), "{l:?}");
+    let settings = |c: &mut memcache_common::McConn| -> Vec<Vec<u8>> {
+        c.exchange(b"stats settings\r\n")
+            .expect("stats settings")
+            .into_iter()
+            .filter(|x| x.starts_with(b"STAT cas_enabled "))
+            .collect()
+    };
+    assert_eq!(settings(&mut p.l), vec![b"STAT cas_enabled no".to_vec()]);
+    assert_eq!(settings(&mut p.m), vec![b"STAT cas_enabled no".to_vec()]);
+}

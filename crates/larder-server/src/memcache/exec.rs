@@ -689,7 +689,10 @@ impl<'s> Session<'s> {
                     self.local.cas_misses += 1;
                     return Outcome::NotFound;
                 }
-                Some(_) if old_cas == Some(opts.cas_in) => self.local.cas_hits += 1,
+                // A CAS of 0 compares with nothing (memcached's CAS_NONE).
+                Some(_) if opts.cas_in != 0 && old_cas == Some(opts.cas_in) => {
+                    self.local.cas_hits += 1
+                }
                 Some((_, mc, expire_at))
                     if opts.stale_ok && old_cas.is_some_and(|c| opts.cas_in < c) =>
                 {
@@ -703,7 +706,11 @@ impl<'s> Session<'s> {
                 }
             },
         }
-        let cas = opts.new_cas.unwrap_or_else(|| self.next_cas());
+        // (`E<cas>` sets nothing when CAS is disabled, as in memcached.)
+        let cas = match opts.new_cas {
+            Some(c) if self.shared.engine.config.mc_cas() => c,
+            _ => self.next_cas(),
+        };
         self.local.total_items += 1;
         let mut bits = 0;
         if opts.binary_key {

@@ -241,7 +241,7 @@ fn settings(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "stat_key_prefix", super::detail::DELIMITER as char);
     stat(out, "detail_enabled", yes_no(mc.detail_on.load(Relaxed)));
     stat(out, "reqs_per_event", 20);
-    stat(out, "cas_enabled", "yes");
+    stat(out, "cas_enabled", yes_no(!cfg.memcache_disable_cas));
     stat(out, "tcp_backlog", cfg.tcp_backlog);
     stat(out, "binding_protocol", "auto-negotiate");
     let auth = if shared.acl.auth_required() {
