@@ -42,10 +42,16 @@ while [ \$# -gt 0 ]; do
     -I) v=\$1; case "\$v" in *k) v=\${v%k}kb;; *m) v=\${v%m}mb;; esac
         args+=(--memcache-max-item-size "\$v"); shift;;
     -c) args+=(--maxclients "\$1"); shift;;
-    -t) args+=(--memcache-threads "\$1"); shift;;
+    # (Larder's 0 means one per core; memcached refuses it.)
+    -t) [ "\$1" -gt 0 ] 2>/dev/null || { echo "Number of threads must be greater than 0" >&2; exit 1; }
+        args+=(--memcache-threads "\$1"); shift;;
     -A) args+=(--memcache-enable-shutdown yes);;
     -F) args+=(--memcache-disable-flush-all yes);;
     -W) args+=(--memcache-disable-watch yes);;
+    -C) args+=(--memcache-disable-cas yes);;
+    -B) args+=(--memcache-protocol "\$1"); shift;;
+    -R) args+=(--memcache-reqs-per-event "\$1"); shift;;
+    -b) args+=(--tcp-backlog "\$1"); shift;;
     -d) args+=(--daemonize yes);;
     -P) args+=(--pidfile "\$1"); shift;;
     -Y) # memcached's auth file: its users, and a password for the rest.
@@ -53,9 +59,9 @@ while [ \$# -gt 0 ]; do
         while IFS=: read -r u pw; do
           [ -n "\$u" ] && args+=(--user "\$u" on ">\$pw" "~*" "&*" "+@all")
         done < "\$1"; shift;;
-    # UDP, per-event request limit, backlog, protocol choice, user,
-    # verbosity: no Larder equivalent that changes what a client sees.
-    -U|-R|-b|-B|-u) shift;;
+    # UDP, user, verbosity: no Larder equivalent that changes what a
+    # client sees.
+    -U|-u) shift;;
     -v|-vv|-vvv) ;;
     -o) IFS=, read -ra opts <<< "\$1"; shift
         for x in "\${opts[@]}"; do

@@ -121,6 +121,12 @@ pub struct Config {
     pub memcache_disable_watch: bool,
     /// `memcache-disable-cas` (memcached's `-C`): every item's CAS is 0.
     pub memcache_disable_cas: bool,
+    /// `memcache-protocol` (memcached's `-B`): `auto` (the first byte
+    /// decides), `ascii` (text and meta only) or `binary`.
+    pub memcache_protocol: String,
+    /// `memcache-reqs-per-event` (memcached's `-R`): requests a connection
+    /// runs before it yields to the others (`conn_yields`).
+    pub memcache_reqs_per_event: u64,
     /// `memcache-threads` (memcached's `-t`): threads serving memcached
     /// connections; 0 = one per core.
     pub memcache_threads: usize,
@@ -258,6 +264,8 @@ impl Default for Config {
             memcache_disable_flush_all: false,
             memcache_disable_watch: false,
             memcache_disable_cas: false,
+            memcache_protocol: "auto".into(),
+            memcache_reqs_per_event: 20,
             memcache_threads: 0,
             worker_threads: 0,
             idle_poll_us: 30,

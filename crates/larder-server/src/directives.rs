@@ -169,6 +169,7 @@ const POLICIES: &[&str] = &[
 ];
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 const FSYNC: &[&str] = &["everysec", "always", "no"];
+const MC_PROTOCOLS: &[&str] = &["auto", "ascii", "binary"];
 const PROTECTED_ACTION: &[&str] = &["no", "yes", "local"];
 
 fn set_policy(c: &mut Config, a: &[&str]) -> Result<(), String> {
@@ -393,8 +394,8 @@ pub const DIRECTIVES: &[Directive] = &[
     int_d!("port", port, u16, 0, 65535, 0),
     // The memcached protocol (`memcache/`): its port (0 = off), memcached's
     // `-I` item size limit (1k..1gb, as memcached), `-A` (shutdown), `-F`
-    // (no flush_all), `-W` (no watch), `-C` (no CAS) and `-t` (threads; 0 =
-    // one per core).
+    // (no flush_all), `-W` (no watch), `-C` (no CAS), `-B` (protocols),
+    // `-R` (requests per event) and `-t` (threads; 0 = one per core).
     Directive {
         name: "memcache-port",
         alias: None,
@@ -422,6 +423,20 @@ pub const DIRECTIVES: &[Directive] = &[
         "memcache-disable-cas",
         memcache_disable_cas,
         IMMUTABLE | SAME_OK
+    ),
+    enum_d!(
+        "memcache-protocol",
+        memcache_protocol,
+        MC_PROTOCOLS,
+        IMMUTABLE | SAME_OK
+    ),
+    int_d!(
+        "memcache-reqs-per-event",
+        memcache_reqs_per_event,
+        u64,
+        1,
+        i32::MAX as i128,
+        0
     ),
     int_d!(
         "memcache-threads",

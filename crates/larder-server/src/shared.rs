@@ -235,6 +235,9 @@ impl Shared {
         self.memcache
             .item_max
             .store(c.memcache_max_item_size, Relaxed);
+        self.memcache
+            .reqs_per_event
+            .store(c.memcache_reqs_per_event, Relaxed);
         h.output_hard_limit
             .store(c.output_limit_normal.hard, Relaxed);
         self.pubsub.limits.apply(&c);

@@ -419,3 +419,63 @@ fn cas_disabled() {
     assert_eq!(settings(&mut p.l), vec![b"STAT cas_enabled no".to_vec()]);
     assert_eq!(settings(&mut p.m), vec![b"STAT cas_enabled no".to_vec()]);
 }
+
+/// memcached's `-R 1` (`memcache-reqs-per-event 1`): six pipelined sets
+/// are all answered, the connection yielding after each of the first five
+/// (`conn_yields`), and `stats settings` reports the limit.
+#[test]
+fn requests_per_event_yield() {
+    let Some(mut p) = Pair::start_with(&["--memcache-reqs-per-event", "1"], &["-R", "1"]) else {
+        return;
+    };
+    p.case(&b"set foobar 0 0 5\r\nBubba\r\n".repeat(6));
+    for c in [&mut p.l, &mut p.m] {
+        let yields = stats_subset(c, &["conn_yields"]);
+        let n: u64 = yields[0].rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(n >= 5, "{yields:?}");
+        let settings = c.exchange(b"stats settings\r\n").expect("stats settings");
+        assert!(settings.contains(&b"STAT reqs_per_event 1".to_vec()));
+    }
+}
+
+/// memcached's `-B`: `ascii` reads a binary frame as a text line (an
+/// unknown command), `binary` closes a connection that sends text, and
+/// `stats settings` names the choice as memcached does.
+#[test]
+fn protocol_choice() {
+    use std::io::{Read, Write};
+    // A binary Noop, then a line end so that a text parser sees a line.
+    let mut noop = vec![0x80u8, 0x0a];
+    noop.resize(24, 0);
+    noop.extend_from_slice(b"\r\n");
+    let Some(mut p) = Pair::start_with(&["--memcache-protocol", "ascii"], &["-B", "ascii"]) else {
+        return;
+    };
+    p.case(&noop);
+    let setting = |c: &mut memcache_common::McConn| {
+        c.exchange(b"stats settings\r\n")
+            .expect("stats settings")
+            .into_iter()
+            .filter(|l| l.starts_with(b"STAT binding_protocol "))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        setting(&mut p.l),
+        vec![b"STAT binding_protocol ascii".to_vec()]
+    );
+    assert_eq!(setting(&mut p.m), setting(&mut p.l));
+
+    let Some(p) = Pair::start_with(&["--memcache-protocol", "binary"], &["-B", "binary"]) else {
+        return;
+    };
+    for port in [p.larder_port(), p.memcached_port()] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        // (Both wait for a whole 24-byte header before judging its magic.)
+        s.write_all(b"get a-key-long-enough-for-a-header\r\n")
+            .unwrap();
+        let mut buf = [0u8; 64];
+        assert_eq!(s.read(&mut buf).unwrap(), 0, "port {port}: not closed");
+    }
+}

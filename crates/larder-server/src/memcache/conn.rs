@@ -3,12 +3,16 @@
 //! As memcached's default `-B auto`: a connection whose first byte is the
 //! binary protocol's request magic (0x80) speaks binary to the end
 //! (`larder_memcache::binary`, run by `binary.rs`), any other text and
-//! meta. A binary frame's header, extras and key are buffered before it is
+//! meta. `memcache-protocol ascii` or `binary` fixes the protocol instead
+//! (a binary-only server closes a connection whose magic is wrong). A binary frame's header, extras and key are buffered before it is
 //! decided on, then its value (up to the item size limit); a refused value
 //! is skipped like a refused text data block.
 //!
 //! Like the RESP loop: every complete request in the input buffer runs,
-//! and their replies go out in one write. A data block the parser refused
+//! and their replies go out in one write, up to `memcache-reqs-per-event`
+//! requests (memcached's `-R`): then the replies so far are sent and the
+//! connection yields to the others on its thread before it goes on
+//! (`conn_yields`), so a deep pipeline cannot starve them. A data block the parser refused
 //! (too large, bad flags) is skipped as it arrives, without buffering it
 //! (`swallow`), so the stream stays in sync and memory stays bounded: the
 //! buffer holds at most one line plus one accepted data block (bounded by
@@ -61,8 +65,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
     let mut swallow: usize = 0;
     let mut want = READ_CHUNK;
     let mut reason = "normal";
-    // Text/meta or binary, once the first byte is in.
-    let mut binary: Option<bool> = None;
+    // Text/meta or binary, once the first byte is in (`auto`).
+    let mut binary: Option<bool> = match shared.config.read().memcache_protocol.as_str() {
+        "ascii" => Some(false),
+        "binary" => Some(true),
+        _ => None,
+    };
 
     'conn: loop {
         if shared.stopping() {
@@ -101,6 +109,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
         let limits = Limits {
             item_size_max: shared.memcache.item_max.load(Relaxed) as usize,
         };
+        let per_event = shared.memcache.reqs_per_event.load(Relaxed);
+        let mut ran = 0;
         session.begin_batch();
         info.touch(session.secs());
         let mut close = false;
@@ -196,11 +206,18 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                             break;
                         }
                     }
-                    if out.len() >= OUT_FLUSH {
+                    ran += 1;
+                    let yielding = ran >= per_event && !input.is_empty() && swallow == 0;
+                    if out.len() >= OUT_FLUSH || (yielding && !out.is_empty()) {
                         if send(&mut stream, &mut out, &mut session).await.is_err() {
                             break 'conn;
                         }
                         sent_mark = 0;
+                    }
+                    if yielding {
+                        session.local.conn_yields += 1;
+                        tokio::task::yield_now().await;
+                        ran = 0;
                     }
                 }
             }

@@ -135,6 +135,7 @@ counters!(
     total_connections,
     rejected_connections,
     idle_kicks,
+    conn_yields,
     auth_cmds,
     auth_errors,
 );
@@ -198,6 +199,8 @@ pub struct McState {
     flush_at: AtomicU64,
     /// `memcache-max-item-size`, mirrored by `Shared::apply_config`.
     pub item_max: AtomicU64,
+    /// `memcache-reqs-per-event`, mirrored the same way.
+    pub reqs_per_event: AtomicU64,
     /// Key hashes the last `flush_all` removed, not looked up since.
     flushed: parking_lot::Mutex<Flushed>,
     /// `flushed` is not empty (spares the lock on every command).
@@ -287,9 +290,17 @@ pub fn bind(config: &crate::Config) -> std::io::Result<Vec<TcpListener>> {
     };
     let mut out = Vec::new();
     for b in &config.bind {
-        let (optional, Some(addr)) = crate::server::parse_bind(b, port) else {
-            continue;
+        let addr = match crate::server::parse_bind(b, port) {
+            (_, Some(addr)) => addr,
+            (true, None) => continue,
+            (false, None) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("invalid bind address '{b}'"),
+                ))
+            }
         };
+        let optional = b.starts_with('-');
         let host = addr.ip();
         match crate::server::bind_tcp(addr, config.tcp_backlog) {
             Ok(l) => out.push(l),

@@ -131,7 +131,7 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "listen_disabled_num", 0);
     stat(out, "time_in_listen_disabled_us", 0);
     stat(out, "threads", threads);
-    stat(out, "conn_yields", 0);
+    stat(out, "conn_yields", c.conn_yields);
     let hp = hash_power(mc, shared.engine.dbsize(0) as u64);
     stat(out, "hash_power_level", hp);
     stat(out, "hash_bytes", 8u64 << hp);
@@ -240,10 +240,17 @@ fn settings(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "num_threads_per_udp", threads);
     stat(out, "stat_key_prefix", super::detail::DELIMITER as char);
     stat(out, "detail_enabled", yes_no(mc.detail_on.load(Relaxed)));
-    stat(out, "reqs_per_event", 20);
+    stat(out, "reqs_per_event", cfg.memcache_reqs_per_event);
     stat(out, "cas_enabled", yes_no(!cfg.memcache_disable_cas));
     stat(out, "tcp_backlog", cfg.tcp_backlog);
-    stat(out, "binding_protocol", "auto-negotiate");
+    stat(
+        out,
+        "binding_protocol",
+        match cfg.memcache_protocol.as_str() {
+            "auto" => "auto-negotiate",
+            p => p,
+        },
+    );
     let auth = if shared.acl.auth_required() {
         "yes"
     } else {
