@@ -28,7 +28,8 @@ cat > "$run/memcached-debug" <<WRAP
 # socket only; memcached's defaults (64 MB, LRU eviction, 1024
 # connections) are the starting point. Unknown flags are passed through,
 # so the server refuses them and the test says so.
-if [ "\$1" = "-h" ]; then echo "memcached 1.6.18 (larder)"; exit 0; fi
+# (-h: the suite looks for "unix-socket" to run its servers on one.)
+if [ "\$1" = "-h" ]; then echo "memcached 1.6.18 (larder)"; echo "-s, --unix-socket=<file>"; exit 0; fi
 d=\$(mktemp -d /tmp/larder-mcsuite.XXXXXX)
 args=(server --port 0 --unixsocket "\$d/resp.sock" --dir "\$d" --save "" --appendonly no
       --maxmemory 64mb --maxmemory-policy allkeys-lru --maxclients 1024)
@@ -52,6 +53,9 @@ while [ \$# -gt 0 ]; do
     -B) args+=(--memcache-protocol "\$1"); shift;;
     -R) args+=(--memcache-reqs-per-event "\$1"); shift;;
     -b) args+=(--tcp-backlog "\$1"); shift;;
+    # A unix socket disables the port, as memcached's -s does.
+    -s) args+=(--memcache-unixsocket "\$1"); unix=1; shift;;
+    -a) args+=(--memcache-unixsocketperm "\$1"); shift;;
     -d) args+=(--daemonize yes);;
     -P) args+=(--pidfile "\$1"); shift;;
     -Y) # memcached's auth file: its users, and a password for the rest.
@@ -70,6 +74,7 @@ while [ \$# -gt 0 ]; do
     *) args+=("\$o");;
   esac
 done
+[ -n "\${unix:-}" ] && args+=(--memcache-port 0)
 exec "$LARDER_BIN" "\${args[@]}" >>"\$d/log" 2>&1
 WRAP
 chmod +x "$run/timedrun" "$run/memcached-debug"

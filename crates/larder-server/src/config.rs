@@ -121,6 +121,11 @@ pub struct Config {
     pub memcache_disable_watch: bool,
     /// `memcache-disable-cas` (memcached's `-C`): every item's CAS is 0.
     pub memcache_disable_cas: bool,
+    /// `memcache-unixsocket` (memcached's `-s`): a unix socket path for the
+    /// memcached protocols, besides the port.
+    pub memcache_unixsocket: Option<PathBuf>,
+    /// `memcache-unixsocketperm` (memcached's `-a`): its permissions.
+    pub memcache_unixsocketperm: u32,
     /// `memcache-protocol` (memcached's `-B`): `auto` (the first byte
     /// decides), `ascii` (text and meta only) or `binary`.
     pub memcache_protocol: String,
@@ -264,6 +269,8 @@ impl Default for Config {
             memcache_disable_flush_all: false,
             memcache_disable_watch: false,
             memcache_disable_cas: false,
+            memcache_unixsocket: None,
+            memcache_unixsocketperm: 0o700,
             memcache_protocol: "auto".into(),
             memcache_reqs_per_event: 20,
             memcache_threads: 0,

@@ -278,14 +278,12 @@ fn get_dir(c: &Config) -> String {
         .to_string()
 }
 
-fn set_unixsocketperm(c: &mut Config, a: &[&str]) -> Result<(), String> {
-    let v = one(a)?;
-    let n = i128::from_str_radix(v, 8)
+/// A unix socket's permissions, in octal.
+fn socket_perm(a: &[&str]) -> Result<u32, String> {
+    let n = i128::from_str_radix(one(a)?, 8)
         .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
-    c.unixsocketperm = bounded(n, 0, 0o777)
-        .map_err(|_| "argument must be between 0 and 777 inclusive".to_string())?
-        as u32;
-    Ok(())
+    Ok(bounded(n, 0, 0o777)
+        .map_err(|_| "argument must be between 0 and 777 inclusive".to_string())? as u32)
 }
 
 /// An integer field with Redis's bounds.
@@ -424,6 +422,34 @@ pub const DIRECTIVES: &[Directive] = &[
         memcache_disable_cas,
         IMMUTABLE | SAME_OK
     ),
+    // memcached's `-s` (a unix socket for the memcached protocols, beside
+    // `memcache-port`) and `-a` (its permissions, octal).
+    Directive {
+        name: "memcache-unixsocket",
+        alias: None,
+        flags: IMMUTABLE | SAME_OK,
+        get: |c| {
+            c.memcache_unixsocket
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        },
+        set: |c, a| {
+            let v = one(a)?;
+            c.memcache_unixsocket = (!v.is_empty()).then(|| PathBuf::from(v));
+            Ok(())
+        },
+    },
+    Directive {
+        name: "memcache-unixsocketperm",
+        alias: None,
+        flags: IMMUTABLE | SAME_OK,
+        get: |c| format!("{:o}", c.memcache_unixsocketperm),
+        set: |c, a| {
+            c.memcache_unixsocketperm = socket_perm(a)?;
+            Ok(())
+        },
+    },
     enum_d!(
         "memcache-protocol",
         memcache_protocol,
@@ -501,7 +527,10 @@ pub const DIRECTIVES: &[Directive] = &[
         alias: None,
         flags: IMMUTABLE,
         get: |c| format!("{:o}", c.unixsocketperm),
-        set: set_unixsocketperm,
+        set: |c, a| {
+            c.unixsocketperm = socket_perm(a)?;
+            Ok(())
+        },
     },
     bool_d!("protected-mode", protected_mode, 0),
     Directive {

@@ -26,7 +26,7 @@ pub struct Server {
     tcp: Vec<TcpListener>,
     unix: Option<UnixListener>,
     /// The memcached protocol's listeners (`memcache/`).
-    memcache: Vec<TcpListener>,
+    memcache: crate::memcache::Listeners,
 }
 
 const PROTECTED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
@@ -44,18 +44,7 @@ impl Server {
         }
         let tcp = bind_all(&config.bind, config.port, config.tcp_backlog, &[])?;
         let unix = match &config.unixsocket {
-            Some(path) => {
-                let _ = std::fs::remove_file(path);
-                let l = UnixListener::bind(path)?;
-                if config.unixsocketperm != 0 {
-                    use std::os::unix::fs::PermissionsExt;
-                    std::fs::set_permissions(
-                        path,
-                        std::fs::Permissions::from_mode(config.unixsocketperm),
-                    )?;
-                }
-                Some(l)
-            }
+            Some(path) => Some(bind_unix(path, config.unixsocketperm)?),
             None => None,
         };
         if tcp.is_empty() && unix.is_none() {
@@ -87,9 +76,15 @@ impl Server {
     /// Where the memcached protocol listens (empty when off).
     pub fn memcache_addrs(&self) -> Vec<SocketAddr> {
         self.memcache
+            .tcp
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
+    }
+
+    /// The memcached protocol's unix socket, if any.
+    pub fn memcache_unixsocket(&self) -> Option<&str> {
+        self.memcache.unix.as_ref().map(|(_, path)| path.as_str())
     }
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
@@ -114,8 +109,12 @@ impl Server {
         if !memcache.is_empty() {
             let n = crate::memcache::threads::count(shared.config.read().memcache_threads);
             let threads = Arc::new(crate::memcache::threads::Threads::start(n).await?);
-            for l in memcache {
+            for l in memcache.tcp {
                 let accept = crate::memcache::accept(shared.clone(), l, threads.clone());
+                tasks.push(tokio::spawn(accept));
+            }
+            if let Some((l, path)) = memcache.unix {
+                let accept = crate::memcache::accept_unix(shared.clone(), l, path, threads);
                 tasks.push(tokio::spawn(accept));
             }
         }
@@ -141,9 +140,14 @@ impl Server {
         for a in shared.accepting.lock().drain(..) {
             a.task.abort();
         }
-        if let Some(p) = &shared.config.read().unixsocket {
+        let c = shared.config.read();
+        for p in [&c.unixsocket, &c.memcache_unixsocket]
+            .into_iter()
+            .flatten()
+        {
             let _ = std::fs::remove_file(p);
         }
+        drop(c);
         crate::persist::aof::stop(&shared);
         Ok(())
     }
@@ -163,6 +167,18 @@ pub(crate) fn parse_bind(entry: &str, port: u16) -> (bool, Option<SocketAddr>) {
         h => h.parse().ok(),
     };
     (optional, ip.map(|ip| SocketAddr::new(ip, port)))
+}
+
+/// A unix socket listener at `path` (replacing a stale socket file), with
+/// permissions `perm` (0: as the umask leaves them).
+pub(crate) fn bind_unix(path: &std::path::Path, perm: u32) -> io::Result<UnixListener> {
+    let _ = std::fs::remove_file(path);
+    let l = UnixListener::bind(path)?;
+    if perm != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm))?;
+    }
+    Ok(l)
 }
 
 /// Listeners on every `bind` address at `port` (none for port 0) but those

@@ -171,6 +171,7 @@ fn run() -> Result<()> {
             .memcache_addrs()
             .iter()
             .map(|a| a.to_string())
+            .chain(server.memcache_unixsocket().map(|p| format!("unix:{p}")))
             .collect();
         if !mc.is_empty() {
             println!("memcached protocol on {}", mc.join(", "));

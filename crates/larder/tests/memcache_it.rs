@@ -534,3 +534,92 @@ fn watch_evictions_logs_evicted_items() {
     };
     assert!(line.starts_with("ts=") && re(&line).is_some(), "{line}");
 }
+
+/// Requests over a unix socket's stream; the replies up to their second
+/// `END` (a get's, then `stats conns`').
+fn unix_exchange(path: &std::path::Path, req: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(path).expect("connect unix socket");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    s.write_all(req).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while out.windows(5).filter(|w| w == b"END\r\n").count() < 2 {
+        let n = s.read(&mut buf).expect("read");
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&out));
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `stats conns` names connections by fd, and its seconds depend on
+/// timing: both differ between servers.
+fn without_fds(text: &str, path: &std::path::Path) -> String {
+    let p = path.display().to_string();
+    text.lines()
+        .map(|l| match l.strip_prefix("STAT ") {
+            Some(r) if r.contains(":secs_since_last_cmd ") => "STAT N:secs S".to_string(),
+            Some(r) => format!("STAT N{}", &r[r.find(':').unwrap_or(0)..]),
+            None => l.to_string(),
+        })
+        .map(|l| l.replace(&p, "PATH"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// memcached's `-s` (`memcache-unixsocket`): the memcached protocols on a
+/// unix socket, with memcached's permissions (0700) and its `stats conns`
+/// rows (the listener `unix:<path>`, a client `?:<AF 0>` with the listener
+/// as `listen_addr`), compared with a real `memcached -s`; the socket file
+/// goes away when the server shuts down.
+#[test]
+fn unix_socket_serves_as_memcached_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(memcached) = common::memcached_path() else {
+        assert!(
+            !require_peers(),
+            "memcached not found and LARDER_REQUIRE_PEERS=1"
+        );
+        return;
+    };
+    // A short path: memcached reads its listener's name into a buffer of
+    // 26 path bytes, and a longer path would differ by that truncation.
+    let dir = std::path::PathBuf::from(format!("/tmp/lmu{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (lpath, mpath) = (dir.join("l.sock"), dir.join("m.sock"));
+    let larder = common::start_larder(&["--memcache-unixsocket", lpath.to_str().unwrap()]);
+    let mut mc = Command::new(memcached)
+        .args(["-u", "root", "-U", "0", "-s", mpath.to_str().unwrap()])
+        .spawn()
+        .expect("start memcached");
+    for _ in 0..100 {
+        if mpath.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let req = b"set foo 0 0 6\r\nfooval\r\nget foo\r\nstats conns\r\n";
+    let l = unix_exchange(&lpath, req);
+    let m = unix_exchange(&mpath, req);
+    let _ = mc.kill();
+    let _ = mc.wait();
+    assert_eq!(without_fds(&l, &lpath), without_fds(&m, &mpath), "{l}\n{m}");
+    assert!(
+        l.contains(&format!("addr unix:{}\r\n", lpath.display())),
+        "{l}"
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&lpath), 0o700);
+
+    let mut c = RawClient::connect(larder.port);
+    c.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    for _ in 0..100 {
+        if !lpath.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!lpath.exists(), "socket file left after shutdown");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -38,10 +38,10 @@ use bytes::{Buf, BytesMut};
 use larder_memcache::auth::TextAuth;
 use larder_memcache::binary::{self as bin, Frame};
 use larder_memcache::{Limits, Parse};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
 
-use super::conns::State;
+use super::conns::{Addr, State};
 use super::exec::{Flow, Session};
 use crate::shared::{unix_secs, Shared};
 
@@ -49,14 +49,27 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Flush replies mid-batch past this size, to bound the output buffer.
 const OUT_FLUSH: usize = 1 << 20;
 
-pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
+/// Serves a TCP client.
+pub async fn serve_tcp(shared: Arc<Shared>, stream: TcpStream) {
+    let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    let peer = Addr::Ip(stream.peer_addr().unwrap_or(unspecified));
+    let local = Addr::Ip(stream.local_addr().unwrap_or(unspecified));
+    serve(shared, stream, peer, local).await
+}
+
+/// Serves a client of the unix socket at `path`.
+pub async fn serve_unix(shared: Arc<Shared>, stream: UnixStream, path: String) {
+    serve(shared, stream, Addr::Unix(String::new()), Addr::Unix(path)).await
+}
+
+async fn serve<S>(shared: Arc<Shared>, mut stream: S, peer: Addr, local: Addr)
+where
+    S: AsyncRead + AsyncWrite + AsRawFd + Unpin,
+{
     let mc = &shared.memcache;
     mc.curr_connections.fetch_add(1, Relaxed);
     let fd = stream.as_raw_fd();
-    let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
-    let peer = stream.peer_addr().unwrap_or(unspecified);
-    let local = stream.local_addr().unwrap_or(unspecified);
-    let info = mc.conns.open(fd, peer, local, unix_secs() as u32);
+    let info = mc.conns.open(fd, peer.clone(), local, unix_secs() as u32);
     mc.logger.conn_event(&peer, fd, None);
     let mut shutdown = shared.shutdown.subscribe();
     let mut input = BytesMut::with_capacity(READ_CHUNK);
@@ -261,8 +274,8 @@ enum Step {
 
 /// Writes the replies in `out`, once the writes they acknowledge are
 /// durable (see the module comment).
-async fn send(
-    stream: &mut TcpStream,
+async fn send<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     out: &mut Vec<u8>,
     session: &mut Session<'_>,
 ) -> std::io::Result<()> {

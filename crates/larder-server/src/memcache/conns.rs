@@ -41,11 +41,19 @@ impl State {
     }
 }
 
+/// A socket's address: an IP one, or a unix socket's path (empty for a
+/// client's unnamed end).
+#[derive(Clone, Debug)]
+pub enum Addr {
+    Ip(SocketAddr),
+    Unix(String),
+}
+
 /// What `stats conns` shows of a client connection.
 pub struct ConnInfo {
     pub fd: i32,
-    pub peer: SocketAddr,
-    pub local: SocketAddr,
+    pub peer: Addr,
+    pub local: Addr,
     /// Unix seconds of the last command.
     last_cmd: AtomicU32,
     state: AtomicU8,
@@ -64,7 +72,7 @@ impl ConnInfo {
 }
 
 struct Listener {
-    addr: SocketAddr,
+    addr: Addr,
     since: u32,
 }
 
@@ -74,16 +82,19 @@ pub struct Registry {
     conns: Mutex<BTreeMap<i32, Arc<ConnInfo>>>,
 }
 
-/// memcached's `tcp:1.2.3.4:5` / `tcp6:[::1]:5`.
-fn addr_text(a: &SocketAddr) -> String {
+/// memcached's `tcp:1.2.3.4:5` / `tcp6:[::1]:5` / `unix:/path`; a unix
+/// client, whose address memcached keeps zeroed, is `?:<AF 0>` there too.
+fn addr_text(a: &Addr) -> String {
     match a {
-        SocketAddr::V4(v) => format!("tcp:{}:{}", v.ip(), v.port()),
-        SocketAddr::V6(v) => format!("tcp6:[{}]:{}", v.ip(), v.port()),
+        Addr::Ip(SocketAddr::V4(v)) => format!("tcp:{}:{}", v.ip(), v.port()),
+        Addr::Ip(SocketAddr::V6(v)) => format!("tcp6:[{}]:{}", v.ip(), v.port()),
+        Addr::Unix(p) if p.len() >= 2 => format!("unix:{p}"),
+        Addr::Unix(_) => "?:<AF 0>".to_string(),
     }
 }
 
 impl Registry {
-    pub fn add_listener(&self, fd: i32, addr: SocketAddr, now_secs: u32) {
+    pub fn add_listener(&self, fd: i32, addr: Addr, now_secs: u32) {
         self.listeners.lock().insert(
             fd,
             Listener {
@@ -93,13 +104,7 @@ impl Registry {
         );
     }
 
-    pub fn open(
-        &self,
-        fd: i32,
-        peer: SocketAddr,
-        local: SocketAddr,
-        now_secs: u32,
-    ) -> Arc<ConnInfo> {
+    pub fn open(&self, fd: i32, peer: Addr, local: Addr, now_secs: u32) -> Arc<ConnInfo> {
         let info = Arc::new(ConnInfo {
             fd,
             peer,

@@ -68,7 +68,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use tokio::net::TcpListener;
+use std::os::fd::AsRawFd;
+
+use tokio::net::{TcpListener, UnixListener};
 
 use crate::shared::Shared;
 
@@ -279,10 +281,39 @@ impl McState {
     }
 }
 
-/// Binds the memcached listeners on the `bind` addresses. `Ok(empty)` when
-/// disabled (port 0), or when the default port is busy (a warning: an
-/// explicitly configured port that cannot be bound is an error).
-pub fn bind(config: &crate::Config) -> std::io::Result<Vec<TcpListener>> {
+/// The memcached protocols' listeners.
+pub struct Listeners {
+    pub tcp: Vec<TcpListener>,
+    /// `memcache-unixsocket`'s, with its path.
+    pub unix: Option<(UnixListener, String)>,
+}
+
+impl Listeners {
+    pub fn is_empty(&self) -> bool {
+        self.tcp.is_empty() && self.unix.is_none()
+    }
+}
+
+/// Binds the memcached listeners: `memcache-unixsocket`, and the port on
+/// the `bind` addresses.
+pub fn bind(config: &crate::Config) -> std::io::Result<Listeners> {
+    let unix = match &config.memcache_unixsocket {
+        Some(path) => Some((
+            crate::server::bind_unix(path, config.memcache_unixsocketperm)?,
+            path.display().to_string(),
+        )),
+        None => None,
+    };
+    Ok(Listeners {
+        tcp: bind_port(config)?,
+        unix,
+    })
+}
+
+/// The port's listeners on the `bind` addresses. Empty when disabled (port
+/// 0), or when the default port is busy (a warning: an explicitly
+/// configured port that cannot be bound is an error).
+fn bind_port(config: &crate::Config) -> std::io::Result<Vec<TcpListener>> {
     let (port, explicit) = match config.memcache_port {
         Some(0) => return Ok(Vec::new()),
         Some(p) => (p, true),
@@ -338,11 +369,34 @@ pub fn install(shared: &Shared) {
         }));
 }
 
-/// Accepts memcached clients until the server stops.
+/// Counts an accepted client and decides whether it stays: not past
+/// `maxclients`, and under protected mode (no password set) only a local
+/// one, as on the RESP port. `refuse` tells a refused client why (memcached
+/// does, best effort: a fresh socket's send buffer takes it at once).
+fn admit(shared: &Shared, local: bool, refuse: impl Fn(&[u8])) -> bool {
+    let mc = &shared.memcache;
+    mc.counters.mine().total_connections.fetch_add(1, Relaxed);
+    let max = shared.config.read().maxclients as u64;
+    let why: &[u8] = if mc.curr_connections.load(Relaxed) >= max {
+        b"ERROR Too many open connections\r\n"
+    } else if !local && crate::server::protected(shared) {
+        PROTECTED
+    } else {
+        return true;
+    };
+    mc.counters
+        .mine()
+        .rejected_connections
+        .fetch_add(1, Relaxed);
+    refuse(why);
+    false
+}
+
+/// Accepts memcached clients on a TCP listener until the server stops.
 pub async fn accept(shared: Arc<Shared>, listener: TcpListener, threads: Arc<threads::Threads>) {
     if let Ok(addr) = listener.local_addr() {
-        use std::os::fd::AsRawFd;
         let now = crate::shared::unix_secs() as u32;
+        let addr = conns::Addr::Ip(addr);
         (shared.memcache.conns).add_listener(listener.as_raw_fd(), addr, now);
     }
     loop {
@@ -350,31 +404,36 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener, threads: Arc<thr
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let mc = &shared.memcache;
-        mc.counters.mine().total_connections.fetch_add(1, Relaxed);
-        let max = shared.config.read().maxclients as u64;
-        if mc.curr_connections.load(Relaxed) >= max {
-            mc.counters
-                .mine()
-                .rejected_connections
-                .fetch_add(1, Relaxed);
-            // memcached tells the client why before closing (best effort:
-            // a fresh socket's send buffer takes it at once).
-            let _ = stream.try_write(b"ERROR Too many open connections\r\n");
-            continue;
+        if admit(&shared, peer.ip().is_loopback(), |why| {
+            let _ = stream.try_write(why);
+        }) {
+            let _ = stream.set_nodelay(true);
+            threads.serve(shared.clone(), stream);
         }
-        // Protected mode guards this port as the RESP one: with no
-        // password set, only loopback clients.
-        if crate::server::protected(&shared) && !peer.ip().is_loopback() {
-            mc.counters
-                .mine()
-                .rejected_connections
-                .fetch_add(1, Relaxed);
-            let _ = stream.try_write(PROTECTED);
+    }
+}
+
+/// Accepts memcached clients on the unix socket at `path` until the server
+/// stops.
+pub async fn accept_unix(
+    shared: Arc<Shared>,
+    listener: UnixListener,
+    path: String,
+    threads: Arc<threads::Threads>,
+) {
+    let now = crate::shared::unix_secs() as u32;
+    let addr = conns::Addr::Unix(path.clone());
+    (shared.memcache.conns).add_listener(listener.as_raw_fd(), addr, now);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
+        };
+        if admit(&shared, true, |why| {
+            let _ = stream.try_write(why);
+        }) {
+            threads.serve_unix(shared.clone(), stream, path.clone());
         }
-        let _ = stream.set_nodelay(true);
-        threads.serve(shared.clone(), stream);
     }
 }
 

@@ -19,7 +19,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
@@ -78,16 +78,30 @@ impl Threads {
         })
     }
 
-    /// Serves `stream` on the next thread.
+    fn next(&self) -> &Handle {
+        &self.handles[self.next.fetch_add(1, Relaxed) % self.handles.len()]
+    }
+
+    // Each socket moves out of the acceptor's reactor, into its thread's
+    // (from_std must run there). A socket that cannot move is dropped: the
+    // client sees the connection close, as on any accept-time failure.
+
+    /// Serves a TCP client on the next thread.
     pub fn serve(&self, shared: Arc<Shared>, stream: TcpStream) {
-        let i = self.next.fetch_add(1, Relaxed) % self.handles.len();
-        // Out of the acceptor's reactor, into the thread's (from_std must
-        // run there). A socket that cannot move is dropped: the client sees
-        // the connection close, as on any accept-time failure.
         let Ok(std) = stream.into_std() else { return };
-        self.handles[i].spawn(async move {
+        self.next().spawn(async move {
             if let Ok(stream) = TcpStream::from_std(std) {
-                super::conn::serve(shared, stream).await;
+                super::conn::serve_tcp(shared, stream).await;
+            }
+        });
+    }
+
+    /// Serves a client of the unix socket at `path` on the next thread.
+    pub fn serve_unix(&self, shared: Arc<Shared>, stream: UnixStream, path: String) {
+        let Ok(std) = stream.into_std() else { return };
+        self.next().spawn(async move {
+            if let Ok(stream) = UnixStream::from_std(std) {
+                super::conn::serve_unix(shared, stream, path).await;
             }
         });
     }

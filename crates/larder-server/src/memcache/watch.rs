@@ -22,13 +22,13 @@
 //! formatted line and a channel send.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use larder_engine::McMeta;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+use super::conns::Addr;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast;
 
 /// The event kinds, as memcached's LOG_* bits.
@@ -178,15 +178,18 @@ impl Logger {
     }
 
     /// `type=conn_new` / `type=conn_close` (`reason`: Some for a close).
-    pub fn conn_event(&self, peer: &SocketAddr, cfd: i32, reason: Option<&str>) {
+    pub fn conn_event(&self, peer: &Addr, cfd: i32, reason: Option<&str>) {
         self.emit(CONNEVENTS, |s| {
             let kind = if reason.is_some() { "close" } else { "new" };
-            let _ = write!(
-                s,
-                "type=conn_{kind} rip={} rport={} transport=tcp",
-                peer.ip(),
-                peer.port()
-            );
+            let _ = match peer {
+                Addr::Ip(a) => write!(
+                    s,
+                    "type=conn_{kind} rip={} rport={} transport=tcp",
+                    a.ip(),
+                    a.port()
+                ),
+                Addr::Unix(_) => write!(s, "type=conn_{kind} rip=unix rport=0 transport=local"),
+            };
             if let Some(r) = reason {
                 let _ = write!(s, " reason={r}");
             }
@@ -230,9 +233,9 @@ impl Drop for Watcher<'_> {
 
 /// Runs a watching connection: `head` (its pending replies, ending with
 /// `OK`) first, then its events, until it closes or the server stops.
-pub async fn serve(
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     logger: &Logger,
-    stream: &mut TcpStream,
+    stream: &mut S,
     kinds: u32,
     head: &[u8],
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
