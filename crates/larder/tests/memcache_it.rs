@@ -611,6 +611,9 @@ fn unix_socket_serves_as_memcached_does() {
     );
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&lpath), 0o700);
+    let settings = unix_exchange(&lpath, b"stats settings\r\nget none\r\n");
+    assert!(settings.contains(&format!("STAT domain_socket {}\r\n", lpath.display())));
+    assert!(settings.contains("STAT umask 700\r\n"), "{settings}");
 
     let mut c = RawClient::connect(larder.port);
     c.send(&[b"SHUTDOWN", b"NOSAVE"]);

@@ -226,8 +226,10 @@ fn settings(shared: &Shared, out: &mut Vec<u8>) {
             "on"
         },
     );
-    stat(out, "domain_socket", "NULL");
-    stat(out, "umask", 700);
+    let socket = cfg.memcache_unixsocket.as_ref();
+    let socket = socket.map_or("NULL".into(), |p| p.display().to_string());
+    stat(out, "domain_socket", socket);
+    stat(out, "umask", format!("{:o}", cfg.memcache_unixsocketperm));
     stat(
         out,
         "shutdown_command",
