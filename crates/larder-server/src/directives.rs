@@ -348,6 +348,44 @@ macro_rules! str_d {
     };
 }
 
+/// A unix socket path (empty: none).
+macro_rules! socket_d {
+    ($name:literal, $field:ident, $flags:expr) => {
+        Directive {
+            name: $name,
+            alias: None,
+            flags: $flags,
+            get: |c: &Config| {
+                c.$field
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            },
+            set: |c: &mut Config, a: &[&str]| {
+                let v = one(a)?;
+                c.$field = (!v.is_empty()).then(|| PathBuf::from(v));
+                Ok(())
+            },
+        }
+    };
+}
+
+/// A unix socket's permissions, in octal.
+macro_rules! perm_d {
+    ($name:literal, $field:ident, $flags:expr) => {
+        Directive {
+            name: $name,
+            alias: None,
+            flags: $flags,
+            get: |c: &Config| format!("{:o}", c.$field),
+            set: |c: &mut Config, a: &[&str]| {
+                c.$field = socket_perm(a)?;
+                Ok(())
+            },
+        }
+    };
+}
+
 macro_rules! enum_d {
     ($name:literal, $field:ident, $names:expr, $flags:expr) => {
         Directive {
@@ -424,32 +462,16 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     // memcached's `-s` (a unix socket for the memcached protocols, beside
     // `memcache-port`) and `-a` (its permissions, octal).
-    Directive {
-        name: "memcache-unixsocket",
-        alias: None,
-        flags: IMMUTABLE | SAME_OK,
-        get: |c| {
-            c.memcache_unixsocket
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        },
-        set: |c, a| {
-            let v = one(a)?;
-            c.memcache_unixsocket = (!v.is_empty()).then(|| PathBuf::from(v));
-            Ok(())
-        },
-    },
-    Directive {
-        name: "memcache-unixsocketperm",
-        alias: None,
-        flags: IMMUTABLE | SAME_OK,
-        get: |c| format!("{:o}", c.memcache_unixsocketperm),
-        set: |c, a| {
-            c.memcache_unixsocketperm = socket_perm(a)?;
-            Ok(())
-        },
-    },
+    socket_d!(
+        "memcache-unixsocket",
+        memcache_unixsocket,
+        IMMUTABLE | SAME_OK
+    ),
+    perm_d!(
+        "memcache-unixsocketperm",
+        memcache_unixsocketperm,
+        IMMUTABLE | SAME_OK
+    ),
     enum_d!(
         "memcache-protocol",
         memcache_protocol,
@@ -506,32 +528,8 @@ pub const DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
-    Directive {
-        name: "unixsocket",
-        alias: None,
-        flags: IMMUTABLE,
-        get: |c| {
-            c.unixsocket
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        },
-        set: |c, a| {
-            let v = one(a)?;
-            c.unixsocket = (!v.is_empty()).then(|| PathBuf::from(v));
-            Ok(())
-        },
-    },
-    Directive {
-        name: "unixsocketperm",
-        alias: None,
-        flags: IMMUTABLE,
-        get: |c| format!("{:o}", c.unixsocketperm),
-        set: |c, a| {
-            c.unixsocketperm = socket_perm(a)?;
-            Ok(())
-        },
-    },
+    socket_d!("unixsocket", unixsocket, IMMUTABLE),
+    perm_d!("unixsocketperm", unixsocketperm, IMMUTABLE),
     bool_d!("protected-mode", protected_mode, 0),
     Directive {
         name: "requirepass",
