@@ -4,19 +4,20 @@
 //! binary protocol's request magic (0x80) speaks binary to the end
 //! (`larder_memcache::binary`, run by `binary.rs`), any other text and
 //! meta. `memcache-protocol ascii` or `binary` fixes the protocol instead
-//! (a binary-only server closes a connection whose magic is wrong). A binary frame's header, extras and key are buffered before it is
-//! decided on, then its value (up to the item size limit); a refused value
-//! is skipped like a refused text data block.
+//! (a binary-only server closes a connection whose magic is wrong). A
+//! binary frame's header, extras and key are buffered before it is decided
+//! on, then its value (up to the item size limit); a refused value is
+//! skipped like a refused text data block.
 //!
 //! Like the RESP loop: every complete request in the input buffer runs,
 //! and their replies go out in one write, up to `memcache-reqs-per-event`
 //! requests (memcached's `-R`): then the replies so far are sent and the
 //! connection yields to the others on its thread before it goes on
-//! (`conn_yields`), so a deep pipeline cannot starve them. A data block the parser refused
-//! (too large, bad flags) is skipped as it arrives, without buffering it
-//! (`swallow`), so the stream stays in sync and memory stays bounded: the
-//! buffer holds at most one line plus one accepted data block (bounded by
-//! the item size limit) plus a read's worth.
+//! (`conn_yields`), so a deep pipeline cannot starve them. A data block the
+//! parser refused (too large, bad flags) is skipped as it arrives, without
+//! buffering it (`swallow`), so the stream stays in sync and memory stays
+//! bounded: the buffer holds at most one line plus one accepted data block
+//! (bounded by the item size limit) plus a read's worth.
 //!
 //! With an AOF, replies go out only once the writes they follow are written
 //! (on disk, under `appendfsync always`; `aof_writer::settle`, as on RESP
