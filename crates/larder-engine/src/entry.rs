@@ -506,7 +506,7 @@ impl<'a> EntryRef<'a> {
         unsafe { std::slice::from_raw_parts(self.p().add(off), len) }
     }
 
-    /// Where the memcached trailer is, if the entry has one.
+    /// Where the key ends (and the memcached trailer, if any, starts).
     fn key_end(&self) -> usize {
         let (off, len) = self.key_span();
         off + len
