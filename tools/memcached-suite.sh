@@ -53,7 +53,7 @@ while [ \$# -gt 0 ]; do
     -B) args+=(--memcache-protocol "\$1"); shift;;
     -R) args+=(--memcache-reqs-per-event "\$1"); shift;;
     -b) args+=(--tcp-backlog "\$1"); shift;;
-    # A unix socket disables the port, as memcached's -s does.
+    # A unix socket disables the ports, as memcached's -s does.
     -s) args+=(--memcache-unixsocket "\$1"); unix=1; shift;;
     -a) args+=(--memcache-unixsocketperm "\$1"); shift;;
     -d) args+=(--daemonize yes);;
@@ -63,9 +63,10 @@ while [ \$# -gt 0 ]; do
         while IFS=: read -r u pw; do
           [ -n "\$u" ] && args+=(--user "\$u" on ">\$pw" "~*" "&*" "+@all")
         done < "\$1"; shift;;
-    # UDP, user, verbosity: no Larder equivalent that changes what a
-    # client sees.
-    -U|-u) shift;;
+    -U) args+=(--memcache-udp-port "\$1"); shift;;
+    # User, verbosity: no Larder equivalent that changes what a client
+    # sees.
+    -u) shift;;
     -v|-vv|-vvv) ;;
     -o) IFS=, read -ra opts <<< "\$1"; shift
         for x in "\${opts[@]}"; do
@@ -74,7 +75,7 @@ while [ \$# -gt 0 ]; do
     *) args+=("\$o");;
   esac
 done
-[ -n "\${unix:-}" ] && args+=(--memcache-port 0)
+[ -n "\${unix:-}" ] && args+=(--memcache-port 0 --memcache-udp-port 0)
 exec "$LARDER_BIN" "\${args[@]}" >>"\$d/log" 2>&1
 WRAP
 chmod +x "$run/timedrun" "$run/memcached-debug"

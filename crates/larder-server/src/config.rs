@@ -111,6 +111,9 @@ pub struct Config {
     /// `memcache-port`: the memcached protocol's port; None = the default
     /// (11211, skipped with a warning if busy), Some(0) = off.
     pub memcache_port: Option<u16>,
+    /// `memcache-udp-port` (memcached's `-U`): the memcached protocols over
+    /// UDP, on the `bind` addresses; 0 = off.
+    pub memcache_udp_port: u16,
     /// `memcache-max-item-size` (memcached's `-I`): largest item, header included.
     pub memcache_max_item_size: u64,
     /// `memcache-enable-shutdown` (memcached's `-A`): the `shutdown` command works.
@@ -264,6 +267,7 @@ impl Default for Config {
             limits: larder_engine::Limits::default(),
             list_compress_depth: 0,
             memcache_port: None,
+            memcache_udp_port: 0,
             memcache_max_item_size: 1024 * 1024,
             memcache_enable_shutdown: false,
             memcache_disable_flush_all: false,

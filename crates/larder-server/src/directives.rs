@@ -428,10 +428,11 @@ use flags::{IMMUTABLE, MULTI_ARG, PROTECTED, SAME_OK};
 
 pub const DIRECTIVES: &[Directive] = &[
     int_d!("port", port, u16, 0, 65535, 0),
-    // The memcached protocol (`memcache/`): its port (0 = off), memcached's
-    // `-I` item size limit (1k..1gb, as memcached), `-A` (shutdown), `-F`
-    // (no flush_all), `-W` (no watch), `-C` (no CAS), `-B` (protocols),
-    // `-R` (requests per event) and `-t` (threads; 0 = one per core).
+    // The memcached protocol (`memcache/`): its port (0 = off), its UDP
+    // port (memcached's `-U`, 0 = off), `-I` item size limit (1k..1gb, as
+    // memcached), `-A` (shutdown), `-F` (no flush_all), `-W` (no watch),
+    // `-C` (no CAS), `-B` (protocols), `-R` (requests per event) and `-t`
+    // (threads; 0 = one per core).
     Directive {
         name: "memcache-port",
         alias: None,
@@ -446,6 +447,14 @@ pub const DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    int_d!(
+        "memcache-udp-port",
+        memcache_udp_port,
+        u16,
+        0,
+        65535,
+        IMMUTABLE | SAME_OK
+    ),
     mem_d!(
         "memcache-max-item-size",
         memcache_max_item_size,

@@ -106,12 +106,19 @@ impl Server {
         if !memcache.is_empty() {
             tasks.push(tokio::spawn(crate::memcache::cron(shared.clone())));
         }
+        // The memcached threads run until the server stops (UDP sockets
+        // have no accept loop to hold them).
+        let mut _mc_threads = None;
         if !memcache.is_empty() {
             let n = crate::memcache::threads::count(shared.config.read().memcache_threads);
             let threads = Arc::new(crate::memcache::threads::Threads::start(n).await?);
+            _mc_threads = Some(threads.clone());
             for l in memcache.tcp {
                 let accept = crate::memcache::accept(shared.clone(), l, threads.clone());
                 tasks.push(tokio::spawn(accept));
+            }
+            for sock in &memcache.udp {
+                threads.serve_udp(&shared, sock)?;
             }
             if let Some((l, path)) = memcache.unix {
                 let accept = crate::memcache::accept_unix(shared.clone(), l, path, threads);

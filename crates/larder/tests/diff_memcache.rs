@@ -479,3 +479,98 @@ fn protocol_choice() {
         assert_eq!(s.read(&mut buf).unwrap(), 0, "port {port}: not closed");
     }
 }
+
+/// A free UDP port on 127.0.0.1 (free for TCP too, as `free_port` checks).
+fn free_udp_port() -> u16 {
+    loop {
+        let port = common::free_port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Sends one datagram (request id `id`, datagram count `count`) and
+/// returns the reply datagrams with that id, in arrival order, once none
+/// has come for a while; a binary reply's CAS is zeroed.
+fn udp_exchange(port: u16, id: u16, count: u16, payload: &[u8]) -> Vec<Vec<u8>> {
+    let sock = std::net::UdpSocket::bind(("127.0.0.1", 0)).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    let mut dgram = [id.to_be_bytes(), [0, 0], count.to_be_bytes(), [0, 0]].concat();
+    dgram.extend_from_slice(payload);
+    sock.send_to(&dgram, ("127.0.0.1", port)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    while let Ok(n) = sock.recv(&mut buf) {
+        let mut d = buf[..n].to_vec();
+        if d[..2] != id.to_be_bytes() {
+            continue;
+        }
+        // (A binary reply's header follows the frame header.)
+        if d[2..4] == [0, 0] && d.get(8) == Some(&0x81) && d.len() >= 32 {
+            d[24..32].fill(0);
+        }
+        got.push(d);
+    }
+    got
+}
+
+/// memcached's UDP transport (`-U`): the same datagrams to both servers get
+/// the same reply datagrams (frame headers included): one message per
+/// request and per text get key, split at 1,392 bytes; multi-packet
+/// requests and bare headers ignored. `stats conns` lists the UDP sockets.
+#[test]
+fn udp_datagrams() {
+    let (lu, mu) = (free_udp_port(), free_udp_port());
+    let (lus, mus) = (lu.to_string(), mu.to_string());
+    let Some(mut p) = Pair::start_with(&["--memcache-udp-port", &lus], &["-U", &mus]) else {
+        return;
+    };
+    let big = "x".repeat(3000);
+    p.case(
+        format!("set a 0 0 1\r\nA\r\nset c 5 0 3000\r\n{big}\r\nset n 0 0 2\r\n10\r\n").as_bytes(),
+    );
+    let mut bin_get = vec![0x80, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 1];
+    bin_get.resize(24, 0);
+    bin_get.push(b'c');
+    let cases: Vec<(u16, &[u8])> = vec![
+        (1, b"get a b c\r\n"),
+        (1, b"get a c b\r\n"),
+        (1, b"get b\r\n"),
+        (1, b"get a\r\nget a\r\n"),
+        (1, b"set x 0 0 1\r\nX\r\nget x\r\n"),
+        (2, b"get a\r\n"),
+        (1, b""),
+        (1, b"bogus\r\n"),
+        (1, b"get a"),
+        (1, b"mg a v\r\nmg zz v q\r\nmn\r\n"),
+        (1, b"incr n 5\r\nincr a 5\r\ndelete a\r\nget a\r\n"),
+        (1, &bin_get),
+        (1, b"get c c\r\n"),
+    ];
+    let mut datagrams = 0;
+    for (i, (count, payload)) in cases.iter().enumerate() {
+        let id = 100 + i as u16;
+        let l = udp_exchange(lu, id, *count, payload);
+        let m = udp_exchange(mu, id, *count, payload);
+        datagrams += l.len();
+        assert_eq!(
+            l,
+            m,
+            "datagram {:?}: larder (left) vs memcached",
+            String::from_utf8_lossy(payload)
+        );
+    }
+    // (Each 3,000-byte value takes three datagrams.)
+    assert_eq!(datagrams, 30);
+    for (c, port) in [(&mut p.l, lu), (&mut p.m, mu)] {
+        let conns = c.exchange(b"stats conns\r\n").expect("stats conns");
+        let udp = conns.iter().filter(|l| l.ends_with(b":UDP UDP")).count();
+        let addr = format!(":addr udp:127.0.0.1:{port}").into_bytes();
+        let addrs = conns.iter().filter(|l| l.ends_with(&addr)).count();
+        assert!(udp >= 1 && addrs == udp, "{port}: {conns:?}");
+        let settings = c.exchange(b"stats settings\r\n").expect("stats settings");
+        assert!(settings.contains(&format!("STAT udpport {port}").into_bytes()));
+    }
+}

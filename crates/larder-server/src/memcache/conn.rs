@@ -145,53 +145,13 @@ where
                 // memcached's `-B auto`: the first byte decides.
                 binary = Some(input[0] == bin::REQ_MAGIC);
             }
-            let step = if binary == Some(true) {
-                match bin::parse(&input, &limits) {
-                    // (Reading a value, once its header is in: `conn_nread`.)
-                    Frame::Incomplete { need } => {
-                        Step::Incomplete((need > bin::HEADER_LEN).then_some(need))
-                    }
-                    Frame::Close => {
-                        // memcached drops the replies it had not sent.
-                        out.truncate(sent_mark);
-                        Step::Close
-                    }
-                    Frame::Request { req, consumed } => {
-                        Step::Ran(session.run_binary(req, &mut out), consumed)
-                    }
-                }
-            } else if !session.authenticated {
-                match larder_memcache::auth::parse_text(&input) {
-                    TextAuth::Incomplete => Step::Incomplete(None),
-                    TextAuth::Close => Step::Close,
-                    TextAuth::Refuse { reply, consumed } => {
-                        out.extend_from_slice(reply);
-                        out.extend_from_slice(b"\r\n");
-                        Step::Ran(Flow::Next, consumed)
-                    }
-                    TextAuth::Credentials {
-                        user,
-                        pass,
-                        consumed,
-                    } => {
-                        let reply = match session.login(user, pass) {
-                            true => &b"STORED"[..],
-                            false => larder_memcache::auth::E_FAILURE,
-                        };
-                        out.extend_from_slice(reply);
-                        out.extend_from_slice(b"\r\n");
-                        Step::Ran(Flow::Next, consumed)
-                    }
-                }
-            } else {
-                match larder_memcache::parse(&input, &limits) {
-                    Parse::Incomplete { need } => Step::Incomplete(need),
-                    Parse::Close => Step::Close,
-                    Parse::Request { req, consumed } => {
-                        Step::Ran(session.run(req, &mut out), consumed)
-                    }
-                }
-            };
+            let step = step(
+                &mut session,
+                &input,
+                binary == Some(true),
+                &limits,
+                &mut out,
+            );
             match step {
                 Step::Incomplete(need) => {
                     if need.is_some() {
@@ -201,6 +161,10 @@ where
                     break;
                 }
                 Step::Close => {
+                    if binary == Some(true) {
+                        // memcached drops the replies it had not sent.
+                        out.truncate(sent_mark);
+                    }
                     reason = "error";
                     close = true;
                     break;
@@ -265,12 +229,62 @@ where
 }
 
 /// What the parser and the executor made of the input.
-enum Step {
+pub(super) enum Step {
     /// More input is needed (the whole request's length when known).
     Incomplete(Option<usize>),
     Close,
     /// A request ran; it was this many bytes long.
     Ran(Flow, usize),
+}
+
+/// Parses and runs the first request in `input`: binary, or text and meta
+/// (behind the text login when the server requires a password).
+pub(super) fn step(
+    session: &mut Session<'_>,
+    input: &[u8],
+    binary: bool,
+    limits: &Limits,
+    out: &mut Vec<u8>,
+) -> Step {
+    if binary {
+        return match bin::parse(input, limits) {
+            // (Reading a value, once its header is in: `conn_nread`.)
+            Frame::Incomplete { need } => {
+                Step::Incomplete((need > bin::HEADER_LEN).then_some(need))
+            }
+            Frame::Close => Step::Close,
+            Frame::Request { req, consumed } => Step::Ran(session.run_binary(req, out), consumed),
+        };
+    }
+    if !session.authenticated {
+        return match larder_memcache::auth::parse_text(input) {
+            TextAuth::Incomplete => Step::Incomplete(None),
+            TextAuth::Close => Step::Close,
+            TextAuth::Refuse { reply, consumed } => {
+                out.extend_from_slice(reply);
+                out.extend_from_slice(b"\r\n");
+                Step::Ran(Flow::Next, consumed)
+            }
+            TextAuth::Credentials {
+                user,
+                pass,
+                consumed,
+            } => {
+                let reply = match session.login(user, pass) {
+                    true => &b"STORED"[..],
+                    false => larder_memcache::auth::E_FAILURE,
+                };
+                out.extend_from_slice(reply);
+                out.extend_from_slice(b"\r\n");
+                Step::Ran(Flow::Next, consumed)
+            }
+        };
+    }
+    match larder_memcache::parse(input, limits) {
+        Parse::Incomplete { need } => Step::Incomplete(need),
+        Parse::Close => Step::Close,
+        Parse::Request { req, consumed } => Step::Ran(session.run(req, out), consumed),
+    }
 }
 
 /// Writes the replies in `out`, once the writes they acknowledge are

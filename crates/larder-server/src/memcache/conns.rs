@@ -4,9 +4,11 @@
 //! As memcached, a connection is named by its socket's file descriptor and
 //! listed in fd order: the listeners (`conn_listening`), then each client
 //! with its address, the listener's address, its state and the seconds
-//! since its last command. The registry (a mutex over a map) is touched
-//! when a connection opens or closes; while it runs, a connection updates
-//! its own [`ConnInfo`] (two relaxed stores per batch of requests).
+//! since its last command; a UDP socket (one per connection thread, all
+//! reading the same port) is listed as memcached lists an idle one. The
+//! registry (a mutex over a map) is touched when a connection opens or
+//! closes; while it runs, a connection updates its own [`ConnInfo`] (two
+//! relaxed stores per batch of requests).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -41,12 +43,13 @@ impl State {
     }
 }
 
-/// A socket's address: an IP one, or a unix socket's path (empty for a
-/// client's unnamed end).
+/// A socket's address: an IP one, a unix socket's path (empty for a
+/// client's unnamed end), or a UDP socket's own address.
 #[derive(Clone, Debug)]
 pub enum Addr {
     Ip(SocketAddr),
     Unix(String),
+    Udp(SocketAddr),
 }
 
 /// What `stats conns` shows of a client connection.
@@ -90,6 +93,8 @@ fn addr_text(a: &Addr) -> String {
         Addr::Ip(SocketAddr::V6(v)) => format!("tcp6:[{}]:{}", v.ip(), v.port()),
         Addr::Unix(p) if p.len() >= 2 => format!("unix:{p}"),
         Addr::Unix(_) => "?:<AF 0>".to_string(),
+        Addr::Udp(SocketAddr::V4(v)) => format!("udp:{}:{}", v.ip(), v.port()),
+        Addr::Udp(SocketAddr::V6(v)) => format!("udp6:[{}]:{}", v.ip(), v.port()),
     }
 }
 
@@ -158,8 +163,15 @@ impl Registry {
                     );
                 }
                 Row::Conn(c) => {
+                    // A UDP socket, between datagrams: its own address.
+                    let udp = matches!(c.local, Addr::Udp(_));
+                    if udp {
+                        stat(out, &format!("{fd}:UDP"), "UDP");
+                    }
                     stat(out, &format!("{fd}:addr"), addr_text(&c.peer));
-                    stat(out, &format!("{fd}:listen_addr"), addr_text(&c.local));
+                    if !udp {
+                        stat(out, &format!("{fd}:listen_addr"), addr_text(&c.local));
+                    }
                     stat(
                         out,
                         &format!("{fd}:state"),

@@ -174,6 +174,9 @@ pub struct Session<'s> {
     /// Whether requests may run: at once when the server requires no
     /// password, else after an authentication (`login`).
     pub authenticated: bool,
+    /// UDP only: where each reply message starts in the output (`udp.rs`).
+    /// memcached makes each key of a text get its own message.
+    pub udp_marks: Option<Vec<usize>>,
 }
 
 const E_NON_NUMERIC: &[u8] = b"CLIENT_ERROR cannot increment or decrement non-numeric value";
@@ -202,6 +205,7 @@ impl<'s> Session<'s> {
             detail: false,
             watching: 0,
             authenticated: !shared.acl.auth_required(),
+            udp_marks: None,
         }
     }
 
@@ -474,6 +478,9 @@ impl<'s> Session<'s> {
     fn get(&mut self, g: &Get<'_>, out: &mut Vec<u8>) {
         let touch = g.touch.map(|e| Exp::of(e, self.now));
         for k in g.keys() {
+            if let Some(marks) = &mut self.udp_marks {
+                marks.push(out.len());
+            }
             self.fetch(k, g.with_cas, touch, |flags, data, cas| {
                 reply::value(out, k, flags, data, cas);
             });

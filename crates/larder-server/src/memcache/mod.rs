@@ -60,6 +60,7 @@ pub mod detail;
 pub mod exec;
 pub mod stats;
 pub mod threads;
+pub mod udp;
 pub mod watch;
 
 use std::collections::HashSet;
@@ -286,16 +287,18 @@ pub struct Listeners {
     pub tcp: Vec<TcpListener>,
     /// `memcache-unixsocket`'s, with its path.
     pub unix: Option<(UnixListener, String)>,
+    /// `memcache-udp-port`'s sockets.
+    pub udp: Vec<std::net::UdpSocket>,
 }
 
 impl Listeners {
     pub fn is_empty(&self) -> bool {
-        self.tcp.is_empty() && self.unix.is_none()
+        self.tcp.is_empty() && self.unix.is_none() && self.udp.is_empty()
     }
 }
 
-/// Binds the memcached listeners: `memcache-unixsocket`, and the port on
-/// the `bind` addresses.
+/// Binds the memcached listeners: `memcache-unixsocket`, and the TCP and
+/// UDP ports on the `bind` addresses.
 pub fn bind(config: &crate::Config) -> std::io::Result<Listeners> {
     let unix = match &config.memcache_unixsocket {
         Some(path) => Some((
@@ -307,7 +310,30 @@ pub fn bind(config: &crate::Config) -> std::io::Result<Listeners> {
     Ok(Listeners {
         tcp: bind_port(config)?,
         unix,
+        udp: udp::bind(config)?,
     })
+}
+
+/// The `bind` addresses at `port`, each with whether it is optional (a
+/// leading `-`: skipped when unparsable, or when it cannot be bound).
+fn bind_addrs(
+    config: &crate::Config,
+    port: u16,
+) -> std::io::Result<Vec<(bool, std::net::SocketAddr)>> {
+    let mut out = Vec::new();
+    for b in &config.bind {
+        match crate::server::parse_bind(b, port) {
+            (optional, Some(addr)) => out.push((optional, addr)),
+            (true, None) => {}
+            (false, None) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("invalid bind address '{b}'"),
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The port's listeners on the `bind` addresses. Empty when disabled (port
@@ -320,18 +346,7 @@ fn bind_port(config: &crate::Config) -> std::io::Result<Vec<TcpListener>> {
         None => (crate::config::DEFAULT_MEMCACHE_PORT, false),
     };
     let mut out = Vec::new();
-    for b in &config.bind {
-        let addr = match crate::server::parse_bind(b, port) {
-            (_, Some(addr)) => addr,
-            (true, None) => continue,
-            (false, None) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("invalid bind address '{b}'"),
-                ))
-            }
-        };
-        let optional = b.starts_with('-');
+    for (optional, addr) in bind_addrs(config, port)? {
         let host = addr.ip();
         match crate::server::bind_tcp(addr, config.tcp_backlog) {
             Ok(l) => out.push(l),

@@ -213,7 +213,7 @@ fn settings(shared: &Shared, out: &mut Vec<u8>) {
         cfg.memcache_port
             .unwrap_or(crate::config::DEFAULT_MEMCACHE_PORT),
     );
-    stat(out, "udpport", 0);
+    stat(out, "udpport", cfg.memcache_udp_port);
     stat(out, "inter", cfg.bind.join(","));
     stat(out, "verbosity", t.verbosity);
     stat(out, "oldest", 0);

@@ -12,14 +12,15 @@
 //!
 //! Cost: one OS thread per core (by default), parked until memcached clients come; each
 //! accepted socket moves from the acceptor's reactor to its thread's once.
-//! [`Threads`] is owned by the accept loops: when the server stops they are
-//! aborted, the last one drops it, and each thread's runtime ends with the
-//! connections it still held.
+//! A UDP port is read by every thread, each through its own descriptor.
+//! [`Threads`] is owned by the server's run loop and the accept loops: when
+//! the server stops they end, the last one drops it, and each thread's
+//! runtime ends with the connections (and UDP sockets) it still held.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
-use tokio::net::{TcpStream, UnixStream};
+use tokio::net::{TcpStream, UdpSocket, UnixStream};
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
@@ -94,6 +95,25 @@ impl Threads {
                 super::conn::serve_tcp(shared, stream).await;
             }
         });
+    }
+
+    /// Serves a UDP socket on every thread, each through its own
+    /// descriptor (memcached's `num_threads_per_udp`).
+    pub fn serve_udp(
+        &self,
+        shared: &Arc<Shared>,
+        sock: &std::net::UdpSocket,
+    ) -> std::io::Result<()> {
+        for handle in &self.handles {
+            let std = sock.try_clone()?;
+            let shared = shared.clone();
+            handle.spawn(async move {
+                if let Ok(sock) = UdpSocket::from_std(std) {
+                    super::udp::serve(shared, sock).await;
+                }
+            });
+        }
+        Ok(())
     }
 
     /// Serves a client of the unix socket at `path` on the next thread.

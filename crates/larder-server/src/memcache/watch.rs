@@ -182,11 +182,16 @@ impl Logger {
         self.emit(CONNEVENTS, |s| {
             let kind = if reason.is_some() { "close" } else { "new" };
             let _ = match peer {
-                Addr::Ip(a) => write!(
+                Addr::Ip(a) | Addr::Udp(a) => write!(
                     s,
-                    "type=conn_{kind} rip={} rport={} transport=tcp",
+                    "type=conn_{kind} rip={} rport={} transport={}",
                     a.ip(),
-                    a.port()
+                    a.port(),
+                    if matches!(peer, Addr::Udp(_)) {
+                        "udp"
+                    } else {
+                        "tcp"
+                    }
                 ),
                 Addr::Unix(_) => write!(s, "type=conn_{kind} rip=unix rport=0 transport=local"),
             };
