@@ -664,6 +664,43 @@ fn chained_replicas_share_one_history() {
     assert_eq!(role(&mut t), "slave");
 }
 
+/// CLIENT KILL of a replica's master client (by address, and by TYPE
+/// master) drops the link, as in Redis: the replica reconnects and
+/// resumes partially, with the writes made meanwhile. Against a Redis
+/// master, so that its `sync_partial_ok` is the judge.
+#[test]
+fn killing_the_master_client_resumes_partially() {
+    let Some(master) = start_redis(&[]) else {
+        return;
+    };
+    let replica = start_larder(&[]);
+    let (mut m, mut r) = (master.client(), replica.client());
+    replicaof(&mut r, &master);
+    link_up(&mut r);
+    let addr = format!("127.0.0.1:{}", master.port);
+    let kills: [&[&str]; 2] = [
+        &["CLIENT", "KILL", &addr],
+        &["CLIENT", "KILL", "TYPE", "master"],
+    ];
+    for (i, kill) in kills.iter().enumerate() {
+        let partial = stat(&mut m, "sync_partial_ok");
+        let reply = r.cmd_str(kill);
+        assert!(
+            reply == b"+OK\r\n" || reply == b":1\r\n",
+            "{}",
+            text(&reply)
+        );
+        let key = format!("during-{i}");
+        assert_eq!(m.cmd_str(&["SET", &key, "v"]), b"+OK\r\n");
+        wait_for("a partial resync", Duration::from_secs(10), || {
+            stat(&mut m, "sync_partial_ok") > partial
+        });
+        wait_in_sync(&mut m, &mut [&mut r]);
+        assert_eq!(r.cmd_str(&["GET", &key]), b"$1\r\nv\r\n");
+    }
+    assert_eq!(stat(&mut m, "sync_full"), 1);
+}
+
 /// FAILOVER's refusals, byte for byte against Redis: without replicas, bad
 /// arguments, on a replica, ABORT with none running, REPLICAOF and SYNC
 /// while one waits.

@@ -531,6 +531,13 @@ async fn apply_loop(sh: &Arc<Shared>, link: &Link, c: &mut Conn, client: &mut Cl
             }
             _ = ack.tick() => send_ack(c, link).await?,
             _ = paused => {}
+            // CLIENT KILL of the master client drops the link, as in Redis:
+            // it reconnects and resumes (partial resync).
+            bits = client.handle.events.wait() => {
+                if bits & crate::signal::STOP != 0 {
+                    return Err("the master client was killed".into());
+                }
+            }
         }
     }
 }
