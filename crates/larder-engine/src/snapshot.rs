@@ -21,7 +21,9 @@
 //! holds; RDB lets SELECTDB repeat, so chunks go out in whatever order the
 //! shards are dumped (RESIZEDB, a hint, goes with the first chunk of each
 //! database, carrying the database's size at the start instant). Keys that
-//! had expired at the start instant are left out.
+//! had expired but were not reclaimed yet are written too, as Redis writes
+//! them: a master loading the file drops them (`rdb_last_load_keys_expired`)
+//! and a replica keeps them until its master's `DEL`.
 //!
 //! Costs, measured in bench/persist-snapshot.sh: memory beyond the dataset
 //! is one serialized shard per thread dumping at the same moment (about
@@ -127,9 +129,6 @@ impl<W: Write + Send> DumpShard for Active<W> {
             }
             let from = buf.len();
             for e in db.iter() {
-                if e.expire_at() != 0 && e.expire_at() < self.start_ms {
-                    continue;
-                }
                 save_pair(&mut buf, e, &self.opts, self.start_ms);
                 keys += 1;
                 written += 1;

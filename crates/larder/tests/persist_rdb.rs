@@ -458,6 +458,54 @@ fn corrupt_files_are_refused_with_the_offset() {
         assert!(code.is_some_and(|c| c != 0), "{name}: {code:?} {text}");
         assert!(text.contains("offset"), "{name}: {text}");
     }
+    // Only the checksum wrong: Redis's words (its suite looks for them).
+    let mut bad_crc = good.clone();
+    let n = bad_crc.len();
+    bad_crc[n - 8..].copy_from_slice(b"foobar00");
+    std::fs::write(dir.join("crc.rdb"), bad_crc).unwrap();
+    let (code, text) = run_larder_on(&dir, "crc.rdb");
+    assert!(code.is_some_and(|c| c != 0), "crc: {code:?} {text}");
+    assert!(
+        text.contains("Wrong RDB checksum") && text.contains("CRC error"),
+        "{text}"
+    );
+}
+
+/// Keys expired but not reclaimed yet are saved, as Redis saves them, and a
+/// load drops and counts them: INFO's `rdb_last_load_keys_loaded` and
+/// `rdb_last_load_keys_expired` after DEBUG RELOAD equal Redis's.
+#[test]
+fn expired_keys_are_saved_and_counted_at_load() {
+    let Some(redis) = start_redis(DEBUG_ON) else {
+        return;
+    };
+    let larder = start_larder(DEBUG_ON);
+    let mut counts = Vec::new();
+    for server in [&redis, &larder] {
+        let mut c = server.client();
+        ok(&mut c, &[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]);
+        ok(&mut c, &[b"DEBUG", b"POPULATE", b"300"]);
+        for i in 0..40 {
+            let k = format!("short:{i}");
+            ok(&mut c, &[b"SET", k.as_bytes(), b"v", b"PX", b"5"]);
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        ok(&mut c, &[b"DEBUG", b"RELOAD"]);
+        let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"persistence"])).to_string();
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                .unwrap_or_else(|| panic!("{name} in {info}"))
+                .trim()
+                .to_string()
+        };
+        counts.push((
+            field("rdb_last_load_keys_loaded"),
+            field("rdb_last_load_keys_expired"),
+        ));
+    }
+    assert_eq!(counts[0], ("300".to_string(), "40".to_string()));
+    assert_eq!(counts[1], counts[0], "larder vs redis");
 }
 
 #[test]

@@ -720,11 +720,14 @@ pub fn load_with<R: Read>(
     let computed = inp.crc();
     if version >= 5 {
         let end_at = inp.offset();
-        let expected = u64::from_le_bytes(inp.array()?);
-        if opts.checksum && expected != 0 && expected != computed {
+        let stored = u64::from_le_bytes(inp.array()?);
+        if opts.checksum && stored != 0 && stored != computed {
+            // Redis's words: it "expects" the checksum it computed.
             return Err(RdbError::new(
                 end_at,
-                format!("Wrong RDB checksum expected: ({expected:x}) got: ({computed:x})"),
+                format!(
+                    "Wrong RDB checksum expected: ({computed:x}) got: ({stored:x}): RDB CRC error"
+                ),
             ));
         }
     }

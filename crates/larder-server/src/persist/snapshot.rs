@@ -173,17 +173,19 @@ pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
         "DB loaded from disk: {}",
         path.display()
     );
-    shared.rdb.last_load_keys.store(rep.keys, Relaxed);
-    shared
-        .rdb
-        .last_load_expired
-        .store(rep.expired_skipped, Relaxed);
+    record_load(shared, &rep);
     // Loading is not a change to save.
     shared
         .admin
         .dirty_at_save
         .store(engine.stats().dirty, Relaxed);
     Ok(())
+}
+
+/// INFO's `rdb_last_load_keys_loaded` / `_expired`, after any RDB load.
+fn record_load(sh: &Shared, rep: &rdb::LoadReport) {
+    sh.rdb.last_load_keys.store(rep.keys, Relaxed);
+    sh.rdb.last_load_expired.store(rep.expired_skipped, Relaxed);
 }
 
 /// An open temp file for a save, renamed into place by [`commit`].
@@ -432,6 +434,7 @@ pub fn debug_reload(sh: &Shared, save: bool, flush: bool, merge: bool) -> io::Re
     let r = rdb::load_with(engine, f, len, &opts, merge);
     engine.events.writes.set_loading(false);
     let rep = r.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    record_load(sh, &rep);
     crate::commands::functions::reload_from_rdb(sh, &rep.functions, flush, merge)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
