@@ -666,8 +666,9 @@ fn chained_replicas_share_one_history() {
 
 /// CLIENT KILL of a replica's master client (by address, and by TYPE
 /// master) drops the link, as in Redis: the replica reconnects and
-/// resumes partially, with the writes made meanwhile. Against a Redis
-/// master, so that its `sync_partial_ok` is the judge.
+/// resumes partially, with the writes made meanwhile, in the database the
+/// stream had selected (the master does not SELECT again). Against a
+/// Redis master, so that its `sync_partial_ok` is the judge.
 #[test]
 fn killing_the_master_client_resumes_partially() {
     let Some(master) = start_redis(&[]) else {
@@ -677,6 +678,9 @@ fn killing_the_master_client_resumes_partially() {
     let (mut m, mut r) = (master.client(), replica.client());
     replicaof(&mut r, &master);
     link_up(&mut r);
+    assert_eq!(m.cmd_str(&["SELECT", "5"]), b"+OK\r\n");
+    assert_eq!(m.cmd_str(&["SET", "before", "v"]), b"+OK\r\n");
+    assert_eq!(r.cmd_str(&["SELECT", "5"]), b"+OK\r\n");
     let addr = format!("127.0.0.1:{}", master.port);
     let kills: [&[&str]; 2] = [
         &["CLIENT", "KILL", &addr],

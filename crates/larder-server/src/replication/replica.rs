@@ -22,7 +22,9 @@
 //! (`Feed::proxy`), so our replicas share the master's history and offsets
 //! and anyone can continue from us after a promotion.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,6 +55,10 @@ pub struct Link {
     state: AtomicU8,
     /// The master's stream applied so far (-1: none yet).
     offset: AtomicI64,
+    /// The database the stream had selected at `offset`: a partial resync
+    /// continues in it, as Redis's resurrected cached master client does
+    /// (a full resync's stream SELECTs before its first write).
+    db: AtomicUsize,
     /// Stream bytes read past `offset`, not applied yet (a CLIENT PAUSE
     /// holds them, or they are a partial command): INFO's
     /// `slave_read_repl_offset` counts them.
@@ -77,6 +83,7 @@ impl Link {
             port,
             state: AtomicU8::new(CONNECT),
             offset: AtomicI64::new(offset),
+            db: AtomicUsize::new(0),
             read_ahead: AtomicU64::new(0),
             replid: Mutex::new(replid),
             last_io: AtomicU64::new(0),
@@ -354,6 +361,7 @@ async fn run_once(sh: &Arc<Shared>, link: &Arc<Link>) -> Res<()> {
             return Err(format!("bad FULLRESYNC reply: '{reply}'"));
         };
         full_resync(sh, link, &mut c).await?;
+        link.db.store(0, Relaxed);
         // A new history: the backlog starts again at its offset.
         sh.propagate.feed.lock().backlog = None;
         *link.replid.lock() = Some(id.to_string());
@@ -444,10 +452,13 @@ async fn apply_stream(sh: &Arc<Shared>, link: &Link, c: &mut Conn) -> Res<()> {
         .clients
         .register(format!("{}:{}", link.host, link.port), String::new(), false);
     let mut client = Client::new(handle, true);
+    client.db = link.db.load(Relaxed);
     sh.repl.master_client.store(client.id, Relaxed);
     let r = apply_loop(sh, link, c, &mut client).await;
     link.read_ahead.store(0, Relaxed);
     crate::commands::multi::discard_all(sh, &mut client);
+    // (A transaction cut off is discarded: its SELECT never ran.)
+    link.db.store(client.db, Relaxed);
     sh.clients.unregister(client.id);
     r
 }
