@@ -124,7 +124,7 @@ impl<W: Write + Send> DumpShard for Active<W> {
         let mut keys = 0u64;
         let mut written = 0u64;
         for (d, db) in shard.dbs.iter().enumerate() {
-            if db.is_empty() {
+            if db.is_empty() || !self.opts.keys {
                 continue;
             }
             let from = buf.len();

@@ -722,6 +722,49 @@ fn redis_cli_talks_to_larder() {
     assert!(run(&["COMMAND", "COUNT"]).trim().parse::<u32>().unwrap() > 10);
 }
 
+/// redis-cli's `--rdb` and `--functions-rdb` (SYNC after `REPLCONF
+/// rdb-filter-only functions`): the first file has the keys and the
+/// functions, the second the functions only, as Redis sends them; both
+/// load back.
+#[test]
+fn redis_cli_rdb_dumps_and_the_functions_only_filter() {
+    let Some(cli) = redis_cli() else { return };
+    let p = start_larder(&[]);
+    let mut c = p.client();
+    for i in 0..50 {
+        c.cmd_str(&["SET", &format!("k{i}"), "v"]);
+    }
+    let lib = "#!lua name=lib1\nredis.register_function('func1', function() return 123 end)";
+    assert_eq!(c.cmd_str(&["FUNCTION", "LOAD", lib]), b"$4\r\nlib1\r\n");
+    let dir = p.dir.join("dumps");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (flag, file, keys) in [("--rdb", "all.rdb", 50), ("--functions-rdb", "fn.rdb", 0)] {
+        let out = Command::new(&cli)
+            .args(["-p", &p.port.to_string(), flag])
+            .arg(dir.join(file))
+            .output()
+            .expect("redis-cli");
+        let text = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Transfer finished with success"),
+            "{flag}: {text}"
+        );
+        let dir_s = dir.display().to_string();
+        let back = start_larder(&["--dir", &dir_s, "--dbfilename", file]);
+        let mut b = back.client();
+        assert_eq!(
+            b.cmd_str(&["DBSIZE"]),
+            format!(":{keys}\r\n").into_bytes(),
+            "{flag}"
+        );
+        assert_eq!(b.cmd_str(&["FCALL", "func1", "0"]), b":123\r\n", "{flag}");
+    }
+    assert!(c
+        .cmd_str(&["REPLCONF", "rdb-filter-only", "keys"])
+        .starts_with(b"-ERR Unsupported rdb-filter-only option: keys"));
+}
+
 /// As Redis: a script shows itself before the commands it runs, which show
 /// as `[<db> lua]`; admin commands (CONFIG) are never shown.
 #[test]

@@ -38,6 +38,9 @@ pub struct RdbOptions {
     /// Function libraries' code (opaque to the engine), written after the
     /// AUX fields as FUNCTION2 records.
     pub functions: Vec<std::sync::Arc<[u8]>>,
+    /// Whether the keys are written (not for a replica's `REPLCONF
+    /// rdb-filter-only`).
+    pub keys: bool,
 }
 
 impl Default for RdbOptions {
@@ -52,6 +55,7 @@ impl Default for RdbOptions {
             used_mem: 0,
             redis_ver: "7.0.15",
             functions: Vec::new(),
+            keys: true,
         }
     }
 }

@@ -95,6 +95,7 @@ pub fn rdb_options(sh: &Shared) -> RdbOptions {
         used_mem: sh.engine.used_memory() as u64,
         redis_ver: crate::commands::connection::REDIS_COMPAT_VERSION,
         functions: sh.functions.codes(),
+        keys: true,
     }
 }
 

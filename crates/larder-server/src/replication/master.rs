@@ -51,7 +51,15 @@ pub struct ReplClient {
     ip: Option<String>,
     /// The connection is a replica (after SYNC/PSYNC).
     replica: bool,
+    /// `REPLCONF rdb-filter-only`: its RDB has no keys, and functions
+    /// only if asked for (redis-cli's `--functions-rdb`).
+    filter: Option<RdbFilter>,
     action: Option<Action>,
+}
+
+#[derive(Clone, Copy)]
+struct RdbFilter {
+    functions: bool,
 }
 
 impl ReplClient {
@@ -169,13 +177,26 @@ pub(super) fn replconf(ctx: &mut Ctx<'_>) -> CmdResult {
                 )));
             }
             repl_client(ctx).ip = Some(String::from_utf8_lossy(value).into_owned());
+        } else if ctx.arg_is(i, "rdb-filter-only") {
+            // Redis's include list: nothing but what it names.
+            let mut filter = RdbFilter { functions: false };
+            for f in value
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|f| !f.is_empty())
+            {
+                if !f.eq_ignore_ascii_case(b"functions") {
+                    return Err(CmdError::owned(format!(
+                        "ERR Unsupported rdb-filter-only option: {}",
+                        String::from_utf8_lossy(f)
+                    )));
+                }
+                filter.functions = true;
+            }
+            repl_client(ctx).filter = Some(filter);
         } else if ctx.arg_is(i, "ack") || ctx.arg_is(i, "getack") {
             // Meaningful only on a replication link (handled there).
             return Ok(());
-        } else if !(ctx.arg_is(i, "capa")
-            || ctx.arg_is(i, "rdb-only")
-            || ctx.arg_is(i, "rdb-filter-only"))
-        {
+        } else if !(ctx.arg_is(i, "capa") || ctx.arg_is(i, "rdb-only")) {
             return Err(CmdError::owned(format!(
                 "ERR Unrecognized REPLCONF option: {}",
                 String::from_utf8_lossy(ctx.arg(i))
@@ -393,11 +414,18 @@ where
     sh.repl.sync_full.fetch_add(1, Relaxed);
     let mut keepalive = tokio::time::interval(Duration::from_secs(1));
     keepalive.tick().await;
+    let filter = client.repl.as_ref().and_then(|r| r.filter);
     let (snap, offset) = loop {
         let s = sh.clone();
         let opened = tokio::task::spawn_blocking(move || {
             let mut offset = 0;
-            let opts = crate::persist::snapshot::rdb_options(&s);
+            let mut opts = crate::persist::snapshot::rdb_options(&s);
+            if let Some(f) = filter {
+                opts.keys = false;
+                if !f.functions {
+                    opts.functions.clear();
+                }
+            }
             // On a replica, no command of the master's stream is between
             // being applied and being in the backlog.
             let _gate = s.repl.apply_gate.lock();
