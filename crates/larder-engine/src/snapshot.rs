@@ -5,7 +5,8 @@
 //!
 //! 1. [`Engine::begin_snapshot`] locks every shard (the start instant), runs
 //!    the caller's `at_start` closure there (the AOF switches its
-//!    incremental file at exactly this instant), records the time, the dirty
+//!    incremental file at exactly this instant; it may name the replication
+//!    position the file stands at), writes the header, records the time, the dirty
 //!    counter and each database's size, opens epoch E, and unlocks. Cost: one
 //!    whole-keyspace lock, as long as a DBSIZE.
 //! 2. Every shard carries "dumped in epoch E" (`Shard::snap_epoch`). Whoever
@@ -44,7 +45,7 @@ use parking_lot::Mutex;
 
 use crate::access::now_ms;
 use crate::keyspace::{Engine, Shard, ShardGuard};
-use crate::rdb::write::{save_header, save_pair, save_resizedb, save_selectdb};
+use crate::rdb::write::{save_header, save_pair, save_resizedb, save_selectdb, ReplAux};
 use crate::rdb::{RdbOptions, RdbSink};
 
 /// The engine's snapshot slot: the open epoch (0 = none) and its output.
@@ -233,12 +234,13 @@ impl Engine {
 
     /// Opens a snapshot of the keyspace as it is now, streaming to `out`
     /// (the RDB header is written at once). `at_start` runs at the start
-    /// instant, while every shard is locked: it must not touch the engine.
+    /// instant, while every shard is locked: it must not touch the engine;
+    /// what it returns goes in the header as the replication AUX fields.
     pub fn begin_snapshot<W: Write + Send + 'static>(
         &self,
         out: W,
         opts: RdbOptions,
-        at_start: impl FnOnce(),
+        at_start: impl FnOnce() -> Option<ReplAux>,
     ) -> Result<Snapshot<W>, SnapshotBusy> {
         // The slot's mutex is never held while waiting for a shard: a
         // writer holding a shard may be waiting for it in `dump_now`.
@@ -246,14 +248,15 @@ impl Engine {
             return Err(SnapshotBusy);
         }
         let mut sink = RdbSink::new(out, opts.checksum);
-        let mut head = Vec::new();
-        save_header(&mut head, &opts, now_ms() / 1000);
-        let header_error = sink.write(&head).err();
         let guards: Vec<ShardGuard<'_>> = (0..self.shard_count())
             .map(|i| self.lock_shard_plain(i))
             .collect();
-        at_start();
+        let repl = at_start();
         let start_ms = now_ms();
+        // (Its replication position is the start instant's.)
+        let mut head = Vec::new();
+        save_header(&mut head, &opts, start_ms / 1000, repl.as_ref());
+        let header_error = sink.write(&head).err();
         let mut sizes = vec![(0, 0); self.databases()];
         let mut dirty = 0;
         for g in &guards {
@@ -410,7 +413,7 @@ pub fn save<W: Write + Send + 'static>(
     opts: RdbOptions,
 ) -> io::Result<(W, SnapshotStats)> {
     engine
-        .begin_snapshot(out, opts, || {})
+        .begin_snapshot(out, opts, || None)
         .map_err(io::Error::other)?
         .finish(engine)
 }
@@ -460,12 +463,15 @@ mod tests {
         }
         let mut ran = false;
         let snap = e
-            .begin_snapshot(Vec::new(), RdbOptions::default(), || ran = true)
+            .begin_snapshot(Vec::new(), RdbOptions::default(), || {
+                ran = true;
+                None
+            })
             .unwrap();
         assert!(ran);
         assert_eq!(e.snapshot_progress(), (0, 200));
         assert_eq!(
-            e.begin_snapshot(Vec::new(), RdbOptions::default(), || {})
+            e.begin_snapshot(Vec::new(), RdbOptions::default(), || None)
                 .err(),
             Some(SnapshotBusy)
         );
@@ -538,7 +544,7 @@ mod tests {
     fn dropped_snapshot_closes_its_epoch() {
         let e = engine();
         set(&e, 0, b"a", b"1");
-        drop(e.begin_snapshot(Vec::new(), RdbOptions::default(), || {}));
+        drop(e.begin_snapshot(Vec::new(), RdbOptions::default(), || None));
         assert!(!e.snapshot_in_progress());
         set(&e, 0, b"a", b"2");
         assert!(save(&e, Vec::new(), RdbOptions::default()).is_ok());

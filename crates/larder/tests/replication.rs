@@ -705,6 +705,45 @@ fn killing_the_master_client_resumes_partially() {
     assert_eq!(stat(&mut m, "sync_full"), 1);
 }
 
+/// A replica's RDB names where it stands in its master's history (Redis's
+/// `repl-stream-db`, `repl-id`, `repl-offset` AUX fields): restarted from
+/// it with `replicaof`, it resumes with a partial resync, gets the writes
+/// made while it was down, and applies later ones in the database the
+/// stream had selected.
+#[test]
+fn replica_restarted_from_its_rdb_resumes_partially() {
+    let Some(master) = start_redis(&[]) else {
+        return;
+    };
+    let mut m = master.client();
+    let target = format!("127.0.0.1 {}", master.port);
+    let replica = start_larder(&["--replicaof", &target]);
+    let mut r = replica.client();
+    link_up(&mut r);
+    assert_eq!(m.cmd_str(&["SELECT", "3"]), b"+OK\r\n");
+    assert_eq!(m.cmd_str(&["SET", "a", "1"]), b"+OK\r\n");
+    wait_in_sync(&mut m, &mut [&mut r]);
+    assert_eq!(r.cmd_str(&["SAVE"]), b"+OK\r\n");
+    let dir = std::env::temp_dir().join(format!("larder-restart-{}", master.port));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(replica.dir.join("dump.rdb"), dir.join("dump.rdb")).unwrap();
+    drop(r);
+    drop(replica);
+    let dir_s = dir.display().to_string();
+    assert_eq!(m.cmd_str(&["INCR", "a"]), b":2\r\n");
+    let (full, partial) = (stat(&mut m, "sync_full"), stat(&mut m, "sync_partial_ok"));
+    let again = start_larder(&["--dir", &dir_s, "--replicaof", &target]);
+    let mut r = again.client();
+    link_up(&mut r);
+    assert_eq!(m.cmd_str(&["INCR", "a"]), b":3\r\n");
+    wait_in_sync(&mut m, &mut [&mut r]);
+    assert_eq!(stat(&mut m, "sync_partial_ok"), partial + 1);
+    assert_eq!(stat(&mut m, "sync_full"), full);
+    assert_eq!(r.cmd_str(&["SELECT", "3"]), b"+OK\r\n");
+    assert_eq!(r.cmd_str(&["GET", "a"]), b"$1\r\n3\r\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// FAILOVER's refusals, byte for byte against Redis: without replicas, bad
 /// arguments, on a replica, ABORT with none running, REPLICAOF and SYNC
 /// while one waits.

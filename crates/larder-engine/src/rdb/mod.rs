@@ -31,7 +31,7 @@ pub mod read;
 pub mod write;
 
 pub use read::{load, load_with, LoadOptions, LoadReport};
-pub use write::{RdbOptions, RdbSink};
+pub use write::{RdbOptions, RdbSink, ReplAux};
 
 /// Redis 7.0's RDB_VERSION: written into files and DUMP payloads.
 pub const RDB_VERSION: u16 = 10;

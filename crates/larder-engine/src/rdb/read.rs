@@ -539,6 +539,8 @@ pub struct LoadReport {
     pub bytes: u64,
     /// The `redis-ver` AUX field, if any.
     pub redis_ver: Option<String>,
+    /// The replication position, when the file names it whole.
+    pub repl: Option<super::ReplAux>,
 }
 
 /// Loads an RDB file of `len` bytes from `r` into `engine` (rdbLoad). Keys
@@ -586,6 +588,7 @@ pub fn load_with<R: Read>(
     let (mut expire_at, mut idle, mut freq) = (0u64, None, None);
     // A `larder-mc` AUX field: the next key's memcached (flags, bits).
     let mut mc: Option<(u32, u8)> = None;
+    let (mut repl_db, mut repl_id, mut repl_offset) = (None, None, None);
     loop {
         let op_at = inp.offset();
         let op = inp.byte()?;
@@ -630,8 +633,19 @@ pub fn load_with<R: Read>(
             opcodes::AUX => {
                 let k = inp.bytes()?;
                 let v = inp.bytes()?;
+                let num = || {
+                    std::str::from_utf8(&v)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                };
                 if k == b"redis-ver" {
                     rep.redis_ver = Some(String::from_utf8_lossy(&v).into_owned());
+                } else if k == b"repl-stream-db" {
+                    repl_db = num().and_then(|n| usize::try_from(n).ok());
+                } else if k == b"repl-id" {
+                    repl_id = Some(String::from_utf8_lossy(&v).into_owned());
+                } else if k == b"repl-offset" {
+                    repl_offset = num();
                 } else if k == super::MC_AUX {
                     mc = Some(parse_mc_aux(&v).ok_or_else(|| {
                         RdbError::new(op_at, "Bad larder-mc AUX field (memcached flags)")
@@ -730,6 +744,13 @@ pub fn load_with<R: Read>(
                 ),
             ));
         }
+    }
+    if let (Some(stream_db), Some(id), Some(offset)) = (repl_db, repl_id, repl_offset) {
+        rep.repl = Some(super::ReplAux {
+            stream_db,
+            id,
+            offset,
+        });
     }
     rep.bytes = inp.offset();
     Ok(rep)

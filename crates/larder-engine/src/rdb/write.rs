@@ -268,8 +268,19 @@ fn save_zset(out: &mut Vec<u8>, z: &ZSet, compress: bool) {
     }
 }
 
+/// Where the file's data stand in a replication history (Redis's
+/// `repl-stream-db`, `repl-id` and `repl-offset` AUX fields): a replica
+/// restarted from the file resumes from there with a partial resync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplAux {
+    /// The database the stream had selected at `offset`.
+    pub stream_db: usize,
+    pub id: String,
+    pub offset: i64,
+}
+
 /// The file header: magic and version, then Redis 7.0's AUX fields.
-pub fn save_header(out: &mut Vec<u8>, o: &RdbOptions, ctime_secs: u64) {
+pub fn save_header(out: &mut Vec<u8>, o: &RdbOptions, ctime_secs: u64, repl: Option<&ReplAux>) {
     out.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
     let mut aux = |k: &str, v: &[u8]| {
         out.push(opcodes::AUX);
@@ -281,6 +292,11 @@ pub fn save_header(out: &mut Vec<u8>, o: &RdbOptions, ctime_secs: u64) {
     aux("redis-bits", b"64");
     aux("ctime", buf.format(ctime_secs).as_bytes());
     aux("used-mem", buf.format(o.used_mem).as_bytes());
+    if let Some(r) = repl {
+        aux("repl-stream-db", buf.format(r.stream_db).as_bytes());
+        aux("repl-id", r.id.as_bytes());
+        aux("repl-offset", buf.format(r.offset).as_bytes());
+    }
     aux("aof-base", if o.aof_base { b"1" } else { b"0" });
     save_functions(out, &o.functions, o.compress);
 }

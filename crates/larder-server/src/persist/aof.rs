@@ -609,7 +609,7 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
         let (shared, aof) = (shared.clone(), aof.clone());
         move || {
             // Offline: the stream is not the AOF's; nothing switches.
-            let Some(new_file) = new_file else { return };
+            let new_file = new_file?;
             let feed = &shared.propagate.feed;
             let mut g = feed.switch_point();
             let tail = std::mem::take(&mut g.buf);
@@ -624,6 +624,8 @@ fn rewrite_inner(shared: &Arc<Shared>, aof: &Arc<Aof>, enable: Enable) -> Result
                 launch(&shared, aof, new_file);
                 crate::propagate::attach_aof(&shared, true);
             }
+            // (An AOF base names no replication position.)
+            None
         }
     };
     if enable == Enable::Runtime {

@@ -175,6 +175,7 @@ pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
         path.display()
     );
     record_load(shared, &rep);
+    *shared.repl.loaded.lock() = rep.repl.clone();
     // Loading is not a change to save.
     shared
         .admin
@@ -252,7 +253,8 @@ fn busy_error() -> io::Error {
 /// if another snapshot is running).
 fn begin_to_temp(sh: &Shared) -> io::Result<(Snapshot<BufWriter<File>>, PathBuf, PathBuf)> {
     let (tmp, path, w) = temp_file(sh)?;
-    match sh.engine.begin_snapshot(w, rdb_options(sh), || {}) {
+    let at_start = || crate::replication::save_position(sh);
+    match sh.engine.begin_snapshot(w, rdb_options(sh), at_start) {
         Ok(mut s) => {
             s.set_pace(pace(sh, None));
             Ok((s, tmp, path))

@@ -436,6 +436,8 @@ where
                         offset = b.end();
                         b.add_reader(id, offset);
                     }
+                    // (+FULLRESYNC tells the replica where it stands.)
+                    None
                 })
                 .ok()
                 .map(|mut snap| {

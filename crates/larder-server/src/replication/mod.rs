@@ -135,6 +135,9 @@ pub struct Repl {
     /// stream and proxies its bytes, and by a full resync while it opens
     /// its snapshot: so a sub-replica's snapshot and offset agree.
     pub apply_gate: Mutex<()>,
+    /// The replication position of the RDB loaded at start (its `repl-*`
+    /// AUX fields): a replica configured with `replicaof` resumes from it.
+    pub loaded: Mutex<Option<larder_engine::rdb::ReplAux>>,
     /// INFO's `sync_full`, `sync_partial_ok`, `sync_partial_err`.
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
@@ -165,6 +168,7 @@ impl Default for Repl {
             net_in: AtomicU64::new(0),
             net_out: AtomicU64::new(0),
             apply_gate: Mutex::new(()),
+            loaded: Mutex::new(None),
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
@@ -366,16 +370,27 @@ pub(crate) fn refresh_deny(sh: &Shared) {
 pub fn start(sh: &Arc<Shared>) {
     let _ = sh.repl.me.set(Arc::downgrade(sh));
     let target = directive(&sh.config.read(), "replicaof");
+    let resume = sh.repl.loaded.lock().take();
     let mut words = target.split_whitespace();
     if let (Some(host), Some(port)) = (words.next(), words.next()) {
         if let Ok(port) = port.parse::<u16>() {
-            set_master(sh, Some((host.to_string(), port)));
+            set_master_from(sh, Some((host.to_string(), port)), resume);
         }
     }
 }
 
 /// Becomes a replica of `target`, or a master (`None`).
 fn set_master(sh: &Arc<Shared>, target: Option<(String, u16)>) {
+    set_master_from(sh, target, None)
+}
+
+/// [`set_master`]; `resume`: where the data loaded at start stand (a
+/// replica restarted from its RDB continues from there, as Redis's does).
+fn set_master_from(
+    sh: &Arc<Shared>,
+    target: Option<(String, u16)>,
+    resume: Option<larder_engine::rdb::ReplAux>,
+) {
     let old = sh.repl.link.lock().take();
     let offset = old.as_ref().map(|l| l.offset());
     if let Some(l) = &old {
@@ -389,13 +404,19 @@ fn set_master(sh: &Arc<Shared>, target: Option<(String, u16)>) {
             // with a master that continues it (Redis's
             // replicationCacheMasterUsingMyself): a replica's offset, or
             // a master's backlog end.
+            // (The new master's stream SELECTs first: database 0 will do.)
             let cached = {
                 let mut g = sh.propagate.feed.lock();
                 g.proxy = true;
                 offset
                     .filter(|&o| o >= 0)
                     .or_else(|| g.backlog.as_ref().map(|b| b.end() as i64))
-                    .map(|o| (sh.repl.replid(), o))
+                    .map(|offset| larder_engine::rdb::ReplAux {
+                        stream_db: 0,
+                        id: sh.repl.replid(),
+                        offset,
+                    })
+                    .or(resume)
             };
             let link = replica::Link::new(host, port, cached);
             sh.engine.config.set_replica(true);
@@ -427,6 +448,28 @@ fn set_master(sh: &Arc<Shared>, target: Option<(String, u16)>) {
     // The role's oom_score_adj (a failure is logged, as in Redis).
     let _ = crate::oom::apply(&sh.config.read(), sh.repl.is_replica());
     refresh_deny(sh);
+}
+
+/// Where a snapshot taken now stands in the replication history, for its
+/// `repl-*` AUX fields (Redis's rdbPopulateSaveInfo); called at the
+/// snapshot's start instant, every shard locked. A replica: its link's
+/// position, unless the apply loop is between applying a command and
+/// counting it (it holds the gate meanwhile; waiting for it here could
+/// deadlock, so that snapshot names no position). A master: its backlog's
+/// end, once it has one, and the database its stream last selected (0
+/// when the next write SELECTs anyway).
+pub fn save_position(sh: &Shared) -> Option<larder_engine::rdb::ReplAux> {
+    if let Some(link) = sh.repl.link() {
+        let _gate = sh.repl.apply_gate.try_lock()?;
+        return link.position();
+    }
+    let g = sh.propagate.feed.lock();
+    let b = g.backlog.as_ref()?;
+    Some(larder_engine::rdb::ReplAux {
+        stream_db: g.db.unwrap_or(0),
+        id: sh.repl.replid(),
+        offset: b.end() as i64,
+    })
 }
 
 /// The replication offset INFO and ROLE show: the master's stream applied,

@@ -74,16 +74,18 @@ pub struct Link {
 }
 
 impl Link {
-    /// A link to `host:port`; `cached`: the history and offset our data
-    /// are at, for a first PSYNC that may continue it.
-    pub fn new(host: String, port: u16, cached: Option<(String, i64)>) -> Arc<Link> {
-        let (replid, offset) = cached.map_or((None, -1), |(id, o)| (Some(id), o));
+    /// A link to `host:port`; `cached`: where our data stand in a history
+    /// (its ID, offset and the stream's selected database), for a first
+    /// PSYNC that may continue it.
+    pub fn new(host: String, port: u16, cached: Option<rdb::ReplAux>) -> Arc<Link> {
+        let (replid, offset, db) =
+            cached.map_or((None, -1, 0), |c| (Some(c.id), c.offset, c.stream_db));
         Arc::new(Link {
             host,
             port,
             state: AtomicU8::new(CONNECT),
             offset: AtomicI64::new(offset),
-            db: AtomicUsize::new(0),
+            db: AtomicUsize::new(db),
             read_ahead: AtomicU64::new(0),
             replid: Mutex::new(replid),
             last_io: AtomicU64::new(0),
@@ -117,6 +119,17 @@ impl Link {
 
     pub fn offset(&self) -> i64 {
         self.offset.load(Relaxed)
+    }
+
+    /// Where our data stand in the master's history, once synced.
+    pub fn position(&self) -> Option<rdb::ReplAux> {
+        let id = self.replid.lock().clone()?;
+        let offset = self.offset();
+        (offset >= 0).then(|| rdb::ReplAux {
+            stream_db: self.db.load(Relaxed),
+            id,
+            offset,
+        })
     }
 
     pub fn last_io(&self) -> u64 {
@@ -457,8 +470,6 @@ async fn apply_stream(sh: &Arc<Shared>, link: &Link, c: &mut Conn) -> Res<()> {
     let r = apply_loop(sh, link, c, &mut client).await;
     link.read_ahead.store(0, Relaxed);
     crate::commands::multi::discard_all(sh, &mut client);
-    // (A transaction cut off is discarded: its SELECT never ran.)
-    link.db.store(client.db, Relaxed);
     sh.clients.unregister(client.id);
     r
 }
@@ -567,6 +578,7 @@ fn applied(sh: &Shared, link: &Link, client: &Client, held: &mut Vec<u8>, bytes:
     let done: &[u8] = if held.is_empty() { bytes } else { held };
     sh.propagate.feed.proxy(done);
     link.offset.fetch_add(done.len() as i64, Relaxed);
+    link.db.store(client.db, Relaxed);
     held.clear();
 }
 
