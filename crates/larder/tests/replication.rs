@@ -744,6 +744,34 @@ fn replica_restarted_from_its_rdb_resumes_partially() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// DEBUG REPLICATE sends a command to the replicas alone; one that fails
+/// there is logged and counted in `unexpected_error_replies` (the stream
+/// goes on), on a Larder replica as on a Redis one.
+#[test]
+fn stream_errors_on_replicas_are_counted() {
+    let master = start_larder(&["--enable-debug-command", "yes"]);
+    let Some(redis) = start_redis(&[]) else {
+        return;
+    };
+    let larder = start_larder(&[]);
+    let mut m = master.client();
+    let (mut r, mut l) = (redis.client(), larder.client());
+    for c in [&mut r, &mut l] {
+        replicaof(c, &master);
+        link_up(c);
+    }
+    assert_eq!(
+        m.cmd_str(&["DEBUG", "REPLICATE", "fake-command-1"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(m.cmd_str(&["SET", "foo", "bar2"]), b"+OK\r\n");
+    assert_eq!(m.cmd_str(&["WAIT", "2", "5000"]), b":2\r\n");
+    for c in [&mut r, &mut l] {
+        assert_eq!(c.cmd_str(&["GET", "foo"]), b"$4\r\nbar2\r\n");
+        assert_eq!(stat(c, "unexpected_error_replies"), 1);
+    }
+}
+
 /// FAILOVER's refusals, byte for byte against Redis: without replicas, bad
 /// arguments, on a replica, ABORT with none running, REPLICAOF and SYNC
 /// while one waits.

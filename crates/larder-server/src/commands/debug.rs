@@ -238,6 +238,13 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
     if ctx.arg_is(1, "replybuffer") && argc == 4 {
         return debug_replybuffer(ctx);
     }
+    if ctx.arg_is(1, "replicate") && argc >= 3 {
+        // To the replicas alone, in the stream's current database.
+        let args: Vec<Vec<u8>> = (2..argc).map(|i| ctx.arg(i).to_vec()).collect();
+        (ctx.shared.propagate.feed).append_replicas_only(args.iter().map(Vec::as_slice));
+        ctx.out.ok();
+        return Ok(());
+    }
     if ctx.arg_is(1, "log") && argc == 3 {
         tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(ctx.arg(2)));
         ctx.out.ok();

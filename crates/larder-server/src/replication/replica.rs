@@ -520,7 +520,11 @@ async fn apply_loop(sh: &Arc<Shared>, link: &Link, c: &mut Conn, client: &mut Cl
                                 }
                             } else {
                                 out.clear();
+                                let name = args.get(0).map(|a| a.to_ascii_lowercase());
                                 crate::dispatch::dispatch(sh, client, args, &mut out);
+                                if out.first() == Some(&b'-') {
+                                    log_error_reply(sh, name.as_deref(), &out);
+                                }
                             }
                         });
                         applied(sh, link, client, &mut unproxied, &c.buf[..consumed]);
@@ -562,6 +566,20 @@ async fn apply_loop(sh: &Arc<Shared>, link: &Link, c: &mut Conn, client: &mut Cl
             }
         }
     }
+}
+
+/// A command of the master's stream failed here: the data may have
+/// diverged. Logged as Redis logs it (its suite looks for the line), and
+/// counted in INFO's `unexpected_error_replies`.
+fn log_error_reply(sh: &Shared, name: Option<&[u8]>, reply: &[u8]) {
+    sh.stats.unexpected_error_replies.fetch_add(1, Relaxed);
+    let text = String::from_utf8_lossy(&reply[1..reply.len().min(4096)]);
+    let known = name.filter(|n| sh.commands.lookup(n).is_some());
+    let command = known.map_or("<unknown>".into(), String::from_utf8_lossy);
+    tracing::warn!(
+        "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{command}'",
+        text.trim_end()
+    );
 }
 
 /// Stream bytes `bytes` were applied. Outside a transaction they and any
