@@ -678,6 +678,10 @@ fn killing_the_master_client_resumes_partially() {
     let (mut m, mut r) = (master.client(), replica.client());
     replicaof(&mut r, &master);
     link_up(&mut r);
+    // (The role is the directive's value, for CONFIG GET and REWRITE.)
+    let value = format!("127.0.0.1 {}", master.port);
+    let expect = format!("*2\r\n$9\r\nreplicaof\r\n${}\r\n{value}\r\n", value.len());
+    assert_eq!(text(&r.cmd_str(&["CONFIG", "GET", "replicaof"])), expect);
     assert_eq!(m.cmd_str(&["SELECT", "5"]), b"+OK\r\n");
     assert_eq!(m.cmd_str(&["SET", "before", "v"]), b"+OK\r\n");
     assert_eq!(r.cmd_str(&["SELECT", "5"]), b"+OK\r\n");

@@ -391,6 +391,16 @@ fn set_master_from(
     target: Option<(String, u16)>,
     resume: Option<larder_engine::rdb::ReplAux>,
 ) {
+    // The role is the `replicaof` directive's value (CONFIG REWRITE writes
+    // it, as Redis does, so a restart keeps it).
+    if let Some(d) = crate::directives::find("replicaof") {
+        let port = target.as_ref().map(|t| t.1.to_string());
+        let args: Vec<&str> = match (&target, &port) {
+            (Some((host, _)), Some(port)) => vec![host, port],
+            _ => vec!["no", "one"],
+        };
+        let _ = (d.set)(&mut sh.config.write(), &args);
+    }
     let old = sh.repl.link.lock().take();
     let offset = old.as_ref().map(|l| l.offset());
     if let Some(l) = &old {
