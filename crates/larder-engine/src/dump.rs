@@ -59,6 +59,12 @@ pub fn serialize(e: EntryRef<'_>, compress: bool, list_fill: i32, out: &mut Vec<
 /// verifyDumpPayload: at least a footer, a version Redis 7.0 can read, and a
 /// matching checksum.
 pub fn verify(payload: &[u8]) -> Result<(), DumpError> {
+    verify_with(payload, true)
+}
+
+/// [`verify`]; `check_crc` false skips the checksum (Redis's DEBUG
+/// SET-SKIP-CHECKSUM-VALIDATION).
+pub fn verify_with(payload: &[u8], check_crc: bool) -> Result<(), DumpError> {
     if payload.len() < FOOTER {
         return Err(DumpError::VersionOrChecksum);
     }
@@ -67,8 +73,8 @@ pub fn verify(payload: &[u8]) -> Result<(), DumpError> {
     if version > RDB_VERSION {
         return Err(DumpError::VersionOrChecksum);
     }
-    let crc = crc64(&payload[..payload.len() - 8]);
-    if crc.to_le_bytes() != footer[2..] {
+    let crc = || crc64(&payload[..payload.len() - 8]);
+    if check_crc && crc().to_le_bytes() != footer[2..] {
         return Err(DumpError::VersionOrChecksum);
     }
     Ok(())

@@ -61,6 +61,9 @@ pub struct AdminState {
     pub latency_threshold_ms: AtomicU64,
     /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call `noscript` commands.
     pub script_disable_deny: AtomicBool,
+    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE does not check payload
+    /// checksums (Redis's tests feed it hand-made payloads).
+    pub skip_checksum: AtomicBool,
     errors: Mutex<BTreeMap<String, u64>>,
     latency: Mutex<BTreeMap<&'static str, LatencyEvent>>,
 }

@@ -471,6 +471,36 @@ fn corrupt_files_are_refused_with_the_offset() {
     );
 }
 
+/// DEBUG SET-SKIP-CHECKSUM-VALIDATION 1 lets RESTORE take a payload whose
+/// checksum is wrong (Redis's tests build payloads by hand); 0 refuses it
+/// again. Both servers answer alike.
+#[test]
+fn restore_can_skip_the_checksum() {
+    let Some(redis) = start_redis(DEBUG_ON) else {
+        return;
+    };
+    let larder = start_larder(DEBUG_ON);
+    let mut replies = Vec::new();
+    for server in [&redis, &larder] {
+        let mut c = server.client();
+        ok(&mut c, &[b"SET", b"k", b"hello"]);
+        let dump = c.cmd(&[b"DUMP", b"k"]);
+        let mut payload = scalar_payload(&dump).expect("DUMP payload");
+        let n = payload.len();
+        payload[n - 1] ^= 0xff;
+        let mut got = Vec::new();
+        for skip in [b"0", b"1", b"0"] {
+            ok(&mut c, &[b"DEBUG", b"SET-SKIP-CHECKSUM-VALIDATION", skip]);
+            got.push(c.cmd(&[b"RESTORE", b"copy", b"0", &payload, b"REPLACE"]));
+        }
+        got.push(c.cmd(&[b"GET", b"copy"]));
+        replies.push(got);
+    }
+    assert!(replies[0][0].starts_with(b"-ERR DUMP payload version or checksum are wrong"));
+    assert_eq!(replies[0][1], b"+OK\r\n");
+    assert_eq!(replies[1], replies[0]);
+}
+
 /// Keys expired but not reclaimed yet are saved, as Redis saves them, and a
 /// load drops and counts them: INFO's `rdb_last_load_keys_loaded` and
 /// `rdb_last_load_keys_expired` after DEBUG RELOAD equal Redis's.

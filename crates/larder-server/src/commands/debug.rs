@@ -235,6 +235,12 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
+    if ctx.arg_is(1, "set-skip-checksum-validation") && argc == 3 {
+        let on = crate::command::parse_i64(ctx.arg(2)).unwrap_or(0) != 0;
+        ctx.shared.admin.skip_checksum.store(on, Relaxed);
+        ctx.out.ok();
+        return Ok(());
+    }
     if ctx.arg_is(1, "replybuffer") && argc == 4 {
         return debug_replybuffer(ctx);
     }
