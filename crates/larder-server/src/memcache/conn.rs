@@ -48,7 +48,7 @@ use crate::shared::{unix_secs, Shared};
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Flush replies mid-batch past this size, to bound the output buffer.
-const OUT_FLUSH: usize = 1 << 20;
+pub(super) const OUT_FLUSH: usize = 1 << 20;
 
 /// Serves a TCP client.
 pub async fn serve_tcp(shared: Arc<Shared>, stream: TcpStream) {

@@ -22,8 +22,9 @@
 //! No UDP client is ever authenticated: with a password set, datagrams are
 //! dropped; under protected mode, so are those from other hosts.
 //!
-//! Costs: a 64 KB receive buffer per thread; the replies to one datagram
-//! are built whole in memory, then sent a datagram at a time.
+//! Costs: a 64 KB receive buffer per thread; replies are built in memory
+//! and sent a datagram at a time whenever they pass 1 MB (between two
+//! requests) and at the datagram's end.
 
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -34,7 +35,7 @@ use larder_memcache::binary as bin;
 use larder_memcache::Limits;
 use tokio::net::UdpSocket;
 
-use super::conn::{step, Step};
+use super::conn::{step, Step, OUT_FLUSH};
 use super::conns::{Addr, State};
 use super::exec::{Flow, Session};
 use crate::shared::{unix_secs, Shared};
@@ -116,14 +117,20 @@ pub async fn serve(shared: Arc<Shared>, sock: UdpSocket) {
         session.begin_batch();
         session.local.bytes_read += n as u64;
         info.touch(session.secs());
-        run(&shared, &mut session, &buf[HEADER..n], &mut out);
         let id = [buf[0], buf[1]];
-        let mut marks = session.udp_marks.take().unwrap_or_default();
-        session.local.bytes_written += send(&sock, peer, id, &out, &marks).await;
-        marks.clear();
-        session.udp_marks = Some(marks);
+        let mut input = &buf[HEADER..n];
+        loop {
+            let more = run(&shared, &mut session, &mut input, &mut out);
+            let mut marks = session.udp_marks.take().unwrap_or_default();
+            session.local.bytes_written += send(&sock, peer, id, &out, &marks).await;
+            marks.clear();
+            session.udp_marks = Some(marks);
+            out.clear();
+            if !more {
+                break;
+            }
+        }
         session.end_batch();
-        out.clear();
     }
     session.end_batch();
     mc.conns.close(fd);
@@ -136,9 +143,11 @@ fn admitted(shared: &Shared, peer: &SocketAddr) -> bool {
     !shared.acl.auth_required() && (peer.ip().is_loopback() || !crate::server::protected(shared))
 }
 
-/// Runs every complete request of one datagram's payload, marking where
-/// each reply message starts.
-fn run(shared: &Shared, session: &mut Session<'_>, mut input: &[u8], out: &mut Vec<u8>) {
+/// Runs the complete requests at the front of a datagram's `input`,
+/// marking where each reply message starts, until the input is done (false)
+/// or the replies pass `OUT_FLUSH` (true: send them, then run the rest), so
+/// that a datagram of gets for large items cannot build its replies whole.
+fn run(shared: &Shared, session: &mut Session<'_>, input: &mut &[u8], out: &mut Vec<u8>) -> bool {
     let limits = Limits {
         item_size_max: shared.memcache.item_max.load(Relaxed) as usize,
     };
@@ -148,29 +157,33 @@ fn run(shared: &Shared, session: &mut Session<'_>, mut input: &[u8], out: &mut V
         _ => input.first() == Some(&bin::REQ_MAGIC),
     };
     while !input.is_empty() {
+        if out.len() >= OUT_FLUSH {
+            return true;
+        }
         if let Some(marks) = &mut session.udp_marks {
             marks.push(out.len());
         }
         match step(session, input, binary, &limits, out) {
-            Step::Incomplete(_) => return,
+            Step::Incomplete(_) => return false,
             Step::Close => {
                 // memcached discards the datagram's replies.
                 out.clear();
                 if let Some(marks) = &mut session.udp_marks {
                     marks.clear();
                 }
-                return;
+                return false;
             }
             Step::Ran(flow, consumed) => {
-                input = &input[consumed..];
+                *input = &input[consumed..];
                 match flow {
                     Flow::Next | Flow::Sent => {}
-                    Flow::Swallow(n) => input = &input[n.min(input.len())..],
-                    Flow::Close | Flow::Watch(_) => return,
+                    Flow::Swallow(n) => *input = &input[n.min(input.len())..],
+                    Flow::Close | Flow::Watch(_) => return false,
                 }
             }
         }
     }
+    false
 }
 
 /// Sends each non-empty message of `out` (split at `marks`) to `peer` in
