@@ -693,14 +693,8 @@ fn huge_announced_body_is_skipped_not_buffered() {
     for _ in 0..300 {
         c.write_all(&chunk).expect("body");
     }
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.proc.pid()));
-    let rss_kb: u64 = status
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    assert!(rss_kb < 150 * 1024, "larder grew to {rss_kb} kB");
+    let rss = s.proc.memory("VmRSS");
+    assert!(rss < 150 << 20, "larder grew to {rss} bytes");
 }
 
 /// Under `noeviction` past `maxmemory`, a store answers memcached's

@@ -37,17 +37,6 @@ fn omem(line: &str) -> u64 {
         .expect("omem field")
 }
 
-/// Peak resident memory of a process (`VmHWM`).
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmHWM");
-    kb * 1024
-}
-
 #[test]
 fn pubsub_soft_limit_disconnects_without_further_traffic() {
     let Some(servers) = servers() else {
@@ -108,7 +97,7 @@ fn huge_random_reply_stops_at_the_hard_limit() {
             "client-output-buffer-limit",
             "normal 1000000 0 0",
         ]);
-        let before = peak_rss(server.pid());
+        let before = server.memory("VmHWM");
         // Whole replies would be 140-280 MB each.
         for cmd in [
             ["HRANDFIELD", "h", "-20000000"],
@@ -122,7 +111,7 @@ fn huge_random_reply_stops_at_the_hard_limit() {
             assert!(closed, "{name} {cmd:?}: the client is closed");
             assert!(got.is_empty(), "{name} {cmd:?}: no reply is sent");
         }
-        let grown = peak_rss(server.pid()).saturating_sub(before);
+        let grown = server.memory("VmHWM").saturating_sub(before);
         assert!(
             grown < 64 << 20,
             "{name}: peak RSS grew {grown} bytes building replies"
@@ -181,7 +170,7 @@ fn client_that_never_reads_is_held_by_flow_control() {
     let mut c = larder.client();
     let value = "v".repeat(1 << 20);
     c.cmd_str(&["SET", "k", &value]);
-    let before = peak_rss(larder.pid());
+    let before = larder.memory("VmHWM");
     let mut hog = larder.client();
     hog.stream
         .set_write_timeout(Some(Duration::from_secs(2)))
@@ -201,7 +190,7 @@ fn client_that_never_reads_is_held_by_flow_control() {
         sent < MANY,
         "the server took {sent} requests of 1 MB replies"
     );
-    let grown = peak_rss(larder.pid()) - before;
+    let grown = larder.memory("VmHWM") - before;
     assert!(
         grown < (256 + 64) << 20,
         "the server grew by {} MB",

@@ -6,17 +6,6 @@ mod common;
 
 use common::{encode_command, start_larder, start_redis, RawClient, ServerProc};
 
-fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let kb: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS");
-    kb * 1024
-}
-
 /// Sends `cmds` pipelined in batches and returns every reply.
 fn pipeline(c: &mut RawClient, cmds: impl Iterator<Item = Vec<Vec<u8>>>) -> Vec<Vec<u8>> {
     let mut replies = Vec::new();
@@ -118,7 +107,7 @@ fn start(policy: &str, maxmemory: &str) -> ServerProc {
 fn writing_twice_maxmemory_keeps_rss_bounded() {
     const MAX: u64 = 32 << 20;
     let server = start("allkeys-lru", &MAX.to_string());
-    let baseline = rss_bytes(server.pid());
+    let baseline = server.memory("VmRSS");
     let mut c = server.client();
     let value = vec![b'v'; 1000];
     // 2 × maxmemory of values (plus keys and metadata on top), in two halves
@@ -135,7 +124,7 @@ fn writing_twice_maxmemory_keeps_rss_bounded() {
         );
         std::thread::sleep(std::time::Duration::from_millis(1100));
     }
-    let rss = rss_bytes(server.pid());
+    let rss = server.memory("VmRSS");
     let growth = rss.saturating_sub(baseline);
     eprintln!("baseline {baseline} rss {rss} growth {growth} max {MAX}");
     assert!(

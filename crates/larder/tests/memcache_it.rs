@@ -278,6 +278,48 @@ fn overlong_lines_close_and_noeviction_refuses() {
     assert!(c2.read_until_mn().is_err());
 }
 
+/// One text get asking for a large item many times streams its reply:
+/// the server sends as it goes instead of copying every hit first, so its
+/// memory stays flat while 540 MB go out, and the request pipelined after
+/// the get is answered after it, in order. (memcached sends references to
+/// the item, so it does not grow either.)
+#[test]
+fn a_multi_get_of_large_items_streams_its_reply() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    const LEN: usize = 900_000;
+    const N: usize = 600;
+    let s = start_larder_memcache(&[]);
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+    c.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok();
+    let mut r = BufReader::new(c.try_clone().expect("clone"));
+    let mut req = format!("set big 7 0 {LEN}\r\n").into_bytes();
+    req.extend(std::iter::repeat_n(b'v', LEN));
+    req.extend_from_slice(b"\r\n");
+    c.write_all(&req).expect("set");
+    let mut line = String::new();
+    r.read_line(&mut line).expect("STORED");
+    assert_eq!(line, "STORED\r\n");
+    let before = s.proc.memory("VmHWM");
+    let get = format!("get{}\r\nmn\r\n", " big".repeat(N));
+    c.write_all(get.as_bytes()).expect("get");
+    // The server runs as far as the socket lets it.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let grown = s.proc.memory("VmHWM").saturating_sub(before);
+    let mut value = vec![0u8; LEN + 2];
+    for i in 0..N {
+        line.clear();
+        r.read_line(&mut line).expect("VALUE line");
+        assert_eq!(line, format!("VALUE big 7 {LEN}\r\n"), "value {i}");
+        r.read_exact(&mut value).expect("value");
+        assert!(value[..LEN].iter().all(|&b| b == b'v') && value.ends_with(b"\r\n"));
+    }
+    let mut tail = [0u8; 9];
+    r.read_exact(&mut tail).expect("END and MN");
+    assert_eq!(&tail, b"END\r\nMN\r\n");
+    assert!(grown < 64 << 20, "peak RSS grew {grown} bytes");
+}
+
 /// `get_expired` and `get_flushed`: commands that found their item expired
 /// (active expiry off, so none is reclaimed before) or removed by
 /// `flush_all` count once each; a key stored again over RESP after the

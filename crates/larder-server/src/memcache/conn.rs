@@ -17,7 +17,9 @@
 //! parser refused (too large, bad flags) is skipped as it arrives, without
 //! buffering it (`swallow`), so the stream stays in sync and memory stays
 //! bounded: the buffer holds at most one line plus one accepted data block
-//! (bounded by the item size limit) plus a read's worth.
+//! (bounded by the item size limit) plus a read's worth. The output is sent
+//! whenever it passes `OUT_FLUSH`, between requests and between the keys of
+//! a text get (`GetRest`), so it holds at most that plus one item.
 //!
 //! With an AOF, replies go out only once the writes they follow are written
 //! (on disk, under `appendfsync always`; `aof_writer::settle`, as on RESP
@@ -38,12 +40,12 @@ use std::sync::Arc;
 use bytes::{Buf, BytesMut};
 use larder_memcache::auth::TextAuth;
 use larder_memcache::binary::{self as bin, Frame};
-use larder_memcache::{Limits, Parse};
+use larder_memcache::{Limits, Parse, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
 use super::conns::{Addr, State};
-use super::exec::{Flow, Session};
+use super::exec::{Flow, GetRest, Session};
 use crate::shared::{unix_secs, Shared};
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -280,10 +282,43 @@ pub(super) fn step(
             }
         };
     }
+    if let Some(rest) = session.get_rest.take() {
+        return text_get(session, input, rest, out);
+    }
     match larder_memcache::parse(input, limits) {
         Parse::Incomplete { need } => Step::Incomplete(need),
         Parse::Close => Step::Close,
+        Parse::Request {
+            req: Request::Get(g),
+            consumed,
+        } => {
+            // (`g.keys` is a slice of `input`.)
+            let start = g.keys.as_ptr() as usize - input.as_ptr() as usize;
+            let rest = GetRest {
+                keys: start..start + g.keys.len(),
+                with_cas: g.with_cas,
+                touch: g.touch.map(|e| session.exp(e)),
+                consumed,
+            };
+            text_get(session, input, rest, out)
+        }
         Parse::Request { req, consumed } => Step::Ran(session.run(req, out), consumed),
+    }
+}
+
+/// Runs a text get's keys from `rest`. Cut short by a full output, it
+/// consumes nothing and leaves the rest for the next step, which comes
+/// once the replies so far are sent: the output then holds at most
+/// `OUT_FLUSH` plus one item.
+fn text_get(session: &mut Session<'_>, input: &[u8], mut rest: GetRest, out: &mut Vec<u8>) -> Step {
+    let keys = &input[rest.keys.clone()];
+    match session.get_keys(keys, rest.with_cas, rest.touch, out) {
+        None => Step::Ran(Flow::Next, rest.consumed),
+        Some(ran) => {
+            rest.keys.start += ran;
+            session.get_rest = Some(rest);
+            Step::Ran(Flow::Next, 0)
+        }
     }
 }
 

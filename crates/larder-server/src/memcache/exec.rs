@@ -26,8 +26,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use larder_engine::{Entry, EntryRef, Key, Lookup, McMeta, StrRef, StrValue, Txn};
 use larder_memcache::reply::{self, flag_key, flag_num, line, uint};
-use larder_memcache::{num, Get, Meta, MetaCmd, MetaFlags, Request, Store, StoreOp};
+use larder_memcache::{num, Meta, MetaCmd, MetaFlags, Request, Store, StoreOp};
 
+use super::conn::OUT_FLUSH;
 use super::{detail, watch, Local};
 use crate::shared::Shared;
 
@@ -177,6 +178,21 @@ pub struct Session<'s> {
     /// UDP only: where each reply message starts in the output (`udp.rs`).
     /// memcached makes each key of a text get its own message.
     pub udp_marks: Option<Vec<usize>>,
+    /// A text get cut short by a full output buffer (`conn::step`).
+    pub(super) get_rest: Option<GetRest>,
+}
+
+/// A text get cut short once its replies passed `OUT_FLUSH`: the keys not
+/// yet run, as a range of the connection's unconsumed input (the request
+/// stays there until its last key has run). memcached's replies point at
+/// the items instead of copying them; without this, one line of 16 MB
+/// could ask for gigabytes of copies at once.
+pub(super) struct GetRest {
+    pub keys: std::ops::Range<usize>,
+    pub with_cas: bool,
+    pub touch: Option<Exp>,
+    /// The whole request's length.
+    pub consumed: usize,
 }
 
 const E_NON_NUMERIC: &[u8] = b"CLIENT_ERROR cannot increment or decrement non-numeric value";
@@ -206,6 +222,7 @@ impl<'s> Session<'s> {
             watching: 0,
             authenticated: !shared.acl.auth_required(),
             udp_marks: None,
+            get_rest: None,
         }
     }
 
@@ -324,7 +341,7 @@ impl<'s> Session<'s> {
     /// Runs one request, writing its reply to `out`.
     pub fn run(&mut self, req: Request<'_>, out: &mut Vec<u8>) -> Flow {
         match req {
-            Request::Get(g) => self.get(&g, out),
+            Request::Get(_) => unreachable!("conn::step runs text gets, which can stop part-way"),
             Request::Store(s) => self.text_store(&s, out),
             Request::Delete { key, noreply } => {
                 let found = self.delete(key, 0) == Deleted::Yes;
@@ -475,17 +492,35 @@ impl<'s> Session<'s> {
 
     // ---- text protocol -------------------------------------------------
 
-    fn get(&mut self, g: &Get<'_>, out: &mut Vec<u8>) {
-        let touch = g.touch.map(|e| Exp::of(e, self.now));
-        for k in g.keys() {
+    /// Runs a text get's `keys` (`get`, `gets`, `gat`, `gats`) until they
+    /// are done and END is written (None), or until the replies pass
+    /// `OUT_FLUSH` (Some: how many bytes of `keys` ran).
+    pub(super) fn get_keys(
+        &mut self,
+        keys: &[u8],
+        with_cas: bool,
+        touch: Option<Exp>,
+        out: &mut Vec<u8>,
+    ) -> Option<usize> {
+        let spaces = |s: &[u8]| s.iter().take_while(|&&b| b == b' ').count();
+        let mut rest = &keys[spaces(keys)..];
+        while !rest.is_empty() {
+            let (k, tail) =
+                rest.split_at(rest.iter().position(|&b| b == b' ').unwrap_or(rest.len()));
+            rest = &tail[spaces(tail)..];
             if let Some(marks) = &mut self.udp_marks {
                 marks.push(out.len());
             }
-            self.fetch(k, g.with_cas, touch, |flags, data, cas| {
+            self.fetch(k, with_cas, touch, |flags, data, cas| {
                 reply::value(out, k, flags, data, cas);
             });
+            // (END goes with the last key's reply: a UDP message.)
+            if out.len() >= OUT_FLUSH && !rest.is_empty() {
+                return Some(keys.len() - rest.len());
+            }
         }
         line(out, b"END");
+        None
     }
 
     /// One key of a get or touch (text `get`/`gets`/`gat`/`gats`, binary

@@ -126,6 +126,19 @@ impl ServerProc {
         self.child.id()
     }
 
+    /// A memory figure of the process from `/proc/<pid>/status`, in bytes:
+    /// `VmRSS` (resident now) or `VmHWM` (the peak of that).
+    pub fn memory(&self, field: &str) -> u64 {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(path).expect("proc status");
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{field} in proc status"));
+        kb * 1024
+    }
+
     /// A new raw connection to this server.
     pub fn client(&self) -> RawClient {
         RawClient::connect(self.port)
