@@ -174,21 +174,28 @@ impl<W: Write + Send> DumpShard for Active<W> {
 }
 
 /// How a snapshot's own thread paces itself: Redis's `rdb-key-save-delay`
-/// (microseconds after each key; a negative `-n` sleeps 1 µs per `n` keys)
-/// and a flag that abandons the snapshot (Redis kills its child: CONFIG
-/// SET appendonly no during a rewrite). Only `finish` is paced, between
+/// (microseconds after each key; a negative `-n` sleeps 1 µs per `n` keys),
+/// a flag that abandons the snapshot (Redis kills its child: CONFIG SET
+/// appendonly no during a rewrite), and a throttle that blocks while the
+/// output's reader is behind (a snapshot streamed to a replica's socket)
+/// and fails when the reader is gone. Only `finish` is paced, between
 /// shards and with no lock held; a writer dumping the shard it touches
 /// never waits for it.
 #[derive(Clone, Default)]
 pub struct Pace {
     pub key_delay_us: i64,
     pub cancel: Option<Arc<AtomicBool>>,
+    pub throttle: Option<Arc<dyn Fn() -> io::Result<()> + Send + Sync>>,
 }
 
 impl Pace {
-    /// Sleeps for `keys` keys' worth of delay, in slices that watch the
-    /// cancel flag; an error once it is raised.
+    /// Waits for the throttle, then sleeps for `keys` keys' worth of
+    /// delay, in slices that watch the cancel flag; an error once it is
+    /// raised or the throttle fails.
     pub fn after_keys(&self, keys: u64) -> io::Result<()> {
+        if let Some(throttle) = &self.throttle {
+            throttle()?;
+        }
         let d = self.key_delay_us;
         let mut us = match d {
             0 => 0,

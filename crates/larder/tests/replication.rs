@@ -1151,3 +1151,88 @@ fn paused_replica_reads_but_does_not_apply() {
     check_pause_holds_the_stream("larder of redis", &redis_master, &start_larder(&[]));
     check_pause_holds_the_stream("larder of larder", &start_larder(&[]), &start_larder(&[]));
 }
+
+/// Names of the temp files (`temp-*`) left in a server's directory.
+fn temp_files(s: &ServerProc) -> Vec<String> {
+    std::fs::read_dir(&s.dir)
+        .expect("server dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("temp-"))
+        .collect()
+}
+
+/// A full sync never holds the RDB whole in memory. 150 MB of values that
+/// do not compress go: streamed as the snapshot is taken to a Larder
+/// replica (which reads the EOF format into a temp file), then, under
+/// `repl-diskless-sync no`, from a temp file with their length to a Redis
+/// replica. The master's peak memory grows by far less than the RDB each
+/// time, the replica's stays near the dataset's, the data arrive whole,
+/// the replica keeps the RDB as its `dump.rdb`, and no temp file stays.
+#[test]
+fn full_syncs_never_hold_the_rdb_whole() {
+    const KEYS: usize = 1500;
+    const SIZE: usize = 100_000;
+    let master = start_larder(&["--enable-debug-command", "yes"]);
+    let mut m = master.client();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for batch in 0..KEYS / 50 {
+        let mut pipeline = Vec::new();
+        for i in 0..50 {
+            let value: Vec<u8> = (0..SIZE / 8)
+                .flat_map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x.to_le_bytes()
+                })
+                .collect();
+            let key = format!("big:{}", batch * 50 + i);
+            pipeline.extend(common::encode_command(&[b"SET", key.as_bytes(), &value]));
+        }
+        m.send_raw(&pipeline);
+        for _ in 0..50 {
+            assert_eq!(m.read_reply(), b"+OK\r\n");
+        }
+    }
+    let dataset = master.memory("VmRSS");
+    const BOUND: u64 = 50 << 20;
+
+    // Syncs `replica`; how much the master's peak memory grew meanwhile.
+    let sync = |m: &mut RawClient, replica: &ServerProc| {
+        let before = master.memory("VmHWM");
+        let mut r = replica.client();
+        replicaof(&mut r, &master);
+        link_up(&mut r);
+        wait_same_digest(m, &mut r);
+        master.memory("VmHWM").saturating_sub(before)
+    };
+
+    let replica = start_larder(&["--enable-debug-command", "yes"]);
+    let grown = sync(&mut m, &replica);
+    assert!(
+        grown < BOUND,
+        "streamed: the master's peak grew {grown} bytes"
+    );
+    let peak = replica.memory("VmHWM");
+    assert!(
+        peak < dataset + BOUND,
+        "the replica peaked at {peak} bytes for a dataset of {dataset}"
+    );
+    assert!(replica.dir.join("dump.rdb").exists());
+    assert_eq!(temp_files(&replica), Vec::<String>::new());
+
+    assert_eq!(
+        m.cmd_str(&["CONFIG", "SET", "repl-diskless-sync", "no"]),
+        b"+OK\r\n"
+    );
+    let Some(redis) = start_redis(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let grown = sync(&mut m, &redis);
+    assert!(
+        grown < BOUND,
+        "from disk: the master's peak grew {grown} bytes"
+    );
+    assert_eq!(temp_files(&master), Vec::<String>::new());
+    assert_eq!(stat(&mut m, "sync_full"), 2);
+}

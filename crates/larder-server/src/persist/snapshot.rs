@@ -190,14 +190,20 @@ fn record_load(sh: &Shared, rep: &rdb::LoadReport) {
     sh.rdb.last_load_expired.store(rep.expired_skipped, Relaxed);
 }
 
-/// An open temp file for a save, renamed into place by [`commit`].
-fn temp_file(sh: &Shared) -> io::Result<(PathBuf, PathBuf, BufWriter<File>)> {
+/// A fresh temp file name beside the RDB file, and the RDB file's path.
+pub(crate) fn temp_path(sh: &Shared) -> (PathBuf, PathBuf) {
     let path = rdb_path(&sh.config.read());
     let dir = path
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let n = sh.rdb.seq.fetch_add(1, Relaxed);
     let tmp = dir.join(format!("temp-{}-{n}.rdb", std::process::id()));
+    (tmp, path)
+}
+
+/// An open temp file for a save, renamed into place by [`commit`].
+fn temp_file(sh: &Shared) -> io::Result<(PathBuf, PathBuf, BufWriter<File>)> {
+    let (tmp, path) = temp_path(sh);
     let f = File::create(&tmp)?;
     Ok((tmp, path, BufWriter::with_capacity(1 << 20, f)))
 }
@@ -279,6 +285,7 @@ pub fn pace(sh: &Shared, cancel: Option<Arc<AtomicBool>>) -> larder_engine::snap
     larder_engine::snapshot::Pace {
         key_delay_us,
         cancel,
+        throttle: None,
     }
 }
 

@@ -10,11 +10,12 @@
 //! forgotten (the stream's next command SELECTs, as after Redis's
 //! `slaveseldb = -1`) and the replica becomes a backlog reader at the
 //! current offset: every write before the instant is in the RDB, every
-//! write after it in the stream, once. The RDB is built in memory (its
-//! length goes first: `$<len>\r\n`), with a `\n` keepalive each second
-//! while it is written, as Redis sends to replicas waiting for a BGSAVE.
-//! Then the task copies the backlog to the socket in chunks of at most
-//! [`CHUNK`] bytes and reads `REPLCONF ACK` from it.
+//! write after it in the stream, once. The RDB is streamed to the socket as
+//! it is taken (`pipe.rs`; Redis's diskless sync, `$EOF:<mark>`), or, for
+//! a replica without `capa eof` or under `repl-diskless-sync no`, written
+//! to a temp file and sent with its length (`full_sync`): never whole in
+//! memory. Then the task copies the backlog to the socket in chunks of at
+//! most [`CHUNK`] bytes and reads `REPLCONF ACK` from it.
 //!
 //! The first replica turns propagation on (it is off without an AOF). A
 //! command that read the switch before that propagates nothing, so the
@@ -27,12 +28,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
+use larder_engine::snapshot::Snapshot;
 use larder_resp::{Args, Limits, Parse, Reply, RequestParser};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::backlog::{Backlog, Dropped};
+use super::pipe::Pipe;
 use super::{Attached, ONLINE, SEND_BULK, WAIT_BGSAVE};
 use crate::client::Client;
 use crate::command::{parse_i64, Ctx};
@@ -54,6 +57,8 @@ pub struct ReplClient {
     /// `REPLCONF rdb-filter-only`: its RDB has no keys, and functions
     /// only if asked for (redis-cli's `--functions-rdb`).
     filter: Option<RdbFilter>,
+    /// `REPLCONF capa eof`: it can read a streamed RDB (see `full_sync`).
+    capa_eof: bool,
     action: Option<Action>,
 }
 
@@ -196,7 +201,11 @@ pub(super) fn replconf(ctx: &mut Ctx<'_>) -> CmdResult {
         } else if ctx.arg_is(i, "ack") || ctx.arg_is(i, "getack") {
             // Meaningful only on a replication link (handled there).
             return Ok(());
-        } else if !(ctx.arg_is(i, "capa") || ctx.arg_is(i, "rdb-only")) {
+        } else if ctx.arg_is(i, "capa") {
+            if value.eq_ignore_ascii_case(b"eof") {
+                repl_client(ctx).capa_eof = true;
+            }
+        } else if !ctx.arg_is(i, "rdb-only") {
             return Err(CmdError::owned(format!(
                 "ERR Unrecognized REPLCONF option: {}",
                 String::from_utf8_lossy(ctx.arg(i))
@@ -379,14 +388,13 @@ where
             "Partial resynchronization request from {} accepted",
             client.handle.addr
         );
+    } else if full_sync(sh, client, stream, &att, psync.is_some(), shutdown).await? {
+        tracing::info!(
+            "Streamed RDB transfer with replica {} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming",
+            client.handle.addr
+        );
+        return feed_replica(sh, client, &att, true, stream, input, shutdown).await;
     } else {
-        let rdb = full_sync(sh, client, stream, id, psync.is_some(), shutdown).await?;
-        att.state.store(SEND_BULK, Relaxed);
-        stream
-            .write_all(format!("${}\r\n", rdb.len()).as_bytes())
-            .await?;
-        stream.write_all(&rdb).await?;
-        sh.repl.net_out.fetch_add(rdb.len() as u64, Relaxed);
         tracing::info!(
             "Synchronization with replica {} succeeded",
             client.handle.addr
@@ -394,43 +402,156 @@ where
     }
     att.ack_time.store(unix_secs(), Relaxed);
     att.state.store(ONLINE, Relaxed);
-    feed_replica(sh, client, &att, stream, input, shutdown).await
+    feed_replica(sh, client, &att, false, stream, input, shutdown).await
 }
 
-/// Opens the snapshot (the replica becomes a backlog reader at its start
-/// instant), announces the offset, and returns the finished RDB.
+/// Sends the replica a snapshot: streamed as it is taken, in the EOF
+/// format (`$EOF:<mark>\r\n<rdb><mark>`), when the replica understands it
+/// (`REPLCONF capa eof`) and `repl-diskless-sync` is on (Redis's
+/// default); else written to a temp file in `dir` first and sent with its
+/// length (`$<len>\r\n<rdb>`), with a `\n` keepalive each second while it
+/// is written, as Redis sends to replicas waiting for a BGSAVE. Either way
+/// the RDB is never whole in memory. True when it was streamed: the
+/// replica then acknowledges before the stream starts (Redis's
+/// `repl_start_cmd_stream_on_ack`), since it finds the RDB's end by the
+/// mark being the last bytes it has read.
 async fn full_sync<S>(
     sh: &Arc<Shared>,
     client: &Client,
     stream: &mut S,
-    id: u64,
+    att: &Attached,
     announce: bool,
     shutdown: &mut watch::Receiver<bool>,
-) -> std::io::Result<Vec<u8>>
+) -> std::io::Result<bool>
 where
     S: AsyncWrite + Unpin,
 {
-    ensure_backlog(sh, None).await;
-    sh.repl.sync_full.fetch_add(1, Relaxed);
+    let eof = client.repl.as_ref().is_some_and(|r| r.capa_eof)
+        && sh
+            .config
+            .read()
+            .compat
+            .get("repl-diskless-sync")
+            .is_none_or(|v| v == "yes");
+    if eof {
+        let pipe = Pipe::new();
+        let mut snap = open_snapshot(sh, client, att.id, announce, stream, shutdown, || {
+            Ok(pipe.writer())
+        })
+        .await?;
+        tracing::info!("Starting BGSAVE for SYNC with target: replicas sockets");
+        let mark = super::random_id();
+        att.state.store(SEND_BULK, Relaxed);
+        stream
+            .write_all(format!("$EOF:{mark}\r\n").as_bytes())
+            .await?;
+        let mut pace = crate::persist::snapshot::pace(sh, None);
+        let p = pipe.clone();
+        pace.throttle = Some(Arc::new(move || p.throttle()));
+        snap.set_pace(pace);
+        let (s, p) = (sh.clone(), pipe.clone());
+        let finish = tokio::task::spawn_blocking(move || {
+            let r = snap.finish(&s.engine).map(|_| ());
+            p.close();
+            r
+        });
+        let mut chunk = Vec::new();
+        let send = async {
+            while pipe.next(&mut chunk).await {
+                stream.write_all(&chunk).await?;
+                sh.repl.net_out.fetch_add(chunk.len() as u64, Relaxed);
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        let sent = tokio::select! {
+            r = send => r,
+            _ = client.handle.kill.notified() => Err(io_err("killed")),
+            _ = shutdown.changed() => Err(io_err("shutdown")),
+        };
+        if let Err(e) = sent {
+            pipe.abandon();
+            return Err(e);
+        }
+        finish.await.map_err(|_| io_err("snapshot task failed"))??;
+        stream.write_all(mark.as_bytes()).await?;
+        return Ok(true);
+    }
+    let (tmp, _) = crate::persist::snapshot::temp_path(sh);
+    let _remove = super::RemoveOnDrop(&tmp);
+    let mut snap = open_snapshot(sh, client, att.id, announce, stream, shutdown, || {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        Ok(std::io::BufWriter::with_capacity(1 << 20, f))
+    })
+    .await?;
+    tracing::info!("Starting BGSAVE for SYNC with target: disk");
+    snap.set_pace(crate::persist::snapshot::pace(sh, None));
+    let s = sh.clone();
+    let mut finish = tokio::task::spawn_blocking(move || {
+        let (w, _) = snap.finish(&s.engine)?;
+        w.into_inner().map_err(|e| e.into_error())
+    });
     let mut keepalive = tokio::time::interval(Duration::from_secs(1));
     keepalive.tick().await;
+    let file = loop {
+        tokio::select! {
+            r = &mut finish => break r.map_err(|_| io_err("snapshot task failed"))??,
+            _ = keepalive.tick() => stream.write_all(b"\n").await?,
+        }
+    };
+    let len = file.metadata()?.len();
+    att.state.store(SEND_BULK, Relaxed);
+    stream.write_all(format!("${len}\r\n").as_bytes()).await?;
+    let mut file = tokio::fs::File::from_std(file);
+    file.rewind().await?;
+    let copied = tokio::io::copy(&mut file, stream).await?;
+    sh.repl.net_out.fetch_add(copied, Relaxed);
+    if copied != len {
+        return Err(io_err("the RDB file changed while it was sent"));
+    }
+    Ok(false)
+}
+
+/// Opens a snapshot to the writer `out` makes (the replica `id` becomes a
+/// backlog reader at its start instant; another snapshot running is
+/// waited for) and announces the offset (`+FULLRESYNC`).
+async fn open_snapshot<S, W>(
+    sh: &Arc<Shared>,
+    client: &Client,
+    id: u64,
+    announce: bool,
+    stream: &mut S,
+    shutdown: &mut watch::Receiver<bool>,
+    out: impl Fn() -> std::io::Result<W>,
+) -> std::io::Result<Snapshot<W>>
+where
+    S: AsyncWrite + Unpin,
+    W: std::io::Write + Send + 'static,
+{
+    ensure_backlog(sh, None).await;
+    sh.repl.sync_full.fetch_add(1, Relaxed);
     let filter = client.repl.as_ref().and_then(|r| r.filter);
     let (snap, offset) = loop {
+        let mut offset = 0;
+        let mut opts = crate::persist::snapshot::rdb_options(sh);
+        if let Some(f) = filter {
+            opts.keys = false;
+            if !f.functions {
+                opts.functions.clear();
+            }
+        }
+        let w = out()?;
         let s = sh.clone();
         let opened = tokio::task::spawn_blocking(move || {
-            let mut offset = 0;
-            let mut opts = crate::persist::snapshot::rdb_options(&s);
-            if let Some(f) = filter {
-                opts.keys = false;
-                if !f.functions {
-                    opts.functions.clear();
-                }
-            }
             // On a replica, no command of the master's stream is between
             // being applied and being in the backlog.
             let _gate = s.repl.apply_gate.lock();
             s.engine
-                .begin_snapshot(Vec::new(), opts, || {
+                .begin_snapshot(w, opts, || {
                     let mut g = s.propagate.feed.switch_point();
                     if let Some(b) = &mut g.backlog {
                         offset = b.end();
@@ -440,10 +561,7 @@ where
                     None
                 })
                 .ok()
-                .map(|mut snap| {
-                    snap.set_pace(crate::persist::snapshot::pace(&s, None));
-                    (snap, offset)
-                })
+                .map(|snap| (snap, offset))
         })
         .await
         .map_err(|_| io_err("snapshot task failed"))?;
@@ -463,21 +581,7 @@ where
             .write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes())
             .await?;
     }
-    tracing::info!(
-        "Starting BGSAVE for SYNC with target: replica {} (offset {offset})",
-        client.handle.addr
-    );
-    let s = sh.clone();
-    let mut finish = tokio::task::spawn_blocking(move || snap.finish(&s.engine));
-    loop {
-        tokio::select! {
-            r = &mut finish => {
-                let (rdb, _) = r.map_err(|_| io_err("snapshot task failed"))??;
-                return Ok(rdb);
-            }
-            _ = keepalive.tick() => stream.write_all(b"\n").await?,
-        }
-    }
+    Ok(snap)
 }
 
 /// Creates the backlog (and turns propagation on) for the first replica,
@@ -520,6 +624,7 @@ async fn feed_replica<S>(
     sh: &Shared,
     client: &Client,
     att: &Attached,
+    start_on_ack: bool,
     stream: &mut S,
     input: &mut BytesMut,
     shutdown: &mut watch::Receiver<bool>,
@@ -538,7 +643,16 @@ where
         return Err(io_err("no backlog"));
     };
     let (mut rd, mut wr) = tokio::io::split(stream);
+    let acked = tokio::sync::Notify::new();
     let writer = async {
+        if start_on_ack {
+            acked.notified().await;
+            tracing::info!(
+                "Synchronization with replica {} succeeded",
+                client.handle.addr
+            );
+            att.state.store(ONLINE, Relaxed);
+        }
         let mut chunk = Vec::with_capacity(CHUNK);
         let mut soft_since: Option<std::time::Instant> = None;
         loop {
@@ -583,7 +697,9 @@ where
             loop {
                 match parser.parse(input, &limits) {
                     Ok(Parse::Request { consumed }) => {
-                        on_replica_command(sh, att, &parser.args(input));
+                        if on_replica_command(sh, att, &parser.args(input)) {
+                            acked.notify_one();
+                        }
                         input.advance(consumed);
                     }
                     Ok(Parse::Skip { consumed }) => input.advance(consumed),
@@ -611,9 +727,9 @@ where
     }
 }
 
-/// A command a replica sent on its link: `REPLCONF ACK <offset>` counts;
-/// the rest (PING, other REPLCONF) needs no answer there.
-fn on_replica_command(sh: &Shared, att: &Attached, args: &Args<'_>) {
+/// A command a replica sent on its link: `REPLCONF ACK <offset>` counts
+/// (true); the rest (PING, other REPLCONF) needs no answer there.
+fn on_replica_command(sh: &Shared, att: &Attached, args: &Args<'_>) -> bool {
     let is = |i: usize, w: &str| {
         args.get(i)
             .is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()))
@@ -623,8 +739,10 @@ fn on_replica_command(sh: &Shared, att: &Attached, args: &Args<'_>) {
             att.ack.fetch_max(off.max(0) as u64, Relaxed);
             att.ack_time.store(unix_secs(), Relaxed);
             sh.repl.acked.notify_waiters();
+            return true;
         }
     }
+    false
 }
 
 /// Disconnects every replica (this server is becoming a replica itself).

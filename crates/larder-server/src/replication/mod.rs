@@ -26,6 +26,7 @@
 pub mod backlog;
 pub mod failover;
 pub mod master;
+pub mod pipe;
 pub mod replica;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
@@ -228,6 +229,17 @@ impl Repl {
             .iter()
             .filter(|r| r.state.load(Relaxed) == ONLINE && r.ack.load(Relaxed) >= offset)
             .count()
+    }
+}
+
+/// Removes a sync's temp file when dropped: gone once sent (master), or
+/// left by a transfer that did not complete (replica; a complete one was
+/// renamed away first).
+struct RemoveOnDrop<'a>(&'a std::path::Path);
+
+impl Drop for RemoveOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.0);
     }
 }
 

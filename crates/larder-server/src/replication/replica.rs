@@ -2,11 +2,12 @@
 //!
 //! One tokio task per link, looping until REPLICAOF changes the master:
 //! connect; handshake (PING, AUTH with `masterauth`/`masteruser`, REPLCONF
-//! listening-port and capa psync2, PSYNC with the cached replid and offset,
-//! or `? -1`); on `+FULLRESYNC` read the `$<len>` RDB into memory (never
-//! announcing `capa eof`, so a Redis master sends a length), empty the
-//! keyspace and load it with the engine's loader on a blocking thread; on
-//! `+CONTINUE` keep the data. Then the stream: each command is parsed
+//! listening-port, capa eof and capa psync2, PSYNC with the cached replid
+//! and offset, or `? -1`); on `+FULLRESYNC` read the RDB (with its length,
+//! or streamed up to its end mark) into a temp file, empty the keyspace
+//! and load the file with the engine's loader on a blocking thread, then
+//! keep it as the `dbfilename` file, as Redis does; on `+CONTINUE` keep
+//! the data. Then the stream: each command is parsed
 //! (the connection's RESP parser) and run through the dispatcher by the
 //! *master client*, whose replies are dropped and whose writes are exempt
 //! from READONLY; `offset` advances by each command's bytes. `REPLCONF
@@ -346,7 +347,9 @@ async fn run_once(sh: &Arc<Shared>, link: &Arc<Link>) -> Res<()> {
     if r.starts_with('-') {
         tracing::info!("(Non critical) Master does not understand REPLCONF listening-port: {r}");
     }
-    let r = c.command(link, &[b"REPLCONF", b"capa", b"psync2"]).await?;
+    let r = c
+        .command(link, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
+        .await?;
     if r.starts_with('-') {
         tracing::info!("(Non critical) Master does not understand REPLCONF capa: {r}");
     }
@@ -408,36 +411,95 @@ async fn skip_newlines(c: &mut Conn, link: &Link, mut line: String) -> Res<Strin
     Ok(line)
 }
 
-/// Reads the RDB payload and replaces the keyspace with it.
+/// Reads the RDB payload into a temp file in `dir`, then empties the
+/// keyspace and loads the file, which becomes the `dbfilename` file, as
+/// Redis's replicas do (`repl-diskless-load disabled`): memory never holds
+/// the payload whole. The payload comes with its length (`$<len>`), or
+/// streamed (`$EOF:<40-byte mark>`, after our `capa eof`), ending with the
+/// mark: the master sends nothing after it until our first ACK, so the
+/// end is where the last bytes read are the mark.
 async fn full_resync(sh: &Arc<Shared>, link: &Link, c: &mut Conn) -> Res<()> {
     set_state(sh, link, TRANSFER);
     let first = c.line(link).await?;
     let head = skip_newlines(c, link, first).await?;
-    let len = head
-        .strip_prefix('$')
-        .and_then(|l| l.parse::<usize>().ok())
-        .ok_or_else(|| format!("bad protocol from master, reading the RDB length: '{head}'"))?;
-    link.transfer_size.store(len as i64, Relaxed);
+    let bad = || format!("bad protocol from master, reading the RDB length: '{head}'");
+    let size = head.strip_prefix('$').ok_or_else(bad)?;
+    let (len, mark) = match size.strip_prefix("EOF:") {
+        Some(mark) if mark.len() == EOF_MARK => (None, mark.as_bytes()),
+        Some(_) => return Err(bad()),
+        None => (Some(size.parse::<u64>().map_err(|_| bad())?), &[][..]),
+    };
+    link.transfer_size
+        .store(len.map_or(-1, |n| n as i64), Relaxed);
     link.transfer_read.store(0, Relaxed);
-    while c.buf.len() < len {
-        link.transfer_read.store(c.buf.len() as u64, Relaxed);
-        c.buf.reserve(len - c.buf.len());
-        c.fill(link).await?;
+    let (tmp, path) = crate::persist::snapshot::temp_path(sh);
+    let _remove = super::RemoveOnDrop(&tmp);
+    let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| {
+        format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}")
+    })?;
+    let write_err = |e: std::io::Error| {
+        format!("Write error writing to the DB file in MASTER <-> REPLICA synchronization: {e}")
+    };
+    let mut read = 0u64;
+    // The last EOF_MARK bytes read (streamed payloads).
+    let mut tail: Vec<u8> = Vec::with_capacity(2 * EOF_MARK);
+    loop {
+        if len == Some(read) || (len.is_none() && tail == mark) {
+            break;
+        }
+        if c.buf.is_empty() {
+            c.fill(link).await?;
+        }
+        let take = len.map_or(c.buf.len(), |n| ((n - read) as usize).min(c.buf.len()));
+        let chunk = c.buf.split_to(take);
+        file.write_all(&chunk).await.map_err(write_err)?;
+        read += take as u64;
+        link.transfer_read.store(read, Relaxed);
+        if len.is_none() {
+            if chunk.len() >= EOF_MARK {
+                tail.clear();
+            }
+            tail.extend_from_slice(&chunk[chunk.len().saturating_sub(EOF_MARK)..]);
+            tail.drain(..tail.len().saturating_sub(EOF_MARK));
+        }
     }
-    let payload = c.buf.split_to(len);
-    link.transfer_read.store(len as u64, Relaxed);
-    sh.repl.net_in.fetch_add(len as u64, Relaxed);
-    tracing::info!("MASTER <-> REPLICA sync: received {len} bytes of RDB, loading");
+    if len.is_none() {
+        // (The mark is not part of the RDB.)
+        read -= EOF_MARK as u64;
+        file.set_len(read).await.map_err(write_err)?;
+    }
+    file.sync_all().await.map_err(|e| {
+        format!(
+            "Failed trying to sync the temp DB to disk in MASTER <-> REPLICA synchronization: {e}"
+        )
+    })?;
+    drop(file);
+    sh.repl.net_in.fetch_add(read, Relaxed);
+    tracing::info!("MASTER <-> REPLICA sync: received {read} bytes of RDB, loading");
     // Our own replicas must resync with the new data.
     super::master::disconnect_replicas(sh);
     let s = sh.clone();
-    tokio::task::spawn_blocking(move || load(&s, &payload))
+    let file = tmp.clone();
+    tokio::task::spawn_blocking(move || load(&s, &file))
         .await
-        .map_err(|_| "the loading task failed".to_string())?
+        .map_err(|_| "the loading task failed".to_string())??;
+    if let Err(e) = std::fs::rename(&tmp, &path) {
+        tracing::warn!(
+            "Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {e}",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
-/// Empties the keyspace and loads `payload` (an RDB), holding every shard.
-fn load(sh: &Shared, payload: &[u8]) -> Res<()> {
+/// A streamed RDB's end mark is this long (Redis's RDB_EOF_MARK_SIZE).
+const EOF_MARK: usize = 40;
+
+/// Empties the keyspace and loads the RDB file at `path`, holding every
+/// shard.
+fn load(sh: &Shared, path: &std::path::Path) -> Res<()> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
     let engine = &sh.engine;
     let _hold = engine.hold(None);
     {
@@ -451,7 +513,7 @@ fn load(sh: &Shared, payload: &[u8]) -> Res<()> {
         checksum: true,
         now_ms: 0,
     };
-    let r = rdb::load(engine, payload, payload.len() as u64, &opts);
+    let r = rdb::load(engine, file, len, &opts);
     engine.events.writes.set_loading(false);
     let rep = r.map_err(|e| format!("failed loading the RDB from master: {e}"))?;
     crate::commands::functions::load_from_rdb(sh, &rep.functions)?;
