@@ -1236,3 +1236,45 @@ fn full_syncs_never_hold_the_rdb_whole() {
     assert_eq!(temp_files(&master), Vec::<String>::new());
     assert_eq!(stat(&mut m, "sync_full"), 2);
 }
+
+/// A replication link carries no replies: a replica that sends anything
+/// but REPLCONF is dropped, with Redis's log lines, and a command that
+/// touches the keyspace is refused too (Redis's CRITICAL line). A PSYNC
+/// with an offset that is not a number is refused and logged.
+#[test]
+fn replicas_sending_commands_are_dropped() {
+    let master = start_larder(&[]);
+    let mut m = master.client();
+    m.cmd_str(&["SET", "foo", "bar"]);
+    for (cmd, name) in [
+        ("PING", "ping"),
+        ("GET foo", "get"),
+        ("XINFO HELP", "xinfo|help"),
+    ] {
+        let (mut s, _) = attach(master.port);
+        s.write_all(format!("{cmd}\r\n").as_bytes()).expect("send");
+        let mut tmp = [0u8; 4096];
+        let start = Instant::now();
+        while s.read(&mut tmp).expect("read until closed") > 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{cmd}: never dropped"
+            );
+        }
+        let line = format!("Replica generated a reply to command '{name}', disconnecting it");
+        wait_for(&line, Duration::from_secs(5), || {
+            master.log().contains(&line)
+        });
+    }
+    let critical = "This master is sending an error to its replica: \
+                    'Replica can't interact with the keyspace'";
+    assert!(master.log().contains(critical));
+    assert_eq!(
+        m.cmd_str(&["PSYNC", "replicationid", "offset_str"]),
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert!(master
+        .log()
+        .contains("asks for synchronization but with a wrong offset"));
+    assert_eq!(m.cmd_str(&["PING"]), b"+PONG\r\n");
+}

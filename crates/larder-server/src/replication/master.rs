@@ -113,7 +113,12 @@ pub(super) fn sync(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     let psync = if ctx.arg_is(0, "psync") {
-        let offset = ctx.i64_arg(2)?;
+        let offset = ctx.i64_arg(2).inspect_err(|_| {
+            tracing::warn!(
+                "Replica {} asks for synchronization but with a wrong offset",
+                ctx.client.handle.addr
+            );
+        })?;
         Some((String::from_utf8_lossy(ctx.arg(1)).into_owned(), offset))
     } else {
         None
@@ -697,8 +702,10 @@ where
             loop {
                 match parser.parse(input, &limits) {
                     Ok(Parse::Request { consumed }) => {
-                        if on_replica_command(sh, att, &parser.args(input)) {
-                            acked.notify_one();
+                        match on_replica_command(sh, client, att, &parser.args(input)) {
+                            Ok(true) => acked.notify_one(),
+                            Ok(false) => {}
+                            Err(e) => return e,
                         }
                         input.advance(consumed);
                     }
@@ -728,21 +735,49 @@ where
 }
 
 /// A command a replica sent on its link: `REPLCONF ACK <offset>` counts
-/// (true); the rest (PING, other REPLCONF) needs no answer there.
-fn on_replica_command(sh: &Shared, att: &Attached, args: &Args<'_>) -> bool {
+/// (true); other REPLCONFs need no answer. Anything else would make a
+/// reply, which must never go down a replication link: as Redis does, the
+/// master logs it and drops the link (the error); a command that touches
+/// the keyspace is refused too, with Redis's CRITICAL line.
+fn on_replica_command(
+    sh: &Shared,
+    client: &Client,
+    att: &Attached,
+    args: &Args<'_>,
+) -> Result<bool, std::io::Error> {
     let is = |i: usize, w: &str| {
         args.get(i)
             .is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()))
     };
-    if is(0, "replconf") && is(1, "ack") {
-        if let Some(off) = args.get(2).and_then(parse_i64) {
+    if is(0, "replconf") {
+        if let Some(off) = args.get(2).filter(|_| is(1, "ack")).and_then(parse_i64) {
             att.ack.fetch_max(off.max(0) as u64, Relaxed);
             att.ack_time.store(unix_secs(), Relaxed);
             sh.repl.acked.notify_waiters();
-            return true;
+            return Ok(true);
         }
+        return Ok(false);
     }
-    false
+    let name = args.get(0).unwrap_or_default();
+    let cmd = sh
+        .commands
+        .lookup(name)
+        .map(|i| sh.commands.get(i).resolve(args));
+    let name = cmd.map_or_else(
+        || String::from_utf8_lossy(name).to_lowercase(),
+        |c| c.name.into(),
+    );
+    tracing::warn!(
+        "Replica generated a reply to command '{name}', disconnecting it: addr={}",
+        client.handle.addr
+    );
+    use crate::command::flags::{MAY_REPLICATE, READONLY, WRITE};
+    if cmd.is_some_and(|c| c.has(WRITE | READONLY | MAY_REPLICATE)) {
+        tracing::warn!(
+            "== CRITICAL == This master is sending an error to its replica: 'Replica can't interact with the keyspace' after processing the command '{name}'"
+        );
+    }
+    Err(io_err("the replica sent a command that replies"))
 }
 
 /// Disconnects every replica (this server is becoming a replica itself).

@@ -432,6 +432,14 @@ async fn full_resync(sh: &Arc<Shared>, link: &Link, c: &mut Conn) -> Res<()> {
     link.transfer_size
         .store(len.map_or(-1, |n| n as i64), Relaxed);
     link.transfer_read.store(0, Relaxed);
+    match len {
+        Some(n) => {
+            tracing::info!("MASTER <-> REPLICA sync: receiving {n} bytes from master to disk")
+        }
+        None => tracing::info!(
+            "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk"
+        ),
+    }
     let (tmp, path) = crate::persist::snapshot::temp_path(sh);
     let _remove = super::RemoveOnDrop(&tmp);
     let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| {
@@ -475,7 +483,7 @@ async fn full_resync(sh: &Arc<Shared>, link: &Link, c: &mut Conn) -> Res<()> {
     })?;
     drop(file);
     sh.repl.net_in.fetch_add(read, Relaxed);
-    tracing::info!("MASTER <-> REPLICA sync: received {read} bytes of RDB, loading");
+    tracing::info!("MASTER <-> REPLICA sync: received {read} bytes of RDB");
     // Our own replicas must resync with the new data.
     super::master::disconnect_replicas(sh);
     let s = sh.clone();
@@ -502,6 +510,7 @@ fn load(sh: &Shared, path: &std::path::Path) -> Res<()> {
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     let engine = &sh.engine;
     let _hold = engine.hold(None);
+    tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
     {
         let mut txn = engine.lock_all(0);
         for db in 0..engine.databases() {
@@ -509,6 +518,7 @@ fn load(sh: &Shared, path: &std::path::Path) -> Res<()> {
         }
     }
     engine.events.writes.set_loading(true);
+    tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
     let opts = rdb::LoadOptions {
         checksum: true,
         now_ms: 0,
