@@ -36,8 +36,9 @@ pub enum OutputFormat {
 /// `larder sim` arguments.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SimArgs {
-    /// Trace file (repeat for several): key per line, `key,size` CSV or
-    /// libCacheSim oracleGeneral, optionally gzip'd.
+    /// Trace file (repeat for several): key per line, `key,size` CSV,
+    /// libCacheSim oracleGeneral or an ARC `.lis` trace, optionally gzip'd
+    /// or zstd'd.
     #[arg(long, required = true)]
     pub trace: Vec<PathBuf>,
     /// Cache sizes, in entries (or bytes with --bytes; k/m/g suffixes allowed).

@@ -8,9 +8,14 @@
 //! - libCacheSim's `oracleGeneral`: 24-byte little-endian records of u32 time,
 //!   u64 id, u32 size, i64 next-access (the request index of the key's next
 //!   request, -1 for none), which the OPT policy can use as is.
+//! - the ARC paper's traces (`.lis`: `P1.lis`, `DS1.lis`, `OLTP.lis`, ...),
+//!   as Caffeine's simulator reads them: `start count ignored request-no`
+//!   per line, space-separated, standing for `count` requests of blocks
+//!   `start`, `start + 1`, ... `start + count - 1`.
 //!
-//! Either may be gzip'd: compression is detected from the magic bytes, not
-//! the name. Memory: one line or record buffer and a 64 KiB read buffer.
+//! Any may be gzip'd or zstd'd (libCacheSim ships `.oracleGeneral.zst`):
+//! compression is detected from the magic bytes, not the name. Memory: one
+//! line or record buffer, a 64 KiB read buffer, and a zstd frame's window.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -30,12 +35,15 @@ pub struct Request {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum TraceFormat {
-    /// `oracleGeneral` for names ending in `.oracleGeneral` or `.bin`
-    /// (optionally `.gz`), text (key or key,size per line) otherwise.
+    /// `oracleGeneral` for names ending in `.oracleGeneral` or `.bin`,
+    /// `arc` for `.lis` (either optionally `.gz` or `.zst`), text (key or
+    /// key,size per line) otherwise.
     Auto,
     Text,
     Csv,
     OracleGeneral,
+    /// The ARC paper's traces: `start count ...` per line, a run of blocks.
+    Arc,
 }
 
 impl TraceFormat {
@@ -48,9 +56,14 @@ impl TraceFormat {
             .file_name()
             .map(|n| n.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
-        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        let name = [".gz", ".zst"]
+            .iter()
+            .find_map(|z| name.strip_suffix(z))
+            .unwrap_or(&name);
         if name.ends_with(".oraclegeneral") || name.ends_with(".bin") {
             TraceFormat::OracleGeneral
+        } else if name.ends_with(".lis") {
+            TraceFormat::Arc
         } else if name.ends_with(".csv") {
             TraceFormat::Csv
         } else {
@@ -65,7 +78,16 @@ pub fn trace_name(path: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
-    for suffix in [".gz", ".oracleGeneral", ".bin", ".csv", ".txt", ".trace"] {
+    for suffix in [
+        ".gz",
+        ".zst",
+        ".oracleGeneral",
+        ".bin",
+        ".lis",
+        ".csv",
+        ".txt",
+        ".trace",
+    ] {
         if let Some(s) = name.strip_suffix(suffix) {
             name = s.to_string();
         }
@@ -75,40 +97,123 @@ pub fn trace_name(path: &Path) -> String {
 
 pub struct TraceReader {
     input: Box<dyn BufRead>,
-    binary: bool,
+    format: TraceFormat,
     line: Vec<u8>,
     line_no: u64,
+    /// ARC: the blocks of the current line not yet returned.
+    blocks: std::ops::Range<u64>,
 }
 
-/// Opens a trace, transparently gunzipping it.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// Opens a trace, transparently decompressing it.
 pub fn open(path: &Path, format: TraceFormat) -> anyhow::Result<TraceReader> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut raw = BufReader::with_capacity(1 << 16, file);
-    let gz = raw.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-    let input: Box<dyn BufRead> = if gz {
+    let head = raw.fill_buf()?;
+    let input: Box<dyn BufRead> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(BufReader::with_capacity(
             1 << 16,
             flate2::read::MultiGzDecoder::new(raw),
         ))
+    } else if head.starts_with(&ZSTD_MAGIC) {
+        Box::new(BufReader::with_capacity(1 << 16, Zstd::new(raw)?))
     } else {
         Box::new(raw)
     };
     Ok(TraceReader {
         input,
-        binary: format.resolve(path) == TraceFormat::OracleGeneral,
+        format: format.resolve(path),
         line: Vec::with_capacity(64),
         line_no: 0,
+        blocks: 0..0,
     })
+}
+
+/// A zstd stream of one or more frames (concatenated files decode as one).
+struct Zstd {
+    frame:
+        Option<ruzstd::decoding::StreamingDecoder<BufReader<File>, ruzstd::decoding::FrameDecoder>>,
+}
+
+impl Zstd {
+    /// Windows up to 2 GiB (`zstd --long=31`); a frame's window is only
+    /// allocated as large as the frame says.
+    const MAX_WINDOW: u64 = 1 << 31;
+
+    fn new(raw: BufReader<File>) -> anyhow::Result<Zstd> {
+        let frame =
+            ruzstd::decoding::StreamingDecoder::new_with_max_window_size(raw, Self::MAX_WINDOW)
+                .map_err(|e| anyhow::anyhow!("zstd: {e}"))?;
+        Ok(Zstd { frame: Some(frame) })
+    }
+}
+
+impl Read for Zstd {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(frame) = &mut self.frame else {
+                return Ok(0);
+            };
+            let n = frame.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // The frame ended: another may follow.
+            let mut raw = self.frame.take().map(|f| f.into_inner()).expect("a frame");
+            if raw.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            let next =
+                ruzstd::decoding::StreamingDecoder::new_with_max_window_size(raw, Self::MAX_WINDOW)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            self.frame = Some(next);
+        }
+    }
 }
 
 impl TraceReader {
     /// The next request, or None at the end of the trace.
     pub fn next_request(&mut self) -> anyhow::Result<Option<Request>> {
-        if self.binary {
-            self.next_record()
-        } else {
-            self.next_line()
+        match self.format {
+            TraceFormat::OracleGeneral => self.next_record(),
+            TraceFormat::Arc => self.next_block(),
+            _ => self.next_line(),
         }
+    }
+
+    /// ARC: the next block of the current line's run, reading lines as
+    /// needed.
+    fn next_block(&mut self) -> anyhow::Result<Option<Request>> {
+        while self.blocks.is_empty() {
+            self.line.clear();
+            if self.input.read_until(b'\n', &mut self.line)? == 0 {
+                return Ok(None);
+            }
+            self.line_no += 1;
+            let mut fields = self
+                .line
+                .split(u8::is_ascii_whitespace)
+                .filter(|f| !f.is_empty());
+            let (Some(start), Some(count)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            let (Some(start), Some(count)) = (parse_u64(start), parse_u64(count)) else {
+                bail!(
+                    "line {}: not an ARC trace line (start count ...): {:?}",
+                    self.line_no,
+                    String::from_utf8_lossy(self.line.trim_ascii())
+                );
+            };
+            self.blocks = start..start.saturating_add(count);
+        }
+        let key = self.blocks.start;
+        self.blocks.start += 1;
+        Ok(Some(Request {
+            key,
+            size: 1,
+            next: None,
+        }))
     }
 
     fn next_record(&mut self) -> anyhow::Result<Option<Request>> {
@@ -258,8 +363,41 @@ mod tests {
             (43, 1, Some(u64::MAX))
         );
 
+        // zstd, two concatenated frames, oracleGeneral by its name.
+        let zst = dir.join("t.oracleGeneral.zst");
+        let level = ruzstd::encoding::CompressionLevel::Fastest;
+        let mut z = ruzstd::encoding::compress_to_vec(&bytes[..24], level);
+        z.extend(ruzstd::encoding::compress_to_vec(&bytes[24..], level));
+        std::fs::write(&zst, &z).unwrap();
+        let got = read_all(&zst, TraceFormat::Auto);
+        assert_eq!(got.iter().map(|r| r.key).collect::<Vec<_>>(), [42, 43]);
+
+        // ARC: each line a run of blocks; gzip'd too.
+        let lis = dir.join("P1.lis");
+        std::fs::write(&lis, b"100 3 0 0\n7 1 0 1\n\n100 2 0 2\n").unwrap();
+        let keys = |p: &Path| {
+            read_all(p, TraceFormat::Auto)
+                .iter()
+                .map(|r| r.key)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&lis), [100, 101, 102, 7, 100, 101]);
+        let lis_gz = dir.join("P1.lis.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"5 2 0 0\n").unwrap();
+        std::fs::write(&lis_gz, enc.finish().unwrap()).unwrap();
+        assert_eq!(keys(&lis_gz), [5, 6]);
+        std::fs::write(&lis, b"100 3 0 0\nx y\n").unwrap();
+        let mut r = open(&lis, TraceFormat::Auto).unwrap();
+        for _ in 0..3 {
+            assert!(r.next_request().unwrap().is_some());
+        }
+        assert!(r.next_request().is_err());
+
         assert_eq!(trace_name(&gz), "t");
         assert_eq!(trace_name(Path::new("/a/w.oracleGeneral.gz")), "w");
+        assert_eq!(trace_name(&zst), "t");
+        assert_eq!(trace_name(&lis_gz), "P1");
         std::fs::remove_dir_all(&dir).ok();
     }
 }
