@@ -457,6 +457,7 @@ mod tests {
         let opts = LoadOptions {
             checksum: true,
             now_ms: now_ms(),
+            key_delay_us: 0,
         };
         load(&e, bytes, bytes.len() as u64, &opts).unwrap();
         e
@@ -569,6 +570,7 @@ mod tests {
             let opts = LoadOptions {
                 checksum: true,
                 now_ms: now_ms(),
+                key_delay_us: 0,
             };
             let err = load(&back, &bytes[..cut], cut as u64, &opts).unwrap_err();
             assert!(err.offset <= cut as u64, "{err}");
@@ -579,6 +581,7 @@ mod tests {
         let opts = LoadOptions {
             checksum: true,
             now_ms: now_ms(),
+            key_delay_us: 0,
         };
         assert!(load(&engine(), &bad[..], n as u64, &opts).is_err());
     }

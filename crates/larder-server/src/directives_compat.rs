@@ -6,7 +6,8 @@
 //! `oom-score-adj-values`, which `oom.rs` reads; `pidfile`, which the
 //! binary writes; `enable-protected-configs`
 //! (CONFIG SET), `lua-enable-deprecated-api` (scripting) and
-//! `rdb-key-save-delay` (persist), read where they apply): cluster, TLS,
+//! `rdb-key-save-delay` and `key-load-delay` (persist), read where they
+//! apply): cluster, TLS,
 //! active defragmentation, I/O
 //! threads, process-title and syslog settings, and the like. Clients,
 //! config files and test suites written for Redis set them (`CONFIG SET

@@ -59,8 +59,6 @@ impl Server {
         crate::acl::load_at_startup(&shared).map_err(std::io::Error::other)?;
         let startup = shared.engine.used_memory() as u64;
         shared.admin.mem_startup.store(startup, Relaxed);
-        crate::persist::snapshot::start(&shared)?;
-        crate::persist::aof::start(&shared)?;
         Ok(Server {
             shared,
             tcp,
@@ -94,7 +92,10 @@ impl Server {
             .collect()
     }
 
-    /// Serves until SHUTDOWN (or `Shared::request_shutdown`).
+    /// Loads the dataset, then serves until SHUTDOWN (or
+    /// `Shared::request_shutdown`). RESP clients are served from the start,
+    /// as Redis serves them while it loads (see [`load`]); the memcached
+    /// protocols, the cron and replication start once the data is in.
     pub async fn run(self) -> io::Result<()> {
         let Server {
             shared,
@@ -103,6 +104,20 @@ impl Server {
             memcache,
         } = self;
         let mut tasks = Vec::new();
+        for l in tcp {
+            listen(&shared, l);
+        }
+        if let Some(l) = unix {
+            tasks.push(tokio::spawn(accept_unix(shared.clone(), l)));
+        }
+        let loaded = load(&shared).await;
+        if !matches!(loaded, Ok(true)) {
+            for a in shared.accepting.lock().drain(..) {
+                a.task.abort();
+            }
+            return loaded.map(|_| ());
+        }
+        tracing::info!(pid = std::process::id(), "Ready to accept connections");
         if !memcache.is_empty() {
             tasks.push(tokio::spawn(crate::memcache::cron(shared.clone())));
         }
@@ -124,12 +139,6 @@ impl Server {
                 let accept = crate::memcache::accept_unix(shared.clone(), l, path, threads);
                 tasks.push(tokio::spawn(accept));
             }
-        }
-        for l in tcp {
-            listen(&shared, l);
-        }
-        if let Some(l) = unix {
-            tasks.push(tokio::spawn(accept_unix(shared.clone(), l)));
         }
         tasks.push(tokio::spawn(cron(shared.clone())));
         crate::replication::start(&shared);
@@ -157,6 +166,30 @@ impl Server {
         drop(c);
         crate::persist::aof::stop(&shared);
         Ok(())
+    }
+}
+
+/// Loads the dataset (the AOF, or else the RDB file) on a blocking thread
+/// while RESP clients are served, as Redis's loadDataFromDisk serves them
+/// between chunks: a command without the `loading` flag gets `-LOADING`
+/// (INFO, CONFIG GET and the like run), INFO says `loading:1`, and a
+/// shutdown meanwhile saves nothing (the data is not all in). False when a
+/// shutdown came first.
+async fn load(shared: &Arc<Shared>) -> io::Result<bool> {
+    shared.hot.loading.store(true, Relaxed);
+    let s = shared.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        crate::persist::snapshot::start(&s)?;
+        crate::persist::aof::start(&s)
+    });
+    let mut stop = shared.shutdown.subscribe();
+    tokio::select! {
+        r = task => {
+            shared.hot.loading.store(false, Relaxed);
+            r.map_err(|_| io::Error::other("the loading thread failed"))??;
+            Ok(true)
+        }
+        _ = stop.wait_for(|stopped| *stopped) => Ok(false),
     }
 }
 

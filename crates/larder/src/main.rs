@@ -152,9 +152,11 @@ fn run() -> Result<()> {
     // Before binding and loading, as Redis's banner: a harness that started
     // the server knows it is up (and, if it stops, why: the log says).
     tracing::info!("Larder starting, PID: {}", std::process::id());
-    rt.block_on(async move {
+    let mut loading = None;
+    let result = rt.block_on(async {
         let server = Server::bind(config, Some(larder_server::alloc::GAUGE)).await?;
         let shared = server.shared();
+        loading = Some(shared.clone());
         let ports: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
         println!(
             "Larder {} (Redis {} compatible) PID: {} listening on {}",
@@ -176,7 +178,6 @@ fn run() -> Result<()> {
         if !mc.is_empty() {
             println!("memcached protocol on {}", mc.join(", "));
         }
-        tracing::info!(pid = std::process::id(), "Ready to accept connections");
         let signals = shared.clone();
         tokio::spawn(async move {
             use tokio::signal::unix::{signal, SignalKind};
@@ -200,7 +201,12 @@ fn run() -> Result<()> {
         server.run().await?;
         tracing::info!(clients = shared.clients.len(), "bye");
         anyhow::Ok(())
-    })
+    });
+    // A shutdown while the dataset loads does not wait for the load.
+    if loading.is_some_and(|s| s.hot.loading.load(std::sync::atomic::Ordering::Relaxed)) {
+        rt.shutdown_background();
+    }
+    result
 }
 
 /// `loglevel` (debug, verbose, notice, warning) and `logfile` (empty = stdout).

@@ -703,3 +703,90 @@ fn bgsave_reports_its_progress() {
     assert_eq!(field(&info, "current_save_keys_total"), 0);
     assert_eq!(field(&info, "current_save_keys_processed"), 0);
 }
+
+/// Starts a server on the RDB in `dir`, loading it with `key-load-delay`
+/// (µs per key) and a save point, without waiting for the load: Larder,
+/// or redis-server under `LARDER_DIFF_SELF=1`.
+fn start_loading(dir: &Path, delay_us: u32) -> (std::process::Child, RawClient) {
+    let port = common::free_port();
+    let mut cmd = if common::self_mode() {
+        Command::new(common::redis_server_path().expect("redis-server"))
+    } else {
+        let mut c = Command::new(common::larder_bin());
+        c.args(["server", "--memcache-port", "0"]);
+        c
+    };
+    let child = cmd
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(dir_args(dir, "dump.rdb"))
+        .args([
+            "--key-load-delay",
+            &delay_us.to_string(),
+            "--save",
+            "3600 1",
+            // (Redis serves clients between chunks of this many bytes.)
+            "--loading-process-events-interval-bytes",
+            "1024",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the server");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let t = Instant::now();
+    while !common::listens(addr) {
+        assert!(t.elapsed() < Duration::from_secs(10), "never listened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (child, RawClient::connect(port))
+}
+
+/// While its dataset loads, the server is up, as Redis is: commands get
+/// `-LOADING` but those Redis allows then (INFO says `loading:1`, CONFIG
+/// SET of most settings works, of `appendonly` not), and the data is all there
+/// once it is done. A shutdown meanwhile, with save points configured,
+/// does not wait for the load and saves nothing: the file is unharmed.
+#[test]
+fn clients_are_served_while_the_dataset_loads() {
+    let first = start_larder(DEBUG_ON);
+    let mut c = first.client();
+    ok(&mut c, &[b"DEBUG", b"POPULATE", b"2000"]);
+    ok(&mut c, &[b"SAVE"]);
+    let dir = first.dir.clone();
+    let saved = std::fs::read(dir.join("dump.rdb")).expect("dump.rdb");
+
+    let (mut child, mut c) = start_loading(&dir, 1000);
+    let loading = b"-LOADING Redis is loading the dataset in memory\r\n";
+    assert_eq!(c.cmd(&[b"PING"]), loading);
+    assert_eq!(c.cmd(&[b"GET", b"key:1"]), loading);
+    let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"persistence"])).into_owned();
+    assert!(info.contains("loading:1\r\n"), "{info}");
+    ok(&mut c, &[b"CONFIG", b"SET", b"loglevel", b"debug"]);
+    assert_eq!(c.cmd(&[b"CONFIG", b"SET", b"appendonly", b"yes"]), loading);
+    let t = Instant::now();
+    while c.cmd(&[b"PING"]) != b"+PONG\r\n" {
+        assert!(t.elapsed() < Duration::from_secs(30), "still loading");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(c.cmd(&[b"DBSIZE"]), b":2000\r\n");
+    let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"persistence"])).into_owned();
+    assert!(info.contains("loading:0\r\n"), "{info}");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let (mut child, mut c) = start_loading(&dir, 1000);
+    assert_eq!(c.cmd(&[b"PING"]), loading);
+    c.send_raw(b"SHUTDOWN\r\n");
+    let t = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "shutdown waited for the load"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        std::fs::read(dir.join("dump.rdb")).expect("dump.rdb"),
+        saved
+    );
+}

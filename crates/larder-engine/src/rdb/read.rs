@@ -524,6 +524,9 @@ pub struct LoadOptions {
     pub checksum: bool,
     /// Keys whose deadline is before this (Unix ms) are skipped.
     pub now_ms: u64,
+    /// Redis's `key-load-delay`, for tests: microseconds after each key
+    /// (a negative `-n`: 1 µs every `n` keys).
+    pub key_delay_us: i64,
 }
 
 /// What a load did, for the caller's log.
@@ -729,7 +732,16 @@ pub fn load_with<R: Read>(
             (_, value) => entry_of(&key, value, at, access),
         };
         txn.put(&k, entry);
+        drop(txn);
         rep.keys += 1;
+        let us = match opts.key_delay_us {
+            d if d > 0 => d as u64,
+            d if d < 0 => u64::from(rep.keys.is_multiple_of(d.unsigned_abs())),
+            _ => 0,
+        };
+        if us > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(us));
+        }
     }
     let computed = inp.crc();
     if version >= 5 {

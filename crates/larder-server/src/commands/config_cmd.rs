@@ -116,6 +116,9 @@ fn set(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut unknown: Option<String> = None;
     let mut refused: Option<CmdError> = None;
     let mut chosen: Vec<(&'static Directive, String)> = Vec::new();
+    // Redis's DENY_LOADING_CONFIG: not while the dataset loads.
+    let loading = ctx.shared.hot.loading.load(Relaxed);
+    let mut deny_loading = false;
     for i in (2..ctx.argc()).step_by(2) {
         let given = String::from_utf8_lossy(ctx.arg(i)).into_owned();
         let Some(d) = directives::find(&given) else {
@@ -141,7 +144,14 @@ fn set(ctx: &mut Ctx<'_>) -> CmdResult {
             refused = Some(set_failed(&given, why));
             continue;
         }
+        if loading && ["appendonly", "dir", "repl-diskless-load"].contains(&d.name) {
+            deny_loading = true;
+        }
         chosen.push((d, String::from_utf8_lossy(ctx.arg(i + 1)).into_owned()));
+    }
+    if deny_loading {
+        // (Before the other errors, as Redis: clients treat it apart.)
+        return Err(crate::error::LOADING);
     }
     if let Some(name) = unknown {
         return Err(CmdError::owned(format!(

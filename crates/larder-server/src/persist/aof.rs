@@ -876,6 +876,7 @@ fn load_rdb(shared: &Shared, f: &File, len: u64) -> Result<u64, String> {
     let opts = rdb::LoadOptions {
         checksum: true,
         now_ms: 0,
+        key_delay_us: 0,
     };
     let rep = rdb::load(
         &shared.engine,

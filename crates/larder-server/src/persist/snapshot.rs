@@ -143,12 +143,17 @@ pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
     };
     let t = Instant::now();
     let len = f.metadata()?.len();
-    let checksum = shared.config.read().rdbchecksum;
+    let (checksum, key_delay_us) = {
+        let c = shared.config.read();
+        let delay = c.compat.get("key-load-delay").and_then(|v| v.parse().ok());
+        (c.rdbchecksum, delay.unwrap_or(0))
+    };
     let engine = &shared.engine;
     engine.events.writes.set_loading(true);
     let opts = rdb::LoadOptions {
         checksum,
         now_ms: larder_engine::access::now_ms(),
+        key_delay_us,
     };
     let r = rdb::load(engine, f, len, &opts);
     engine.events.writes.set_loading(false);
@@ -394,6 +399,12 @@ pub fn save_before_shutdown(sh: &Shared, force: Option<bool>) -> bool {
     if !want {
         return true;
     }
+    if sh.hot.loading.load(Relaxed) {
+        // A dataset half loaded must not replace the file (Redis's
+        // SHUTDOWN_NOSAVE while loading).
+        tracing::warn!("Not saving the DB before exiting: it is still loading.");
+        return true;
+    }
     tracing::info!("Saving the final RDB snapshot before exiting.");
     wait_idle(sh);
     match save_sync(sh) {
@@ -439,6 +450,7 @@ pub fn debug_reload(sh: &Shared, save: bool, flush: bool, merge: bool) -> io::Re
     let opts = rdb::LoadOptions {
         checksum: true,
         now_ms: larder_engine::access::now_ms(),
+        key_delay_us: 0,
     };
     engine.events.writes.set_loading(true);
     let r = rdb::load_with(engine, f, len, &opts, merge);

@@ -522,6 +522,7 @@ fn load(sh: &Shared, path: &std::path::Path) -> Res<()> {
     let opts = rdb::LoadOptions {
         checksum: true,
         now_ms: 0,
+        key_delay_us: 0,
     };
     let r = rdb::load(engine, file, len, &opts);
     engine.events.writes.set_loading(false);

@@ -228,6 +228,7 @@ pub fn spawn_and_wait(name: &str, make: &dyn Fn(u16, &Path) -> Command) -> Serve
                 std::thread::sleep(Duration::from_millis(100));
                 let alive = matches!(proc.child.try_wait(), Ok(None));
                 if alive && listens(proc.addr()) {
+                    wait_loaded(proc.addr());
                     return proc;
                 }
                 eprintln!(
@@ -250,6 +251,27 @@ pub fn spawn_and_wait(name: &str, make: &dyn Fn(u16, &Path) -> Command) -> Serve
         }
     }
     panic!("could not start {name}: {last_log}");
+}
+
+/// Waits while a RESP server answers PING with `-LOADING` (it serves
+/// while its dataset loads, as Redis does), up to a minute. Anything else
+/// (PONG, NOAUTH, a memcached `ERROR`, no answer) means it is ready.
+pub fn wait_loaded(addr: SocketAddr) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+            return;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok();
+        let mut buf = [0u8; 64];
+        let loading = s.write_all(b"PING\r\n").is_ok()
+            && s.read(&mut buf)
+                .is_ok_and(|n| buf[..n].starts_with(b"-LOADING"));
+        if !loading {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Path of redis-server: `$LARDER_REDIS_SERVER`, else `redis-server` on PATH.
