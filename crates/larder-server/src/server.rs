@@ -176,16 +176,17 @@ impl Server {
 /// shutdown meanwhile saves nothing (the data is not all in). False when a
 /// shutdown came first.
 async fn load(shared: &Arc<Shared>) -> io::Result<bool> {
+    // (Set here, so that no client runs before it is.)
     shared.hot.loading.store(true, Relaxed);
     let s = shared.clone();
     let task = tokio::task::spawn_blocking(move || {
+        let _loading = crate::shared::Loading::start(&s);
         crate::persist::snapshot::start(&s)?;
         crate::persist::aof::start(&s)
     });
     let mut stop = shared.shutdown.subscribe();
     tokio::select! {
         r = task => {
-            shared.hot.loading.store(false, Relaxed);
             r.map_err(|_| io::Error::other("the loading thread failed"))??;
             Ok(true)
         }

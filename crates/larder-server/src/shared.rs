@@ -105,9 +105,26 @@ pub struct Hot {
     pub slowlog_max_len: AtomicU64,
     /// DEBUG PAUSE-CRON: the server cron skips its work.
     pub cron_paused: AtomicBool,
-    /// DEBUG LOADAOF / RELOAD is loading the dataset: other clients'
-    /// commands without the `loading` flag get Redis's LOADING error.
+    /// The dataset is loading (at start, on a replica's full sync, DEBUG
+    /// LOADAOF / RELOAD): other clients' commands without the `loading`
+    /// flag get Redis's LOADING error. Set through [`Loading`].
     pub loading: AtomicBool,
+}
+
+/// The dataset loads while this lives (INFO `loading:1`).
+pub struct Loading<'a>(&'a AtomicBool);
+
+impl<'a> Loading<'a> {
+    pub fn start(sh: &'a Shared) -> Loading<'a> {
+        sh.hot.loading.store(true, Relaxed);
+        Loading(&sh.hot.loading)
+    }
+}
+
+impl Drop for Loading<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Relaxed);
+    }
 }
 
 pub struct Shared {

@@ -1278,3 +1278,28 @@ fn replicas_sending_commands_are_dropped() {
         .contains("asks for synchronization but with a wrong offset"));
     assert_eq!(m.cmd_str(&["PING"]), b"+PONG\r\n");
 }
+
+/// A replica loading its master's RDB answers `-LOADING`, as Redis's do,
+/// instead of holding its clients until the load ends (`key-load-delay`
+/// slows the load down), then serves the data.
+#[test]
+fn a_replica_answers_loading_while_it_loads() {
+    let master = start_larder(&["--enable-debug-command", "yes"]);
+    let mut m = master.client();
+    assert_eq!(m.cmd_str(&["DEBUG", "POPULATE", "2000"]), b"+OK\r\n");
+    let replica = start_larder(&[
+        "--key-load-delay",
+        "500",
+        "--loading-process-events-interval-bytes",
+        "1024",
+    ]);
+    let mut r = replica.client();
+    replicaof(&mut r, &master);
+    let mut saw_loading = false;
+    wait_for("the loaded data", Duration::from_secs(20), || {
+        let reply = r.cmd_str(&["DBSIZE"]);
+        saw_loading |= reply.starts_with(b"-LOADING");
+        reply == b":2000\r\n"
+    });
+    assert!(saw_loading, "never answered LOADING");
+}

@@ -21,6 +21,7 @@ use larder_engine::{access, digest, Lookup, StrRef, StrValue, Ttl};
 use crate::command::{flags::*, Command, Ctx};
 use crate::commands::server::{cmd, reply_help};
 use crate::error::{CmdError, CmdResult, NO_SUCH_KEY};
+use crate::shared::Loading;
 
 pub const COMMANDS: &[Command] = &[cmd(
     "debug",
@@ -262,24 +263,8 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
     )))
 }
 
-/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE] (debug.c's texts).
-/// The dataset is loading while this lives (INFO `loading:1`; other
-/// clients get LOADING, as while Redis loads).
-struct Loading<'a>(&'a std::sync::atomic::AtomicBool);
-
-impl<'a> Loading<'a> {
-    fn start(sh: &'a crate::shared::Shared) -> Loading<'a> {
-        sh.hot.loading.store(true, Relaxed);
-        Loading(&sh.hot.loading)
-    }
-}
-
-impl Drop for Loading<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Relaxed);
-    }
-}
-
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE] (debug.c's texts). Other
+/// clients get LOADING meanwhile, as while Redis loads.
 fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
     let (mut save, mut flush, mut merge) = (true, true, false);
     for i in 2..ctx.argc() {

@@ -509,6 +509,8 @@ fn load(sh: &Shared, path: &std::path::Path) -> Res<()> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     let engine = &sh.engine;
+    // Clients get LOADING meanwhile, as on Redis's replicas.
+    let _loading = crate::shared::Loading::start(sh);
     let _hold = engine.hold(None);
     tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
     {
@@ -519,10 +521,16 @@ fn load(sh: &Shared, path: &std::path::Path) -> Res<()> {
     }
     engine.events.writes.set_loading(true);
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+    let key_delay_us = sh
+        .config
+        .read()
+        .compat
+        .get("key-load-delay")
+        .and_then(|v| v.parse().ok());
     let opts = rdb::LoadOptions {
         checksum: true,
         now_ms: 0,
-        key_delay_us: 0,
+        key_delay_us: key_delay_us.unwrap_or(0),
     };
     let r = rdb::load(engine, file, len, &opts);
     engine.events.writes.set_loading(false);
