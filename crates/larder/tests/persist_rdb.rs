@@ -706,39 +706,51 @@ fn bgsave_reports_its_progress() {
 
 /// Starts a server on the RDB in `dir`, loading it with `key-load-delay`
 /// (µs per key) and a save point, without waiting for the load: Larder,
-/// or redis-server under `LARDER_DIFF_SELF=1`.
+/// or redis-server under `LARDER_DIFF_SELF=1`. Another test's server may
+/// take the port first: the one answering must be ours (INFO's
+/// `process_id`, which INFO gives while loading), else it starts again.
 fn start_loading(dir: &Path, delay_us: u32) -> (std::process::Child, RawClient) {
-    let port = common::free_port();
-    let mut cmd = if common::self_mode() {
-        Command::new(common::redis_server_path().expect("redis-server"))
-    } else {
-        let mut c = Command::new(common::larder_bin());
-        c.args(["server", "--memcache-port", "0"]);
-        c
-    };
-    let child = cmd
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(dir_args(dir, "dump.rdb"))
-        .args([
-            "--key-load-delay",
-            &delay_us.to_string(),
-            "--save",
-            "3600 1",
-            // (Redis serves clients between chunks of this many bytes.)
-            "--loading-process-events-interval-bytes",
-            "1024",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn the server");
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let t = Instant::now();
-    while !common::listens(addr) {
-        assert!(t.elapsed() < Duration::from_secs(10), "never listened");
-        std::thread::sleep(Duration::from_millis(10));
+    for _ in 0..5 {
+        let port = common::free_port();
+        let mut cmd = if common::self_mode() {
+            Command::new(common::redis_server_path().expect("redis-server"))
+        } else {
+            let mut c = Command::new(common::larder_bin());
+            c.args(["server", "--memcache-port", "0"]);
+            c
+        };
+        let mut child = cmd
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(dir_args(dir, "dump.rdb"))
+            .args([
+                "--key-load-delay",
+                &delay_us.to_string(),
+                "--save",
+                "3600 1",
+                // (Redis serves clients between chunks of this many bytes.)
+                "--loading-process-events-interval-bytes",
+                "1024",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn the server");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let t = Instant::now();
+        while !common::listens(addr) && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if matches!(child.try_wait(), Ok(None)) && common::listens(addr) {
+            let mut c = RawClient::connect(port);
+            let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"server"])).into_owned();
+            if info.contains(&format!("process_id:{}\r\n", child.id())) {
+                return (child, c);
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
-    (child, RawClient::connect(port))
+    panic!("could not start a server on a free port");
 }
 
 /// While its dataset loads, the server is up, as Redis is: commands get
@@ -755,7 +767,7 @@ fn clients_are_served_while_the_dataset_loads() {
     let dir = first.dir.clone();
     let saved = std::fs::read(dir.join("dump.rdb")).expect("dump.rdb");
 
-    let (mut child, mut c) = start_loading(&dir, 1000);
+    let (mut child, mut c) = start_loading(&dir, 2000);
     let loading = b"-LOADING Redis is loading the dataset in memory\r\n";
     assert_eq!(c.cmd(&[b"PING"]), loading);
     assert_eq!(c.cmd(&[b"GET", b"key:1"]), loading);
@@ -774,13 +786,14 @@ fn clients_are_served_while_the_dataset_loads() {
     let _ = child.kill();
     let _ = child.wait();
 
-    let (mut child, mut c) = start_loading(&dir, 1000);
+    // (The load takes 4 s: the shutdown must not wait for it.)
+    let (mut child, mut c) = start_loading(&dir, 2000);
     assert_eq!(c.cmd(&[b"PING"]), loading);
     c.send_raw(b"SHUTDOWN\r\n");
     let t = Instant::now();
     while child.try_wait().expect("wait").is_none() {
         assert!(
-            t.elapsed() < Duration::from_secs(1),
+            t.elapsed() < Duration::from_secs(3),
             "shutdown waited for the load"
         );
         std::thread::sleep(Duration::from_millis(10));
