@@ -104,6 +104,8 @@ impl Server {
             memcache,
         } = self;
         let mut tasks = Vec::new();
+        // Before any client runs: none may see the dataset before it is in.
+        shared.hot.loading.store(true, Relaxed);
         for l in tcp {
             listen(&shared, l);
         }
@@ -175,9 +177,9 @@ impl Server {
 /// (INFO, CONFIG GET and the like run), INFO says `loading:1`, and a
 /// shutdown meanwhile saves nothing (the data is not all in). False when a
 /// shutdown came first.
+/// (`run` raises the flag before it starts accepting; the load's guard
+/// lowers it.)
 async fn load(shared: &Arc<Shared>) -> io::Result<bool> {
-    // (Set here, so that no client runs before it is.)
-    shared.hot.loading.store(true, Relaxed);
     let s = shared.clone();
     let task = tokio::task::spawn_blocking(move || {
         let _loading = crate::shared::Loading::start(&s);
