@@ -93,9 +93,10 @@ impl Server {
     }
 
     /// Loads the dataset, then serves until SHUTDOWN (or
-    /// `Shared::request_shutdown`). RESP clients are served from the start,
-    /// as Redis serves them while it loads (see [`load`]); the memcached
-    /// protocols, the cron and replication start once the data is in.
+    /// `Shared::request_shutdown`). RESP clients are served during a load
+    /// that takes more than [`SHORT_LOAD`], as Redis serves them during a
+    /// long one (see [`load`]); the memcached protocols, the cron and
+    /// replication start once the data is in.
     pub async fn run(self) -> io::Result<()> {
         let Server {
             shared,
@@ -106,13 +107,25 @@ impl Server {
         let mut tasks = Vec::new();
         // Before any client runs: none may see the dataset before it is in.
         shared.hot.loading.store(true, Relaxed);
+        let s = shared.clone();
+        let mut task = tokio::task::spawn_blocking(move || {
+            let _loading = crate::shared::Loading::start(&s);
+            crate::persist::snapshot::start(&s)?;
+            crate::persist::aof::start(&s)
+        });
+        // A short load ends before anyone is served, as in Redis, which
+        // answers clients only between the chunks of a long one.
+        let short = tokio::time::timeout(SHORT_LOAD, &mut task).await.ok();
         for l in tcp {
             listen(&shared, l);
         }
         if let Some(l) = unix {
             tasks.push(tokio::spawn(accept_unix(shared.clone(), l)));
         }
-        let loaded = load(&shared).await;
+        let loaded = match short {
+            Some(done) => loaded(done),
+            None => load(&shared, task).await,
+        };
         if !matches!(loaded, Ok(true)) {
             for a in shared.accepting.lock().drain(..) {
                 a.task.abort();
@@ -171,29 +184,32 @@ impl Server {
     }
 }
 
-/// Loads the dataset (the AOF, or else the RDB file) on a blocking thread
-/// while RESP clients are served, as Redis's loadDataFromDisk serves them
-/// between chunks: a command without the `loading` flag gets `-LOADING`
-/// (INFO, CONFIG GET and the like run), INFO says `loading:1`, and a
-/// shutdown meanwhile saves nothing (the data is not all in). False when a
-/// shutdown came first.
-/// (`run` raises the flag before it starts accepting; the load's guard
+/// How long a load may take before clients are served during it.
+const SHORT_LOAD: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The dataset loads (the AOF, or else the RDB file) on a blocking thread
+/// (`task`) while RESP clients are served, as Redis's loadDataFromDisk
+/// serves them between chunks: a command without the `loading` flag gets
+/// `-LOADING` (INFO, CONFIG GET and the like run), INFO says `loading:1`,
+/// and a shutdown meanwhile saves nothing (the data is not all in). Waits
+/// for the end of the load; false when a shutdown came first. (`run`
+/// raises the loading flag before anyone is served; the load's guard
 /// lowers it.)
-async fn load(shared: &Arc<Shared>) -> io::Result<bool> {
-    let s = shared.clone();
-    let task = tokio::task::spawn_blocking(move || {
-        let _loading = crate::shared::Loading::start(&s);
-        crate::persist::snapshot::start(&s)?;
-        crate::persist::aof::start(&s)
-    });
+async fn load(
+    shared: &Arc<Shared>,
+    task: tokio::task::JoinHandle<io::Result<()>>,
+) -> io::Result<bool> {
     let mut stop = shared.shutdown.subscribe();
     tokio::select! {
-        r = task => {
-            r.map_err(|_| io::Error::other("the loading thread failed"))??;
-            Ok(true)
-        }
+        done = task => loaded(done),
         _ = stop.wait_for(|stopped| *stopped) => Ok(false),
     }
+}
+
+/// The outcome of the loading thread.
+fn loaded(done: Result<io::Result<()>, tokio::task::JoinError>) -> io::Result<bool> {
+    done.map_err(|_| io::Error::other("the loading thread failed"))??;
+    Ok(true)
 }
 
 /// A `bind` entry: whether it is optional (a leading `-`), and the address
