@@ -122,15 +122,15 @@ impl Server {
         if let Some(l) = unix {
             tasks.push(tokio::spawn(accept_unix(shared.clone(), l)));
         }
-        let loaded = match short {
+        let outcome = match short {
             Some(done) => loaded(done),
             None => load(&shared, task).await,
         };
-        if !matches!(loaded, Ok(true)) {
+        if !matches!(outcome, Ok(true)) {
             for a in shared.accepting.lock().drain(..) {
                 a.task.abort();
             }
-            return loaded.map(|_| ());
+            return outcome.map(|_| ());
         }
         tracing::info!(pid = std::process::id(), "Ready to accept connections");
         if !memcache.is_empty() {

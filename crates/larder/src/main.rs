@@ -152,11 +152,11 @@ fn run() -> Result<()> {
     // Before binding and loading, as Redis's banner: a harness that started
     // the server knows it is up (and, if it stops, why: the log says).
     tracing::info!("Larder starting, PID: {}", std::process::id());
-    let mut loading = None;
+    let mut started = None;
     let result = rt.block_on(async {
         let server = Server::bind(config, Some(larder_server::alloc::GAUGE)).await?;
         let shared = server.shared();
-        loading = Some(shared.clone());
+        started = Some(shared.clone());
         let ports: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
         println!(
             "Larder {} (Redis {} compatible) PID: {} listening on {}",
@@ -203,7 +203,7 @@ fn run() -> Result<()> {
         anyhow::Ok(())
     });
     // A shutdown while the dataset loads does not wait for the load.
-    if loading.is_some_and(|s| s.hot.loading.load(std::sync::atomic::Ordering::Relaxed)) {
+    if started.is_some_and(|s| s.hot.loading.load(std::sync::atomic::Ordering::Relaxed)) {
         rt.shutdown_background();
     }
     result

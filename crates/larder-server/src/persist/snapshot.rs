@@ -143,17 +143,13 @@ pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
     };
     let t = Instant::now();
     let len = f.metadata()?.len();
-    let (checksum, key_delay_us) = {
-        let c = shared.config.read();
-        let delay = c.compat.get("key-load-delay").and_then(|v| v.parse().ok());
-        (c.rdbchecksum, delay.unwrap_or(0))
-    };
+    let checksum = shared.config.read().rdbchecksum;
     let engine = &shared.engine;
     engine.events.writes.set_loading(true);
     let opts = rdb::LoadOptions {
         checksum,
         now_ms: larder_engine::access::now_ms(),
-        key_delay_us,
+        key_delay_us: key_load_delay(shared),
     };
     let r = rdb::load(engine, f, len, &opts);
     engine.events.writes.set_loading(false);
@@ -275,6 +271,16 @@ fn begin_to_temp(sh: &Shared) -> io::Result<(Snapshot<BufWriter<File>>, PathBuf,
             Err(busy_error())
         }
     }
+}
+
+/// Redis's `key-load-delay` (a test hook): how an RDB load is slowed down
+/// (`LoadOptions::key_delay_us`).
+pub fn key_load_delay(sh: &Shared) -> i64 {
+    let c = sh.config.read();
+    c.compat
+        .get("key-load-delay")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The pace of a save (`rdb-key-save-delay`, a hidden directive Redis's

@@ -521,16 +521,10 @@ fn load(sh: &Shared, path: &std::path::Path) -> Res<()> {
     }
     engine.events.writes.set_loading(true);
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    let key_delay_us = sh
-        .config
-        .read()
-        .compat
-        .get("key-load-delay")
-        .and_then(|v| v.parse().ok());
     let opts = rdb::LoadOptions {
         checksum: true,
         now_ms: 0,
-        key_delay_us: key_delay_us.unwrap_or(0),
+        key_delay_us: crate::persist::snapshot::key_load_delay(sh),
     };
     let r = rdb::load(engine, file, len, &opts);
     engine.events.writes.set_loading(false);
